@@ -1,0 +1,3 @@
+// Entry point of the WASM engine. Each hot path lives in its own file; this one re-exports.
+export * from "./wire";
+export * from "./buffers";

@@ -1,0 +1,2 @@
+// Wire hot paths (checksum, decode, encode). PLACEHOLDER: the foundation issue fills this in.
+export function wireVersion(): i32 { return 0; }

@@ -1,0 +1,63 @@
+/**
+ * The seam between the interface layer (src/iface, below in the data path, above in imports)
+ * and the TCP engine. The interface layer implements `TcpTransmit`; the TCP engine implements
+ * `TcpHandler`. Both are sans-I/O: `now` is passed in, in milliseconds.
+ *
+ * @module
+ */
+
+import type { TcpSegment } from "../wire/tcp_segment.ts";
+
+/** What the TCP engine needs from the layer below. Implemented by the interface layer. */
+export interface TcpTransmit {
+  /**
+   * Send a segment from `seg.srcIp:seg.srcPort` to `seg.dstIp:seg.dstPort`. Its payload is
+   * `seg.payloadLen` bytes of send ring `ring` starting at sequence number `seg.seq` (copied
+   * with `engine.sndCopy` straight into the frame); `ring` is -1 when there is no payload.
+   * The interface layer sets the IPv4 don't-fragment bit on TCP, resolves the next hop (queueing
+   * behind ARP when needed) and sends the frame. Returns false when the destination is
+   * unroutable or the ARP queue is full (the segment is dropped; retransmission recovers).
+   */
+  sendTcp(seg: TcpSegment, ring: number): boolean;
+  /** The IP MTU toward `remoteIp` (the link MTU, lowered by ICMP fragmentation-needed). */
+  pathMtu(remoteIp: number): number;
+  /** The local address a connection to `remoteIp` should use, or -1 when unroutable. */
+  sourceFor(remoteIp: number): number;
+}
+
+/** ICMP errors the interface layer reports to TCP (RFC 1122 4.2.3.9, RFC 792). */
+export type TcpIcmpError =
+  | "port-unreachable"
+  | "protocol-unreachable"
+  | "host-unreachable"
+  | "net-unreachable"
+  | "admin-prohibited"
+  | "fragmentation-needed"
+  | "time-exceeded"
+  | "parameter-problem";
+
+/** What the interface layer needs from the TCP engine. */
+export interface TcpHandler {
+  /** A TCP segment for one of our addresses, checksum already verified. */
+  input(seg: TcpSegment, now: number): void;
+  /**
+   * An ICMP error quoting one of our segments: local/remote as the segment we sent had them,
+   * `seq` its sequence number, `mtu` the next-hop MTU (fragmentation-needed) or 0.
+   */
+  icmpError(
+    kind: TcpIcmpError,
+    localIp: number,
+    localPort: number,
+    remoteIp: number,
+    remotePort: number,
+    seq: number,
+    mtu: number,
+    now: number,
+  ): void;
+  /** ARP gave up on `ip`: connections to it that are still connecting fail (host unreachable). */
+  unreachable(remoteIp: number, now: number): void;
+  /** Run timers and flush output that socket calls queued. */
+  poll(now: number): void;
+  /** The earliest deadline in ms (Infinity when none). */
+  pollAt(): number;
+}

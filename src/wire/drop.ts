@@ -1,0 +1,36 @@
+/**
+ * Names of the wire layer's drop reasons (layout.ts `DROP_*`), for counters and messages.
+ *
+ * @module
+ */
+
+/** Index = DROP_* code. Keep in step with src/kernels/layout.ts. */
+export const DROP_NAMES: readonly string[] = [
+  "none",
+  "eth-truncated",
+  "vlan-truncated",
+  "arp-truncated",
+  "arp-unsupported",
+  "ip-truncated",
+  "ip-bad-version",
+  "ip-bad-header-length",
+  "ip-bad-total-length",
+  "ip-bad-checksum",
+  "icmp-truncated",
+  "icmp-bad-checksum",
+  "udp-truncated",
+  "udp-bad-length",
+  "udp-bad-checksum",
+  "tcp-truncated",
+  "tcp-bad-data-offset",
+  "tcp-bad-checksum",
+  "tcp-option-overrun",
+  "tcp-option-bad-length",
+  "tcp-option-bad-size",
+  "frame-too-long",
+];
+
+/** The name of a DROP_* code. */
+export function dropName(code: number): string {
+  return DROP_NAMES[code] ?? `drop-${code}`;
+}
