@@ -7,6 +7,7 @@
  */
 
 import {
+  D_DST_PORT,
   D_IP_DST,
   D_IP_SRC,
   D_OPT_MSS,
@@ -19,7 +20,6 @@ import {
   D_OPT_WS,
   D_PAYLOAD_LEN,
   D_PAYLOAD_OFF,
-  D_DST_PORT,
   D_SRC_PORT,
   D_TCP_ACK,
   D_TCP_FLAGS,
@@ -103,8 +103,17 @@ export class TcpSegment {
 
   /** Reset to an empty segment with no options. */
   clear(): this {
-    this.srcIp = this.dstIp = this.srcPort = this.dstPort = 0;
-    this.seq = this.ack = this.flags = this.wnd = this.urg = 0;
+    this.srcIp =
+      this.dstIp =
+      this.srcPort =
+      this.dstPort =
+        0;
+    this.seq =
+      this.ack =
+      this.flags =
+      this.wnd =
+      this.urg =
+        0;
     this.mss = this.ws = -1;
     this.sackOk = this.hasTs = false;
     this.tsVal = this.tsEcr = this.sackCount = 0;

@@ -6,9 +6,9 @@
  */
 import type { BufferOps } from "../engine.ts";
 
-/** BufferOps over plain ArrayBuffers; `mem()` returns the engine's packet memory. */
+/** BufferOps over plain ArrayBuffers; `memView()` returns the engine's packet memory. */
 export class JsBuffers implements BufferOps {
-  constructor(readonly mem: () => Uint8Array) {}
+  constructor(protected readonly memView: () => Uint8Array) {}
   rcvCreate(_capacity: number, _seq: number): number {
     throw new Error("JsBuffers not built yet");
   }

@@ -6,12 +6,12 @@
  */
 import type { BufferOps } from "../engine.ts";
 
-/** BufferOps over the WASM exports; `mem()` returns a fresh view of WASM memory. */
+/** BufferOps over the WASM exports; `memView()` returns a fresh view of WASM memory. */
 export class WasmBuffers implements BufferOps {
   constructor(
     // deno-lint-ignore no-explicit-any
-    readonly exports: any,
-    readonly mem: () => Uint8Array,
+    protected readonly wasm: any,
+    protected readonly memView: () => Uint8Array,
   ) {}
   rcvCreate(_capacity: number, _seq: number): number {
     throw new Error("WasmBuffers not built yet");
