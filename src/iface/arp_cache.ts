@@ -1,0 +1,241 @@
+/**
+ * The ARP cache (RFC 826, RFC 1122 2.3.2): IPv4 address to MAC, with states like Linux's
+ * neighbour table, bounded in size, aging entries and re-validating them, and holding a
+ * bounded queue of frames per address being resolved.
+ *
+ * States: INCOMPLETE (a request is out; frames wait), REACHABLE (confirmed within
+ * arpEntryTtlMs), STALE (older: still used; the next use sends a unicast probe), PROBE (stale
+ * and in use; probes are out; the old MAC is still used, RFC 1122 2.3.2.1).
+ *
+ * Policy against floods and spoofing (our choice, documented):
+ * - Entries are created only by our own resolutions, and by an ARP request addressed to our
+ *   IP (RFC 826 "am I the target?") while the cache has room. ARP from the wire never evicts
+ *   an entry, so a flood cannot push out live entries or grow the cache past arpCacheSize.
+ * - Unsolicited replies and gratuitous ARP for addresses we have no entry for are ignored
+ *   (Linux arp_accept=0).
+ * - A REACHABLE entry is never overwritten by a different MAC (counted as a conflict); once it
+ *   ages to STALE, the next ARP for that address updates it. A reply to a request we sent
+ *   (INCOMPLETE, PROBE) is accepted.
+ * - Our own resolutions may evict the least recently used entry that is not INCOMPLETE.
+ *
+ * @module
+ */
+
+import type { IfaceLimits } from "./limits.ts";
+
+/** A request is out and frames wait for the answer. */
+export const ARP_INCOMPLETE = 0;
+/** Confirmed within arpEntryTtlMs. */
+export const ARP_REACHABLE = 1;
+/** Older than arpEntryTtlMs and unused since. */
+export const ARP_STALE = 2;
+/** Stale, used again, unicast probes are out. */
+export const ARP_PROBE = 3;
+
+/** One address of the cache. Objects are reused by the cache; do not keep them. */
+export class ArpEntry {
+  /** The IPv4 address. */
+  readonly ip: number;
+  /** ARP_INCOMPLETE, ARP_REACHABLE, ARP_STALE or ARP_PROBE. */
+  state = ARP_INCOMPLETE;
+  /** MAC hi word (valid unless INCOMPLETE). */
+  macHi = 0;
+  /** MAC lo word (valid unless INCOMPLETE). */
+  macLo = 0;
+  /** When the MAC was last confirmed. */
+  updatedAt = 0;
+  /** When the entry was last used to send. */
+  usedAt = 0;
+  /** Requests sent in the current resolution or probe. */
+  tries = 0;
+  /** When the next request is due (INCOMPLETE, PROBE). */
+  nextAt = 0;
+  /** Whole frames waiting for the MAC (the destination MAC is filled in on resolution). */
+  readonly pending: Uint8Array[] = [];
+
+  /** A new entry for `ip`. */
+  constructor(ip: number) {
+    this.ip = ip >>> 0;
+  }
+}
+
+/** What the cache asks its owner to do. */
+export interface ArpActions {
+  /** Send an ARP request for `entry.ip`: broadcast when INCOMPLETE, unicast when PROBE. */
+  request(entry: ArpEntry, now: number): void;
+  /** The MAC of an INCOMPLETE entry became known: send `entry.pending` (then empty it). */
+  resolved(entry: ArpEntry, now: number): void;
+  /** Resolution failed after arpRetries requests: drop `entry.pending`, report unreachable. */
+  failed(entry: ArpEntry, now: number): void;
+}
+
+/** What observe() did with an address seen on the wire. */
+export type ArpObserve =
+  | "resolved"
+  | "refreshed"
+  | "updated"
+  | "conflict"
+  | "created"
+  | "full"
+  | "ignored";
+
+/** The bounded ARP cache. */
+export class ArpCache {
+  #entries = new Map<number, ArpEntry>();
+  #limits: IfaceLimits;
+  #actions: ArpActions;
+  #due = Infinity;
+
+  /** A cache bounded by `limits`, calling `actions` for I/O. */
+  constructor(limits: IfaceLimits, actions: ArpActions) {
+    this.#limits = limits;
+    this.#actions = actions;
+  }
+
+  /** Entries held. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** The entry of `ip`, if any (no side effects). */
+  get(ip: number): ArpEntry | undefined {
+    return this.#entries.get(ip >>> 0);
+  }
+
+  /**
+   * The entry to send to `ip`. When absent, an INCOMPLETE entry is created and a request
+   * sent; a STALE entry moves to PROBE (a probe is sent, the old MAC still used). Returns null
+   * when the cache is full of entries being resolved.
+   */
+  lookup(ip: number, now: number): ArpEntry | null {
+    const key = ip >>> 0;
+    let e = this.#entries.get(key);
+    if (e !== undefined) {
+      e.usedAt = now;
+      if (e.state === ARP_REACHABLE && now - e.updatedAt >= this.#limits.arpEntryTtlMs) {
+        e.state = ARP_STALE;
+      }
+      if (e.state === ARP_STALE) this.#startRequests(e, ARP_PROBE, now);
+      return e;
+    }
+    if (this.#entries.size >= this.#limits.arpCacheSize && !this.#evict()) return null;
+    e = new ArpEntry(key);
+    e.usedAt = now;
+    this.#entries.set(key, e);
+    this.#startRequests(e, ARP_INCOMPLETE, now);
+    return e;
+  }
+
+  /** Queue a frame on an INCOMPLETE entry; false when its queue is full. */
+  enqueue(entry: ArpEntry, frame: Uint8Array): boolean {
+    if (entry.pending.length >= this.#limits.arpPendingPerAddress) return false;
+    entry.pending.push(frame);
+    return true;
+  }
+
+  /**
+   * An ARP packet from the wire says `ip` is at hi/lo. `mayCreate`: the packet was a request
+   * addressed to our IP, so the sender may be added when there is room (see the module
+   * policy).
+   */
+  observe(ip: number, hi: number, lo: number, mayCreate: boolean, now: number): ArpObserve {
+    const key = ip >>> 0;
+    const e = this.#entries.get(key);
+    if (e === undefined) {
+      if (!mayCreate) return "ignored";
+      if (this.#entries.size >= this.#limits.arpCacheSize) return "full";
+      const n = new ArpEntry(key);
+      n.state = ARP_REACHABLE;
+      n.macHi = hi;
+      n.macLo = lo >>> 0;
+      n.updatedAt = n.usedAt = now;
+      this.#entries.set(key, n);
+      this.#due = Math.min(this.#due, now + this.#limits.arpEntryTtlMs);
+      return "created";
+    }
+    const same = e.macHi === hi && e.macLo === lo >>> 0;
+    if (e.state === ARP_REACHABLE && !same && now - e.updatedAt < this.#limits.arpEntryTtlMs) {
+      return "conflict";
+    }
+    const was = e.state;
+    e.state = ARP_REACHABLE;
+    e.macHi = hi;
+    e.macLo = lo >>> 0;
+    e.updatedAt = now;
+    e.tries = 0;
+    this.#due = Math.min(this.#due, now + this.#limits.arpEntryTtlMs);
+    if (was === ARP_INCOMPLETE) {
+      this.#actions.resolved(e, now);
+      return "resolved";
+    }
+    return same ? "refreshed" : "updated";
+  }
+
+  /** Remove the entry of `ip` (its pending frames are dropped). */
+  delete(ip: number): void {
+    this.#entries.delete(ip >>> 0);
+  }
+
+  /** Retries, failures, aging and removal of old stale entries. */
+  poll(now: number): void {
+    const ttl = this.#limits.arpEntryTtlMs;
+    let due = Infinity;
+    for (const e of this.#entries.values()) {
+      if (e.state === ARP_INCOMPLETE || e.state === ARP_PROBE) {
+        if (now >= e.nextAt) {
+          if (e.tries >= this.#limits.arpRetries) {
+            this.#entries.delete(e.ip);
+            if (e.state === ARP_INCOMPLETE) this.#actions.failed(e, now);
+            continue;
+          }
+          e.tries++;
+          e.nextAt = now + this.#limits.arpRetryMs;
+          this.#actions.request(e, now);
+        }
+        due = Math.min(due, e.nextAt);
+      } else if (e.state === ARP_REACHABLE) {
+        if (now - e.updatedAt >= ttl) e.state = ARP_STALE;
+        due = Math.min(due, e.updatedAt + (e.state === ARP_STALE ? 2 * ttl : ttl));
+      } else {
+        // RFC 1122 2.3.2.1: entries must time out; unused stale entries go after another TTL.
+        if (now - Math.max(e.updatedAt, e.usedAt) >= 2 * ttl) {
+          this.#entries.delete(e.ip);
+          continue;
+        }
+        due = Math.min(due, Math.max(e.updatedAt, e.usedAt) + 2 * ttl);
+      }
+    }
+    this.#due = due;
+  }
+
+  /** The earliest deadline of poll(), or Infinity. */
+  pollAt(): number {
+    return this.#due;
+  }
+
+  /** Every entry (for tests and diagnostics). */
+  entries(): IterableIterator<ArpEntry> {
+    return this.#entries.values();
+  }
+
+  #startRequests(e: ArpEntry, state: number, now: number): void {
+    e.state = state;
+    e.tries = 1;
+    e.nextAt = now + this.#limits.arpRetryMs;
+    this.#due = Math.min(this.#due, e.nextAt);
+    this.#actions.request(e, now);
+  }
+
+  /** Evict the least recently used entry that is not being resolved; false when none. */
+  #evict(): boolean {
+    let victim: ArpEntry | null = null;
+    for (const e of this.#entries.values()) {
+      if (e.state === ARP_INCOMPLETE) continue;
+      const t = Math.max(e.usedAt, e.updatedAt);
+      if (victim === null || t < Math.max(victim.usedAt, victim.updatedAt)) victim = e;
+    }
+    if (victim === null) return false;
+    this.#entries.delete(victim.ip);
+    return true;
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * Every bound the interface layer keeps, as options with documented defaults. Nothing that
+ * arrives from the wire can grow the layer's memory past these.
+ *
+ * @module
+ */
+
+/** Bounds and timers of the interface layer. */
+export interface IfaceLimits {
+  /** ARP cache entries (resolved, stale and being resolved). Default 512. */
+  arpCacheSize: number;
+  /** Frames queued per address while ARP resolves it (Linux unres_qlen style). Default 16. */
+  arpPendingPerAddress: number;
+  /** ARP requests sent before a resolution fails (Linux mcast_solicit 3). Default 3. */
+  arpRetries: number;
+  /** Interval between ARP requests for one address (Linux retrans_time). Default 1000 ms. */
+  arpRetryMs: number;
+  /**
+   * How long a confirmed entry is used without re-validation (Linux base_reachable_time
+   * 30 s). After it the entry is stale: still used, and re-validated by a request on next use.
+   * Stale entries unused for another arpEntryTtlMs are removed. Default 30000 ms.
+   */
+  arpEntryTtlMs: number;
+  /** Bytes of buffer held by fragment reassembly, all datagrams together. Default 1 MiB. */
+  fragMemory: number;
+  /** Datagrams being reassembled at once. Default 64. */
+  fragDatagrams: number;
+  /** Fragments held per datagram (bounds the work of a tiny-fragment flood). Default 256. */
+  fragPerDatagram: number;
+  /** Time from a datagram's first fragment until it is abandoned (Linux ipfrag_time 30 s). */
+  fragTimeoutMs: number;
+  /** ICMP errors sent per second, token bucket (Linux icmp_msgs_per_sec). Default 1000. */
+  icmpErrorsPerSecond: number;
+  /** Burst of ICMP errors allowed at once (Linux icmp_msgs_burst). Default 50. */
+  icmpErrorBurst: number;
+  /** Datagrams waiting in one UDP socket's receive queue. Default 64. */
+  udpQueueDatagrams: number;
+  /** Destinations whose path MTU was lowered by ICMP, remembered at once. Default 256. */
+  pmtuCacheSize: number;
+  /** How long a lowered path MTU is kept (Linux mtu_expires 600 s). Default 600000 ms. */
+  pmtuExpiresMs: number;
+  /** Lowest path MTU ICMP may set (Linux min_pmtu 552, against forged tiny MTUs). */
+  minPathMtu: number;
+}
+
+/** The default limits (see each field of {@linkcode IfaceLimits}). */
+export const DEFAULT_LIMITS: Readonly<IfaceLimits> = Object.freeze({
+  arpCacheSize: 512,
+  arpPendingPerAddress: 16,
+  arpRetries: 3,
+  arpRetryMs: 1000,
+  arpEntryTtlMs: 30000,
+  fragMemory: 1048576,
+  fragDatagrams: 64,
+  fragPerDatagram: 256,
+  fragTimeoutMs: 30000,
+  icmpErrorsPerSecond: 1000,
+  icmpErrorBurst: 50,
+  udpQueueDatagrams: 64,
+  pmtuCacheSize: 256,
+  pmtuExpiresMs: 600000,
+  minPathMtu: 552,
+});
+
+/**
+ * The defaults overridden by `partial`. Throws a RangeError when a limit is not a positive
+ * integer.
+ *
+ * @example
+ * ```ts
+ * import { resolveLimits } from "./limits.ts";
+ * const limits = resolveLimits({ arpCacheSize: 8 });
+ * if (limits.arpCacheSize !== 8 || limits.arpRetries !== 3) throw new Error("bad limits");
+ * ```
+ */
+export function resolveLimits(partial: Partial<IfaceLimits> | undefined): IfaceLimits {
+  const out: IfaceLimits = { ...DEFAULT_LIMITS, ...partial };
+  for (const [name, value] of Object.entries(out)) {
+    if (!Number.isInteger(value) || value < 1) {
+      throw new RangeError(`Interface limit ${name} must be a positive integer, got ${value}`);
+    }
+  }
+  return out;
+}
