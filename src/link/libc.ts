@@ -1,0 +1,151 @@
+/**
+ * The few libc functions the TAP link calls through `Deno.dlopen`, loaded once on first use.
+ *
+ * Declarations are chosen for V8's fast FFI path on the per-frame calls (`readv`, `writev`,
+ * the zero-timeout `poll`): every parameter and result is a 32-bit integer or a buffer, so no
+ * BigInt is built per call. `readv`/`writev` take a one-entry iovec kept in a fixed buffer,
+ * which lets a frame land at any offset of the caller's view without a pointer object per
+ * frame. Results of `ssize_t` functions are declared `i32` (frames are far below 2 GiB).
+ *
+ * @module
+ */
+
+/** The libc symbols used by the links. */
+const SYMBOLS = {
+  open: { parameters: ["buffer", "i32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+  readv: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+  writev: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+  poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
+  pollAsync: {
+    name: "poll",
+    parameters: ["buffer", "u64", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
+  eventfd: { parameters: ["u32", "i32"], result: "i32" },
+  setns: { parameters: ["i32", "i32"], result: "i32" },
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  if_nametoindex: { parameters: ["buffer"], result: "u32" },
+  __errno_location: { parameters: [], result: "pointer" },
+} as const;
+
+/** The loaded libc symbols. */
+export type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+let lib: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
+
+/**
+ * Load libc (once). Throws PermissionDenied with a hint when `--allow-ffi` is missing.
+ *
+ * @example
+ * ```ts ignore
+ * const c = libc();
+ * c.close(-1);
+ * ```
+ */
+export function libc(): Libc {
+  if (lib) return lib.symbols;
+  if (Deno.build.os !== "linux") {
+    throw new Deno.errors.NotSupported(`TAP links need Linux, this is ${Deno.build.os}`);
+  }
+  try {
+    lib = Deno.dlopen("libc.so.6", SYMBOLS);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
+      throw new Deno.errors.PermissionDenied(
+        "Cannot load libc for the TAP link: run deno with --allow-ffi (and as root or with CAP_NET_ADMIN)",
+      );
+    }
+    throw e;
+  }
+  return lib.symbols;
+}
+
+/** The calling thread's errno, read right after a failed call. */
+export function errno(): number {
+  const p = libc().__errno_location();
+  if (p === null) return 0;
+  return new Deno.UnsafePointerView(p).getInt32(0);
+}
+
+// ---- Constants (Linux x86_64 and aarch64 share these values)
+
+export const O_RDONLY = 0;
+export const O_RDWR = 2;
+export const O_NONBLOCK = 0o4000;
+export const O_CLOEXEC = 0o2000000;
+export const EFD_NONBLOCK = 0o4000;
+export const EFD_CLOEXEC = 0o2000000;
+export const CLONE_NEWNET = 0x40000000;
+export const AF_INET = 2;
+export const SOCK_DGRAM = 2;
+export const SOCK_CLOEXEC = 0o2000000;
+export const POLLIN = 0x001;
+export const POLLERR = 0x008;
+export const POLLHUP = 0x010;
+export const POLLNVAL = 0x020;
+/** ioctl requests (include/uapi/linux/if_tun.h, sockios.h). */
+export const TUNSETIFF = 0x400454can;
+export const SIOCGIFFLAGS = 0x8913n;
+export const SIOCSIFFLAGS = 0x8914n;
+export const SIOCGIFMTU = 0x8921n;
+export const SIOCSIFMTU = 0x8922n;
+/** struct ifreq flags. */
+export const IFF_UP = 0x1;
+export const IFF_TAP = 0x0002;
+export const IFF_NO_PI = 0x1000;
+export const IFF_TUN_EXCL = 0x8000;
+/** Size of struct ifreq; the name field is IFNAMSIZ bytes, NUL included. */
+export const IFREQ_SIZE = 40;
+export const IFNAMSIZ = 16;
+
+// ---- errno values
+export const EPERM = 1;
+export const ENOENT = 2;
+export const EINTR = 4;
+export const EIO = 5;
+export const EBADF = 9;
+export const EAGAIN = 11;
+export const EACCES = 13;
+export const EBUSY = 16;
+export const EEXIST = 17;
+export const ENODEV = 19;
+export const EINVAL = 22;
+export const ENOTTY = 25;
+export const EBADFD = 77;
+
+const ERRNO_NAMES: Record<number, string> = {
+  [EPERM]: "EPERM",
+  [ENOENT]: "ENOENT",
+  [EINTR]: "EINTR",
+  [EIO]: "EIO",
+  [EBADF]: "EBADF",
+  [EAGAIN]: "EAGAIN",
+  [EACCES]: "EACCES",
+  [EBUSY]: "EBUSY",
+  [EEXIST]: "EEXIST",
+  [ENODEV]: "ENODEV",
+  [EINVAL]: "EINVAL",
+  [ENOTTY]: "ENOTTY",
+  [EBADFD]: "EBADFD",
+};
+
+/** A short name for an errno value ("EBUSY", or "errno 95"). */
+export function errnoName(e: number): string {
+  return ERRNO_NAMES[e] ?? `errno ${e}`;
+}
+
+/** A NUL-terminated C string in a fresh buffer. */
+export function cString(s: string): Uint8Array<ArrayBuffer> {
+  const bytes = new TextEncoder().encode(s);
+  const out = new Uint8Array(new ArrayBuffer(bytes.length + 1));
+  out.set(bytes);
+  return out;
+}
+
+/** The address of the first byte of a view, as a number (user-space addresses fit in 53 bits). */
+export function addressOf(view: Uint8Array): number {
+  return Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(view)));
+}

@@ -1,0 +1,505 @@
+/**
+ * A Linux TAP device as a {@link Link}, through `Deno.dlopen` on libc: `/dev/net/tun` opened
+ * non-blocking, `TUNSETIFF` with `IFF_TAP | IFF_NO_PI`, frames read and written with
+ * `readv`/`writev` straight from and into the caller's view (no copy in JavaScript).
+ *
+ * Waiting: `wait()` first asks a zero-timeout synchronous `poll` (well under a microsecond on
+ * V8's fast FFI path), and only when nothing is waiting parks one `nonblocking` FFI `poll` on
+ * the device and an eventfd that `close()` signals. A parked poll costs no CPU; its wake-up
+ * costs tens of microseconds, paid once per burst, since `receive()` then drains every frame
+ * the device holds with synchronous reads. Under load the zero-timeout poll finds frames and
+ * no thread hand-off happens at all.
+ *
+ * Namespaces: with `netns`, the calling thread enters `/var/run/netns/<netns>` with `setns`
+ * for the duration of `openTap` (creating or attaching the device, setting its MTU and
+ * bringing it up, all by ioctl), then returns to its own namespace. The device is born inside
+ * the namespace and never exists in the main one; the open file keeps working from any
+ * namespace.
+ *
+ * @module
+ */
+
+import type { Link } from "./link.ts";
+import {
+  addressOf,
+  AF_INET,
+  CLONE_NEWNET,
+  cString,
+  EACCES,
+  EAGAIN,
+  EBADF,
+  EBADFD,
+  EBUSY,
+  EFD_CLOEXEC,
+  EFD_NONBLOCK,
+  EINTR,
+  EINVAL,
+  ENOENT,
+  EPERM,
+  errnoName,
+  IFF_NO_PI,
+  IFF_TAP,
+  IFF_TUN_EXCL,
+  IFF_UP,
+  IFNAMSIZ,
+  IFREQ_SIZE,
+  type Libc,
+  libc,
+  O_CLOEXEC,
+  O_NONBLOCK,
+  O_RDONLY,
+  O_RDWR,
+  POLLIN,
+  SIOCGIFFLAGS,
+  SIOCGIFMTU,
+  SIOCSIFFLAGS,
+  SIOCSIFMTU,
+  SOCK_CLOEXEC,
+  SOCK_DGRAM,
+  TUNSETIFF,
+} from "./libc.ts";
+
+/** Options of {@link openTap}. */
+export interface TapOptions {
+  /** Device name, at most 15 bytes ("tap0"; "tap%d" lets the kernel pick the number). */
+  name: string;
+  /** IP MTU to set on the device (68..65535). Left as it is when absent (1500 for new ones). */
+  mtu?: number;
+  /**
+   * true: create a new device, failing when the name exists. false: attach to an existing
+   * device, failing when it does not exist. Absent: attach when it exists, else create.
+   */
+  create?: boolean;
+  /** Name of a network namespace (`ip netns add <name>`) to create or attach the device in. */
+  netns?: string;
+}
+
+/** Counters of a TAP link. */
+export interface TapStats {
+  rxFrames: number;
+  rxBytes: number;
+  txFrames: number;
+  txBytes: number;
+  /** Frames the kernel refused on write (device down, no buffer space). */
+  txErrors: number;
+  /** Waits that parked a poll in another thread. */
+  parkedWaits: number;
+  /** Waits answered at once by the zero-timeout poll. */
+  readyWaits: number;
+}
+
+/** A TAP link: a {@link Link} plus the device name, its file descriptor and counters. */
+export interface TapLink extends Link {
+  /** The device name the kernel gave (differs from the option when it held "%d"). */
+  readonly ifname: string;
+  /** The file descriptor of the open `/dev/net/tun`, or -1 once closed. */
+  readonly fd: number;
+  /** Counters. */
+  readonly stats: TapStats;
+}
+
+/** Largest Ethernet header plus an 802.1Q tag: the frame room needed beyond the MTU. */
+const FRAME_OVERHEAD = 18;
+const MIN_FRAME = 14;
+const NS_DIR = "/var/run/netns";
+const TWO_32 = 4294967296;
+const ONE = 1n;
+const TWO = 2n;
+
+/**
+ * Open (create or attach) a TAP device as a link. Needs root or CAP_NET_ADMIN and
+ * `--allow-ffi`. Throws `Deno.errors.NotFound` (no `/dev/net/tun`, missing device or
+ * namespace), `PermissionDenied`, `AlreadyExists`, `Busy`, `RangeError` (name over 15 bytes,
+ * MTU out of range) or `TypeError` (bad name), each with a message saying what failed.
+ *
+ * @example
+ * ```ts ignore
+ * const link = openTap({ name: "tap0", mtu: 1500, netns: "dtcp-test" });
+ * const meta = new Int32Array(128);
+ * await link.wait(1000);
+ * const n = link.receive(new Uint8Array(65536), meta, 64);
+ * link.close();
+ * ```
+ */
+export function openTap(options: TapOptions): TapLink {
+  const name = options.name;
+  checkIfName(name);
+  const mtu = options.mtu;
+  if (mtu !== undefined && (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535)) {
+    throw new RangeError(`TAP MTU must be an integer from 68 to 65535, got ${mtu}`);
+  }
+  const c = libc();
+  const restore = options.netns === undefined ? () => {} : enterNetns(c, options.netns);
+  let fd = -1;
+  let ifname = name;
+  let actualMtu = 1500;
+  try {
+    const exists = !name.includes("%") && c.if_nametoindex(cString(name)) !== 0;
+    const where = options.netns === undefined ? "" : ` in network namespace ${options.netns}`;
+    if (options.create === true && exists) {
+      throw new Deno.errors.AlreadyExists(
+        `Cannot create TAP device ${name}: it already exists${where}`,
+      );
+    }
+    if (options.create === false && !exists) {
+      throw new Deno.errors.NotFound(
+        `Cannot attach to TAP device ${name}: it does not exist${where}`,
+      );
+    }
+    fd = c.open(cString("/dev/net/tun"), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) throw openError(errnoNow(c));
+    const ifr = new Uint8Array(new ArrayBuffer(IFREQ_SIZE));
+    const ifv = new DataView(ifr.buffer);
+    ifr.set(new TextEncoder().encode(name));
+    ifv.setUint16(16, IFF_TAP | IFF_NO_PI | (options.create === true ? IFF_TUN_EXCL : 0), true);
+    if (c.ioctl(fd, TUNSETIFF, ifr) < 0) throw setIffError(errnoNow(c), name, where);
+    const end = ifr.indexOf(0);
+    ifname = new TextDecoder().decode(ifr.subarray(0, end < 0 ? IFNAMSIZ : end));
+    actualMtu = configure(c, ifname, mtu);
+  } catch (e) {
+    if (fd >= 0) c.close(fd);
+    throw e;
+  } finally {
+    restore();
+  }
+  return new TapDevice(c, fd, ifname, actualMtu);
+}
+
+/** Throw unless `name` is a usable interface name. */
+function checkIfName(name: string): void {
+  if (typeof name !== "string" || name.length === 0) {
+    throw new TypeError("TAP device name must be a non-empty string");
+  }
+  const bytes = new TextEncoder().encode(name).length;
+  if (bytes > IFNAMSIZ - 1) {
+    throw new RangeError(
+      `TAP device name "${name}" is ${bytes} bytes, the limit is ${IFNAMSIZ - 1}`,
+    );
+  }
+  if (/[\s/:]/.test(name) || name === "." || name === "..") {
+    throw new TypeError(`TAP device name "${name}" contains a space, "/" or ":"`);
+  }
+}
+
+/** Enter network namespace `ns` on this thread; returns the function that leaves it. */
+function enterNetns(c: Libc, ns: string): () => void {
+  if (ns.length === 0 || ns.includes("/") || ns === "." || ns === "..") {
+    throw new TypeError(`Network namespace name "${ns}" is not valid`);
+  }
+  const nsFd = c.open(cString(`${NS_DIR}/${ns}`), O_RDONLY | O_CLOEXEC);
+  if (nsFd < 0) {
+    const e = errnoNow(c);
+    if (e === ENOENT) {
+      throw new Deno.errors.NotFound(
+        `Network namespace ${ns} does not exist (no ${NS_DIR}/${ns}; create it with ip netns add ${ns})`,
+      );
+    }
+    throw new Deno.errors.PermissionDenied(`Cannot open network namespace ${ns}: ${errnoName(e)}`);
+  }
+  const selfFd = c.open(cString("/proc/thread-self/ns/net"), O_RDONLY | O_CLOEXEC);
+  if (selfFd < 0) {
+    const e = errnoNow(c);
+    c.close(nsFd);
+    throw new Error(`Cannot open this thread's network namespace: ${errnoName(e)}`);
+  }
+  if (c.setns(nsFd, CLONE_NEWNET) < 0) {
+    const e = errnoNow(c);
+    c.close(nsFd);
+    c.close(selfFd);
+    throw new Deno.errors.PermissionDenied(
+      `Cannot enter network namespace ${ns}: ${errnoName(e)}; this needs root (CAP_SYS_ADMIN)`,
+    );
+  }
+  c.close(nsFd);
+  return () => {
+    const ok = c.setns(selfFd, CLONE_NEWNET) === 0;
+    const e = ok ? 0 : errnoNow(c);
+    c.close(selfFd);
+    if (!ok) {
+      // Should never happen (we just left it); the thread must not carry on in the wrong one.
+      throw new Error(`Cannot return from network namespace ${ns}: ${errnoName(e)}`);
+    }
+  };
+}
+
+/** Set the MTU (when given) and IFF_UP on `ifname` by ioctl; returns the MTU now set. */
+function configure(c: Libc, ifname: string, mtu: number | undefined): number {
+  const sock = c.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) {
+    throw new Error(
+      `Cannot configure TAP device ${ifname}: socket failed: ${errnoName(errnoNow(c))}`,
+    );
+  }
+  try {
+    const ifr = new Uint8Array(new ArrayBuffer(IFREQ_SIZE));
+    const v = new DataView(ifr.buffer);
+    ifr.set(new TextEncoder().encode(ifname));
+    if (mtu !== undefined) {
+      v.setInt32(16, mtu, true);
+      if (c.ioctl(sock, SIOCSIFMTU, ifr) < 0) {
+        throw new Error(`Cannot set MTU ${mtu} on TAP device ${ifname}: ${errnoName(errnoNow(c))}`);
+      }
+    }
+    if (c.ioctl(sock, SIOCGIFFLAGS, ifr) < 0) {
+      throw new Error(`Cannot read flags of TAP device ${ifname}: ${errnoName(errnoNow(c))}`);
+    }
+    v.setUint16(16, v.getUint16(16, true) | IFF_UP, true);
+    if (c.ioctl(sock, SIOCSIFFLAGS, ifr) < 0) {
+      throw new Error(`Cannot bring up TAP device ${ifname}: ${errnoName(errnoNow(c))}`);
+    }
+    if (mtu !== undefined) return mtu;
+    ifr.fill(0, 16);
+    if (c.ioctl(sock, SIOCGIFMTU, ifr) < 0) return 1500;
+    return v.getInt32(16, true);
+  } finally {
+    c.close(sock);
+  }
+}
+
+function openError(e: number): Error {
+  if (e === ENOENT) {
+    return new Deno.errors.NotFound(
+      "Cannot open /dev/net/tun: it does not exist (load the tun module: modprobe tun)",
+    );
+  }
+  if (e === EACCES || e === EPERM) {
+    return new Deno.errors.PermissionDenied(
+      "Cannot open /dev/net/tun: permission denied; TAP devices need root or CAP_NET_ADMIN " +
+        "(and deno --allow-ffi)",
+    );
+  }
+  return new Error(`Cannot open /dev/net/tun: ${errnoName(e)}`);
+}
+
+function setIffError(e: number, name: string, where: string): Error {
+  if (e === EPERM || e === EACCES) {
+    return new Deno.errors.PermissionDenied(
+      `Cannot create or attach TAP device ${name}${where}: not permitted; this needs root or ` +
+        "CAP_NET_ADMIN (and deno --allow-ffi)",
+    );
+  }
+  if (e === EBUSY) {
+    return new Deno.errors.Busy(
+      `Cannot attach to TAP device ${name}${where}: it is busy (already open elsewhere, or created meanwhile)`,
+    );
+  }
+  if (e === EINVAL) {
+    return new Deno.errors.AlreadyExists(
+      `Cannot attach to device ${name}${where}: it exists and is not a TAP device (or has other flags)`,
+    );
+  }
+  return new Error(
+    `Cannot create or attach TAP device ${name}${where}: TUNSETIFF failed: ${errnoName(e)}`,
+  );
+}
+
+let errnoView: Deno.UnsafePointerView | undefined;
+
+/** errno of the calling (main) thread; its location is fixed for the thread, so it is cached. */
+function errnoNow(c: Libc): number {
+  if (!errnoView) {
+    const p = c.__errno_location();
+    if (p === null) return 0;
+    errnoView = new Deno.UnsafePointerView(p);
+  }
+  return errnoView.getInt32(0);
+}
+
+/** The link over one open TAP file descriptor. */
+class TapDevice implements TapLink {
+  readonly name: string;
+  readonly ifname: string;
+  readonly mtu: number;
+  readonly stats: TapStats = {
+    rxFrames: 0,
+    rxBytes: 0,
+    txFrames: 0,
+    txBytes: 0,
+    txErrors: 0,
+    parkedWaits: 0,
+    readyWaits: 0,
+  };
+  #c: Libc;
+  #fd: number;
+  #evfd: number;
+  #closed = false;
+  // One-entry iovecs ({ void *base; size_t len }) for readv/writev, written as u32 halves.
+  #rxIov = new Uint32Array(new ArrayBuffer(16));
+  #txIov = new Uint32Array(new ArrayBuffer(16));
+  #pollNow = new Int32Array(new ArrayBuffer(8)); // struct pollfd { int fd; short events, revents }
+  #pollPark = new Int32Array(new ArrayBuffer(16)); // tap fd and eventfd, owned by the parked poll
+  #parked: Promise<void> | null = null;
+  #parkedUntil = 0;
+  #evBuf = new Uint8Array(new ArrayBuffer(8));
+  #evIov = new Uint32Array(new ArrayBuffer(16));
+  #rxView: Uint8Array | null = null;
+  #rxAddr = 0;
+  #txView: Uint8Array | null = null;
+  #txAddr = 0;
+
+  constructor(c: Libc, fd: number, ifname: string, mtu: number) {
+    this.#c = c;
+    this.#fd = fd;
+    this.ifname = ifname;
+    this.name = ifname;
+    this.mtu = mtu;
+    this.#evfd = c.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (this.#evfd < 0) {
+      const e = errnoNow(c);
+      c.close(fd);
+      throw new Error(`Cannot create the wake-up eventfd of TAP device ${ifname}: ${errnoName(e)}`);
+    }
+    this.#pollNow[0] = fd;
+    this.#pollNow[1] = POLLIN;
+    this.#pollPark[0] = fd;
+    this.#pollPark[1] = POLLIN;
+    this.#pollPark[2] = this.#evfd;
+    this.#pollPark[3] = POLLIN;
+    setIov(this.#evIov, addressOf(this.#evBuf), 8);
+  }
+
+  get fd(): number {
+    return this.#closed ? -1 : this.#fd;
+  }
+
+  receive(buf: Uint8Array, meta: Int32Array, max: number): number {
+    if (this.#closed) return 0;
+    const room = this.mtu + FRAME_OVERHEAD;
+    const size = buf.length;
+    if (size < room || max <= 0) return 0;
+    if (meta.length < 2 * max) max = meta.length >> 1;
+    if (buf !== this.#rxView) {
+      this.#rxView = buf;
+      this.#rxAddr = addressOf(buf);
+    }
+    const c = this.#c;
+    const iov = this.#rxIov;
+    const base = this.#rxAddr;
+    let off = 0;
+    let n = 0;
+    let bytes = 0;
+    while (n < max && size - off >= room) {
+      setIov(iov, base + off, size - off);
+      const r = c.readv(this.#fd, iov, 1);
+      if (r <= 0) {
+        if (r === 0) break;
+        const e = errnoNow(c);
+        if (e === EAGAIN) break;
+        if (e === EINTR) continue;
+        throw new Deno.errors.BadResource(
+          `Cannot read from TAP device ${this.ifname}: ${errnoName(e)} (device removed?)`,
+        );
+      }
+      meta[2 * n] = off;
+      meta[2 * n + 1] = r;
+      off += r;
+      bytes += r;
+      n++;
+    }
+    this.stats.rxFrames += n;
+    this.stats.rxBytes += bytes;
+    return n;
+  }
+
+  send(buf: Uint8Array, off: number, len: number): void {
+    if (this.#closed) {
+      throw new Deno.errors.BadResource(`Cannot send on TAP device ${this.ifname}: it is closed`);
+    }
+    if (!(off >= 0 && len >= 0 && off + len <= buf.length && Number.isInteger(off + len))) {
+      throw new RangeError(
+        `Frame range [${off}, ${off + len}) is outside the ${buf.length}-byte buffer`,
+      );
+    }
+    if (len < MIN_FRAME || len > this.mtu + FRAME_OVERHEAD) {
+      throw new RangeError(
+        `Frame of ${len} bytes does not fit TAP device ${this.ifname} (14 to ${
+          this.mtu + FRAME_OVERHEAD
+        } bytes)`,
+      );
+    }
+    if (buf !== this.#txView) {
+      this.#txView = buf;
+      this.#txAddr = addressOf(buf);
+    }
+    setIov(this.#txIov, this.#txAddr + off, len);
+    const c = this.#c;
+    let r = c.writev(this.#fd, this.#txIov, 1);
+    while (r < 0 && errnoNow(c) === EINTR) r = c.writev(this.#fd, this.#txIov, 1);
+    if (r < 0) {
+      const e = errnoNow(c);
+      if (e === EBADF || e === EBADFD) {
+        throw new Deno.errors.BadResource(
+          `Cannot write to TAP device ${this.ifname}: ${errnoName(e)}`,
+        );
+      }
+      this.stats.txErrors++; // EIO (device down), ENOBUFS, EAGAIN: the frame is lost like on a wire
+      return;
+    }
+    this.stats.txFrames++;
+    this.stats.txBytes += len;
+  }
+
+  wait(timeoutMs: number): Promise<void> {
+    if (this.#closed) return this.#parked ?? Promise.resolve();
+    const c = this.#c;
+    if (c.poll(this.#pollNow, ONE, 0) > 0) {
+      this.stats.readyWaits++;
+      return Promise.resolve();
+    }
+    if (!(timeoutMs > 0)) return Promise.resolve();
+    const until = performance.now() + timeoutMs;
+    if (this.#parked === null) {
+      const ms = timeoutMs === Infinity ? -1 : Math.min(Math.ceil(timeoutMs), 0x7fffffff);
+      this.stats.parkedWaits++;
+      this.#parkedUntil = until;
+      this.#parked = c.pollAsync(this.#pollPark, TWO, ms).then(() => {
+        this.#parked = null;
+        if (this.#closed) this.#closeEventFd();
+      });
+      return this.#parked;
+    }
+    if (until >= this.#parkedUntil) return this.#parked;
+    // A poll with a later deadline is already parked: race it against a timer of our own.
+    const parked = this.#parked;
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, until - performance.now());
+      parked.then(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** Close the device; a parked wait() resolves. `await link.wait(0)` after close() settles it. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const c = this.#c;
+    // Wake the parked poll first; the eventfd is closed only once that poll has returned, so
+    // its descriptor number cannot be reused under it.
+    if (this.#parked !== null) {
+      new DataView(this.#evBuf.buffer).setBigUint64(0, 1n, true);
+      c.writev(this.#evfd, this.#evIov, 1);
+    } else {
+      this.#closeEventFd();
+    }
+    c.close(this.#fd);
+    this.#rxView = null;
+    this.#txView = null;
+  }
+
+  #closeEventFd(): void {
+    if (this.#evfd >= 0) {
+      this.#c.close(this.#evfd);
+      this.#evfd = -1;
+    }
+  }
+}
+
+/** Write { base, len } into a one-entry iovec held as four u32 words (little-endian). */
+function setIov(iov: Uint32Array, addr: number, len: number): void {
+  iov[0] = addr >>> 0;
+  iov[1] = Math.floor(addr / TWO_32);
+  iov[2] = len;
+  iov[3] = 0;
+}
