@@ -1,0 +1,133 @@
+/**
+ * IPv4 address helpers for the socket API: dotted-quad parsing and formatting, CIDR parsing,
+ * MAC parsing, and `Deno.NetAddr` construction. Hostnames are dotted-quad IPv4 only: this
+ * stack has no resolver, so a name such as "localhost" is a caller error.
+ *
+ * @module
+ */
+
+/**
+ * Parse a dotted-quad IPv4 address into an unsigned 32-bit number.
+ *
+ * @example Parse an address
+ * ```ts
+ * import { parseIpv4 } from "./addr.ts";
+ * if (parseIpv4("10.7.0.2") !== 0x0a070002) throw new Error("parse failed");
+ * ```
+ */
+export function parseIpv4(text: string): number {
+  const parts = text.split(".");
+  if (parts.length !== 4) {
+    throw new TypeError(`Cannot parse "${text}" as an IPv4 address: expected a dotted quad`);
+  }
+  let value = 0;
+  for (const part of parts) {
+    if (!/^[0-9]{1,3}$/.test(part) || Number(part) > 255) {
+      throw new TypeError(`Cannot parse "${text}" as an IPv4 address: bad octet "${part}"`);
+    }
+    value = value * 256 + Number(part);
+  }
+  return value >>> 0;
+}
+
+/**
+ * Format an unsigned 32-bit IPv4 address as a dotted quad.
+ *
+ * @example Format an address
+ * ```ts
+ * import { formatIpv4 } from "./addr.ts";
+ * if (formatIpv4(0x0a070001) !== "10.7.0.1") throw new Error("format failed");
+ * ```
+ */
+export function formatIpv4(ip: number): string {
+  return `${(ip >>> 24) & 255}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`;
+}
+
+/**
+ * Parse a CIDR such as "10.7.0.2/24" into the address and the prefix length.
+ *
+ * @example Parse a CIDR
+ * ```ts
+ * import { parseCidr } from "./addr.ts";
+ * const { address, prefixLength } = parseCidr("10.7.0.2/24");
+ * if (address !== 0x0a070002 || prefixLength !== 24) throw new Error("parse failed");
+ * ```
+ */
+export function parseCidr(text: string): { address: number; prefixLength: number } {
+  const slash = text.indexOf("/");
+  if (slash < 0) {
+    throw new TypeError(`Cannot parse "${text}" as a CIDR: expected an address and "/prefix"`);
+  }
+  const prefix = text.slice(slash + 1);
+  if (!/^[0-9]{1,2}$/.test(prefix) || Number(prefix) > 32) {
+    throw new TypeError(`Cannot parse "${text}" as a CIDR: bad prefix length "${prefix}"`);
+  }
+  return { address: parseIpv4(text.slice(0, slash)), prefixLength: Number(prefix) };
+}
+
+/**
+ * Parse a MAC address written as six hex octets ("02:00:00:00:00:01" or with dashes).
+ *
+ * @example Parse a MAC
+ * ```ts
+ * import { parseMac } from "./addr.ts";
+ * if (parseMac("02:00:00:00:00:01")[5] !== 1) throw new Error("parse failed");
+ * ```
+ */
+export function parseMac(text: string): Uint8Array {
+  const parts = text.split(/[:-]/);
+  if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{1,2}$/.test(p))) {
+    throw new TypeError(`Cannot parse "${text}" as a MAC address: expected six hex octets`);
+  }
+  return Uint8Array.from(parts, (p) => parseInt(p, 16));
+}
+
+/**
+ * Format a 6-byte MAC address as colon-separated lowercase hex.
+ *
+ * @example Format a MAC
+ * ```ts
+ * import { formatMac } from "./addr.ts";
+ * if (formatMac(new Uint8Array([2, 0, 0, 0, 0, 1])) !== "02:00:00:00:00:01") throw new Error();
+ * ```
+ */
+export function formatMac(mac: Uint8Array): string {
+  return Array.from(mac, (b) => b.toString(16).padStart(2, "0")).join(":");
+}
+
+/**
+ * Build a `Deno.NetAddr` from a numeric address and a port.
+ *
+ * @example Build an address
+ * ```ts
+ * import { netAddr } from "./addr.ts";
+ * const a = netAddr("tcp", 0x0a070001, 80);
+ * if (a.hostname !== "10.7.0.1" || a.port !== 80) throw new Error("bad address");
+ * ```
+ */
+export function netAddr(transport: "tcp" | "udp", ip: number, port: number): Deno.NetAddr {
+  return { transport, hostname: formatIpv4(ip), port };
+}
+
+/**
+ * Check a port number given by a caller (0 allowed when `allowZero`).
+ *
+ * @example Check a port
+ * ```ts
+ * import { checkPort } from "./addr.ts";
+ * checkPort(8080, false);
+ * ```
+ */
+export function checkPort(port: number, allowZero: boolean): number {
+  if (!Number.isInteger(port) || port < (allowZero ? 0 : 1) || port > 65535) {
+    throw new RangeError(
+      `Invalid port ${port}: expected an integer from ${allowZero ? 0 : 1} to 65535`,
+    );
+  }
+  return port;
+}
+
+/** "10.7.0.1:8080", for messages. */
+export function endpoint(ip: number, port: number): string {
+  return `${formatIpv4(ip)}:${port}`;
+}

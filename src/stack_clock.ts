@@ -1,0 +1,67 @@
+/**
+ * Clocks for the driver: the real clock (integer milliseconds from `performance.now()`) and a
+ * virtual clock that tests and simulations advance by hand, so that the same driver code runs
+ * with no real waiting.
+ *
+ * @module
+ */
+
+/** A millisecond clock. `virtual` clocks never cause real waiting in the driver. */
+export interface Clock {
+  /** The current time in integer milliseconds. */
+  now(): number;
+  /** True when time only moves when someone advances it. */
+  readonly virtual: boolean;
+}
+
+/**
+ * The real clock: `Math.floor(performance.now())`.
+ *
+ * @example Read the real clock
+ * ```ts
+ * import { realClock } from "./stack_clock.ts";
+ * if (!Number.isInteger(realClock.now())) throw new Error("not an integer");
+ * ```
+ */
+export const realClock: Clock = {
+  now: (): number => Math.floor(performance.now()),
+  virtual: false,
+};
+
+/**
+ * A clock that only moves when advanced: for tests and simulations.
+ *
+ * @example Advance a virtual clock
+ * ```ts
+ * import { VirtualClock } from "./stack_clock.ts";
+ * const clock = new VirtualClock(1000);
+ * clock.advance(250);
+ * if (clock.now() !== 1250) throw new Error("clock did not move");
+ * ```
+ */
+export class VirtualClock implements Clock {
+  /** Always true. */
+  readonly virtual = true;
+  #now: number;
+
+  /** Start at `start` milliseconds (default 0). */
+  constructor(start = 0) {
+    this.#now = Math.floor(start);
+  }
+
+  /** The current virtual time. */
+  now(): number {
+    return this.#now;
+  }
+
+  /** Move forward by `ms` (a non-negative integer). */
+  advance(ms: number): void {
+    if (!(ms >= 0)) throw new RangeError(`Cannot advance the clock by ${ms} ms`);
+    this.#now += Math.ceil(ms);
+  }
+
+  /** Jump to `t` when it lies in the future; never moves backward. */
+  advanceTo(t: number): void {
+    if (t > this.#now) this.#now = Math.ceil(t);
+  }
+}
