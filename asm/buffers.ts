@@ -1,2 +1,4 @@
-// Stream buffers (reassembly and send ring). PLACEHOLDER: the buffers issue fills this in.
-export function bufVersion(): i32 { return 0; }
+// Stream buffers of the WASM engine: the reassembly buffer (buffers/rcv.ts) and the send ring
+// (buffers/snd.ts), over handle tables and ring storage (buffers/table.ts).
+export * from "./buffers/rcv";
+export * from "./buffers/snd";

@@ -6,11 +6,13 @@
  */
 import type { Engine } from "../src/kernels/engine.ts";
 import { createJsEngine } from "../src/kernels/js_engine.ts";
+import { createWasmEngine } from "../src/kernels/wasm_engine.ts";
 import { RX_OFF } from "../src/kernels/layout.ts";
 
 /** Both engines, by name. */
 export const ENGINES: ReadonlyArray<readonly [string, () => Engine]> = [
   ["js", createJsEngine],
+  ["wasm", createWasmEngine],
 ];
 
 /** The stream byte carried by sequence number `seq` (salted so streams differ). */

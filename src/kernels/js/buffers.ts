@@ -133,8 +133,8 @@ export class JsBuffers implements BufferOps {
   sndCopy(h: number, seq: number, len: number, dstOff: number): void {
     const s = this.#s(h);
     const mem = this.memView();
-    checkSndRange(seq, len, s.head, s.length);
     checkSpan(dstOff, len, mem.length);
+    checkSndRange(seq, len, s.head, s.length);
     s.copy(seq >>> 0, len, mem, dstOff);
   }
   sndRelease(h: number, ackSeq: number): number {
