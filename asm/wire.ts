@@ -1,2 +1,5 @@
-// Wire hot paths (checksum, decode, encode). PLACEHOLDER: the foundation issue fills this in.
-export function wireVersion(): i32 { return 0; }
+// Wire hot paths of the WASM engine: checksum, whole-frame decode and encode. Each lives in
+// asm/wire/; this file re-exports the four WASM exports (integers in and out only).
+export { checksum } from "./wire/checksum";
+export { decode, decodeIpv4 } from "./wire/decode";
+export { encode } from "./wire/encode";

@@ -16,7 +16,7 @@ export function engines(): Engine[] {
 }
 
 /** The engines whose wire hot paths are built. */
-const WIRE_ENGINES = ["js"];
+const WIRE_ENGINES = ["js", "wasm"];
 
 /** RFC 1071 one byte at a time: big-endian 16-bit words, odd byte padded, complemented. */
 export function refChecksum(b: Uint8Array, initial = 0): number {
