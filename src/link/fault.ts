@@ -1,0 +1,423 @@
+/**
+ * A decorator that impairs a link like a bad network: seeded drop, duplicate, reorder,
+ * corrupt, delay with jitter and a rate limit, each optional. Deterministic: the same seed, the
+ * same frames and the same clock readings give the same faults (a virtual clock in
+ * simulations, `performance.now` in real runs).
+ *
+ * Direction: inbound frames (those `receive()` returns) by default; `direction: "out"` impairs
+ * what `send()` transmits and `"both"` does both, each direction with its own queue.
+ *
+ * Per frame, in this order (every frame draws the same seven random numbers, so changing one
+ * rate does not shift the others' decisions):
+ * 1. drop with probability `drop`;
+ * 2. duplicate with probability `duplicate` (the copy follows right behind);
+ * 3. rate limit: each copy takes len * 8 / `rateBitsPerSec` on a serial link after the
+ *    previous one (like netem `rate`);
+ * 4. delay by `delayMs` plus a uniform jitter in [0, `jitterMs`) (jitter may reorder frames,
+ *    as with netem);
+ * 5. reorder with probability `reorder`: the frame is held `reorderMs` longer, so frames behind
+ *    it overtake it;
+ * 6. corrupt with probability `corrupt`: one random bit flipped after the Ethernet header (so
+ *    the frame still reaches the stack and its IP or TCP checksum must catch it).
+ *
+ * Held frames (delayed, rate limited) live in a bounded pool (`queueLimit`, default 1000
+ * frames); beyond it they are dropped and counted as `overflow`. Inbound frames are released
+ * by `receive()` once due; outbound ones by the next `send()`, `receive()` or `wait()` call
+ * after they are due. `nextDueAt()` tells a driver when to call again.
+ *
+ * @module
+ */
+
+import type { Link } from "./link.ts";
+
+/** Options of {@link withFaults}. Probabilities are in [0, 1]. */
+export interface FaultOptions {
+  /** Seed of the random sequence (any integer). */
+  seed: number;
+  drop?: number;
+  duplicate?: number;
+  reorder?: number;
+  corrupt?: number;
+  /** Fixed delay added to every frame, in milliseconds. */
+  delayMs?: number;
+  /** Uniform random extra delay in [0, jitterMs). */
+  jitterMs?: number;
+  /** Serialization rate in bits per second (absent: unlimited). */
+  rateBitsPerSec?: number;
+  /** Clock in milliseconds: the virtual clock in simulations, performance.now in real runs. */
+  clock: () => number;
+  /** Which frames to impair: "in" (received; the default), "out" (sent) or "both". */
+  direction?: "in" | "out" | "both";
+  /** Extra hold of a reordered frame in milliseconds (default max(1, delayMs + jitterMs)). */
+  reorderMs?: number;
+  /** Frames each direction may hold at once (default 1000). */
+  queueLimit?: number;
+}
+
+/**
+ * Fault counters (a type alias, so it is also a `Record<string, number>`). `frames` counts
+ * frames that entered the injector; `delivered` those that left it (duplicates included).
+ */
+export type FaultStats = {
+  frames: number;
+  dropped: number;
+  duplicated: number;
+  corrupted: number;
+  reordered: number;
+  delayed: number;
+  /** Copies dropped because the hold pool was full. */
+  overflow: number;
+  delivered: number;
+};
+
+/** A link with faults: counters and the next release time. */
+export interface FaultLink extends Link {
+  /** Counters, by name. */
+  readonly faultStats: FaultStats;
+  /** The wrapped link. */
+  readonly inner: Link;
+  /** Clock time at which the next held frame is due (Infinity when none). */
+  nextDueAt(): number;
+}
+
+const FRAME_OVERHEAD = 18;
+const PULL_FRAMES = 64;
+
+/** Small fast seeded generator (sfc32, seeded through splitmix32); floats in [0, 1). */
+class Random {
+  #a: number;
+  #b: number;
+  #c: number;
+  #d = 1;
+
+  constructor(seed: number) {
+    let s = seed >>> 0;
+    const mix = (): number => {
+      s = (s + 0x9e3779b9) >>> 0;
+      let z = s;
+      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+      return (z ^ (z >>> 16)) >>> 0;
+    };
+    this.#a = mix();
+    this.#b = mix();
+    this.#c = mix();
+    for (let i = 0; i < 12; i++) this.next();
+  }
+
+  next(): number {
+    const t = (((this.#a + this.#b) | 0) + this.#d) | 0;
+    this.#d = (this.#d + 1) | 0;
+    this.#a = this.#b ^ (this.#b >>> 9);
+    this.#b = (this.#c + (this.#c << 3)) | 0;
+    this.#c = (this.#c << 21) | (this.#c >>> 11);
+    this.#c = (this.#c + t) | 0;
+    return (t >>> 0) / 4294967296;
+  }
+}
+
+/** Frames held until a due time, released in (due, arrival) order. Preallocated, bounded. */
+class HoldQueue {
+  readonly slots: (Uint8Array | undefined)[];
+  readonly lens: Int32Array;
+  readonly free: Int32Array;
+  nFree: number;
+  // Binary min-heap of slot indices keyed by (due, seq).
+  readonly heap: Int32Array;
+  readonly due: Float64Array;
+  readonly seq: Float64Array;
+  size = 0;
+  nextSeq = 0;
+  busyUntil = -Infinity;
+
+  constructor(readonly limit: number, readonly slotSize: number) {
+    this.slots = new Array(limit);
+    this.lens = new Int32Array(limit);
+    this.free = new Int32Array(limit);
+    for (let i = 0; i < limit; i++) this.free[i] = limit - 1 - i;
+    this.nFree = limit;
+    this.heap = new Int32Array(limit);
+    this.due = new Float64Array(limit);
+    this.seq = new Float64Array(limit);
+  }
+
+  /** Copy a frame in, due at `due`; returns its slot, or -1 when the pool is full. */
+  push(src: Uint8Array, off: number, len: number, due: number): number {
+    if (this.nFree === 0) return -1;
+    const s = this.free[--this.nFree]!;
+    let slot = this.slots[s];
+    if (slot === undefined) slot = this.slots[s] = new Uint8Array(this.slotSize);
+    slot.set(src.subarray(off, off + len));
+    this.lens[s] = len;
+    this.due[s] = due;
+    this.seq[s] = this.nextSeq++;
+    let i = this.size++;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.#less(s, this.heap[p]!)) break;
+      this.heap[i] = this.heap[p]!;
+      i = p;
+    }
+    this.heap[i] = s;
+    return s;
+  }
+
+  /** Due time of the first frame, or Infinity. */
+  peekDue(): number {
+    return this.size === 0 ? Infinity : this.due[this.heap[0]!]!;
+  }
+
+  /** Remove the first frame and return its slot (valid until the next push). */
+  pop(): number {
+    const top = this.heap[0]!;
+    const last = this.heap[--this.size]!;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= this.size) break;
+      const r = l + 1;
+      const c = r < this.size && this.#less(this.heap[r]!, this.heap[l]!) ? r : l;
+      if (!this.#less(this.heap[c]!, last)) break;
+      this.heap[i] = this.heap[c]!;
+      i = c;
+    }
+    if (this.size > 0) this.heap[i] = last;
+    this.free[this.nFree++] = top;
+    return top;
+  }
+
+  clear(): void {
+    while (this.size > 0) this.pop();
+  }
+
+  #less(x: number, y: number): boolean {
+    const dx = this.due[x]!;
+    const dy = this.due[y]!;
+    return dx < dy || (dx === dy && this.seq[x]! < this.seq[y]!);
+  }
+}
+
+class FaultInjector implements FaultLink {
+  readonly name: string;
+  readonly mtu: number;
+  readonly inner: Link;
+  readonly #st: FaultStats = {
+    frames: 0,
+    dropped: 0,
+    duplicated: 0,
+    corrupted: 0,
+    reordered: 0,
+    delayed: 0,
+    overflow: 0,
+    delivered: 0,
+  };
+  #o: Required<Omit<FaultOptions, "seed" | "clock" | "direction" | "rateBitsPerSec">> & {
+    rate: number;
+  };
+  #clock: () => number;
+  #rng: Random;
+  #in: HoldQueue | null;
+  #out: HoldQueue | null;
+  #scratch: Uint8Array;
+  #scratchMeta = new Int32Array(2 * PULL_FRAMES);
+
+  constructor(inner: Link, options: FaultOptions) {
+    this.inner = inner;
+    this.name = inner.name;
+    this.mtu = inner.mtu;
+    this.#clock = options.clock;
+    this.#rng = new Random(options.seed);
+    const prob = (key: "drop" | "duplicate" | "reorder" | "corrupt"): number => {
+      const p = options[key] ?? 0;
+      if (!(p >= 0 && p <= 1)) {
+        throw new RangeError(`Fault probability ${key} must be in [0, 1], got ${p}`);
+      }
+      return p;
+    };
+    const nonNeg = (key: "delayMs" | "jitterMs" | "reorderMs", dflt: number): number => {
+      const v = options[key] ?? dflt;
+      if (!(v >= 0 && v < Infinity)) {
+        throw new RangeError(`Fault option ${key} must be >= 0, got ${v}`);
+      }
+      return v;
+    };
+    const delayMs = nonNeg("delayMs", 0);
+    const jitterMs = nonNeg("jitterMs", 0);
+    const rate = options.rateBitsPerSec ?? Infinity;
+    if (!(rate > 0)) throw new RangeError(`Fault option rateBitsPerSec must be > 0, got ${rate}`);
+    const queueLimit = options.queueLimit ?? 1000;
+    if (!Number.isInteger(queueLimit) || queueLimit < 1) {
+      throw new RangeError(`Fault option queueLimit must be a positive integer, got ${queueLimit}`);
+    }
+    this.#o = {
+      drop: prob("drop"),
+      duplicate: prob("duplicate"),
+      reorder: prob("reorder"),
+      corrupt: prob("corrupt"),
+      delayMs,
+      jitterMs,
+      reorderMs: nonNeg("reorderMs", Math.max(1, delayMs + jitterMs)),
+      queueLimit,
+      rate,
+    };
+    const direction = options.direction ?? "in";
+    if (direction !== "in" && direction !== "out" && direction !== "both") {
+      throw new TypeError(`Fault option direction must be "in", "out" or "both", got ${direction}`);
+    }
+    const slot = this.mtu + FRAME_OVERHEAD;
+    this.#in = direction === "out" ? null : new HoldQueue(queueLimit, slot);
+    this.#out = direction === "in" ? null : new HoldQueue(queueLimit, slot);
+    this.#scratch = new Uint8Array(Math.max(65536, 16 * slot));
+  }
+
+  get faultStats(): FaultStats {
+    return this.#st;
+  }
+
+  nextDueAt(): number {
+    return Math.min(this.#in?.peekDue() ?? Infinity, this.#out?.peekDue() ?? Infinity);
+  }
+
+  receive(buf: Uint8Array, meta: Int32Array, max: number): number {
+    const now = this.#clock();
+    this.#flushOut(now);
+    const q = this.#in;
+    if (q === null) return this.inner.receive(buf, meta, max);
+    // Pull what the wrapped link holds (bounded by the pool size), impairing each frame.
+    const sm = this.#scratchMeta;
+    for (let pulled = 0; pulled < q.limit;) {
+      const n = this.inner.receive(this.#scratch, sm, PULL_FRAMES);
+      for (let i = 0; i < n; i++) this.#impair(q, this.#scratch, sm[2 * i]!, sm[2 * i + 1]!, now);
+      pulled += n;
+      if (n === 0) break;
+    }
+    const room = this.mtu + FRAME_OVERHEAD;
+    if (meta.length < 2 * max) max = meta.length >> 1;
+    let off = 0;
+    let n = 0;
+    while (n < max && q.peekDue() <= now && buf.length - off >= room) {
+      const s = q.pop();
+      const len = q.lens[s]!;
+      buf.set((q.slots[s] as Uint8Array).subarray(0, len), off);
+      meta[2 * n] = off;
+      meta[2 * n + 1] = len;
+      off += len;
+      n++;
+    }
+    this.#st.delivered += n;
+    return n;
+  }
+
+  send(buf: Uint8Array, off: number, len: number): void {
+    const now = this.#clock();
+    const q = this.#out;
+    if (q === null) {
+      this.inner.send(buf, off, len);
+      return;
+    }
+    if (!(off >= 0 && len >= 14 && off + len <= buf.length && len <= this.mtu + FRAME_OVERHEAD)) {
+      throw new RangeError(
+        `Frame [${off}, ${off + len}) is outside the buffer or does not fit ${this.name}`,
+      );
+    }
+    this.#impair(q, buf, off, len, now);
+    this.#flushOut(now);
+  }
+
+  wait(timeoutMs: number): Promise<void> {
+    const now = this.#clock();
+    this.#flushOut(now);
+    const inDue = this.#in?.peekDue() ?? Infinity;
+    if (inDue <= now) return Promise.resolve();
+    const next = Math.min(inDue, this.#out?.peekDue() ?? Infinity);
+    return this.inner.wait(Math.min(timeoutMs, next - now));
+  }
+
+  close(): void {
+    this.#in?.clear();
+    this.#out?.clear();
+    this.inner.close();
+  }
+
+  #flushOut(now: number): void {
+    const q = this.#out;
+    if (q === null) return;
+    while (q.peekDue() <= now) {
+      const s = q.pop();
+      this.#st.delivered++;
+      this.inner.send(q.slots[s] as Uint8Array, 0, q.lens[s]!);
+    }
+  }
+
+  /** Apply the faults to one frame and hold its copies in `q`. */
+  #impair(q: HoldQueue, src: Uint8Array, off: number, len: number, now: number): void {
+    const o = this.#o;
+    const st = this.#st;
+    const rng = this.#rng;
+    // Seven draws per frame, always, so each decision depends only on the seed and frame index.
+    const rDrop = rng.next();
+    const rDup = rng.next();
+    const rReorder = rng.next();
+    const rJitter = rng.next();
+    const rCorrupt = rng.next();
+    const rPos = rng.next();
+    const rBit = rng.next();
+    st.frames++;
+    if (rDrop < o.drop) {
+      st.dropped++;
+      return;
+    }
+    const copies = rDup < o.duplicate ? 2 : 1;
+    if (copies === 2) st.duplicated++;
+    const reordered = rReorder < o.reorder;
+    if (reordered) st.reordered++;
+    const corrupt = rCorrupt < o.corrupt && len > 14;
+    let delayed = false;
+    for (let c = 0; c < copies; c++) {
+      let due = now;
+      if (o.rate !== Infinity) {
+        q.busyUntil = Math.max(now, q.busyUntil) + (len * 8 * 1000) / o.rate;
+        due = q.busyUntil;
+      }
+      due += o.delayMs + rJitter * o.jitterMs;
+      if (reordered) due += o.reorderMs;
+      if (due > now) delayed = true;
+      const s = q.push(src, off, len, due);
+      if (s < 0) {
+        st.overflow++;
+        continue;
+      }
+      if (corrupt && c === 0) {
+        const at = 14 + Math.floor(rPos * (len - 14));
+        (q.slots[s] as Uint8Array)[at]! ^= 1 << Math.floor(rBit * 8);
+        st.corrupted++;
+      }
+    }
+    if (delayed) st.delayed++;
+  }
+}
+
+/**
+ * Wrap `link` with seeded faults (see the module documentation for the order and direction).
+ *
+ * @example
+ * ```ts
+ * import { createMemoryLinkPair } from "./memory.ts";
+ * import { withFaults } from "./fault.ts";
+ * let now = 0;
+ * const [a, b] = createMemoryLinkPair();
+ * const lossy = withFaults(b, { seed: 1, drop: 0.5, delayMs: 10, clock: () => now });
+ * for (let i = 0; i < 100; i++) a.send(new Uint8Array(60), 0, 60);
+ * const buf = new Uint8Array(1 << 20);
+ * const meta = new Int32Array(256);
+ * console.assert(lossy.receive(buf, meta, 128) === 0); // all held for 10 ms
+ * now = lossy.nextDueAt();
+ * const got = lossy.receive(buf, meta, 128);
+ * console.assert(got + lossy.faultStats.dropped === 100);
+ * a.close();
+ * lossy.close();
+ * ```
+ */
+export function withFaults(link: Link, options: FaultOptions): FaultLink {
+  return new FaultInjector(link, options);
+}
