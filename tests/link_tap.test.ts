@@ -179,7 +179,7 @@ Deno.test({
         "-l",
         String(count),
         "-W",
-        "1",
+        "0.2",
         "10.7.0.2",
       ]);
       const buf = new Uint8Array(1 << 20);
@@ -199,6 +199,38 @@ Deno.test({
       await ping;
       assert.equal(got, count);
       assert.ok(calls < count, `${calls} receive calls for ${count} frames`);
+    });
+  },
+});
+
+/** CPU time of this process in milliseconds (all threads, live ones to the nanosecond). */
+function cpuMs(): number {
+  let ns = 0;
+  for (const t of Deno.readDirSync("/proc/self/task")) {
+    try {
+      ns += Number(Deno.readTextFileSync(`/proc/self/task/${t.name}/schedstat`).split(" ")[0]);
+    } catch { /* thread exited */ }
+  }
+  return ns / 1e6;
+}
+
+Deno.test({
+  name: "tap: an idle link waiting on the device uses almost no CPU",
+  ignore: tapIgnore(),
+  fn: async () => {
+    if (!requireTapOrSkip()) return;
+    await withTapNamespace({ kernelAddr: "10.7.0.1/24" }, async ({ link }) => {
+      const cpu0 = cpuMs();
+      const t0 = performance.now();
+      for (let i = 0; i < 4; i++) await link.wait(250);
+      const wall = performance.now() - t0;
+      const used = cpuMs() - cpu0;
+      assert.ok(wall >= 990, `waited ${wall} ms`);
+      assert.ok(
+        used < 0.05 * wall,
+        `idle wait used ${used.toFixed(1)} ms CPU in ${wall.toFixed(0)} ms`,
+      );
+      assert.ok(link.stats.parkedWaits >= 4);
     });
   },
 });

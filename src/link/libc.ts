@@ -63,11 +63,19 @@ export function libc(): Libc {
   return lib.symbols;
 }
 
-/** The calling thread's errno, read right after a failed call. */
-export function errno(): number {
-  const p = libc().__errno_location();
-  if (p === null) return 0;
-  return new Deno.UnsafePointerView(p).getInt32(0);
+let errnoView: Deno.UnsafePointerView | undefined;
+
+/**
+ * errno of the calling thread, read right after a failed call. Synchronous FFI calls run on
+ * the thread of this JavaScript realm, whose errno location is fixed, so it is cached.
+ */
+export function errnoNow(c: Libc): number {
+  if (!errnoView) {
+    const p = c.__errno_location();
+    if (p === null) return 0;
+    errnoView = new Deno.UnsafePointerView(p);
+  }
+  return errnoView.getInt32(0);
 }
 
 // ---- Constants (Linux x86_64 and aarch64 share these values)

@@ -1,0 +1,163 @@
+/**
+ * Setting up a TAP device: name checks, entering a network namespace for the duration of the
+ * open, MTU and IFF_UP by ioctl, and the mapping of errno values to clear Deno errors.
+ *
+ * @module
+ */
+
+import {
+  AF_INET,
+  CLONE_NEWNET,
+  cString,
+  EACCES,
+  EBUSY,
+  EINVAL,
+  ENOENT,
+  EPERM,
+  errnoName,
+  errnoNow,
+  IFF_UP,
+  IFNAMSIZ,
+  IFREQ_SIZE,
+  type Libc,
+  O_CLOEXEC,
+  O_RDONLY,
+  SIOCGIFFLAGS,
+  SIOCGIFMTU,
+  SIOCSIFFLAGS,
+  SIOCSIFMTU,
+  SOCK_CLOEXEC,
+  SOCK_DGRAM,
+} from "./libc.ts";
+
+const NS_DIR = "/var/run/netns";
+
+/** Throw unless `name` is a usable interface name. */
+export function checkIfName(name: string): void {
+  if (typeof name !== "string" || name.length === 0) {
+    throw new TypeError("TAP device name must be a non-empty string");
+  }
+  const bytes = new TextEncoder().encode(name).length;
+  if (bytes > IFNAMSIZ - 1) {
+    throw new RangeError(
+      `TAP device name "${name}" is ${bytes} bytes, the limit is ${IFNAMSIZ - 1}`,
+    );
+  }
+  if (/[\s/:]/.test(name) || name === "." || name === "..") {
+    throw new TypeError(`TAP device name "${name}" contains a space, "/" or ":"`);
+  }
+}
+
+/** Enter network namespace `ns` on this thread; returns the function that leaves it. */
+export function enterNetns(c: Libc, ns: string): () => void {
+  if (ns.length === 0 || ns.includes("/") || ns === "." || ns === "..") {
+    throw new TypeError(`Network namespace name "${ns}" is not valid`);
+  }
+  const nsFd = c.open(cString(`${NS_DIR}/${ns}`), O_RDONLY | O_CLOEXEC);
+  if (nsFd < 0) {
+    const e = errnoNow(c);
+    if (e === ENOENT) {
+      throw new Deno.errors.NotFound(
+        `Network namespace ${ns} does not exist (no ${NS_DIR}/${ns}; create it with ip netns add ${ns})`,
+      );
+    }
+    throw new Deno.errors.PermissionDenied(`Cannot open network namespace ${ns}: ${errnoName(e)}`);
+  }
+  const selfFd = c.open(cString("/proc/thread-self/ns/net"), O_RDONLY | O_CLOEXEC);
+  if (selfFd < 0) {
+    const e = errnoNow(c);
+    c.close(nsFd);
+    throw new Error(`Cannot open this thread's network namespace: ${errnoName(e)}`);
+  }
+  if (c.setns(nsFd, CLONE_NEWNET) < 0) {
+    const e = errnoNow(c);
+    c.close(nsFd);
+    c.close(selfFd);
+    throw new Deno.errors.PermissionDenied(
+      `Cannot enter network namespace ${ns}: ${errnoName(e)}; this needs root (CAP_SYS_ADMIN)`,
+    );
+  }
+  c.close(nsFd);
+  return () => {
+    const ok = c.setns(selfFd, CLONE_NEWNET) === 0;
+    const e = ok ? 0 : errnoNow(c);
+    c.close(selfFd);
+    if (!ok) {
+      // Should never happen (we just left it); the thread must not carry on in the wrong one.
+      throw new Error(`Cannot return from network namespace ${ns}: ${errnoName(e)}`);
+    }
+  };
+}
+
+/** Set the MTU (when given) and IFF_UP on `ifname` by ioctl; returns the MTU now set. */
+export function configure(c: Libc, ifname: string, mtu: number | undefined): number {
+  const sock = c.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) {
+    throw new Error(
+      `Cannot configure TAP device ${ifname}: socket failed: ${errnoName(errnoNow(c))}`,
+    );
+  }
+  try {
+    const ifr = new Uint8Array(new ArrayBuffer(IFREQ_SIZE));
+    const v = new DataView(ifr.buffer);
+    ifr.set(new TextEncoder().encode(ifname));
+    if (mtu !== undefined) {
+      v.setInt32(16, mtu, true);
+      if (c.ioctl(sock, SIOCSIFMTU, ifr) < 0) {
+        throw new Error(`Cannot set MTU ${mtu} on TAP device ${ifname}: ${errnoName(errnoNow(c))}`);
+      }
+    }
+    if (c.ioctl(sock, SIOCGIFFLAGS, ifr) < 0) {
+      throw new Error(`Cannot read flags of TAP device ${ifname}: ${errnoName(errnoNow(c))}`);
+    }
+    v.setUint16(16, v.getUint16(16, true) | IFF_UP, true);
+    if (c.ioctl(sock, SIOCSIFFLAGS, ifr) < 0) {
+      throw new Error(`Cannot bring up TAP device ${ifname}: ${errnoName(errnoNow(c))}`);
+    }
+    if (mtu !== undefined) return mtu;
+    ifr.fill(0, 16);
+    if (c.ioctl(sock, SIOCGIFMTU, ifr) < 0) return 1500;
+    return v.getInt32(16, true);
+  } finally {
+    c.close(sock);
+  }
+}
+
+/** The error for a failed open of /dev/net/tun. */
+export function openError(e: number): Error {
+  if (e === ENOENT) {
+    return new Deno.errors.NotFound(
+      "Cannot open /dev/net/tun: it does not exist (load the tun module: modprobe tun)",
+    );
+  }
+  if (e === EACCES || e === EPERM) {
+    return new Deno.errors.PermissionDenied(
+      "Cannot open /dev/net/tun: permission denied; TAP devices need root or CAP_NET_ADMIN " +
+        "(and deno --allow-ffi)",
+    );
+  }
+  return new Error(`Cannot open /dev/net/tun: ${errnoName(e)}`);
+}
+
+/** The error for a failed TUNSETIFF. */
+export function setIffError(e: number, name: string, where: string): Error {
+  if (e === EPERM || e === EACCES) {
+    return new Deno.errors.PermissionDenied(
+      `Cannot create or attach TAP device ${name}${where}: not permitted; this needs root or ` +
+        "CAP_NET_ADMIN (and deno --allow-ffi)",
+    );
+  }
+  if (e === EBUSY) {
+    return new Deno.errors.Busy(
+      `Cannot attach to TAP device ${name}${where}: it is busy (already open elsewhere, or created meanwhile)`,
+    );
+  }
+  if (e === EINVAL) {
+    return new Deno.errors.AlreadyExists(
+      `Cannot attach to device ${name}${where}: it exists and is not a TAP device (or has other flags)`,
+    );
+  }
+  return new Error(
+    `Cannot create or attach TAP device ${name}${where}: TUNSETIFF failed: ${errnoName(e)}`,
+  );
+}
