@@ -71,7 +71,7 @@ Deno.test("wasm: running out of memory is a clear Error and the engine stays usa
   assert.ok(failure !== null, "expected the WASM memory to run out");
   assert.match(
     failure.message,
-    /^Cannot allocate WASM memory for a receive ring of 1073741824 bytes/,
+    /^Cannot allocate WASM memory for the storage of a 1073741824-byte receive buffer/,
   );
   // The failed buffer is unchanged and every other buffer still works.
   const last = handles[handles.length - 1]!;

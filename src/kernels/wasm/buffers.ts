@@ -96,7 +96,10 @@ export class WasmBuffers implements BufferOps {
     try {
       return this.wasm.rcvInsert(h, seq, off, len);
     } catch (err) {
-      throw allocFailed(`a receive ring of ${this.rcvWindow(h) + this.rcvReadable(h)} bytes`, err);
+      throw allocFailed(
+        `the storage of a ${this.rcvWindow(h) + this.rcvReadable(h)}-byte receive buffer`,
+        err,
+      );
     }
   }
   rcvLastInsert(h: number): number {
@@ -179,7 +182,10 @@ export class WasmBuffers implements BufferOps {
       try {
         ptr = w.sndWritePtr(h) >>> 0; // may grow memory: take the view afterwards
       } catch (err) {
-        throw allocFailed(`a send ring of ${this.sndFree(h) + this.sndLength(h)} bytes`, err);
+        throw allocFailed(
+          `the storage of a ${this.sndFree(h) + this.sndLength(h)}-byte send ring`,
+          err,
+        );
       }
       this.memView().set(
         total === 0 && n === src.length ? src : src.subarray(total, total + n),
