@@ -1,0 +1,145 @@
+/**
+ * Wire hot paths, JS engine (baseline) against WASM engine: Internet checksum, whole-frame
+ * decode of a TCP frame with every checksum verified, and whole-frame encode of a TCP frame
+ * with checksums filled in. One group per operation and size (`<operation> <bytes>`), two
+ * benches per group: `js` and `wasm`.
+ *
+ *   deno bench -A bench/wire_bench.ts
+ *
+ * @module
+ */
+
+import { createJsEngine } from "../src/kernels/js_engine.ts";
+import { createWasmEngine } from "../src/kernels/wasm_engine.ts";
+import type { Engine } from "../src/kernels/engine.ts";
+import {
+  D_ETH_DST_HI,
+  D_IP_DST,
+  D_IP_FRAG,
+  D_IP_SRC,
+  D_IP_TTL,
+  D_KIND,
+  D_OPT_MSS,
+  D_OPT_SACK_N,
+  D_OPT_TS,
+  D_OPT_TSECR,
+  D_OPT_TSVAL,
+  D_OPT_WS,
+  D_SRC_PORT,
+  D_TCP_ACK,
+  D_TCP_FLAGS,
+  D_TCP_SEQ,
+  D_TCP_WND,
+  D_VLAN,
+  F_ACK,
+  F_PSH,
+  K_TCP,
+  RX_OFF,
+  TX_PAYLOAD_OFF,
+} from "../src/kernels/layout.ts";
+
+const engines: Engine[] = [createJsEngine(), createWasmEngine()];
+
+/** Deterministic filler bytes. */
+function fill(m: Uint8Array, off: number, len: number): void {
+  let x = 0x9e3779b9;
+  for (let i = 0; i < len; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    m[off + i] = x & 0xff;
+  }
+}
+
+/** Describe a PSH+ACK data segment; timestamps when `ts` (a 32-byte TCP header). */
+function describeTcp(e: Engine, ts: boolean): void {
+  const d = e.txDesc;
+  d.fill(0);
+  d[D_KIND] = K_TCP;
+  d[D_ETH_DST_HI] = 0x0200;
+  d[D_VLAN] = -1;
+  d[D_IP_TTL] = 64;
+  d[D_IP_FRAG] = 0x4000;
+  d[D_IP_SRC] = 0x0a000001;
+  d[D_IP_DST] = 0x0a000002;
+  d[D_SRC_PORT] = 80;
+  d[D_SRC_PORT + 1] = 49152;
+  d[D_TCP_SEQ] = 2001;
+  d[D_TCP_ACK] = 201;
+  d[D_TCP_FLAGS] = F_PSH | F_ACK;
+  d[D_TCP_WND] = 502;
+  d[D_OPT_MSS] = -1;
+  d[D_OPT_WS] = -1;
+  d[D_OPT_TS] = ts ? 1 : 0;
+  d[D_OPT_TSVAL] = 12345;
+  d[D_OPT_TSECR] = 54321;
+  d[D_OPT_SACK_N] = 0;
+}
+
+/** TCP frame of `size` bytes: headers and payload; returns the payload length. */
+function tcpPayloadLen(size: number): { ts: boolean; payload: number } {
+  const ts = size >= 576;
+  return { ts, payload: size - 14 - 20 - (ts ? 32 : 20) };
+}
+
+for (const size of [20, 64, 576, 1500, 9000, 65536]) {
+  for (const e of engines) {
+    fill(e.mem, RX_OFF, size);
+    Deno.bench({
+      name: e.kind,
+      group: `checksum ${size}`,
+      baseline: e.kind === "js",
+      n: size >= 9000 ? 20000 : 200000,
+      fn() {
+        e.checksum(RX_OFF, size, 0);
+      },
+    });
+  }
+}
+
+for (const [k, size] of [64, 576, 1500, 9000, 65536].entries()) {
+  // Each size has its own frame: every bench is registered before any runs.
+  const at = RX_OFF + 0x20000 * (k + 1);
+  for (const e of engines) {
+    const { ts, payload } = tcpPayloadLen(size);
+    describeTcp(e, ts);
+    fill(e.mem, TX_PAYLOAD_OFF, payload);
+    const start = e.encode(TX_PAYLOAD_OFF, payload);
+    if (start < 0 || TX_PAYLOAD_OFF + payload - start !== size) {
+      throw new Error("Bench setup failed");
+    }
+    e.mem.copyWithin(at, start, start + size);
+    if (e.decode(at, size) !== 0 || e.rxDesc[D_KIND] !== K_TCP) {
+      throw new Error(`Bench frame of ${size} bytes does not decode`);
+    }
+    Deno.bench({
+      name: e.kind,
+      group: `decode-tcp ${size}`,
+      baseline: e.kind === "js",
+      n: size >= 9000 ? 20000 : 200000,
+      fn() {
+        if (e.decode(at, size) !== 0) throw new Error("Bench frame does not decode");
+      },
+    });
+  }
+}
+
+for (const size of [64, 576, 1500, 9000, 65536]) {
+  for (const e of engines) {
+    const { ts, payload } = tcpPayloadLen(size);
+    describeTcp(e, ts);
+    fill(e.mem, TX_PAYLOAD_OFF, payload);
+    const desc = e.txDesc; // the memory does not grow during the benchmark
+    const tsFlag = ts ? 1 : 0;
+    Deno.bench({
+      name: e.kind,
+      group: `encode-tcp ${size}`,
+      baseline: e.kind === "js",
+      n: size >= 9000 ? 20000 : 200000,
+      fn() {
+        desc[D_OPT_TS] = tsFlag; // other groups share the descriptor
+        e.encode(TX_PAYLOAD_OFF, payload);
+      },
+    });
+  }
+}
