@@ -9,7 +9,8 @@
 export interface IfaceLimits {
   /** ARP cache entries (resolved, stale and being resolved). Default 512. */
   arpCacheSize: number;
-  /** Frames queued per address while ARP resolves it (Linux unres_qlen style). Default 16. */
+  /** Frames queued per address while ARP resolves it (Linux unres_qlen style; a 64 KiB datagram
+   * is 45 fragments at MTU 1500). Default 64. */
   arpPendingPerAddress: number;
   /** ARP requests sent before a resolution fails (Linux mcast_solicit 3). Default 3. */
   arpRetries: number;
@@ -46,7 +47,7 @@ export interface IfaceLimits {
 /** The default limits (see each field of {@linkcode IfaceLimits}). */
 export const DEFAULT_LIMITS: Readonly<IfaceLimits> = Object.freeze({
   arpCacheSize: 512,
-  arpPendingPerAddress: 16,
+  arpPendingPerAddress: 64,
   arpRetries: 3,
   arpRetryMs: 1000,
   arpEntryTtlMs: 30000,

@@ -1,0 +1,35 @@
+/**
+ * Types of the interface layer's surface shared by its modules.
+ *
+ * @module
+ */
+
+import type { IfaceLimits } from "./limits.ts";
+
+/** Where the interface sends whole Ethernet frames. A `Link` satisfies it. */
+export interface FrameSink {
+  /** Send `buf[off, off+len)`; the bytes are consumed before this returns. */
+  send(buf: Uint8Array, off: number, len: number): void;
+}
+
+/** Options of an Interface. IPv4 addresses are u32 numbers. */
+export interface InterfaceOptions {
+  /** Our IPv4 address. */
+  address: number;
+  /** The on-link prefix length (24 for a /24). */
+  prefixLength: number;
+  /** The default gateway (must be on-link); none by default. */
+  gateway?: number;
+  /** Our MAC (6 bytes); a random locally administered one by default. */
+  mac?: Uint8Array;
+  /** Random numbers in [0, 1) for the MAC and the IP identification (Math.random by default). */
+  random?: () => number;
+  /** The link's IP MTU (1500 on Ethernet). */
+  mtu: number;
+  /** Accept frames to Ethernet multicast addresses (and UDP to IPv4 multicast). Default false. */
+  acceptMulticast?: boolean;
+  /** TTL of the datagrams we send (RFC 1122 3.2.1.7; Linux ip_default_ttl 64). */
+  ttl?: number;
+  /** Bounds and timers; see IfaceLimits for the defaults. */
+  limits?: Partial<IfaceLimits>;
+}
