@@ -87,3 +87,13 @@ Deno.test("wasm: running out of memory is a clear Error and the engine stays usa
   assert.equal(e.rcvInsert(again, 1, RX_OFF, 10), 0);
   assert.equal(e.rcvHeld(again), 10);
 });
+
+for (const [name, make] of [["js", createJsEngine], ["wasm", createWasmEngine]] as const) {
+  Deno.test(`${name}: handle tables are bounded at 2^20 and reuse freed handles`, () => {
+    const e = make();
+    for (let i = 0; i < 2 ** 20; i++) e.sndCreate(100, 0);
+    assert.throws(() => e.sndCreate(100, 0), /^Error: Cannot create more than 1048576 send rings/);
+    e.sndDestroy(12345);
+    assert.equal(e.sndCreate(100, 0), 12345);
+  });
+}
