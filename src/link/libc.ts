@@ -27,6 +27,7 @@ const SYMBOLS = {
   eventfd: { parameters: ["u32", "i32"], result: "i32" },
   setns: { parameters: ["i32", "i32"], result: "i32" },
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   if_nametoindex: { parameters: ["buffer"], result: "u32" },
   __errno_location: { parameters: [], result: "pointer" },
 } as const;
@@ -90,6 +91,10 @@ export const CLONE_NEWNET = 0x40000000;
 export const AF_INET = 2;
 export const SOCK_DGRAM = 2;
 export const SOCK_CLOEXEC = 0o2000000;
+export const AF_PACKET = 17;
+export const SOCK_RAW = 3;
+/** htons(ETH_P_ALL) on a little-endian machine. */
+export const ETH_P_ALL_BE = 0x0300;
 export const POLLIN = 0x001;
 export const POLLERR = 0x008;
 export const POLLHUP = 0x010;
