@@ -234,3 +234,38 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: "tap: frames land in a view of WASM memory at its offset, also after the memory grows",
+  ignore: tapIgnore(),
+  fn: async () => {
+    if (!requireTapOrSkip()) return;
+    await withTapNamespace({ kernelAddr: "10.7.0.1/24" }, async ({ link }) => {
+      const memory = new WebAssembly.Memory({ initial: 40, maximum: 80 });
+      const RX = 327680;
+      const meta = new Int32Array(64);
+      for (let round = 0; round < 2; round++) {
+        const req = arpRequest(KERNEL_IP);
+        const tx = new Uint8Array(memory.buffer, 4096 + 7, req.length); // odd offset on purpose
+        tx.set(req);
+        link.send(new Uint8Array(memory.buffer), 4096 + 7, req.length);
+        let found = -1;
+        const deadline = performance.now() + 3000;
+        while (found < 0 && performance.now() < deadline) {
+          await link.wait(500);
+          const view = new Uint8Array(memory.buffer).subarray(RX, RX + 65536); // fresh each time
+          const n = link.receive(view, meta, 32);
+          for (let i = 0; i < n; i++) {
+            const at = RX + meta[2 * i]!;
+            const all = new Uint8Array(memory.buffer);
+            if (all[at + 12] === 0x08 && all[at + 13] === 0x06 && all[at + 21] === 2) found = at;
+          }
+        }
+        assert.ok(found >= RX, `round ${round}: no ARP reply`);
+        const all = new Uint8Array(memory.buffer);
+        assert.deepEqual([...all.subarray(found + 28, found + 32)], KERNEL_IP);
+        memory.grow(8); // detaches the old buffer; the next round must use the new one
+      }
+    });
+  },
+});

@@ -165,6 +165,7 @@ async function ip(args: string[]): Promise<RunResult> {
 
 /** Names of the namespaces this process created and has not deleted yet. */
 const live = new Set<string>();
+let staleChecked = false;
 
 /**
  * Create a network namespace named `<prefix><pid>-<n>` (prefix "dtcp-"), with its loopback up
@@ -181,6 +182,10 @@ const live = new Set<string>();
  * ```
  */
 export async function createNetns(prefix: string = PREFIX): Promise<Netns> {
+  if (!staleChecked) {
+    staleChecked = true;
+    await cleanupStaleNamespaces().catch(() => {}); // left by runs that were killed
+  }
   const name = `${prefix}${Deno.pid}-${counter++}`;
   if (name.length > 200 || name.includes("/")) throw new TypeError(`Bad namespace name ${name}`);
   await ip(["netns", "add", name]);

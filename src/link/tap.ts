@@ -178,10 +178,13 @@ class TapDevice implements TapLink {
   #parkedUntil = 0;
   #evBuf = new Uint8Array(new ArrayBuffer(8));
   #evIov = new Uint32Array(new ArrayBuffer(16));
-  #rxView: Uint8Array | null = null;
-  #rxAddr = 0;
-  #txView: Uint8Array | null = null;
-  #txAddr = 0;
+  // Start addresses of the last ArrayBuffers seen. Keyed by the buffer, not the view, so a
+  // driver that takes a fresh subarray per burst pays no pointer lookup; a grown WASM memory
+  // detaches its old buffer and brings a new one, which misses and is looked up again.
+  #rxBuffer: ArrayBufferLike | null = null;
+  #rxBase = 0;
+  #txBuffer: ArrayBufferLike | null = null;
+  #txBase = 0;
 
   constructor(c: Libc, fd: number, ifname: string, mtu: number) {
     this.#c = c;
@@ -214,13 +217,13 @@ class TapDevice implements TapLink {
     const size = buf.length;
     if (size < room || max <= 0) return 0;
     if (meta.length < 2 * max) max = meta.length >> 1;
-    if (buf !== this.#rxView) {
-      this.#rxView = buf;
-      this.#rxAddr = addressOf(buf);
+    if (buf.buffer !== this.#rxBuffer) {
+      this.#rxBuffer = buf.buffer;
+      this.#rxBase = addressOf(buf) - buf.byteOffset;
     }
     const c = this.#c;
     const iov = this.#rxIov;
-    const base = this.#rxAddr;
+    const base = this.#rxBase + buf.byteOffset;
     let off = 0;
     let n = 0;
     let bytes = 0;
@@ -263,11 +266,11 @@ class TapDevice implements TapLink {
         } bytes)`,
       );
     }
-    if (buf !== this.#txView) {
-      this.#txView = buf;
-      this.#txAddr = addressOf(buf);
+    if (buf.buffer !== this.#txBuffer) {
+      this.#txBuffer = buf.buffer;
+      this.#txBase = addressOf(buf) - buf.byteOffset;
     }
-    setIov(this.#txIov, this.#txAddr + off, len);
+    setIov(this.#txIov, this.#txBase + buf.byteOffset + off, len);
     const c = this.#c;
     let r = c.writev(this.#fd, this.#txIov, 1);
     while (r < 0 && errnoNow(c) === EINTR) r = c.writev(this.#fd, this.#txIov, 1);
@@ -330,8 +333,8 @@ class TapDevice implements TapLink {
       this.#closeEventFd();
     }
     c.close(this.#fd);
-    this.#rxView = null;
-    this.#txView = null;
+    this.#rxBuffer = null;
+    this.#txBuffer = null;
   }
 
   #closeEventFd(): void {
