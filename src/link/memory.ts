@@ -3,8 +3,8 @@
  * through a bounded queue (frames beyond the limit are dropped and counted, as a full NIC
  * ring would). For tests, simulations and the unprivileged demo.
  *
- * No allocation per frame once warm: each queue is a ring of frame slots created on first use
- * and then reused. `wait()` resolves as soon as the peer sends (no polling timer); a timer
+ * No buffer allocation per frame once warm: each queue is a ring of frame slots created on first
+ * use and then reused (a copy makes only a transient subarray view). `wait()` resolves as soon as the peer sends (no polling timer); a timer
  * runs only for a finite timeout and is cleared when the wait ends.
  *
  * @module
