@@ -46,6 +46,7 @@ import {
   D_PAYLOAD_LEN,
   D_PAYLOAD_OFF,
   D_SRC_PORT,
+  D_VLAN,
   K_ARP,
   K_ETH_OTHER,
   K_ICMP,
@@ -174,6 +175,8 @@ export class Interface implements TcpTransmit, UdpOwner {
       this.#multicast,
     );
     if (eth === "not-for-us") return c.inc("eth-not-for-us");
+    // No VLAN is configured here: tagged frames belong to another interface (like Linux).
+    if (d[D_VLAN]! >= 0) return c.inc("eth-vlan-tagged");
     const kind = d[D_KIND]!;
     if (kind === K_ARP) return this.#arp(now);
     if (kind === K_ETH_OTHER) return c.inc("eth-unknown-type");
@@ -300,14 +303,16 @@ export class Interface implements TcpTransmit, UdpOwner {
       if (op === 1 && forUs) this.#tx.sendArp(2, this.address, shaHi, shaLo, 0, shaHi, shaLo);
       return c.inc("arp-probe-in");
     }
-    if (!this.#router.onLink(spa)) return c.inc("arp-off-link-sender");
-    const r = this.#tx.arp.observe(spa, shaHi, shaLo, forUs && op === 1, now);
+    // Senders outside our subnet are answered (Linux arp_ignore=0) but never learned.
+    const onLink = this.#router.onLink(spa);
+    if (!onLink) c.inc("arp-off-link-sender");
+    const r = onLink ? this.#tx.arp.observe(spa, shaHi, shaLo, forUs && op === 1, now) : "ignored";
     if (r === "conflict") c.inc("arp-conflict");
     else if (r === "full") c.inc("arp-cache-full");
     if (op === 1 && forUs) {
       this.#tx.sendArp(2, this.address, shaHi, shaLo, spa, shaHi, shaLo);
       c.inc("arp-replies");
-    } else if (r === "ignored") {
+    } else if (r === "ignored" && onLink) {
       c.inc("arp-ignored");
     }
   }
