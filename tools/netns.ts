@@ -20,8 +20,11 @@ import { openTap, type TapLink } from "../src/link/tap.ts";
 
 /** Result of a command run inside a namespace. */
 export interface RunResult {
+  /** Exit code. */
   code: number;
+  /** Standard output, decoded as UTF-8. */
   stdout: string;
+  /** Standard error, decoded as UTF-8. */
   stderr: string;
 }
 
@@ -286,8 +289,11 @@ export interface TapNamespaceOptions {
 
 /** What {@link withTapNamespace} hands to its callback. */
 export interface TapNamespace {
+  /** The namespace, deleted after the callback. */
   ns: Netns;
+  /** The TAP link (our side), closed after the callback. */
   link: TapLink;
+  /** The device name inside the namespace. */
   ifname: string;
 }
 

@@ -29,14 +29,19 @@
  */
 
 import type { Link } from "./link.ts";
+export type { Link };
 
 /** Options of {@link withFaults}. Probabilities are in [0, 1]. */
 export interface FaultOptions {
   /** Seed of the random sequence (any integer). */
   seed: number;
+  /** Probability that a frame is lost. */
   drop?: number;
+  /** Probability that a frame arrives twice. */
   duplicate?: number;
+  /** Probability that a frame is held `reorderMs` longer, so later frames overtake it. */
   reorder?: number;
+  /** Probability that one bit of a frame (after the Ethernet header) is flipped. */
   corrupt?: number;
   /** Fixed delay added to every frame, in milliseconds. */
   delayMs?: number;
@@ -59,14 +64,21 @@ export interface FaultOptions {
  * frames that entered the injector; `delivered` those that left it (duplicates included).
  */
 export type FaultStats = {
+  /** Frames that entered the injector. */
   frames: number;
+  /** Frames dropped on purpose. */
   dropped: number;
+  /** Frames sent twice. */
   duplicated: number;
+  /** Frames with a flipped bit. */
   corrupted: number;
+  /** Frames held back to be overtaken. */
   reordered: number;
+  /** Frames released later than they arrived (delay, jitter, rate limit or reorder). */
   delayed: number;
   /** Copies dropped because the hold pool was full. */
   overflow: number;
+  /** Frames released (duplicates included). */
   delivered: number;
 };
 

@@ -11,6 +11,7 @@
  */
 
 import type { Link } from "./link.ts";
+export type { Link };
 
 /** Options of {@link createMemoryLinkPair}. */
 export interface MemoryLinkOptions {
@@ -22,7 +23,9 @@ export interface MemoryLinkOptions {
 
 /** Counters of one memory endpoint. */
 export interface MemoryLinkStats {
+  /** Frames this end sent that reached the peer's queue. */
   sent: number;
+  /** Frames this end received. */
   received: number;
   /** Frames this end sent that the peer's full queue (or closed peer) dropped. */
   dropped: number;

@@ -11,6 +11,7 @@
  */
 
 import type { Link } from "./link.ts";
+export type { Link };
 
 /** Options of {@link withPcap}. */
 export interface PcapOptions {

@@ -20,6 +20,7 @@
  */
 
 import type { Link } from "./link.ts";
+export type { Link };
 import { checkIfName, configure, enterNetns, openError, setIffError } from "./tap_setup.ts";
 import {
   addressOf,
@@ -63,9 +64,13 @@ export interface TapOptions {
 
 /** Counters of a TAP link. */
 export interface TapStats {
+  /** Frames read from the device. */
   rxFrames: number;
+  /** Bytes of those frames. */
   rxBytes: number;
+  /** Frames written to the device. */
   txFrames: number;
+  /** Bytes of those frames. */
   txBytes: number;
   /** Frames the kernel refused on write (device down, no buffer space). */
   txErrors: number;
