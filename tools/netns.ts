@@ -5,7 +5,7 @@
  *
  * - {@link tapAvailable} / {@link tapIgnore} / {@link requireTapOrSkip}: whether TAP tests can
  *   run here; with `TCPIP_REQUIRE_TAP=1` (CI) a missing capability fails instead of skipping.
- * - {@link createNetns}: a uniquely named namespace ("dtcp-<pid>-<n>") with `run`, `spawn`
+ * - {@link createNetns}: a uniquely named namespace ("dtcp-<pid>-<tag><n>") with `run`, `spawn`
  *   and `delete`.
  * - {@link withTapNamespace}: namespace + TAP device created inside it (see `openTap`'s
  *   `netns`: the device never exists in the main namespace) + the kernel's address on it.
@@ -46,6 +46,9 @@ export interface Netns {
 const NS_DIR = "/var/run/netns";
 const PREFIX = "dtcp-";
 let counter = 0;
+// Test modules run with --parallel share one process (one pid) in several isolates, each with
+// its own counter: a random tag per isolate keeps their names apart.
+const isolateTag = crypto.getRandomValues(new Uint32Array(1))[0]!.toString(36);
 
 /**
  * Why TAP tests cannot run here, or null when they can: needs Linux, root (or CAP_NET_ADMIN and
@@ -171,7 +174,7 @@ const live = new Set<string>();
 let staleChecked = false;
 
 /**
- * Create a network namespace named `<prefix><pid>-<n>` (prefix "dtcp-"), with its loopback up
+ * Create a network namespace named `<prefix><pid>-<tag><n>` (prefix "dtcp-"), with its loopback up
  * and IPv6 off (no router solicitations on the TAP device). Delete it with `delete()`.
  *
  * @example
@@ -189,7 +192,7 @@ export async function createNetns(prefix: string = PREFIX): Promise<Netns> {
     staleChecked = true;
     await cleanupStaleNamespaces().catch(() => {}); // left by runs that were killed
   }
-  const name = `${prefix}${Deno.pid}-${counter++}`;
+  const name = `${prefix}${Deno.pid}-${isolateTag}${counter++}`;
   if (name.length > 200 || name.includes("/")) throw new TypeError(`Bad namespace name ${name}`);
   await ip(["netns", "add", name]);
   live.add(name);
@@ -354,7 +357,7 @@ export async function withTapNamespace(
   }
 }
 
-/** Delete namespaces named "dtcp-<pid>-<n>" whose process is gone. Returns their names. */
+/** Delete namespaces named "dtcp-<pid>-..." whose process is gone. Returns their names. */
 export async function cleanupStaleNamespaces(): Promise<string[]> {
   const removed: string[] = [];
   let entries: string[] = [];
@@ -364,7 +367,7 @@ export async function cleanupStaleNamespaces(): Promise<string[]> {
     return removed;
   }
   for (const name of entries) {
-    const m = /^dtcp-(\d+)-\d+$/.exec(name);
+    const m = /^dtcp-(\d+)-[0-9a-z]+$/.exec(name);
     if (!m || live.has(name)) continue;
     const pid = Number(m[1]);
     let alive = false;
