@@ -507,3 +507,23 @@ each("ICMP errors quoting our TCP segments reach TCP; frag-needed lowers the pat
   h.deliver(h.icmp(3, 3, 0, quote.subarray(0, 20)));
   assert.equal(h.iface.stats()["icmp-bad-quote"], 1);
 });
+
+each("nothing larger than the link MTU is sent", (kind) => {
+  const h = new Harness(kind, { mtu: 576 });
+  h.learnPeer();
+  const ring = h.engine.sndCreate(4096, 1);
+  h.engine.sndWrite(ring, bytes(1000));
+  const seg = new TcpSegment().clear();
+  seg.srcIp = OUR_IP;
+  seg.dstIp = PEER_IP;
+  seg.srcPort = 1;
+  seg.dstPort = 2;
+  seg.seq = 1;
+  seg.flags = F_ACK;
+  seg.payloadLen = 537;
+  assert.equal(h.iface.sendTcp(seg, ring), false);
+  assert.equal(h.iface.stats()["tx-too-big"], 1);
+  seg.payloadLen = 536;
+  assert.ok(h.iface.sendTcp(seg, ring));
+  assert.equal(h.take()[0]!.bytes.length, 14 + 576);
+});

@@ -88,6 +88,7 @@ export class Transmitter implements ArpActions {
   #macHi: number;
   #macLo: number;
   #ttl: number;
+  #mtu: number;
   #ipId: number;
 
   /** A transmitter for our MAC (hi/lo words) on the subnet of `router`. */
@@ -112,6 +113,7 @@ export class Transmitter implements ArpActions {
     this.#macHi = opts.macHi;
     this.#macLo = opts.macLo;
     this.#ttl = opts.ttl;
+    this.#mtu = opts.mtu;
     this.#ipId = opts.idSeed & 0xffff;
     this.arp = new ArpCache(opts.limits, this);
     this.pmtu = new PathMtuCache(opts.mtu, opts.limits);
@@ -152,7 +154,13 @@ export class Transmitter implements ArpActions {
       this.#counters.inc(`encode-error-${-start}`);
       return false;
     }
-    return this.emit(nextHop, start, payloadOff + payloadLen - start, now);
+    const len = payloadOff + payloadLen - start;
+    // Nothing leaves larger than the link MTU (TCP is never fragmented: DF).
+    if (len - 14 > this.#mtu) {
+      this.#counters.inc("tx-too-big");
+      return false;
+    }
+    return this.emit(nextHop, start, len, now);
   }
 
   /**
