@@ -100,6 +100,7 @@ import {
   MAC_A,
   MAC_B,
   rawIpFrame,
+  refChecksum,
   tcpFrame,
   type TcpSpec,
   udpFrame,
@@ -483,6 +484,22 @@ for (const engine of engines()) {
     check(a, DROP_ARP_TRUNCATED, "arp 27", 14 + 27);
     check(mutate(a, 15, 6), DROP_ARP_UNSUPPORTED, "htype 6");
     check(mutate(a, 19, 16), DROP_ARP_UNSUPPORTED, "plen 16");
+    // IPv4 options are skipped: IHL 6 with four NOP/EOL option bytes.
+    const withOpts = new Uint8Array(u.length + 4);
+    withOpts.set(u.subarray(0, 34));
+    withOpts.set([1, 1, 1, 0], 34);
+    withOpts.set(u.subarray(34), 38);
+    withOpts[14] = 0x46;
+    withOpts[17] = u[17]! + 4;
+    withOpts[24] = withOpts[25] = 0;
+    const hc = refChecksum(withOpts.subarray(14, 38));
+    withOpts[24] = hc >>> 8;
+    withOpts[25] = hc & 0xff;
+    check(withOpts, 0, "ip options");
+    assert.deepEqual(
+      [engine.rxDesc[D_KIND], engine.rxDesc[D_IP_HLEN], engine.rxDesc[D_L4_OFF]],
+      [K_UDP, 24, RX_OFF + 38],
+    );
     // Another EtherType
     check(mutate(a, 12, 0x86), 0, "ethertype 0x8606");
     assert.equal(engine.rxDesc[D_KIND], K_ETH_OTHER);

@@ -7,6 +7,12 @@
  * same descriptor words on every path, drops included; the differential tests compare all 64.
  * Order per layer: length and structure checks, then the checksum, then the fields.
  *
+ * Descriptor notes: D_KIND is set as soon as the layer is known, so a drop inside ARP, ICMP,
+ * UDP or TCP still says which; IPv4 options are skipped (D_IP_HLEN > 20); for
+ * `K_IPV4_FRAGMENT` and `K_IPV4_OTHER`, and on L4 drops, D_PAYLOAD_OFF/LEN span the whole IPv4
+ * payload; for ICMP the payload starts after the 8-byte header (an error message's quoted
+ * datagram is left to the caller).
+ *
  * @module
  */
 
