@@ -101,7 +101,7 @@ import { jsChecksum } from "./checksum.ts";
 import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, pseudoHeaderSum } from "../../wire/checksum.ts";
 
 /** The largest frame decode accepts: a 65535-byte IPv4 datagram behind a tagged header. */
-export const MAX_FRAME = 65535 + 18;
+export const MAX_FRAME: number = 65535 + 18;
 
 /** EtherTypes (IEEE 802.3 / IANA). */
 const ETH_IPV4 = 0x0800;
