@@ -218,9 +218,9 @@ class NetnsImpl implements Netns {
     this.name = name;
   }
 
-  run(cmd: string[]): Promise<RunResult> {
+  async run(cmd: string[]): Promise<RunResult> {
     this.#check();
-    return exec([findIp() ?? "ip", "netns", "exec", this.name, ...cmd]);
+    return await exec([findIp() ?? "ip", "netns", "exec", this.name, ...cmd]);
   }
 
   /** Run and throw when the command fails. */
