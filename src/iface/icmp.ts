@@ -87,6 +87,26 @@ export class Icmp {
     this.#bucket = new TokenBucket(limits.icmpErrorsPerSecond, limits.icmpErrorBurst);
   }
 
+  /** Called with each echo reply to us: source, identifier, sequence number, data (a copy). */
+  onEchoReply: ((from: number, ident: number, seq: number, data: Uint8Array) => void) | null = null;
+
+  /**
+   * Send an echo request (RFC 792) to `dst`, fragmented when larger than the path MTU.
+   * Returns false when unroutable.
+   */
+  sendEcho(dst: number, ident: number, seq: number, data: Uint8Array, now: number): boolean {
+    const nh = this.#router.nextHop(dst);
+    if (nh < 0) return false;
+    const mem = this.#engine.mem;
+    mem.set(data, TX_PAYLOAD_OFF);
+    const t = this.#tx.ipHeader(K_ICMP, this.#router.address, dst, 0);
+    t[D_ICMP_TYPE] = ICMP_ECHO;
+    t[D_ICMP_CODE] = 0;
+    t[D_ICMP_REST] = ((ident & 0xffff) << 16) | (seq & 0xffff);
+    this.#counters.inc("icmp-echo-requests");
+    return this.#tx.sendDatagram(TX_PAYLOAD_OFF, data.length, dst, nh, now);
+  }
+
   /** An ICMP message to us, decoded in rxDesc. `toBroadcast`: sent to a broadcast address. */
   input(toBroadcast: boolean, now: number): void {
     const d = this.#engine.rxDesc;
@@ -120,8 +140,14 @@ export class Icmp {
         return this.#error(type, d[D_ICMP_CODE]!, d[D_ICMP_REST]!, now);
       case ICMP_SOURCE_QUENCH:
         return this.#counters.inc("icmp-source-quench-ignored"); // RFC 6633
-      case ICMP_ECHO_REPLY:
-        return this.#counters.inc("icmp-echo-reply-in");
+      case ICMP_ECHO_REPLY: {
+        this.#counters.inc("icmp-echo-reply-in");
+        if (this.onEchoReply === null || toBroadcast) return;
+        const off = d[D_PAYLOAD_OFF]!, rest = d[D_ICMP_REST]!;
+        const data = this.#engine.mem.slice(off, off + d[D_PAYLOAD_LEN]!);
+        this.onEchoReply(d[D_IP_SRC]! >>> 0, rest >>> 16, rest & 0xffff, data);
+        return;
+      }
       default:
         return this.#counters.inc("icmp-type-ignored");
     }

@@ -208,6 +208,32 @@ export class Interface implements TcpTransmit, UdpOwner {
     return this.#udp.bind(this, port, localIp, this.limits.udpQueueDatagrams);
   }
 
+  /**
+   * Send an ICMP echo request (ping) of `data` to `dst` with identifier and sequence number;
+   * larger than the path MTU, it is fragmented. Replies arrive through `onEchoReply`. Throws
+   * IfaceError "unreachable" when there is no route, RangeError for more than 65507 bytes.
+   */
+  ping(dst: number, ident: number, seq: number, data: Uint8Array = new Uint8Array(56)): void {
+    if (data.length > 65507) {
+      throw new RangeError(`Echo data of ${data.length} bytes exceeds 65507`);
+    }
+    if (!this.#icmp.sendEcho(dst >>> 0, ident, seq, data, this.#now)) {
+      throw new IfaceError("unreachable", `No route to ${formatIpv4(dst)}`);
+    }
+  }
+
+  /** Called (synchronously, from receive) with each echo reply: source, identifier, sequence, data. */
+  set onEchoReply(
+    fn: ((from: number, ident: number, seq: number, data: Uint8Array) => void) | null,
+  ) {
+    this.#icmp.onEchoReply = fn;
+  }
+
+  /** The echo-reply callback. */
+  get onEchoReply(): ((from: number, ident: number, seq: number, data: Uint8Array) => void) | null {
+    return this.#icmp.onEchoReply;
+  }
+
   /** The next hop and source address toward `dst`, or null when unroutable. */
   route(dst: number): Route | null {
     return this.#router.route(dst);
