@@ -84,3 +84,36 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name: "netns: with signals on, Ctrl-C deletes the namespace before the process exits",
+  ignore: tapIgnore(),
+  fn: async () => {
+    if (!requireTapOrSkip()) return;
+    const netns = new URL("../tools/netns.ts", import.meta.url).href;
+    const script = `
+      import { withTapNamespace } from "${netns}";
+      await withTapNamespace({ kernelAddr: "10.7.0.1/24", signals: true }, async ({ ns, link }) => {
+        console.log(ns.name);
+        await link.wait(Infinity);
+      });
+    `;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--no-config", script],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const reader = child.stdout.getReader();
+    const first = await reader.read();
+    const name = new TextDecoder().decode(first.value).trim();
+    assert.match(name, /^dtcp-\d+-/);
+    assert.ok((await namespaces()).includes(name));
+    child.kill("SIGINT");
+    const status = await child.status;
+    reader.releaseLock();
+    await child.stdout.cancel();
+    await child.stderr.cancel();
+    assert.equal(status.code, 130);
+    assert.ok(!(await namespaces()).includes(name), `${name} left behind`);
+  },
+});

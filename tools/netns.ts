@@ -213,6 +213,7 @@ class NetnsImpl implements Netns {
   readonly name: string;
   #children = new Set<Deno.ChildProcess>();
   #deleted = false;
+  #deleting: Promise<void> | undefined;
 
   constructor(name: string) {
     this.name = name;
@@ -248,8 +249,13 @@ class NetnsImpl implements Netns {
     return child;
   }
 
-  async delete(): Promise<void> {
-    if (this.#deleted) return;
+  delete(): Promise<void> {
+    // Every caller (a finally block, a signal handler) waits for the same deletion.
+    this.#deleting ??= this.#delete();
+    return this.#deleting;
+  }
+
+  async #delete(): Promise<void> {
     this.#deleted = true;
     for (const child of this.#children) {
       try {
