@@ -45,7 +45,7 @@ for (const engine of engines()) {
 
   Deno.test(`${engine.kind}: checksum of long runs (carries and 64 KiB)`, () => {
     const m = engine.mem;
-    for (const len of [65535, 65536, 70001, 262144]) {
+    for (const len of [65535, 65536, 70001, 262144, 1_100_001]) {
       for (const fill of [0xff, 0x5a]) {
         for (const shift of [0, 1, 3]) {
           const off = RX_OFF + shift;
