@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { withFaults } from "../src/link/fault.ts";
 import { createMemoryLinkPair } from "../src/link/memory.ts";
 import { withPcap } from "../src/link/pcap.ts";
 import { requireTapOrSkip, tapIgnore, withTapNamespace } from "../tools/netns.ts";
@@ -266,4 +267,27 @@ Deno.test({
       await Deno.remove(path);
     }
   },
+});
+
+Deno.test("pcap: forwards the wrapped fault injector's nextDueAt", () => {
+  const path = Deno.makeTempFileSync({ suffix: ".pcap" });
+  try {
+    let now = 0;
+    const [a, b] = createMemoryLinkPair();
+    const traced = withPcap(withFaults(b, { seed: 1, delayMs: 7, clock: () => now }), path);
+    assert.equal(traced.nextDueAt(), Infinity);
+    a.send(frames()[0]!, 0, 42);
+    assert.equal(traced.receive(new Uint8Array(4096), new Int32Array(4), 2), 0);
+    assert.equal(traced.nextDueAt(), 7);
+    now = 7;
+    assert.equal(traced.receive(new Uint8Array(4096), new Int32Array(4), 2), 1);
+    a.close();
+    traced.close();
+    assert.equal(Deno.statSync(path).size, 24 + 16 + 42);
+    const plain = withPcap(a, path);
+    assert.equal(plain.nextDueAt(), Infinity);
+    plain.close();
+  } finally {
+    Deno.removeSync(path);
+  }
 });

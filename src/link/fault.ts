@@ -88,7 +88,10 @@ export interface FaultLink extends Link {
   readonly faultStats: FaultStats;
   /** The wrapped link. */
   readonly inner: Link;
-  /** Clock time at which the next held frame is due (Infinity when none). */
+  /**
+   * Clock time at which the next held frame is due (Infinity when none), including the
+   * wrapped link's own `nextDueAt()` when it has one.
+   */
   nextDueAt(): number;
 }
 
@@ -287,7 +290,9 @@ class FaultInjector implements FaultLink {
   }
 
   nextDueAt(): number {
-    return Math.min(this.#in?.peekDue() ?? Infinity, this.#out?.peekDue() ?? Infinity);
+    const own = Math.min(this.#in?.peekDue() ?? Infinity, this.#out?.peekDue() ?? Infinity);
+    const inner = (this.inner as { nextDueAt?: () => number }).nextDueAt;
+    return typeof inner === "function" ? Math.min(own, inner.call(this.inner)) : own;
   }
 
   receive(buf: Uint8Array, meta: Int32Array, max: number): number {

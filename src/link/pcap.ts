@@ -27,6 +27,8 @@ export interface PcapLink extends Link {
   readonly inner: Link;
   /** Write buffered records to the file now. */
   flush(): void;
+  /** The wrapped link's `nextDueAt()` (a fault injector's), or Infinity when it has none. */
+  nextDueAt(): number;
 }
 
 const MAGIC_US = 0xa1b2c3d4;
@@ -80,6 +82,10 @@ class PcapWriter implements PcapLink {
     if (this.#file !== null) this.#record(this.#clock(), buf, off, len);
   }
 
+  nextDueAt(): number {
+    return dueOf(this.inner);
+  }
+
   wait(timeoutMs: number): Promise<void> {
     this.flush();
     return this.inner.wait(timeoutMs);
@@ -127,6 +133,12 @@ class PcapWriter implements PcapLink {
     this.#buf.set(src.subarray(off, off + caplen), at + RECORD_HEADER);
     this.#used = at + RECORD_HEADER + caplen;
   }
+}
+
+/** `link.nextDueAt()` when the link has one (a decorator holding frames), else Infinity. */
+function dueOf(link: Link): number {
+  const due = (link as { nextDueAt?: () => number }).nextDueAt;
+  return typeof due === "function" ? due.call(link) : Infinity;
 }
 
 /**
