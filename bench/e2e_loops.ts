@@ -1,0 +1,148 @@
+/**
+ * The measurement loops of the end-to-end benchmark, shared by our stack's rows and the
+ * kernel's reference client so that both measure exactly the same way: a bulk sink and source
+ * (goodput over a window after a warm-up, stopping at a byte cap or a time limit), a 1-byte
+ * request/response loop (median and 99th percentile round trip), and a connection setup loop
+ * (connect, wait for the server's FIN, close).
+ *
+ * @module
+ */
+
+/** The part of a connection the loops use (Deno.Conn and our Conn both fit). */
+export interface LoopConn {
+  read(p: Uint8Array): Promise<number | null>;
+  write(p: Uint8Array): Promise<number>;
+  close(): void;
+}
+
+/** Limits of a bulk transfer. */
+export interface BulkLimits {
+  /** Measured window length at most, in seconds. */
+  seconds: number;
+  /** Stop the window once this many bytes were moved in it. */
+  maxBytes: number;
+  /** Bytes moved before the window opens (leaves slow start and warms the JIT). */
+  warmupBytes: number;
+}
+
+/** Result of a bulk transfer: goodput over the measured window. */
+export interface BulkResult {
+  [key: string]: number;
+  gbps: number;
+  bytes: number;
+  seconds: number;
+}
+
+const CHUNK = 262144;
+
+function result(bytes: number, ms: number): BulkResult {
+  return { gbps: (bytes * 8) / (ms * 1e6), bytes, seconds: ms / 1000 };
+}
+
+/** Read and discard until the window ends; count the bytes read after the warm-up. */
+export async function sinkLoop(conn: LoopConn, limits: BulkLimits): Promise<BulkResult> {
+  const buf = new Uint8Array(CHUNK);
+  let warm = 0;
+  const warmDeadline = performance.now() + 10000;
+  while (warm < limits.warmupBytes && performance.now() < warmDeadline) {
+    const n = await conn.read(buf);
+    if (n === null) throw new Error(`Peer closed during warm-up after ${warm} bytes`);
+    warm += n;
+  }
+  const t0 = performance.now();
+  const end = t0 + limits.seconds * 1000;
+  let bytes = 0;
+  let now = t0;
+  while (bytes < limits.maxBytes && now < end) {
+    const n = await conn.read(buf);
+    if (n === null) throw new Error(`Peer closed after ${bytes} measured bytes`);
+    bytes += n;
+    now = performance.now();
+  }
+  return result(bytes, now - t0);
+}
+
+/** Write a byte pattern until the window ends; count the bytes written after the warm-up. */
+export async function sourceLoop(conn: LoopConn, limits: BulkLimits): Promise<BulkResult> {
+  const buf = new Uint8Array(CHUNK);
+  for (let i = 0; i < buf.length; i++) buf[i] = (i * 31 + 7) & 255;
+  let warm = 0;
+  const warmDeadline = performance.now() + 10000;
+  while (warm < limits.warmupBytes && performance.now() < warmDeadline) {
+    warm += await conn.write(buf);
+  }
+  const t0 = performance.now();
+  const end = t0 + limits.seconds * 1000;
+  let bytes = 0;
+  let now = t0;
+  while (bytes < limits.maxBytes && now < end) {
+    bytes += await conn.write(buf);
+    now = performance.now();
+  }
+  return result(bytes, now - t0);
+}
+
+/** Result of the request/response loop, in microseconds. */
+export interface RrResult {
+  [key: string]: number;
+  medianUs: number;
+  p99Us: number;
+  count: number;
+}
+
+/**
+ * Send one byte and wait for the one-byte echo, `warmup` times unmeasured, then until
+ * `seconds` pass or `maxCount` round trips; the median and 99th percentile round trip.
+ */
+export async function rrLoop(
+  conn: LoopConn,
+  opts: { seconds: number; maxCount: number; warmup: number },
+): Promise<RrResult> {
+  const out = new Uint8Array([0x61]);
+  const inp = new Uint8Array(16);
+  const times = new Float64Array(opts.maxCount);
+  const once = async (): Promise<void> => {
+    let sent = 0;
+    while (sent === 0) sent = await conn.write(out);
+    const n = await conn.read(inp);
+    if (n === null) throw new Error("Echo server closed the connection");
+  };
+  for (let i = 0; i < opts.warmup; i++) await once();
+  const end = performance.now() + opts.seconds * 1000;
+  let count = 0;
+  while (count < opts.maxCount) {
+    const t0 = performance.now();
+    if (t0 >= end) break;
+    await once();
+    times[count++] = performance.now() - t0;
+  }
+  const s = times.subarray(0, count).sort();
+  const at = (q: number): number => (s[Math.min(count - 1, Math.floor(q * count))] ?? NaN) * 1000;
+  return { medianUs: at(0.5), p99Us: at(0.99), count };
+}
+
+/**
+ * Open connections one after another (connect, wait for the server's FIN, close) until
+ * `seconds` pass or `maxCount` connections; connections per second.
+ */
+export async function cpsLoop(
+  connect: () => Promise<LoopConn>,
+  opts: { seconds: number; maxCount: number },
+): Promise<{ [key: string]: number; rate: number; count: number }> {
+  const buf = new Uint8Array(16);
+  const t0 = performance.now();
+  const end = t0 + opts.seconds * 1000;
+  let count = 0;
+  let now = t0;
+  while (count < opts.maxCount && now < end) {
+    const conn = await connect();
+    try {
+      while ((await conn.read(buf)) !== null) { /* the server sends nothing */ }
+    } finally {
+      conn.close();
+    }
+    count++;
+    now = performance.now();
+  }
+  return { rate: count / ((now - t0) / 1000), count };
+}

@@ -1,0 +1,223 @@
+/**
+ * Reference rows of the end-to-end benchmark, measured in the same run as our stack:
+ *
+ * - kernel to kernel over a veth pair between two namespaces (iperf3 for bulk transfer, the
+ *   shared latency client against a Python echo server for request/response and connection
+ *   setup);
+ * - slirp4netns, a C userspace stack over TAP. slirp4netns itself runs inside a dedicated
+ *   "host" namespace and gives a second "sandbox" namespace its TAP device (10.0.2.100, gateway
+ *   10.0.2.2). Connections from the sandbox to 10.0.2.2 come out of slirp4netns as sockets to
+ *   127.0.0.1 of the host namespace, where the iperf3 and echo servers listen. The main
+ *   namespace is never touched.
+ *
+ * "receive" means the kernel sends and the userspace stack receives (iperf3 client in the
+ * sandbox); "send" is iperf3 -R.
+ *
+ * @module
+ */
+
+import { createNetns, type Netns } from "../tools/netns.ts";
+import { pyAcceptClose, pyEcho, runDenoIn, sleep, stop, waitListening } from "./e2e_peers.ts";
+
+/** What a latency reference measures. */
+export type LatencyKind = "rr" | "cps";
+
+/** Run `cmd` in `ns` and throw when it fails. */
+export async function must(ns: Netns, cmd: string[]): Promise<string> {
+  const r = await ns.run(cmd);
+  if (r.code !== 0) {
+    throw new Error(`${cmd.join(" ")} in ${ns.name} failed (${r.code}): ${r.stderr.trim()}`);
+  }
+  return r.stdout;
+}
+
+/** Two namespaces joined by a veth pair: "a" is 10.8.0.1/24, "b" is 10.8.0.2/24. */
+export async function withVeth<T>(
+  mtu: number,
+  fn: (a: Netns, b: Netns) => Promise<T>,
+): Promise<T> {
+  const a = await createNetns();
+  let b: Netns | undefined;
+  try {
+    b = await createNetns();
+    await must(a, [
+      "ip",
+      "link",
+      "add",
+      "veth0",
+      "mtu",
+      String(mtu),
+      "type",
+      "veth",
+      "peer",
+      "name",
+      "veth1",
+      "mtu",
+      String(mtu),
+      "netns",
+      b.name,
+    ]);
+    await must(a, ["ip", "addr", "add", "10.8.0.1/24", "dev", "veth0"]);
+    await must(b, ["ip", "addr", "add", "10.8.0.2/24", "dev", "veth1"]);
+    await must(a, ["ip", "link", "set", "veth0", "up"]);
+    await must(b, ["ip", "link", "set", "veth1", "up"]);
+    return await fn(a, b);
+  } finally {
+    await b?.delete();
+    await a.delete();
+  }
+}
+
+/**
+ * slirp4netns with MTU `mtu` running in namespace "host", configuring namespace "sandbox"
+ * (tap0 10.0.2.100/24, default route via 10.0.2.2 inside the sandbox only).
+ */
+export async function withSlirp<T>(
+  mtu: number,
+  fn: (host: Netns, sandbox: Netns) => Promise<T>,
+): Promise<T> {
+  const host = await createNetns();
+  let sandbox: Netns | undefined;
+  let slirp: Deno.ChildProcess | undefined;
+  try {
+    sandbox = await createNetns();
+    slirp = host.spawn([
+      "slirp4netns",
+      "--configure",
+      `--mtu=${mtu}`,
+      "--netns-type=path",
+      `/var/run/netns/${sandbox.name}`,
+      "tap0",
+    ], { stderr: "piped", stdout: "null" });
+    const deadline = performance.now() + 5000;
+    for (;;) {
+      const r = await sandbox.run(["ip", "-o", "route", "show", "default"]);
+      if (r.stdout.includes("10.0.2.2")) break;
+      if (performance.now() > deadline) {
+        throw new Error("slirp4netns did not configure the sandbox within 5 s");
+      }
+      await sleep(20);
+    }
+    return await fn(host, sandbox);
+  } finally {
+    if (slirp) {
+      await stop(slirp);
+      await slirp.stderr.cancel().catch(() => {});
+    }
+    await sandbox?.delete();
+    await host.delete();
+  }
+}
+
+/**
+ * One iperf3 transfer: the server (one test, then exit) in `serverNs` bound to `serverAddr`,
+ * the client in `clientNs`; `reverse` makes the server send. Goodput in Gbit/s as the receiver
+ * counted it, omitting the first second (slow start).
+ */
+export async function iperf3(
+  serverNs: Netns,
+  serverAddr: string,
+  clientNs: Netns,
+  connectAddr: string,
+  opts: { seconds: number; reverse: boolean },
+): Promise<number> {
+  const port = 5201;
+  const server = serverNs.spawn(["iperf3", "-s", "-1", "-B", serverAddr, "-p", String(port)]);
+  try {
+    await waitListening(serverNs, port);
+    const args = ["iperf3", "-c", connectAddr, "-p", String(port), "-J", "-O", "1"];
+    args.push("-t", String(Math.max(1, Math.round(opts.seconds))));
+    if (opts.reverse) args.push("-R");
+    const out = await must(clientNs, args);
+    const j = JSON.parse(out) as { end?: { sum_received?: { bits_per_second?: number } } };
+    const bps = j.end?.sum_received?.bits_per_second;
+    if (typeof bps !== "number") throw new Error(`iperf3 gave no result: ${out.slice(0, 300)}`);
+    return bps / 1e9;
+  } finally {
+    await stop(server);
+  }
+}
+
+/**
+ * One latency measurement with the shared kernel client (e2e_kernel_client.ts) in `clientNs`
+ * against a Python server in `serverNs`: the median round trip in microseconds ("rr") or
+ * connections per second ("cps").
+ */
+export async function kernelLatency(
+  kind: LatencyKind,
+  serverNs: Netns,
+  serverAddr: string,
+  clientNs: Netns,
+  connectAddr: string,
+  seconds: number,
+): Promise<number> {
+  const port = kind === "rr" ? 5002 : 5003;
+  const server = serverNs.spawn(
+    kind === "rr" ? pyEcho(serverAddr, port) : pyAcceptClose(serverAddr, port),
+  );
+  try {
+    await waitListening(serverNs, port);
+    const r = await runDenoIn(clientNs, "e2e_kernel_client.ts", [
+      kind,
+      connectAddr,
+      String(port),
+      String(seconds),
+    ]);
+    const v = kind === "rr" ? r.medianUs : r.rate;
+    if (typeof v !== "number") {
+      throw new Error(`Kernel client gave no figure: ${JSON.stringify(r)}`);
+    }
+    return v;
+  } finally {
+    await stop(server);
+  }
+}
+
+/** veth bulk transfer, `runs` times (kernel to kernel; both directions are the same path). */
+export function vethThroughput(mtu: number, seconds: number, runs: number): Promise<number[]> {
+  return withVeth(mtu, async (a, b) => {
+    const out: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      out.push(await iperf3(b, "10.8.0.2", a, "10.8.0.2", { seconds, reverse: false }));
+    }
+    return out;
+  });
+}
+
+/** slirp4netns bulk transfer, `runs` times; `send`: slirp4netns sends to the kernel. */
+export function slirpThroughput(
+  mtu: number,
+  send: boolean,
+  seconds: number,
+  runs: number,
+): Promise<number[]> {
+  return withSlirp(mtu, async (host, sandbox) => {
+    const out: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      out.push(await iperf3(host, "127.0.0.1", sandbox, "10.0.2.2", { seconds, reverse: send }));
+    }
+    return out;
+  });
+}
+
+/** veth latency (kernel client in one namespace, Python server in the other), `runs` times. */
+export function vethLatency(kind: LatencyKind, seconds: number, runs: number): Promise<number[]> {
+  return withVeth(1500, async (a, b) => {
+    const out: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      out.push(await kernelLatency(kind, b, "10.8.0.2", a, "10.8.0.2", seconds));
+    }
+    return out;
+  });
+}
+
+/** slirp4netns latency (kernel client in the sandbox, server on the host loopback). */
+export function slirpLatency(kind: LatencyKind, seconds: number, runs: number): Promise<number[]> {
+  return withSlirp(1500, async (host, sandbox) => {
+    const out: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      out.push(await kernelLatency(kind, host, "127.0.0.1", sandbox, "10.0.2.2", seconds));
+    }
+    return out;
+  });
+}
