@@ -85,6 +85,7 @@ import {
   K_NONE,
   K_TCP,
   K_UDP,
+  PKT_SIZE,
   RX_OFF,
   TX_PAYLOAD_OFF,
 } from "../src/kernels/layout.ts";
@@ -596,6 +597,16 @@ for (const engine of engines()) {
     );
     assert.deepEqual([s.sackCount, s.sack[0], s.sack[1]], [1, 0xffffffff, 9]);
     assert.deepEqual([r[D_TCP_HLEN], s.payloadOff, s.payloadLen], [52, RX_OFF + 91, 11]);
+  });
+
+  Deno.test(`${engine.kind}: spans outside packet memory are the caller's error`, () => {
+    const size = engine.mem.length < PKT_SIZE ? engine.mem.length : PKT_SIZE;
+    assert.throws(() => engine.decode(size - 10, 20), RangeError);
+    assert.throws(() => engine.decode(-1, 20), RangeError);
+    assert.throws(() => engine.decodeIpv4(RX_OFF, -1), RangeError);
+    assert.throws(() => engine.checksum(size, 1, 0), RangeError);
+    assert.throws(() => engine.encode(size, 1), RangeError);
+    assert.equal(engine.checksum(size - 2, 2, 0), refChecksum(engine.mem.subarray(size - 2, size)));
   });
 
   Deno.test(`${engine.kind}: decodeIpv4 reads a datagram without Ethernet`, () => {

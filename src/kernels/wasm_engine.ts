@@ -6,7 +6,7 @@
  */
 
 import type { Engine } from "./engine.ts";
-import { DESC_RX, DESC_TX, DESC_WORDS } from "./layout.ts";
+import { DESC_RX, DESC_TX, DESC_WORDS, PKT_SIZE } from "./layout.ts";
 import { WasmBuffers } from "./wasm/buffers.ts";
 import { instantiateEngine } from "./wasm/instance.ts";
 
@@ -61,16 +61,28 @@ class WasmEngine extends WasmBuffers implements Engine {
     return this.#tx;
   }
 
+  /** The wire calls' misuse check: spans stay in packet memory, below the WASM heap. */
+  #span(off: number, len: number): void {
+    if (!(off >= 0 && len >= 0 && off + len <= PKT_SIZE)) {
+      throw new RangeError(
+        `Cannot use bytes [${off}, ${off + len}): packet memory holds ${PKT_SIZE} bytes`,
+      );
+    }
+  }
   checksum(off: number, len: number, initial: number): number {
+    this.#span(off, len);
     return this.#ex.checksum(off, len, initial);
   }
   decode(off: number, len: number): number {
+    this.#span(off, len);
     return this.#ex.decode(off, len);
   }
   decodeIpv4(off: number, len: number): number {
+    this.#span(off, len);
     return this.#ex.decodeIpv4(off, len);
   }
   encode(payloadOff: number, payloadLen: number): number {
+    this.#span(payloadOff, payloadLen);
     return this.#ex.encode(payloadOff, payloadLen);
   }
 }

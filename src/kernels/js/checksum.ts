@@ -64,6 +64,24 @@ function sumLe(mem: Uint8Array, off: number, len: number): number {
   return lo + s;
 }
 
+/**
+ * Throw a RangeError unless `[off, off+len)` lies inside `mem`: a caller's mistake, unlike
+ * malformed bytes, which are never an exception.
+ *
+ * @example
+ * ```ts
+ * import { checkWireSpan } from "./checksum.ts";
+ * checkWireSpan(new Uint8Array(10), 2, 8); // fine
+ * ```
+ */
+export function checkWireSpan(mem: Uint8Array, off: number, len: number): void {
+  if (!(off >= 0 && len >= 0 && off + len <= mem.length)) {
+    throw new RangeError(
+      `Cannot use bytes [${off}, ${off + len}): packet memory holds ${mem.length} bytes`,
+    );
+  }
+}
+
 /** Below this many bytes, headers mostly, 16-bit big-endian reads beat the word path. */
 const SHORT = 64;
 
@@ -91,6 +109,7 @@ function sumShort(mem: Uint8Array, off: number, len: number): number {
  * ```
  */
 export function jsChecksum(mem: Uint8Array, off: number, len: number, initial: number): number {
+  checkWireSpan(mem, off, len);
   let s: number;
   if (len < SHORT) {
     s = sumShort(mem, off, len);

@@ -97,7 +97,7 @@ import {
   K_TCP,
   K_UDP,
 } from "../layout.ts";
-import { jsChecksum } from "./checksum.ts";
+import { checkWireSpan, jsChecksum } from "./checksum.ts";
 import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, pseudoHeaderSum } from "../../wire/checksum.ts";
 
 /** The largest frame decode accepts: a 65535-byte IPv4 datagram behind a tagged header. */
@@ -135,7 +135,8 @@ function reset(d: Int32Array, off: number, len: number): void {
 /**
  * Decode the Ethernet frame at `mem[off, off+len)` into `desc` (all 64 words rewritten),
  * verifying every checksum. Returns the verdict: 0 or a `DROP_*` reason; never throws on any
- * bytes. Frames may carry Ethernet padding beyond the IPv4 total length.
+ * bytes (only on a span outside `mem`). Frames may carry Ethernet padding beyond the IPv4
+ * total length.
  *
  * @example
  * ```ts
@@ -151,6 +152,7 @@ function reset(d: Int32Array, off: number, len: number): void {
  */
 export function jsDecode(mem: Uint8Array, off: number, len: number, desc: Int32Array): number {
   const d = desc;
+  checkWireSpan(mem, off, len);
   reset(d, off, len);
   if (len > MAX_FRAME) return drop(d, DROP_FRAME_TOO_LONG);
   if (len < 14) return drop(d, DROP_ETH_TRUNCATED);
@@ -190,6 +192,7 @@ export function jsDecode(mem: Uint8Array, off: number, len: number, desc: Int32A
  * ```
  */
 export function jsDecodeIpv4(mem: Uint8Array, off: number, len: number, desc: Int32Array): number {
+  checkWireSpan(mem, off, len);
   reset(desc, off, len);
   if (len > MAX_FRAME) return drop(desc, DROP_FRAME_TOO_LONG);
   desc[D_ETHERTYPE] = ETH_IPV4;

@@ -70,7 +70,7 @@ import {
   K_TCP,
   K_UDP,
 } from "../layout.ts";
-import { jsChecksum } from "./checksum.ts";
+import { checkWireSpan, jsChecksum } from "./checksum.ts";
 import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, pseudoHeaderSum } from "../../wire/checksum.ts";
 
 function put16(m: Uint8Array, i: number, v: number): void {
@@ -165,6 +165,7 @@ export function jsEncode(
   payloadLen: number,
 ): number {
   const d = desc;
+  checkWireSpan(mem, payloadOff, payloadLen);
   const kind = d[D_KIND]!;
   const eth = d[D_VLAN]! >= 0 ? 18 : 14;
   let l4h: number; // bytes in front of the payload after the IPv4 header (or the ARP body)
