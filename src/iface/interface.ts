@@ -25,11 +25,6 @@
 
 import type { Engine } from "../kernels/engine.ts";
 import {
-  D_ARP_OP,
-  D_ARP_SHA_HI,
-  D_ARP_SHA_LO,
-  D_ARP_SPA,
-  D_ARP_TPA,
   D_DST_PORT,
   D_ETH_DST_HI,
   D_ETH_DST_LO,
@@ -59,6 +54,7 @@ import {
 import type { TcpHandler, TcpTransmit } from "../tcp/contract.ts";
 import { dropName } from "../wire/drop.ts";
 import { TcpSegment } from "../wire/tcp_segment.ts";
+import { arpInput } from "./arp.ts";
 import { Counters } from "./counters.ts";
 import { IfaceError } from "./errors.ts";
 import { filterDestination, isGroupMac, macHi, macLo, randomMac } from "./ethernet.ts";
@@ -178,7 +174,9 @@ export class Interface implements TcpTransmit, UdpOwner {
     // No VLAN is configured here: tagged frames belong to another interface (like Linux).
     if (d[D_VLAN]! >= 0) return c.inc("eth-vlan-tagged");
     const kind = d[D_KIND]!;
-    if (kind === K_ARP) return this.#arp(now);
+    if (kind === K_ARP) {
+      return arpInput(this.#engine.rxDesc, this.#tx, this.#router, this.#counters, now);
+    }
     if (kind === K_ETH_OTHER) return c.inc("eth-unknown-type");
     this.#ipv4(d[D_L3_OFF]!, eth !== "unicast", now);
   }
@@ -264,8 +262,10 @@ export class Interface implements TcpTransmit, UdpOwner {
       this.#counters.inc("tcp-no-route");
       return false;
     }
+    // RFC 1191 / Linux: DF on every TCP segment (path MTU discovery).
     const t = this.#tx.ipHeader(K_TCP, seg.srcIp, dst, 0x4000);
     seg.toDesc(t);
+    if (seg.srcIp === 0) t[D_IP_SRC] = this.address | 0; // bound to "any": use ours
     const len = ring >= 0 ? seg.payloadLen : 0;
     if (len > 0) this.#engine.sndCopy(ring, seg.seq, len, TX_PAYLOAD_OFF);
     this.#counters.inc("tcp-out");
@@ -307,41 +307,6 @@ export class Interface implements TcpTransmit, UdpOwner {
   }
 
   // ---- receive paths ----
-
-  /** RFC 826 packet reception, with the cache policy of arp_cache.ts. */
-  #arp(now: number): void {
-    const c = this.#counters;
-    const d = this.#engine.rxDesc;
-    c.inc("arp-in");
-    const op = d[D_ARP_OP]!;
-    if (op !== 1 && op !== 2) return c.inc("arp-bad-op");
-    const shaHi = d[D_ARP_SHA_HI]!, shaLo = d[D_ARP_SHA_LO]! >>> 0;
-    const spa = d[D_ARP_SPA]! >>> 0, tpa = d[D_ARP_TPA]! >>> 0;
-    if (spa === this.address) {
-      // Someone else claims our address (or our own frame came back).
-      if (shaHi !== this.#macHi || shaLo !== this.#macLo) c.inc("arp-address-conflict");
-      return;
-    }
-    if (isGroupMac(shaHi)) return c.inc("arp-bad-sender");
-    const forUs = tpa === this.address;
-    if (spa === 0) {
-      // RFC 5227 2.1.1 probe: answer for our address, learn nothing.
-      if (op === 1 && forUs) this.#tx.sendArp(2, this.address, shaHi, shaLo, 0, shaHi, shaLo);
-      return c.inc("arp-probe-in");
-    }
-    // Senders outside our subnet are answered (Linux arp_ignore=0) but never learned.
-    const onLink = this.#router.onLink(spa);
-    if (!onLink) c.inc("arp-off-link-sender");
-    const r = onLink ? this.#tx.arp.observe(spa, shaHi, shaLo, forUs && op === 1, now) : "ignored";
-    if (r === "conflict") c.inc("arp-conflict");
-    else if (r === "full") c.inc("arp-cache-full");
-    if (op === 1 && forUs) {
-      this.#tx.sendArp(2, this.address, shaHi, shaLo, spa, shaHi, shaLo);
-      c.inc("arp-replies");
-    } else if (r === "ignored" && onLink) {
-      c.inc("arp-ignored");
-    }
-  }
 
   /** An IPv4 datagram decoded in rxDesc with its header at `l3Off`. */
   #ipv4(l3Off: number, linkGroup: boolean, now: number): void {

@@ -87,6 +87,14 @@ export class Transmitter implements ArpActions {
   #counters: Counters;
   #macHi: number;
   #macLo: number;
+  /** Our MAC's hi word. */
+  get macHi(): number {
+    return this.#macHi;
+  }
+  /** Our MAC's lo word (u32). */
+  get macLo(): number {
+    return this.#macLo;
+  }
   #ttl: number;
   #mtu: number;
   #ipId: number;

@@ -1,0 +1,63 @@
+/**
+ * ARP packet reception (RFC 826 "Packet Reception"), with the cache policy described in
+ * arp_cache.ts: answer requests for our address, learn only what the policy allows, count
+ * conflicts, and answer RFC 5227 probes.
+ *
+ * @module
+ */
+
+import { D_ARP_OP, D_ARP_SHA_HI, D_ARP_SHA_LO, D_ARP_SPA, D_ARP_TPA } from "../kernels/layout.ts";
+import type { Counters } from "./counters.ts";
+import { isGroupMac } from "./ethernet.ts";
+import type { Router } from "./routing.ts";
+import type { Transmitter } from "./transmit.ts";
+
+/** ARP operation codes (RFC 826). */
+export const ARP_REQUEST = 1;
+/** Reply. */
+export const ARP_REPLY = 2;
+
+/** Handle the ARP packet decoded in `d` (a receive descriptor of kind K_ARP). */
+export function arpInput(
+  d: Int32Array,
+  tx: Transmitter,
+  router: Router,
+  c: Counters,
+  now: number,
+): void {
+  c.inc("arp-in");
+  const op = d[D_ARP_OP]!;
+  if (op !== ARP_REQUEST && op !== ARP_REPLY) return c.inc("arp-bad-op");
+  const shaHi = d[D_ARP_SHA_HI]!, shaLo = d[D_ARP_SHA_LO]! >>> 0;
+  const spa = d[D_ARP_SPA]! >>> 0, tpa = d[D_ARP_TPA]! >>> 0;
+  const ours = router.address;
+  if (spa === ours) {
+    // Someone else claims our address (or our own frame came back). RFC 5227 2.4 would
+    // defend; we count it.
+    if (shaHi !== tx.macHi || shaLo !== tx.macLo) c.inc("arp-address-conflict");
+    return;
+  }
+  if (isGroupMac(shaHi)) return c.inc("arp-bad-sender");
+  const forUs = tpa === ours;
+  if (spa === 0) {
+    // RFC 5227 2.1.1 probe: answer for our address, learn nothing.
+    if (op === ARP_REQUEST && forUs) tx.sendArp(ARP_REPLY, ours, shaHi, shaLo, 0, shaHi, shaLo);
+    return c.inc("arp-probe-in");
+  }
+  // Senders outside our subnet are answered (Linux arp_ignore=0) but never learned.
+  const onLink = router.onLink(spa);
+  if (!onLink) c.inc("arp-off-link-sender");
+  // RFC 826: merge the sender into the table; add it only when we are the target.
+  const r = onLink
+    ? tx.arp.observe(spa, shaHi, shaLo, forUs && op === ARP_REQUEST, now)
+    : "ignored";
+  if (r === "conflict") c.inc("arp-conflict");
+  else if (r === "full") c.inc("arp-cache-full");
+  if (op === ARP_REQUEST && forUs) {
+    // RFC 826: swap the fields, put in our address, send the reply to the requester.
+    tx.sendArp(ARP_REPLY, ours, shaHi, shaLo, spa, shaHi, shaLo);
+    c.inc("arp-replies");
+  } else if (r === "ignored" && onLink) {
+    c.inc("arp-ignored");
+  }
+}
