@@ -1,0 +1,309 @@
+/**
+ * The driver: the only asynchronous core of the stack. It owns the clock, the link and the
+ * timers; drains frames from the link into the engine's receive area in batches, hands them to
+ * the interface layer (which feeds TCP), runs the TCP and interface timers, and sleeps until
+ * the next deadline or the next frame. Socket calls schedule a flush with `kick()` so that
+ * writes go out at once (the TCP layer never transmits from a socket call by itself).
+ *
+ * In virtual-clock mode the driver never sleeps or sets timers: a `Simulation` (see
+ * `stack_sim.ts`) calls `step()` and moves the clock to the earliest deadline.
+ *
+ * @module
+ */
+
+import type { Engine } from "./kernels/engine.ts";
+import { RX_OFF, RX_SIZE } from "./kernels/layout.ts";
+import type { Link } from "./link/link.ts";
+import { Interface, type InterfaceOptions } from "./iface/interface.ts";
+import type { TcpHandler } from "./tcp/contract.ts";
+import { type Clock, realClock } from "./stack_clock.ts";
+
+/** Frames drained per link.receive call. */
+const BATCH = 256;
+/** Batches drained per service before yielding to the event loop. */
+const ROUNDS = 8;
+/** Consecutive microtask-driven services before one macrotask yield (fairness). */
+const MICRO_RUN = 64;
+
+/** What the driver needs of the TCP layer (`TcpLayer` of src/tcp/tcp_layer.ts has it). */
+export interface DriverTcp extends TcpHandler {
+  /** Stack shutdown: "reset" sends RST on every connection; "graceful" sends FIN. */
+  closeAll(mode: "reset" | "graceful", now: number): void;
+  /** Live connections. */
+  readonly connectionCount: number;
+  /** Layer counters. */
+  stats(): Record<string, number>;
+}
+
+/** What the driver is built from. */
+export interface DriverOptions<T extends DriverTcp> {
+  /** The link (already wrapped by any decorators). The driver owns it and closes it. */
+  link: Link;
+  /** The hot-path engine. */
+  engine: Engine;
+  /** Interface options (address, prefix, gateway, mac, limits); `mtu` defaults to link.mtu. */
+  iface: Omit<InterfaceOptions, "mtu"> & { mtu?: number };
+  /**
+   * Build the TCP layer over the engine and the interface (its `TcpTransmit`), for example
+   * `(engine, tx) => new TcpLayer(engine, tx, tuning)`.
+   */
+  createTcp: (engine: Engine, tx: Interface) => T;
+  /** The clock; real by default. */
+  clock?: Clock;
+  /** Extra deadline sources (a fault injector's `nextDueAt`). */
+  deadlines?: ReadonlyArray<() => number>;
+}
+
+/** How `Driver.close` ends open connections. */
+export type CloseMode = "reset" | "graceful";
+
+/**
+ * The driver of one stack.
+ *
+ * @example Two drivers over a memory link in virtual time
+ * ```ts
+ * import { Driver } from "./stack.ts";
+ * import { VirtualClock } from "./stack_clock.ts";
+ * import { createJsEngine } from "./kernels/js_engine.ts";
+ * import { createMemoryLinkPair } from "./link/memory.ts";
+ * import { TcpLayer } from "./tcp/tcp_layer.ts";
+ * const clock = new VirtualClock();
+ * const [a] = createMemoryLinkPair();
+ * const d = new Driver({
+ *   link: a, engine: createJsEngine(), clock,
+ *   iface: { address: 0x0a070002, prefixLength: 24 },
+ *   createTcp: (engine, tx) => new TcpLayer(engine, tx),
+ * });
+ * d.start();
+ * d.step();
+ * await d.close("reset");
+ * ```
+ */
+export class Driver<T extends DriverTcp = DriverTcp> {
+  /** The hot-path engine. */
+  readonly engine: Engine;
+  /** The link, owned by the driver. */
+  readonly link: Link;
+  /** The interface layer. */
+  readonly iface: Interface;
+  /** The TCP layer. */
+  readonly tcp: T;
+  /** The clock. */
+  readonly clock: Clock;
+
+  #meta = new Int32Array(2 * BATCH);
+  #deadlines: ReadonlyArray<() => number>;
+  #started = false;
+  #closed = false;
+  #kickPending = false;
+  #microRun = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerAt = Infinity;
+  #yieldTimer: ReturnType<typeof setTimeout> | undefined;
+  #linkWait: Promise<void> | null = null;
+  #closeHooks = new Set<() => void>();
+  #tracked = new Set<{ readonly state: string }>();
+  #framesIn = 0;
+  #services = 0;
+
+  /** Build the layers; nothing runs until `start()`. */
+  constructor(options: DriverOptions<T>) {
+    this.engine = options.engine;
+    this.link = options.link;
+    this.clock = options.clock ?? realClock;
+    this.#deadlines = options.deadlines ?? [];
+    this.iface = new Interface(this.engine, this.link, {
+      ...options.iface,
+      mtu: options.iface.mtu ?? this.link.mtu,
+    });
+    this.tcp = options.createTcp(this.engine, this.iface);
+    this.iface.attachTcp(this.tcp);
+  }
+
+  /** True after `close()` began. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The current time of the driver's clock (integer ms). */
+  now(): number {
+    return this.clock.now();
+  }
+
+  /** Announce the interface and start the loop (a no-op loop in virtual mode). */
+  start(): void {
+    if (this.#started) return;
+    this.#started = true;
+    this.iface.start(this.now());
+    this.#service();
+  }
+
+  /**
+   * Schedule a flush soon (in a microtask): socket calls use this so their output leaves at
+   * once and any new deadline is taken into account.
+   */
+  kick(): void {
+    if (this.#kickPending || this.#closed) return;
+    this.#kickPending = true;
+    queueMicrotask(() => {
+      this.#kickPending = false;
+      this.#service();
+    });
+  }
+
+  /**
+   * Drain the link, feed every frame to the interface, run the timers: one service pass.
+   * Returns the number of frames received. Used directly by simulations (virtual clock).
+   */
+  step(): number {
+    return this.#service();
+  }
+
+  /** The earliest deadline of the layers and the extra deadline sources (Infinity: none). */
+  pollAt(): number {
+    let t = Math.min(this.tcp.pollAt(), this.iface.pollAt());
+    for (const d of this.#deadlines) t = Math.min(t, d());
+    return t;
+  }
+
+  /** Counters of the driver itself. */
+  driverStats(): Record<string, number> {
+    return { "driver-frames-in": this.#framesIn, "driver-services": this.#services };
+  }
+
+  /** Register a function called when the driver closes (API objects reject their waiters). */
+  onClose(hook: () => void): () => void {
+    this.#closeHooks.add(hook);
+    return () => this.#closeHooks.delete(hook);
+  }
+
+  /**
+   * Track a connection (by its RFC 9293 `state`) so that a graceful close knows when every
+   * connection has finished its closing handshake. Returns the function that stops tracking.
+   */
+  track(conn: { readonly state: string }): () => void {
+    this.#tracked.add(conn);
+    return () => this.#tracked.delete(conn);
+  }
+
+  /** True when every tracked connection is in TIME-WAIT or CLOSED. */
+  #allClosed(): boolean {
+    for (const c of this.#tracked) {
+      if (c.state !== "TIME-WAIT" && c.state !== "CLOSED") return false;
+    }
+    return true;
+  }
+
+  /**
+   * Shut down: end every connection ("reset" sends RST; "graceful" sends FIN and keeps the loop
+   * running until `settled()` says the closes are done or `timeoutMs` passes, then resets what
+   * remains), stop the loop, close the link and wait for its pending wait to end. Leaves no
+   * timer or pending operation behind. Idempotent.
+   */
+  async close(
+    mode: CloseMode = "reset",
+    options: { timeoutMs?: number; settled?: () => boolean } = {},
+  ): Promise<void> {
+    if (this.#closed) return;
+    if (mode === "graceful" && this.#started) {
+      this.tcp.closeAll("graceful", this.now());
+      this.#service();
+      const settled = options.settled ?? (() => this.#allClosed());
+      const deadline = performance.now() + (options.timeoutMs ?? 2000);
+      while (!settled() && performance.now() < deadline && !this.clock.virtual) {
+        await new Promise<void>((resolve) => setTimeout(resolve, 10));
+      }
+    }
+    if (this.#started) {
+      this.tcp.closeAll("reset", this.now());
+      this.#flush(this.now());
+    }
+    this.#closed = true;
+    for (const hook of [...this.#closeHooks]) hook();
+    this.#closeHooks.clear();
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#yieldTimer !== undefined) clearTimeout(this.#yieldTimer);
+    this.#timer = this.#yieldTimer = undefined;
+    this.link.close();
+    const pending = this.#linkWait;
+    if (pending) await pending;
+  }
+
+  #flush(now: number): void {
+    this.tcp.poll(now);
+    this.iface.poll(now);
+  }
+
+  #service(): number {
+    if (this.#closed || !this.#started) return 0;
+    this.#services++;
+    const now = this.now();
+    let frames = 0;
+    let more = false;
+    for (let round = 0; round < ROUNDS; round++) {
+      // A fresh view each time: WASM memory may have grown (engine.ts).
+      const buf = this.engine.mem.subarray(RX_OFF, RX_OFF + RX_SIZE);
+      const meta = this.#meta;
+      const n = this.link.receive(buf, meta, BATCH);
+      for (let i = 0; i < n; i++) {
+        this.iface.receive(RX_OFF + meta[2 * i]!, meta[2 * i + 1]!, now);
+      }
+      frames += n;
+      // Poll after each batch so ACKs and window updates leave without waiting for the rest.
+      this.#flush(now);
+      if (n < BATCH) break;
+      if (round === ROUNDS - 1) more = true;
+    }
+    this.#framesIn += frames;
+    if (!this.clock.virtual) this.#schedule(more);
+    return frames;
+  }
+
+  /** Arm the link wait and the deadline timer (real mode only). */
+  #schedule(more: boolean): void {
+    if (more && this.#yieldTimer === undefined) {
+      // Frames still waiting: come back after letting other tasks run.
+      this.#yieldTimer = setTimeout(() => {
+        this.#yieldTimer = undefined;
+        this.#service();
+      }, 0);
+    }
+    if (this.#linkWait === null) {
+      this.#linkWait = this.link.wait(Infinity).then(() => {
+        this.#linkWait = null;
+        this.#onLinkReady();
+      });
+    }
+    const at = this.pollAt();
+    if (at !== this.#timerAt) {
+      if (this.#timer !== undefined) clearTimeout(this.#timer);
+      this.#timer = undefined;
+      this.#timerAt = at;
+      if (Number.isFinite(at)) {
+        const delay = Math.max(0, Math.ceil(at - performance.now()));
+        this.#timer = setTimeout(() => {
+          this.#timer = undefined;
+          this.#timerAt = Infinity;
+          this.#service();
+        }, delay);
+      }
+    }
+  }
+
+  #onLinkReady(): void {
+    if (this.#closed) return;
+    // Frames from an in-process peer can make wait() resolve in a chain of microtasks; yield
+    // to the event loop now and then so timers and I/O are not starved.
+    if (++this.#microRun < MICRO_RUN) {
+      this.#service();
+      return;
+    }
+    this.#microRun = 0;
+    if (this.#yieldTimer === undefined) {
+      this.#yieldTimer = setTimeout(() => {
+        this.#yieldTimer = undefined;
+        this.#service();
+      }, 0);
+    }
+  }
+}
