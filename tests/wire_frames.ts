@@ -12,11 +12,8 @@ import type { Engine } from "../src/kernels/engine.ts";
 
 /** Both engines, fresh. */
 export function engines(): Engine[] {
-  return [createJsEngine(), createWasmEngine()].filter((e) => WIRE_ENGINES.includes(e.kind));
+  return [createJsEngine(), createWasmEngine()];
 }
-
-/** The engines whose wire hot paths are built. */
-const WIRE_ENGINES = ["js", "wasm"];
 
 /** RFC 1071 one byte at a time: big-endian 16-bit words, odd byte padded, complemented. */
 export function refChecksum(b: Uint8Array, initial = 0): number {
