@@ -1,0 +1,126 @@
+/**
+ * `DatagramConn`: a UDP socket shaped like Deno's datagram connections (`Deno.DatagramConn`):
+ * `receive()`, `send()`, `close()`, `addr`, async iteration.
+ *
+ * @module
+ */
+
+import type { Driver } from "../stack.ts";
+import type { UdpSocket } from "../iface/udp.ts";
+import { endpoint, netAddr, parseIpv4 } from "./addr.ts";
+import { mapLayerError } from "./errors.ts";
+import { WakeList } from "./wake.ts";
+
+/**
+ * A bound UDP socket on our stack. Get one from `stack.listenDatagram()`.
+ *
+ * @example Send a datagram from one stack to another
+ * ```ts
+ * import { createMemoryLinkPair, createStack } from "../../mod.ts";
+ * const [la, lb] = createMemoryLinkPair();
+ * const a = await createStack({ link: la, address: "10.9.0.1/24", engine: "js" });
+ * const b = await createStack({ link: lb, address: "10.9.0.2/24", engine: "js" });
+ * const ua = a.listenDatagram({ port: 5000 });
+ * const ub = b.listenDatagram({ port: 5001 });
+ * await ua.send(new Uint8Array([1, 2, 3]), { transport: "udp", hostname: "10.9.0.2", port: 5001 });
+ * const [data, from] = await ub.receive();
+ * if (data.length !== 3 || from.port !== 5000) throw new Error("bad datagram");
+ * ua.close();
+ * ub.close();
+ * await a.close();
+ * await b.close();
+ * ```
+ */
+export class DatagramConn implements AsyncIterable<[Uint8Array, Deno.NetAddr]>, Disposable {
+  /** The bound address. */
+  readonly addr: Deno.NetAddr;
+  #driver: Driver;
+  #sock: UdpSocket;
+  #wake = new WakeList();
+  #closed = false;
+  #unhook: () => void;
+
+  /** Wrap an interface UDP socket (internal: use stack.listenDatagram). */
+  constructor(driver: Driver, sock: UdpSocket) {
+    this.#driver = driver;
+    this.#sock = sock;
+    this.addr = netAddr("udp", sock.localIp, sock.localPort);
+    sock.onReadable = () => this.#wake.wakeAll();
+    this.#unhook = driver.onClose(() => {
+      this.#closed = true;
+      this.#wake.wakeAll();
+    });
+  }
+
+  /**
+   * Wait for the next datagram. With `p`, the data is copied into it (truncated to its
+   * length) and the returned array is a view of `p`.
+   */
+  async receive(p?: Uint8Array): Promise<[Uint8Array, Deno.NetAddr]> {
+    for (;;) {
+      if (this.#closed) {
+        throw new Deno.errors.BadResource(`UDP socket on port ${this.addr.port} is closed`);
+      }
+      const d = this.#sock.receive();
+      if (d) {
+        let data = d.data;
+        if (p) {
+          const n = Math.min(p.length, data.length);
+          p.set(data.subarray(0, n));
+          data = p.subarray(0, n);
+        }
+        return [data, netAddr("udp", d.remoteIp, d.remotePort)];
+      }
+      await this.#wake.wait();
+    }
+  }
+
+  /** Send `data` to `addr` (a dotted-quad hostname). Resolves the number of bytes sent. */
+  send(data: Uint8Array, addr: Deno.NetAddr): Promise<number> {
+    if (this.#closed) {
+      return Promise.reject(
+        new Deno.errors.BadResource(`UDP socket on port ${this.addr.port} is closed`),
+      );
+    }
+    const ip = parseIpv4(addr.hostname);
+    try {
+      this.#sock.send(data, ip, addr.port);
+    } catch (err) {
+      return Promise.reject(mapLayerError(err, endpoint(ip, addr.port)));
+    }
+    this.#driver.kick();
+    return Promise.resolve(data.length);
+  }
+
+  /** Close the socket; pending receives reject with `BadResource`. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#unhook();
+    if (!this.#driver.closed) this.#sock.close();
+    this.#wake.wakeAll();
+  }
+
+  /** No-op (the stack's loop keeps the process alive). */
+  ref(): void {}
+
+  /** No-op (see `ref`). */
+  unref(): void {}
+
+  /** Receive datagrams until the socket is closed. */
+  async *[Symbol.asyncIterator](): AsyncIterableIterator<[Uint8Array, Deno.NetAddr]> {
+    for (;;) {
+      try {
+        yield await this.receive();
+      } catch (err) {
+        if (err instanceof Deno.errors.BadResource) return;
+        throw err;
+      }
+    }
+  }
+
+  /** Close the socket. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
