@@ -1,6 +1,6 @@
 /**
  * Wire hot paths, JS engine (baseline) against WASM engine: Internet checksum, whole-frame
- * decode of a TCP frame with every checksum verified, and whole-frame encode of a TCP frame
+ * decode of a TCP frame (or UDP datagram) with every checksum verified, and whole-frame encode
  * with checksums filled in. One group per operation and size (`<operation> <bytes>`), two
  * benches per group: `js` and `wasm`.
  *
@@ -34,6 +34,7 @@ import {
   F_ACK,
   F_PSH,
   K_TCP,
+  K_UDP,
   RX_OFF,
   TX_PAYLOAD_OFF,
 } from "../src/kernels/layout.ts";
@@ -137,7 +138,44 @@ for (const size of [64, 576, 1500, 9000, 65536]) {
       baseline: e.kind === "js",
       n: size >= 9000 ? 20000 : 200000,
       fn() {
-        desc[D_OPT_TS] = tsFlag; // other groups share the descriptor
+        desc[D_KIND] = K_TCP; // other groups share the descriptor
+        desc[D_OPT_TS] = tsFlag;
+        e.encode(TX_PAYLOAD_OFF, payload);
+      },
+    });
+  }
+}
+
+// UDP datagrams: decode (pseudo-header checksum verified) and encode, 64 to 1500 bytes.
+for (const [k, size] of [64, 576, 1500].entries()) {
+  const at = RX_OFF + 0x20000 * (k + 6);
+  const payload = size - 14 - 20 - 8;
+  for (const e of engines) {
+    describeTcp(e, false);
+    e.txDesc[D_KIND] = K_UDP;
+    fill(e.mem, TX_PAYLOAD_OFF, payload);
+    const start = e.encode(TX_PAYLOAD_OFF, payload);
+    e.mem.copyWithin(at, start, start + size);
+    if (e.decode(at, size) !== 0 || e.rxDesc[D_KIND] !== K_UDP) {
+      throw new Error(`Bench datagram of ${size} bytes does not decode`);
+    }
+    Deno.bench({
+      name: e.kind,
+      group: `decode-udp ${size}`,
+      baseline: e.kind === "js",
+      n: 200000,
+      fn() {
+        if (e.decode(at, size) !== 0) throw new Error("Bench datagram does not decode");
+      },
+    });
+    const desc = e.txDesc;
+    Deno.bench({
+      name: e.kind,
+      group: `encode-udp ${size}`,
+      baseline: e.kind === "js",
+      n: 200000,
+      fn() {
+        desc[D_KIND] = K_UDP; // other groups share the descriptor
         e.encode(TX_PAYLOAD_OFF, payload);
       },
     });
