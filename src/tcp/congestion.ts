@@ -1,0 +1,103 @@
+/**
+ * Congestion control behind a small interface (RFC 5681), with NewReno (RFC 6582) as the
+ * first implementation. The send side calls these hooks; the algorithm owns cwnd and ssthresh.
+ *
+ * @module
+ */
+
+/** What the send side needs from a congestion controller. All sizes in bytes. */
+export interface CongestionControl {
+  /** The algorithm's name for statistics. */
+  readonly name: string;
+  /** Congestion window. */
+  cwnd: number;
+  /** Slow start threshold. */
+  ssthresh: number;
+  /** New data acknowledged outside fast recovery. */
+  onAck(acked: number, mss: number, now: number): void;
+  /** Third duplicate ACK: enter fast recovery (RFC 5681 3.2 steps 2 and 3). */
+  enterRecovery(flight: number, mss: number, now: number): void;
+  /** Another duplicate ACK during fast recovery (RFC 5681 3.2 step 4). */
+  onDupAckInRecovery(mss: number): void;
+  /** A partial ACK during recovery (RFC 6582 3.2 step 3). */
+  onPartialAck(acked: number, mss: number): void;
+  /** The ACK that ends recovery (RFC 6582 3.2 step 3, full acknowledgment). */
+  exitRecovery(flight: number, mss: number): void;
+  /** Retransmission timeout (RFC 5681 3.1 equation 4, loss window of one segment). */
+  onTimeout(flight: number, mss: number, now: number): void;
+}
+
+/** Initial window of RFC 6928 (ten segments, bounded by 14600 bytes) as Linux uses. */
+export function initialWindow(mss: number): number {
+  return Math.min(10 * mss, Math.max(2 * mss, 14600));
+}
+
+/**
+ * NewReno: slow start, congestion avoidance, fast retransmit and fast recovery with partial
+ * acknowledgments (RFC 5681, RFC 6582).
+ *
+ * @example
+ * ```ts
+ * import { NewReno } from "./congestion.ts";
+ * const cc = new NewReno(1460);
+ * cc.onAck(1460, 1460, 0);
+ * console.assert(cc.cwnd === 14600 + 1460);
+ * ```
+ */
+export class NewReno implements CongestionControl {
+  /** Always "newreno". */
+  readonly name = "newreno";
+  /** Congestion window in bytes. */
+  cwnd: number;
+  /** Slow start threshold; "arbitrarily high" at first (RFC 5681 3.1). */
+  ssthresh = 0x7fffffff;
+  #caAcc = 0;
+
+  /** A controller starting at the initial window for `mss`. */
+  constructor(mss: number) {
+    this.cwnd = initialWindow(mss);
+  }
+
+  /** RFC 5681 3.1: slow start adds min(N, SMSS); congestion avoidance adds SMSS per cwnd acked. */
+  onAck(acked: number, mss: number, _now: number): void {
+    if (this.cwnd < this.ssthresh) {
+      this.cwnd += Math.min(acked, mss);
+      return;
+    }
+    this.#caAcc += acked;
+    if (this.#caAcc >= this.cwnd) {
+      this.#caAcc -= this.cwnd;
+      this.cwnd += mss;
+    }
+  }
+
+  /** RFC 5681 3.2 (2)-(3): ssthresh = max(FlightSize / 2, 2 SMSS); cwnd = ssthresh + 3 SMSS. */
+  enterRecovery(flight: number, mss: number, _now: number): void {
+    this.ssthresh = Math.max(Math.floor(flight / 2), 2 * mss);
+    this.cwnd = this.ssthresh + 3 * mss;
+  }
+
+  /** RFC 5681 3.2 (4): inflate by one SMSS. */
+  onDupAckInRecovery(mss: number): void {
+    this.cwnd += mss;
+  }
+
+  /** RFC 6582 3.2 (3): deflate by the amount acked, add back one SMSS if it was at least one. */
+  onPartialAck(acked: number, mss: number): void {
+    this.cwnd = Math.max(this.cwnd - acked, mss);
+    if (acked >= mss) this.cwnd += mss;
+  }
+
+  /** RFC 6582 3.2 (3) full ACK: cwnd = min(ssthresh, max(FlightSize, SMSS) + SMSS). */
+  exitRecovery(flight: number, mss: number): void {
+    this.cwnd = Math.min(this.ssthresh, Math.max(flight, mss) + mss);
+    this.#caAcc = 0;
+  }
+
+  /** RFC 5681 3.1 (4): ssthresh = max(FlightSize / 2, 2 SMSS), cwnd = 1 SMSS. */
+  onTimeout(flight: number, mss: number, _now: number): void {
+    this.ssthresh = Math.max(Math.floor(flight / 2), 2 * mss);
+    this.cwnd = mss;
+    this.#caAcc = 0;
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * Connection setup: send-side initialisation, option negotiation on the SYN (MSS RFC 9293
+ * 3.7.1 and RFC 6691, window scale RFC 7323 s2, timestamps RFC 7323 s3, SACK-permitted RFC
+ * 2018), the SYN-SENT arrival rules (RFC 9293 3.10.7.3) and entry into ESTABLISHED.
+ *
+ * @module
+ */
+
+import { F_ACK, F_RST, F_SYN } from "../kernels/layout.ts";
+import { seqAdd, seqGt, seqLe } from "../wire/seq.ts";
+import type { TcpSegment } from "../wire/tcp_segment.ts";
+import { NewReno } from "./congestion.ts";
+import type { TcpConnection } from "./connection.ts";
+import { replyRst, sendSyn } from "./tcp_output.ts";
+import { TcpError } from "./types.ts";
+
+/** The window-scale shift for a receive buffer: the smallest that fits 16 bits, at most 14. */
+export function scaleFor(rcvBuf: number): number {
+  let s = 0;
+  while (s < 14 && rcvBuf >>> s > 65535) s++;
+  return s;
+}
+
+/** Pick the ISS, create the send ring after the SYN, and choose what the SYN offers. */
+export function initSend(c: TcpConnection, iss: number): void {
+  const e = c.host.engine;
+  c.iss = iss >>> 0;
+  c.sndUna = c.sndNxt = c.sndMax = c.iss;
+  c.sndEnd = seqAdd(c.iss, 1); // the SYN occupies ISS; data starts at ISS + 1
+  c.recover = c.iss;
+  c.sndRing = e.sndCreate(c.opt.sndBuf, c.sndEnd);
+  const mtu = c.host.tx.pathMtu(c.remoteIp);
+  c.rcvMss = Math.max(Math.min(c.opt.mss, mtu - 40), 88);
+  c.rcvWscale = c.opt.windowScale ? scaleFor(c.opt.rcvBuf) : 0;
+}
+
+/** Record the peer's SYN options and sequence number; create the receive buffer. */
+export function negotiate(c: TcpConnection, seg: TcpSegment): void {
+  c.irs = seg.seq;
+  c.rcvNxt = seqAdd(seg.seq, 1);
+  // RFC 9293 3.7.1: without an MSS option assume 536.
+  c.peerMss = seg.mss > 0 ? seg.mss : 536;
+  c.wsOk = c.opt.windowScale && seg.ws >= 0;
+  if (c.wsOk) {
+    c.sndWscale = Math.min(seg.ws, 14); // RFC 7323 2.3: larger shifts are treated as 14
+  } else {
+    c.sndWscale = 0;
+    c.rcvWscale = 0;
+  }
+  c.sackOk = c.opt.sack && seg.sackOk;
+  c.tsOk = c.opt.timestamps && seg.hasTs;
+  if (c.tsOk) c.tsRecent = seg.tsVal;
+  const mtu = c.host.tx.pathMtu(c.remoteIp);
+  // RFC 6691: the MSS counts neither IP nor TCP options; subtract the timestamp option we
+  // will carry on every segment (RFC 7323 section 3).
+  c.mss = Math.max(Math.min(c.peerMss, mtu - 40, c.opt.mss) - (c.tsOk ? 12 : 0), 32);
+  c.cc = new NewReno(c.mss);
+  if (c.rcvRing < 0) c.rcvRing = c.host.engine.rcvCreate(c.opt.rcvBuf, c.rcvNxt);
+  c.rcvAdv = c.rcvNxt;
+}
+
+/** Take the peer's first window (never scaled on a SYN, RFC 7323 2.2). */
+export function firstWindow(c: TcpConnection, seg: TcpSegment): void {
+  c.sndWnd = seg.wnd;
+  c.maxSndWnd = Math.max(c.maxSndWnd, seg.wnd);
+  c.sndWl1 = seg.seq;
+  c.sndWl2 = seg.ack;
+}
+
+/** Enter ESTABLISHED (or FIN-WAIT-1 when the owner already shut the write side). */
+export function enterEstablished(c: TcpConnection, now: number): void {
+  c.st = c.finQueued ? "FIN-WAIT-1" : "ESTABLISHED";
+  c.retries = 0;
+  c.progressAt = now;
+  c.rtt.rto = Math.max(c.rtt.rto, 0);
+  if (c.passive) c.host.established(c);
+  c.emit("established");
+}
+
+/** Segment arrival in SYN-SENT (RFC 9293 3.10.7.3). */
+export function synSentInput(c: TcpConnection, seg: TcpSegment, now: number): void {
+  const f = seg.flags;
+  if (f & F_ACK) {
+    // An ACK outside (ISS, SND.NXT] is not for this connection: RST unless it is a RST.
+    if (seqLe(seg.ack, c.iss) || seqGt(seg.ack, c.sndMax)) {
+      if (!(f & F_RST)) replyRst(c.host, seg);
+      c.drop("tcp-bad-ack");
+      return;
+    }
+  }
+  if (f & F_RST) {
+    // RFC 9293 3.10.7.3 and RFC 5961 3.2: a RST with an acceptable ACK refuses the connection.
+    if (f & F_ACK) c.toClosed(new TcpError("refused", "Connection refused"));
+    else c.drop("tcp-rst-no-ack");
+    return;
+  }
+  if (!(f & F_SYN)) {
+    c.drop("tcp-no-syn");
+    return;
+  }
+  negotiate(c, seg);
+  firstWindow(c, seg);
+  if (f & F_ACK) {
+    c.sndUna = seg.ack;
+    if (c.rttStart >= 0) c.rtt.sample(now - c.rttStart);
+    c.rttStart = -1;
+    c.rtxAt = Infinity;
+    c.ackNow = true; // RFC 9293 3.10.7.3: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
+    enterEstablished(c, now);
+    return;
+  }
+  // Simultaneous open (RFC 9293 figure 8): SYN-RECEIVED, send SYN+ACK.
+  c.st = "SYN-RECEIVED";
+  c.rtxAt = Infinity;
+  sendSyn(c, now);
+}

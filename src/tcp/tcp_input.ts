@@ -1,0 +1,322 @@
+/**
+ * Segment arrival in the synchronized states and SYN-RECEIVED (RFC 9293 3.10.7.4): sequence
+ * check, RST and SYN handling with RFC 5961 challenge ACKs, ACK processing (RTT, congestion
+ * control, window update), urgent pointer, text and FIN.
+ *
+ * @module
+ */
+
+import { RI_DUPLICATE, RI_OUT_OF_ORDER } from "../kernels/engine.ts";
+import { F_ACK, F_FIN, F_PSH, F_RST, F_SYN, F_URG } from "../kernels/layout.ts";
+import { seqAdd, seqDiff, seqGe, seqGt, seqInWindow, seqLe, seqLt } from "../wire/seq.ts";
+import type { TcpSegment } from "../wire/tcp_segment.ts";
+import type { TcpConnection } from "./connection.ts";
+import { enterEstablished, synSentInput } from "./handshake.ts";
+import { output, replyRst, retransmitHead, sendAck, sendSyn } from "./tcp_output.ts";
+import { TcpError, type TcpState } from "./types.ts";
+
+/** RFC 5961 section 7: a challenge ACK, subject to the layer's rate limit. */
+function challengeAck(c: TcpConnection, now: number): void {
+  if (c.host.challengeAllowed(now)) {
+    c.host.count("tcp-challenge-ack");
+    sendAck(c, now);
+  } else c.drop("tcp-challenge-ack-limited");
+}
+
+/** Process one segment for connection `c`. */
+export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void {
+  c.segsIn++;
+  if (c.keepAlive && c.st !== "SYN-SENT") {
+    c.keepProbes = 0;
+    c.arm("keepAt", now + c.keepIdleMs);
+  }
+  if (c.st === "SYN-SENT") {
+    synSentInput(c, seg, now);
+    output(c, now);
+    return;
+  }
+  if (c.st === "CLOSED") return;
+  const flags = seg.flags;
+  let seq = seg.seq;
+  let syn = (flags & F_SYN) !== 0;
+  const rst = (flags & F_RST) !== 0;
+  let fin = (flags & F_FIN) !== 0;
+  let plen = seg.payloadLen;
+  const off = seg.payloadOff;
+
+  if (syn && !rst && c.st === "SYN-RECEIVED" && seq === c.irs) {
+    if (!(flags & F_ACK)) {
+      // A retransmitted SYN: our SYN+ACK was lost; send it again (as Linux).
+      c.retransmits++;
+      sendSyn(c, now);
+      return;
+    }
+    // Simultaneous open: the peer's SYN+ACK repeats the SYN we already took; keep the ACK.
+    syn = false;
+    seq = seqAdd(seq, 1);
+  }
+
+  // RFC 7323 5.3 PAWS: a timestamp older than TS.Recent marks an old duplicate.
+  if (c.tsOk && seg.hasTs && !rst && seqLt(seg.tsVal, c.tsRecent)) {
+    c.drop("tcp-paws");
+    sendAck(c, now);
+    return;
+  }
+
+  // First: the sequence number (RFC 9293 3.10.7.4 table of four cases).
+  const segLen = plen + (syn ? 1 : 0) + (fin ? 1 : 0);
+  let wnd = seqDiff(c.rcvAdv, c.rcvNxt);
+  if (wnd < 0) wnd = 0;
+  let ok: boolean;
+  if (segLen === 0) ok = wnd === 0 ? seq === c.rcvNxt : seqInWindow(seq, c.rcvNxt, wnd);
+  else {
+    ok = wnd > 0 &&
+      (seqInWindow(seq, c.rcvNxt, wnd) || seqInWindow(seqAdd(seq, segLen - 1), c.rcvNxt, wnd));
+  }
+  if (!ok) {
+    if (wnd === 0 && seq === c.rcvNxt && !rst && !syn) {
+      // RFC 9293 3.10.7.4: with a zero window still take valid ACKs (window probes).
+      plen = 0;
+      fin = false;
+      c.ackNow = true;
+    } else {
+      if (rst) c.drop("tcp-rst-out-of-window");
+      else {
+        c.drop("tcp-unacceptable");
+        if (c.st === "TIME-WAIT" && fin) c.arm("timeWaitAt", now + c.opt.timeWaitMs);
+        sendAck(c, now); // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
+      }
+      return;
+    }
+  }
+  // RFC 7323 4.3: remember the timestamp to echo.
+  if (c.tsOk && seg.hasTs && seqLe(seq, c.lastAckSent)) c.tsRecent = seg.tsVal;
+
+  // Second: RST (RFC 5961 3.2: exact match resets, otherwise a challenge ACK).
+  if (rst) {
+    if (seq !== c.rcvNxt) {
+      challengeAck(c, now);
+      return;
+    }
+    c.host.count("tcp-rst-received");
+    switch (c.st) {
+      case "SYN-RECEIVED":
+        // Passive open: back to LISTEN, i.e. forget this half-open connection.
+        c.toClosed(c.passive ? null : new TcpError("refused", "Connection refused"));
+        return;
+      case "ESTABLISHED":
+      case "FIN-WAIT-1":
+      case "FIN-WAIT-2":
+      case "CLOSE-WAIT":
+        c.toClosed(new TcpError("reset", "Connection reset by peer"));
+        return;
+      default:
+        c.toClosed(null);
+        return;
+    }
+  }
+  // Fourth: SYN in a synchronized state (RFC 9293 3.10.7.4, RFC 5961 4.2): challenge ACK.
+  if (syn) {
+    challengeAck(c, now);
+    return;
+  }
+  // Fifth: ACK.
+  if (!(flags & F_ACK)) {
+    c.drop("tcp-no-ack");
+    return;
+  }
+  const ack = seg.ack;
+  if (c.st === "SYN-RECEIVED") {
+    if (seqGt(ack, c.sndUna) && seqLe(ack, c.sndMax)) {
+      c.sndWnd = seg.wnd << c.sndWscale;
+      c.maxSndWnd = Math.max(c.maxSndWnd, c.sndWnd);
+      c.sndWl1 = seq;
+      c.sndWl2 = ack;
+      enterEstablished(c, now);
+    } else {
+      replyRst(c.host, seg); // <SEQ=SEG.ACK><CTL=RST>
+      return;
+    }
+  }
+  if (seqGt(ack, c.sndMax)) {
+    c.drop("tcp-ack-unsent"); // acknowledges something not yet sent: ACK and drop
+    sendAck(c, now);
+    return;
+  }
+  // RFC 5961 5.2: an ACK older than SND.UNA - MAX.SND.WND gets a challenge ACK.
+  if (seqLt(ack, seqAdd(c.sndUna, -Math.max(c.maxSndWnd, 1)))) {
+    challengeAck(c, now);
+    return;
+  }
+  const newWnd = seg.wnd << c.sndWscale;
+  if (seqGt(ack, c.sndUna)) {
+    if (onNewAck(c, seg, now)) return;
+  } else if (
+    ack === c.sndUna && plen === 0 && !fin && newWnd === c.sndWnd && c.sndMax !== c.sndUna
+  ) {
+    onDupAck(c, now); // RFC 5681 section 2 definition of a duplicate ACK
+  }
+  // Window update (RFC 9293 3.10.7.4): only from a newer segment.
+  if (seqLt(c.sndWl1, seq) || (c.sndWl1 === seq && seqLe(c.sndWl2, ack))) {
+    const opened = c.sndWnd === 0 && newWnd > 0;
+    c.sndWnd = newWnd;
+    if (newWnd > c.maxSndWnd) c.maxSndWnd = newWnd;
+    c.sndWl1 = seq;
+    c.sndWl2 = ack;
+    if (newWnd > 0) {
+      c.persistBackoff = 0;
+      if (opened || c.persistAt !== Infinity) c.persistAt = Infinity;
+    }
+  }
+  if (c.st === "TIME-WAIT" && fin) {
+    c.ackNow = true;
+    c.arm("timeWaitAt", now + c.opt.timeWaitMs); // restart 2 MSL on a retransmitted FIN
+  }
+
+  // Sixth: URG (RFC 9293 3.8.5, RFC 6093: the pointer is the sequence after the urgent data).
+  if ((flags & F_URG) && seg.urg > 0 && receiving(c)) {
+    const up = seqAdd(seq, seg.urg);
+    if (c.rcvUp < 0 || seqGt(up, c.rcvUp)) c.rcvUp = up;
+  }
+
+  // Seventh: segment text.
+  let readable = false;
+  if (plen > 0 && receiving(c)) {
+    if (c.userClosed) {
+      // RFC 1122 4.2.2.13: data after close: reset (as Linux).
+      c.host.count("tcp-data-after-close");
+      c.reset(true, null, now);
+      return;
+    }
+    const e = c.host.engine;
+    const heldBefore = e.rcvHeld(c.rcvRing);
+    const n = e.rcvInsert(c.rcvRing, seq, off, plen);
+    const how = e.rcvLastInsert(c.rcvRing);
+    c.rcvNxt = e.rcvNext(c.rcvRing);
+    if (n > 0) {
+      c.bytesIn += n;
+      readable = true;
+    }
+    // RFC 5681 4.2: ACK at once for out-of-order data and for data filling a hole;
+    // otherwise at least every second segment (RFC 1122 4.2.3.2) or within the delay.
+    if ((how & (RI_OUT_OF_ORDER | RI_DUPLICATE)) || heldBefore > 0 || n === 0) c.ackNow = true;
+    else if (++c.unackedBytes >= 2) c.ackNow = true;
+    else if (c.delackAt === Infinity) c.arm("delackAt", now + c.opt.delayedAckMs);
+    if (n > 0 && (flags & F_PSH)) readable = true; // PSH: deliver at once (we always do)
+  }
+
+  // Eighth: FIN, once every byte before it arrived.
+  if (fin && !c.peerFin && seqAdd(seq, plen) === c.rcvNxt && finStates(c)) {
+    c.rcvNxt = seqAdd(c.rcvNxt, 1);
+    c.peerFin = true;
+    c.ackNow = true;
+    readable = true;
+    switch (c.st) {
+      case "SYN-RECEIVED":
+      case "ESTABLISHED":
+        c.st = "CLOSE-WAIT";
+        break;
+      case "FIN-WAIT-1":
+        // Our FIN not yet acknowledged (else we would be in FIN-WAIT-2): simultaneous close.
+        c.st = "CLOSING";
+        break;
+      case "FIN-WAIT-2":
+        enterTimeWait(c, now);
+        break;
+    }
+  } else if (fin && !c.peerFin) c.ackNow = true;
+
+  output(c, now);
+  if (readable && (c.st as TcpState) !== "CLOSED") c.emit("readable");
+}
+
+function receiving(c: TcpConnection): boolean {
+  const s = c.st;
+  return s === "ESTABLISHED" || s === "FIN-WAIT-1" || s === "FIN-WAIT-2";
+}
+
+function finStates(c: TcpConnection): boolean {
+  const s = c.st;
+  return s === "SYN-RECEIVED" || receiving(c);
+}
+
+/** Enter TIME-WAIT for 2 MSL (RFC 9293 3.10.7.4). */
+export function enterTimeWait(c: TcpConnection, now: number): void {
+  c.st = "TIME-WAIT";
+  c.rtxAt = c.persistAt = c.keepAt = Infinity;
+  c.arm("timeWaitAt", now + c.opt.timeWaitMs);
+}
+
+/** An ACK that advances SND.UNA. Returns true when the connection closed. */
+function onNewAck(c: TcpConnection, seg: TcpSegment, now: number): boolean {
+  const ack = seg.ack;
+  let dataAcked = seqDiff(ack, c.sndUna);
+  if (c.sndUna === c.iss) dataAcked--; // the SYN
+  const finAcked = c.finQueued && seqGt(ack, c.finSeq);
+  if (finAcked && !seqGt(c.sndUna, c.finSeq)) dataAcked--;
+  c.sndUna = ack;
+  if (seqLt(c.sndNxt, ack)) c.sndNxt = ack;
+  if (c.sndRing >= 0) c.host.engine.sndRelease(c.sndRing, ack);
+  // RTT: timestamps (RFC 7323 4.1) or one timed segment (RFC 6298 3, Karn's rule).
+  if (c.tsOk && seg.hasTs && seg.tsEcr !== 0 && seqGe(now >>> 0, seg.tsEcr)) {
+    c.rtt.sample(seqDiff(now >>> 0, seg.tsEcr));
+    c.rttStart = -1;
+  } else if (c.rttStart >= 0 && seqGt(ack, c.rttSeq)) {
+    c.rtt.sample(now - c.rttStart);
+    c.rttStart = -1;
+  }
+  c.retries = 0;
+  c.progressAt = now;
+  const mss = c.mss;
+  if (c.inRecovery) {
+    if (seqGe(ack, c.recover)) {
+      c.inRecovery = false;
+      c.cc.exitRecovery(seqDiff(c.sndMax, c.sndUna), mss);
+    } else {
+      c.cc.onPartialAck(dataAcked, mss);
+      retransmitHead(c, now); // RFC 6582 3.2 (3): the first unacknowledged segment
+    }
+  } else if (dataAcked > 0) c.cc.onAck(dataAcked, mss, now);
+  c.dupAcks = 0;
+  // RFC 6298 5.2 / 5.3: stop the timer when all is acknowledged, else restart it.
+  if (c.sndUna === c.sndMax) c.rtxAt = Infinity;
+  else c.arm("rtxAt", now + c.rtt.rto);
+  if (c.writeBlocked && c.sndRing >= 0 && c.host.engine.sndFree(c.sndRing) > 0) {
+    c.writeBlocked = false;
+    c.emit("writable");
+  }
+  if (finAcked) {
+    switch (c.st) {
+      case "FIN-WAIT-1":
+        c.st = "FIN-WAIT-2";
+        // An orphaned FIN-WAIT-2 (owner closed) times out like Linux tcp_fin_timeout.
+        if (c.userClosed) c.arm("timeWaitAt", now + c.opt.timeWaitMs);
+        break;
+      case "CLOSING":
+        enterTimeWait(c, now);
+        break;
+      case "LAST-ACK":
+        c.toClosed(null);
+        return true;
+    }
+  }
+  return false;
+}
+
+/** A duplicate ACK: fast retransmit on the third, fast recovery after (RFC 5681 3.2, 6582). */
+function onDupAck(c: TcpConnection, now: number): void {
+  c.dupAcks++;
+  const mss = c.mss;
+  if (c.inRecovery) {
+    c.cc.onDupAckInRecovery(mss);
+    return;
+  }
+  // RFC 6582 3.2 (2): enter only when the cumulative ACK covers more than `recover`.
+  if (c.dupAcks === 3 && seqGt(c.sndUna, c.recover)) {
+    c.cc.enterRecovery(seqDiff(c.sndMax, c.sndUna), mss, now);
+    c.recover = c.sndMax;
+    c.inRecovery = true;
+    c.host.count("tcp-fast-retransmit");
+    retransmitHead(c, now);
+  }
+}

@@ -1,0 +1,294 @@
+/**
+ * The TCP layer: demultiplexing, listeners, active open, timers and flushing for every
+ * connection. Sans-I/O: `now` (ms) is passed in; segments go out through `TcpTransmit`.
+ *
+ * @example Two layers joined back to back
+ * ```ts
+ * import { createJsEngine } from "../kernels/js_engine.ts";
+ * import { TcpLayer } from "./tcp_layer.ts";
+ * const tx = { sendTcp: () => true, pathMtu: () => 1500, sourceFor: () => 0x0a000001 };
+ * const layer = new TcpLayer(createJsEngine(), tx);
+ * const c = layer.connect(0x0a000002, 80, 0);
+ * layer.poll(0); // sends the SYN
+ * console.assert(c.state === "SYN-SENT");
+ * c.abort();
+ * ```
+ *
+ * @module
+ */
+
+import type { Engine } from "../kernels/engine.ts";
+import { F_SYN } from "../kernels/layout.ts";
+import { TcpSegment } from "../wire/tcp_segment.ts";
+import type { TcpHandler, TcpIcmpError, TcpTransmit } from "./contract.ts";
+import { TcpConnection } from "./connection.ts";
+import { ConnTable, endpointKey } from "./demux.ts";
+import { initSend } from "./handshake.ts";
+import { makeIsn } from "./isn.ts";
+import { Listener, type ListenerHost, type TcpListener } from "./listener.ts";
+import { connInput } from "./tcp_input.ts";
+import { output, replyRst } from "./tcp_output.ts";
+import { runTimers } from "./tcp_timers.ts";
+import {
+  type IsnFunction,
+  resolveOptions,
+  TCP_DEFAULTS,
+  TcpError,
+  type TcpOptions,
+} from "./types.ts";
+
+export { TcpConnection } from "./connection.ts";
+export type { TcpConnInfo } from "./connection.ts";
+export type { TcpListener } from "./listener.ts";
+export { TCP_DEFAULTS, TcpError } from "./types.ts";
+export type { TcpErrorCode, TcpEvent, TcpOptions, TcpState } from "./types.ts";
+
+const EPHEMERAL_LO = 49152;
+const EPHEMERAL_N = 65536 - EPHEMERAL_LO;
+/** RFC 5961 section 7: challenge ACKs per second (Linux tcp_challenge_ack_limit is 1000). */
+const CHALLENGE_PER_SEC = 1000;
+
+/** A whole TCP layer over one engine and one transmit seam. */
+export class TcpLayer implements TcpHandler, ListenerHost {
+  /** @internal */ readonly engine: Engine;
+  /** @internal */ readonly tx: TcpTransmit;
+  /** @internal */ readonly out: TcpSegment = new TcpSegment();
+  /** @internal */ readonly isn: IsnFunction;
+  readonly #opt: TcpOptions;
+  readonly #conns = new ConnTable();
+  readonly #listeners = new Map<number, Listener>();
+  readonly #dirty: TcpConnection[] = [];
+  readonly #counters: Record<string, number> = {};
+  #nextAt = Infinity;
+  #ephemeral: number;
+  #challengeSec = -1;
+  #challengeLeft = 0;
+
+  /** A layer with options (defaults in `TCP_DEFAULTS`; `mss` also bounded by the path MTU). */
+  constructor(engine: Engine, tx: TcpTransmit, options?: Partial<TcpOptions>) {
+    this.engine = engine;
+    this.tx = tx;
+    this.#opt = resolveOptions(TCP_DEFAULTS, options);
+    this.isn = this.#opt.isn ?? makeIsn();
+    this.#ephemeral = this.isn(0, 0, 0, 0, 0) % EPHEMERAL_N;
+  }
+
+  /** Connections in the table (every state but CLOSED, including TIME-WAIT). */
+  get connectionCount(): number {
+    return this.#conns.size;
+  }
+
+  /** Layer counters: events and drop reasons. */
+  stats(): Record<string, number> {
+    return { ...this.#counters, "tcp-listeners": this.#listeners.size };
+  }
+
+  /** @internal */ count(name: string): void {
+    this.#counters[name] = (this.#counters[name] ?? 0) + 1;
+  }
+
+  /** @internal */ schedule(at: number): void {
+    if (at < this.#nextAt) this.#nextAt = at;
+  }
+
+  /** @internal */ markDirty(c: TcpConnection): void {
+    this.#dirty.push(c);
+  }
+
+  /** @internal */ release(c: TcpConnection): void {
+    this.#conns.delete(c);
+  }
+
+  /** @internal */ established(c: TcpConnection): void {
+    c.listener?.onConnDone(c, true);
+  }
+
+  /** @internal */ addConn(c: TcpConnection): void {
+    this.#conns.add(c);
+  }
+
+  /** @internal */ removeListener(l: Listener): void {
+    const k = endpointKey(l.localIp, l.localPort);
+    if (this.#listeners.get(k) === l) this.#listeners.delete(k);
+  }
+
+  /** @internal RFC 5961 section 7: a per-second budget for challenge ACKs, as Linux. */
+  challengeAllowed(now: number): boolean {
+    const sec = Math.floor(now / 1000);
+    if (sec !== this.#challengeSec) {
+      this.#challengeSec = sec;
+      this.#challengeLeft = CHALLENGE_PER_SEC;
+    }
+    if (this.#challengeLeft <= 0) return false;
+    this.#challengeLeft--;
+    return true;
+  }
+
+  /** Listen on `localIp:localPort` (0 = any of our addresses). Throws TcpError("addr-in-use"). */
+  listen(localIp: number, localPort: number, backlog?: number): TcpListener {
+    if (!Number.isInteger(localPort) || localPort <= 0 || localPort > 65535) {
+      throw new RangeError(`Invalid port to listen on: ${localPort}`);
+    }
+    const ip = localIp >>> 0;
+    for (const l of this.#listeners.values()) {
+      if (l.localPort === localPort && (l.localIp === 0 || ip === 0 || l.localIp === ip)) {
+        throw new TcpError("addr-in-use", `Address already in use: port ${localPort}`);
+      }
+    }
+    const l = new Listener(this, this.#opt, ip, localPort, backlog);
+    this.#listeners.set(endpointKey(ip, localPort), l);
+    return l;
+  }
+
+  /**
+   * Active open (RFC 9293 3.10.1). The SYN goes out at the next `poll`. Throws
+   * TcpError("unreachable") when there is no route, TcpError("addr-in-use") when the four-tuple
+   * is taken or no ephemeral port is free.
+   */
+  connect(
+    remoteIp: number,
+    remotePort: number,
+    now: number,
+    opts?: { localIp?: number; localPort?: number; options?: Partial<TcpOptions> },
+  ): TcpConnection {
+    if (!Number.isInteger(remotePort) || remotePort <= 0 || remotePort > 65535) {
+      throw new RangeError(`Invalid port to connect to: ${remotePort}`);
+    }
+    const rip = remoteIp >>> 0;
+    let lip = (opts?.localIp ?? 0) >>> 0;
+    if (lip === 0) {
+      const src = this.tx.sourceFor(rip);
+      if (src < 0) throw new TcpError("unreachable", "No route to the remote address");
+      lip = src >>> 0;
+    }
+    let lport = opts?.localPort ?? 0;
+    if (lport) {
+      if (this.#conns.has(lip, lport, rip, remotePort)) {
+        throw new TcpError("addr-in-use", `Address already in use: port ${lport}`);
+      }
+    } else {
+      for (let i = 0; i < EPHEMERAL_N && !lport; i++) {
+        this.#ephemeral = (this.#ephemeral + 1) % EPHEMERAL_N;
+        const p = EPHEMERAL_LO + this.#ephemeral;
+        if (!this.#conns.has(lip, p, rip, remotePort)) lport = p;
+      }
+      if (!lport) throw new TcpError("addr-in-use", "No ephemeral port is free");
+    }
+    const opt = opts?.options ? resolveOptions(this.#opt, opts.options) : this.#opt;
+    const c = new TcpConnection(this, opt, lip, lport, rip, remotePort);
+    initSend(c, this.isn(lip, lport, rip, remotePort, now));
+    c.st = "SYN-SENT";
+    c.progressAt = now;
+    c.rttStart = now;
+    c.rttSeq = c.iss;
+    this.#conns.add(c);
+    c.touch();
+    return c;
+  }
+
+  /** A segment for one of our addresses (checksum verified by the layer below). */
+  input(seg: TcpSegment, now: number): void {
+    if (seg.srcPort === 0 || seg.dstPort === 0) {
+      this.count("tcp-bad-port");
+      return;
+    }
+    const c = this.#conns.get(seg.dstIp, seg.dstPort, seg.srcIp, seg.srcPort);
+    if (c) {
+      connInput(c, seg, now);
+      return;
+    }
+    const l = this.#listeners.get(endpointKey(seg.dstIp, seg.dstPort)) ??
+      this.#listeners.get(endpointKey(0, seg.dstPort));
+    if (l) {
+      l.input(seg, now);
+      return;
+    }
+    // RFC 9293 3.10.7.1: no connection: RST (never in reply to a RST).
+    this.count(seg.flags & F_SYN ? "tcp-no-listener" : "tcp-no-connection");
+    replyRst(this, seg);
+  }
+
+  /** ICMP errors (RFC 1122 4.2.3.9; RFC 1191 for fragmentation-needed). */
+  icmpError(
+    kind: TcpIcmpError,
+    localIp: number,
+    localPort: number,
+    remoteIp: number,
+    remotePort: number,
+    seq: number,
+    mtu: number,
+    now: number,
+  ): void {
+    const c = this.#conns.get(localIp >>> 0, localPort, remoteIp >>> 0, remotePort);
+    if (!c) {
+      this.count("tcp-icmp-no-connection");
+      return;
+    }
+    this.count(`tcp-icmp-${kind}`);
+    // RFC 5927: only believe errors quoting a sequence number in flight.
+    if (((seq - c.sndUna) | 0) < 0 || ((seq - c.sndMax) | 0) > 0) return;
+    if (kind === "fragmentation-needed") {
+      if (mtu >= 68) {
+        const m = Math.max(mtu - 40 - (c.tsOk ? 12 : 0), 28);
+        if (m < c.mss) {
+          c.mss = m;
+          c.sndNxt = c.sndUna; // resend what was too big (as Linux tcp_simple_retransmit)
+          c.touch();
+        }
+      }
+      return;
+    }
+    if (c.state !== "SYN-SENT") return; // soft errors for synchronized connections
+    if (kind === "port-unreachable" || kind === "protocol-unreachable") {
+      c.toClosed(new TcpError("refused", "Connection refused"));
+    } else if (kind !== "time-exceeded" && kind !== "parameter-problem") {
+      c.toClosed(new TcpError("unreachable", "Host unreachable"));
+    }
+    void now;
+  }
+
+  /** ARP gave up on `remoteIp`: connections still connecting to it fail. */
+  unreachable(remoteIp: number, _now: number): void {
+    const ip = remoteIp >>> 0;
+    for (const c of [...this.#conns.all]) {
+      if (c.remoteIp === ip && c.state === "SYN-SENT") {
+        c.toClosed(new TcpError("unreachable", "Host unreachable"));
+      }
+    }
+  }
+
+  /** Flush what socket calls queued, then run due timers. */
+  poll(now: number): void {
+    const d = this.#dirty;
+    for (let i = 0; i < d.length; i++) {
+      const c = d[i]!;
+      c.dirty = false;
+      output(c, now);
+    }
+    d.length = 0;
+    if (now < this.#nextAt) return;
+    this.#nextAt = Infinity;
+    let next = Infinity;
+    for (const c of this.#conns.all) {
+      if (c.deadline() <= now) runTimers(c, now);
+      const t = c.deadline();
+      if (t < next) next = t;
+    }
+    if (next < this.#nextAt) this.#nextAt = next;
+  }
+
+  /** The earliest deadline (Infinity when none; 0 when output is queued). */
+  pollAt(): number {
+    return this.#dirty.length > 0 ? 0 : this.#nextAt;
+  }
+
+  /** Stack shutdown: reset every connection, or close them gracefully (FIN). */
+  closeAll(mode: "reset" | "graceful", now: number): void {
+    for (const l of [...this.#listeners.values()]) l.close();
+    for (const c of [...this.#conns.all]) {
+      if (mode === "reset") c.reset(true, new TcpError("aborted", "Stack closed"), now);
+      else c.close();
+    }
+    this.poll(now);
+  }
+}

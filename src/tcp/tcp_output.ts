@@ -1,0 +1,243 @@
+/**
+ * The send side: segment building (options, window advertisement), data transmission with
+ * flow control, sender silly-window avoidance and Nagle, FIN, pure ACKs, and RST replies.
+ *
+ * @module
+ */
+
+import { F_ACK, F_FIN, F_PSH, F_RST, F_SYN } from "../kernels/layout.ts";
+import { seqAdd, seqDiff, seqGt, seqLt } from "../wire/seq.ts";
+import type { TcpSegment } from "../wire/tcp_segment.ts";
+import type { TcpConnection } from "./connection.ts";
+import type { ConnHost } from "./host.ts";
+
+/** The window to advertise, unscaled, updating `c.rcvAdv` (RFC 9293 3.8.6.2.2, RFC 7323 2.3). */
+function advertise(c: TcpConnection, syn: boolean): number {
+  if (c.rcvRing < 0 || syn) {
+    // RFC 7323 2.2: the window field of a SYN is never scaled.
+    const w = Math.min(c.opt.rcvBuf, 65535);
+    c.rcvAdv = seqAdd(c.rcvNxt, w);
+    return w;
+  }
+  const free = c.host.engine.rcvWindow(c.rcvRing);
+  let right = seqAdd(c.rcvNxt, free);
+  // Receiver SWS avoidance (RFC 9293 3.8.6.2.2): move the right edge only by at least
+  // min(RCV.BUFF / 2, Eff.snd.MSS); never shrink the window (RFC 9293 3.8.6.2.2, 7323 2.4).
+  if (!seqGt(right, c.rcvAdv)) right = c.rcvAdv;
+  else if (seqDiff(right, c.rcvAdv) < Math.min(c.opt.rcvBuf >> 1, c.rcvMss)) {
+    if (seqLt(c.rcvNxt, c.rcvAdv) || seqDiff(right, c.rcvNxt) < c.rcvMss) right = c.rcvAdv;
+  }
+  let span = seqDiff(right, c.rcvNxt);
+  if (span < 0) span = 0;
+  const w = Math.min(span >>> c.rcvWscale, 65535);
+  c.rcvAdv = seqAdd(c.rcvNxt, w << c.rcvWscale);
+  return w;
+}
+
+/** Fill the addressing, numbers, window and options of `c.host.out`. */
+function build(c: TcpConnection, seq: number, flags: number, now: number): TcpSegment {
+  const s = c.host.out.clear();
+  s.srcIp = c.localIp;
+  s.dstIp = c.remoteIp;
+  s.srcPort = c.localPort;
+  s.dstPort = c.remotePort;
+  s.seq = seq >>> 0;
+  s.flags = flags;
+  const syn = (flags & F_SYN) !== 0;
+  if (flags & F_ACK) s.ack = c.rcvNxt;
+  s.wnd = advertise(c, syn);
+  if (syn) {
+    // RFC 9293 3.7.1: MSS on every SYN; RFC 7323/2018 options offered (or echoed when the
+    // peer offered them in its SYN).
+    s.mss = c.rcvMss;
+    const active = (flags & F_ACK) === 0;
+    if (active ? c.opt.windowScale : c.wsOk) s.ws = c.rcvWscale;
+    if (active ? c.opt.sack : c.sackOk) s.sackOk = true;
+    if (active ? c.opt.timestamps : c.tsOk) {
+      s.hasTs = true;
+      s.tsVal = now >>> 0;
+      s.tsEcr = active ? 0 : c.tsRecent;
+    }
+    return s;
+  }
+  if (c.tsOk) {
+    s.hasTs = true;
+    s.tsVal = now >>> 0; // RFC 7323 5.4: a 1 ms clock
+    s.tsEcr = c.tsRecent;
+  }
+  if (c.sackOk && c.rcvRing >= 0 && (flags & F_ACK) && c.host.engine.rcvHeld(c.rcvRing) > 0) {
+    // RFC 2018 section 4: SACK blocks while data is held out of order, at most 3 with timestamps.
+    s.sackCount = c.host.engine.rcvSack(c.rcvRing, s.sack, c.tsOk ? 3 : 4);
+  }
+  return s;
+}
+
+/** After sending a segment that carries an ACK: cancel any delayed ACK (RFC 1122 4.2.3.2). */
+function acked(c: TcpConnection): void {
+  c.ackNow = false;
+  c.unackedBytes = 0;
+  c.delackAt = Infinity;
+  c.lastAckSent = c.rcvNxt;
+}
+
+/** Send a SYN (active) or SYN+ACK (passive or simultaneous open) at ISS. */
+export function sendSyn(c: TcpConnection, now: number): void {
+  const ack = c.st === "SYN-RECEIVED";
+  const s = build(c, c.iss, ack ? F_SYN | F_ACK : F_SYN, now);
+  c.host.tx.sendTcp(s, -1);
+  c.segsOut++;
+  if (ack) acked(c);
+  if (seqLt(c.sndNxt, seqAdd(c.iss, 1))) c.sndNxt = seqAdd(c.iss, 1);
+  if (seqLt(c.sndMax, c.sndNxt)) c.sndMax = c.sndNxt;
+  if (c.rtxAt === Infinity) c.arm("rtxAt", now + c.rtt.rto);
+}
+
+/** Send a pure ACK now (RFC 9293 3.10.7.4). */
+export function sendAck(c: TcpConnection, now: number): void {
+  const s = build(c, c.sndNxt, F_ACK, now);
+  c.host.tx.sendTcp(s, -1);
+  c.segsOut++;
+  acked(c);
+}
+
+/** Send `len` bytes (and FIN when `fin`) from the ring at `seq`. */
+export function sendData(
+  c: TcpConnection,
+  seq: number,
+  len: number,
+  fin: boolean,
+  now: number,
+): void {
+  let flags = F_ACK;
+  if (fin) flags |= F_FIN;
+  // PSH on the last segment of what is queued (RFC 9293 3.9.1, as Linux).
+  if (len > 0 && seqAdd(seq, len) === c.sndEnd) flags |= F_PSH;
+  const s = build(c, seq, flags, now);
+  s.payloadLen = len;
+  c.host.tx.sendTcp(s, len > 0 ? c.sndRing : -1);
+  c.segsOut++;
+  c.bytesOut += len;
+  acked(c);
+}
+
+/** Whether our FIN is queued and not yet sent at or after `c.sndNxt`. */
+function finPending(c: TcpConnection): boolean {
+  return c.finQueued && !seqGt(c.sndNxt, c.finSeq);
+}
+
+/** Send what flow control, congestion control, SWS avoidance and Nagle allow; then ACK if owed. */
+export function output(c: TcpConnection, now: number): void {
+  const st = c.st;
+  if (st === "CLOSED" || st === "LISTEN") return;
+  if (c.keepAlive && c.keepAt === Infinity && st === "ESTABLISHED") {
+    c.arm("keepAt", now + c.keepIdleMs);
+  } else if (!c.keepAlive) c.keepAt = Infinity;
+  if (st === "SYN-SENT") {
+    if (c.sndNxt === c.iss) sendSyn(c, now);
+    return;
+  }
+  if (
+    st === "ESTABLISHED" || st === "CLOSE-WAIT" || st === "FIN-WAIT-1" || st === "CLOSING" ||
+    st === "LAST-ACK"
+  ) {
+    sendLoop(c, now);
+  }
+  if (c.ackNow) sendAck(c, now);
+}
+
+function sendLoop(c: TcpConnection, now: number): void {
+  for (let guard = 0; guard < 100000; guard++) {
+    const flight = seqDiff(c.sndNxt, c.sndUna);
+    const wnd = Math.min(c.sndWnd, c.cc.cwnd);
+    let avail = seqDiff(c.sndEnd, c.sndNxt);
+    if (avail < 0) avail = 0;
+    const room = wnd - flight;
+    const len = Math.min(avail, c.mss, room > 0 ? room : 0);
+    const fin = finPending(c) && len === avail;
+    if (len === 0 && !fin) break;
+    if (len < c.mss && len < avail) {
+      // Sender SWS avoidance (RFC 9293 3.8.6.2.1): a partial segment only when it is at least
+      // half the largest window the peer offered; else wait for the window to grow.
+      if (len < c.maxSndWnd / 2) break;
+    } else if (len > 0 && len < c.mss && !fin) {
+      // Nagle (RFC 9293 3.7.4): one small segment in flight at most, unless no-delay.
+      if (!c.noDelay && flight > 0) break;
+    }
+    const seq = c.sndNxt;
+    if (seqLt(seq, c.sndMax)) {
+      c.retransmits++;
+      if (c.rttStart >= 0 && !seqLt(c.rttSeq, seq)) c.rttStart = -1; // Karn's rule
+    } else if (c.rttStart < 0 && len > 0) {
+      c.rttSeq = seq;
+      c.rttStart = now;
+    }
+    sendData(c, seq, len, fin, now);
+    if (len === 0 && !fin) break;
+    c.sndNxt = seqAdd(seq, len + (fin ? 1 : 0));
+    if (seqGt(c.sndNxt, c.sndMax)) c.sndMax = c.sndNxt;
+    if (c.rtxAt === Infinity) c.arm("rtxAt", now + c.rtt.rto);
+    c.persistAt = Infinity;
+    if (fin) break;
+  }
+  // Data waits on a window too small to use and nothing is in flight: the persist timer
+  // (RFC 9293 3.8.6.1) probes the window so a lost update cannot deadlock us.
+  const waiting = seqDiff(c.sndEnd, c.sndNxt) > 0 || finPending(c);
+  if (waiting && c.sndNxt === c.sndUna && c.persistAt === Infinity) {
+    c.rtxAt = Infinity;
+    const t = Math.min(c.rtt.rto * 2 ** Math.min(c.persistBackoff, 20), c.opt.rtoMaxMs);
+    c.arm("persistAt", now + Math.max(t, c.opt.rtoMinMs));
+  }
+}
+
+/**
+ * Reply with RST to a segment that belongs to no connection (RFC 9293 3.10.7.1): never to a
+ * RST; <SEQ=SEG.ACK><CTL=RST> when it has ACK, else <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
+ */
+export function replyRst(host: ConnHost, seg: TcpSegment): void {
+  if (seg.flags & F_RST) return;
+  const srcIp = seg.dstIp, dstIp = seg.srcIp, srcPort = seg.dstPort, dstPort = seg.srcPort;
+  const hasAck = (seg.flags & F_ACK) !== 0;
+  const seq = seg.seq, ack = seg.ack, flags = seg.flags, len = seg.payloadLen;
+  const s = host.out.clear();
+  s.srcIp = srcIp;
+  s.dstIp = dstIp;
+  s.srcPort = srcPort;
+  s.dstPort = dstPort;
+  if (hasAck) {
+    s.seq = ack;
+    s.flags = F_RST;
+  } else {
+    s.seq = 0;
+    s.ack = seqAdd(seq, len + (flags & F_SYN ? 1 : 0) + (flags & F_FIN ? 1 : 0));
+    s.flags = F_RST | F_ACK;
+  }
+  host.tx.sendTcp(s, -1);
+  host.count("tcp-rst-sent");
+}
+
+/** Retransmit the first unacknowledged segment (fast retransmit, RFC 5681 3.2 step 2). */
+export function retransmitHead(c: TcpConnection, now: number): void {
+  const seq = c.sndUna;
+  let avail = seqDiff(c.sndEnd, seq);
+  if (avail < 0) avail = 0;
+  const len = Math.min(avail, c.mss);
+  const fin = c.finQueued && seqAdd(seq, len) === c.finSeq && seqGt(c.sndMax, c.finSeq);
+  if (len === 0 && !fin) return;
+  if (c.rttStart >= 0 && !seqLt(c.rttSeq, seq)) c.rttStart = -1; // Karn's rule
+  c.rttStart = -1;
+  c.retransmits++;
+  sendData(c, seq, len, fin, now);
+  if (c.rtxAt === Infinity) c.arm("rtxAt", now + c.rtt.rto);
+}
+
+/**
+ * A probe <SEQ=SND.UNA-1><ACK=RCV.NXT> with no data: an old sequence number the peer must
+ * answer with an ACK carrying its window. Used for zero-window probes (RFC 9293 3.8.6.1, as
+ * Linux) and keepalives (RFC 1122 4.2.3.6).
+ */
+export function sendProbe(c: TcpConnection, now: number): void {
+  const s = build(c, seqAdd(c.sndUna, -1), F_ACK, now);
+  c.host.tx.sendTcp(s, -1);
+  c.segsOut++;
+  acked(c);
+}

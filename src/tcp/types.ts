@@ -1,0 +1,155 @@
+/**
+ * Public types of the TCP layer: states, events, tuning options with their defaults, and the
+ * error a connection ends with.
+ *
+ * @module
+ */
+
+/** The eleven connection states of RFC 9293 section 3.3.2. */
+export type TcpState =
+  | "CLOSED"
+  | "LISTEN"
+  | "SYN-SENT"
+  | "SYN-RECEIVED"
+  | "ESTABLISHED"
+  | "FIN-WAIT-1"
+  | "FIN-WAIT-2"
+  | "CLOSE-WAIT"
+  | "CLOSING"
+  | "LAST-ACK"
+  | "TIME-WAIT";
+
+/** What a connection tells its owner, synchronously, from `input()` or `poll()`. */
+export type TcpEvent = "established" | "readable" | "writable" | "closed";
+
+/** Why a call failed or a connection ended abnormally. */
+export type TcpErrorCode =
+  | "refused"
+  | "reset"
+  | "timed-out"
+  | "addr-in-use"
+  | "not-connected"
+  | "broken-pipe"
+  | "unreachable"
+  | "aborted"
+  | "closed";
+
+/**
+ * The error of a TCP call or connection; `code` says what happened.
+ *
+ * @example
+ * ```ts
+ * import { TcpError } from "./types.ts";
+ * const e = new TcpError("reset", "Connection reset by peer");
+ * console.assert(e.code === "reset");
+ * ```
+ */
+export class TcpError extends Error {
+  /** The machine-readable reason. */
+  readonly code: TcpErrorCode;
+  /** Make an error with a code and a sentence-case message. */
+  constructor(code: TcpErrorCode, message: string) {
+    super(message);
+    this.name = "TcpError";
+    this.code = code;
+  }
+}
+
+/** The injectable initial-sequence-number function (RFC 6528 by default). */
+export type IsnFunction = (
+  localIp: number,
+  localPort: number,
+  remoteIp: number,
+  remotePort: number,
+  now: number,
+) => number;
+
+/** Tuning of the TCP layer and of each connection. */
+export interface TcpOptions {
+  /** Receive buffer in bytes (the most we advertise). Default 262144. */
+  rcvBuf: number;
+  /** Send ring in bytes. Default 262144. */
+  sndBuf: number;
+  /** Our MSS cap; the effective value is also bounded by `tx.pathMtu() - 40`. Default 65495. */
+  mss: number;
+  /** RTO before the first RTT sample (RFC 6298 2.1: 1 s). */
+  rtoInitialMs: number;
+  /** RTO floor: 200 ms as Linux (RFC 6298 2.4 says 1 s; Linux's lower bound recovers faster). */
+  rtoMinMs: number;
+  /** RTO ceiling (RFC 6298 2.5: at least 60 s); default 120 s as Linux TCP_RTO_MAX. */
+  rtoMaxMs: number;
+  /** Retransmissions of one segment before the connection fails "timed-out" (Linux tcp_retries2). */
+  maxRetries: number;
+  /** SYN (and SYN+ACK) retransmissions before giving up (Linux tcp_syn_retries). */
+  synRetries: number;
+  /** 0 = off; else the longest time unacknowledged data (or a closed peer window) is tolerated. */
+  userTimeoutMs: number;
+  /** Disable Nagle's algorithm (RFC 9293 3.7.4). */
+  noDelay: boolean;
+  /** Delayed ACK timeout; capped at 200 ms (RFC 1122 4.2.3.2). Default 40 (Linux minimum). */
+  delayedAckMs: number;
+  /** Keepalive (RFC 1122 4.2.3.6), off by default. */
+  keepAlive: boolean;
+  /** Idle time before the first keepalive probe (default 2 h, RFC 1122 4.2.3.6). */
+  keepIdleMs: number;
+  /** Time between unanswered probes (default 75 s as Linux). */
+  keepIntervalMs: number;
+  /** Unanswered probes before the connection fails "timed-out" (default 9 as Linux). */
+  keepCount: number;
+  /** TIME-WAIT duration, 2 MSL (RFC 9293 3.10.7.4); default 60 s as Linux. */
+  timeWaitMs: number;
+  /** Half-open (SYN-RECEIVED) connections per listener. */
+  synBacklog: number;
+  /** Established-not-accepted connections per listener. */
+  acceptBacklog: number;
+  /** Offer window scaling (RFC 7323 section 2). */
+  windowScale: boolean;
+  /** Offer timestamps (RFC 7323 sections 3-5). */
+  timestamps: boolean;
+  /** Offer SACK (RFC 2018). */
+  sack: boolean;
+  /** Congestion control; only "newreno" is built ("cubic" falls back to it). */
+  congestion: "newreno" | "cubic";
+  /** Initial sequence numbers; default RFC 6528 keyed hash plus a 4 µs clock. */
+  isn?: IsnFunction;
+}
+
+/** Defaults of {@link TcpOptions}. */
+export const TCP_DEFAULTS: Readonly<TcpOptions> = Object.freeze({
+  rcvBuf: 262144,
+  sndBuf: 262144,
+  mss: 65495,
+  rtoInitialMs: 1000,
+  rtoMinMs: 200,
+  rtoMaxMs: 120000,
+  maxRetries: 15,
+  synRetries: 6,
+  userTimeoutMs: 0,
+  noDelay: false,
+  delayedAckMs: 40,
+  keepAlive: false,
+  keepIdleMs: 7200000,
+  keepIntervalMs: 75000,
+  keepCount: 9,
+  timeWaitMs: 60000,
+  synBacklog: 128,
+  acceptBacklog: 128,
+  windowScale: true,
+  timestamps: true,
+  sack: true,
+  congestion: "newreno",
+});
+
+/** Merge partial options over a base, validating what would break the engine. */
+export function resolveOptions(
+  base: Readonly<TcpOptions>,
+  over: Partial<TcpOptions> | undefined,
+): TcpOptions {
+  const o: TcpOptions = { ...base, ...(over ?? {}) };
+  for (const k of ["rcvBuf", "sndBuf", "mss", "rtoMinMs", "rtoMaxMs", "rtoInitialMs"] as const) {
+    if (!(o[k] > 0)) throw new RangeError(`Invalid TCP option ${k}: ${o[k]}`);
+  }
+  if (o.delayedAckMs > 200) o.delayedAckMs = 200; // RFC 1122 4.2.3.2: at most 0.5 s; Linux 200 ms
+  if (o.delayedAckMs < 0) o.delayedAckMs = 0;
+  return o;
+}
