@@ -40,7 +40,11 @@ export class DatagramConn implements AsyncIterable<[Uint8Array, Deno.NetAddr]>, 
   #closed = false;
   #unhook: () => void;
 
-  /** Wrap an interface UDP socket (internal: use stack.listenDatagram). */
+  /**
+   * Wrap an interface UDP socket (internal: use stack.listenDatagram).
+   *
+   * @ignore
+   */
   constructor(driver: Driver, sock: UdpSocket) {
     this.#driver = driver;
     this.#sock = sock;

@@ -1,0 +1,61 @@
+/**
+ * A userspace TCP/IP stack for Deno. Give a program its own network interface (a Linux TAP
+ * device, or an in-memory link between two stacks) and TCP sockets shaped like
+ * `Deno.listen()` and `Deno.connect()`.
+ *
+ * @example Two stacks in one process
+ * ```ts
+ * import { createMemoryLinkPair, createStack } from "./mod.ts";
+ * const [la, lb] = createMemoryLinkPair();
+ * const client = await createStack({ link: la, address: "10.9.0.1/24" });
+ * const server = await createStack({ link: lb, address: "10.9.0.2/24" });
+ * const listener = server.listen({ port: 8080 });
+ * const accepted = listener.accept();
+ * const conn = await client.connect({ hostname: "10.9.0.2", port: 8080 });
+ * const peer = await accepted;
+ * await conn.write(new TextEncoder().encode("GET / HTTP/1.1\r\n\r\n"));
+ * const buf = new Uint8Array(64);
+ * const n = await peer.read(buf);
+ * if (n !== 18) throw new Error(`read ${n}`);
+ * conn.close();
+ * peer.close();
+ * listener.close();
+ * await client.close();
+ * await server.close();
+ * ```
+ *
+ * @module
+ */
+
+export { createStack, NetStack } from "./src/api/net_stack.ts";
+export type { StackCloseOptions, StackOptions } from "./src/api/net_stack.ts";
+export { Conn } from "./src/api/conn.ts";
+export type { ConnInfo } from "./src/api/conn.ts";
+export { Listener } from "./src/api/listener.ts";
+export { DatagramConn } from "./src/api/datagram.ts";
+export {
+  createMemoryLinkPair,
+  type FaultLink,
+  type FaultOptions,
+  type FaultStats,
+  type Link,
+  type MemoryLink,
+  type MemoryLinkOptions,
+  type MemoryLinkStats,
+  openTap,
+  type PcapLink,
+  type PcapOptions,
+  type TapLink,
+  type TapOptions,
+  type TapStats,
+  withFaults,
+  withPcap,
+} from "./src/link/mod.ts";
+export type { TcpOptions } from "./src/tcp/tcp_layer.ts";
+export type { IsnFunction } from "./src/tcp/types.ts";
+export type { BufferOps, Engine, EngineKind, WireOps } from "./src/kernels/engine.ts";
+export type { IfaceLimits } from "./src/iface/limits.ts";
+export { VirtualClock } from "./src/stack_clock.ts";
+export type { Clock } from "./src/stack_clock.ts";
+export { type RunLimits, Simulation, type Steppable } from "./src/stack_sim.ts";
+export type { CloseMode } from "./src/stack.ts";

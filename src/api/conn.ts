@@ -1,0 +1,326 @@
+/**
+ * `Conn`: a TCP connection shaped like `Deno.TcpConn`, over the TCP layer's `TcpConnection`.
+ * `read` resolves null at end of stream; `write` waits for send-ring space (real backpressure)
+ * and resolves when every byte is queued; `readable`/`writable` are Web Streams built on them.
+ *
+ * @module
+ */
+
+import type { Driver } from "../stack.ts";
+import type { TcpConnection, TcpEvent } from "../tcp/tcp_layer.ts";
+import { endpoint, netAddr } from "./addr.ts";
+import { mapLayerError, toDenoError } from "./errors.ts";
+import { WakeList } from "./wake.ts";
+
+/** Statistics of one connection (the TCP layer's `info()`). */
+export interface ConnInfo {
+  /** RFC 9293 state ("ESTABLISHED", "TIME-WAIT", ...). */
+  state: string;
+  /** Payload bytes received and sent. */
+  bytesIn: number;
+  /** Payload bytes sent (retransmissions included). */
+  bytesOut: number;
+  /** Segments received. */
+  segsIn: number;
+  /** Segments sent. */
+  segsOut: number;
+  /** Segments retransmitted (timeouts and fast retransmits). */
+  retransmits: number;
+  /** Smoothed round-trip time (RFC 6298), ms. */
+  srttMs: number;
+  /** Round-trip time variation, ms. */
+  rttvarMs: number;
+  /** Current retransmission timeout, ms. */
+  rtoMs: number;
+  /** Congestion window, bytes (RFC 5681). */
+  cwnd: number;
+  /** Slow-start threshold, bytes. */
+  ssthresh: number;
+  /** The peer's advertised window, bytes (scaled). */
+  sndWnd: number;
+  /** Our advertised window, bytes. */
+  rcvWnd: number;
+  /** Effective send MSS. */
+  mss: number;
+  /** Window scale shifts (RFC 7323): ours toward the peer and the peer's. */
+  sndWscale: number;
+  /** The receive window scale shift. */
+  rcvWscale: number;
+  /** Timestamps negotiated (RFC 7323). */
+  timestamps: boolean;
+  /** SACK negotiated (RFC 2018). */
+  sack: boolean;
+  /** Congestion control in use. */
+  congestion: string;
+  /** Duplicate ACKs counted in the current episode. */
+  dupAcks: number;
+  /** Zero-window probes sent. */
+  zeroWindowProbes: number;
+  /** Segments dropped on this connection, by reason. */
+  drops: Record<string, number>;
+}
+
+/**
+ * A TCP connection on our stack, shaped like `Deno.TcpConn`. Get one from `stack.connect()`
+ * or `listener.accept()`.
+ *
+ * @example Echo one message between two stacks on a memory link
+ * ```ts
+ * import { createMemoryLinkPair, createStack } from "../../mod.ts";
+ * const [la, lb] = createMemoryLinkPair();
+ * const a = await createStack({ link: la, address: "10.9.0.1/24", engine: "js" });
+ * const b = await createStack({ link: lb, address: "10.9.0.2/24", engine: "js" });
+ * const listener = b.listen({ port: 7 });
+ * const accepted = listener.accept();
+ * const conn = await a.connect({ hostname: "10.9.0.2", port: 7 });
+ * const server = await accepted;
+ * await conn.write(new TextEncoder().encode("hi"));
+ * const buf = new Uint8Array(16);
+ * const n = await server.read(buf);
+ * if (new TextDecoder().decode(buf.subarray(0, n ?? 0)) !== "hi") throw new Error("no echo");
+ * conn.close();
+ * server.close();
+ * listener.close();
+ * await a.close();
+ * await b.close();
+ * ```
+ */
+export class Conn implements Disposable {
+  /** Our end of the connection. */
+  readonly localAddr: Deno.NetAddr;
+  /** The peer's end. */
+  readonly remoteAddr: Deno.NetAddr;
+  #driver: Driver;
+  #tc: TcpConnection;
+  #wake = new WakeList();
+  #closed = false;
+  #stackClosed = false;
+  #where: string;
+  #unhook: () => void;
+  #untrack: () => void;
+  #readable: ReadableStream<Uint8Array<ArrayBuffer>> | undefined;
+  #writable: WritableStream<Uint8Array> | undefined;
+
+  /**
+   * Wrap a connection of the TCP layer (internal: use stack.connect or listener.accept).
+   *
+   * @ignore
+   */
+  constructor(driver: Driver, tc: TcpConnection) {
+    this.#driver = driver;
+    this.#tc = tc;
+    this.localAddr = netAddr("tcp", tc.localIp, tc.localPort);
+    this.remoteAddr = netAddr("tcp", tc.remoteIp, tc.remotePort);
+    this.#where = endpoint(tc.remoteIp, tc.remotePort);
+    tc.onEvent = (ev: TcpEvent) => this.#onEvent(ev);
+    this.#untrack = driver.track(tc);
+    this.#unhook = driver.onClose(() => {
+      this.#stackClosed = true;
+      this.#wake.wakeAll();
+    });
+  }
+
+  /**
+   * The TCP layer's connection (for tests and tools).
+   *
+   * @ignore
+   */
+  get tcp(): TcpConnection {
+    return this.#tc;
+  }
+
+  /** The RFC 9293 state of the connection. */
+  get state(): string {
+    return this.#tc.state;
+  }
+
+  #onEvent(ev: TcpEvent): void {
+    if (ev === "closed") {
+      this.#unhook();
+      this.#untrack();
+    }
+    this.#wake.wakeAll();
+  }
+
+  #fail(): never {
+    const err = this.#tc.error;
+    if (err) throw toDenoError(err.code, this.#where);
+    throw new Deno.errors.NotConnected(`Connection to ${this.#where} is closed`);
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) {
+      throw new Deno.errors.BadResource(`Connection to ${this.#where} was closed by this side`);
+    }
+    if (this.#stackClosed || this.#driver.closed) {
+      throw new Deno.errors.BadResource(`Connection to ${this.#where} ended: the stack is closed`);
+    }
+  }
+
+  /** Resolves when the connection is established; rejects when it fails first. */
+  async established(): Promise<void> {
+    for (;;) {
+      this.#checkOpen();
+      const s = this.#tc.state;
+      if (s !== "SYN-SENT" && s !== "SYN-RECEIVED") {
+        if (s === "CLOSED" && this.#tc.error) this.#fail();
+        return;
+      }
+      await this.#wake.wait();
+    }
+  }
+
+  /**
+   * Read into `p`. Resolves the number of bytes read, or null at end of stream (the peer
+   * closed its sending side and every byte was read).
+   */
+  async read(p: Uint8Array): Promise<number | null> {
+    for (;;) {
+      this.#checkOpen();
+      if (p.length === 0) return 0;
+      const n = this.#tc.read(p);
+      if (n > 0) {
+        this.#driver.kick(); // the window may have opened: let poll send an update
+        return n;
+      }
+      if (this.#tc.readEof) return null;
+      if (this.#tc.state === "CLOSED") {
+        if (this.#tc.error) this.#fail();
+        return null;
+      }
+      await this.#wake.wait();
+    }
+  }
+
+  /**
+   * Write every byte of `p`, waiting for send-ring space as needed (backpressure). Resolves
+   * `p.length`. Rejects with `BrokenPipe` after `closeWrite()`, or the connection's error.
+   */
+  async write(p: Uint8Array): Promise<number> {
+    let off = 0;
+    while (off < p.length) {
+      this.#checkOpen();
+      let n: number;
+      try {
+        n = this.#tc.write(off === 0 ? p : p.subarray(off));
+      } catch (err) {
+        throw mapLayerError(err, this.#where);
+      }
+      if (n > 0) {
+        off += n;
+        this.#driver.kick();
+        continue;
+      }
+      if (this.#tc.state === "CLOSED") this.#fail();
+      await this.#wake.wait();
+    }
+    return p.length;
+  }
+
+  /** Close our sending side (FIN after the queued data); reading goes on. */
+  closeWrite(): Promise<void> {
+    this.#checkOpen();
+    try {
+      this.#tc.shutdownWrite();
+    } catch (err) {
+      return Promise.reject(mapLayerError(err, this.#where));
+    }
+    this.#driver.kick();
+    return Promise.resolve();
+  }
+
+  /**
+   * Close both directions (FIN; RST when unread data remains, like Linux). Pending reads and
+   * writes reject with `BadResource`. Closing twice is a no-op.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (!this.#stackClosed && this.#tc.state !== "CLOSED") {
+      this.#tc.close();
+      this.#driver.kick();
+    }
+    this.#wake.wakeAll();
+  }
+
+  /** Reset the connection now (RST), discarding queued data. */
+  abort(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (!this.#stackClosed && this.#tc.state !== "CLOSED") {
+      this.#tc.abort();
+      this.#driver.kick();
+    }
+    this.#wake.wakeAll();
+  }
+
+  /** Disable (true, the default) or enable Nagle's algorithm. */
+  setNoDelay(noDelay = true): void {
+    this.#tc.setNoDelay(noDelay);
+    this.#driver.kick();
+  }
+
+  /** Enable (true, the default) or disable keepalive probes. */
+  setKeepAlive(keepAlive = true): void {
+    this.#tc.setKeepAlive(keepAlive);
+    this.#driver.kick();
+  }
+
+  /** Statistics of this connection: state, bytes, segments, retransmissions, RTT, windows. */
+  info(): ConnInfo {
+    return this.#tc.info();
+  }
+
+  /** No-op (the stack's loop, not each connection, keeps the process alive). */
+  ref(): void {}
+
+  /** No-op (see `ref`). */
+  unref(): void {}
+
+  /** The bytes this connection receives, as a byte stream. Cancelling it closes the conn. */
+  get readable(): ReadableStream<Uint8Array<ArrayBuffer>> {
+    this.#readable ??= new ReadableStream({
+      type: "bytes",
+      autoAllocateChunkSize: 65536,
+      pull: async (controller) => {
+        const req = controller.byobRequest!;
+        const v = req.view!;
+        try {
+          const n = await this.read(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+          if (n === null) {
+            controller.close();
+            req.respond(0);
+          } else {
+            req.respond(n);
+          }
+        } catch (err) {
+          if (err instanceof Deno.errors.BadResource && this.#closed) {
+            controller.close();
+            req.respond(0);
+          } else {
+            controller.error(err);
+          }
+        }
+      },
+      cancel: () => this.close(),
+    });
+    return this.#readable;
+  }
+
+  /** A byte sink whose writes wait for send-ring space; closing it half-closes the conn. */
+  get writable(): WritableStream<Uint8Array> {
+    this.#writable ??= new WritableStream({
+      write: async (chunk) => {
+        await this.write(chunk);
+      },
+      close: () => this.closeWrite(),
+      abort: () => this.close(),
+    });
+    return this.#writable;
+  }
+
+  /** Close the connection. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
