@@ -527,3 +527,27 @@ each("nothing larger than the link MTU is sent", (kind) => {
   assert.ok(h.iface.sendTcp(seg, ring));
   assert.equal(h.take()[0]!.bytes.length, 14 + 576);
 });
+
+each("a full-MSS segment that overflows only by SACK blocks loses blocks, not data", (kind) => {
+  const h = new Harness(kind);
+  h.learnPeer();
+  const ring = h.engine.sndCreate(4096, 1);
+  h.engine.sndWrite(ring, bytes(1448));
+  const seg = new TcpSegment().clear();
+  seg.srcIp = OUR_IP;
+  seg.dstIp = PEER_IP;
+  seg.srcPort = 1;
+  seg.dstPort = 2;
+  seg.seq = 1;
+  seg.flags = F_ACK;
+  seg.hasTs = true;
+  seg.sackCount = 2;
+  seg.sack.set([10, 20, 30, 40]);
+  seg.payloadLen = 1448; // 20 + 32 (TS) + 1448 = 1500: no room for SACK blocks
+  assert.ok(h.iface.sendTcp(seg, ring));
+  const [f] = h.take();
+  assert.equal(f!.verdict, 0);
+  assert.equal(f!.bytes.length, 1514);
+  assert.deepEqual(f!.payload, bytes(1448));
+  assert.equal(h.iface.stats()["tcp-sack-trimmed"], 2);
+});

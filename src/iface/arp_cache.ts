@@ -85,6 +85,8 @@ export class ArpCache {
   #limits: IfaceLimits;
   #actions: ArpActions;
   #due = Infinity;
+  /** Entries removed because their re-validation probes went unanswered. */
+  probeFailures = 0;
 
   /** A cache bounded by `limits`, calling `actions` for I/O. */
   constructor(limits: IfaceLimits, actions: ArpActions) {
@@ -186,6 +188,7 @@ export class ArpCache {
           if (e.tries >= this.#limits.arpRetries) {
             this.#entries.delete(e.ip);
             if (e.state === ARP_INCOMPLETE) this.#actions.failed(e, now);
+            else this.probeFailures++;
             continue;
           }
           e.tries++;

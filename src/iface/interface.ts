@@ -241,6 +241,7 @@ export class Interface implements TcpTransmit, UdpOwner {
   stats(): Record<string, number> {
     const s = this.#counters.snapshot();
     s["arp-cache-entries"] = this.#tx.arp.size;
+    s["arp-probe-failed"] = this.#tx.arp.probeFailures;
     s["frag-memory"] = this.#frags.memory;
     s["frag-datagrams"] = this.#frags.datagrams;
     s["udp-sockets"] = this.#udp.size;
