@@ -1,0 +1,199 @@
+/**
+ * Our stack's side of one end-to-end measurement, in its own Deno process (so its CPU and its
+ * `--cpu-prof` profile are its own). bench/e2e.ts starts it once per run and reads the JSON
+ * line it prints last.
+ *
+ *   deno run -A bench/e2e_ours.ts <mode> --engine wasm|js --mtu 1500 --seconds 10
+ *     [--max-bytes N] [--warmup-bytes N] [--buf N]
+ *
+ * Modes over TAP (a namespace with a TAP device, kernel 10.7.0.1/24, our stack 10.7.0.2/24;
+ * the kernel side is socat or a small Python server inside that namespace):
+ * - tap-recv: the kernel sends (socat from /dev/zero), our stack reads and discards.
+ * - tap-send: our stack writes a pattern, the kernel discards (socat to /dev/null).
+ * - tap-rr:   1-byte request/response against a Python echo server in the namespace.
+ * - tap-cps:  connection setup rate against a Python listener that closes at once.
+ * Modes over the memory link (two of our stacks in this process, no device):
+ * - mem-bulk, mem-rr, mem-cps: the same measurements between the two stacks.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { type Conn, createMemoryLinkPair, createStack, type NetStack } from "../mod.ts";
+import type { TcpOptions } from "../mod.ts";
+import { withTapNamespace } from "../tools/netns.ts";
+import { cpsLoop, type LoopConn, rrLoop, sinkLoop, sourceLoop } from "./e2e_loops.ts";
+import { pyAcceptClose, pyEcho, socatSink, socatSource, stop, waitListening } from "./e2e_peers.ts";
+
+const KERNEL = "10.7.0.1";
+const OURS = "10.7.0.2";
+
+interface Opts {
+  engine: "wasm" | "js";
+  mtu: number;
+  seconds: number;
+  maxBytes: number;
+  warmupBytes: number;
+  tcp: Partial<TcpOptions>;
+}
+
+function parse(): { mode: string; opts: Opts } {
+  const { positionals, values } = parseArgs({
+    args: Deno.args,
+    allowPositionals: true,
+    options: {
+      engine: { type: "string", default: "wasm" },
+      mtu: { type: "string", default: "1500" },
+      seconds: { type: "string", default: "10" },
+      "max-bytes": { type: "string", default: String(1 << 30) },
+      "warmup-bytes": { type: "string", default: String(64 << 20) },
+      buf: { type: "string" },
+    },
+  });
+  const engine = values.engine;
+  if (engine !== "wasm" && engine !== "js") throw new TypeError(`Unknown engine ${engine}`);
+  const tcp: Partial<TcpOptions> = {};
+  if (values.buf !== undefined) tcp.rcvBuf = tcp.sndBuf = Number(values.buf);
+  return {
+    mode: positionals[0] ?? "",
+    opts: {
+      engine,
+      mtu: Number(values.mtu),
+      seconds: Number(values.seconds),
+      maxBytes: Number(values["max-bytes"]),
+      warmupBytes: Number(values["warmup-bytes"]),
+      tcp,
+    },
+  };
+}
+
+function bulkLimits(o: Opts): { seconds: number; maxBytes: number; warmupBytes: number } {
+  return { seconds: o.seconds, maxBytes: o.maxBytes, warmupBytes: o.warmupBytes };
+}
+
+/** Connect to the kernel, retrying while its listener is not up yet (bounded). */
+async function connectKernel(stack: NetStack, port: number, o: Opts): Promise<Conn> {
+  return await stack.connect({ hostname: KERNEL, port, tcp: o.tcp });
+}
+
+async function tapMode(mode: string, o: Opts): Promise<Record<string, number>> {
+  let out: Record<string, number> = {};
+  await withTapNamespace({ kernelAddr: `${KERNEL}/24`, mtu: o.mtu }, async ({ ns, link }) => {
+    const stack = await createStack({ link, address: `${OURS}/24`, engine: o.engine, tcp: o.tcp });
+    let peer: Deno.ChildProcess | undefined;
+    try {
+      if (mode === "tap-recv") {
+        const listener = stack.listen({ port: 5001 });
+        peer = ns.spawn(socatSource(OURS, 5001));
+        const conn = await listener.accept();
+        out = await sinkLoop(conn, bulkLimits(o));
+        conn.close();
+        listener.close();
+      } else if (mode === "tap-send") {
+        peer = ns.spawn(socatSink(5001));
+        await waitListening(ns, 5001);
+        const conn = await connectKernel(stack, 5001, o);
+        out = await sourceLoop(conn, bulkLimits(o));
+        conn.close();
+      } else if (mode === "tap-rr") {
+        peer = ns.spawn(pyEcho(KERNEL, 5002));
+        await waitListening(ns, 5002);
+        const conn = await connectKernel(stack, 5002, o);
+        conn.setNoDelay(true);
+        out = await rrLoop(conn, { seconds: o.seconds, maxCount: 200000, warmup: 200 });
+        conn.close();
+      } else if (mode === "tap-cps") {
+        peer = ns.spawn(pyAcceptClose(KERNEL, 5003));
+        await waitListening(ns, 5003);
+        out = await cpsLoop(async (): Promise<LoopConn> => await connectKernel(stack, 5003, o), {
+          seconds: o.seconds,
+          maxCount: 20000,
+        });
+      } else {
+        throw new TypeError(`Unknown mode ${mode}`);
+      }
+      report(stack);
+    } finally {
+      if (peer) await stop(peer);
+      await stack.close();
+    }
+  });
+  return out;
+}
+
+async function memMode(mode: string, o: Opts): Promise<Record<string, number>> {
+  const [la, lb] = createMemoryLinkPair({ mtu: o.mtu });
+  const a = await createStack({ link: la, address: "10.9.0.1/24", engine: o.engine, tcp: o.tcp });
+  const b = await createStack({ link: lb, address: "10.9.0.2/24", engine: o.engine, tcp: o.tcp });
+  try {
+    const listener = b.listen({ port: 5001 });
+    if (mode === "mem-cps") {
+      const server = (async (): Promise<void> => {
+        for await (const c of listener) c.close();
+      })().catch(() => {});
+      const r = await cpsLoop(
+        async (): Promise<LoopConn> => await a.connect({ hostname: "10.9.0.2", port: 5001 }),
+        { seconds: o.seconds, maxCount: 20000 },
+      );
+      listener.close();
+      await server;
+      return r;
+    }
+    const accepted = listener.accept();
+    const client = await a.connect({ hostname: "10.9.0.2", port: 5001, tcp: o.tcp });
+    const server = await accepted;
+    listener.close();
+    let r: Record<string, number>;
+    if (mode === "mem-bulk") {
+      let stopSource = false;
+      const source = sourceLoop(
+        {
+          read: (p) => client.read(p),
+          write: (p) => stopSource ? Promise.reject(new Error("Stopped")) : client.write(p),
+          close: () => client.close(),
+        },
+        { seconds: 1e9, maxBytes: Infinity, warmupBytes: 0 },
+      ).catch(() => null);
+      r = await sinkLoop(server, bulkLimits(o));
+      stopSource = true;
+      client.abort();
+      server.close();
+      await source;
+    } else if (mode === "mem-rr") {
+      client.setNoDelay(true);
+      server.setNoDelay(true);
+      const echo = (async (): Promise<void> => {
+        const buf = new Uint8Array(64);
+        for (;;) {
+          const n = await server.read(buf);
+          if (n === null) break;
+          await server.write(buf.subarray(0, n));
+        }
+      })().catch(() => {});
+      r = await rrLoop(client, { seconds: o.seconds, maxCount: 200000, warmup: 200 });
+      client.close();
+      await echo;
+      server.close();
+    } else {
+      throw new TypeError(`Unknown mode ${mode}`);
+    }
+    report(a);
+    return r;
+  } finally {
+    await a.close();
+    await b.close();
+  }
+}
+
+/** A few counters on standard error, to explain a figure (retransmissions, drops). */
+function report(stack: NetStack): void {
+  const s = stack.stats();
+  const keep = Object.entries(s).filter(([k, v]) => v !== 0 && /drop|retrans|error|full/.test(k));
+  if (keep.length > 0) console.error(`stats: ${JSON.stringify(Object.fromEntries(keep))}`);
+}
+
+if (import.meta.main) {
+  const { mode, opts } = parse();
+  const r = mode.startsWith("tap-") ? await tapMode(mode, opts) : await memMode(mode, opts);
+  console.log(JSON.stringify(r));
+}
