@@ -57,7 +57,9 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
   }
 
   // RFC 7323 5.3 PAWS: a timestamp older than TS.Recent marks an old duplicate.
-  if (c.tsOk && seg.hasTs && !rst && seqLt(seg.tsVal, c.tsRecent)) {
+  // Pure ACKs are exempt: reordered ACKs are harmless (as Linux tcp_disordered_ack).
+  const carries = seg.payloadLen > 0 || (flags & (F_SYN | F_FIN)) !== 0;
+  if (c.tsOk && seg.hasTs && !rst && carries && seqLt(seg.tsVal, c.tsRecent)) {
     c.drop("tcp-paws");
     sendAck(c, now);
     return;
@@ -90,7 +92,9 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
     }
   }
   // RFC 7323 4.3: remember the timestamp to echo.
-  if (c.tsOk && seg.hasTs && seqLe(seq, c.lastAckSent)) c.tsRecent = seg.tsVal;
+  if (c.tsOk && seg.hasTs && seqLe(seq, c.lastAckSent) && seqGe(seg.tsVal, c.tsRecent)) {
+    c.tsRecent = seg.tsVal;
+  }
 
   // Second: RST (RFC 5961 3.2: exact match resets, otherwise a challenge ACK).
   if (rst) {
