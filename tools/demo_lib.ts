@@ -207,9 +207,7 @@ export async function httpGet(
     pace?: () => Promise<void>;
   } = {},
 ): Promise<{ status: number; body: Uint8Array }> {
-  await conn.write(enc.encode(
-    `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: denotcp-demo\r\nConnection: close\r\n\r\n`,
-  ));
+  await conn.write(httpRequest(host, path));
   const chunk = new Uint8Array(options.readChunk ?? APP_BUFFER);
   let head = new Uint8Array(0);
   let body: Uint8Array | null = null;
@@ -241,6 +239,17 @@ export async function httpGet(
   if (body === null) throw new Error(`No HTTP response from ${host}`);
   if (got < body.length) throw new Error(`HTTP body ended after ${got} of ${body.length} bytes`);
   return { status, body };
+}
+
+/**
+ * The GET request, padded (in the User-Agent) to the seed note's 100 bytes when it fits, so
+ * the client's first data segment is SEQ 101..200 and the server's ACK is 201.
+ */
+export function httpRequest(host: string, path: string): Uint8Array {
+  const build = (ua: string): string =>
+    `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: ${ua}\r\nConnection: close\r\n\r\n`;
+  const base = build("denotcp");
+  return enc.encode(base.length < 100 ? build("denotcp" + "-".repeat(100 - base.length)) : base);
 }
 
 function findHeadEnd(b: Uint8Array): number {
