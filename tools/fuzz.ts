@@ -5,7 +5,10 @@
  * per second, the mutation mix and the histogram of what the frames did (drop reasons and
  * deliveries). Exits non-zero with the seed and the frame on any failed check.
  *
- * Usage: deno task fuzz [--frames N] [--seed S] [--iface-only]
+ * Usage: deno task fuzz [--frames N] [--seed S] [--iface-only] [--tolerate-storms]
+ *
+ * --tolerate-storms cuts frame loops between the two stacks (ACK wars) and counts them instead
+ * of failing (see tests/robust_ack_storm.test.ts).
  *
  * @module
  */
@@ -20,6 +23,7 @@ const { values } = parseArgs({
     frames: { type: "string", default: "1000000" },
     seed: { type: "string" },
     "iface-only": { type: "boolean", default: false },
+    "tolerate-storms": { type: "boolean", default: false },
   },
 });
 const frames = Number(values.frames);
@@ -34,6 +38,7 @@ try {
     seed,
     frames,
     tcp,
+    tolerateStorms: values["tolerate-storms"],
     progressEvery: 100000,
     progress: (n) => console.log(`  ${n} frames`),
   });
@@ -50,7 +55,8 @@ console.log(
 if (tcp !== null) {
   console.log(
     `live transfers: ${report.sessions} sessions completed byte-exact, ` +
-      `${report.verifiedBytes} bytes verified, ${report.moved} real frames moved`,
+      `${report.verifiedBytes} bytes verified, ${report.moved} real frames moved, ` +
+      `${report.storms} frame loops cut`,
   );
 }
 console.log("\nmutations:");

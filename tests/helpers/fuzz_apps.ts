@@ -12,7 +12,7 @@
 
 import { PEER_IP, TCP_PORT, VICTIM_IP } from "./fuzz_corpus.ts";
 import { layoutOf, repairChecksums, type Rng } from "./fuzz_frames.ts";
-import type { ConnLike, ListenerLike } from "./fuzz_tcp_types.ts";
+import type { ConnLike, ListenerLike, TcpLike } from "./fuzz_tcp_types.ts";
 import type { World } from "./fuzz_world.ts";
 
 /** The peer's listening port. */
@@ -135,6 +135,7 @@ export class Traffic {
   /** Bytes verified end to end. */
   verified = 0;
   #session = 0;
+  #next = [0, 0, 0];
   #startedAt = 0;
 
   /** Listeners on `world`'s two nodes (which must have a TCP layer). */
@@ -149,7 +150,7 @@ export class Traffic {
   /** Open a new session: `protectedCount` + `sacrificial` clients of `bytes` each. */
   start(rng: Rng, protectedCount: number, sacrificial: number, bytes: number): void {
     const w = this.#world;
-    const s = this.#session++;
+    this.#session++;
     this.#startedAt = w.now;
     const data = (): Uint8Array => {
       const d = new Uint8Array(bytes);
@@ -158,14 +159,25 @@ export class Traffic {
     };
     for (let i = 0; i < protectedCount + sacrificial; i++) {
       const prot = i < protectedCount;
-      const port = (prot ? 41000 : 42000) + ((s * 8 + i) % 1000);
-      const conn = w.peer.tcp!.connect(VICTIM_IP, TCP_PORT, w.now, { localPort: port });
+      const conn = this.#connect(prot ? 0 : 1, w.peer.tcp!, VICTIM_IP, TCP_PORT);
       this.#endpoints.push(new Endpoint(conn, prot, data()));
     }
-    const conn = w.victim.tcp!.connect(PEER_IP, PEER_PORT, w.now, {
-      localPort: 43000 + (s % 1000),
-    });
+    const conn = this.#connect(2, w.victim.tcp!, PEER_IP, PEER_PORT);
     this.#endpoints.push(new Endpoint(conn, true, data()));
+  }
+
+  /** Connect from the next free port of range `r` (41000, 42000 or 43000 + 0..999). */
+  #connect(r: number, tcp: TcpLike, ip: number, port: number): ConnLike {
+    for (let tries = 0; tries < 1000; tries++) {
+      const local = 41000 + 1000 * r + (this.#next[r]! % 1000);
+      this.#next[r]!++;
+      try {
+        return tcp.connect(ip, port, this.#world.now, { localPort: local });
+      } catch (e) {
+        if (!(e instanceof Error && "code" in e && e.code === "addr-in-use")) throw e;
+      }
+    }
+    throw new Error("No free port left for the fuzz traffic");
   }
 
   /** Accept and move bytes on every endpoint. */

@@ -31,6 +31,11 @@ export interface FuzzOptions {
   engines?: EngineKind[];
   /** Bytes per client per session (default 20000). */
   bytes?: number;
+  /**
+   * Frame loops between the nodes (more than 20000 frames in one pump) are failures unless
+   * this is true; then they are cut (frames dropped) and counted in the report.
+   */
+  tolerateStorms?: boolean;
   /** Called every `progressEvery` frames with the frames done. */
   progress?: (done: number) => void;
   progressEvery?: number;
@@ -49,6 +54,8 @@ export interface FuzzReport {
   verifiedBytes: number;
   /** Real frames moved between the nodes (per world). */
   moved: number;
+  /** Frame loops cut (see FuzzOptions.tolerateStorms). */
+  storms: number;
   /** Victim stats of the first world at the end. */
   finalStats: Record<string, number>;
 }
@@ -166,6 +173,9 @@ export function runFuzz(o: FuzzOptions): FuzzReport {
       } catch (e) {
         fail(done, `${w.victim.engine.kind} world threw ${(e as Error).stack}`);
       }
+      if (w.storms > 0 && !o.tolerateStorms) {
+        fail(done, "a frame loop between the nodes (over 20000 frames in one pump)");
+      }
       const s = w.victim.iface.stats();
       if ((s["frag-memory"] ?? 0) > FUZZ_LIMITS.fragMemory!) fail(done, "fragment memory");
       if ((s["arp-cache-entries"] ?? 0) > FUZZ_LIMITS.arpCacheSize!) fail(done, "ARP cache");
@@ -209,6 +219,7 @@ export function runFuzz(o: FuzzOptions): FuzzReport {
     sessions: traffic?.[0]?.sessions ?? 0,
     verifiedBytes: traffic?.[0]?.verified ?? 0,
     moved: worlds[0]!.moved,
+    storms: worlds[0]!.storms,
     finalStats: finals[0]!,
   };
 }

@@ -124,6 +124,11 @@ export class World {
   readonly recent: Uint8Array[] = [];
   /** Frames moved between the nodes so far. */
   moved = 0;
+  /**
+   * Times a pump hit its cap with frames still flowing (an ACK war or another loop between
+   * the nodes); the queued frames were then dropped, like a link that overflows.
+   */
+  storms = 0;
 
   /** A world as `o` says. */
   constructor(o: WorldOptions) {
@@ -142,9 +147,10 @@ export class World {
 
   /**
    * Deliver queued frames both ways until none is left (at most `max` frames). Keeps the last
-   * 64 peer-to-victim frames in `recent`. Returns the frames moved.
+   * 64 peer-to-victim frames in `recent`. Returns the frames moved. When `max` is reached with
+   * frames still queued, they are dropped and `storms` grows.
    */
-  pump(max = 100000): number {
+  pump(max = 20000): number {
     let n = 0;
     while (n < max && (this.victim.out.length > 0 || this.peer.out.length > 0)) {
       const p = this.peer.out.splice(0);
@@ -158,6 +164,11 @@ export class World {
       n += p.length + v.length;
     }
     this.moved += n;
+    if (n >= max && (this.victim.out.length > 0 || this.peer.out.length > 0)) {
+      this.victim.out.length = 0;
+      this.peer.out.length = 0;
+      this.storms++;
+    }
     return n;
   }
 
