@@ -112,19 +112,25 @@ export class ArpCache {
   lookup(ip: number, now: number): ArpEntry | null {
     const key = ip >>> 0;
     let e = this.#entries.get(key);
-    if (e !== undefined) {
-      e.usedAt = now;
-      if (e.state === ARP_REACHABLE && now - e.updatedAt >= this.#limits.arpEntryTtlMs) {
-        e.state = ARP_STALE;
-      }
-      if (e.state === ARP_STALE) this.#startRequests(e, ARP_PROBE, now);
-      return e;
-    }
+    if (e !== undefined) return this.use(e, now);
     if (this.#entries.size >= this.#limits.arpCacheSize && !this.#evict()) return null;
     e = new ArpEntry(key);
     e.usedAt = now;
     this.#entries.set(key, e);
     this.#startRequests(e, ARP_INCOMPLETE, now);
+    return e;
+  }
+
+  /**
+   * Mark `e` (an entry of this cache) used at `now`: an entry past arpEntryTtlMs is stale, and
+   * a stale entry in use starts re-validation (PROBE). Returns `e`.
+   */
+  use(e: ArpEntry, now: number): ArpEntry {
+    e.usedAt = now;
+    if (e.state === ARP_REACHABLE && now - e.updatedAt >= this.#limits.arpEntryTtlMs) {
+      e.state = ARP_STALE;
+    }
+    if (e.state === ARP_STALE) this.#startRequests(e, ARP_PROBE, now);
     return e;
   }
 

@@ -7,6 +7,18 @@
 /** A set of named monotonically increasing counters. */
 export class Counters {
   #values = new Map<string, number>();
+  /** Frames received (a plain field: counted on every frame). */
+  framesIn = 0;
+  /** Bytes received. */
+  bytesIn = 0;
+  /** Frames sent. */
+  framesOut = 0;
+  /** Bytes sent. */
+  bytesOut = 0;
+  /** TCP segments handed to the TCP layer. */
+  tcpIn = 0;
+  /** TCP segments sent. */
+  tcpOut = 0;
 
   /**
    * Add `n` (default 1) to counter `name`.
@@ -30,6 +42,15 @@ export class Counters {
 
   /** A snapshot of every counter, copied into `into` (a new object by default). */
   snapshot(into: Record<string, number> = {}): Record<string, number> {
+    const hot: [string, number][] = [
+      ["frames-in", this.framesIn],
+      ["bytes-in", this.bytesIn],
+      ["frames-out", this.framesOut],
+      ["bytes-out", this.bytesOut],
+      ["tcp-in", this.tcpIn],
+      ["tcp-out", this.tcpOut],
+    ];
+    for (const [k, v] of hot) if (v !== 0) into[k] = v;
     for (const [k, v] of this.#values) into[k] = v;
     return into;
   }

@@ -158,8 +158,8 @@ export class Interface implements TcpTransmit, UdpOwner {
   receive(off: number, len: number, now: number): void {
     this.#now = now;
     const c = this.#counters;
-    c.inc("frames-in");
-    c.inc("bytes-in", len);
+    c.framesIn++;
+    c.bytesIn += len;
     const verdict = this.#engine.decode(off, len);
     if (verdict !== 0) return c.inc(dropName(verdict));
     const d = this.#engine.rxDesc;
@@ -269,7 +269,7 @@ export class Interface implements TcpTransmit, UdpOwner {
     if (seg.srcIp === 0) t[D_IP_SRC] = this.address | 0; // bound to "any": use ours
     const len = ring >= 0 ? seg.payloadLen : 0;
     if (len > 0) this.#engine.sndCopy(ring, seg.seq, len, TX_PAYLOAD_OFF);
-    this.#counters.inc("tcp-out");
+    this.#counters.tcpOut++;
     return this.#tx.encodeAndSend(TX_PAYLOAD_OFF, len, nh, this.#now);
   }
 
@@ -332,7 +332,7 @@ export class Interface implements TcpTransmit, UdpOwner {
       case K_TCP:
         if (group) return c.inc("tcp-to-broadcast"); // RFC 1122 4.2.3.10
         if (this.#tcp === null) return c.inc("tcp-no-handler");
-        c.inc("tcp-in");
+        c.tcpIn++;
         this.#tcp.input(this.#seg.fromDesc(d), now);
         return;
       case K_UDP:

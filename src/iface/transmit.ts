@@ -251,7 +251,7 @@ export class Transmitter implements ArpActions {
     // lookup() may send an ARP request: it is built at ARP_OFF and leaves the frame intact.
     const entry = this.arp.get(nextHop);
     if (entry !== undefined && entry.state !== ARP_INCOMPLETE) {
-      this.arp.lookup(nextHop, now);
+      this.arp.use(entry, now);
       return this.#send(start, len, entry.macHi, entry.macLo);
     }
     const copy = this.#engine.mem.slice(start, start + len);
@@ -340,8 +340,8 @@ export class Transmitter implements ArpActions {
   }
 
   #out(buf: Uint8Array, off: number, len: number): void {
-    this.#counters.inc("frames-out");
-    this.#counters.inc("bytes-out", len);
+    this.#counters.framesOut++;
+    this.#counters.bytesOut += len;
     this.#sink.send(buf, off, len);
   }
 }
