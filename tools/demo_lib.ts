@@ -282,14 +282,17 @@ export function printLadder(trace: TraceEntry[], client: string, server: string,
   const conn = trace.filter((e) =>
     (e.src === client && e.dst === server) || (e.src === server && e.dst === client)
   );
-  const pad = 24;
-  console.log(`  ${"client " + client}`.padEnd(pad + 28) + `server ${server}`);
-  for (const e of conn.slice(0, rows)) {
-    const label = `${flagNames(e.flags)} SEQ=${e.seq} ACK=${e.flags & 16 ? e.ack : "-"}` +
-      (e.len ? ` LEN=${e.len}` : "") + ` WIN=${e.win}`;
-    if (e.src === client) console.log(`  ${"".padEnd(4)}${label.padEnd(pad + 20, "-")}>`);
-    else console.log(`  ${"".padEnd(3)}<${label.padStart(pad + 20, "-")}`);
-  }
+  const labels = conn.slice(0, rows).map((e) =>
+    `${flagNames(e.flags)} SEQ=${e.seq} ACK=${e.flags & 16 ? e.ack : "-"}` +
+    (e.len ? ` LEN=${e.len}` : "") + ` WIN=${e.win}`
+  );
+  const width = Math.max(44, ...labels.map((l) => l.length + 6));
+  console.log(`  client ${client}`.padEnd(width + 6) + `server ${server}`);
+  conn.slice(0, rows).forEach((e, i) => {
+    const label = labels[i]!;
+    if (e.src === client) console.log(`    ${label} ${"-".repeat(width - label.length - 1)}>`);
+    else console.log(`   <${"-".repeat(width - label.length - 1)} ${label}`);
+  });
 }
 
 /** Throughput in MiB/s (and Mbit/s) as text. */
