@@ -169,6 +169,17 @@ export class TcpConnection {
     return this.rcvRing >= 0 ? this.host.engine.rcvReadable(this.rcvRing) : 0;
   }
 
+  /**
+   * The urgent mark (RFC 9293 3.8.5, RFC 6093: urgent data stays inline): how many readable
+   * bytes lie before the end of the urgent data, or -1 when no urgent data is pending.
+   */
+  get urgentMark(): number {
+    if (this.rcvUp < 0) return -1;
+    const readPos = seqAdd(this.rcvNxt, -(this.readable + (this.peerFin ? 1 : 0)));
+    const d = seqDiff(this.rcvUp, readPos);
+    return d > 0 ? d : -1;
+  }
+
   /** Free send-ring space (0 once the write side is shut). */
   get writable(): number {
     if (this.finQueued || this.st === "CLOSED" || this.sndRing < 0) return 0;

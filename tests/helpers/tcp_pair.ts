@@ -51,6 +51,10 @@ export interface Captured {
   hasTs: boolean;
   sackCount: number;
   urg: number;
+  srcIp: number;
+  dstIp: number;
+  srcPort: number;
+  dstPort: number;
 }
 
 interface InFlight {
