@@ -202,7 +202,7 @@ Deno.test("keepalive: probes after idle, fails after keepCount unanswered probes
 
 Deno.test("RFC 5961: in-window RST and SYN get challenge ACKs; exact RST resets", () => {
   const p = new TcpPair({ capture: true, faults: { delayMs: 5 } });
-  const [c, s] = openPair(p);
+  const [_c, s] = openPair(p);
   const fromA = p.captured.filter((r) => r.from === "a").pop()!;
   const raw = new TcpSegment();
   raw.srcIp = fromA.srcIp;
