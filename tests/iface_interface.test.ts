@@ -551,3 +551,49 @@ each("a full-MSS segment that overflows only by SACK blocks loses blocks, not da
   assert.deepEqual(f!.payload, bytes(1448));
   assert.equal(h.iface.stats()["tcp-sack-trimmed"], 2);
 });
+
+/** Insert IPv4 options after the 20-byte header of `frame`, fixing IHL, length and checksum. */
+function withIpOptions(frame: Uint8Array, opts: number[]): Uint8Array {
+  const out = new Uint8Array(frame.length + opts.length);
+  out.set(frame.subarray(0, 34));
+  out.set(opts, 34);
+  out.set(frame.subarray(34), 34 + opts.length);
+  out[14] = 0x40 | ((20 + opts.length) / 4);
+  const tot = ((out[16]! << 8) | out[17]!) + opts.length;
+  out[16] = tot >>> 8;
+  out[17] = tot & 0xff;
+  out[24] = out[25] = 0;
+  let sum = 0;
+  for (let i = 0; i < 20 + opts.length; i += 2) sum += (out[14 + i]! << 8) | out[15 + i]!;
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  out[24] = (~sum >>> 8) & 0xff;
+  out[25] = ~sum & 0xff;
+  return out;
+}
+
+each("IPv4 options: harmless ones are skipped, source routes are dropped", (kind) => {
+  const h = new Harness(kind);
+  const s = h.iface.udpBind(7000);
+  h.deliver(withIpOptions(h.udp(1, 7000, bytes(8)), [1, 1, 1, 0]));
+  assert.deepEqual(s.receive()?.data, bytes(8));
+  h.deliver(withIpOptions(h.udp(1, 7000, bytes(8)), [0x83, 7, 4, 10, 0, 0, 9, 1]));
+  assert.equal(s.receive(), null);
+  assert.equal(h.iface.stats()["ip-source-route"], 1);
+});
+
+each("a claim on our address is defended at most every 10 seconds (RFC 5227 2.4)", (kind) => {
+  const h = new Harness(kind);
+  const claim = h.arp(2, OUR_IP, OUR_IP, { shaLo: 0x666 });
+  h.deliver(claim);
+  h.now = 5000;
+  h.deliver(claim);
+  h.now = 10000;
+  h.deliver(claim);
+  const out = h.take();
+  assert.equal(out.length, 2);
+  for (const f of out) {
+    assert.equal(f.desc[D_ARP_SPA]! >>> 0, OUR_IP);
+    assert.equal(f.desc[D_ARP_TPA]! >>> 0, OUR_IP);
+  }
+  assert.equal(h.iface.stats()["arp-address-conflict"], 3);
+});

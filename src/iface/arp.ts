@@ -17,6 +17,9 @@ export const ARP_REQUEST = 1;
 /** Reply. */
 export const ARP_REPLY = 2;
 
+/** RFC 5227 section 1.1 DEFEND_INTERVAL: 10 seconds between defensive announcements. */
+export const DEFEND_INTERVAL_MS = 10000;
+
 /** Handle the ARP packet decoded in `d` (a receive descriptor of kind K_ARP). */
 export function arpInput(
   d: Int32Array,
@@ -32,9 +35,16 @@ export function arpInput(
   const spa = d[D_ARP_SPA]! >>> 0, tpa = d[D_ARP_TPA]! >>> 0;
   const ours = router.address;
   if (spa === ours) {
-    // Someone else claims our address (or our own frame came back). RFC 5227 2.4 would
-    // defend; we count it.
-    if (shaHi !== tx.macHi || shaLo !== tx.macLo) c.inc("arp-address-conflict");
+    // Someone else claims our address (or our own frame came back). RFC 5227 2.4 (b): defend
+    // with one announcement, at most once per DEFEND_INTERVAL, so that peers' caches that the
+    // claim poisoned point back at us.
+    if (shaHi === tx.macHi && shaLo === tx.macLo) return;
+    c.inc("arp-address-conflict");
+    if (now - tx.lastDefend >= DEFEND_INTERVAL_MS) {
+      tx.lastDefend = now;
+      tx.sendArp(ARP_REQUEST, ours, 0, 0, ours, 0xffff, 0xffffffff);
+      c.inc("arp-defended");
+    }
     return;
   }
   if (isGroupMac(shaHi)) return c.inc("arp-bad-sender");

@@ -327,6 +327,10 @@ export class Interface implements TcpTransmit, UdpOwner {
     ) {
       return c.inc("ip-bad-source");
     }
+    // Linux accept_source_route=0: source-routed datagrams (RFC 791 LSRR/SSRR) are dropped.
+    if (d[D_IP_HLEN]! > 20 && hasSourceRoute(this.#engine.mem, l3Off, d[D_IP_HLEN]!)) {
+      return c.inc("ip-source-route");
+    }
     const group = linkGroup || bcast || mcast;
     switch (d[D_KIND]) {
       case K_TCP:
@@ -392,4 +396,23 @@ export class Interface implements TcpTransmit, UdpOwner {
     if (this.#engine.rxDesc[D_KIND] === K_IPV4_FRAGMENT) return c.inc("frag-still-fragment");
     this.#ipv4(REASM_OFF, linkGroup, now);
   }
+}
+
+/** True when the IPv4 options at `mem[l3Off+20, l3Off+hlen)` hold a source route (RFC 791). */
+function hasSourceRoute(mem: Uint8Array, l3Off: number, hlen: number): boolean {
+  let i = l3Off + 20;
+  const end = l3Off + hlen;
+  while (i < end) {
+    const type = mem[i]!;
+    if (type === 0) return false; // end of option list
+    if (type === 1) {
+      i++; // no-operation
+      continue;
+    }
+    if (type === 0x83 || type === 0x89) return true; // loose / strict source and record route
+    const len = i + 1 < end ? mem[i + 1]! : 0;
+    if (len < 2) return false; // malformed: the rest is not options we act on
+    i += len;
+  }
+  return false;
 }

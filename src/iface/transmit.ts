@@ -81,6 +81,8 @@ export class Transmitter implements ArpActions {
   readonly arp: ArpCache;
   /** Path MTUs lowered by ICMP. */
   readonly pmtu: PathMtuCache;
+  /** When we last defended our address (RFC 5227 2.4), for arp.ts. */
+  lastDefend = -Infinity;
   /** Called when ARP gave up on an address (after its frames were dropped). */
   onUnreachable: ((ip: number, now: number) => void) | null = null;
   #engine: Engine;
