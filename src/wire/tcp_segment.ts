@@ -30,29 +30,43 @@ import {
 
 /** A decoded or to-be-encoded TCP segment (RFC 9293 section 3.1). */
 export class TcpSegment {
+  /** Source IPv4 address (u32). */
   srcIp = 0;
+  /** Destination IPv4 address (u32). */
   dstIp = 0;
+  /** Source port. */
   srcPort = 0;
+  /** Destination port. */
   dstPort = 0;
+  /** Sequence number (u32). */
   seq = 0;
+  /** Acknowledgment number (u32), meaningful with F_ACK. */
   ack = 0;
+  /** Flag bits (F_FIN ... F_CWR of layout.ts). */
   flags = 0;
   /** Raw 16-bit window field (not scaled). */
   wnd = 0;
+  /** Urgent pointer, meaningful with F_URG. */
   urg = 0;
   /** MSS option, -1 when absent. */
-  mss = -1;
+  mss: number = -1;
   /** Window-scale shift, -1 when absent. */
-  ws = -1;
+  ws: number = -1;
+  /** SACK-permitted option present (SYN only, RFC 2018). */
   sackOk = false;
+  /** Timestamps option present (RFC 7323 section 3). */
   hasTs = false;
+  /** TSval of the timestamps option. */
   tsVal = 0;
+  /** TSecr of the timestamps option. */
   tsEcr = 0;
+  /** Number of SACK blocks in `sack` (0..4). */
   sackCount = 0;
   /** SACK blocks as [left, right) pairs. */
   readonly sack: Uint32Array = new Uint32Array(8);
   /** Input: payload offset in packet memory. */
   payloadOff = 0;
+  /** Payload length in bytes. */
   payloadLen = 0;
 
   /** Fill from a receive descriptor after a successful decode of kind K_TCP. */
