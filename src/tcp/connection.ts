@@ -13,6 +13,7 @@ import { seqAdd, seqDiff } from "../wire/seq.ts";
 import { type CongestionControl, NewReno } from "./congestion.ts";
 import type { ConnHost } from "./host.ts";
 import { RttEstimator } from "./rtt.ts";
+import type { SackScoreboard } from "./sack.ts";
 import { TcpError, type TcpEvent, type TcpOptions, type TcpState } from "./types.ts";
 
 /** Statistics of one connection (`TcpConnection.info()`). */
@@ -92,6 +93,7 @@ export class TcpConnection {
   /** @internal FIN queued by shutdownWrite */ finQueued = false;
   /** @internal sequence number of our FIN */ finSeq = 0;
   /** @internal peer FIN received */ peerFin = false;
+  /** @internal sequence of a FIN that arrived out of order, -1 none */ rcvFinSeq = -1;
   /** @internal owner called close() */ userClosed = false;
   /** @internal */ ackNow = false;
   /** @internal bytes received since the last ACK */ unackedBytes = 0;
@@ -109,6 +111,7 @@ export class TcpConnection {
   /** @internal */ rttStart = -1;
   /** @internal */ cc: CongestionControl;
   /** @internal */ dupAcks = 0;
+  /** @internal segments limited transmit may add beyond cwnd (RFC 3042) */ limitedTx = 0;
   /** @internal */ inRecovery = false;
   /** @internal */ recover = 0;
   /** @internal */ tsOk = false;
@@ -116,6 +119,7 @@ export class TcpConnection {
   /** @internal */ lastAckSent = 0;
   /** @internal */ sackOk = false;
   /** @internal */ wsOk = false;
+  /** @internal SACK scoreboard, made on the first SACK block */ sb: SackScoreboard | null = null;
   /** @internal */ writeBlocked = false;
   /** @internal urgent pointer (RFC 6093: sequence after the last urgent byte), -1 none */ rcvUp =
     -1;

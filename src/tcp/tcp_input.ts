@@ -8,7 +8,8 @@
 
 import { RI_DUPLICATE, RI_OUT_OF_ORDER } from "../kernels/engine.ts";
 import { F_ACK, F_FIN, F_PSH, F_RST, F_SYN, F_URG } from "../kernels/layout.ts";
-import { seqAdd, seqDiff, seqGe, seqGt, seqInWindow, seqLe, seqLt } from "../wire/seq.ts";
+import { seqAdd, seqDiff, seqGe, seqGt, seqInWindow, seqLe, seqLt, seqMax } from "../wire/seq.ts";
+import { SackScoreboard } from "./sack.ts";
 import type { TcpSegment } from "../wire/tcp_segment.ts";
 import type { TcpConnection } from "./connection.ts";
 import { enterEstablished, synSentInput } from "./handshake.ts";
@@ -153,6 +154,14 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
     return;
   }
   const newWnd = seg.wnd << c.sndWscale;
+  if (c.sackOk && seg.sackCount > 0) {
+    // RFC 2018 section 5: remember what the receiver holds above the cumulative ACK.
+    const sb = c.sb ??= new SackScoreboard();
+    const una = seqMax(ack, c.sndUna);
+    for (let i = 0; i < seg.sackCount; i++) {
+      sb.add(seg.sack[2 * i]!, seg.sack[2 * i + 1]!, una, c.sndMax);
+    }
+  }
   if (seqGt(ack, c.sndUna)) {
     if (onNewAck(c, seg, now)) return;
   } else if (
@@ -209,8 +218,9 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
     if (n > 0 && (flags & F_PSH)) readable = true; // PSH: deliver at once (we always do)
   }
 
-  // Eighth: FIN, once every byte before it arrived.
-  if (fin && !c.peerFin && seqAdd(seq, plen) === c.rcvNxt && finStates(c)) {
+  // Eighth: FIN, once every byte before it arrived (an early FIN is held like its data).
+  if (fin && !c.peerFin && finStates(c) && c.rcvFinSeq < 0) c.rcvFinSeq = seqAdd(seq, plen);
+  if (c.rcvFinSeq >= 0 && !c.peerFin && c.rcvFinSeq === c.rcvNxt && finStates(c)) {
     c.rcvNxt = seqAdd(c.rcvNxt, 1);
     c.peerFin = true;
     c.ackNow = true;
@@ -261,6 +271,7 @@ function onNewAck(c: TcpConnection, seg: TcpSegment, now: number): boolean {
   c.sndUna = ack;
   if (seqLt(c.sndNxt, ack)) c.sndNxt = ack;
   if (c.sndRing >= 0) c.host.engine.sndRelease(c.sndRing, ack);
+  c.sb?.prune(ack);
   // RTT: timestamps (RFC 7323 4.1) or one timed segment (RFC 6298 3, Karn's rule).
   if (c.tsOk && seg.hasTs && seg.tsEcr !== 0 && seqGe(now >>> 0, seg.tsEcr)) {
     c.rtt.sample(seqDiff(now >>> 0, seg.tsEcr));
@@ -282,6 +293,7 @@ function onNewAck(c: TcpConnection, seg: TcpSegment, now: number): boolean {
     }
   } else if (dataAcked > 0) c.cc.onAck(dataAcked, mss, now);
   c.dupAcks = 0;
+  c.limitedTx = 0;
   // RFC 6298 5.2 / 5.3: stop the timer when all is acknowledged, else restart it.
   if (c.sndUna === c.sndMax) c.rtxAt = Infinity;
   else c.arm("rtxAt", now + c.rtt.rto);
@@ -313,13 +325,24 @@ function onDupAck(c: TcpConnection, now: number): void {
   const mss = c.mss;
   if (c.inRecovery) {
     c.cc.onDupAckInRecovery(mss);
+    // With SACK, each duplicate ACK lets one more hole be repaired (RFC 6675 section 5).
+    if (c.sb && c.sb.count > 0) retransmitHead(c, now);
     return;
   }
+  // RFC 5827 early retransmit: with fewer than four segments outstanding and nothing new to
+  // send, the threshold is one less than the outstanding segments.
+  const flight = seqDiff(c.sndMax, c.sndUna);
+  const oseg = Math.ceil(flight / mss);
+  const thresh = oseg < 4 && seqDiff(c.sndEnd, c.sndMax) <= 0 ? Math.max(oseg - 1, 1) : 3;
+  // RFC 3042 limited transmit: the first two duplicate ACKs each release one new segment.
+  if (c.dupAcks < thresh) c.limitedTx = Math.min(c.dupAcks, 2);
   // RFC 6582 3.2 (2): enter only when the cumulative ACK covers more than `recover`.
-  if (c.dupAcks === 3 && seqGt(c.sndUna, c.recover)) {
+  if (c.dupAcks === thresh && seqGt(c.sndUna, c.recover)) {
+    c.limitedTx = 0;
     c.cc.enterRecovery(seqDiff(c.sndMax, c.sndUna), mss, now);
     c.recover = c.sndMax;
     c.inRecovery = true;
+    if (c.sb) c.sb.highRxt = c.sndUna;
     c.host.count("tcp-fast-retransmit");
     retransmitHead(c, now);
   }

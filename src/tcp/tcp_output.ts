@@ -148,7 +148,7 @@ export function output(c: TcpConnection, now: number): void {
 function sendLoop(c: TcpConnection, now: number): void {
   for (let guard = 0; guard < 100000; guard++) {
     const flight = seqDiff(c.sndNxt, c.sndUna);
-    const wnd = Math.min(c.sndWnd, c.cc.cwnd);
+    const wnd = Math.min(c.sndWnd, c.cc.cwnd + c.limitedTx * c.mss);
     let avail = seqDiff(c.sndEnd, c.sndNxt);
     if (avail < 0) avail = 0;
     const room = wnd - flight;
@@ -164,6 +164,22 @@ function sendLoop(c: TcpConnection, now: number): void {
       if (!c.noDelay && flight > 0) break;
     }
     const seq = c.sndNxt;
+    if (c.sb && c.sb.count > 0 && seqLt(seq, c.sndMax)) {
+      // Going back after a timeout: skip what the receiver SACKed, stop at the next range.
+      const sk = c.sb.skip(seq);
+      if (sk !== seq) {
+        c.sndNxt = seqLt(sk, c.sndMax) ? sk : c.sndMax;
+        continue;
+      }
+      const end = c.sb.holeEnd(seq);
+      if (end !== seq && seqDiff(end, seq) < len && !fin) {
+        sendData(c, seq, seqDiff(end, seq), false, now);
+        c.retransmits++;
+        c.sndNxt = end;
+        if (c.rtxAt === Infinity) c.arm("rtxAt", now + c.rtt.rto);
+        continue;
+      }
+    }
     if (seqLt(seq, c.sndMax)) {
       c.retransmits++;
       if (c.rttStart >= 0 && !seqLt(c.rttSeq, seq)) c.rttStart = -1; // Karn's rule
@@ -217,10 +233,21 @@ export function replyRst(host: ConnHost, seg: TcpSegment): void {
 
 /** Retransmit the first unacknowledged segment (fast retransmit, RFC 5681 3.2 step 2). */
 export function retransmitHead(c: TcpConnection, now: number): void {
-  const seq = c.sndUna;
+  let seq = c.sndUna;
+  let limit = c.mss;
+  const sb = c.sb;
+  if (sb && sb.count > 0) {
+    // SACK-guided: the next hole above what this recovery already resent (RFC 6675 NextSeg).
+    const from = seqGt(sb.highRxt, c.sndUna) ? sb.highRxt : c.sndUna;
+    const hole = sb.nextHole(from, c.sndMax);
+    if (hole < 0) return;
+    seq = hole;
+    limit = Math.min(limit, seqDiff(sb.holeEnd(hole), hole));
+    sb.highRxt = seqAdd(hole, limit);
+  }
   let avail = seqDiff(c.sndEnd, seq);
   if (avail < 0) avail = 0;
-  const len = Math.min(avail, c.mss);
+  const len = Math.min(avail, limit);
   const fin = c.finQueued && seqAdd(seq, len) === c.finSeq && seqGt(c.sndMax, c.finSeq);
   if (len === 0 && !fin) return;
   if (c.rttStart >= 0 && !seqLt(c.rttSeq, seq)) c.rttStart = -1; // Karn's rule

@@ -75,6 +75,7 @@ function onRto(c: TcpConnection, now: number): void {
   c.rtt.backoff();
   c.rttStart = -1;
   c.sndNxt = c.sndUna; // go back: resend from the first unacknowledged byte
+  if (c.sb) c.sb.highRxt = c.sndUna;
   output(c, now);
   if (c.rtxAt === Infinity && c.persistAt === Infinity) c.arm("rtxAt", now + c.rtt.rto);
 }
