@@ -55,6 +55,9 @@ export interface Captured {
   dstIp: number;
   srcPort: number;
   dstPort: number;
+  tsVal: number;
+  tsEcr: number;
+  sack: number[];
 }
 
 interface InFlight {
