@@ -154,7 +154,13 @@ export class Traffic {
     this.#startedAt = w.now;
     const data = (): Uint8Array => {
       const d = new Uint8Array(bytes);
-      for (let i = 0; i < d.length; i++) d[i] = rng.int(256);
+      let x = rng.u32() | 1;
+      for (let i = 0; i < d.length; i++) {
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        d[i] = x & 0xff;
+      }
       return d;
     };
     for (let i = 0; i < protectedCount + sacrificial; i++) {

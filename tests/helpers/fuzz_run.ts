@@ -32,7 +32,7 @@ export interface FuzzOptions {
   /** Bytes per client per session (default 20000). */
   bytes?: number;
   /**
-   * Frame loops between the nodes (more than 20000 frames in one pump) are failures unless
+   * Frame loops between the nodes (more than 600 frames in one pump) are failures unless
    * this is true; then they are cut (frames dropped) and counted in the report.
    */
   tolerateStorms?: boolean;
@@ -131,7 +131,7 @@ export function runFuzz(o: FuzzOptions): FuzzReport {
   const every = o.progressEvery ?? 100000;
   while (done < o.frames) {
     // A few hostile frames, then let the real traffic move for one millisecond.
-    const burst = 1 + rng.int(4);
+    const burst = 1 + rng.int(32);
     for (let b = 0; b < burst && done < o.frames; b++, done++) {
       const live = worlds[0]!.recent;
       const useLive = live.length > 0 && rng.chance(0.6);
@@ -174,7 +174,7 @@ export function runFuzz(o: FuzzOptions): FuzzReport {
         fail(done, `${w.victim.engine.kind} world threw ${(e as Error).stack}`);
       }
       if (w.storms > 0 && !o.tolerateStorms) {
-        fail(done, "a frame loop between the nodes (over 20000 frames in one pump)");
+        fail(done, "a frame loop between the nodes (over 600 frames in one pump)");
       }
       const s = w.victim.iface.stats();
       if ((s["frag-memory"] ?? 0) > FUZZ_LIMITS.fragMemory!) fail(done, "fragment memory");

@@ -150,7 +150,7 @@ export class World {
    * 64 peer-to-victim frames in `recent`. Returns the frames moved. When `max` is reached with
    * frames still queued, they are dropped and `storms` grows.
    */
-  pump(max = 20000): number {
+  pump(max = 600): number {
     let n = 0;
     while (n < max && (this.victim.out.length > 0 || this.peer.out.length > 0)) {
       const p = this.peer.out.splice(0);
