@@ -18,10 +18,11 @@ import { Interface, type InterfaceOptions } from "./iface/interface.ts";
 import type { TcpHandler } from "./tcp/contract.ts";
 import { type Clock, realClock } from "./stack_clock.ts";
 
-/** Frames drained per link.receive call. */
-const BATCH = 256;
-/** Batches drained per service before yielding to the event loop. */
-const ROUNDS = 8;
+/**
+ * Frames drained per pass. Small enough that a burst cannot fill a receive buffer before the
+ * application gets to read (64 full frames are 93 KB; the default buffer is 256 KiB).
+ */
+const BATCH = 64;
 /** Consecutive microtask-driven services before one macrotask yield (fairness). */
 const MICRO_RUN = 64;
 
@@ -96,6 +97,7 @@ export class Driver<T extends DriverTcp = DriverTcp> {
   #started = false;
   #closed = false;
   #kickPending = false;
+  #continuePending = false;
   #microRun = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = Infinity;
@@ -238,36 +240,46 @@ export class Driver<T extends DriverTcp = DriverTcp> {
     if (this.#closed || !this.#started) return 0;
     this.#services++;
     const now = this.now();
-    let frames = 0;
-    let more = false;
-    for (let round = 0; round < ROUNDS; round++) {
-      // A fresh view each time: WASM memory may have grown (engine.ts).
-      const buf = this.engine.mem.subarray(RX_OFF, RX_OFF + RX_SIZE);
-      const meta = this.#meta;
-      const n = this.link.receive(buf, meta, BATCH);
-      for (let i = 0; i < n; i++) {
-        this.iface.receive(RX_OFF + meta[2 * i]!, meta[2 * i + 1]!, now);
-      }
-      frames += n;
-      // Poll after each batch so ACKs and window updates leave without waiting for the rest.
-      this.#flush(now);
-      if (n < BATCH) break;
-      if (round === ROUNDS - 1) more = true;
+    // One batch per pass: a fresh view each time (WASM memory may have grown, engine.ts).
+    const buf = this.engine.mem.subarray(RX_OFF, RX_OFF + RX_SIZE);
+    const meta = this.#meta;
+    const n = this.link.receive(buf, meta, BATCH);
+    for (let i = 0; i < n; i++) {
+      this.iface.receive(RX_OFF + meta[2 * i]!, meta[2 * i + 1]!, now);
     }
-    this.#framesIn += frames;
-    if (!this.clock.virtual) this.#schedule(more);
-    return frames;
+    this.#framesIn += n;
+    // Poll after the batch so ACKs and window updates leave without waiting for the rest.
+    this.#flush(now);
+    if (!this.clock.virtual) this.#schedule(n === BATCH);
+    return n;
+  }
+
+  /** Run another pass soon: in a microtask, or after a macrotask turn now and then. */
+  #continue(): void {
+    if (++this.#microRun < MICRO_RUN) {
+      // Readers woken by this batch run first (their continuations are already queued), so
+      // the application drains the receive buffer between batches and the window stays open.
+      if (!this.#continuePending) {
+        this.#continuePending = true;
+        queueMicrotask(() => {
+          this.#continuePending = false;
+          this.#service();
+        });
+      }
+      return;
+    }
+    if (this.#yieldTimer === undefined) {
+      this.#yieldTimer = setTimeout(() => {
+        this.#yieldTimer = undefined;
+        this.#microRun = 0;
+        this.#service();
+      }, 0);
+    }
   }
 
   /** Arm the link wait and the deadline timer (real mode only). */
   #schedule(more: boolean): void {
-    if (more && this.#yieldTimer === undefined) {
-      // Frames still waiting: come back after letting other tasks run.
-      this.#yieldTimer = setTimeout(() => {
-        this.#yieldTimer = undefined;
-        this.#service();
-      }, 0);
-    }
+    if (more) this.#continue();
     if (this.#linkWait === null) {
       this.#linkWait = this.link.wait(Infinity).then(() => {
         this.#linkWait = null;
@@ -284,6 +296,7 @@ export class Driver<T extends DriverTcp = DriverTcp> {
         this.#timer = setTimeout(() => {
           this.#timer = undefined;
           this.#timerAt = Infinity;
+          this.#microRun = 0;
           this.#service();
         }, delay);
       }
@@ -292,18 +305,8 @@ export class Driver<T extends DriverTcp = DriverTcp> {
 
   #onLinkReady(): void {
     if (this.#closed) return;
-    // Frames from an in-process peer can make wait() resolve in a chain of microtasks; yield
-    // to the event loop now and then so timers and I/O are not starved.
-    if (++this.#microRun < MICRO_RUN) {
-      this.#service();
-      return;
-    }
-    this.#microRun = 0;
-    if (this.#yieldTimer === undefined) {
-      this.#yieldTimer = setTimeout(() => {
-        this.#yieldTimer = undefined;
-        this.#service();
-      }, 0);
-    }
+    // Frames from an in-process peer can make wait() resolve in a chain of microtasks; the
+    // same fairness rule as for continued batches applies.
+    this.#continue();
   }
 }
