@@ -106,7 +106,7 @@ async function ours(
   }, limitMs);
   const out = await child.output().finally(() => clearTimeout(timer));
   const stderr = new TextDecoder().decode(out.stderr).trim();
-  if (stderr !== "" && !quiet) console.error(`  [${mode} ${engine} ${mtu}] ${lastLines(stderr)}`);
+  if (stderr !== "") console.error(`  [${mode} ${engine} ${mtu}] ${lastLines(stderr)}`);
   if (!out.success) {
     throw new Error(`${mode} ${engine} ${mtu} failed (${out.code}): ${firstError(stderr)}`);
   }
@@ -117,8 +117,6 @@ async function ours(
   }
   return v;
 }
-const quiet = false;
-
 function lastLines(s: string): string {
   return s.split("\n").slice(-3).join(" / ");
 }
