@@ -258,3 +258,71 @@ Deno.test("api: graceful stack close sends FIN", async () => {
   listener.close();
   await b.close();
 });
+
+/** Code written against Deno's own types, unchanged. */
+async function denoEchoServer(listener: Deno.Listener): Promise<void> {
+  for await (const conn of listener) {
+    await conn.readable.pipeTo(conn.writable);
+    return;
+  }
+}
+
+async function denoClient(conn: Deno.TcpConn, text: string): Promise<string> {
+  conn.setNoDelay(true);
+  conn.setKeepAlive(true);
+  const writer = conn.writable.getWriter();
+  await writer.write(enc.encode(text));
+  await writer.close();
+  return await new Response(conn.readable).text();
+}
+
+Deno.test("api: objects type-check and work as Deno.Listener, Deno.TcpConn, Deno.DatagramConn", async () => {
+  await using s = await pair();
+  const listener: Deno.Listener = s.b.listen({ port: 88 });
+  const served = denoEchoServer(listener);
+  const conn: Deno.TcpConn = await s.a.connect({ hostname: B, port: 88 });
+  assert.equal(await denoClient(conn, "drop-in"), "drop-in");
+  await served;
+  listener.close();
+  const udp: Deno.DatagramConn = s.a.listenDatagram({ port: 9999 });
+  await assert.rejects(udp.joinMulticastV4("224.0.0.1", "0.0.0.0"), Deno.errors.NotSupported);
+  udp.close();
+});
+
+Deno.test("api: createStack options (engine, mac, gateway, pcap) and stats", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "dtcp-api-" });
+  try {
+    const [la, lb] = createMemoryLinkPair();
+    const a = await createStack({
+      link: la,
+      address: `${A}/24`,
+      engine: "wasm",
+      mac: "02:00:00:00:00:0a",
+      gateway: "10.9.0.254",
+      pcap: `${dir}/a.pcap`,
+    });
+    const b = await createStack({ link: lb, address: `${B}/24`, engine: "js" });
+    assert.equal(a.mac, "02:00:00:00:00:0a");
+    assert.equal(a.address, A);
+    assert.equal(a.prefixLength, 24);
+    const l = b.listen({ port: 89 });
+    const c = await a.connect({ hostname: B, port: 89 });
+    const st = a.stats();
+    assert.ok(st["frames-out"]! > 0 && st["tcp-connections"] === 1, JSON.stringify(st));
+    c.close();
+    l.close();
+    await a.close();
+    await b.close();
+    const pcap = await Deno.readFile(`${dir}/a.pcap`);
+    assert.ok(pcap.length > 24 + 3 * 16, "the capture holds frames");
+    await assert.rejects(createStack({ link: la, address: "10.9.0.1" }), TypeError);
+    await assert.rejects(createStack({ link: la, address: "10.9.0.1/24", mac: "zz" }), TypeError);
+    await assert.rejects(
+      // @ts-expect-error: an unknown engine name
+      createStack({ link: la, address: "10.9.0.1/24", engine: "gpu" }),
+      TypeError,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -31,7 +31,8 @@ import { WakeList } from "./wake.ts";
  * await b.close();
  * ```
  */
-export class DatagramConn implements AsyncIterable<[Uint8Array, Deno.NetAddr]>, Disposable {
+export class DatagramConn
+  implements AsyncIterable<[Uint8Array<ArrayBuffer>, Deno.NetAddr]>, Disposable {
   /** The bound address. */
   readonly addr: Deno.NetAddr;
   #driver: Driver;
@@ -60,18 +61,19 @@ export class DatagramConn implements AsyncIterable<[Uint8Array, Deno.NetAddr]>, 
    * Wait for the next datagram. With `p`, the data is copied into it (truncated to its
    * length) and the returned array is a view of `p`.
    */
-  async receive(p?: Uint8Array): Promise<[Uint8Array, Deno.NetAddr]> {
+  async receive(p?: Uint8Array): Promise<[Uint8Array<ArrayBuffer>, Deno.NetAddr]> {
     for (;;) {
       if (this.#closed) {
         throw new Deno.errors.BadResource(`UDP socket on port ${this.addr.port} is closed`);
       }
       const d = this.#sock.receive();
       if (d) {
-        let data = d.data;
+        // The interface queues a fresh copy of each datagram (an ArrayBuffer of its own).
+        let data = d.data as Uint8Array<ArrayBuffer>;
         if (p) {
           const n = Math.min(p.length, data.length);
           p.set(data.subarray(0, n));
-          data = p.subarray(0, n);
+          data = p.subarray(0, n) as Uint8Array<ArrayBuffer>;
         }
         return [data, netAddr("udp", d.remoteIp, d.remotePort)];
       }
@@ -105,6 +107,22 @@ export class DatagramConn implements AsyncIterable<[Uint8Array, Deno.NetAddr]>, 
     this.#wake.wakeAll();
   }
 
+  /** Multicast is not supported: rejects with `Deno.errors.NotSupported`. */
+  joinMulticastV4(
+    _address: string,
+    _networkInterface: string,
+  ): Promise<Deno.MulticastV4Membership> {
+    return Promise.reject(new Deno.errors.NotSupported("Multicast is not supported by this stack"));
+  }
+
+  /** Multicast is not supported: rejects with `Deno.errors.NotSupported`. */
+  joinMulticastV6(
+    _address: string,
+    _networkInterface: number,
+  ): Promise<Deno.MulticastV6Membership> {
+    return Promise.reject(new Deno.errors.NotSupported("Multicast is not supported by this stack"));
+  }
+
   /** No-op (the stack's loop keeps the process alive). */
   ref(): void {}
 
@@ -112,7 +130,7 @@ export class DatagramConn implements AsyncIterable<[Uint8Array, Deno.NetAddr]>, 
   unref(): void {}
 
   /** Receive datagrams until the socket is closed. */
-  async *[Symbol.asyncIterator](): AsyncIterableIterator<[Uint8Array, Deno.NetAddr]> {
+  async *[Symbol.asyncIterator](): AsyncIterableIterator<[Uint8Array<ArrayBuffer>, Deno.NetAddr]> {
     for (;;) {
       try {
         yield await this.receive();

@@ -232,7 +232,8 @@ function hostIp(hostname: string | undefined): number {
  * await b.close();
  * ```
  */
-export function createStack(options: StackOptions): Promise<NetStack> {
+export async function createStack(options: StackOptions): Promise<NetStack> {
+  await Promise.resolve(); // option errors reject the promise rather than throw
   const { address, prefixLength } = parseCidr(options.address);
   const gateway = options.gateway === undefined ? undefined : parseIpv4(options.gateway);
   const mac = typeof options.mac === "string" ? parseMac(options.mac) : options.mac;
@@ -270,5 +271,5 @@ export function createStack(options: StackOptions): Promise<NetStack> {
     },
   });
   driver.start();
-  return Promise.resolve(new NetStack(driver, formatIpv4(address), prefixLength));
+  return new NetStack(driver, formatIpv4(address), prefixLength);
 }
