@@ -19,6 +19,7 @@
 
 import type { Engine } from "../kernels/engine.ts";
 import { F_SYN } from "../kernels/layout.ts";
+import { seqGt, seqLt } from "../wire/seq.ts";
 import { TcpSegment } from "../wire/tcp_segment.ts";
 import type { TcpHandler, TcpIcmpError, TcpTransmit } from "./contract.ts";
 import { TcpConnection } from "./connection.ts";
@@ -226,7 +227,7 @@ export class TcpLayer implements TcpHandler, ListenerHost {
     }
     this.count(`tcp-icmp-${kind}`);
     // RFC 5927: only believe errors quoting a sequence number in flight.
-    if (((seq - c.sndUna) | 0) < 0 || ((seq - c.sndMax) | 0) > 0) return;
+    if (seqLt(seq >>> 0, c.sndUna) || seqGt(seq >>> 0, c.sndMax)) return;
     if (kind === "fragmentation-needed") {
       if (mtu >= 68) {
         const m = Math.max(mtu - 40 - (c.tsOk ? 12 : 0), 28);

@@ -94,7 +94,10 @@ export function sendSyn(c: TcpConnection, now: number): void {
 
 /** Send a pure ACK now (RFC 9293 3.10.7.4). */
 export function sendAck(c: TcpConnection, now: number): void {
-  const s = build(c, c.sndNxt, F_ACK, now);
+  // SEQ is the highest sequence sent, not a SND.NXT pulled back by a timeout: a pure ACK with
+  // an old SEQ would be unacceptable to the peer (RFC 9293 3.10.7.4) and its ACK lost (as
+  // Linux, whose snd_nxt never moves back).
+  const s = build(c, c.sndMax, F_ACK, now);
   c.host.tx.sendTcp(s, -1);
   c.segsOut++;
   acked(c);
@@ -164,6 +167,7 @@ function sendLoop(c: TcpConnection, now: number): void {
       if (!c.noDelay && flight > 0) break;
     }
     const seq = c.sndNxt;
+    if (flight === 0) c.progressAt = now; // the user timeout counts from here
     if (c.sb && c.sb.count > 0 && seqLt(seq, c.sndMax)) {
       // Going back after a timeout: skip what the receiver SACKed, stop at the next range.
       const sk = c.sb.skip(seq);
@@ -200,6 +204,7 @@ function sendLoop(c: TcpConnection, now: number): void {
   const waiting = seqDiff(c.sndEnd, c.sndNxt) > 0 || finPending(c);
   if (waiting && c.sndNxt === c.sndUna && c.persistAt === Infinity) {
     c.rtxAt = Infinity;
+    if (c.persistBackoff === 0) c.progressAt = now;
     const t = Math.min(c.rtt.rto * 2 ** Math.min(c.persistBackoff, 20), c.opt.rtoMaxMs);
     c.arm("persistAt", now + Math.max(t, c.opt.rtoMinMs));
   }

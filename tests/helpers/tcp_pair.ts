@@ -9,6 +9,7 @@ import type { Engine } from "../../src/kernels/engine.ts";
 import { createJsEngine } from "../../src/kernels/js_engine.ts";
 import { createWasmEngine } from "../../src/kernels/wasm_engine.ts";
 import { RX_OFF, TX_PAYLOAD_OFF } from "../../src/kernels/layout.ts";
+import { makeIsn } from "../../src/tcp/isn.ts";
 import { TcpLayer, type TcpOptions } from "../../src/tcp/tcp_layer.ts";
 import { TcpSegment } from "../../src/wire/tcp_segment.ts";
 
@@ -102,6 +103,8 @@ export class TcpPair {
   readonly captured: Captured[] = [];
   readonly seed: number;
   delivered = 0;
+  /** SACK blocks seen that straddle their own cumulative ACK (must stay 0). */
+  sackViolations = 0;
   dropped = 0;
   /** Set to drop every segment from a side (tests of timeouts). */
   blackhole: { a: boolean; b: boolean } = { a: false, b: false };
@@ -122,8 +125,10 @@ export class TcpPair {
     this.ea = mk();
     this.eb = mk();
     const mtu = o.mtu ?? 1500;
-    this.a = new TcpLayer(this.ea, this.#tx("a", mtu), o.tcpA);
-    this.b = new TcpLayer(this.eb, this.#tx("b", mtu), o.tcpB);
+    // Deterministic ISNs (RFC 6528 function with a key from the seed) unless a test injects one.
+    const key = (k: number) => new Uint32Array([this.seed, k, 0x9e3779b9, this.seed ^ k]);
+    this.a = new TcpLayer(this.ea, this.#tx("a", mtu), { isn: makeIsn(key(1)), ...o.tcpA });
+    this.b = new TcpLayer(this.eb, this.#tx("b", mtu), { isn: makeIsn(key(2)), ...o.tcpB });
   }
 
   #tx(from: "a" | "b", mtu: number) {
@@ -165,6 +170,12 @@ export class TcpPair {
       sack: Array.from(seg.sack.subarray(0, 2 * seg.sackCount)),
     };
     if (this.#capture) this.captured.push(rec);
+    for (let i = 0; i < rec.sackCount; i++) {
+      const l = rec.sack[2 * i]!, r = rec.sack[2 * i + 1]!;
+      if (((l - rec.ack) | 0) <= 0 && ((r - rec.ack) | 0) > 0) {
+        this.sackViolations++; // a block straddling the cumulative ACK
+      }
+    }
     if (seg.dstIp !== (from === "a" ? IP_B : IP_A)) return false;
     if (this.blackhole[from]) {
       this.dropped++;
