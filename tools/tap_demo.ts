@@ -203,6 +203,18 @@ async function main(): Promise<number> {
   await Deno.writeFile(`${tmp}/A.bmp`, bmp);
   await Deno.writeFile(`${tmp}/small.bmp`, bmp.subarray(0, 262144));
   const dl = await Deno.makeTempDir({ prefix: "dtcp-demo-dl-" });
+  // On Ctrl-C withTapNamespace deletes the namespace (and the TAP device in it) and exits;
+  // this listener runs first and removes our temporary files.
+  const onSignal = (): void => {
+    console.log("\nInterrupted: cleaning up the namespace, the TAP device and temporary files");
+    for (const d of [tmp, dl]) {
+      try {
+        Deno.removeSync(d, { recursive: true });
+      } catch { /* already gone */ }
+    }
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
   let ok = false;
   try {
     console.log(`Namespace with a TAP device: kernel ${KERNEL}/24, our stack ${OURS} (${engine})`);
@@ -232,6 +244,8 @@ async function main(): Promise<number> {
       }
     });
   } finally {
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
     await Deno.remove(dl, { recursive: true }).catch(() => {});
   }
