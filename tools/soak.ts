@@ -54,12 +54,12 @@ const client = await createStack({ link: lb, address: "10.77.0.2/24", engine, tc
 const listener = server.listen({ port: 7 });
 
 const MB = (n: number): string => (n / 1048576).toFixed(1);
-function memory(): { heap: number; rss: number; pkt: number } {
+function memory(): { heap: number; external: number; rss: number; pkt: number } {
   gc!();
   const m = Deno.memoryUsage();
   const pkt = server.driver.engine.mem.buffer.byteLength +
     client.driver.engine.mem.buffer.byteLength;
-  return { heap: m.heapUsed, rss: m.rss, pkt };
+  return { heap: m.heapUsed, external: m.external, rss: m.rss, pkt };
 }
 
 /** Echo server: read everything until EOF, write it back, close. */
@@ -138,7 +138,9 @@ while ((performance.now() - start) / 1000 < seconds) {
   const conns = client.driver.tcp.connectionCount + server.driver.tcp.connectionCount;
   const row =
     `round ${round}: ${perRound} conns in ${((performance.now() - t0) / 1000).toFixed(1)} s` +
-    `, left ${conns}, heap ${MB(m.heap)} MB, rss ${MB(m.rss)} MB, packet memory ${MB(m.pkt)} MB` +
+    `, left ${conns}, heap ${MB(m.heap)} MB, external ${MB(m.external)} MB, rss ${
+      MB(m.rss)
+    } MB, packet memory ${MB(m.pkt)} MB` +
     `, failures ${failures}`;
   console.log(row);
   rows.push(row);
@@ -150,6 +152,7 @@ console.log(
   `\n${total} connections in ${((performance.now() - start) / 1000).toFixed(0)} s; ` +
     `heap ${MB(base!.heap)} MB after round 0 -> ${MB(end.heap)} MB at the end ` +
     `(${(((end.heap - base!.heap) / base!.heap) * 100).toFixed(1)} %), ` +
+    `external ${MB(base!.external)} -> ${MB(end.external)} MB, ` +
     `rss ${MB(base!.rss)} -> ${MB(end.rss)} MB, packet memory ${MB(base!.pkt)} -> ${
       MB(end.pkt)
     } MB`,
@@ -160,10 +163,12 @@ await serving.catch(() => {});
 await client.close();
 await server.close();
 
-let bad = failures > 0 || left > 0 || end.heap > base!.heap * 1.25 + 4 * 1048576;
+const grew = end.heap > base!.heap * 1.25 + 4 * 1048576 ||
+  end.external > base!.external * 1.25 + 4 * 1048576;
+let bad = failures > 0 || left > 0 || grew;
 if (failures > 0) console.error(`FAIL: ${failures} connections failed`);
 if (left > 0) console.error(`FAIL: ${left} connections left open`);
-if (end.heap > base!.heap * 1.25 + 4 * 1048576) console.error("FAIL: the heap did not return");
+if (grew) console.error("FAIL: the heap or external memory did not return");
 // A leaked timer or pending operation keeps the event loop alive past this watchdog.
 const watchdog = setTimeout(() => {
   console.error("FAIL: the event loop is still alive 10 s after closing: a timer or op leaked");

@@ -155,6 +155,11 @@ export function runFuzz(o: FuzzOptions): FuzzReport {
           firstDiff = d;
           if (d.length === 0) fail(done, "the frame was not counted anywhere", frame, op);
           for (const k of d) histogram[k] = (histogram[k] ?? 0) + 1;
+          // Segments TCP took without counting anything (accepted, or dropped silently).
+          if (d.length === 1 && d[0] === "tcp-in") {
+            histogram["(tcp-in, no TCP counter)"] = (histogram["(tcp-in, no TCP counter)"] ?? 0) +
+              1;
+          }
         } else {
           if (d.join() !== firstDiff.join()) {
             fail(done, `engines disagree: ${firstDiff.join(",")} vs ${d.join(",")}`, frame, op);
