@@ -127,7 +127,15 @@ export function checkPort(port: number, allowZero: boolean): number {
   return port;
 }
 
-/** "10.7.0.1:8080", for messages. */
+/**
+ * "10.7.0.1:8080", for messages.
+ *
+ * @example Format an endpoint
+ * ```ts
+ * import { endpoint } from "./addr.ts";
+ * if (endpoint(0x0a070001, 8080) !== "10.7.0.1:8080") throw new Error("bad endpoint");
+ * ```
+ */
 export function endpoint(ip: number, port: number): string {
   return `${formatIpv4(ip)}:${port}`;
 }
