@@ -111,6 +111,12 @@ export class TcpConnection {
   /** @internal */ rttStart = -1;
   /** @internal */ cc: CongestionControl;
   /** @internal */ dupAcks = 0;
+  /** @internal duplicate ACK threshold, raised when reordering is detected (as Linux) */ dupThresh =
+    3;
+  /** @internal Eifel (RFC 3522) state: TSval of the fast retransmission, cwnd and ssthresh before */ undoTs =
+    -1;
+  /** @internal */ undoCwnd = 0;
+  /** @internal */ undoSsthresh = 0;
   /** @internal segments limited transmit may add beyond cwnd (RFC 3042) */ limitedTx = 0;
   /** @internal */ inRecovery = false;
   /** @internal */ recover = 0;

@@ -51,6 +51,16 @@ export class RttEstimator {
     this.rto = Math.min(Math.max(Math.ceil(rto), this.#min), this.#max);
   }
 
+  /**
+   * Drop the backoff once new data is acknowledged: the RTO returns to SRTT + 4 RTTVAR
+   * (Linux clears icsk_backoff on forward progress; RFC 6298 5.7 keeps it until a sample).
+   */
+  undoBackoff(): void {
+    if (!this.hasSample) return;
+    const rto = this.srtt + Math.max(1, 4 * this.rttvar);
+    this.rto = Math.min(Math.max(Math.ceil(rto), this.#min), this.#max);
+  }
+
   /** Double the RTO after a timeout (RFC 6298 5.5), bounded by the maximum. */
   backoff(): void {
     this.rto = Math.min(this.rto * 2, this.#max);

@@ -272,17 +272,35 @@ function onNewAck(c: TcpConnection, seg: TcpSegment, now: number): boolean {
   if (seqLt(c.sndNxt, ack)) c.sndNxt = ack;
   if (c.sndRing >= 0) c.host.engine.sndRelease(c.sndRing, ack);
   c.sb?.prune(ack);
-  // RTT: timestamps (RFC 7323 4.1) or one timed segment (RFC 6298 3, Karn's rule).
-  if (c.tsOk && seg.hasTs && seg.tsEcr !== 0 && seqGe(now >>> 0, seg.tsEcr)) {
+  // RTT: timestamps (RFC 7323 4.1) or one timed segment (RFC 6298 3, Karn's rule). While
+  // holes are being repaired the echoed timestamp is that of the segment before the hole
+  // (RFC 7323 4.3), which would inflate the RTT by the recovery time: use timing then.
+  const clean = !c.inRecovery && (!c.sb || c.sb.count === 0) && c.retries === 0;
+  if (clean && c.tsOk && seg.hasTs && seg.tsEcr !== 0 && seqGe(now >>> 0, seg.tsEcr)) {
     c.rtt.sample(seqDiff(now >>> 0, seg.tsEcr));
     c.rttStart = -1;
   } else if (c.rttStart >= 0 && seqGt(ack, c.rttSeq)) {
     c.rtt.sample(now - c.rttStart);
     c.rttStart = -1;
   }
+  if (c.retries > 0) c.rtt.undoBackoff();
   c.retries = 0;
   c.progressAt = now;
   const mss = c.mss;
+  if (c.inRecovery && c.undoTs >= 0 && seg.hasTs) {
+    if (seqLt(seg.tsEcr, c.undoTs)) {
+      // RFC 3522: the ACK echoes a timestamp older than the retransmission: the original
+      // arrived, the retransmission was spurious (reordering). Undo the reduction (RFC 4015)
+      // and tolerate more reordering (as Linux raises tp->reordering).
+      c.inRecovery = false;
+      c.cc.cwnd = Math.max(c.cc.cwnd, c.undoCwnd);
+      c.cc.ssthresh = Math.max(c.cc.ssthresh, c.undoSsthresh);
+      c.dupThresh = Math.min(c.dupThresh + 1, 16);
+      c.recover = c.sndUna;
+      c.host.count("tcp-spurious-retransmit");
+    }
+    c.undoTs = -1;
+  }
   if (c.inRecovery) {
     if (seqGe(ack, c.recover)) {
       c.inRecovery = false;
@@ -333,16 +351,21 @@ function onDupAck(c: TcpConnection, now: number): void {
   // send, the threshold is one less than the outstanding segments.
   const flight = seqDiff(c.sndMax, c.sndUna);
   const oseg = Math.ceil(flight / mss);
-  const thresh = oseg < 4 && seqDiff(c.sndEnd, c.sndMax) <= 0 ? Math.max(oseg - 1, 1) : 3;
+  const thresh = oseg < 4 && seqDiff(c.sndEnd, c.sndMax) <= 0 ? Math.max(oseg - 1, 1) : c.dupThresh;
   // RFC 3042 limited transmit: the first two duplicate ACKs each release one new segment.
   if (c.dupAcks < thresh) c.limitedTx = Math.min(c.dupAcks, 2);
   // RFC 6582 3.2 (2): enter only when the cumulative ACK covers more than `recover`.
   if (c.dupAcks === thresh && seqGt(c.sndUna, c.recover)) {
     c.limitedTx = 0;
+    const cw = c.cc.cwnd, ss = c.cc.ssthresh;
     c.cc.enterRecovery(seqDiff(c.sndMax, c.sndUna), mss, now);
     c.recover = c.sndMax;
     c.inRecovery = true;
     if (c.sb) c.sb.highRxt = c.sndUna;
+    // Eifel detection (RFC 3522): remember the retransmission's TSval and what to restore.
+    c.undoTs = c.tsOk ? now >>> 0 : -1;
+    c.undoCwnd = cw;
+    c.undoSsthresh = ss;
     c.host.count("tcp-fast-retransmit");
     retransmitHead(c, now);
   }

@@ -113,6 +113,7 @@ export class TcpPair {
   #rand: () => number;
   #faults: Faults;
   #busy = { a: 0, b: 0 };
+  #last = { a: 0, b: 0 };
   #capture: boolean;
   #rx = new TcpSegment();
 
@@ -198,6 +199,9 @@ export class TcpPair {
       at = this.#busy[from] + (f.delayMs ?? 1);
     }
     if (f.jitterMs) at += r() * f.jitterMs;
+    // Jitter keeps the link FIFO; only the reorder fault lets a segment fall behind others.
+    if (at < this.#last[from]) at = this.#last[from];
+    this.#last[from] = at;
     if ((f.reorder ?? 0) > 0 && r() < f.reorder!) at += 1 + r() * 5 * (f.delayMs ?? 1);
     const to = from === "a" ? "b" : "a";
     this.#push({ at, order: this.#order++, to, seg: rec, data });
