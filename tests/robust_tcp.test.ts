@@ -302,3 +302,23 @@ Deno.test({
     assert.notEqual(JSON.stringify(node.tcp!.stats()), before, "no TCP counter moved");
   },
 });
+
+// BUG (src/tcp, persist timer): with userTimeoutMs 30000 and a peer holding a zero window, the
+// connection ends at the first window probe after the timeout (51 s with the default backoff:
+// probes at 0.2, 0.6, 1.4 ... 25.4, 51 s) instead of near 30 s. Linux clamps the probe timer to
+// the user timeout (tcp_clamp_probe0_to_user_timeout). Ignored until the timer is clamped.
+Deno.test({
+  name: "robust tcp: the user timeout ends a zero-window connection on time",
+  ignore: true,
+  fn() {
+    const { peer, listener } = setup("js", { userTimeoutMs: 30000 });
+    peer.handshake(40003, 9000, 0);
+    const conn = listener.accept()!;
+    conn.write(bytes(5000, 10));
+    runUntil(peer, () => conn.state === "CLOSED", 600000, (seen) => {
+      for (const _ of seen) peer.send({ flags: F_ACK, wnd: 0 });
+    });
+    assert.equal(conn.error?.code, "timed-out");
+    assert.ok(peer.now <= 31000, `ended after ${peer.now} ms, user timeout 30000 ms`);
+  },
+});
