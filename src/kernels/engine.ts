@@ -45,6 +45,7 @@ export interface WireOps {
 export interface BufferOps {
   /** Create a reassembly buffer of `capacity` bytes whose first expected byte is `seq`. */
   rcvCreate(capacity: number, seq: number): number;
+  /** Free a reassembly buffer and its storage; the handle may be reused. */
   rcvDestroy(h: number): void;
   /**
    * Accept a segment's payload lying at `mem[off, off+len)` with first sequence number `seq`.
@@ -72,6 +73,7 @@ export interface BufferOps {
   rcvHeld(h: number): number;
   /** Create a send ring of `capacity` bytes whose first byte will carry sequence number `seq`. */
   sndCreate(capacity: number, seq: number): number;
+  /** Free a send ring and its storage; the handle may be reused. */
   sndDestroy(h: number): void;
   /** Append user bytes; returns how many were accepted (backpressure when < src.length). */
   sndWrite(h: number, src: Uint8Array): number;
@@ -89,6 +91,7 @@ export interface BufferOps {
 
 /** One hot-path engine. */
 export interface Engine extends WireOps, BufferOps {
+  /** Which implementation this is. */
   readonly kind: "js" | "wasm";
   /** Packet memory (see layout.ts). Re-read after any call; it may be replaced on growth. */
   readonly mem: Uint8Array;
