@@ -292,7 +292,8 @@ export class Driver<T extends DriverTcp = DriverTcp> {
       this.#timer = undefined;
       this.#timerAt = at;
       if (Number.isFinite(at)) {
-        const delay = Math.max(0, Math.ceil(at - performance.now()));
+        // At least 1 ms: a deadline a layer keeps in the past must not spin the event loop.
+        const delay = Math.max(1, Math.ceil(at - performance.now()));
         this.#timer = setTimeout(() => {
           this.#timer = undefined;
           this.#timerAt = Infinity;

@@ -36,12 +36,14 @@ async function inNamespace(
         const file = await cap.stop();
         const keep = Deno.env.get("TCPIP_KEEP_PCAP");
         if (keep) await Deno.copyFile(file, `${keep}/${captureName}.pcap`);
-        const c = await checkCapture(file, [5001, 5002, 5353, 6001, 6002, 6003, 6004, 6005, 7000]);
-        assert.ok(c.frames > 0, "the capture is empty");
-        assert.equal(c.malformed, 0, `malformed frames in ${captureName}`);
-        assert.equal(c.badChecksums, 0, `bad checksums in ${captureName}`);
-        check(c);
       }
+      // Checked only when the exchange succeeded, so a failure above is not masked.
+      const file = `${dir}/${captureName}.pcap`;
+      const c = await checkCapture(file, [5001, 5002, 5353, 6001, 6002, 6003, 6004, 6005, 7000]);
+      assert.ok(c.frames > 0, "the capture is empty");
+      assert.equal(c.malformed, 0, `malformed frames in ${captureName}`);
+      assert.equal(c.badChecksums, 0, `bad checksums in ${captureName}`);
+      check(c);
     });
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
@@ -197,7 +199,17 @@ Deno.test({
 
         // RST on abort, ours: the kernel's recv fails with ConnectionResetError.
         listener = stack.listen({ port: 6002 });
-        peer = py(ns, ["connect", OURS, "6002", "10", "8", "send-first"]);
+        peer = ns.spawn([
+          "python3",
+          "-c",
+          `import socket
+s = socket.create_connection(("${OURS}", 6002), timeout=10)
+s.sendall(b"x" * 10)
+try:
+    print("EOF" if not s.recv(100) else "DATA", flush=True)
+except ConnectionResetError:
+    print("ConnectionResetError", flush=True)`,
+        ], { stdout: "piped", stderr: "piped" });
         conn = await listener.accept();
         await conn.read(new Uint8Array(100));
         conn.abort();
