@@ -59,8 +59,8 @@ interface Plan {
   setup: string;
   unit: Unit;
   baseline?: boolean;
-  /** Measure `runs` runs; reference helpers measure all runs in one setup. */
-  measure: () => Promise<number[]>;
+  /** Measure one run (run number `run`, from 0). */
+  measure: (run: number) => Promise<number>;
 }
 
 /** Run our stack's child script once and return the figure under `key`. */
@@ -126,10 +126,10 @@ function firstError(s: string): string {
   return line.slice(0, 120);
 }
 
-async function repeat(n: number, f: () => Promise<number>): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) out.push(await f());
-  return out;
+async function one(f: Promise<number[]>): Promise<number> {
+  const [v] = await f;
+  if (v === undefined) throw new Error("No figure");
+  return v;
 }
 
 function plan(): Plan[] {
@@ -149,20 +149,20 @@ function plan(): Plan[] {
           setup: `ours, ${e}, TAP (socat peer)`,
           unit: "Gbit/s",
           baseline: e === "wasm",
-          measure: () => repeat(runs, () => ours(mode, e, mtu, seconds, "gbps")),
+          measure: () => ours(mode, e, mtu, seconds, "gbps"),
         });
       }
       p.push({
         test,
         setup: "kernel <-> kernel, veth (iperf3)",
         unit: "Gbit/s",
-        measure: () => vethCached(mtu),
+        measure: (run) => vethCached(mtu, run),
       });
       p.push({
         test,
         setup: "slirp4netns, TAP (iperf3)",
         unit: "Gbit/s",
-        measure: () => slirpThroughput(mtu, mode === "tap-send", seconds, runs),
+        measure: () => one(slirpThroughput(mtu, mode === "tap-send", seconds, 1)),
       });
     }
     const test = `memory link, stack -> stack MTU ${mtu}`;
@@ -172,7 +172,7 @@ function plan(): Plan[] {
         setup: `ours, ${e}, two stacks, one process`,
         unit: "Gbit/s",
         baseline: e === "wasm",
-        measure: () => repeat(runs, () => ours("mem-bulk", e, mtu, seconds, "gbps")),
+        measure: () => ours("mem-bulk", e, mtu, seconds, "gbps"),
       });
     }
   }
@@ -188,27 +188,27 @@ function plan(): Plan[] {
         setup: `ours, ${e}, TAP (Python peer)`,
         unit,
         baseline: e === "wasm",
-        measure: () => repeat(runs, () => ours(`tap-${kind}`, e, 1500, latencySeconds, key)),
+        measure: () => ours(`tap-${kind}`, e, 1500, latencySeconds, key),
       });
     }
     p.push({
       test,
       setup: "kernel <-> kernel, veth (Deno client)",
       unit,
-      measure: () => vethLatency(kind, latencySeconds, runs),
+      measure: () => one(vethLatency(kind, latencySeconds, 1)),
     });
     p.push({
       test,
       setup: "slirp4netns, TAP (Deno client)",
       unit,
-      measure: () => slirpLatency(kind, latencySeconds, runs),
+      measure: () => one(slirpLatency(kind, latencySeconds, 1)),
     });
     for (const e of engines) {
       p.push({
         test,
         setup: `ours, ${e}, memory link (both ends ours)`,
         unit,
-        measure: () => repeat(runs, () => ours(`mem-${kind}`, e, 1500, latencySeconds, key)),
+        measure: () => ours(`mem-${kind}`, e, 1500, latencySeconds, key),
       });
     }
   }
@@ -216,12 +216,13 @@ function plan(): Plan[] {
 }
 
 /** The veth row appears under both directions (kernel to kernel is one path): measure once. */
-const vethRuns = new Map<number, Promise<number[]>>();
-function vethCached(mtu: number): Promise<number[]> {
-  let r = vethRuns.get(mtu);
+const vethRuns = new Map<string, Promise<number>>();
+function vethCached(mtu: number, run: number): Promise<number> {
+  const key = `${mtu}/${run}`;
+  let r = vethRuns.get(key);
   if (!r) {
-    r = vethThroughput(mtu, seconds, runs);
-    vethRuns.set(mtu, r);
+    r = one(vethThroughput(mtu, seconds, 1));
+    vethRuns.set(key, r);
   }
   return r;
 }
@@ -252,26 +253,38 @@ if (import.meta.main) {
   const started = performance.now();
   const rows: Row[] = [];
   const only = args.only?.toLowerCase();
+  const todo: { item: Plan; row: Row; failures: number }[] = [];
   for (const item of plan()) {
     const row: Row = { test: item.test, setup: item.setup, unit: item.unit, values: [] };
     if (item.baseline) row.baseline = true;
     rows.push(row);
     if (only && !`${item.test} ${item.setup}`.toLowerCase().includes(only)) {
       row.note = "filtered out by --only";
-      continue;
+    } else todo.push({ item, row, failures: 0 });
+  }
+  // Rounds: every row's run i before any row's run i + 1, so that a change in the machine's
+  // background load during the benchmark spreads over all rows instead of biasing some.
+  for (let run = 0; run < runs; run++) {
+    for (const t of todo) {
+      if (t.failures >= 2) continue;
+      const t0 = performance.now();
+      let fig: string;
+      try {
+        const v = await t.item.measure(run);
+        t.row.values.push(v);
+        fig = `${v.toFixed(2)} ${t.item.unit}`;
+      } catch (err) {
+        t.failures++;
+        t.row.note = (err as Error).message.split("\n")[0]!.slice(0, 140);
+        fig = `failed: ${t.row.note}`;
+      }
+      const secs = ((performance.now() - t0) / 1000).toFixed(1);
+      console.error(`run ${run + 1}/${runs} ${t.item.test} | ${t.item.setup}: ${fig} (${secs} s)`);
     }
-    const t0 = performance.now();
-    try {
-      row.values = await item.measure();
-    } catch (err) {
-      row.note = (err as Error).message.split("\n")[0]!.slice(0, 140);
-    }
-    const fig = row.values.map((v) => v.toFixed(2)).join(" ") || `failed: ${row.note}`;
-    console.error(
-      `${item.test} | ${item.setup}: ${fig} ${item.unit} (${
-        ((performance.now() - t0) / 1000).toFixed(1)
-      } s)`,
-    );
+  }
+  for (const t of todo) {
+    // A row measured in some runs keeps its figures; the error stays only for empty rows.
+    if (t.row.values.length > 0 && t.failures > 0) t.row.note = `${t.failures} run(s) failed`;
   }
   console.log(
     `\nbench:e2e, ${runs} run(s) per row, bulk: ${seconds} s or ${maxBytes >> 20} MiB after ${
