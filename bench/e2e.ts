@@ -244,6 +244,24 @@ async function profileRuns(): Promise<string> {
   return parts.join("\n");
 }
 
+function readText(path: string): string {
+  try {
+    return Deno.readTextFileSync(path).trim();
+  } catch {
+    return "?";
+  }
+}
+
+/** What a reader needs to compare runs: kernel, CPUs, congestion control, load. */
+function machine(loadStart: string): string {
+  const load = readText("/proc/loadavg").split(" ").slice(0, 3).join(" ");
+  return `machine: Linux ${
+    readText("/proc/sys/kernel/osrelease")
+  }, ${navigator.hardwareConcurrency} CPUs, kernel TCP congestion control ${
+    readText("/proc/sys/net/ipv4/tcp_congestion_control")
+  }, Deno ${Deno.version.deno}; load average ${loadStart} at start, ${load} at end`;
+}
+
 if (import.meta.main) {
   const why = tapAvailable();
   if (why !== null) {
@@ -251,6 +269,7 @@ if (import.meta.main) {
     Deno.exit(1);
   }
   const started = performance.now();
+  const loadStart = readText("/proc/loadavg").split(" ").slice(0, 3).join(" ");
   const rows: Row[] = [];
   const only = args.only?.toLowerCase();
   const todo: { item: Plan; row: Row; failures: number }[] = [];
@@ -286,8 +305,9 @@ if (import.meta.main) {
     // A row measured in some runs keeps its figures; the error stays only for empty rows.
     if (t.row.values.length > 0 && t.failures > 0) t.row.note = `${t.failures} run(s) failed`;
   }
+  console.log(`\n${machine(loadStart)}`);
   console.log(
-    `\nbench:e2e, ${runs} run(s) per row, bulk: ${seconds} s or ${maxBytes >> 20} MiB after ${
+    `bench:e2e, ${runs} run(s) per row, bulk: ${seconds} s or ${maxBytes >> 20} MiB after ${
       warmupBytes >> 20
     } MiB warm-up; latency rows ${latencySeconds} s; ${
       ((performance.now() - started) / 1000).toFixed(0)
