@@ -351,7 +351,10 @@ function onDupAck(c: TcpConnection, now: number): void {
   // send, the threshold is one less than the outstanding segments.
   const flight = seqDiff(c.sndMax, c.sndUna);
   const oseg = Math.ceil(flight / mss);
-  const thresh = oseg < 4 && seqDiff(c.sndEnd, c.sndMax) <= 0 ? Math.max(oseg - 1, 1) : c.dupThresh;
+  // The (reordering-raised) threshold never exceeds what the outstanding segments can produce.
+  const thresh = oseg < 4 && seqDiff(c.sndEnd, c.sndMax) <= 0
+    ? Math.max(oseg - 1, 1)
+    : Math.max(3, Math.min(c.dupThresh, oseg - 1));
   // RFC 3042 limited transmit: the first two duplicate ACKs each release one new segment.
   if (c.dupAcks < thresh) c.limitedTx = Math.min(c.dupAcks, 2);
   // RFC 6582 3.2 (2): enter only when the cumulative ACK covers more than `recover`.

@@ -72,6 +72,7 @@ function onRto(c: TcpConnection, now: number): void {
   c.inRecovery = false;
   c.recover = c.sndMax; // RFC 6582 section 4
   c.dupAcks = 0;
+  c.dupThresh = 3; // a timeout: forget the reordering estimate
   c.rtt.backoff();
   c.rttStart = -1;
   c.sndNxt = c.sndUna; // go back: resend from the first unacknowledged byte
