@@ -6,13 +6,14 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checksumUpdate16, pseudoHeaderSum } from "./checksum.ts";
  *
  * // Partial sum for a 20-byte TCP segment from 10.0.0.1 to 10.0.0.2.
  * const initial = pseudoHeaderSum(0x0a000001, 0x0a000002, 6, 20);
- * console.assert(initial === 0x0a00 + 0x0001 + 0x0a00 + 0x0002 + 6 + 20);
+ * assert(initial === 0x0a00 + 0x0001 + 0x0a00 + 0x0002 + 6 + 20);
  * // A TTL decrement in an IPv4 header (RFC 1624 section 4).
- * console.assert(checksumUpdate16(0xdd2f, 0x5555, 0x3285) === 0x0000);
+ * assert(checksumUpdate16(0xdd2f, 0x5555, 0x3285) === 0x0000);
  * ```
  *
  * @module
@@ -32,8 +33,9 @@ export const PROTO_ICMP = 1;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { pseudoHeaderSum } from "./checksum.ts";
- * console.assert(pseudoHeaderSum(0xc0a80001, 0xc0a80002, 17, 8) === 0x18153);
+ * assert(pseudoHeaderSum(0xc0a80001, 0xc0a80002, 17, 8) === 0x1816c);
  * ```
  */
 export function pseudoHeaderSum(src: number, dst: number, proto: number, length: number): number {
@@ -47,8 +49,9 @@ export function pseudoHeaderSum(src: number, dst: number, proto: number, length:
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { foldSum } from "./checksum.ts";
- * console.assert(foldSum(0x2ddf0) === 0xddf2); // RFC 1071 section 3 example
+ * assert(foldSum(0x2ddf0) === 0xddf2); // RFC 1071 section 3 example
  * ```
  */
 export function foldSum(sum: number): number {
@@ -64,8 +67,9 @@ export function foldSum(sum: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checksumUpdate16 } from "./checksum.ts";
- * console.assert(checksumUpdate16(0xdd2f, 0x5555, 0x3285) === 0x0000); // RFC 1624 section 4
+ * assert(checksumUpdate16(0xdd2f, 0x5555, 0x3285) === 0x0000); // RFC 1624 section 4
  * ```
  */
 export function checksumUpdate16(checksum: number, oldWord: number, newWord: number): number {
@@ -80,9 +84,10 @@ export function checksumUpdate16(checksum: number, oldWord: number, newWord: num
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checksumUpdate16, checksumUpdate32 } from "./checksum.ts";
  * const a = checksumUpdate32(0x1234, 0x0a000001, 0x0a000002);
- * console.assert(a === checksumUpdate16(0x1234, 0x0001, 0x0002));
+ * assert(a === checksumUpdate16(0x1234, 0x0001, 0x0002));
  * ```
  */
 export function checksumUpdate32(checksum: number, oldValue: number, newValue: number): number {

@@ -102,10 +102,11 @@ function sumShort(mem: Uint8Array, off: number, len: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { jsChecksum } from "./checksum.ts";
  * // RFC 1071 section 3: bytes 00 01 f2 03 f4 f5 f6 f7 sum to 0xddf2.
  * const data = new Uint8Array([0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]);
- * console.assert(jsChecksum(data, 0, 8, 0) === (~0xddf2 & 0xffff));
+ * assert(jsChecksum(data, 0, 8, 0) === (~0xddf2 & 0xffff));
  * ```
  */
 export function jsChecksum(mem: Uint8Array, off: number, len: number, initial: number): number {

@@ -140,14 +140,15 @@ function reset(d: Int32Array, off: number, len: number): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { jsDecode } from "./decode.ts";
  * import { D_KIND, DROP_ETH_TRUNCATED, K_ETH_OTHER } from "../layout.ts";
  * const mem = new Uint8Array(64);
  * const desc = new Int32Array(64);
- * console.assert(jsDecode(mem, 0, 10, desc) === DROP_ETH_TRUNCATED);
+ * assert(jsDecode(mem, 0, 10, desc) === DROP_ETH_TRUNCATED);
  * mem[12] = 0x86; // IPv6 is another EtherType
  * mem[13] = 0xdd;
- * console.assert(jsDecode(mem, 0, 60, desc) === 0 && desc[D_KIND] === K_ETH_OTHER);
+ * assert(jsDecode(mem, 0, 60, desc) === 0 && desc[D_KIND] === K_ETH_OTHER);
  * ```
  */
 export function jsDecode(mem: Uint8Array, off: number, len: number, desc: Int32Array): number {
@@ -185,10 +186,11 @@ export function jsDecode(mem: Uint8Array, off: number, len: number, desc: Int32A
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { jsDecodeIpv4 } from "./decode.ts";
  * import { DROP_IP_BAD_VERSION } from "../layout.ts";
  * const mem = new Uint8Array(20).fill(0x65);
- * console.assert(jsDecodeIpv4(mem, 0, 20, new Int32Array(64)) === DROP_IP_BAD_VERSION);
+ * assert(jsDecodeIpv4(mem, 0, 20, new Int32Array(64)) === DROP_IP_BAD_VERSION);
  * ```
  */
 export function jsDecodeIpv4(mem: Uint8Array, off: number, len: number, desc: Int32Array): number {
