@@ -25,7 +25,13 @@ import { parseArgs } from "node:util";
 import { tapAvailable } from "../tools/netns.ts";
 import { benchScript, lastJson } from "./e2e_peers.ts";
 import { newestProfile, summariseProfile } from "./e2e_profile.ts";
-import { slirpLatency, slirpThroughput, vethLatency, vethThroughput } from "./e2e_refs.ts";
+import {
+  slirpLatency,
+  slirpThroughput,
+  vethLatency,
+  vethSocat,
+  vethThroughput,
+} from "./e2e_refs.ts";
 import { renderTable, type Row, type Unit } from "./e2e_table.ts";
 
 const { values: args } = parseArgs({
@@ -157,6 +163,12 @@ function plan(): Plan[] {
         setup: "kernel <-> kernel, veth (iperf3)",
         unit: "Gbit/s",
         measure: (run) => vethCached(mtu, run),
+      });
+      p.push({
+        test,
+        setup: "kernel <-> kernel, veth (socat peer)",
+        unit: "Gbit/s",
+        measure: () => vethSocat(mtu, mode === "tap-send", { seconds, maxBytes, warmupBytes }),
       });
       p.push({
         test,

@@ -4,14 +4,19 @@
  * loops from e2e_loops.ts) and prints one JSON line.
  *
  *   deno run -A bench/e2e_kernel_client.ts rr|cps <host> <port> <seconds>
+ *   deno run -A bench/e2e_kernel_client.ts sink|source <host> <port> <seconds> <max> <warmup>
+ *
+ * "sink" listens on host:port for one connection and reads (opposite socat's source), "source"
+ * connects and writes (opposite socat's sink): the bulk loops over kernel sockets, to show
+ * what the socat peer of our TAP rows can carry.
  *
  * @module
  */
 
-import { cpsLoop, type LoopConn, rrLoop } from "./e2e_loops.ts";
+import { cpsLoop, type LoopConn, rrLoop, sinkLoop, sourceLoop } from "./e2e_loops.ts";
 
 if (import.meta.main) {
-  const [mode, host, portText, secondsText] = Deno.args;
+  const [mode, host, portText, secondsText, maxText, warmText] = Deno.args;
   const port = Number(portText);
   const seconds = Number(secondsText);
   if (!host || !Number.isInteger(port) || !(seconds > 0)) {
@@ -28,6 +33,22 @@ if (import.meta.main) {
       async (): Promise<LoopConn> => await Deno.connect({ hostname: host, port }),
       { seconds, maxCount: 20000 },
     );
+    console.log(JSON.stringify(r));
+  } else if (mode === "sink" || mode === "source") {
+    const limits = { seconds, maxBytes: Number(maxText), warmupBytes: Number(warmText) };
+    if (!(limits.maxBytes > 0) || !(limits.warmupBytes >= 0)) {
+      throw new TypeError(
+        "Usage: e2e_kernel_client.ts sink|source <host> <port> <s> <max> <warmup>",
+      );
+    }
+    let conn: Deno.TcpConn;
+    if (mode === "sink") {
+      const listener = Deno.listen({ hostname: host, port });
+      conn = await listener.accept();
+      listener.close();
+    } else conn = await Deno.connect({ hostname: host, port });
+    const r = mode === "sink" ? await sinkLoop(conn, limits) : await sourceLoop(conn, limits);
+    conn.close();
     console.log(JSON.stringify(r));
   } else {
     throw new TypeError(`Unknown mode ${mode}`);

@@ -17,7 +17,18 @@
  */
 
 import { createNetns, type Netns } from "../tools/netns.ts";
-import { pyAcceptClose, pyEcho, runDenoIn, sleep, stop, waitListening } from "./e2e_peers.ts";
+import {
+  benchScript,
+  lastJson,
+  pyAcceptClose,
+  pyEcho,
+  runDenoIn,
+  sleep,
+  socatSink,
+  socatSource,
+  stop,
+  waitListening,
+} from "./e2e_peers.ts";
 
 /** What a latency reference measures. */
 export type LatencyKind = "rr" | "cps";
@@ -219,5 +230,61 @@ export function slirpLatency(kind: LatencyKind, seconds: number, runs: number): 
       out.push(await kernelLatency(kind, host, "127.0.0.1", sandbox, "10.0.2.2", seconds));
     }
     return out;
+  });
+}
+
+/**
+ * The socat peer of our TAP rows over veth against the kernel client's bulk loops (kernel
+ * sockets on both ends): what that peer can carry. `send` false: socat sends, the client
+ * sinks (as in our receive rows); true: the client sends, socat sinks. One run, in Gbit/s.
+ */
+export function vethSocat(
+  mtu: number,
+  send: boolean,
+  limits: { seconds: number; maxBytes: number; warmupBytes: number },
+): Promise<number> {
+  return withVeth(mtu, async (a, b) => {
+    const port = 5001;
+    const lim = [String(limits.seconds), String(limits.maxBytes), String(limits.warmupBytes)];
+    if (send) {
+      const sink = b.spawn(socatSink(port));
+      try {
+        await waitListening(b, port);
+        const r = await runDenoIn(a, "e2e_kernel_client.ts", [
+          "source",
+          "10.8.0.2",
+          "5001",
+          ...lim,
+        ]);
+        return r.gbps ?? NaN;
+      } finally {
+        await stop(sink);
+      }
+    }
+    const client = b.spawn(
+      [
+        Deno.execPath(),
+        "run",
+        "-A",
+        benchScript("e2e_kernel_client.ts"),
+        "sink",
+        "10.8.0.2",
+        "5001",
+        ...lim,
+      ],
+      { stdout: "piped", stderr: "piped" },
+    );
+    let source: Deno.ChildProcess | undefined;
+    try {
+      await waitListening(b, port);
+      source = a.spawn(socatSource("10.8.0.2", port));
+      const out = await client.output();
+      if (!out.success) {
+        throw new Error(`Kernel sink failed: ${new TextDecoder().decode(out.stderr).trim()}`);
+      }
+      return lastJson(new TextDecoder().decode(out.stdout)).gbps ?? NaN;
+    } finally {
+      if (source) await stop(source);
+    }
   });
 }
