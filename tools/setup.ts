@@ -53,7 +53,8 @@ async function have(command: string): Promise<boolean> {
 const missing = new Set<string>();
 for (const [command, pkg] of NEEDED) if (!(await have(command))) missing.add(pkg);
 for (const [mod, pkg] of PY_MODULES) {
-  if (!(await run(["python3", "-c", `import ${mod}`]))) missing.add(pkg);
+  // Debian's python3 (scapy from apt lands in its dist-packages, not in a pyenv or venv).
+  if (!(await run(["/usr/bin/python3", "-c", `import ${mod}`]))) missing.add(pkg);
 }
 
 if (missing.size === 0) {
