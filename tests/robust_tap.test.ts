@@ -73,6 +73,49 @@ sn.stop()
 print(json.dumps(out))
 `;
 
+const SCAPY_LINK = String.raw`
+import json, socket, sys, time
+from scapy.all import ARP, Ether, IP, UDP, Raw, conf, fragment, send, sendp
+conf.verb = 0
+iface, ours, ourmac, kernel = sys.argv[1:5]
+out = {}
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.bind((kernel, 5555))
+u.settimeout(1.0)
+def echo(data):
+    try:
+        u.sendto(data, (ours, 7))
+        return u.recvfrom(70000)[0].decode()[:10]
+    except socket.timeout:
+        return None
+out["before"] = echo(b"ping1")
+fake = "02:66:66:66:66:66"
+# Unsolicited reply and gratuitous ARP: the kernel's address at a fake MAC.
+sendp(Ether(dst=ourmac, src=fake) / ARP(op=2, psrc=kernel, hwsrc=fake, pdst=ours, hwdst=ourmac), iface=iface)
+sendp(Ether(dst="ff:ff:ff:ff:ff:ff", src=fake) / ARP(op=1, psrc=kernel, hwsrc=fake, pdst=kernel), iface=iface)
+sendp(Ether(dst=ourmac, src=fake) / ARP(op=1, psrc=kernel, hwsrc=fake, pdst=ours), iface=iface)
+time.sleep(0.2)
+out["after-spoof"] = echo(b"ping2")
+# Overlapping fragments of one UDP datagram (RFC 5722 policy: the whole datagram is dropped).
+body = b"A" * 64
+udp = bytes(UDP(sport=5555, dport=7, len=8 + 64) / Raw(body))
+send(IP(src=kernel, dst=ours, id=4242, flags="MF", frag=0, proto=17) / Raw(udp[:40]))
+send(IP(src=kernel, dst=ours, id=4242, flags="MF", frag=3, proto=17) / Raw(b"B" * 24))
+send(IP(src=kernel, dst=ours, id=4242, flags=0, frag=5, proto=17) / Raw(udp[40:]))
+try:
+    out["overlap"] = u.recvfrom(70000)[0].decode()[:10]
+except socket.timeout:
+    out["overlap"] = None
+# A clean fragmented datagram still gets through (and its echo back, fragmented by us).
+big = IP(src=kernel, dst=ours, id=4343) / UDP(sport=5555, dport=7) / Raw(b"C" * 3000)
+send(fragment(big, fragsize=1000))
+try:
+    out["fragmented"] = len(u.recvfrom(70000)[0])
+except socket.timeout:
+    out["fragmented"] = None
+print(json.dumps(out))
+`;
+
 async function scapyMissing(): Promise<string | null> {
   try {
     const r = await new Deno.Command(PYTHON, { args: ["-c", "import scapy.all"] }).output();
@@ -139,6 +182,44 @@ Deno.test({
         clearInterval(watch);
         listener.close();
         await serving.catch(() => {});
+        await stack.close();
+      }
+    });
+  },
+});
+
+Deno.test({
+  name: "robust tap: scapy ARP spoofing and overlapping fragments against our stack",
+  ignore: tapIgnore(),
+  sanitizeResources: false, // the TAP fd is closed by withTapNamespace after the test body
+  async fn() {
+    if (!requireTapOrSkip()) return;
+    const missing = await scapyMissing();
+    if (missing !== null) {
+      if (Deno.env.get("TCPIP_REQUIRE_TAP") === "1") throw new Error(missing);
+      console.warn(`skipped: ${missing}`);
+      return;
+    }
+    await withTapNamespace({ kernelAddr: `${KERNEL}/24` }, async ({ ns, link, ifname }) => {
+      const stack = await createStack({ link, address: `${OURS}/24`, engine: "wasm" });
+      const udp = stack.listenDatagram({ port: 7 });
+      const echoing = (async () => {
+        for await (const [data, addr] of udp) await udp.send(data, addr);
+      })();
+      try {
+        const r = await ns.run([PYTHON, "-c", SCAPY_LINK, ifname, OURS, stack.mac, KERNEL]);
+        assert.equal(r.code, 0, `scapy failed: ${r.stderr}`);
+        const out = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+        assert.equal(out["before"], "ping1");
+        assert.equal(out["after-spoof"], "ping2", "a spoofed ARP redirected our replies");
+        assert.equal(out["overlap"], null, "an overlapped datagram was delivered");
+        assert.equal(out["fragmented"], 3000, "a clean fragmented datagram did not get through");
+        const s = stack.stats();
+        assert.ok(s["frag-overlap"]! >= 1, "the overlap was not counted");
+        assert.ok((s["arp-conflict"] ?? 0) + (s["arp-ignored"] ?? 0) >= 1, "the spoof was counted");
+      } finally {
+        udp.close();
+        await echoing.catch(() => {});
         await stack.close();
       }
     });
