@@ -179,7 +179,11 @@ export function runFuzz(o: FuzzOptions): FuzzReport {
         fail(done, `${w.victim.engine.kind} world threw ${(e as Error).stack}`);
       }
       if (w.storms > 0 && !o.tolerateStorms) {
-        fail(done, "a frame loop between the nodes (over 600 frames in one pump)");
+        fail(
+          done,
+          "a frame loop between the nodes (over 600 frames in one pump): see " +
+            "tests/robust_ack_storm.test.ts; tolerateStorms (--tolerate-storms) cuts and counts them",
+        );
       }
       const s = w.victim.iface.stats();
       if ((s["frag-memory"] ?? 0) > FUZZ_LIMITS.fragMemory!) fail(done, "fragment memory");
