@@ -76,3 +76,18 @@ Deno.test("transfer over the WASM engine with loss", () => {
 Deno.test("transfer through a bandwidth limit and corruption", () => {
   transfer(11, 256 << 10, { bytesPerMs: 1250, delayMs: 10, corrupt: 0.01 });
 });
+
+Deno.test("CUBIC congestion control: transfer under loss, reported in info()", () => {
+  const p = new TcpPair({
+    seed: 5,
+    faults: { loss: 0.02, delayMs: 5 },
+    tcpA: { congestion: "cubic" },
+    tcpB: { congestion: "cubic" },
+  });
+  const [c, s] = openPair(p);
+  assert.equal(c.info().congestion, "cubic");
+  const up = new Stream(c, s, 512 << 10, 9);
+  assert.ok(p.run(() => up.done, 600000, () => up.pump()), `seed ${p.seed}`);
+  assert.equal(up.bad, -1);
+  assert.ok(c.info().ssthresh < 0x7fffffff, "a reduction happened");
+});

@@ -10,6 +10,7 @@ import { F_ACK, F_RST, F_SYN } from "../kernels/layout.ts";
 import { seqAdd, seqGt, seqLe } from "../wire/seq.ts";
 import type { TcpSegment } from "../wire/tcp_segment.ts";
 import { NewReno } from "./congestion.ts";
+import { Cubic } from "./cubic.ts";
 import type { TcpConnection } from "./connection.ts";
 import { replyRst, sendSyn } from "./tcp_output.ts";
 import { TcpError } from "./types.ts";
@@ -54,7 +55,8 @@ export function negotiate(c: TcpConnection, seg: TcpSegment): void {
   // RFC 6691: the MSS counts neither IP nor TCP options; subtract the timestamp option we
   // will carry on every segment (RFC 7323 section 3).
   c.mss = Math.max(Math.min(c.peerMss, mtu - 40, c.opt.mss) - (c.tsOk ? 12 : 0), 32);
-  c.cc = new NewReno(c.mss);
+  // Congestion control chosen per connection (RFC 5681 NewReno, or CUBIC RFC 9438).
+  c.cc = c.opt.congestion === "cubic" ? new Cubic(c.mss) : new NewReno(c.mss);
   if (c.rcvRing < 0) c.rcvRing = c.host.engine.rcvCreate(c.opt.rcvBuf, c.rcvNxt);
   c.rcvAdv = c.rcvNxt;
 }
