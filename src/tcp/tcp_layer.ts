@@ -26,7 +26,7 @@ import { TcpConnection } from "./connection.ts";
 import { ConnTable, endpointKey } from "./demux.ts";
 import { initSend } from "./handshake.ts";
 import { makeIsn } from "./isn.ts";
-import { Listener, type ListenerHost, type TcpListener } from "./listener.ts";
+import { Listener, type TcpListener } from "./listener.ts";
 import { connInput } from "./tcp_input.ts";
 import { output, replyRst } from "./tcp_output.ts";
 import { runTimers } from "./tcp_timers.ts";
@@ -42,7 +42,9 @@ export { TcpConnection } from "./connection.ts";
 export type { TcpConnInfo } from "./connection.ts";
 export type { TcpListener } from "./listener.ts";
 export { TCP_DEFAULTS, TcpError } from "./types.ts";
-export type { TcpErrorCode, TcpEvent, TcpOptions, TcpState } from "./types.ts";
+export type { IsnFunction, TcpErrorCode, TcpEvent, TcpOptions, TcpState } from "./types.ts";
+export type { TcpHandler, TcpIcmpError, TcpTransmit } from "./contract.ts";
+export type { TcpSegment } from "../wire/tcp_segment.ts";
 
 const EPHEMERAL_LO = 49152;
 const EPHEMERAL_N = 65536 - EPHEMERAL_LO;
@@ -50,7 +52,7 @@ const EPHEMERAL_N = 65536 - EPHEMERAL_LO;
 const CHALLENGE_PER_SEC = 1000;
 
 /** A whole TCP layer over one engine and one transmit seam. */
-export class TcpLayer implements TcpHandler, ListenerHost {
+export class TcpLayer implements TcpHandler {
   /** @internal */ readonly engine: Engine;
   /** @internal */ readonly tx: TcpTransmit;
   /** @internal */ readonly out: TcpSegment = new TcpSegment();

@@ -55,15 +55,6 @@ export class TcpError extends Error {
   }
 }
 
-/** The injectable initial-sequence-number function (RFC 6528 by default). */
-export type IsnFunction = (
-  localIp: number,
-  localPort: number,
-  remoteIp: number,
-  remotePort: number,
-  now: number,
-) => number;
-
 /** Tuning of the TCP layer and of each connection. */
 export interface TcpOptions {
   /** Receive buffer in bytes (the most we advertise). Default 262144. */
@@ -111,8 +102,17 @@ export interface TcpOptions {
   /** Congestion control; only "newreno" is built ("cubic" falls back to it). */
   congestion: "newreno" | "cubic";
   /** Initial sequence numbers; default RFC 6528 keyed hash plus a 4 µs clock. */
-  isn?: IsnFunction;
+  isn?: (
+    localIp: number,
+    localPort: number,
+    remoteIp: number,
+    remotePort: number,
+    now: number,
+  ) => number;
 }
+
+/** The injectable initial-sequence-number function (RFC 6528 by default). */
+export type IsnFunction = NonNullable<TcpOptions["isn"]>;
 
 /** Defaults of {@link TcpOptions}. */
 export const TCP_DEFAULTS: Readonly<TcpOptions> = Object.freeze({
