@@ -39,7 +39,9 @@ async function inNamespace(
       }
       // Checked only when the exchange succeeded, so a failure above is not masked.
       const file = `${dir}/${captureName}.pcap`;
-      const c = await checkCapture(file, [5001, 5002, 5353, 6001, 6002, 6003, 6004, 6005, 7000]);
+      const ports = [5001, 5002, 5353, 6001, 6002, 6003, 6004, 6005, 7000];
+      const c = await checkCapture(file, ports, OURS);
+      console.log(`  capture: ${JSON.stringify(c)}`);
       assert.ok(c.frames > 0, "the capture is empty");
       assert.equal(c.malformed, 0, `malformed frames in ${captureName}`);
       assert.equal(c.badChecksums, 0, `bad checksums in ${captureName}`);
@@ -136,7 +138,9 @@ Deno.test({
       },
       "kernel_client",
       (c) => {
-        assert.equal(c.retransmissions, 0, "retransmissions on a lossless link");
+        // Our stack must not retransmit on a lossless link. The kernel may send tail loss
+        // probes (RFC 8985) when a loaded machine delays our ACKs: counted, not failed.
+        assert.equal(c.ourRetransmissions, 0, "our stack retransmitted on a lossless link");
         assert.equal(c.zeroWindows, 0, "zero windows with fast readers");
       },
     );
@@ -163,7 +167,9 @@ Deno.test({
       "our_client",
       (c) => {
         // The first connect attempts may meet a RST (refused) before python listens.
-        assert.equal(c.retransmissions, 0, "retransmissions on a lossless link");
+        // Our stack must not retransmit on a lossless link. The kernel may send tail loss
+        // probes (RFC 8985) when a loaded machine delays our ACKs: counted, not failed.
+        assert.equal(c.ourRetransmissions, 0, "our stack retransmitted on a lossless link");
         assert.equal(c.zeroWindows, 0, "zero windows with fast readers");
       },
     );

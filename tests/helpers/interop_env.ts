@@ -80,6 +80,8 @@ export interface CaptureCheck {
   malformed: number;
   badChecksums: number;
   retransmissions: number;
+  /** Retransmissions sent by `ours` (our stack's address), when given. */
+  ourRetransmissions: number;
   zeroWindows: number;
   resets: number;
 }
@@ -116,8 +118,22 @@ async function tsharkCount(file: string, filter: string, ports: number[]): Promi
 }
 
 /** Check a capture with tshark; TCP/UDP `ports` carry test payloads (decoded as data). */
-export async function checkCapture(file: string, ports: number[]): Promise<CaptureCheck> {
-  const [frames, malformed, badChecksums, retransmissions, zeroWindows, resets] = await Promise.all(
+export async function checkCapture(
+  file: string,
+  ports: number[],
+  ours = "0.0.0.0",
+): Promise<CaptureCheck> {
+  const retrans =
+    "(tcp.analysis.retransmission || tcp.analysis.fast_retransmission || tcp.analysis.spurious_retransmission)";
+  const [
+    frames,
+    malformed,
+    badChecksums,
+    retransmissions,
+    ourRetransmissions,
+    zeroWindows,
+    resets,
+  ] = await Promise.all(
     [
       tsharkCount(file, "frame", ports),
       tsharkCount(file, "_ws.malformed || _ws.expert.severity >= error", ports),
@@ -126,16 +142,21 @@ export async function checkCapture(file: string, ports: number[]): Promise<Captu
         "ip.checksum.status == 0 || tcp.checksum.status == 0 || udp.checksum.status == 0 || icmp.checksum.status == 0",
         ports,
       ),
-      tsharkCount(
-        file,
-        "tcp.analysis.retransmission || tcp.analysis.fast_retransmission || tcp.analysis.spurious_retransmission",
-        ports,
-      ),
+      tsharkCount(file, retrans, ports),
+      tsharkCount(file, `ip.src == ${ours} && ${retrans}`, ports),
       tsharkCount(file, "tcp.analysis.zero_window", ports),
       tsharkCount(file, "tcp.flags.reset == 1", ports),
     ],
   );
-  return { frames, malformed, badChecksums, retransmissions, zeroWindows, resets };
+  return {
+    frames,
+    malformed,
+    badChecksums,
+    retransmissions,
+    ourRetransmissions,
+    zeroWindows,
+    resets,
+  };
 }
 
 /**
