@@ -289,6 +289,24 @@ Deno.test("sim: a dead path times out in virtual time", async () => {
   await w.b.close();
 });
 
+Deno.test("sim: no route and no ARP answer fail with NetworkUnreachable", async () => {
+  const w = await world();
+  await assert.rejects(
+    w.a.connect({ hostname: "192.168.1.1", port: 80 }),
+    (e: unknown) =>
+      e instanceof Deno.errors.NetworkUnreachable && e.message === "No route to 192.168.1.1:80",
+  );
+  const run = w.a.connect({ hostname: "10.9.0.3", port: 80 }).then(
+    () => null,
+    (e: unknown) => e,
+  );
+  const err = await w.sim.run(run);
+  assert.ok(err instanceof Deno.errors.NetworkUnreachable, `got ${err}`);
+  assert.match((err as Error).message, /10\.9\.0\.3:80/);
+  await w.a.close();
+  await w.b.close();
+});
+
 Deno.test("sim: 100 concurrent connections echo 10 KiB each", async () => {
   const w = await world({ engine: "wasm" });
   const listener = w.b.listen({ port: 7 });
