@@ -237,3 +237,27 @@ Deno.test("listen: addr-in-use, wildcard conflicts, backlog bound", () => {
   assert.equal(p.b.stats()["tcp-syn-backlog-full"], 2);
   for (const c of conns) c.abort();
 });
+
+Deno.test("a newer SYN ends TIME-WAIT and opens a new connection (RFC 6191)", () => {
+  const p = new TcpPair({
+    tcpA: { timeWaitMs: 60000 },
+    tcpB: { timeWaitMs: 60000 },
+    faults: { delayMs: 5 },
+  });
+  const l = p.b.listen(0, 80);
+  const c = p.a.connect(IP_B, 80, p.now, { localPort: 40000 });
+  let s: TcpConnection | null = null;
+  p.run(() => (s ??= l.accept()) !== null, 1000);
+  s!.close(); // the server closes first: it holds TIME-WAIT
+  trace(p, [c, s!], 50);
+  c.close();
+  trace(p, [c, s!], 100);
+  assert.equal(s!.state, "TIME-WAIT");
+  assert.equal(c.state, "CLOSED");
+  p.advance(1000); // the ISN clock moves on
+  const c2 = p.a.connect(IP_B, 80, p.now, { localPort: 40000 });
+  let s2: TcpConnection | null = null;
+  assert.ok(p.run(() => c2.state === "ESTABLISHED" && (s2 ??= l.accept()) !== null, 1000));
+  assert.equal(s!.state, "CLOSED");
+  assert.equal(p.b.stats()["tcp-time-wait-reuse"], 1);
+});

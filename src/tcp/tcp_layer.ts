@@ -18,7 +18,7 @@
  */
 
 import type { Engine } from "../kernels/engine.ts";
-import { F_SYN } from "../kernels/layout.ts";
+import { F_ACK, F_RST, F_SYN } from "../kernels/layout.ts";
 import { seqGt, seqLt } from "../wire/seq.ts";
 import { TcpSegment } from "../wire/tcp_segment.ts";
 import type { TcpHandler, TcpIcmpError, TcpTransmit } from "./contract.ts";
@@ -196,7 +196,7 @@ export class TcpLayer implements TcpHandler {
       return;
     }
     const c = this.#conns.get(seg.dstIp, seg.dstPort, seg.srcIp, seg.srcPort);
-    if (c) {
+    if (c && !(c.state === "TIME-WAIT" && this.#reusable(c, seg))) {
       connInput(c, seg, now);
       return;
     }
@@ -209,6 +209,19 @@ export class TcpLayer implements TcpHandler {
     // RFC 9293 3.10.7.1: no connection: RST (never in reply to a RST).
     this.count(seg.flags & F_SYN ? "tcp-no-listener" : "tcp-no-connection");
     replyRst(this, seg);
+  }
+
+  /**
+   * A new SYN may end TIME-WAIT when it is clearly newer: a higher sequence number or a newer
+   * timestamp (RFC 9293 3.10.7.4 note, RFC 6191; as Linux). The old connection goes to CLOSED.
+   */
+  #reusable(c: TcpConnection, seg: TcpSegment): boolean {
+    if ((seg.flags & (F_SYN | F_ACK | F_RST)) !== F_SYN) return false;
+    const newer = c.tsOk && seg.hasTs ? seqGt(seg.tsVal, c.tsRecent) : seqGt(seg.seq, c.rcvNxt);
+    if (!newer) return false;
+    this.count("tcp-time-wait-reuse");
+    c.toClosed(null);
+    return true;
   }
 
   /** ICMP errors (RFC 1122 4.2.3.9; RFC 1191 for fragmentation-needed). */
