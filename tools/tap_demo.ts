@@ -190,6 +190,24 @@ async function main(): Promise<number> {
     console.log("It needs Linux, root (CAP_NET_ADMIN and CAP_SYS_ADMIN), /dev/net/tun and -A.");
     console.log("Run `deno task demo` for the same story between two stacks in one process,");
     console.log("over a memory link, with no privileges.");
+    if (Deno.stdin.isTerminal() && confirm("Run the memory-link demo now?")) {
+      try {
+        const child = new Deno.Command(Deno.execPath(), {
+          args: [
+            "run",
+            "-A",
+            new URL("./demo.ts", import.meta.url).pathname,
+            ...Deno.args.filter((a) => !a.startsWith("--pcap")),
+          ],
+          stdin: "inherit",
+          stdout: "inherit",
+          stderr: "inherit",
+        }).spawn();
+        return (await child.status).code;
+      } catch (err) {
+        console.log(`Could not start it (${(err as Error).message}): run \`deno task demo\``);
+      }
+    }
     return 2;
   }
   const missing = missingTools();
