@@ -121,7 +121,6 @@ Deno.test("driver: virtual clock, the simulation delivers datagrams without real
 Deno.test({
   name: "driver: over TAP the kernel pings us and exchanges UDP; idle CPU near zero",
   ignore: tapIgnore(),
-  sanitizeResources: false,
   async fn() {
     if (!requireTapOrSkip()) return;
     await withTapNamespace({ kernelAddr: "10.7.0.1/24" }, async ({ ns, link }) => {

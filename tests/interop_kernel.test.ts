@@ -116,7 +116,6 @@ async function connectRetry(stack: NetStack, port: number): Promise<Conn> {
 Deno.test({
   name: "interop: kernel client to our server, 16 MiB each way, SHA-256 equal",
   ignore,
-  sanitizeResources: false, // the TAP fd is closed by withTapNamespace after the test body
   async fn() {
     await inNamespace(
       async ({ ns, stack }) => {
@@ -150,7 +149,6 @@ Deno.test({
 Deno.test({
   name: "interop: our client to a kernel server, 16 MiB each way, SHA-256 equal",
   ignore,
-  sanitizeResources: false,
   async fn() {
     await inNamespace(
       async ({ ns, stack }) => {
@@ -179,7 +177,6 @@ Deno.test({
 Deno.test({
   name: "interop: half-close, RST on abort and connection refused, each way",
   ignore,
-  sanitizeResources: false,
   async fn() {
     await inNamespace(
       async ({ ns, stack }) => {
@@ -259,7 +256,6 @@ s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)); s.cl
 Deno.test({
   name: "interop: 100 concurrent kernel connections, ping, UDP echo",
   ignore,
-  sanitizeResources: false,
   async fn() {
     await inNamespace(
       async ({ ns, stack }) => {
@@ -346,7 +342,6 @@ function cpuSeconds(): number {
 Deno.test({
   name: "interop: an idle stack on a TAP device uses near-zero CPU",
   ignore,
-  sanitizeResources: false,
   async fn() {
     if (!requireTapOrSkip()) return;
     await withTapNamespace({ kernelAddr: `${KERNEL}/24` }, async ({ link }) => {
