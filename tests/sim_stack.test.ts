@@ -137,17 +137,13 @@ Deno.test("sim: the seed note's handshake and first exchange, number for number"
   await w.b.close();
 });
 
-/**
- * KNOWN TCP BUG (src/tcp, reported to the lead): with data flowing both ways at 10% loss the
- * transfer stalls: both ends back off to a 120 s RTO with cwnd 1 MSS while the receivers
- * drop retransmissions as "tcp-unacceptable" (seeds 12, 13, 14; seed 15 passes). One way at
- * 10% loss and both ways at 2% loss work, so that case is ignored until the fix lands.
- */
+/** Loss cases: both directions at once stress ACKs piggybacked on retransmitted data. */
 const LOSS_CASES: ReadonlyArray<{ loss: number; seed: number; both: boolean; ignore?: boolean }> = [
   { loss: 0, seed: 1, both: true },
   { loss: 0.02, seed: 11, both: true },
   { loss: 0.1, seed: 12, both: false },
-  { loss: 0.1, seed: 12, both: true, ignore: true },
+  { loss: 0.1, seed: 12, both: true },
+  { loss: 0.2, seed: 31, both: true },
 ];
 
 for (const { loss, seed, both, ignore } of LOSS_CASES) {
