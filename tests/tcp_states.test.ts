@@ -85,6 +85,27 @@ const rows: Row[] = [
     },
   },
   {
+    name: "SYN-RECEIVED -> FIN-WAIT-1 on close (simultaneous open, then close)",
+    run() {
+      const p = pair();
+      const a = p.a.connect(IP_B, 5000, p.now, { localPort: 6000 });
+      const b = p.b.connect(IP_A, 6000, p.now, { localPort: 5000 });
+      p.run(() => a.state === "SYN-RECEIVED", 100);
+      a.close();
+      assert.equal(a.state, "FIN-WAIT-1");
+      const seen = trace(p, [a, b], 100);
+      assert.deepEqual(seen, [["FIN-WAIT-1", "FIN-WAIT-2"], ["SYN-RECEIVED", "CLOSE-WAIT"]]); // one FIN+ACK: ESTABLISHED, then CLOSE-WAIT
+      b.close();
+      assert.deepEqual(trace(p, [a, b], 2000), [["FIN-WAIT-2", "TIME-WAIT", "CLOSED"], [
+        "LAST-ACK",
+        "CLOSED",
+      ]]);
+      assert.equal(a.state, "CLOSED");
+      assert.equal(b.state, "CLOSED");
+      assert.equal(a.error, null);
+    },
+  },
+  {
     name: "SYN-SENT -> CLOSED on close",
     run() {
       const p = pair();

@@ -295,8 +295,12 @@ export class TcpConnection {
     if (this.finQueued || this.st === "CLOSED") return;
     this.finQueued = true;
     this.finSeq = this.sndEnd;
+    // RFC 9293 3.10.4: ESTABLISHED -> FIN-WAIT-1; SYN-RECEIVED with nothing queued ->
+    // FIN-WAIT-1 at once (else the FIN waits for ESTABLISHED); CLOSE-WAIT -> LAST-ACK.
     if (this.st === "ESTABLISHED") this.st = "FIN-WAIT-1";
-    else if (this.st === "CLOSE-WAIT") this.st = "LAST-ACK";
+    else if (this.st === "SYN-RECEIVED" && this.sndEnd === seqAdd(this.iss, 1) && !this.passive) {
+      this.st = "FIN-WAIT-1";
+    } else if (this.st === "CLOSE-WAIT") this.st = "LAST-ACK";
     this.touch();
   }
 
