@@ -113,3 +113,28 @@ Deno.test("unreachable(ip) fails connecting sockets; connect without a route thr
     { code: "unreachable" } as unknown as Error,
   );
 });
+
+Deno.test("out-of-order data is ACKed at once with a SACK block; in-order data emits readable", () => {
+  const p = new TcpPair({ capture: true, faults: { delayMs: 2 } });
+  const [c, s] = openPair(p);
+  const fromA = p.captured.filter((r) => r.from === "a").pop()!;
+  const events: string[] = [];
+  s.onEvent = (ev) => events.push(ev);
+  p.captured.length = 0;
+  const x = seg(F_ACK, fromA.seq + 1000, fromA.ack, fromA.srcPort, fromA.dstPort);
+  x.payloadOff = 327680;
+  x.payloadLen = 100;
+  p.b.input(x, p.now);
+  const ack = p.captured.pop()!;
+  assert.equal(ack.ack, fromA.seq);
+  assert.equal(ack.sackCount, 1);
+  assert.deepEqual(ack.sack, [(fromA.seq + 1000) >>> 0, (fromA.seq + 1100) >>> 0]);
+  assert.deepEqual(events, []);
+  x.seq = fromA.seq;
+  x.payloadLen = 1000;
+  p.b.input(x, p.now); // fills the hole: ACK at once, readable
+  assert.equal(p.captured.pop()!.ack, (fromA.seq + 1100) >>> 0);
+  assert.deepEqual(events, ["readable"]);
+  assert.equal(s.readable, 1100);
+  void c;
+});
