@@ -153,3 +153,51 @@ export function resolveOptions(
   if (o.delayedAckMs < 0) o.delayedAckMs = 0;
   return o;
 }
+
+/** Statistics of one connection (`TcpConnection.info()`). */
+export interface TcpConnInfo {
+  /** Connection state. */
+  state: TcpState;
+  /** Payload bytes received in order. */
+  bytesIn: number;
+  /** Payload bytes sent (retransmissions included). */
+  bytesOut: number;
+  /** Segments received. */
+  segsIn: number;
+  /** Segments sent. */
+  segsOut: number;
+  /** Segments retransmitted. */
+  retransmits: number;
+  /** Smoothed RTT (RFC 6298). */
+  srttMs: number;
+  /** RTT variation (RFC 6298). */
+  rttvarMs: number;
+  /** Current retransmission timeout. */
+  rtoMs: number;
+  /** Congestion window in bytes. */
+  cwnd: number;
+  /** Slow start threshold in bytes. */
+  ssthresh: number;
+  /** Peer's window in bytes (scaled). */
+  sndWnd: number;
+  /** Window we advertise in bytes. */
+  rcvWnd: number;
+  /** Effective send MSS (payload bytes per segment). */
+  mss: number;
+  /** Peer's window-scale shift (RFC 7323). */
+  sndWscale: number;
+  /** Our window-scale shift. */
+  rcvWscale: number;
+  /** Timestamps negotiated (RFC 7323). */
+  timestamps: boolean;
+  /** SACK negotiated (RFC 2018). */
+  sack: boolean;
+  /** Congestion control in use. */
+  congestion: string;
+  /** Duplicate ACKs counted now. */
+  dupAcks: number;
+  /** Window probes sent. */
+  zeroWindowProbes: number;
+  /** Drops by reason on this connection. */
+  drops: Record<string, number>;
+}
