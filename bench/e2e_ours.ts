@@ -78,7 +78,9 @@ async function connectKernel(stack: NetStack, port: number, o: Opts): Promise<Co
 
 async function tapMode(mode: string, o: Opts): Promise<Record<string, number>> {
   let out: Record<string, number> = {};
-  await withTapNamespace({ kernelAddr: `${KERNEL}/24`, mtu: o.mtu }, async ({ ns, link }) => {
+  // signals: the driver's time limit sends SIGTERM; the namespace (and the peer in it) goes too.
+  const ctx = { kernelAddr: `${KERNEL}/24`, mtu: o.mtu, signals: true };
+  await withTapNamespace(ctx, async ({ ns, link }) => {
     const stack = await createStack({ link, address: `${OURS}/24`, engine: o.engine, tcp: o.tcp });
     let peer: Deno.ChildProcess | undefined;
     try {
