@@ -1,0 +1,154 @@
+/**
+ * Goodput of the TCP performance extensions in deterministic virtual time (harness
+ * tools/goodput_table.ts): a 100 Mbit/s bottleneck with 10 ms RTT, NewReno (RFC 5681/6582)
+ * and CUBIC (RFC 9438), with and without SACK (RFC 2018): byte-exact delivery and sane
+ * goodput at loss 0 / 0.1 / 1 / 5 %, burst loss repaired within about one RTT with SACK, no
+ * retransmission under reordering inside the duplicate-ACK window. The full table (4 MiB, two
+ * seeds) runs with TCPIP_LONG=1; `deno run -A tools/goodput_table.ts` prints it.
+ */
+import assert from "node:assert/strict";
+import { type GoodputCase, runGoodput, TABLE_ROWS } from "../tools/goodput_table.ts";
+
+const LONG = Deno.env.get("TCPIP_LONG") === "1";
+const MIB = 1048576;
+const VARIANTS = [
+  { congestion: "newreno", sack: false },
+  { congestion: "newreno", sack: true },
+  { congestion: "cubic", sack: false },
+  { congestion: "cubic", sack: true },
+] as const;
+
+function name(v: { congestion: string; sack: boolean }): string {
+  return `${v.congestion}${v.sack ? "+sack" : ""}`;
+}
+
+function run(c: GoodputCase): ReturnType<typeof runGoodput> {
+  const r = runGoodput(c);
+  assert.ok(
+    r.exact,
+    `not byte-exact: ${
+      JSON.stringify(c)
+    } (seed ${c.seed}): received ${r.received}, bad at ${r.badAt}`,
+  );
+  return r;
+}
+
+Deno.test("goodput: 0% loss reaches over 80% of a 100 Mbit/s link (4 MiB, 10 ms RTT)", () => {
+  for (const v of VARIANTS) {
+    const r = run({ ...v, loss: 0, reorder: 0, bytes: 4 * MIB, seed: 1 });
+    assert.ok(r.mbit > 80, `${name(v)}: ${r.mbit.toFixed(1)} Mbit/s`);
+    assert.equal(r.retransmits, 0, `${name(v)}: retransmissions without loss`);
+  }
+});
+
+Deno.test("goodput: loss 0.1 / 1 / 5 % byte-exact with sane bounds, SACK resends less", () => {
+  // Floors well under the Mathis bound MSS/RTT * 1.22/sqrt(p) (14 Mbit/s at 1%, 6 at 5%)
+  // with the queueing RTT; they catch stalls and RTO storms, not small regressions.
+  const floor: Record<string, number> = { "0.001": 30, "0.01": 5, "0.05": 1 };
+  for (const loss of [0.001, 0.01, 0.05]) {
+    const rtx: Record<string, number> = {};
+    for (const v of VARIANTS) {
+      const r = run({ ...v, loss, reorder: 0, bytes: MIB, seed: 1 });
+      assert.ok(
+        r.mbit > floor[String(loss)]!,
+        `${name(v)} at ${loss}: ${r.mbit.toFixed(2)} Mbit/s`,
+      );
+      rtx[name(v)] = r.retransmits;
+      if (v.sack) {
+        // With the scoreboard, data the peer holds is not resent: retransmissions stay near
+        // the drops (which count ACKs lost too).
+        assert.ok(r.retransmits <= r.dropped + 2, `${name(v)}: ${r.retransmits} > ${r.dropped}`);
+      }
+    }
+    assert.ok(
+      rtx["newreno+sack"]! <= rtx["newreno"]!,
+      `newreno at ${loss}: ${JSON.stringify(rtx)}`,
+    );
+    assert.ok(rtx["cubic+sack"]! <= rtx["cubic"]!, `cubic at ${loss}: ${JSON.stringify(rtx)}`);
+  }
+});
+
+Deno.test("goodput: a burst of 8 lost segments is repaired within about one RTT with SACK", () => {
+  for (const seed of [1, 2, 3]) {
+    for (const congestion of ["newreno", "cubic"] as const) {
+      const c = { congestion, loss: 0, reorder: 0, bytes: MIB, seed };
+      const burst = { at: 200 + 50 * seed, count: 8 };
+      const s = run({ ...c, sack: true, burst });
+      // From the first ACK reporting the hole to the ACK covering all 8: one round trip of
+      // the path as it is then (propagation + bottleneck queue) plus the duplicate-ACK wait.
+      const rtt = s.burstPathRttMs;
+      assert.ok(rtt > 0, `seed ${seed}: the hole was never reported`);
+      assert.ok(
+        s.burstRepairMs <= 1.25 * rtt + 2,
+        `${congestion} seed ${seed}: repair ${s.burstRepairMs.toFixed(1)} ms, RTT ${
+          rtt.toFixed(1)
+        }`,
+      );
+      assert.equal(s.retransmits, 8, `${congestion} seed ${seed}: only the holes are resent`);
+      // Without SACK, NewReno (RFC 6582) learns of one hole per round trip.
+      const n = run({ ...c, sack: false, burst });
+      assert.ok(
+        n.burstRepairMs >= 3 * n.burstPathRttMs,
+        `${congestion} seed ${seed} no SACK: ${n.burstRepairMs.toFixed(1)} ms`,
+      );
+      assert.equal(n.retransmits, 8);
+    }
+  }
+});
+
+Deno.test("goodput: no retransmission under reordering within the duplicate-ACK window", () => {
+  // 5% of data segments held 0.3 ms: at 100 Mbit/s (0.12 ms per full segment) at most two
+  // segments overtake a held one, so fewer than three duplicate ACKs (RFC 5681 3.2) follow.
+  for (const v of VARIANTS) {
+    for (const seed of [1, 2]) {
+      const r = run({ ...v, loss: 0, reorder: 0.05, reorderMs: 0.3, bytes: 2 * MIB, seed });
+      assert.ok(r.reordered > 50, `seed ${seed}: only ${r.reordered} reordered`);
+      assert.equal(r.retransmits, 0, `${name(v)} seed ${seed}: spurious retransmissions`);
+      assert.ok(r.mbit > 75, `${name(v)} seed ${seed}: ${r.mbit.toFixed(1)} Mbit/s`);
+    }
+  }
+});
+
+Deno.test("goodput: deep reordering (+2 ms, ~16 segments) keeps the rate (Eifel undo)", () => {
+  for (const v of VARIANTS) {
+    const r = run({ ...v, loss: 0, reorder: 0.05, reorderMs: 2, bytes: 4 * MIB, seed: 1 });
+    assert.ok(r.mbit > 75, `${name(v)}: ${r.mbit.toFixed(1)} Mbit/s`);
+    // Spurious fast retransmits happen (see the ignored test below) but stay a few percent of
+    // the reordered segments.
+    assert.ok(r.retransmits < 0.3 * r.reordered, `${name(v)}: ${r.retransmits} retransmissions`);
+  }
+});
+
+Deno.test({
+  name:
+    "goodput: after the reordering threshold adapts, deep reordering causes no more retransmits",
+  // Known shortfall of src/tcp (H4): with 5% of segments held 2 ms (~16 segments of
+  // displacement at 100 Mbit/s), spurious fast retransmissions keep coming after Eifel undo
+  // raises the threshold: newreno 13 / 24 / 37 retransmissions for 1 / 4 / 8 MiB (seed 1),
+  // with SACK 20 / 31 / 44. Linux raises `reordering` up to tcp_max_reordering (300) and stops.
+  ignore: true,
+  fn() {
+    for (const v of VARIANTS) {
+      const c = { ...v, loss: 0, reorder: 0.05, reorderMs: 2, seed: 1 };
+      const short = run({ ...c, bytes: MIB });
+      const long = run({ ...c, bytes: 8 * MIB });
+      assert.ok(long.retransmits <= short.retransmits + 2, `${name(v)}: ${long.retransmits}`);
+    }
+  },
+});
+
+Deno.test({
+  name: "goodput: full table (4 MiB, two seeds, every row) is byte-exact (TCPIP_LONG=1)",
+  ignore: !LONG,
+  fn() {
+    for (const row of TABLE_ROWS) {
+      for (const v of VARIANTS) {
+        for (const seed of [1, 2]) {
+          const reorderMs = row.label.includes("2 ms") ? 2 : 0.3;
+          const r = run({ ...v, ...row, reorderMs, bytes: 4 * MIB, seed });
+          assert.ok(r.mbit > 0.5, `${row.label} ${name(v)} seed ${seed}: ${r.mbit} Mbit/s`);
+        }
+      }
+    }
+  },
+});
