@@ -288,13 +288,8 @@ for (const kind of ["js", "wasm"] as const) {
   });
 }
 
-// BUG (src/tcp, listener input): a RST that reaches a listener with no matching connection is
-// ignored as RFC 9293 3.10.7.2 says, but no counter moves, so the fuzz sees it as an uncounted
-// drop (most of its "(tcp-in, no TCP counter)" frames). A RST to a closed port is counted
-// ("tcp-no-connection"). Ignored until the listener counts it.
 Deno.test({
   name: "robust tcp: a RST reaching a listener is counted as a drop",
-  ignore: true,
   fn() {
     const { node, peer } = setup("js");
     const before = JSON.stringify(node.tcp!.stats());
@@ -303,13 +298,8 @@ Deno.test({
   },
 });
 
-// BUG (src/tcp, persist timer): with userTimeoutMs 30000 and a peer holding a zero window, the
-// connection ends at the first window probe after the timeout (51 s with the default backoff:
-// probes at 0.2, 0.6, 1.4 ... 25.4, 51 s) instead of near 30 s. Linux clamps the probe timer to
-// the user timeout (tcp_clamp_probe0_to_user_timeout). Ignored until the timer is clamped.
 Deno.test({
   name: "robust tcp: the user timeout ends a zero-window connection on time",
-  ignore: true,
   fn() {
     const { peer, listener } = setup("js", { userTimeoutMs: 30000 });
     peer.handshake(40003, 9000, 0);

@@ -24,6 +24,17 @@ import {
 
 export type { TcpConnInfo } from "./types.ts";
 
+/** States in which an abort sends RST (RFC 9293 3.10.5; Linux tcp_need_reset). */
+function needsRst(st: TcpState): boolean {
+  return st === "SYN-RECEIVED" || st === "ESTABLISHED" || st === "FIN-WAIT-1" ||
+    st === "FIN-WAIT-2" || st === "CLOSE-WAIT";
+}
+
+/** States after the handshake (the user timeout clamps their timers). */
+function synchronized(st: TcpState): boolean {
+  return st !== "SYN-SENT" && st !== "SYN-RECEIVED" && st !== "CLOSED" && st !== "LISTEN";
+}
+
 /** A timer that is not armed. */
 const NEVER = Infinity;
 
@@ -108,6 +119,8 @@ export class TcpConnection {
   /** @internal */ sackOk = false;
   /** @internal */ wsOk = false;
   /** @internal SACK scoreboard, made on the first SACK block */ sb: SackScoreboard | null = null;
+  /** @internal when an ACK last answered an invalid segment (rate limit), -Infinity never */ oowAckAt =
+    -Infinity;
   /** @internal */ writeBlocked = false;
   /** @internal urgent pointer (RFC 6093: sequence after the last urgent byte), -1 none */ rcvUp =
     -1;
@@ -191,6 +204,14 @@ export class TcpConnection {
 
   /** @internal Set a timer and tell the layer. */
   arm(which: "rtxAt" | "persistAt" | "delackAt" | "keepAt" | "timeWaitAt", at: number): void {
+    const ut = this.opt.userTimeoutMs;
+    if (ut > 0 && (which === "rtxAt" || which === "persistAt") && synchronized(this.st)) {
+      // RFC 5482 / RFC 9293 3.8.3: the user timeout bounds retransmission and window probing;
+      // clamp the timer to its deadline (as Linux tcp_clamp_rto_to_user_timeout and
+      // tcp_clamp_probe0_to_user_timeout) so the connection ends on time, not at the next probe.
+      const end = this.progressAt + ut;
+      if (end < at) at = end;
+    }
     this[which] = at;
     this.host.schedule(at);
   }
@@ -288,9 +309,13 @@ export class TcpConnection {
     this.reset(this.st !== "SYN-SENT", new TcpError("aborted", "Connection aborted"), 0);
   }
 
-  /** @internal Send RST (when `sendRst`) and go to CLOSED with `err`. */
+  /**
+   * @internal Send RST (when `sendRst` and the state calls for one) and go to CLOSED with `err`.
+   * RFC 9293 3.10.5: ABORT in CLOSING, LAST-ACK and TIME-WAIT just deletes the TCB; no RST in
+   * SYN-SENT, LISTEN or CLOSED either (as Linux tcp_need_reset).
+   */
   reset(sendRst: boolean, err: TcpError | null, _now: number): void {
-    if (sendRst && this.st !== "LISTEN") {
+    if (sendRst && needsRst(this.st)) {
       const s = this.host.out.clear();
       s.srcIp = this.localIp;
       s.dstIp = this.remoteIp;

@@ -108,7 +108,11 @@ export class Listener implements TcpListener {
   /** @internal Segment arrival in LISTEN (RFC 9293 3.10.7.2). */
   input(seg: TcpSegment, now: number): void {
     const f = seg.flags;
-    if (f & F_RST) return; // an incoming RST is ignored
+    if (f & F_RST) {
+      // RFC 9293 3.10.7.2: an incoming RST is ignored (counted as a drop).
+      this.#host.count("tcp-listen-rst");
+      return;
+    }
     if (f & F_ACK) {
       replyRst(this.#host, seg); // <SEQ=SEG.ACK><CTL=RST>
       return;

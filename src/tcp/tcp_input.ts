@@ -24,6 +24,27 @@ function challengeAck(c: TcpConnection, now: number): void {
   } else c.drop("tcp-challenge-ack-limited");
 }
 
+/** Linux tcp_invalid_ratelimit: at most one ACK per 500 ms answers invalid segments. */
+const INVALID_ACK_INTERVAL_MS = 500;
+
+/**
+ * An ACK in reply to an invalid segment (out of window, PAWS, ACK of unsent data), which RFC
+ * 9293 3.10.7.4 asks for. Rate limited per connection as Linux does (tcp_oow_rate_limited,
+ * RFC 5961 section 7 asks for such limits): two ends that each find the other's segments
+ * unacceptable (a half-open connection facing TIME-WAIT) would otherwise trade ACKs forever.
+ * Segments carrying data or FIN without SYN are not part of such a loop and always answered.
+ */
+function invalidAck(c: TcpConnection, now: number, segLen: number, syn: boolean): void {
+  if (segLen === 0 || syn) {
+    if (now - c.oowAckAt < INVALID_ACK_INTERVAL_MS) {
+      c.drop("tcp-ack-rate-limited");
+      return;
+    }
+    c.oowAckAt = now;
+  }
+  sendAck(c, now);
+}
+
 /** Process one segment for connection `c`. */
 export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void {
   c.segsIn++;
@@ -62,7 +83,7 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
   const carries = seg.payloadLen > 0 || (flags & (F_SYN | F_FIN)) !== 0;
   if (c.tsOk && seg.hasTs && !rst && carries && seqLt(seg.tsVal, c.tsRecent)) {
     c.drop("tcp-paws");
-    sendAck(c, now);
+    invalidAck(c, now, plen + (syn ? 1 : 0) + (fin ? 1 : 0), syn);
     return;
   }
 
@@ -87,7 +108,10 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
       else {
         c.drop("tcp-unacceptable");
         if (c.st === "TIME-WAIT" && fin) c.arm("timeWaitAt", now + c.opt.timeWaitMs);
-        sendAck(c, now); // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
+        // RFC 5961 4.2: a SYN gets a challenge ACK whatever its sequence number (global
+        // budget); in TIME-WAIT the per-connection limit applies (Linux TIME-WAIT handling).
+        if (syn && c.st !== "TIME-WAIT") challengeAck(c, now);
+        else invalidAck(c, now, segLen, syn); // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
       }
       return;
     }
@@ -145,7 +169,7 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
   }
   if (seqGt(ack, c.sndMax)) {
     c.drop("tcp-ack-unsent"); // acknowledges something not yet sent: ACK and drop
-    sendAck(c, now);
+    invalidAck(c, now, plen + (fin ? 1 : 0), false);
     return;
   }
   // RFC 5961 5.2: an ACK older than SND.UNA - MAX.SND.WND gets a challenge ACK.

@@ -302,7 +302,9 @@ export class TcpLayer implements TcpHandler {
   closeAll(mode: "reset" | "graceful", now: number): void {
     for (const l of [...this.#listeners.values()]) l.close();
     for (const c of [...this.#conns.all]) {
-      if (mode === "reset") c.reset(true, new TcpError("aborted", "Stack closed"), now);
+      // TIME-WAIT ended normally for its owner: released silently, no RST (RFC 9293 3.10.5).
+      if (c.state === "TIME-WAIT") c.toClosed(null);
+      else if (mode === "reset") c.reset(true, new TcpError("aborted", "Stack closed"), now);
       else c.close();
     }
     this.poll(now);
