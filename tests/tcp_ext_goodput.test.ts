@@ -7,7 +7,12 @@
  * seeds) runs with TCPIP_LONG=1; `deno run -A tools/goodput_table.ts` prints it.
  */
 import assert from "node:assert/strict";
-import { type GoodputCase, runGoodput, TABLE_ROWS } from "../tools/goodput_table.ts";
+import {
+  type GoodputCase,
+  runGoodput,
+  TABLE_ROWS,
+  type TraceEvent,
+} from "../tools/goodput_table.ts";
 
 const LONG = Deno.env.get("TCPIP_LONG") === "1";
 const MIB = 1048576;
@@ -151,4 +156,36 @@ Deno.test({
       }
     }
   },
+});
+
+Deno.test("limited transmit: the first two duplicate ACKs each send new data (RFC 3042)", () => {
+  for (const v of VARIANTS) {
+    const ev: TraceEvent[] = [];
+    const r = run({
+      ...v,
+      loss: 0,
+      reorder: 0,
+      bytes: 200000,
+      seed: 1,
+      burst: { at: 12, count: 1 }, // one segment lost in the second flight (cwnd-limited)
+      trace: (e) => ev.push(e),
+    });
+    assert.equal(r.retransmits, 1);
+    const rtx = ev.findIndex((e) => e.kind === "send" && !e.fresh);
+    assert.ok(rtx > 0, "a retransmission");
+    const hole = ev[rtx]!.seq;
+    // Duplicate ACKs (RFC 5681 2): same ACK number and window, at the hole.
+    const seen: string[] = [];
+    let prev: TraceEvent | null = null;
+    for (const e of ev.slice(0, rtx + 1)) {
+      if (e.kind === "ack") {
+        const dup = prev !== null && e.ack === hole && prev.ack === hole && prev.wnd === e.wnd;
+        if (e.ack === hole && (dup || seen.length > 0)) seen.push(dup ? "dup" : "ack");
+        prev = e;
+      } else if (seen.length > 0) seen.push(e.fresh ? "new" : "rtx");
+    }
+    // The first ACK at the hole, then dup, new, dup, new, dup, rtx (fast retransmit on the
+    // third duplicate, RFC 5681 3.2).
+    assert.deepEqual(seen.slice(-6), ["dup", "new", "dup", "new", "dup", "rtx"], name(v));
+  }
 });

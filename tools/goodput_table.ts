@@ -44,6 +44,28 @@ export interface GoodputCase {
   timestamps?: boolean;
   /** Limit of virtual time in ms (default 600000). */
   maxMs?: number;
+  /** Called for every data segment the sender emits and every segment it receives. */
+  trace?: (ev: TraceEvent) => void;
+}
+
+/** A sender-side event of {@link GoodputCase.trace}. */
+export interface TraceEvent {
+  /** Virtual ms. */
+  at: number;
+  /** "send": a data segment left the sender (before the link's faults); "ack": one arrived. */
+  kind: "send" | "ack";
+  /** Sequence number and payload length (send). */
+  seq: number;
+  /** Payload bytes (send). */
+  len: number;
+  /** First transmission of these bytes (send). */
+  fresh: boolean;
+  /** Acknowledgment number (ack). */
+  ack: number;
+  /** SACK blocks carried (ack). */
+  sackCount: number;
+  /** Raw window field (ack). */
+  wnd: number;
 }
 
 /** What a run measured. */
@@ -157,6 +179,18 @@ export function runGoodput(c: GoodputCase): GoodputResult {
     }
     const end = (seg.seq + seg.payloadLen) >>> 0;
     const fresh = fromA && seg.payloadLen > 0 && (highSent < 0 || !seqGe(highSent, end));
+    if (c.trace && fromA && seg.payloadLen > 0) {
+      c.trace({
+        at: now,
+        kind: "send",
+        seq: seg.seq >>> 0,
+        len: seg.payloadLen,
+        fresh,
+        ack: 0,
+        sackCount: 0,
+        wnd: 0,
+      });
+    }
     if (fresh) {
       highSent = end;
       const k = dataSegs++;
@@ -250,6 +284,18 @@ export function runGoodput(c: GoodputCase): GoodputResult {
       }
     }
     if (!p.toB) lastAckToA = s.ack;
+    if (c.trace && !p.toB) {
+      c.trace({
+        at: now,
+        kind: "ack",
+        seq: 0,
+        len: 0,
+        fresh: false,
+        ack: s.ack >>> 0,
+        sackCount: s.sackCount,
+        wnd: s.wnd,
+      });
+    }
     (p.toB ? b : a).input(s, now);
   };
 
