@@ -103,24 +103,49 @@ export function sendAck(c: TcpConnection, now: number): void {
   acked(c);
 }
 
-/** Send `len` bytes (and FIN when `fin`) from the ring at `seq`. */
+/**
+ * Payload room of the segment `s` being built: the effective MSS (timestamps already taken
+ * out, RFC 6691: the MSS counts no options) less the SACK option it carries, never more than
+ * the path MTU allows (as Linux tcp_current_mss). SACK blocks that would leave less than half
+ * the MSS for data are left out (they are advisory, RFC 2018 section 4).
+ */
+function payloadRoom(c: TcpConnection, s: TcpSegment): number {
+  let room = c.mss;
+  const path = c.host.tx.pathMtu(c.remoteIp) - 40 - (c.tsOk ? 12 : 0);
+  if (path > 0 && path < room) room = path;
+  while (s.sackCount > 1 && room - (4 + 8 * s.sackCount) < (room >> 1)) s.sackCount--;
+  if (s.sackCount > 0) room -= 4 + 8 * s.sackCount; // NOP, NOP, kind, length, 8 per block
+  return room > 1 ? room : 1;
+}
+
+/**
+ * Send up to `len` bytes (and FIN when `fin` and every byte fits) from the ring at `seq`.
+ * Returns the bytes sent: fewer than `len` when this segment's options leave less room.
+ */
 export function sendData(
   c: TcpConnection,
   seq: number,
   len: number,
   fin: boolean,
   now: number,
-): void {
+): number {
+  const s = build(c, seq, F_ACK, now);
+  const room = payloadRoom(c, s);
+  if (len > room) {
+    len = room;
+    fin = false;
+  }
   let flags = F_ACK;
   if (fin) flags |= F_FIN;
   // PSH on the last segment of what is queued (RFC 9293 3.9.1, as Linux).
   if (len > 0 && seqAdd(seq, len) === c.sndEnd) flags |= F_PSH;
-  const s = build(c, seq, flags, now);
+  s.flags = flags;
   s.payloadLen = len;
   c.host.tx.sendTcp(s, len > 0 ? c.sndRing : -1);
   c.segsOut++;
   c.bytesOut += len;
   acked(c);
+  return len;
 }
 
 /** Whether our FIN is queued and not yet sent at or after `c.sndNxt`. */
@@ -177,9 +202,8 @@ function sendLoop(c: TcpConnection, now: number): void {
       }
       const end = c.sb.holeEnd(seq);
       if (end !== seq && seqDiff(end, seq) < len && !fin) {
-        sendData(c, seq, seqDiff(end, seq), false, now);
+        c.sndNxt = seqAdd(seq, sendData(c, seq, seqDiff(end, seq), false, now));
         c.retransmits++;
-        c.sndNxt = end;
         if (c.rtxAt === Infinity) c.arm("rtxAt", now + c.rtt.rto);
         continue;
       }
@@ -191,13 +215,13 @@ function sendLoop(c: TcpConnection, now: number): void {
       c.rttSeq = seq;
       c.rttStart = now;
     }
-    sendData(c, seq, len, fin, now);
-    if (len === 0 && !fin) break;
-    c.sndNxt = seqAdd(seq, len + (fin ? 1 : 0));
+    const sent = sendData(c, seq, len, fin, now);
+    const finSent = fin && sent === len;
+    c.sndNxt = seqAdd(seq, sent + (finSent ? 1 : 0));
     if (seqGt(c.sndNxt, c.sndMax)) c.sndMax = c.sndNxt;
     if (c.rtxAt === Infinity) c.arm("rtxAt", now + c.rtt.rto);
     c.persistAt = Infinity;
-    if (fin) break;
+    if (finSent) break;
   }
   // Data waits on a window too small to use and nothing is in flight: the persist timer
   // (RFC 9293 3.8.6.1) probes the window so a lost update cannot deadlock us.
@@ -240,8 +264,8 @@ export function replyRst(host: ConnHost, seg: TcpSegment): void {
 export function retransmitHead(c: TcpConnection, now: number): void {
   let seq = c.sndUna;
   let limit = c.mss;
-  const sb = c.sb;
-  if (sb && sb.count > 0) {
+  const sb = c.sb && c.sb.count > 0 ? c.sb : null;
+  if (sb) {
     // SACK-guided: the next hole above what this recovery already resent (RFC 6675 NextSeg).
     const from = seqGt(sb.highRxt, c.sndUna) ? sb.highRxt : c.sndUna;
     const hole = sb.nextHole(from, c.sndMax);
@@ -258,7 +282,8 @@ export function retransmitHead(c: TcpConnection, now: number): void {
   if (c.rttStart >= 0 && !seqLt(c.rttSeq, seq)) c.rttStart = -1; // Karn's rule
   c.rttStart = -1;
   c.retransmits++;
-  sendData(c, seq, len, fin, now);
+  const sent = sendData(c, seq, len, fin, now);
+  if (sb && sent < len) sb.highRxt = seqAdd(seq, sent); // the options left less room
   if (c.rtxAt === Infinity) c.arm("rtxAt", now + c.rtt.rto);
 }
 

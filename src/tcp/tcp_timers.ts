@@ -5,7 +5,7 @@
  * @module
  */
 
-import { seqDiff, seqGt } from "../wire/seq.ts";
+import { seqAdd, seqDiff, seqGt } from "../wire/seq.ts";
 import type { TcpConnection } from "./connection.ts";
 import { output, sendData, sendProbe, sendSyn } from "./tcp_output.ts";
 import { TcpError } from "./types.ts";
@@ -93,8 +93,7 @@ function onPersist(c: TcpConnection, now: number): void {
     // The SWS override timeout (RFC 9293 3.8.6.2.1): send what the window allows.
     const len = Math.min(avail, c.sndWnd, c.mss);
     const seq = c.sndNxt;
-    sendData(c, seq, len, false, now);
-    c.sndNxt = (seq + len) >>> 0;
+    c.sndNxt = seqAdd(seq, sendData(c, seq, len, false, now));
     if (seqGt(c.sndNxt, c.sndMax)) c.sndMax = c.sndNxt;
     c.arm("rtxAt", now + c.rtt.rto);
     return;

@@ -1,0 +1,128 @@
+/**
+ * Regression tests of fixed TCP engine bugs: segment sizing with options (Linux
+ * tcp_current_mss), receiver silly-window avoidance (RFC 9293 3.8.6.2.2), no RST from
+ * TIME-WAIT at shutdown (RFC 9293 3.10.5), and the rate limit on ACKs to invalid segments.
+ */
+
+import assert from "node:assert/strict";
+import { F_ACK, F_RST, F_SYN } from "../src/kernels/layout.ts";
+import { TcpSegment } from "../src/wire/tcp_segment.ts";
+import { type Captured, IP_A, IP_B, TcpPair } from "./helpers/tcp_pair.ts";
+import { openPair, Stream } from "./helpers/tcp_transfer.ts";
+
+/** Length of a non-SYN segment's TCP options as the encoder lays them out. */
+function optionBytes(r: Captured): number {
+  const blocks = r.hasTs && r.sackCount > 3 ? 3 : r.sackCount;
+  return (r.hasTs ? 12 : 0) + (blocks > 0 ? 4 + 8 * blocks : 0);
+}
+
+for (const engine of ["js", "wasm"] as const) {
+  Deno.test(`segment size (${engine}): IP length within the MTU with timestamps and SACK`, () => {
+    for (const seed of [1, 2, 3]) {
+      const p = new TcpPair({ seed, engine, capture: true, faults: { loss: 0.05, delayMs: 3 } });
+      const [c, s] = openPair(p);
+      const up = new Stream(c, s, 300_000, 1);
+      const down = new Stream(s, c, 300_000, 2);
+      const ok = p.run(() => up.done && down.done, 600_000, () => {
+        up.pump();
+        down.pump();
+      });
+      assert.ok(ok && up.bad < 0 && down.bad < 0, `transfer failed (seed ${seed})`);
+      let withSack = 0, full = 0;
+      for (const r of p.captured) {
+        if (r.flags & F_SYN) continue;
+        const ipLen = 20 + 20 + optionBytes(r) + r.len;
+        assert.ok(ipLen <= 1500, `${ipLen}-byte IP datagram (seed ${seed}, sack ${r.sackCount})`);
+        if (r.len > 0 && r.sackCount > 0) withSack++;
+        if (ipLen === 1500) full++;
+      }
+      assert.ok(withSack > 0, `no data segment carried SACK blocks (seed ${seed})`);
+      assert.ok(full > 0, `no segment filled the MTU (seed ${seed})`);
+    }
+  });
+}
+
+Deno.test("segment size: a smaller path MTU bounds data segments with their options", () => {
+  const p = new TcpPair({ capture: true, mtu: 576, faults: { loss: 0.05, delayMs: 3 } });
+  const [c, s] = openPair(p);
+  const up = new Stream(c, s, 100_000, 3);
+  const down = new Stream(s, c, 100_000, 4);
+  assert.ok(p.run(() => up.done && down.done, 600_000, () => (up.pump(), down.pump())));
+  const sizes = p.captured.filter((r) => !(r.flags & F_SYN)).map((r) =>
+    40 + optionBytes(r) + r.len
+  );
+  assert.ok(Math.max(...sizes) <= 576, `largest datagram ${Math.max(...sizes)} bytes`);
+});
+
+Deno.test("closeAll(reset): no RST from TIME-WAIT, the connection is released silently", () => {
+  const p = new TcpPair({ capture: true, faults: { delayMs: 2 } });
+  const [c, s] = openPair(p);
+  c.close();
+  p.advance(20);
+  s.close();
+  p.advance(20);
+  assert.equal(c.state, "TIME-WAIT");
+  assert.equal(s.state, "CLOSED");
+  const [c2] = openPair(p, 81); // a live one is still reset
+  p.captured.length = 0;
+  const rstBefore = p.a.stats()["tcp-rst-sent"] ?? 0;
+  p.a.closeAll("reset", p.now);
+  const rsts = p.captured.filter((r) => r.from === "a" && r.flags & F_RST);
+  assert.equal(rsts.length, 1, "only the established connection sends RST");
+  assert.equal(rsts[0]!.srcPort, c2.localPort);
+  assert.equal((p.a.stats()["tcp-rst-sent"] ?? 0) - rstBefore, 1);
+  assert.equal(c.state, "CLOSED");
+  assert.equal(c.error, null);
+  assert.equal(c2.error?.code, "aborted");
+  assert.equal(p.a.connectionCount, 0);
+});
+
+Deno.test("abort in LAST-ACK or CLOSING sends no RST (RFC 9293 3.10.5)", () => {
+  const p = new TcpPair({ capture: true, faults: { delayMs: 2 } });
+  const [c, s] = openPair(p);
+  c.close();
+  p.advance(20);
+  p.blackhole.b = true; // s's FIN is never acknowledged: s stays in LAST-ACK
+  s.close();
+  p.advance(5);
+  assert.equal(s.state, "LAST-ACK");
+  p.captured.length = 0;
+  s.abort();
+  p.advance(5);
+  assert.equal(p.captured.filter((r) => r.flags & F_RST).length, 0);
+  assert.equal(s.state, "CLOSED");
+});
+
+/** A segment from a to b on the pair's tuple. */
+function seg(c: { localPort: number; remotePort: number }, flags: number, seq: number): TcpSegment {
+  const x = new TcpSegment();
+  x.srcIp = IP_A;
+  x.dstIp = IP_B;
+  x.srcPort = c.localPort;
+  x.dstPort = c.remotePort;
+  x.flags = flags;
+  x.seq = seq >>> 0;
+  x.wnd = 65535;
+  return x;
+}
+
+Deno.test("ACKs to out-of-window segments: one per 500 ms per connection (Linux)", () => {
+  const p = new TcpPair({ capture: true, faults: { delayMs: 2 } });
+  const [c, s] = openPair(p);
+  p.advance(100);
+  const peer = { localPort: c.localPort, remotePort: c.remotePort };
+  const bad = seg(peer, F_ACK, (c.info().bytesOut + 0x40000000) >>> 0);
+  bad.ack = 0;
+  const acksFromB = () => p.captured.filter((r) => r.from === "b" && r.flags === F_ACK).length;
+  p.captured.length = 0;
+  for (let i = 0; i < 100; i++) p.b.input(bad, p.now);
+  assert.equal(acksFromB(), 1, "a burst of 100 out-of-window ACKs draws one ACK");
+  p.now += 499;
+  p.b.input(bad, p.now);
+  assert.equal(acksFromB(), 1);
+  p.now += 1;
+  p.b.input(bad, p.now);
+  assert.equal(acksFromB(), 2, "the next one after 500 ms is answered");
+  assert.ok((p.b.stats()["tcp-ack-rate-limited"] ?? 0) >= 100);
+  assert.equal(s.state, "ESTABLISHED");
+});
