@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import {
   type GoodputCase,
   runGoodput,
+  runStackGoodput,
   TABLE_ROWS,
   type TraceEvent,
 } from "../tools/goodput_table.ts";
@@ -187,5 +188,19 @@ Deno.test("limited transmit: the first two duplicate ACKs each send new data (RF
     // The first ACK at the hole, then dup, new, dup, new, dup, rtx (fast retransmit on the
     // third duplicate, RFC 5681 3.2).
     assert.deepEqual(seen.slice(-6), ["dup", "new", "dup", "new", "dup", "rtx"], name(v));
+  }
+});
+
+Deno.test("goodput: whole stacks over withFaults agree (0% > 75 Mbit/s, reordering, 1% loss)", async () => {
+  for (const v of VARIANTS) {
+    const base = { ...v, bytes: 2 * MIB, seed: 3, loss: 0, reorder: 0 };
+    const clean = await runStackGoodput({ ...base, bytes: 4 * MIB });
+    assert.ok(clean.exact && clean.mbit > 75, `${name(v)}: ${clean.mbit.toFixed(1)} Mbit/s`);
+    assert.equal(clean.retransmits, 0);
+    const reordered = await runStackGoodput({ ...base, reorder: 0.05, reorderMs: 0.3 });
+    assert.ok(reordered.exact, `${name(v)} reordered: not byte-exact`);
+    assert.equal(reordered.retransmits, 0, `${name(v)}: spurious retransmissions`);
+    const lossy = await runStackGoodput({ ...base, loss: 0.01 });
+    assert.ok(lossy.exact && lossy.mbit > 5, `${name(v)} at 1%: ${lossy.mbit.toFixed(1)} Mbit/s`);
   }
 });
