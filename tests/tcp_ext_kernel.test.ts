@@ -14,7 +14,7 @@
  * Needs root and /dev/net/tun: skips with the reason elsewhere, fails when TCPIP_REQUIRE_TAP=1.
  */
 import assert from "node:assert/strict";
-import { createStack, type NetStack } from "../mod.ts";
+import { createStack, type NetStack, withFaults } from "../mod.ts";
 import type { Conn } from "../src/api/conn.ts";
 import { requireTapOrSkip, tapIgnore, withTapNamespace } from "../tools/netns.ts";
 
@@ -37,7 +37,8 @@ while sent < n:
     if len(cwnds) < 4000 and (not cwnds or cwnds[-1] != cw): cwnds.append(cw)
 s.shutdown(socket.SHUT_WR)
 while s.recv(65536): pass
-print(json.dumps({"sent": sent, "options": opts, "sndWscale": ws & 15, "rcvWscale": ws >> 4, "cwnds": cwnds}), flush=True)
+retrans = struct.unpack_from("I", s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104), 100)[0]
+print(json.dumps({"sent": sent, "options": opts, "sndWscale": ws & 15, "rcvWscale": ws >> 4, "cwnds": cwnds, "totalRetrans": retrans}), flush=True)
 `;
 
 /** What the Python sender reports from TCP_INFO. */
@@ -47,6 +48,8 @@ interface KernelView {
   sndWscale: number;
   rcvWscale: number;
   cwnds: number[];
+  /** tcpi_total_retrans at the end. */
+  totalRetrans: number;
 }
 
 /** tcpi_options bits (linux/tcp.h). */
@@ -99,6 +102,8 @@ interface Outcome {
   kernel: KernelView;
   info: ReturnType<Conn["info"]>;
   received: number;
+  /** Frames from the kernel our fault wrapper dropped. */
+  dropped: number;
 }
 
 /**
@@ -110,11 +115,20 @@ async function kernelSends(
   bytes: number,
   tcp: object,
   maxSamples: number,
+  dropIn = 0,
 ): Promise<Outcome | null> {
   if (!requireTapOrSkip()) return null;
   let result: Outcome | null = null;
   await withTapNamespace({ kernelAddr: `${KERNEL}/24` }, async ({ ns, link }) => {
-    const stack = await createStack({ link, address: `${OURS}/24`, engine: "wasm" });
+    // Optional loss of what the kernel sends us (no netem here): our receiver must SACK.
+    const lossy = dropIn > 0
+      ? withFaults(link, { seed: 5, drop: dropIn, direction: "in", clock: () => performance.now() })
+      : null;
+    const stack = await createStack({
+      link: lossy ?? link,
+      address: `${OURS}/24`,
+      engine: "wasm",
+    });
     const peer = ns.spawn(
       ["python3", "-c", PY_SENDER, KERNEL, String(port), String(bytes)],
       { stdout: "piped", stderr: "piped" },
@@ -155,7 +169,8 @@ async function kernelSends(
       const last = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "";
       assert.ok(last.startsWith("{"), `python sender said: ${last}`);
       conn.close();
-      result = { samples, kernel: JSON.parse(last) as KernelView, info, received };
+      const kernel = JSON.parse(last) as KernelView;
+      result = { samples, kernel, info, received, dropped: lossy?.faultStats.dropped ?? 0 };
     } finally {
       try {
         peer.kill("SIGKILL");
@@ -221,6 +236,26 @@ Deno.test({
     assert.deepEqual(
       [r.info.sndWscale, r.info.rcvWscale, r.info.timestamps, r.info.sack],
       [0, 0, false, false],
+    );
+  },
+});
+
+Deno.test({
+  name: "kernel: with 1% of its segments lost, the kernel resends only what our SACKs report",
+  ignore,
+  async fn() {
+    const bytes = 16 * 1048576;
+    const r = await kernelSends(7303, bytes, {}, 20, 0.01);
+    if (!r) return;
+    assert.equal(r.received, bytes);
+    console.log(`  dropped ${r.dropped}, kernel retransmitted ${r.kernel.totalRetrans}`);
+    assert.ok(r.dropped > 20, `only ${r.dropped} frames dropped`);
+    assert.ok(r.kernel.options & TCPI_OPT_SACK);
+    // Go-back-N would resend a window per loss; with SACK the kernel resends about the lost
+    // segments (tail loss probes and RACK timing may add a few).
+    assert.ok(
+      r.kernel.totalRetrans <= 2 * r.dropped + 10,
+      `kernel retransmitted ${r.kernel.totalRetrans} for ${r.dropped} drops`,
     );
   },
 });
