@@ -14,9 +14,11 @@
  * Needs root and /dev/net/tun: skips with the reason elsewhere, fails when TCPIP_REQUIRE_TAP=1.
  */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { createStack, type NetStack, withFaults } from "../mod.ts";
 import type { Conn } from "../src/api/conn.ts";
 import { requireTapOrSkip, tapIgnore, withTapNamespace } from "../tools/netns.ts";
+import { PY_PEER } from "./helpers/interop_env.ts";
 
 /**
  * Kernel sender: listen on argv host:port, print "ready", accept, send argv nbytes in 64 KiB
@@ -257,5 +259,104 @@ Deno.test({
       r.kernel.totalRetrans <= 2 * r.dropped + 10,
       `kernel retransmitted ${r.kernel.totalRetrans} for ${r.dropped} drops`,
     );
+  },
+});
+
+/** We send `bytes` to a kernel receiver while losing `drop` of our frames; checks the SHA. */
+async function weSend(
+  port: number,
+  bytes: number,
+  tcp: { congestion?: "newreno" | "cubic"; sack?: boolean },
+  drop: number,
+): Promise<{ info: ReturnType<Conn["info"]>; dropped: number; rtos: number; ms: number } | null> {
+  if (!requireTapOrSkip()) return null;
+  const data = new Uint8Array(bytes);
+  for (let i = 0; i < bytes; i++) data[i] = (i * 131 + (i >>> 9)) & 0xff;
+  const want = createHash("sha256").update(data).digest("hex");
+  let result: { info: ReturnType<Conn["info"]>; dropped: number; rtos: number; ms: number } | null =
+    null;
+  await withTapNamespace({ kernelAddr: `${KERNEL}/24` }, async ({ ns, link }) => {
+    // Lose some of what we send (data, the odd ARP reply): the kernel must SACK around it.
+    const lossy = withFaults(link, {
+      seed: 11,
+      drop,
+      direction: "out",
+      clock: () => performance.now(),
+    });
+    const stack = await createStack({ link: lossy, address: `${OURS}/24`, engine: "wasm" });
+    const peer = ns.spawn(
+      ["python3", "-c", PY_PEER, "listen", KERNEL, String(port), "0", "1", "recv-first"],
+      { stdout: "piped", stderr: "piped" },
+    );
+    try {
+      const conn = await connectRetry(stack, port, tcp);
+      const t0 = performance.now();
+      for (let off = 0; off < bytes; off += 65536) {
+        await conn.write(data.subarray(off, Math.min(bytes, off + 65536)));
+      }
+      await conn.closeWrite();
+      const buf = new Uint8Array(1024);
+      while ((await conn.read(buf)) !== null) { /* the peer sends nothing back */ }
+      const ms = performance.now() - t0;
+      const info = conn.info();
+      conn.close();
+      const out = new TextDecoder().decode((await peer.output()).stdout).trim();
+      const [, recvSha, recvLen] = (out.split("\n").at(-1) ?? "").split(" ");
+      assert.equal(Number(recvLen), bytes, `python peer said: ${out}`);
+      assert.equal(recvSha, want);
+      const rtos = stack.stats()["tcp-rto"] ?? 0;
+      result = { info, dropped: lossy.faultStats.dropped, rtos, ms };
+    } finally {
+      try {
+        peer.kill("SIGKILL");
+      } catch { /* already exited */ }
+      await peer.status;
+      await stack.close();
+    }
+  });
+  return result;
+}
+
+Deno.test({
+  name: "kernel: our sender repairs 1% loss from the kernel's SACK blocks, resending only holes",
+  ignore,
+  async fn() {
+    for (const congestion of ["newreno", "cubic"] as const) {
+      const r = await weSend(
+        congestion === "cubic" ? 7305 : 7304,
+        2 * 1048576,
+        { congestion },
+        0.01,
+      );
+      if (!r) return;
+      console.log(
+        `  ${congestion}: dropped ${r.dropped}, we retransmitted ${r.info.retransmits}, ` +
+          `${r.rtos} RTOs, ${r.ms.toFixed(0)} ms, srtt ${r.info.srttMs.toFixed(1)} ms`,
+      );
+      assert.ok(r.info.sack && r.info.timestamps);
+      assert.ok(r.dropped > 3, `only ${r.dropped} frames dropped`);
+      assert.ok(
+        r.info.retransmits <= 2 * r.dropped + 10,
+        `${congestion}: ${r.info.retransmits} retransmissions for ${r.dropped} drops`,
+      );
+    }
+  },
+});
+
+Deno.test({
+  name: "kernel: 1% loss of our segments is repaired by fast retransmit, not by RTOs (with SACK)",
+  // Known shortfall of src/tcp (H4), tcp_input.ts: a duplicate ACK must carry an unchanged
+  // window (RFC 5681 section 2), but Linux's receiver (quick-ACK mode, growing rcv_ssthresh)
+  // raises its window on every SACK-carrying duplicate ACK of an episode (a capture: ACK
+  // 944097 stuck for 23 ACKs, SACK right edge growing, window 1070, 1073, 1076, ...), so not
+  // one duplicate is counted and an RTO (200 ms) repairs the hole: 4-20 RTOs per 2-16 MiB at
+  // 1% loss with SACK (16 MiB: 3 s), none without SACK (0.16 s). RFC 6675 sections 2 and 5
+  // (and Linux) count ACKs carrying new SACK information and detect loss from the scoreboard
+  // (IsLost: DupThresh segments SACKed above the hole). Timing-dependent: some runs pass.
+  ignore: true,
+  async fn() {
+    const r = await weSend(7306, 16 * 1048576, { sack: true }, 0.01);
+    if (!r) return;
+    assert.equal(r.rtos, 0, `${r.rtos} RTOs for ${r.dropped} drops (${r.ms.toFixed(0)} ms)`);
   },
 });
