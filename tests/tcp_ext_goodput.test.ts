@@ -204,3 +204,21 @@ Deno.test("goodput: whole stacks over withFaults agree (0% > 75 Mbit/s, reorderi
     assert.ok(lossy.exact && lossy.mbit > 5, `${name(v)} at 1%: ${lossy.mbit.toFixed(1)} Mbit/s`);
   }
 });
+
+Deno.test({
+  name: "goodput: SACK duplicate ACKs whose window moves (as Linux's do) still fast-retransmit",
+  // Known shortfall of src/tcp (H4), deterministic twin of the kernel test in
+  // tcp_ext_kernel.test.ts: tcp_input.ts counts a duplicate ACK only with an unchanged window
+  // (RFC 5681 2). With the receiver's window field lowered by 0..3 units on successive ACKs,
+  // 4 MiB at 1% loss, SACK on, seed 1: 24 RTOs and 4.4 Mbit/s instead of 1 RTO and 14.4.
+  // RFC 6675 (and Linux) detect loss from SACK information regardless of the window.
+  ignore: true,
+  fn() {
+    for (const congestion of ["newreno", "cubic"] as const) {
+      const c = { congestion, sack: true, loss: 0.01, reorder: 0, bytes: 4 * MIB, seed: 1 };
+      const steady = run(c);
+      const moving = run({ ...c, wobbleWindow: true });
+      assert.ok(moving.rtos <= steady.rtos + 2, `${congestion}: ${moving.rtos} RTOs`);
+    }
+  },
+});

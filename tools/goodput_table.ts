@@ -45,6 +45,11 @@ export interface GoodputCase {
   timestamps?: boolean;
   /** Limit of virtual time in ms (default 600000). */
   maxMs?: number;
+  /**
+   * Lower the receiver's window field by 0..3 units on successive ACKs, as a Linux receiver's
+   * window moves on its duplicate ACKs (never overstating the free space).
+   */
+  wobbleWindow?: boolean;
   /** Called for every data segment the sender emits and every segment it receives. */
   trace?: (ev: TraceEvent) => void;
 }
@@ -83,6 +88,8 @@ export interface GoodputResult {
   mbit: number;
   /** Sender retransmissions (info().retransmits). */
   retransmits: number;
+  /** Sender retransmission timeouts (layer counter tcp-rto). */
+  rtos: number;
   /** Segments the link dropped (random and burst). */
   dropped: number;
   /** Segments the link reordered. */
@@ -160,6 +167,7 @@ export function runGoodput(c: GoodputCase): GoodputResult {
   const q: Pkt[] = [];
   let order = 0, now = 1000, dropped = 0, reordered = 0;
   const busy = { a: 0, b: 0 };
+  let wobble = 0;
   let dataSegs = 0; // first transmissions of data from a
   let highSent = -1; // highest end sequence sent by a (first transmissions)
   let burstFirstAt = -1,
@@ -218,7 +226,9 @@ export function runGoodput(c: GoodputCase): GoodputResult {
       at += reorderMs;
       reordered++;
     }
-    const p: Pkt = { at, order: order++, toB: fromA, seg: copySeg(seg), data };
+    const copy = copySeg(seg);
+    if (c.wobbleWindow && !fromA && copy.wnd > 4) copy.wnd -= wobble++ & 3;
+    const p: Pkt = { at, order: order++, toB: fromA, seg: copy, data };
     let i = q.length;
     while (i > 0 && (q[i - 1]!.at > at || (q[i - 1]!.at === at && q[i - 1]!.order > p.order))) i--;
     q.splice(i, 0, p);
@@ -322,6 +332,7 @@ export function runGoodput(c: GoodputCase): GoodputResult {
     ms,
     mbit: (received * 8) / ms / 1000,
     retransmits: info.retransmits,
+    rtos: a.stats()["tcp-rto"] ?? 0,
     dropped,
     reordered,
     srttMs: info.srttMs,
@@ -402,6 +413,7 @@ export async function runStackGoodput(c: GoodputCase): Promise<GoodputResult> {
       ms: r.ms,
       mbit: (r.got * 8) / r.ms / 1000,
       retransmits: r.info.retransmits,
+      rtos: a.stats()["tcp-rto"] ?? 0,
       dropped: NaN,
       reordered: NaN,
       srttMs: r.info.srttMs,
