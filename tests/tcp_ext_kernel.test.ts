@@ -224,7 +224,7 @@ Deno.test({
   name: "kernel ss -tin: no wscale, ts or sack when our stack offers none",
   ignore,
   async fn() {
-    const bytes = 4 * 1048576;
+    const bytes = 16 * 1048576;
     const off = { windowScale: false, timestamps: false, sack: false };
     const r = await kernelSends(7302, bytes, off, 50);
     if (!r) return;
