@@ -14,6 +14,7 @@ import { type CongestionControl, NewReno } from "./congestion.ts";
 import type { ConnHost } from "./host.ts";
 import { RttEstimator } from "./rtt.ts";
 import type { SackScoreboard } from "./sack.ts";
+import { rcvRightEdge } from "./tcp_output.ts";
 import {
   type TcpConnInfo,
   TcpError,
@@ -79,6 +80,7 @@ export class TcpConnection {
   /** @internal */ rcvNxt = 0;
   /** @internal right edge of the window we advertised */ rcvAdv = 0;
   /** @internal our advertised MSS */ rcvMss = 536;
+  /** @internal largest segment payload received (the peer's MSS estimate), 0 none */ rcvSeg = 0;
   /** @internal peer's MSS option */ peerMss = 536;
   /** @internal effective send MSS (payload bytes per segment) */ mss = 536;
   /** @internal */ sndRing = -1;
@@ -260,10 +262,11 @@ export class TcpConnection {
         if (e.rcvReadable(this.rcvRing) === 0) this.#dropRcvRing();
         return n;
       }
-      // A window update when the application frees room (RFC 9293 3.8.6.2.2, SWS avoidance:
-      // only when the right edge moves by min(rcvBuf / 2, MSS)).
-      const right = seqAdd(this.rcvNxt, e.rcvWindow(this.rcvRing));
-      if (seqDiff(right, this.rcvAdv) >= Math.min(this.opt.rcvBuf >> 1, this.rcvMss)) {
+      // A window update when reading freed lots of room (RFC 9293 3.8.6.2.2; as Linux
+      // tcp_cleanup_rbuf: the window offered is at most half the buffer and would double).
+      const cur = Math.max(seqDiff(this.rcvAdv, this.rcvNxt), 0);
+      const next = seqDiff(rcvRightEdge(this), this.rcvNxt);
+      if (2 * cur <= this.opt.rcvBuf && next > 0 && next >= 2 * cur) {
         this.ackNow = true;
         this.touch();
       }

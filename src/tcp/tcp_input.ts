@@ -225,6 +225,7 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
       c.reset(true, null, now);
       return;
     }
+    if (plen > c.rcvSeg && plen <= c.rcvMss) c.rcvSeg = plen; // for rcvRightEdge
     const e = c.host.engine;
     const heldBefore = e.rcvHeld(c.rcvRing);
     const n = e.rcvInsert(c.rcvRing, seq, off, plen);

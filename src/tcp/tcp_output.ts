@@ -11,6 +11,28 @@ import type { TcpSegment } from "../wire/tcp_segment.ts";
 import type { TcpConnection } from "./connection.ts";
 import type { ConnHost } from "./host.ts";
 
+/**
+ * The right window edge we may offer now. Receiver SWS avoidance (RFC 9293 3.8.6.2.2, RFC 1122
+ * 4.2.3.3 MUST): keep RCV.NXT + RCV.WND fixed until the edge can move by min(RCV.BUFF / 2,
+ * Eff.snd.MSS); never shrink the window (RFC 9293 3.8.6.2.2, RFC 7323 2.4). As Linux
+ * (__tcp_select_window), a window offered anew is a whole number of the peer's segments, so
+ * full-sized segments use it up exactly and no window smaller than a segment is left over.
+ */
+export function rcvRightEdge(c: TcpConnection): number {
+  const free = c.host.engine.rcvWindow(c.rcvRing);
+  const right = seqAdd(c.rcvNxt, free);
+  if (!seqGt(right, c.rcvAdv)) return c.rcvAdv;
+  // The peer's segment size (as Linux icsk_ack.rcv_mss): the largest seen when it looks like a
+  // full segment (536 bytes or more), else what our MSS lets the peer send with its options.
+  const seg = c.rcvSeg >= 536 ? c.rcvSeg : c.rcvMss - (c.tsOk ? 12 : 0);
+  if (
+    seqDiff(right, c.rcvAdv) < Math.min(c.opt.rcvBuf >> 1, seg) &&
+    (seqLt(c.rcvNxt, c.rcvAdv) || free < seg)
+  ) return c.rcvAdv;
+  const edge = seqAdd(c.rcvNxt, free >= seg ? free - free % seg : free);
+  return seqGt(edge, c.rcvAdv) ? edge : c.rcvAdv;
+}
+
 /** The window to advertise, unscaled, updating `c.rcvAdv` (RFC 9293 3.8.6.2.2, RFC 7323 2.3). */
 function advertise(c: TcpConnection, syn: boolean): number {
   if (c.rcvRing < 0 || syn) {
@@ -19,15 +41,7 @@ function advertise(c: TcpConnection, syn: boolean): number {
     c.rcvAdv = seqAdd(c.rcvNxt, w);
     return w;
   }
-  const free = c.host.engine.rcvWindow(c.rcvRing);
-  let right = seqAdd(c.rcvNxt, free);
-  // Receiver SWS avoidance (RFC 9293 3.8.6.2.2): move the right edge only by at least
-  // min(RCV.BUFF / 2, Eff.snd.MSS); never shrink the window (RFC 9293 3.8.6.2.2, 7323 2.4).
-  if (!seqGt(right, c.rcvAdv)) right = c.rcvAdv;
-  else if (seqDiff(right, c.rcvAdv) < Math.min(c.opt.rcvBuf >> 1, c.rcvMss)) {
-    if (seqLt(c.rcvNxt, c.rcvAdv) || seqDiff(right, c.rcvNxt) < c.rcvMss) right = c.rcvAdv;
-  }
-  let span = seqDiff(right, c.rcvNxt);
+  let span = seqDiff(rcvRightEdge(c), c.rcvNxt);
   if (span < 0) span = 0;
   const w = Math.min(span >>> c.rcvWscale, 65535);
   c.rcvAdv = seqAdd(c.rcvNxt, w << c.rcvWscale);
