@@ -128,14 +128,16 @@ Deno.test("goodput: deep reordering (+2 ms, ~16 segments) keeps the rate (Eifel 
 Deno.test({
   name:
     "goodput: after the reordering threshold adapts, deep reordering causes no more retransmits",
-  // Known shortfall of src/tcp (H4): with 5% of segments held 2 ms (~16 segments of
+  // Known shortfall of src/tcp (H4): with 5% of segments held 3 ms (~25 segments of
   // displacement at 100 Mbit/s), spurious fast retransmissions keep coming after Eifel undo
-  // raises the threshold: newreno 13 / 24 / 37 retransmissions for 1 / 4 / 8 MiB (seed 1),
-  // with SACK 20 / 31 / 44. Linux raises `reordering` up to tcp_max_reordering (300) and stops.
+  // raises the threshold (capped at 16 in tcp_input.ts): cubic 15 / 106 retransmissions for
+  // 1 / 8 MiB (seed 1), with SACK 30 / 217. Linux raises `reordering` to the measured
+  // displacement, up to tcp_max_reordering (300), and stops. (At 2 ms, ~16 segments, the
+  // working tree of 06:20 UTC adapts: 21 / 21; HEAD of 06:00 did not: 20 / 44.)
   ignore: true,
   fn() {
     for (const v of VARIANTS) {
-      const c = { ...v, loss: 0, reorder: 0.05, reorderMs: 2, seed: 1 };
+      const c = { ...v, loss: 0, reorder: 0.05, reorderMs: 3, seed: 1 };
       const short = run({ ...c, bytes: MIB });
       const long = run({ ...c, bytes: 8 * MIB });
       assert.ok(long.retransmits <= short.retransmits + 2, `${name(v)}: ${long.retransmits}`);
