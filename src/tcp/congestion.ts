@@ -38,10 +38,11 @@ export function initialWindow(mss: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NewReno } from "./congestion.ts";
  * const cc = new NewReno(1460);
  * cc.onAck(1460, 1460, 0);
- * console.assert(cc.cwnd === 14600 + 1460);
+ * assert(cc.cwnd === 14600 + 1460);
  * ```
  */
 export class NewReno implements CongestionControl {

@@ -16,6 +16,8 @@ import { RttEstimator } from "./rtt.ts";
 import type { SackScoreboard } from "./sack.ts";
 import { rcvRightEdge } from "./tcp_output.ts";
 import {
+  abortSendsRst,
+  isSynchronized,
   type TcpConnInfo,
   TcpError,
   type TcpEvent,
@@ -24,17 +26,6 @@ import {
 } from "./types.ts";
 
 export type { TcpConnInfo } from "./types.ts";
-
-/** States in which an abort sends RST (RFC 9293 3.10.5; Linux tcp_need_reset). */
-function needsRst(st: TcpState): boolean {
-  return st === "SYN-RECEIVED" || st === "ESTABLISHED" || st === "FIN-WAIT-1" ||
-    st === "FIN-WAIT-2" || st === "CLOSE-WAIT";
-}
-
-/** States after the handshake (the user timeout clamps their timers). */
-function synchronized(st: TcpState): boolean {
-  return st !== "SYN-SENT" && st !== "SYN-RECEIVED" && st !== "CLOSED" && st !== "LISTEN";
-}
 
 /** A timer that is not armed. */
 const NEVER = Infinity;
@@ -207,7 +198,7 @@ export class TcpConnection {
   /** @internal Set a timer and tell the layer. */
   arm(which: "rtxAt" | "persistAt" | "delackAt" | "keepAt" | "timeWaitAt", at: number): void {
     const ut = this.opt.userTimeoutMs;
-    if (ut > 0 && (which === "rtxAt" || which === "persistAt") && synchronized(this.st)) {
+    if (ut > 0 && (which === "rtxAt" || which === "persistAt") && isSynchronized(this.st)) {
       // RFC 5482 / RFC 9293 3.8.3: the user timeout bounds retransmission and window probing;
       // clamp the timer to its deadline (as Linux tcp_clamp_rto_to_user_timeout and
       // tcp_clamp_probe0_to_user_timeout) so the connection ends on time, not at the next probe.
@@ -318,7 +309,7 @@ export class TcpConnection {
    * SYN-SENT, LISTEN or CLOSED either (as Linux tcp_need_reset).
    */
   reset(sendRst: boolean, err: TcpError | null, _now: number): void {
-    if (sendRst && needsRst(this.st)) {
+    if (sendRst && abortSendsRst(this.st)) {
       const s = this.host.out.clear();
       s.srcIp = this.localIp;
       s.dstIp = this.remoteIp;

@@ -18,10 +18,12 @@ const ALPHA = (3 * (1 - BETA)) / (1 + BETA); // RFC 9438 4.3
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Cubic } from "./cubic.ts";
- * const cc = new Cubic(1000);
+ * const cc = new Cubic(1000); // initial window 10 segments (RFC 6928)
  * cc.enterRecovery(20000, 1000, 0);
- * console.assert(cc.ssthresh === 14000);
+ * assert(cc.ssthresh === 7000); // RFC 9438 4.6: cwnd x 0.7
+ * assert(cc.cwnd === 7000 + 3 * 1000); // RFC 5681 3.2 (3): inflated by three segments
  * ```
  */
 export class Cubic implements CongestionControl {

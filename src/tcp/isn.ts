@@ -42,9 +42,10 @@ function keyedHash(key: Uint32Array, a: number, b: number, c: number, d: number)
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { makeIsn } from "./isn.ts";
  * const isn = makeIsn(new Uint32Array([1, 2, 3, 4]));
- * console.assert(isn(1, 2, 3, 4, 0) !== isn(1, 2, 3, 5, 0));
+ * assert(isn(1, 2, 3, 4, 0) !== isn(1, 2, 3, 5, 0));
  * ```
  */
 export function makeIsn(key?: Uint32Array): IsnFunction {

@@ -10,10 +10,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RttEstimator } from "./rtt.ts";
  * const r = new RttEstimator(1000, 200, 120000);
  * r.sample(100);
- * console.assert(r.srtt === 100 && r.rto === 300);
+ * assert(r.srtt === 100 && r.rto === 300);
  * ```
  */
 export class RttEstimator {

@@ -16,10 +16,11 @@ const MAX_RANGES = 8;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SackScoreboard } from "./sack.ts";
  * const sb = new SackScoreboard();
  * sb.add(200, 300, 100, 400);
- * console.assert(sb.nextHole(100, 1000) === 100 && sb.holeEnd(100) === 200);
+ * assert(sb.nextHole(100, 1000) === 100 && sb.holeEnd(100) === 200);
  * ```
  */
 export class SackScoreboard {

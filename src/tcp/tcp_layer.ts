@@ -4,13 +4,14 @@
  *
  * @example Two layers joined back to back
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createJsEngine } from "../kernels/js_engine.ts";
  * import { TcpLayer } from "./tcp_layer.ts";
  * const tx = { sendTcp: () => true, pathMtu: () => 1500, sourceFor: () => 0x0a000001 };
  * const layer = new TcpLayer(createJsEngine(), tx);
  * const c = layer.connect(0x0a000002, 80, 0);
  * layer.poll(0); // sends the SYN
- * console.assert(c.state === "SYN-SENT");
+ * assert(c.state === "SYN-SENT");
  * c.abort();
  * ```
  *

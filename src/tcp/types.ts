@@ -19,6 +19,17 @@ export type TcpState =
   | "LAST-ACK"
   | "TIME-WAIT";
 
+/** States in which an abort sends RST (RFC 9293 3.10.5; Linux tcp_need_reset). */
+export function abortSendsRst(st: TcpState): boolean {
+  return st === "SYN-RECEIVED" || st === "ESTABLISHED" || st === "FIN-WAIT-1" ||
+    st === "FIN-WAIT-2" || st === "CLOSE-WAIT";
+}
+
+/** States after the handshake (the user timeout clamps their timers). */
+export function isSynchronized(st: TcpState): boolean {
+  return st !== "SYN-SENT" && st !== "SYN-RECEIVED" && st !== "CLOSED" && st !== "LISTEN";
+}
+
 /** What a connection tells its owner, synchronously, from `input()` or `poll()`. */
 export type TcpEvent = "established" | "readable" | "writable" | "closed";
 
@@ -39,9 +50,10 @@ export type TcpErrorCode =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TcpError } from "./types.ts";
  * const e = new TcpError("reset", "Connection reset by peer");
- * console.assert(e.code === "reset");
+ * assert(e.code === "reset");
  * ```
  */
 export class TcpError extends Error {
