@@ -7,58 +7,13 @@
  */
 
 import type { Driver } from "../stack.ts";
-import type { TcpConnection, TcpEvent } from "../tcp/tcp_layer.ts";
+import type { TcpConnection, TcpConnInfo, TcpEvent } from "../tcp/tcp_layer.ts";
 import { endpoint, netAddr } from "./addr.ts";
 import { mapLayerError, toDenoError } from "./errors.ts";
 import { WakeList } from "./wake.ts";
 
-/** Statistics of one connection (the TCP layer's `info()`). */
-export interface ConnInfo {
-  /** RFC 9293 state ("ESTABLISHED", "TIME-WAIT", ...). */
-  state: string;
-  /** Payload bytes received and sent. */
-  bytesIn: number;
-  /** Payload bytes sent (retransmissions included). */
-  bytesOut: number;
-  /** Segments received. */
-  segsIn: number;
-  /** Segments sent. */
-  segsOut: number;
-  /** Segments retransmitted (timeouts and fast retransmits). */
-  retransmits: number;
-  /** Smoothed round-trip time (RFC 6298), ms. */
-  srttMs: number;
-  /** Round-trip time variation, ms. */
-  rttvarMs: number;
-  /** Current retransmission timeout, ms. */
-  rtoMs: number;
-  /** Congestion window, bytes (RFC 5681). */
-  cwnd: number;
-  /** Slow-start threshold, bytes. */
-  ssthresh: number;
-  /** The peer's advertised window, bytes (scaled). */
-  sndWnd: number;
-  /** Our advertised window, bytes. */
-  rcvWnd: number;
-  /** Effective send MSS. */
-  mss: number;
-  /** Window scale shifts (RFC 7323): ours toward the peer and the peer's. */
-  sndWscale: number;
-  /** The receive window scale shift. */
-  rcvWscale: number;
-  /** Timestamps negotiated (RFC 7323). */
-  timestamps: boolean;
-  /** SACK negotiated (RFC 2018). */
-  sack: boolean;
-  /** Congestion control in use. */
-  congestion: string;
-  /** Duplicate ACKs counted in the current episode. */
-  dupAcks: number;
-  /** Zero-window probes sent. */
-  zeroWindowProbes: number;
-  /** Segments dropped on this connection, by reason. */
-  drops: Record<string, number>;
-}
+/** Statistics of one connection: the TCP layer's `info()` (RFC names, bytes, segments, RTT). */
+export type ConnInfo = TcpConnInfo;
 
 /**
  * A TCP connection on our stack, shaped like `Deno.TcpConn`. Get one from `stack.connect()`
