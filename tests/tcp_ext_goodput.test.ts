@@ -125,6 +125,19 @@ Deno.test("goodput: deep reordering (+2 ms, ~16 segments) keeps the rate (Eifel 
   }
 });
 
+Deno.test("goodput: once the threshold adapts to ~16-segment reordering, no more retransmits", () => {
+  // 5% of data segments held 2 ms (~16 segments at 100 Mbit/s): the first episodes are
+  // spurious fast retransmits that Eifel (RFC 3522) undoes while raising the duplicate-ACK
+  // threshold (as Linux `reordering`); after the first MiB there are none.
+  for (const v of VARIANTS) {
+    const c = { ...v, loss: 0, reorder: 0.05, reorderMs: 2, seed: 1 };
+    const short = run({ ...c, bytes: MIB });
+    const long = run({ ...c, bytes: 4 * MIB });
+    assert.ok(long.reordered > 3 * short.reordered);
+    assert.ok(long.retransmits <= short.retransmits + 2, `${name(v)}: ${long.retransmits}`);
+  }
+});
+
 Deno.test({
   name:
     "goodput: after the reordering threshold adapts, deep reordering causes no more retransmits",
