@@ -453,7 +453,7 @@ export async function printTables(
     ["cubic", true],
   ] as const;
   console.log(
-    `Goodput, Mbit/s (retransmissions), ${mib} MiB one way, ${rateMbit} Mbit/s, ${rttMs} ms RTT, ` +
+    `Goodput, Mbit/s (retransmissions/RTOs), ${mib} MiB one way, ${rateMbit} Mbit/s, ${rttMs} ms RTT, ` +
       `256 KiB buffers, timestamps on, mean of ${seeds} seed(s); virtual time.\n`,
   );
   console.log("| Case | NewReno | NewReno+SACK | CUBIC | CUBIC+SACK |");
@@ -461,7 +461,7 @@ export async function printTables(
   for (const row of TABLE_ROWS) {
     const cells: string[] = [];
     for (const [cc, sack] of cols) {
-      let mbit = 0, rtx = 0, ok = true;
+      let mbit = 0, rtx = 0, rto = 0, ok = true;
       for (let s = 1; s <= seeds; s++) {
         const r = runGoodput({
           congestion: cc,
@@ -477,8 +477,9 @@ export async function printTables(
         ok &&= r.exact;
         mbit += r.mbit / seeds;
         rtx += r.retransmits / seeds;
+        rto += r.rtos / seeds;
       }
-      cells.push(ok ? `${mbit.toFixed(1)} (${Math.round(rtx)})` : "FAILED");
+      cells.push(ok ? `${mbit.toFixed(1)} (${Math.round(rtx)}/${Math.round(rto)})` : "FAILED");
     }
     console.log(`| ${row.label} | ${cells.join(" | ")} |`);
   }
@@ -502,7 +503,7 @@ export async function printTables(
         rateMbit,
         rttMs,
       });
-      cells.push(r.exact ? `${r.mbit.toFixed(1)} (${r.retransmits})` : "FAILED");
+      cells.push(r.exact ? `${r.mbit.toFixed(1)} (${r.retransmits}/${r.rtos})` : "FAILED");
     }
     console.log(`| ${row.label} | ${cells.join(" | ")} |`);
   }
