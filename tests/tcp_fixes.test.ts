@@ -185,3 +185,43 @@ Deno.test("receiver SWS avoidance: reading frees room and sends a window update"
   const upd = p.captured.find((r) => r.from === "a");
   assert.equal(upd?.wnd, 1448);
 });
+
+Deno.test("connect on a TIME-WAIT tuple: reused after a second with timestamps (Linux tcp_tw_reuse)", () => {
+  for (const timestamps of [true, false]) {
+    const p = new TcpPair({ capture: true, faults: { delayMs: 2 }, tcpA: { timestamps } });
+    const l = p.b.listen(0, 80);
+    const open = () => {
+      const c = p.a.connect(IP_B, 80, p.now, { localPort: 40000 });
+      let s: ReturnType<typeof l.accept> = null;
+      assert.ok(p.run(() => c.state === "ESTABLISHED" && (s ??= l.accept()) !== null, 1000));
+      return [c, s!] as const;
+    };
+    const [c, s] = open();
+    const iss1 = p.captured.find((r) => r.from === "a" && r.flags & F_SYN)!.seq;
+    c.write(new Uint8Array(5000));
+    c.close();
+    p.advance(20);
+    s.read(new Uint8Array(5000));
+    s.close();
+    p.advance(20);
+    assert.equal(c.state, "TIME-WAIT");
+    const busy = () => p.a.connect(IP_B, 80, p.now, { localPort: 40000 });
+    assert.throws(busy, { code: "addr-in-use" } as unknown as Error); // the same second
+    p.advance(1000);
+    if (!timestamps) {
+      assert.throws(busy, { code: "addr-in-use" } as unknown as Error); // no PAWS: never
+      continue;
+    }
+    p.captured.length = 0;
+    const [c2, s2] = open();
+    assert.equal(c.state, "CLOSED");
+    assert.equal(c.error, null);
+    assert.equal(p.a.stats()["tcp-time-wait-reuse"], 1);
+    // The new ISS lies beyond everything the old connection sent (SYN + 5000 + FIN).
+    const iss2 = p.captured.find((r) => r.from === "a" && r.flags & F_SYN)!.seq;
+    assert.ok(((iss2 - iss1) >>> 0) >= 5002 + 65535, `ISS ${iss1} then ${iss2}`);
+    c2.write(new Uint8Array(100).fill(9));
+    p.advance(50);
+    assert.equal(s2.readable, 100);
+  }
+});

@@ -253,11 +253,11 @@ export class TcpConnection {
         if (e.rcvReadable(this.rcvRing) === 0) this.#dropRcvRing();
         return n;
       }
-      // A window update when reading freed lots of room (RFC 9293 3.8.6.2.2; as Linux
-      // tcp_cleanup_rbuf: the window offered is at most half the buffer and would double).
+      // Window update when reading freed lots of room (RFC 9293 3.8.6.2.2; Linux tcp_cleanup_rbuf:
+      // offered window <= half the buffer and would double; none after the peer's FIN).
       const cur = Math.max(seqDiff(this.rcvAdv, this.rcvNxt), 0);
       const next = seqDiff(rcvRightEdge(this), this.rcvNxt);
-      if (2 * cur <= this.opt.rcvBuf && next > 0 && next >= 2 * cur) {
+      if (!this.peerFin && 2 * cur <= this.opt.rcvBuf && next > 0 && next >= 2 * cur) {
         this.ackNow = true;
         this.touch();
       }

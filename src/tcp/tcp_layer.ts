@@ -20,7 +20,7 @@
 
 import type { Engine } from "../kernels/engine.ts";
 import { F_ACK, F_RST, F_SYN } from "../kernels/layout.ts";
-import { seqGt, seqLt } from "../wire/seq.ts";
+import { seqAdd, seqGt, seqLt } from "../wire/seq.ts";
 import { TcpSegment } from "../wire/tcp_segment.ts";
 import type { TcpHandler, TcpIcmpError, TcpTransmit } from "./contract.ts";
 import { TcpConnection } from "./connection.ts";
@@ -166,9 +166,12 @@ export class TcpLayer implements TcpHandler {
       lip = src >>> 0;
     }
     let lport = opts?.localPort ?? 0;
+    let minIss = -1;
     if (lport) {
-      if (this.#conns.has(lip, lport, rip, remotePort)) {
-        throw new TcpError("addr-in-use", `Address already in use: port ${lport}`);
+      const old = this.#conns.get(lip, lport, rip, remotePort);
+      if (old) {
+        minIss = this.#reuseTimeWait(old, now);
+        if (minIss < 0) throw new TcpError("addr-in-use", `Address already in use: port ${lport}`);
       }
     } else {
       for (let i = 0; i < EPHEMERAL_N && !lport; i++) {
@@ -180,7 +183,9 @@ export class TcpLayer implements TcpHandler {
     }
     const opt = opts?.options ? resolveOptions(this.#opt, opts.options) : this.#opt;
     const c = new TcpConnection(this, opt, lip, lport, rip, remotePort);
-    initSend(c, this.isn(lip, lport, rip, remotePort, now));
+    let iss = this.isn(lip, lport, rip, remotePort, now) >>> 0;
+    if (minIss >= 0 && seqLt(iss, minIss)) iss = minIss;
+    initSend(c, iss);
     c.st = "SYN-SENT";
     c.progressAt = now;
     c.rttStart = now;
@@ -223,6 +228,23 @@ export class TcpLayer implements TcpHandler {
     this.count("tcp-time-wait-reuse");
     c.toClosed(null);
     return true;
+  }
+
+  /**
+   * Active open on the four-tuple of a connection in TIME-WAIT (as Linux tcp_tw_reuse): allowed
+   * when it negotiated timestamps (PAWS, RFC 7323 5, rejects its old duplicates) and its last
+   * segment (the FIN that started TIME-WAIT, or its retransmission) came in an earlier second. The old connection goes to CLOSED; returns the least
+   * ISS for the new one (beyond anything the old one sent, as Linux: snd.nxt + 65537), or -1
+   * when the tuple stays in use.
+   */
+  #reuseTimeWait(c: TcpConnection, now: number): number {
+    if (c.state !== "TIME-WAIT" || !c.tsOk) return -1;
+    // Linux compares seconds: the last segment arrived in an earlier second of the clock.
+    if (Math.floor(now / 1000) <= Math.floor((c.timeWaitAt - c.opt.timeWaitMs) / 1000)) return -1;
+    const minIss = seqAdd(c.sndMax, 65537);
+    this.count("tcp-time-wait-reuse");
+    c.toClosed(null);
+    return minIss;
   }
 
   /** ICMP errors (RFC 1122 4.2.3.9; RFC 1191 for fragmentation-needed). */
