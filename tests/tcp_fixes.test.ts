@@ -225,3 +225,31 @@ Deno.test("connect on a TIME-WAIT tuple: reused after a second with timestamps (
     assert.equal(s2.readable, 100);
   }
 });
+
+Deno.test("SYN flood: a half-open queue under pressure expires old entries sooner (Linux)", () => {
+  const p = new TcpPair({ tcpB: { synBacklog: 16 } });
+  p.b.listen(0, 80);
+  let port = 20000;
+  const syn = () => {
+    const x = seg({ localPort: port++, remotePort: 80 }, F_SYN, port * 7919);
+    x.srcIp = 0x0a000063; // spoofed: the SYN+ACKs go nowhere
+    p.b.input(x, p.now);
+  };
+  // 10 SYNs a second for 60 s. Without pruning the first 16 would hold the queue for 127 s
+  // (1 + 2 + ... + 64, synRetries 6) and every later SYN would be dropped.
+  for (let i = 0; i < 600; i++) {
+    syn();
+    p.advance(100);
+  }
+  const created = 600 - (p.b.stats()["tcp-syn-backlog-full"] ?? 0);
+  assert.ok(created >= 60, `only ${created} half-open entries in 60 s`);
+  assert.ok(p.b.connectionCount <= 16);
+  // A queue at most half full keeps the full retry count (the pressure is gone).
+  p.advance(200_000);
+  assert.equal(p.b.connectionCount, 0);
+  for (let i = 0; i < 8; i++) syn();
+  p.advance(100_000);
+  assert.equal(p.b.connectionCount, 8, "entries of a half-full queue expired early");
+  p.advance(30_000);
+  assert.equal(p.b.connectionCount, 0);
+});

@@ -55,6 +55,7 @@ export class TcpConnection {
   /** @internal */ passive = false;
   /** @internal listener while not yet accepted */ listener: {
     onConnDone(c: TcpConnection, ok: boolean): void;
+    synRetryLimit(): number;
   } | null = null;
   /** @internal */ iss = 0;
   /** @internal */ sndUna = 0;
@@ -129,7 +130,6 @@ export class TcpConnection {
   /** @internal */ retransmits = 0;
   /** @internal */ zeroWindowProbes = 0;
   /** @internal */ drops: Record<string, number> = {};
-
   /** @internal Made by the layer only. */
   constructor(
     host: ConnHost,

@@ -105,6 +105,26 @@ export class Listener implements TcpListener {
     this.onAcceptable?.();
   }
 
+  /**
+   * @internal SYN+ACK retransmissions a half-open connection gets. While the half-open queue
+   * is more than half full, fewer, the fewer of its entries are young (never retransmitted):
+   * old entries of a SYN flood expire sooner and leave room for real clients (as Linux
+   * reqsk_timer_handler, down to 2; RFC 4987 section 3.4 on SYN-RECEIVED timer reduction).
+   */
+  synRetryLimit(): number {
+    let limit = this.#opt.synRetries;
+    const qlen = this.#halfOpen.size;
+    if (2 * qlen <= Math.max(8, this.#synBacklog)) return limit;
+    let young = 0;
+    for (const c of this.#halfOpen) if (c.retries === 0) young++;
+    young <<= 1;
+    while (limit > 2 && qlen >= young) {
+      limit--;
+      young <<= 1;
+    }
+    return limit;
+  }
+
   /** @internal Segment arrival in LISTEN (RFC 9293 3.10.7.2). */
   input(seg: TcpSegment, now: number): void {
     const f = seg.flags;

@@ -51,7 +51,9 @@ function userTimeoutHit(c: TcpConnection, now: number): boolean {
 function onRto(c: TcpConnection, now: number): void {
   const st = c.st;
   if (st === "SYN-SENT" || st === "SYN-RECEIVED") {
-    if (++c.retries > c.opt.synRetries) {
+    // A half-open connection of a listener under SYN pressure gets fewer retries (Linux).
+    const limit = c.listener ? c.listener.synRetryLimit() : c.opt.synRetries;
+    if (++c.retries > limit) {
       if (c.passive) c.toClosed(null);
       else timedOut(c);
       return;
