@@ -166,7 +166,7 @@ export class TcpLayer implements TcpHandler {
       lip = src >>> 0;
     }
     let lport = opts?.localPort ?? 0;
-    let minIss = -1;
+    let minIss = -1; // ISS when a TIME-WAIT tuple is reused
     if (lport) {
       const old = this.#conns.get(lip, lport, rip, remotePort);
       if (old) {
@@ -183,9 +183,7 @@ export class TcpLayer implements TcpHandler {
     }
     const opt = opts?.options ? resolveOptions(this.#opt, opts.options) : this.#opt;
     const c = new TcpConnection(this, opt, lip, lport, rip, remotePort);
-    let iss = this.isn(lip, lport, rip, remotePort, now) >>> 0;
-    if (minIss >= 0 && seqLt(iss, minIss)) iss = minIss;
-    initSend(c, iss);
+    initSend(c, minIss >= 0 ? minIss : this.isn(lip, lport, rip, remotePort, now));
     c.st = "SYN-SENT";
     c.progressAt = now;
     c.rttStart = now;
@@ -233,9 +231,9 @@ export class TcpLayer implements TcpHandler {
   /**
    * Active open on the four-tuple of a connection in TIME-WAIT (as Linux tcp_tw_reuse): allowed
    * when it negotiated timestamps (PAWS, RFC 7323 5, rejects its old duplicates) and its last
-   * segment (the FIN that started TIME-WAIT, or its retransmission) came in an earlier second. The old connection goes to CLOSED; returns the least
-   * ISS for the new one (beyond anything the old one sent, as Linux: snd.nxt + 65537), or -1
-   * when the tuple stays in use.
+   * segment (the FIN that started TIME-WAIT, or its retransmission) came in an earlier second.
+   * The old connection goes to CLOSED. Returns the ISS for the new one, beyond anything the old
+   * one sent (as Linux: snd.nxt + 65537), or -1 when the tuple stays in use.
    */
   #reuseTimeWait(c: TcpConnection, now: number): number {
     if (c.state !== "TIME-WAIT" || !c.tsOk) return -1;
