@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { F_ACK, F_RST, F_SYN } from "../src/kernels/layout.ts";
+import { F_ACK, F_RST, F_SYN, RX_OFF } from "../src/kernels/layout.ts";
 import { TcpSegment } from "../src/wire/tcp_segment.ts";
 import { type Captured, IP_A, IP_B, TcpPair } from "./helpers/tcp_pair.ts";
 import { openPair, Stream } from "./helpers/tcp_transfer.ts";
@@ -252,4 +252,31 @@ Deno.test("SYN flood: a half-open queue under pressure expires old entries soone
   assert.equal(p.b.connectionCount, 8, "entries of a half-full queue expired early");
   p.advance(30_000);
   assert.equal(p.b.connectionCount, 0);
+});
+
+Deno.test("PAWS: an old TSval is dropped, but accepted after 24 days idle (RFC 7323 5.5)", () => {
+  const p = new TcpPair({ capture: true, faults: { delayMs: 5 } });
+  const [c, s] = openPair(p);
+  c.write(new Uint8Array(1000));
+  p.advance(100, () => s.read(new Uint8Array(2000)));
+  const last = p.captured.filter((r) => r.from === "a").at(-1)!;
+  const rcvNxt = (last.seq + last.len) >>> 0;
+  const inject = (tsVal: number) => {
+    const x = seg(c, F_ACK, rcvNxt);
+    x.ack = p.captured.filter((r) => r.from === "b").at(-1)!.seq;
+    x.hasTs = true;
+    x.tsVal = tsVal >>> 0;
+    x.payloadOff = RX_OFF;
+    x.payloadLen = 100;
+    p.b.input(x, p.now);
+  };
+  inject(last.tsVal - 1000);
+  assert.equal(s.readable, 0);
+  assert.equal(s.info().drops["tcp-paws"], 1);
+  p.now += 23 * 86_400_000;
+  inject(last.tsVal - 1000);
+  assert.equal(s.readable, 0, "accepted before 24 days");
+  p.now += 2 * 86_400_000;
+  inject(last.tsVal - 1000);
+  assert.equal(s.readable, 100, `drops ${JSON.stringify(s.info().drops)}`);
 });

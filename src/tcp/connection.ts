@@ -109,6 +109,7 @@ export class TcpConnection {
   /** @internal */ recover = 0;
   /** @internal */ tsOk = false;
   /** @internal */ tsRecent = 0;
+  /** @internal when TS.Recent was last set (RFC 7323 5.5 idle rule) */ tsRecentAt = 0;
   /** @internal */ lastAckSent = 0;
   /** @internal */ sackOk = false;
   /** @internal */ wsOk = false;
@@ -122,7 +123,6 @@ export class TcpConnection {
   /** @internal */ keepAlive: boolean;
   /** @internal */ keepIdleMs: number;
   /** @internal */ dirty = false;
-
   /** @internal */ bytesIn = 0;
   /** @internal */ bytesOut = 0;
   /** @internal */ segsIn = 0;

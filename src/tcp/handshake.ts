@@ -36,7 +36,7 @@ export function initSend(c: TcpConnection, iss: number): void {
 }
 
 /** Record the peer's SYN options and sequence number; create the receive buffer. */
-export function negotiate(c: TcpConnection, seg: TcpSegment): void {
+export function negotiate(c: TcpConnection, seg: TcpSegment, now: number): void {
   c.irs = seg.seq;
   c.rcvNxt = seqAdd(seg.seq, 1);
   // RFC 9293 3.7.1: without an MSS option assume 536.
@@ -50,7 +50,10 @@ export function negotiate(c: TcpConnection, seg: TcpSegment): void {
   }
   c.sackOk = c.opt.sack && seg.sackOk;
   c.tsOk = c.opt.timestamps && seg.hasTs;
-  if (c.tsOk) c.tsRecent = seg.tsVal;
+  if (c.tsOk) {
+    c.tsRecent = seg.tsVal;
+    c.tsRecentAt = now;
+  }
   const mtu = c.host.tx.pathMtu(c.remoteIp);
   // RFC 6691: the MSS counts neither IP nor TCP options; subtract the timestamp option we
   // will carry on every segment (RFC 7323 section 3).
@@ -100,7 +103,7 @@ export function synSentInput(c: TcpConnection, seg: TcpSegment, now: number): vo
     c.drop("tcp-no-syn");
     return;
   }
-  negotiate(c, seg);
+  negotiate(c, seg, now);
   firstWindow(c, seg);
   if (f & F_ACK) {
     c.sndUna = seg.ack;

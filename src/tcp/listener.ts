@@ -160,7 +160,7 @@ export class Listener implements TcpListener {
     c.passive = true;
     c.listener = this;
     initSend(c, this.#host.isn(seg.dstIp, seg.dstPort, seg.srcIp, seg.srcPort, now));
-    negotiate(c, seg);
+    negotiate(c, seg, now);
     firstWindow(c, seg);
     c.st = "SYN-RECEIVED";
     this.#halfOpen.add(c);

@@ -13,37 +13,18 @@ import { SackScoreboard } from "./sack.ts";
 import type { TcpSegment } from "../wire/tcp_segment.ts";
 import type { TcpConnection } from "./connection.ts";
 import { enterEstablished, synSentInput } from "./handshake.ts";
-import { output, replyRst, retransmitHead, sendAck, sendSyn } from "./tcp_output.ts";
+import {
+  challengeAck,
+  invalidAck,
+  output,
+  replyRst,
+  retransmitHead,
+  sendSyn,
+} from "./tcp_output.ts";
 import { TcpError, type TcpState } from "./types.ts";
 
-/** RFC 5961 section 7: a challenge ACK, subject to the layer's rate limit. */
-function challengeAck(c: TcpConnection, now: number): void {
-  if (c.host.challengeAllowed(now)) {
-    c.host.count("tcp-challenge-ack");
-    sendAck(c, now);
-  } else c.drop("tcp-challenge-ack-limited");
-}
-
-/** Linux tcp_invalid_ratelimit: at most one ACK per 500 ms answers invalid segments. */
-const INVALID_ACK_INTERVAL_MS = 500;
-
-/**
- * An ACK in reply to an invalid segment (out of window, PAWS, ACK of unsent data), which RFC
- * 9293 3.10.7.4 asks for. Rate limited per connection as Linux does (tcp_oow_rate_limited,
- * RFC 5961 section 7 asks for such limits): two ends that each find the other's segments
- * unacceptable (a half-open connection facing TIME-WAIT) would otherwise trade ACKs forever.
- * Segments carrying data or FIN without SYN are not part of such a loop and always answered.
- */
-function invalidAck(c: TcpConnection, now: number, segLen: number, syn: boolean): void {
-  if (segLen === 0 || syn) {
-    if (now - c.oowAckAt < INVALID_ACK_INTERVAL_MS) {
-      c.drop("tcp-ack-rate-limited");
-      return;
-    }
-    c.oowAckAt = now;
-  }
-  sendAck(c, now);
-}
+/** RFC 7323 5.5: TS.Recent of a connection idle this long is invalid (24 days). */
+const PAWS_IDLE_MS = 24 * 86_400_000;
 
 /** Process one segment for connection `c`. */
 export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void {
@@ -79,9 +60,13 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
   }
 
   // RFC 7323 5.3 PAWS: a timestamp older than TS.Recent marks an old duplicate.
-  // Pure ACKs are exempt: reordered ACKs are harmless (as Linux tcp_disordered_ack).
+  // Pure ACKs are exempt: reordered ACKs are harmless (as Linux tcp_disordered_ack). After
+  // 24 days idle TS.Recent is stale and the check is skipped (RFC 7323 5.5, as Linux).
   const carries = seg.payloadLen > 0 || (flags & (F_SYN | F_FIN)) !== 0;
-  if (c.tsOk && seg.hasTs && !rst && carries && seqLt(seg.tsVal, c.tsRecent)) {
+  if (
+    c.tsOk && seg.hasTs && !rst && carries && seqLt(seg.tsVal, c.tsRecent) &&
+    now - c.tsRecentAt < PAWS_IDLE_MS
+  ) {
     c.drop("tcp-paws");
     invalidAck(c, now, plen + (syn ? 1 : 0) + (fin ? 1 : 0), syn);
     return;
@@ -117,8 +102,12 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
     }
   }
   // RFC 7323 4.3: remember the timestamp to echo.
-  if (c.tsOk && seg.hasTs && seqLe(seq, c.lastAckSent) && seqGe(seg.tsVal, c.tsRecent)) {
+  if (
+    c.tsOk && seg.hasTs && seqLe(seq, c.lastAckSent) &&
+    (seqGe(seg.tsVal, c.tsRecent) || now - c.tsRecentAt >= PAWS_IDLE_MS)
+  ) {
     c.tsRecent = seg.tsVal;
+    c.tsRecentAt = now;
   }
 
   // Second: RST (RFC 5961 3.2: exact match resets, otherwise a challenge ACK).

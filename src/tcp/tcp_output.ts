@@ -248,6 +248,35 @@ function sendLoop(c: TcpConnection, now: number): void {
   }
 }
 
+/** RFC 5961 section 7: a challenge ACK, subject to the layer's rate limit. */
+export function challengeAck(c: TcpConnection, now: number): void {
+  if (c.host.challengeAllowed(now)) {
+    c.host.count("tcp-challenge-ack");
+    sendAck(c, now);
+  } else c.drop("tcp-challenge-ack-limited");
+}
+
+/** Linux tcp_invalid_ratelimit: at most one ACK per 500 ms answers invalid segments. */
+const INVALID_ACK_INTERVAL_MS = 500;
+
+/**
+ * An ACK in reply to an invalid segment (out of window, PAWS, ACK of unsent data), which RFC
+ * 9293 3.10.7.4 asks for. Rate limited per connection as Linux does (tcp_oow_rate_limited,
+ * RFC 5961 section 7 asks for such limits): two ends that each find the other's segments
+ * unacceptable (a half-open connection facing TIME-WAIT) would otherwise trade ACKs forever.
+ * Segments carrying data or FIN without SYN are not part of such a loop and always answered.
+ */
+export function invalidAck(c: TcpConnection, now: number, segLen: number, syn: boolean): void {
+  if (segLen === 0 || syn) {
+    if (now - c.oowAckAt < INVALID_ACK_INTERVAL_MS) {
+      c.drop("tcp-ack-rate-limited");
+      return;
+    }
+    c.oowAckAt = now;
+  }
+  sendAck(c, now);
+}
+
 /**
  * Reply with RST to a segment that belongs to no connection (RFC 9293 3.10.7.1): never to a
  * RST; <SEQ=SEG.ACK><CTL=RST> when it has ACK, else <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
