@@ -280,3 +280,41 @@ Deno.test("PAWS: an old TSval is dropped, but accepted after 24 days idle (RFC 7
   inject(last.tsVal - 1000);
   assert.equal(s.readable, 100, `drops ${JSON.stringify(s.info().drops)}`);
 });
+
+Deno.test("D-SACK: duplicate data is reported once in the first SACK block (RFC 2883)", () => {
+  const p = new TcpPair({ capture: true, faults: { delayMs: 5 } });
+  const [c, s] = openPair(p);
+  c.write(new Uint8Array(2000));
+  p.advance(100, () => s.read(new Uint8Array(4000)));
+  const last = p.captured.filter((r) => r.from === "a").at(-1)!;
+  const rcvNxt = (last.seq + last.len) >>> 0;
+  const ackOf = p.captured.filter((r) => r.from === "b").at(-1)!.seq;
+  const inject = (seq: number, len: number) => {
+    const x = seg(c, F_ACK, seq);
+    x.ack = ackOf;
+    x.hasTs = true;
+    x.tsVal = p.now >>> 0;
+    x.payloadOff = RX_OFF;
+    x.payloadLen = len;
+    p.captured.length = 0;
+    p.b.input(x, p.now);
+    p.b.poll(p.now);
+    return p.captured.filter((r) => r.from === "b");
+  };
+  // Wholly old: an immediate ACK whose first block is the duplicate.
+  let acks = inject(rcvNxt - 500, 500);
+  assert.equal(acks.length, 1);
+  assert.deepEqual([acks[0]!.ack, acks[0]!.sackCount], [rcvNxt, 1]);
+  assert.deepEqual(acks[0]!.sack.slice(0, 2), [(rcvNxt - 500) >>> 0, rcvNxt]);
+  // Partly old: the old part is reported, the new part taken.
+  acks = inject(rcvNxt - 100, 300);
+  assert.equal(acks.length, 1);
+  assert.equal(acks[0]!.ack, (rcvNxt + 200) >>> 0);
+  assert.deepEqual(acks[0]!.sack.slice(0, 2), [(rcvNxt - 100) >>> 0, rcvNxt]);
+  assert.equal(s.readable, 200);
+  // Reported once: the next ACK carries no D-SACK block.
+  acks = inject((rcvNxt + 200) >>> 0, 100);
+  p.advance(100);
+  assert.ok(p.captured.filter((r) => r.from === "b").every((r) => r.sackCount === 0));
+  assert.equal(p.sackViolations, 0);
+});

@@ -12,6 +12,7 @@
 import { seqAdd, seqDiff } from "../wire/seq.ts";
 import { type CongestionControl, NewReno } from "./congestion.ts";
 import type { ConnHost } from "./host.ts";
+import { connInfo } from "./conn_info.ts";
 import { RttEstimator } from "./rtt.ts";
 import type { SackScoreboard } from "./sack.ts";
 import { rcvRightEdge } from "./tcp_output.ts";
@@ -109,6 +110,8 @@ export class TcpConnection {
   /** @internal */ recover = 0;
   /** @internal */ tsOk = false;
   /** @internal */ tsRecent = 0;
+  /** @internal a D-SACK block to report (RFC 2883) while dsackL !== dsackR */ dsackL = 0;
+  /** @internal */ dsackR = 0;
   /** @internal when TS.Recent was last set (RFC 7323 5.5 idle rule) */ tsRecentAt = 0;
   /** @internal */ lastAckSent = 0;
   /** @internal */ sackOk = false;
@@ -372,29 +375,6 @@ export class TcpConnection {
 
   /** Statistics of this connection. */
   info(): TcpConnInfo {
-    return {
-      state: this.st,
-      bytesIn: this.bytesIn,
-      bytesOut: this.bytesOut,
-      segsIn: this.segsIn,
-      segsOut: this.segsOut,
-      retransmits: this.retransmits,
-      srttMs: this.rtt.srtt,
-      rttvarMs: this.rtt.rttvar,
-      rtoMs: this.rtt.rto,
-      cwnd: this.cc.cwnd,
-      ssthresh: this.cc.ssthresh,
-      sndWnd: this.sndWnd,
-      rcvWnd: Math.max(0, seqDiff(this.rcvAdv, this.rcvNxt)),
-      mss: this.mss,
-      sndWscale: this.sndWscale,
-      rcvWscale: this.rcvWscale,
-      timestamps: this.tsOk,
-      sack: this.sackOk,
-      congestion: this.cc.name,
-      dupAcks: this.dupAcks,
-      zeroWindowProbes: this.zeroWindowProbes,
-      drops: { ...this.drops },
-    };
+    return connInfo(this);
   }
 }

@@ -92,6 +92,8 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
       if (rst) c.drop("tcp-rst-out-of-window");
       else {
         c.drop("tcp-unacceptable");
+        // RFC 2883: data we already have is reported in a D-SACK block (as Linux).
+        if (plen > 0 && c.sackOk && seqLt(seq, c.rcvNxt)) noteDsack(c, seq, seqAdd(seq, plen));
         if (c.st === "TIME-WAIT" && fin) c.arm("timeWaitAt", now + c.opt.timeWaitMs);
         // RFC 5961 4.2: a SYN gets a challenge ACK whatever its sequence number (global
         // budget); in TIME-WAIT the per-connection limit applies (Linux TIME-WAIT handling).
@@ -215,6 +217,7 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
       return;
     }
     if (plen > c.rcvSeg && plen <= c.rcvMss) c.rcvSeg = plen; // for rcvRightEdge
+    if (c.sackOk && seqLt(seq, c.rcvNxt)) noteDsack(c, seq, seqAdd(seq, plen)); // RFC 2883
     const e = c.host.engine;
     const heldBefore = e.rcvHeld(c.rcvRing);
     const n = e.rcvInsert(c.rcvRing, seq, off, plen);
@@ -256,6 +259,13 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
 
   output(c, now);
   if (readable && (c.st as TcpState) !== "CLOSED") c.emit("readable");
+}
+
+/** Report [left, min(right, RCV.NXT)) in a D-SACK block on the next ACK, sent at once. */
+function noteDsack(c: TcpConnection, left: number, right: number): void {
+  c.dsackL = left;
+  c.dsackR = seqLt(right, c.rcvNxt) ? right : c.rcvNxt;
+  c.ackNow = true;
 }
 
 function receiving(c: TcpConnection): boolean {

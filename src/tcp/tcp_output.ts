@@ -79,9 +79,21 @@ function build(c: TcpConnection, seq: number, flags: number, now: number): TcpSe
     s.tsVal = now >>> 0; // RFC 7323 5.4: a 1 ms clock
     s.tsEcr = c.tsRecent;
   }
-  if (c.sackOk && c.rcvRing >= 0 && (flags & F_ACK) && c.host.engine.rcvHeld(c.rcvRing) > 0) {
-    // RFC 2018 section 4: SACK blocks while data is held out of order, at most 3 with timestamps.
-    s.sackCount = c.host.engine.rcvSack(c.rcvRing, s.sack, c.tsOk ? 3 : 4);
+  if (c.sackOk && c.rcvRing >= 0 && (flags & F_ACK)) {
+    // RFC 2018 section 4: SACK blocks while data is held out of order, at most 3 with timestamps;
+    // RFC 2883: a pending D-SACK block goes first, reported once.
+    const max = c.tsOk ? 3 : 4;
+    const dsack = c.dsackL !== c.dsackR;
+    const e = c.host.engine;
+    let n = e.rcvHeld(c.rcvRing) > 0 ? e.rcvSack(c.rcvRing, s.sack, dsack ? max - 1 : max) : 0;
+    if (dsack) {
+      for (let i = 2 * n - 1; i >= 0; i--) s.sack[i + 2] = s.sack[i]!;
+      s.sack[0] = c.dsackL;
+      s.sack[1] = c.dsackR;
+      c.dsackL = c.dsackR;
+      n++;
+    }
+    s.sackCount = n;
   }
   return s;
 }
