@@ -190,9 +190,6 @@ Deno.test("PAWS: an in-window segment with an old TSval is dropped, counted and 
 
 Deno.test({
   name: "PAWS: after 24 days idle an old TSval is accepted (RFC 7323 5.5)",
-  // Not built in src/tcp (docs/tcp.md "Not built": PAWS 24-day idle rule): the segment is
-  // dropped as tcp-paws.
-  ignore: true,
   fn() {
     const p = new TcpPair({ capture: true, faults: { delayMs: 5 } });
     const [c, s] = openPair(p);
@@ -244,9 +241,6 @@ Deno.test("SACK: permitted on the SYN; blocks cover the newest arrival first, at
 
 Deno.test({
   name: "D-SACK: a duplicate segment is reported in the first SACK block (RFC 2883)",
-  // Not built: the receive buffer flags duplicates (RI_DUPLICATE) but tcp_output never sends
-  // a D-SACK block.
-  ignore: true,
   fn() {
     const p = new TcpPair({ capture: true });
     const [c, s] = openPair(p);
