@@ -57,6 +57,17 @@ function each(name: string, fn: (kind: EngineKind) => void): void {
   for (const kind of ENGINES) Deno.test(`iface (${kind}): ${name}`, () => fn(kind));
 }
 
+/** A segment from us to the peer, no options, for sendTcp tests. */
+function outSegment(srcPort: number, dstPort: number, seq: number): TcpSegment {
+  const seg = new TcpSegment().clear();
+  seg.srcIp = OUR_IP;
+  seg.dstIp = PEER_IP;
+  seg.srcPort = srcPort;
+  seg.dstPort = dstPort;
+  seg.seq = seq;
+  return seg;
+}
+
 each("start announces our address with a gratuitous ARP request", (kind) => {
   const h = new Harness(kind);
   h.iface.start(0);
@@ -441,12 +452,7 @@ each("TCP: sendTcp builds DF frames with the payload from the send ring", (kind)
   const ring = h.engine.sndCreate(4096, 2001);
   assert.equal(h.engine.sndWrite(ring, bytes(500, 1)), 500);
   // The seed note's server reply: PSH+ACK SEQ 2001 ACK 201, 500 bytes.
-  const seg = new TcpSegment().clear();
-  seg.srcIp = OUR_IP;
-  seg.dstIp = PEER_IP;
-  seg.srcPort = 80;
-  seg.dstPort = 40000;
-  seg.seq = 2001;
+  const seg = outSegment(80, 40000, 2001);
   seg.ack = 201;
   seg.flags = F_PSH | F_ACK;
   seg.wnd = 1000;
@@ -476,12 +482,7 @@ each("ICMP errors quoting our TCP segments reach TCP; frag-needed lowers the pat
   const h = new Harness(kind);
   h.learnPeer();
   h.iface.attachTcp(h.tcp);
-  const seg = new TcpSegment().clear();
-  seg.srcIp = OUR_IP;
-  seg.dstIp = PEER_IP;
-  seg.srcPort = 50000;
-  seg.dstPort = 443;
-  seg.seq = 100;
+  const seg = outSegment(50000, 443, 100);
   seg.flags = F_SYN;
   seg.mss = 1460;
   h.iface.sendTcp(seg, -1);
@@ -513,12 +514,7 @@ each("nothing larger than the link MTU is sent", (kind) => {
   h.learnPeer();
   const ring = h.engine.sndCreate(4096, 1);
   h.engine.sndWrite(ring, bytes(1000));
-  const seg = new TcpSegment().clear();
-  seg.srcIp = OUR_IP;
-  seg.dstIp = PEER_IP;
-  seg.srcPort = 1;
-  seg.dstPort = 2;
-  seg.seq = 1;
+  const seg = outSegment(1, 2, 1);
   seg.flags = F_ACK;
   seg.payloadLen = 537;
   assert.equal(h.iface.sendTcp(seg, ring), false);
@@ -533,12 +529,7 @@ each("a full-MSS segment that overflows only by SACK blocks loses blocks, not da
   h.learnPeer();
   const ring = h.engine.sndCreate(4096, 1);
   h.engine.sndWrite(ring, bytes(1448));
-  const seg = new TcpSegment().clear();
-  seg.srcIp = OUR_IP;
-  seg.dstIp = PEER_IP;
-  seg.srcPort = 1;
-  seg.dstPort = 2;
-  seg.seq = 1;
+  const seg = outSegment(1, 2, 1);
   seg.flags = F_ACK;
   seg.hasTs = true;
   seg.sackCount = 2;
