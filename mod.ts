@@ -34,6 +34,7 @@ export type { ConnInfo } from "./src/api/conn.ts";
 export { Listener } from "./src/api/listener.ts";
 export { DatagramConn } from "./src/api/datagram.ts";
 export {
+  type ChecksumFn,
   createMemoryLinkPair,
   type FaultLink,
   type FaultOptions,

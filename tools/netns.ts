@@ -294,6 +294,8 @@ export interface TapNamespaceOptions {
   txqueuelen?: number;
   /** Delete the namespace on SIGINT/SIGTERM too, then exit (for demos; default false). */
   signals?: boolean;
+  /** Open the TAP device with checksum and segmentation offload (`TapOptions.offload`). */
+  offload?: boolean;
 }
 
 /** What {@link withTapNamespace} hands to its callback. */
@@ -341,6 +343,7 @@ export async function withTapNamespace(
       mtu: opts.mtu ?? 1500,
       create: true,
       netns: ns.name,
+      offload: opts.offload ?? false,
     });
     const dev = link.ifname;
     const impl = ns as NetnsImpl;

@@ -15,6 +15,8 @@ const SYMBOLS = {
   open: { parameters: ["buffer", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+  /** ioctl whose argument is a value, not a pointer (TUNSETOFFLOAD). */
+  ioctlValue: { name: "ioctl", parameters: ["i32", "u64", "u64"], result: "i32" },
   readv: { parameters: ["i32", "buffer", "i32"], result: "i32" },
   writev: { parameters: ["i32", "buffer", "i32"], result: "i32" },
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
@@ -101,6 +103,15 @@ export const POLLHUP = 0x010;
 export const POLLNVAL = 0x020;
 /** ioctl requests (include/uapi/linux/if_tun.h, sockios.h). */
 export const TUNSETIFF = 0x400454can;
+/** _IOW('T', 208, unsigned int): offloads the reader handles (TUN_F_*), passed by value. */
+export const TUNSETOFFLOAD = 0x400454d0n;
+/** _IOW('T', 216, int): size of the virtio-net header in front of each frame. */
+export const TUNSETVNETHDRSZ = 0x400454d8n;
+/** TUNSETOFFLOAD bits (include/uapi/linux/if_tun.h). */
+export const TUN_F_CSUM = 0x01;
+export const TUN_F_TSO4 = 0x02;
+export const TUN_F_TSO6 = 0x04;
+export const TUN_F_TSO_ECN = 0x08;
 export const SIOCGIFFLAGS = 0x8913n;
 export const SIOCSIFFLAGS = 0x8914n;
 export const SIOCGIFMTU = 0x8921n;
@@ -110,6 +121,7 @@ export const IFF_UP = 0x1;
 export const IFF_TAP = 0x0002;
 export const IFF_NO_PI = 0x1000;
 export const IFF_TUN_EXCL = 0x8000;
+export const IFF_VNET_HDR = 0x4000;
 /** Size of struct ifreq; the name field is IFNAMSIZ bytes, NUL included. */
 export const IFREQ_SIZE = 40;
 export const IFNAMSIZ = 16;

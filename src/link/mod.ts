@@ -7,6 +7,7 @@
 
 export type { Link } from "./link.ts";
 export { openTap, type TapLink, type TapOptions, type TapStats } from "./tap.ts";
+export type { ChecksumFn } from "./vnet.ts";
 export {
   createMemoryLinkPair,
   type MemoryLink,
