@@ -77,6 +77,7 @@ async function ours(
   secs: number,
   key: string,
   profileDir?: string,
+  offload = false,
 ): Promise<number> {
   const flags = ["run", "-A"];
   if (profileDir) flags.push("--cpu-prof", `--cpu-prof-dir=${profileDir}`);
@@ -96,6 +97,7 @@ async function ours(
     String(warmupBytes),
   ];
   if (args.buf !== undefined) childArgs.push("--buf", args.buf);
+  if (offload) childArgs.push("--offload");
   const child = new Deno.Command(Deno.execPath(), {
     args: childArgs,
     stdin: "null",
@@ -112,9 +114,10 @@ async function ours(
   }, limitMs);
   const out = await child.output().finally(() => clearTimeout(timer));
   const stderr = new TextDecoder().decode(out.stderr).trim();
-  if (stderr !== "") console.error(`  [${mode} ${engine} ${mtu}] ${lastLines(stderr)}`);
+  const what = `${mode} ${engine} ${mtu}${offload ? " offload" : ""}`;
+  if (stderr !== "") console.error(`  [${what}] ${lastLines(stderr)}`);
   if (!out.success) {
-    throw new Error(`${mode} ${engine} ${mtu} failed (${out.code}): ${firstError(stderr)}`);
+    throw new Error(`${what} failed (${out.code}): ${firstError(stderr)}`);
   }
   const r = lastJson(new TextDecoder().decode(out.stdout));
   const v = r[key];
@@ -157,6 +160,17 @@ function plan(): Plan[] {
           baseline: e === "wasm",
           measure: () => ours(mode, e, mtu, seconds, "gbps"),
         });
+      }
+      if (mtu === 1500) {
+        // TAP offloads (IFF_VNET_HDR, TSO4): the kernel hands us segments of up to 64 KiB.
+        for (const e of engines) {
+          p.push({
+            test,
+            setup: `ours, ${e}, TAP offload (socat peer)`,
+            unit: "Gbit/s",
+            measure: () => ours(mode, e, mtu, seconds, "gbps", undefined, true),
+          });
+        }
       }
       p.push({
         test,

@@ -4,10 +4,11 @@
  * line it prints last.
  *
  *   deno run -A bench/e2e_ours.ts <mode> --engine wasm|js --mtu 1500 --seconds 10
- *     [--max-bytes N] [--warmup-bytes N] [--buf N]
+ *     [--max-bytes N] [--warmup-bytes N] [--buf N] [--offload]
  *
  * Modes over TAP (a namespace with a TAP device, kernel 10.7.0.1/24, our stack 10.7.0.2/24;
- * the kernel side is socat or a small Python server inside that namespace):
+ * the kernel side is socat or a small Python server inside that namespace; `--offload` opens
+ * the TAP device with checksum and segmentation offloads, see `TapOptions.offload`):
  * - tap-recv: the kernel sends (socat from /dev/zero), our stack reads and discards.
  * - tap-send: our stack writes a pattern, the kernel discards (socat to /dev/null).
  * - tap-rr:   1-byte request/response against a Python echo server in the namespace.
@@ -35,6 +36,7 @@ interface Opts {
   maxBytes: number;
   warmupBytes: number;
   tcp: Partial<TcpOptions>;
+  offload: boolean;
 }
 
 function parse(): { mode: string; opts: Opts } {
@@ -48,6 +50,7 @@ function parse(): { mode: string; opts: Opts } {
       "max-bytes": { type: "string", default: String(1 << 30) },
       "warmup-bytes": { type: "string", default: String(64 << 20) },
       buf: { type: "string" },
+      offload: { type: "boolean", default: false },
     },
   });
   const engine = values.engine;
@@ -63,6 +66,7 @@ function parse(): { mode: string; opts: Opts } {
       maxBytes: Number(values["max-bytes"]),
       warmupBytes: Number(values["warmup-bytes"]),
       tcp,
+      offload: values.offload,
     },
   };
 }
@@ -79,7 +83,7 @@ async function connectKernel(stack: NetStack, port: number, o: Opts): Promise<Co
 async function tapMode(mode: string, o: Opts): Promise<Record<string, number>> {
   let out: Record<string, number> = {};
   // signals: the driver's time limit sends SIGTERM; the namespace (and the peer in it) goes too.
-  const ctx = { kernelAddr: `${KERNEL}/24`, mtu: o.mtu, signals: true };
+  const ctx = { kernelAddr: `${KERNEL}/24`, mtu: o.mtu, signals: true, offload: o.offload };
   await withTapNamespace(ctx, async ({ ns, link }) => {
     const stack = await createStack({ link, address: `${OURS}/24`, engine: o.engine, tcp: o.tcp });
     let peer: Deno.ChildProcess | undefined;
@@ -115,6 +119,13 @@ async function tapMode(mode: string, o: Opts): Promise<Record<string, number>> {
         throw new TypeError(`Unknown mode ${mode}`);
       }
       report(stack);
+      const t = link.stats;
+      if (o.offload) {
+        console.error(
+          `tap: ${t.rxFrames} frames in (${t.rxGsoFrames} GSO, largest ${t.rxLargestFrame} B), ` +
+            `${t.txFrames} out`,
+        );
+      }
     } finally {
       if (peer) await stop(peer);
       await stack.close();
