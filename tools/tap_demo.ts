@@ -7,7 +7,10 @@
  * retransmissions, windows and a verdict. Everything is deleted at the end, on failure and on
  * Ctrl-C too.
  *
- *   deno task tap-demo [--slow-reader] [--engine=js|wasm] [--pcap=FILE]
+ *   deno task tap-demo [--slow-reader] [--engine=js|wasm] [--pcap=FILE] [--offload]
+ *
+ * `--offload` opens the TAP device with checksum and segmentation offloads (`TapOptions.offload`):
+ * the kernel then sends segments of up to 64 KiB.
  *
  * Without root or /dev/net/tun it says what is needed and points to `deno task demo`.
  *
@@ -34,6 +37,7 @@ const OURS = "10.7.0.2";
 const engine = Deno.args.includes("--engine=js") ? "js" : "wasm";
 const pcap = Deno.args.find((a) => a.startsWith("--pcap="))?.slice(7);
 const slow = Deno.args.includes("--slow-reader");
+const offload = Deno.args.includes("--offload");
 
 function missingTools(): string[] {
   const missing: string[] = [];
@@ -237,7 +241,8 @@ async function main(): Promise<number> {
   try {
     console.log(`Namespace with a TAP device: kernel ${KERNEL}/24, our stack ${OURS} (${engine})`);
     console.log(`A.bmp: ${bmp.length} bytes, SHA-256 ${bmpSha.slice(0, 16)}...`);
-    await withTapNamespace({ kernelAddr: `${KERNEL}/24`, signals: true }, async ({ ns, link }) => {
+    const tapNs = { kernelAddr: `${KERNEL}/24`, signals: true, offload };
+    await withTapNamespace(tapNs, async ({ ns, link }) => {
       const traced = traceLink(link);
       const stack = await createStack({
         link: traced,
