@@ -345,18 +345,16 @@ Deno.test({
 
 Deno.test({
   name: "kernel: 1% loss of our segments is repaired by fast retransmit, not by RTOs (with SACK)",
-  // Known shortfall of src/tcp (H4), tcp_input.ts: a duplicate ACK must carry an unchanged
-  // window (RFC 5681 section 2), but Linux's receiver (quick-ACK mode, growing rcv_ssthresh)
-  // raises its window on every SACK-carrying duplicate ACK of an episode (a capture: ACK
-  // 944097 stuck for 23 ACKs, SACK right edge growing, window 1070, 1073, 1076, ...), so not
-  // one duplicate is counted and an RTO (200 ms) repairs the hole: 4-20 RTOs per 2-16 MiB at
-  // 1% loss with SACK (16 MiB: 3 s), none without SACK (0.16 s). RFC 6675 sections 2 and 5
-  // (and Linux) count ACKs carrying new SACK information and detect loss from the scoreboard
-  // (IsLost: DupThresh segments SACKed above the hole). Timing-dependent: some runs pass.
-  ignore: true,
+  // Linux's receiver (quick-ACK mode, growing rcv_ssthresh) raises its window on every
+  // SACK-carrying duplicate ACK of an episode (a capture: ACK 944097 stuck for 23 ACKs, SACK
+  // right edge growing, window 1070, 1073, 1076, ...). RFC 6675 section 2 counts each ACK
+  // with new SACK information as a DupAck whatever its window, and IsLost reads the scoreboard,
+  // so fast retransmit repairs every hole (before: 4-20 RTOs per 2-16 MiB, 16 MiB in 3 s).
   async fn() {
     const r = await weSend(7306, 16 * 1048576, { sack: true }, 0.01);
     if (!r) return;
-    assert.equal(r.rtos, 0, `${r.rtos} RTOs for ${r.dropped} drops (${r.ms.toFixed(0)} ms)`);
+    // The drops also hit about 1% of the ~115 retransmissions, and a lost retransmission is
+    // found only by the RTO (RFC 6675 has no way to see it): one or two are expected.
+    assert.ok(r.rtos <= 3, `${r.rtos} RTOs for ${r.dropped} drops (${r.ms.toFixed(0)} ms)`);
   },
 });

@@ -7,9 +7,10 @@
  * @module
  */
 
-import { seqGe, seqGt, seqLe, seqLt, seqMax, seqMin } from "../wire/seq.ts";
+import { seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax, seqMin } from "../wire/seq.ts";
 
-const MAX_RANGES = 8;
+/** Ranges kept: the lowest ones, which recovery needs first (Linux keeps every SACKed skb). */
+const MAX_RANGES = 16;
 
 /**
  * SACKed ranges as sorted, disjoint [left, right) pairs.
@@ -45,9 +46,26 @@ export class SackScoreboard {
     return this.#r[this.#n - 1]!;
   }
 
-  /** Record a SACK block [left, right) if it lies within (una, sndMax]. */
-  add(left: number, right: number, una: number, sndMax: number): void {
-    if (!seqLt(left, right) || seqLe(right, una) || seqGt(right, sndMax)) return;
+  /** Bytes SACKed in all ranges held. */
+  get sacked(): number {
+    let n = 0;
+    for (let i = 0; i < this.#n; i++) n += seqDiff(this.#r[i]!, this.#l[i]!);
+    return n;
+  }
+
+  /**
+   * Record a SACK block [left, right) if it lies within (una, sndMax]. Returns the bytes it
+   * SACKed that were not SACKed before (an ACK with such bytes is a DupAck, RFC 6675 s2).
+   */
+  add(left: number, right: number, una: number, sndMax: number): number {
+    if (!seqLt(left, right) || seqLe(right, una) || seqGt(right, sndMax)) return 0;
+    const before = this.sacked;
+    this.#add(left, right, una);
+    const gained = this.sacked - before;
+    return gained > 0 ? gained : 0;
+  }
+
+  #add(left: number, right: number, una: number): void {
     left = seqMax(left, una);
     const L = this.#l, R = this.#r;
     // Find the insertion point, then merge with neighbours that touch or overlap.
@@ -109,6 +127,41 @@ export class SackScoreboard {
     if (this.#n === 0) return -1;
     const s = this.skip(from);
     return seqLt(s, this.highest) ? s : -1;
+  }
+
+  /**
+   * RFC 6675 IsLost as an edge: an un-SACKed byte is lost when more than (DupThresh - 1) *
+   * SMSS bytes above it are SACKed. Every un-SACKed byte below the returned sequence is lost;
+   * returns `una` when none is.
+   */
+  lostEdge(una: number, dupThresh: number, mss: number): number {
+    const need = (dupThresh - 1) * mss;
+    let above = 0;
+    for (let i = this.#n - 1; i >= 0; i--) {
+      above += seqDiff(this.#r[i]!, this.#l[i]!);
+      if (above > need) return this.#l[i]!;
+    }
+    return una;
+  }
+
+  /** Un-SACKed bytes in [una, x). */
+  unsackedBelow(una: number, x: number): number {
+    let n = seqDiff(x, una);
+    if (n <= 0) return 0;
+    for (let i = 0; i < this.#n && seqLt(this.#l[i]!, x); i++) {
+      n -= seqDiff(seqMin(this.#r[i]!, x), this.#l[i]!);
+    }
+    return n;
+  }
+
+  /**
+   * RFC 6675 SetPipe: the bytes presumed in the network. Each un-SACKed byte in [una, sndMax)
+   * counts once unless it is lost (below `lost`), and once more if it was retransmitted in
+   * this recovery (below `highRxt`).
+   */
+  pipe(una: number, sndMax: number, highRxt: number, lost: number): number {
+    const unsacked = this.unsackedBelow(una, sndMax);
+    return unsacked - this.unsackedBelow(una, lost) + this.unsackedBelow(una, highRxt);
   }
 
   /** Where the hole starting at `seq` ends: the next SACKed range's left edge. */

@@ -13,14 +13,8 @@ import { SackScoreboard } from "./sack.ts";
 import type { TcpSegment } from "../wire/tcp_segment.ts";
 import type { TcpConnection } from "./connection.ts";
 import { enterEstablished, synSentInput } from "./handshake.ts";
-import {
-  challengeAck,
-  invalidAck,
-  output,
-  replyRst,
-  retransmitHead,
-  sendSyn,
-} from "./tcp_output.ts";
+import { challengeAck, invalidAck, output, replyRst, sendSyn } from "./tcp_output.ts";
+import { checkScoreboardLoss, onDupAck, onRecoveryAck } from "./recovery.ts";
 import { TcpError, type TcpState } from "./types.ts";
 
 /** RFC 7323 5.5: TS.Recent of a connection idle this long is invalid (24 days). */
@@ -169,21 +163,27 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
     return;
   }
   const newWnd = seg.wnd << c.sndWscale;
+  let sacked = 0;
   if (c.sackOk && seg.sackCount > 0) {
     // RFC 2018 section 5: remember what the receiver holds above the cumulative ACK.
     const sb = c.sb ??= new SackScoreboard();
     const una = seqMax(ack, c.sndUna);
     for (let i = 0; i < seg.sackCount; i++) {
-      sb.add(seg.sack[2 * i]!, seg.sack[2 * i + 1]!, una, c.sndMax);
+      sacked += sb.add(seg.sack[2 * i]!, seg.sack[2 * i + 1]!, una, c.sndMax);
     }
   }
-  if (seqGt(ack, c.sndUna)) {
-    if (onNewAck(c, seg, now)) return;
-  } else if (
-    ack === c.sndUna && plen === 0 && !fin && newWnd === c.sndWnd && c.sndMax !== c.sndUna
+  const advanced = seqGt(ack, c.sndUna);
+  if (advanced && onNewAck(c, seg, now)) return;
+  if (
+    c.sndMax !== c.sndUna &&
+    (sacked > 0 || (!advanced && ack === c.sndUna && plen === 0 && !fin && newWnd === c.sndWnd))
   ) {
-    onDupAck(c, now); // RFC 5681 section 2 definition of a duplicate ACK
+    // RFC 5681 section 2 duplicate ACK, or RFC 6675 section 2 DupAck: one carrying new SACK
+    // information counts whatever its window or cumulative ACK (Linux moves the window on
+    // its duplicates).
+    onDupAck(c, now);
   }
+  if (sacked > 0) checkScoreboardLoss(c, now); // RFC 6675 section 5 step (3)
   // Window update (RFC 9293 3.10.7.4): only from a newer segment.
   if (seqLt(c.sndWl1, seq) || (c.sndWl1 === seq && seqLe(c.sndWl2, ack))) {
     const opened = c.sndWnd === 0 && newWnd > 0;
@@ -292,6 +292,9 @@ function onNewAck(c: TcpConnection, seg: TcpSegment, now: number): boolean {
   if (c.sndUna === c.iss) dataAcked--; // the SYN
   const finAcked = c.finQueued && seqGt(ack, c.finSeq);
   if (finAcked && !seqGt(c.sndUna, c.finSeq)) dataAcked--;
+  // How far above the old SND.UNA the receiver held data: the reordering degree when the
+  // segment filling this hole turns out to be the original (Eifel undo below).
+  const sackSpan = c.sb !== null && c.sb.count > 0 ? seqDiff(c.sb.highest, c.sndUna) : 0;
   c.sndUna = ack;
   if (seqLt(c.sndNxt, ack)) c.sndNxt = ack;
   if (c.sndRing >= 0) c.host.engine.sndRelease(c.sndRing, ack);
@@ -311,29 +314,8 @@ function onNewAck(c: TcpConnection, seg: TcpSegment, now: number): boolean {
   c.retries = 0;
   c.progressAt = now;
   const mss = c.mss;
-  if (c.inRecovery && c.undoTs >= 0 && seg.hasTs) {
-    if (seqLt(seg.tsEcr, c.undoTs)) {
-      // RFC 3522: the ACK echoes a timestamp older than the retransmission: the original
-      // arrived, the retransmission was spurious (reordering). Undo the reduction (RFC 4015)
-      // and tolerate more reordering (as Linux raises tp->reordering).
-      c.inRecovery = false;
-      c.cc.cwnd = Math.max(c.cc.cwnd, c.undoCwnd);
-      c.cc.ssthresh = Math.max(c.cc.ssthresh, c.undoSsthresh);
-      c.dupThresh = Math.min(c.dupThresh + 1, 16);
-      c.recover = c.sndUna;
-      c.host.count("tcp-spurious-retransmit");
-    }
-    c.undoTs = -1;
-  }
-  if (c.inRecovery) {
-    if (seqGe(ack, c.recover)) {
-      c.inRecovery = false;
-      c.cc.exitRecovery(seqDiff(c.sndMax, c.sndUna), mss);
-    } else {
-      c.cc.onPartialAck(dataAcked, mss);
-      retransmitHead(c, now); // RFC 6582 3.2 (3): the first unacknowledged segment
-    }
-  } else if (dataAcked > 0) c.cc.onAck(dataAcked, mss, now);
+  if (c.inRecovery) onRecoveryAck(c, seg, dataAcked, sackSpan, now);
+  else if (dataAcked > 0) c.cc.onAck(dataAcked, mss, now);
   c.dupAcks = 0;
   c.limitedTx = 0;
   // RFC 6298 5.2 / 5.3: stop the timer when all is acknowledged, else restart it.
@@ -359,41 +341,4 @@ function onNewAck(c: TcpConnection, seg: TcpSegment, now: number): boolean {
     }
   }
   return false;
-}
-
-/** A duplicate ACK: fast retransmit on the third, fast recovery after (RFC 5681 3.2, 6582). */
-function onDupAck(c: TcpConnection, now: number): void {
-  c.dupAcks++;
-  const mss = c.mss;
-  if (c.inRecovery) {
-    c.cc.onDupAckInRecovery(mss);
-    // With SACK, each duplicate ACK lets one more hole be repaired (RFC 6675 section 5).
-    if (c.sb && c.sb.count > 0) retransmitHead(c, now);
-    return;
-  }
-  // RFC 5827 early retransmit: with fewer than four segments outstanding and nothing new to
-  // send, the threshold is one less than the outstanding segments.
-  const flight = seqDiff(c.sndMax, c.sndUna);
-  const oseg = Math.ceil(flight / mss);
-  // The (reordering-raised) threshold never exceeds what the outstanding segments can produce.
-  const thresh = oseg < 4 && seqDiff(c.sndEnd, c.sndMax) <= 0
-    ? Math.max(oseg - 1, 1)
-    : Math.max(3, Math.min(c.dupThresh, oseg - 1));
-  // RFC 3042 limited transmit: the first two duplicate ACKs each release one new segment.
-  if (c.dupAcks < thresh) c.limitedTx = Math.min(c.dupAcks, 2);
-  // RFC 6582 3.2 (2): enter only when the cumulative ACK covers more than `recover`.
-  if (c.dupAcks === thresh && seqGt(c.sndUna, c.recover)) {
-    c.limitedTx = 0;
-    const cw = c.cc.cwnd, ss = c.cc.ssthresh;
-    c.cc.enterRecovery(seqDiff(c.sndMax, c.sndUna), mss, now);
-    c.recover = c.sndMax;
-    c.inRecovery = true;
-    if (c.sb) c.sb.highRxt = c.sndUna;
-    // Eifel detection (RFC 3522): remember the retransmission's TSval and what to restore.
-    c.undoTs = c.tsOk ? now >>> 0 : -1;
-    c.undoCwnd = cw;
-    c.undoSsthresh = ss;
-    c.host.count("tcp-fast-retransmit");
-    retransmitHead(c, now);
-  }
 }

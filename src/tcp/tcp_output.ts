@@ -10,6 +10,7 @@ import { seqAdd, seqDiff, seqGt, seqLt } from "../wire/seq.ts";
 import type { TcpSegment } from "../wire/tcp_segment.ts";
 import type { TcpConnection } from "./connection.ts";
 import type { ConnHost } from "./host.ts";
+import { type NextSeg, nextSeg } from "./loss.ts";
 
 /**
  * The right window edge we may offer now. Receiver SWS avoidance (RFC 9293 3.8.6.2.2, RFC 1122
@@ -199,23 +200,43 @@ export function output(c: TcpConnection, now: number): void {
   if (c.ackNow) sendAck(c, now);
 }
 
+/** Scratch for {@link nextSeg} (one connection is served at a time). */
+const NEXT: NextSeg = { room: 0, lost: -1, hole: -1 };
+
 function sendLoop(c: TcpConnection, now: number): void {
   for (let guard = 0; guard < 100000; guard++) {
     const flight = seqDiff(c.sndNxt, c.sndUna);
-    const wnd = Math.min(c.sndWnd, c.cc.cwnd + c.limitedTx * c.mss);
+    let room = Math.min(c.sndWnd, c.cc.cwnd + c.limitedTx * c.mss) - flight;
+    const sackRec = c.inRecovery && c.sackRecovery && c.sb !== null;
+    if (sackRec) {
+      // RFC 6675 section 5 (C): while cwnd - pipe >= 1 SMSS, send NextSeg: (1) a lost hole,
+      // (2) new data, (3) a hole not yet deemed lost.
+      const n = nextSeg(c, NEXT);
+      if (n.room < c.mss) break;
+      if (n.lost >= 0) {
+        if (!retransmitHead(c, now)) break;
+        continue;
+      }
+      room = Math.min(c.sndWnd - flight, n.room);
+    }
     let avail = seqDiff(c.sndEnd, c.sndNxt);
     if (avail < 0) avail = 0;
-    const room = wnd - flight;
     const len = Math.min(avail, c.mss, room > 0 ? room : 0);
     const fin = finPending(c) && len === avail;
-    if (len === 0 && !fin) break;
-    if (len < c.mss && len < avail) {
+    let blocked = len === 0 && !fin;
+    if (blocked) {
+      // Nothing new may go.
+    } else if (len < c.mss && len < avail) {
       // Sender SWS avoidance (RFC 9293 3.8.6.2.1): a partial segment only when it is at least
       // half the largest window the peer offered; else wait for the window to grow.
-      if (len < c.maxSndWnd / 2) break;
+      if (len < c.maxSndWnd / 2) blocked = true;
     } else if (len > 0 && len < c.mss && !fin) {
       // Nagle (RFC 9293 3.7.4): one small segment in flight at most, unless no-delay.
-      if (!c.noDelay && flight > 0) break;
+      if (!c.noDelay && flight > 0) blocked = true;
+    }
+    if (blocked) {
+      if (sackRec && NEXT.hole >= 0 && retransmitHead(c, now)) continue; // NextSeg rule (3)
+      break;
     }
     const seq = c.sndNxt;
     if (flight === 0) c.progressAt = now; // the user timeout counts from here
@@ -315,8 +336,11 @@ export function replyRst(host: ConnHost, seg: TcpSegment): void {
   host.count("tcp-rst-sent");
 }
 
-/** Retransmit the first unacknowledged segment (fast retransmit, RFC 5681 3.2 step 2). */
-export function retransmitHead(c: TcpConnection, now: number): void {
+/**
+ * Retransmit the first unacknowledged segment (fast retransmit, RFC 5681 3.2 step 2), or with a
+ * scoreboard the next hole above HighRxt. Returns whether a segment went out.
+ */
+export function retransmitHead(c: TcpConnection, now: number): boolean {
   let seq = c.sndUna;
   let limit = c.mss;
   const sb = c.sb && c.sb.count > 0 ? c.sb : null;
@@ -324,7 +348,7 @@ export function retransmitHead(c: TcpConnection, now: number): void {
     // SACK-guided: the next hole above what this recovery already resent (RFC 6675 NextSeg).
     const from = seqGt(sb.highRxt, c.sndUna) ? sb.highRxt : c.sndUna;
     const hole = sb.nextHole(from, c.sndMax);
-    if (hole < 0) return;
+    if (hole < 0) return false;
     seq = hole;
     limit = Math.min(limit, seqDiff(sb.holeEnd(hole), hole));
     sb.highRxt = seqAdd(hole, limit);
@@ -333,13 +357,14 @@ export function retransmitHead(c: TcpConnection, now: number): void {
   if (avail < 0) avail = 0;
   const len = Math.min(avail, limit);
   const fin = c.finQueued && seqAdd(seq, len) === c.finSeq && seqGt(c.sndMax, c.finSeq);
-  if (len === 0 && !fin) return;
+  if (len === 0 && !fin) return false;
   if (c.rttStart >= 0 && !seqLt(c.rttSeq, seq)) c.rttStart = -1; // Karn's rule
   c.rttStart = -1;
   c.retransmits++;
   const sent = sendData(c, seq, len, fin, now);
   if (sb && sent < len) sb.highRxt = seqAdd(seq, sent); // the options left less room
   if (c.rtxAt === Infinity) c.arm("rtxAt", now + c.rtt.rto);
+  return true;
 }
 
 /**

@@ -1,0 +1,66 @@
+/**
+ * Loss detection arithmetic shared by ACK processing and the send loop, with no side
+ * effects: the duplicate-ACK threshold in force (RFC 5681 3.2, RFC 5827 early retransmit, a
+ * reordering-raised threshold as Linux `tp->reordering`), and RFC 6675's IsLost and SetPipe
+ * over the SACK scoreboard.
+ *
+ * @module
+ */
+
+import { seqDiff, seqGt, seqLt, seqMax } from "../wire/seq.ts";
+import type { TcpConnection } from "./connection.ts";
+
+/** Linux tcp_max_reordering: the highest duplicate-ACK threshold reordering may raise. */
+export const MAX_REORDERING = 300;
+
+/**
+ * The duplicate-ACK threshold (DupThresh) for the data outstanding now. RFC 5827 early
+ * retransmit: with fewer than four segments outstanding and nothing new to send, one less
+ * than the outstanding segments. A threshold raised by measured reordering never exceeds
+ * what the outstanding segments can produce.
+ */
+export function dupThreshold(c: TcpConnection): number {
+  const oseg = Math.ceil(seqDiff(c.sndMax, c.sndUna) / c.mss);
+  if (oseg < 4 && seqDiff(c.sndEnd, c.sndMax) <= 0) return Math.max(oseg - 1, 1);
+  return Math.max(3, Math.min(c.dupThresh, oseg - 1));
+}
+
+/**
+ * RFC 6675 IsLost(SND.UNA): more than (DupThresh - 1) * SMSS bytes above the first
+ * unacknowledged byte are SACKed, so the segment at SND.UNA is taken as lost.
+ */
+export function headLost(c: TcpConnection): boolean {
+  const sb = c.sb;
+  if (sb === null || sb.count === 0) return false;
+  return seqGt(sb.lostEdge(c.sndUna, dupThreshold(c), c.mss), c.sndUna);
+}
+
+/** What SACK-based recovery (RFC 6675 section 5) may send next. */
+export interface NextSeg {
+  /** cwnd - pipe in bytes: what may be sent now. */
+  room: number;
+  /** The first lost hole above HighRxt (NextSeg rule 1), or -1. */
+  lost: number;
+  /** The first un-SACKed hole above HighRxt below the highest SACKed byte (rule 3), or -1. */
+  hole: number;
+}
+
+/**
+ * RFC 6675 section 5 step (C) for one transmission: SetPipe, then the candidates of NextSeg
+ * rules 1 and 3 (rule 2 is new data, which the send loop knows about). Writes into `out`.
+ */
+export function nextSeg(c: TcpConnection, out: NextSeg): NextSeg {
+  const sb = c.sb!;
+  const una = c.sndUna;
+  const highRxt = seqGt(sb.highRxt, una) ? sb.highRxt : una;
+  const lost = sb.count > 0 ? sb.lostEdge(una, dupThreshold(c), c.mss) : una;
+  const pipe = sb.count > 0 ? sb.pipe(una, c.sndMax, highRxt, seqMax(lost, una)) : seqDiff(
+    c.sndMax,
+    una,
+  );
+  out.room = c.cc.cwnd - pipe;
+  const hole = sb.nextHole(highRxt, c.sndMax);
+  out.hole = hole;
+  out.lost = hole >= 0 && seqLt(hole, lost) ? hole : -1;
+  return out;
+}

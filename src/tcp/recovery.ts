@@ -1,0 +1,110 @@
+/**
+ * Entering and leaving loss recovery: fast retransmit on DupThresh duplicate ACKs (RFC 5681
+ * 3.2) or on a scoreboard that shows the first segment lost (RFC 6675 section 5 step 3),
+ * NewReno recovery when the peer gives no SACK information (RFC 6582), limited transmit (RFC
+ * 3042), and the Eifel undo of spurious retransmissions (RFC 3522 / 4015).
+ *
+ * While recovery runs with a scoreboard, nothing here transmits beyond the first
+ * retransmission: the send loop sends what cwnd - pipe allows (RFC 6675 section 5 (C)).
+ *
+ * @module
+ */
+
+import { seqDiff, seqGt, seqLt } from "../wire/seq.ts";
+import type { TcpSegment } from "../wire/tcp_segment.ts";
+import type { TcpConnection } from "./connection.ts";
+import { dupThreshold, headLost, MAX_REORDERING } from "./loss.ts";
+import { retransmitHead } from "./tcp_output.ts";
+
+/**
+ * A duplicate ACK (RFC 5681 section 2, or RFC 6675 section 2: one carrying new SACK
+ * information): fast retransmit at DupThresh, limited transmit before it.
+ */
+export function onDupAck(c: TcpConnection, now: number): void {
+  c.dupAcks++;
+  if (c.inRecovery) {
+    // RFC 5681 3.2 (4): NewReno inflates cwnd by one SMSS per duplicate. With a scoreboard,
+    // pipe accounts for what left the network instead (RFC 6675 section 5).
+    if (!c.sackRecovery) c.cc.onDupAckInRecovery(c.mss);
+    return;
+  }
+  const thresh = dupThreshold(c);
+  // RFC 3042 limited transmit: the first two duplicate ACKs each release one new segment.
+  if (c.dupAcks < thresh) c.limitedTx = Math.min(c.dupAcks, 2);
+  // RFC 6582 3.2 (2): enter only when the cumulative ACK covers more than `recover`.
+  if (c.dupAcks >= thresh && seqGt(c.sndUna, c.recover)) enterRecovery(c, now);
+}
+
+/**
+ * After an ACK outside recovery: RFC 6675 section 5 step (3): the scoreboard alone may show
+ * the first segment lost (DupThresh segments SACKed above it), whatever the duplicate count.
+ */
+export function checkScoreboardLoss(c: TcpConnection, now: number): void {
+  if (c.inRecovery || c.sndMax === c.sndUna || !seqGt(c.sndUna, c.recover)) return;
+  if (headLost(c)) enterRecovery(c, now);
+}
+
+/** Fast retransmit and enter recovery (RFC 5681 3.2 steps 2-3, RFC 6675 section 5 step 4). */
+function enterRecovery(c: TcpConnection, now: number): void {
+  c.limitedTx = 0;
+  const cw = c.cc.cwnd, ss = c.cc.ssthresh;
+  c.cc.enterRecovery(seqDiff(c.sndMax, c.sndUna), c.mss, now);
+  c.recover = c.sndMax; // RFC 6675 RecoveryPoint = HighData, RFC 6582 recover
+  c.inRecovery = true;
+  c.sackRecovery = c.sb !== null && c.sb.count > 0;
+  // RFC 6675 (4.2): cwnd = ssthresh, without RFC 5681's inflation by three segments: pipe
+  // already leaves out what the receiver SACKed.
+  if (c.sackRecovery) c.cc.cwnd = c.cc.ssthresh;
+  if (c.sb) c.sb.highRxt = c.sndUna;
+  // Eifel detection (RFC 3522): remember the retransmission's TSval and what to restore.
+  c.undoTs = c.tsOk ? now >>> 0 : -1;
+  c.undoCwnd = cw;
+  c.undoSsthresh = ss;
+  c.host.count("tcp-fast-retransmit");
+  retransmitHead(c, now); // RFC 6675 (4.3): the segment at HighACK + 1
+}
+
+/**
+ * An ACK advancing SND.UNA while in recovery. `sackSpan` is how far above the old SND.UNA the
+ * receiver had SACKed before this ACK (the reordering degree if the fill was the original).
+ */
+export function onRecoveryAck(
+  c: TcpConnection,
+  seg: TcpSegment,
+  acked: number,
+  sackSpan: number,
+  now: number,
+): void {
+  const mss = c.mss;
+  if (c.undoTs >= 0 && seg.hasTs) {
+    if (seqLt(seg.tsEcr, c.undoTs)) {
+      // RFC 3522: the ACK echoes a timestamp older than the retransmission: the original
+      // arrived, the retransmission was spurious (reordering). Undo the reduction (RFC 4015)
+      // and tolerate the reordering seen (as Linux raises tp->reordering to the measured
+      // degree, up to tcp_max_reordering).
+      c.inRecovery = false;
+      c.sackRecovery = false;
+      c.cc.cwnd = Math.max(c.cc.cwnd, c.undoCwnd);
+      c.cc.ssthresh = Math.max(c.cc.ssthresh, c.undoSsthresh);
+      // The degree: segments SACKed above the hole, or without SACK the duplicates seen.
+      const degree = Math.max(Math.ceil(sackSpan / mss), c.dupAcks) + 1;
+      c.dupThresh = Math.min(Math.max(c.dupThresh + 1, degree), MAX_REORDERING);
+      c.recover = c.sndUna;
+      c.host.count("tcp-spurious-retransmit");
+      c.undoTs = -1;
+      return;
+    }
+    c.undoTs = -1;
+  }
+  if (!seqLt(seg.ack, c.recover)) {
+    // RFC 6582 3.2 (3) full acknowledgment / RFC 6675 section 5: recovery ends.
+    c.inRecovery = false;
+    c.sackRecovery = false;
+    c.cc.exitRecovery(seqDiff(c.sndMax, c.sndUna), mss);
+  } else if (!c.sackRecovery) {
+    c.cc.onPartialAck(acked, mss);
+    retransmitHead(c, now); // RFC 6582 3.2 (3): the first unacknowledged segment
+  }
+  // With a scoreboard a partial ACK changes nothing here: the send loop repairs the next
+  // holes as pipe allows (RFC 6675 section 5 (C)).
+}
