@@ -123,7 +123,7 @@ async function tapMode(mode: string, o: Opts): Promise<Record<string, number>> {
       if (o.offload) {
         console.error(
           `tap: ${t.rxFrames} frames in (${t.rxGsoFrames} GSO, largest ${t.rxLargestFrame} B), ` +
-            `${t.txFrames} out`,
+            `${t.txFrames} out (${t.txMerged} merged into ${t.txGsoFrames} GSO)`,
         );
       }
     } finally {

@@ -119,6 +119,7 @@ export class Driver<T extends DriverTcp = DriverTcp> {
   #tracked = new Set<{ readonly state: string }>();
   #framesIn = 0;
   #services = 0;
+  #corkable: { cork(): void; uncork(): void } | null = null;
 
   /** Build the layers; nothing runs until `start()`. */
   constructor(options: DriverOptions<T>) {
@@ -134,8 +135,16 @@ export class Driver<T extends DriverTcp = DriverTcp> {
     this.iface.attachTcp(this.tcp);
     // A TAP link with offloads completes the kernel's partial checksums in the frames it
     // reads into packet memory: with the engine's checksum (WASM: ~5x the JS one at 64 KiB).
-    const tap = this.link as { useChecksum?: (fn: ChecksumFn) => void };
+    const tap = this.link as {
+      useChecksum?: (fn: ChecksumFn) => void;
+      cork?: () => void;
+      uncork?: () => void;
+    };
     if (typeof tap.useChecksum === "function") tap.useChecksum(engineChecksum(this.engine));
+    // It also merges the TCP segments of one pass into large frames between cork and uncork.
+    if (typeof tap.cork === "function" && typeof tap.uncork === "function") {
+      this.#corkable = tap as { cork(): void; uncork(): void };
+    }
   }
 
   /** True after `close()` began. */
@@ -259,13 +268,20 @@ export class Driver<T extends DriverTcp = DriverTcp> {
     // One batch per pass: a fresh view each time (WASM memory may have grown, engine.ts).
     const buf = this.engine.mem.subarray(RX_OFF, RX_OFF + RX_SIZE);
     const meta = this.#meta;
-    const n = this.link.receive(buf, meta, BATCH);
-    for (let i = 0; i < n; i++) {
-      this.iface.receive(RX_OFF + meta[2 * i]!, meta[2 * i + 1]!, now);
+    const cork = this.#corkable;
+    cork?.cork();
+    let n = 0;
+    try {
+      n = this.link.receive(buf, meta, BATCH);
+      for (let i = 0; i < n; i++) {
+        this.iface.receive(RX_OFF + meta[2 * i]!, meta[2 * i + 1]!, now);
+      }
+      this.#framesIn += n;
+      // Poll after the batch so ACKs and window updates leave without waiting for the rest.
+      this.#flush(now);
+    } finally {
+      cork?.uncork();
     }
-    this.#framesIn += n;
-    // Poll after the batch so ACKs and window updates leave without waiting for the rest.
-    this.#flush(now);
     if (!this.clock.virtual) this.#schedule(n === BATCH);
     return n;
   }
