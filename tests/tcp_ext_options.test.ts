@@ -326,17 +326,45 @@ Deno.test("CUBIC: beta 0.7 reduction and a concave return to W_max at t = K (RFC
 
 Deno.test({
   name: "congestion window validation after idle (RFC 7661 / Linux restart-after-idle)",
-  // Not built: src/tcp keeps cwnd across idle periods (no tcp_slow_start_after_idle).
-  ignore: true,
   fn() {
-    const p = new TcpPair({ faults: { delayMs: 5 } });
-    const [c, s] = openPair(p);
-    c.write(new Uint8Array(1 << 20));
-    p.run(() => drain(s) === 0 && s.info().bytesIn === 1 << 20, 10000, () => drain(s));
-    const big = c.info().cwnd;
-    p.advance(10_000);
-    c.write(new Uint8Array(1000));
-    p.advance(1);
-    assert.ok(c.info().cwnd < big, `cwnd ${c.info().cwnd} still ${big} after 10 s idle`);
+    const mss = 1448; // MTU 1500 less 40 bytes of headers and 12 of timestamps
+    const iw = 10 * mss;
+    const idle = (tcpA: Record<string, unknown>, ms: number) => {
+      const p = new TcpPair({ faults: { delayMs: 5 }, tcpA });
+      const [c, s] = openPair(p);
+      const chunk = new Uint8Array(65536);
+      let written = 0;
+      const pump = () => {
+        while (written < 1 << 20 && c.writable > 0) {
+          written += c.write(chunk.subarray(0, Math.min(chunk.length, (1 << 20) - written)));
+        }
+        drain(s);
+      };
+      assert.ok(p.run(() => s.info().bytesIn === 1 << 20, 10000, pump), "1 MiB not delivered");
+      p.advance(20, pump); // the last ACKs arrive; nothing is in flight
+      const big = c.info().cwnd, ssthresh = c.info().ssthresh, rto = c.info().rtoMs;
+      p.advance(ms);
+      c.write(new Uint8Array(1000));
+      p.advance(1);
+      return {
+        big,
+        after: c.info().cwnd,
+        ssthresh,
+        rto,
+        restarts: p.a.stats()["tcp-cwnd-restart"],
+      };
+    };
+    // 10 s idle: halved once per RTO, down to the initial window (RFC 5681 4.1 restart window).
+    const long = idle({}, 10_000);
+    assert.ok(long.big > 4 * iw, `cwnd only ${long.big} after 1 MiB`);
+    assert.equal(long.after, iw, `cwnd ${long.after} after 10 s idle (was ${long.big})`);
+    assert.equal(long.restarts, 1);
+    // Idle shorter than the RTO: the ACK clock is still good, cwnd stays.
+    const short = idle({}, 50);
+    assert.ok(short.rto > 50, `RTO ${short.rto}`);
+    assert.ok(short.after >= short.big, `cwnd ${short.after} after 50 ms (was ${short.big})`);
+    // Linux's sysctl off: cwnd survives any idle.
+    const off = idle({ slowStartAfterIdle: false }, 10_000);
+    assert.ok(off.after >= off.big, `cwnd ${off.after} with the restart off (was ${off.big})`);
   },
 });

@@ -25,6 +25,8 @@ export interface CongestionControl {
   exitRecovery(flight: number, mss: number): void;
   /** Retransmission timeout (RFC 5681 3.1 equation 4, loss window of one segment). */
   onTimeout(flight: number, mss: number, now: number): void;
+  /** cwnd was lowered after an idle period (RFC 5681 4.1): forget growth state. */
+  onRestart(): void;
 }
 
 /** Initial window of RFC 6928 (ten segments, bounded by 14600 bytes) as Linux uses. */
@@ -92,6 +94,11 @@ export class NewReno implements CongestionControl {
   /** RFC 6582 3.2 (3) full ACK: cwnd = min(ssthresh, max(FlightSize, SMSS) + SMSS). */
   exitRecovery(flight: number, mss: number): void {
     this.cwnd = Math.min(this.ssthresh, Math.max(flight, mss) + mss);
+    this.#caAcc = 0;
+  }
+
+  /** Restart after idle: the congestion-avoidance count starts over. */
+  onRestart(): void {
     this.#caAcc = 0;
   }
 

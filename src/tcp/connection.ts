@@ -107,6 +107,7 @@ export class TcpConnection {
   /** @internal */ undoSsthresh = 0;
   /** @internal segments limited transmit may add beyond cwnd (RFC 3042) */ limitedTx = 0;
   /** @internal */ inRecovery = false;
+  /** @internal when data was last sent (Linux lsndtime), for restart after idle */ lastDataAt = 0;
   /** @internal recovery driven by the SACK scoreboard and pipe (RFC 6675) */ sackRecovery = false;
   /** @internal */ recover = 0;
   /** @internal */ tsOk = false;

@@ -104,6 +104,12 @@ export class Cubic implements CongestionControl {
     this.cwnd = this.ssthresh;
   }
 
+  /** Restart after idle: a new epoch starts with the next ACK (as Linux CA_EVENT_TX_START). */
+  onRestart(): void {
+    this.#epoch = -1;
+    this.#acc = 0;
+  }
+
   /** RFC 9438 4.8: on timeout ssthresh from beta, cwnd one segment, a new epoch. */
   onTimeout(_flight: number, mss: number, _now: number): void {
     this.#reduce(mss);

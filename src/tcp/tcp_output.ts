@@ -11,6 +11,7 @@ import type { TcpSegment } from "../wire/tcp_segment.ts";
 import type { TcpConnection } from "./connection.ts";
 import type { ConnHost } from "./host.ts";
 import { type NextSeg, nextSeg } from "./loss.ts";
+import { initialWindow } from "./congestion.ts";
 
 /**
  * The right window edge we may offer now. Receiver SWS avoidance (RFC 9293 3.8.6.2.2, RFC 1122
@@ -171,6 +172,7 @@ export function sendData(
   c.host.tx.sendTcp(s, len > 0 ? c.sndRing : -1);
   c.segsOut++;
   c.bytesOut += len;
+  if (len > 0) c.lastDataAt = now;
   acked(c);
   return len;
 }
@@ -239,7 +241,10 @@ function sendLoop(c: TcpConnection, now: number): void {
       break;
     }
     const seq = c.sndNxt;
-    if (flight === 0) c.progressAt = now; // the user timeout counts from here
+    if (flight === 0) {
+      c.progressAt = now; // the user timeout counts from here
+      if (c.opt.slowStartAfterIdle && now - c.lastDataAt > c.rtt.rto) restartAfterIdle(c, now);
+    }
     if (c.sb && c.sb.count > 0 && seqLt(seq, c.sndMax)) {
       // Going back after a timeout: skip what the receiver SACKed, stop at the next range.
       const sk = c.sb.skip(seq);
@@ -279,6 +284,26 @@ function sendLoop(c: TcpConnection, now: number): void {
     const t = Math.min(c.rtt.rto * 2 ** Math.min(c.persistBackoff, 20), c.opt.rtoMaxMs);
     c.arm("persistAt", now + Math.max(t, c.opt.rtoMinMs));
   }
+}
+
+/**
+ * Nothing was sent for longer than the RTO: the ACK clock is gone and cwnd no longer
+ * reflects the path (RFC 5681 4.1: restart from RW = min(IW, cwnd); RFC 7661 section 1).
+ * As Linux tcp_cwnd_restart: remember 3/4 of cwnd in ssthresh, halve cwnd per RTO idle,
+ * never below the restart window.
+ */
+function restartAfterIdle(c: TcpConnection, now: number): void {
+  const cc = c.cc;
+  const rw = Math.min(initialWindow(c.mss), cc.cwnd);
+  if (cc.cwnd <= rw) return;
+  cc.ssthresh = Math.max(cc.ssthresh, (cc.cwnd >> 1) + (cc.cwnd >> 2));
+  let cwnd = cc.cwnd;
+  for (let idle = now - c.lastDataAt - c.rtt.rto; idle > 0 && cwnd > rw; idle -= c.rtt.rto) {
+    cwnd >>= 1;
+  }
+  cc.cwnd = Math.max(cwnd, rw);
+  cc.onRestart();
+  c.host.count("tcp-cwnd-restart");
 }
 
 /** RFC 5961 section 7: a challenge ACK, subject to the layer's rate limit. */

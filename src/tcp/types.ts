@@ -111,8 +111,14 @@ export interface TcpOptions {
   timestamps: boolean;
   /** Offer SACK (RFC 2018). */
   sack: boolean;
-  /** Congestion control; only "newreno" is built ("cubic" falls back to it). */
+  /** Congestion control: NewReno (RFC 5681, 6582) or CUBIC (RFC 9438). Default "newreno". */
   congestion: "newreno" | "cubic";
+  /**
+   * Restart from a smaller window after an idle period longer than the RTO (RFC 5681 4.1,
+   * RFC 7661 section 4 motivation), decaying as Linux tcp_slow_start_after_idle (default
+   * true): cwnd halves per RTO idle, never below the initial window.
+   */
+  slowStartAfterIdle: boolean;
   /** Initial sequence numbers; default RFC 6528 keyed hash plus a 4 µs clock. */
   isn?: (
     localIp: number,
@@ -150,6 +156,7 @@ export const TCP_DEFAULTS: Readonly<TcpOptions> = Object.freeze({
   timestamps: true,
   sack: true,
   congestion: "newreno",
+  slowStartAfterIdle: true,
 });
 
 /** Merge partial options over a base, validating what would break the engine. */
