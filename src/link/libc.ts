@@ -174,3 +174,19 @@ export function cString(s: string): Uint8Array<ArrayBuffer> {
 export function addressOf(view: Uint8Array): number {
   return Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(view)));
 }
+
+const TWO_32 = 4294967296;
+
+/** Write { base, len } into a one-entry iovec held as four u32 words (little-endian). */
+export function setIov(iov: Uint32Array, addr: number, len: number): void {
+  setIovAt(iov, 0, addr, len);
+}
+
+/** Write { base, len } into entry `i` of an iovec array held as u32 words (little-endian). */
+export function setIovAt(iov: Uint32Array, i: number, addr: number, len: number): void {
+  const w = 4 * i;
+  iov[w] = addr >>> 0;
+  iov[w + 1] = Math.floor(addr / TWO_32);
+  iov[w + 2] = len;
+  iov[w + 3] = 0;
+}
