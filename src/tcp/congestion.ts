@@ -45,6 +45,8 @@ export function initialWindow(mss: number): number {
  * const cc = new NewReno(1460);
  * cc.onAck(1460, 1460, 0);
  * assert(cc.cwnd === 14600 + 1460);
+ * cc.onAck(4 * 1460, 1460, 0); // a stretch ACK counts every byte (RFC 3465)
+ * assert(cc.cwnd === 14600 + 5 * 1460);
  * ```
  */
 export class NewReno implements CongestionControl {
@@ -61,11 +63,21 @@ export class NewReno implements CongestionControl {
     this.cwnd = initialWindow(mss);
   }
 
-  /** RFC 5681 3.1: slow start adds min(N, SMSS); congestion avoidance adds SMSS per cwnd acked. */
+  /**
+   * Slow start counts the bytes acknowledged (RFC 3465 appropriate byte counting, without its
+   * L = 2 SMSS cap, as Linux tcp_slow_start: a stretch ACK from a receiver that coalesces
+   * segments must not slow the growth), up to ssthresh; congestion avoidance adds SMSS per cwnd
+   * acknowledged (RFC 5681 3.1).
+   */
   onAck(acked: number, mss: number, _now: number): void {
     if (this.cwnd < this.ssthresh) {
-      this.cwnd += Math.min(acked, mss);
-      return;
+      const room = this.ssthresh - this.cwnd;
+      if (acked <= room) {
+        this.cwnd += acked;
+        return;
+      }
+      this.cwnd = this.ssthresh;
+      acked -= room; // the rest counts toward congestion avoidance
     }
     this.#caAcc += acked;
     if (this.#caAcc >= this.cwnd) {

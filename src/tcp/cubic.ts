@@ -47,8 +47,14 @@ export class Cubic implements CongestionControl {
   /** RFC 9438 4.2-4.4: slow start below ssthresh, else grow toward W_cubic(t). */
   onAck(acked: number, mss: number, now: number): void {
     if (this.cwnd < this.ssthresh) {
-      this.cwnd += Math.min(acked, mss);
-      return;
+      // Byte counting up to ssthresh, as NewReno (RFC 3465, Linux tcp_slow_start).
+      const room = this.ssthresh - this.cwnd;
+      if (acked <= room) {
+        this.cwnd += acked;
+        return;
+      }
+      this.cwnd = this.ssthresh;
+      acked -= room;
     }
     if (this.#epoch < 0) {
       this.#epoch = now;

@@ -209,6 +209,7 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
 
   // Seventh: segment text.
   let readable = false;
+  let urgent = false; // an ACK that must leave before the next segment is read
   if (plen > 0 && receiving(c)) {
     if (c.userClosed) {
       // RFC 1122 4.2.2.13: data after close: reset (as Linux).
@@ -229,8 +230,9 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
     }
     // RFC 5681 4.2: ACK at once for out-of-order data and for data filling a hole;
     // otherwise at least every second segment (RFC 1122 4.2.3.2) or within the delay.
-    if ((how & (RI_OUT_OF_ORDER | RI_DUPLICATE)) || heldBefore > 0 || n === 0) c.ackNow = true;
-    else if (++c.unackedBytes >= 2) c.ackNow = true;
+    if ((how & (RI_OUT_OF_ORDER | RI_DUPLICATE)) || heldBefore > 0 || n === 0) {
+      c.ackNow = urgent = true;
+    } else if (++c.unackedBytes >= 2) c.ackNow = true;
     else if (c.delackAt === Infinity) c.arm("delackAt", now + c.opt.delayedAckMs);
     if (n > 0 && (flags & F_PSH)) readable = true; // PSH: deliver at once (we always do)
   }
@@ -257,7 +259,13 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
     }
   } else if (fin && !c.peerFin) c.ackNow = true;
 
-  output(c, now);
+  // Out-of-order data, and any state but ESTABLISHED, answer at once: each duplicate ACK
+  // carries its own SACK news (RFC 5681 4.2, RFC 2018). Otherwise the reply (ACK, and data
+  // the ACK released) waits for the layer's poll at the end of the received batch, so one ACK
+  // covers every in-order segment of the batch, as Linux's GRO makes its receiver do (a stretch
+  // ACK; RFC 5681 4.2 asks for one per two segments, which batches of more break).
+  if (urgent || c.st !== "ESTABLISHED") output(c, now);
+  else c.touch();
   if (readable && (c.st as TcpState) !== "CLOSED") c.emit("readable");
 }
 
