@@ -2,7 +2,8 @@
  * The end-to-end benchmark (`deno task bench:e2e`): throughput and latency of our stack over
  * TAP against the Linux kernel, for both engines, next to kernel-to-kernel over veth,
  * slirp4netns (a C userspace stack over TAP) and two of our stacks joined by the memory link,
- * all in one run on this machine, printed as one table (median of several runs, every row also
+ * all in one run on this machine (at MTU 1500 also with TAP offloads, `TapOptions.offload`),
+ * printed as one table (median of several runs, every row also
  * as a ratio to our WASM engine's row of the same test).
  *
  *   deno run -A bench/e2e.ts [--seconds 10] [--runs 3] [--quick] [--big-mtu 9000]
@@ -12,8 +13,8 @@
  * (past slow start); iperf3 references run `--seconds` and omit their first second. Latency
  * rows run min(3, seconds) seconds each. `--quick` is a smoke run (1 s, 1 run, small caps).
  * `--only` keeps the rows whose test or setup contains the text. Unless `--no-profile`, one
- * extra receive and send run of our WASM engine at MTU 1500 is profiled with `--cpu-prof` and
- * the top functions by self time are printed after the table.
+ * extra receive and send run of our WASM engine at MTU 1500, without and with offloads, is
+ * profiled with `--cpu-prof` and the top functions by self time are printed after the table.
  *
  * Needs root and /dev/net/tun (every device and address lives in namespaces created and
  * deleted here), iperf3, socat, python3 and slirp4netns (`deno task setup` installs them).
@@ -256,15 +257,20 @@ function vethCached(mtu: number, run: number): Promise<number> {
 async function profileRuns(): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "e2e-prof-" });
   const parts: string[] = [];
-  for (const mode of ["tap-recv", "tap-send"]) {
-    try {
-      const v = await ours(mode, "wasm", 1500, seconds, "gbps", `${dir}/${mode}`);
-      const file = newestProfile(`${dir}/${mode}`);
-      parts.push(`profile of ${mode}, wasm, MTU 1500 (${v.toFixed(2)} Gbit/s under the profiler)`);
-      parts.push(file ? await summariseProfile(file, 15) : "no profile written");
-      if (file) parts.push(`(file: ${file})`);
-    } catch (err) {
-      parts.push(`profile of ${mode} not taken: ${(err as Error).message}`);
+  for (const offload of [false, true]) {
+    for (const mode of ["tap-recv", "tap-send"]) {
+      const name = `${mode}${offload ? "-offload" : ""}`;
+      try {
+        const v = await ours(mode, "wasm", 1500, seconds, "gbps", `${dir}/${name}`, offload);
+        const file = newestProfile(`${dir}/${name}`);
+        parts.push(
+          `profile of ${name}, wasm, MTU 1500 (${v.toFixed(2)} Gbit/s under the profiler)`,
+        );
+        parts.push(file ? await summariseProfile(file, 15) : "no profile written");
+        if (file) parts.push(`(file: ${file})`);
+      } catch (err) {
+        parts.push(`profile of ${name} not taken: ${(err as Error).message}`);
+      }
     }
   }
   return parts.join("\n");
