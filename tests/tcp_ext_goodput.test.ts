@@ -102,6 +102,25 @@ Deno.test("goodput: a burst of 8 lost segments is repaired within about one RTT 
   }
 });
 
+Deno.test("goodput: a lost retransmission is sent again within the recovery, not by an RTO", () => {
+  // Three segments lost early (while the window is small enough for new data to flow during
+  // recovery), and the first retransmission lost as well. With SACK, data sent after the
+  // retransmission arrives while it does not: it is lost too (RFC 8985 6.2's rule, rtx_log.ts).
+  for (const congestion of ["newreno", "cubic"] as const) {
+    for (const at of [20, 40, 80]) {
+      const c = { congestion, loss: 0, reorder: 0, bytes: MIB, seed: 1, dropRetransmits: 1 };
+      const s = run({ ...c, sack: true, burst: { at, count: 3 } });
+      assert.equal(s.rtos, 0, `${congestion} at ${at}: ${JSON.stringify(s.counters)}`);
+      assert.equal(s.counters["tcp-lost-retransmit"], 1);
+      assert.equal(s.retransmits, 4, "three holes and the lost retransmission once more");
+      // Without SACK nothing shows the retransmission's loss: the RTO (200 ms) repairs it.
+      const n = run({ ...c, sack: false, burst: { at, count: 3 } });
+      assert.equal(n.rtos, 1);
+      assert.ok(s.burstRecoveryMs < n.burstRecoveryMs / 3, `${s.burstRecoveryMs} ms`);
+    }
+  }
+});
+
 Deno.test("goodput: no retransmission under reordering within the duplicate-ACK window", () => {
   // 5% of data segments held 0.3 ms: at 100 Mbit/s (0.12 ms per full segment) at most two
   // segments overtake a held one, so fewer than three duplicate ACKs (RFC 5681 3.2) follow.

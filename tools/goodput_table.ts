@@ -41,6 +41,8 @@ export interface GoodputCase {
   rttMs?: number;
   /** Drop `count` consecutive first-transmission data segments starting at data segment `at`. */
   burst?: { at: number; count: number };
+  /** Drop the first `n` retransmitted data segments as well (a lost retransmission). */
+  dropRetransmits?: number;
   /** Timestamps offered (default true). */
   timestamps?: boolean;
   /** Limit of virtual time in ms (default 600000). */
@@ -94,6 +96,8 @@ export interface GoodputResult {
   dropped: number;
   /** Segments the link reordered. */
   reordered: number;
+  /** The sender's layer counters (tcp-rto, tcp-fast-retransmit, tcp-lost-retransmit, ...). */
+  counters: Record<string, number>;
   /** Smoothed RTT of the sender at the end (ms). */
   srttMs: number;
   /** Burst loss: ms from sending the first lost segment to the ACK covering the burst. */
@@ -179,6 +183,7 @@ export function runGoodput(c: GoodputCase): GoodputResult {
     burstDoneAt = -1;
   let client: TcpConnection | null = null;
 
+  let droppedRtx = 0;
   const send = (fromA: boolean, seg: TcpSegment, ring: number): boolean => {
     const e = fromA ? ea : eb;
     let data: Uint8Array | null = null;
@@ -199,6 +204,11 @@ export function runGoodput(c: GoodputCase): GoodputResult {
         sackCount: 0,
         wnd: 0,
       });
+    }
+    if (fromA && seg.payloadLen > 0 && !fresh && droppedRtx < (c.dropRetransmits ?? 0)) {
+      droppedRtx++;
+      dropped++;
+      return true;
     }
     if (fresh) {
       highSent = end;
@@ -335,6 +345,7 @@ export function runGoodput(c: GoodputCase): GoodputResult {
     rtos: a.stats()["tcp-rto"] ?? 0,
     dropped,
     reordered,
+    counters: a.stats(),
     srttMs: info.srttMs,
     burstRecoveryMs: burstDoneAt >= 0 ? burstDoneAt - burstFirstAt : NaN,
     burstRepairMs: burstDoneAt >= 0 && burstReportedAt >= 0 ? burstDoneAt - burstReportedAt : NaN,
@@ -416,6 +427,7 @@ export async function runStackGoodput(c: GoodputCase): Promise<GoodputResult> {
       rtos: a.stats()["tcp-rto"] ?? 0,
       dropped: NaN,
       reordered: NaN,
+      counters: a.stats(),
       srttMs: r.info.srttMs,
       burstRecoveryMs: NaN,
       burstRepairMs: NaN,

@@ -9,6 +9,7 @@
  * @module
  */
 
+import type { RtxLog } from "./rtx_log.ts";
 import { seqAdd, seqDiff } from "../wire/seq.ts";
 import { type CongestionControl, NewReno } from "./congestion.ts";
 import type { ConnHost } from "./host.ts";
@@ -119,6 +120,7 @@ export class TcpConnection {
   /** @internal */ sackOk = false;
   /** @internal */ wsOk = false;
   /** @internal SACK scoreboard, made on the first SACK block */ sb: SackScoreboard | null = null;
+  /** @internal retransmissions of this SACK recovery (rtx_log.ts) */ rtxLog: RtxLog | null = null;
   /** @internal when an ACK last answered an invalid segment (rate limit), -Infinity never */ oowAckAt =
     -Infinity;
   /** @internal */ writeBlocked = false;

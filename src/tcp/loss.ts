@@ -43,6 +43,8 @@ export interface NextSeg {
   lost: number;
   /** The first un-SACKed hole above HighRxt below the highest SACKed byte (rule 3), or -1. */
   hole: number;
+  /** Index in `c.rtxLog` of a retransmission presumed lost, to send again first, or -1. */
+  resend: number;
 }
 
 /**
@@ -58,7 +60,11 @@ export function nextSeg(c: TcpConnection, out: NextSeg): NextSeg {
     c.sndMax,
     una,
   );
-  out.room = c.cc.cwnd - pipe;
+  // A retransmission presumed lost has left the network: it no longer counts (RFC 6675's
+  // SetPipe would count it until an RTO).
+  const log = c.rtxLog;
+  out.resend = log !== null && log.lostBytes > 0 ? log.firstLost() : -1;
+  out.room = c.cc.cwnd - pipe + (log !== null ? log.lostBytes : 0);
   const hole = sb.nextHole(highRxt, c.sndMax);
   out.hole = hole;
   out.lost = hole >= 0 && seqLt(hole, lost) ? hole : -1;

@@ -56,6 +56,7 @@ function enterRecovery(c: TcpConnection, now: number): void {
   // already leaves out what the receiver SACKed.
   if (c.sackRecovery) c.cc.cwnd = c.cc.ssthresh;
   if (c.sb) c.sb.highRxt = c.sndUna;
+  c.rtxLog?.clear();
   // Eifel detection (RFC 3522): remember the retransmission's TSval and what to restore.
   c.undoTs = c.tsOk ? now >>> 0 : -1;
   c.undoCwnd = cw;
@@ -84,6 +85,7 @@ export function onRecoveryAck(
       // degree, up to tcp_max_reordering).
       c.inRecovery = false;
       c.sackRecovery = false;
+      c.rtxLog?.clear();
       c.cc.cwnd = Math.max(c.cc.cwnd, c.undoCwnd);
       c.cc.ssthresh = Math.max(c.cc.ssthresh, c.undoSsthresh);
       // The degree: segments SACKed above the hole, or without SACK the duplicates seen.
@@ -100,6 +102,7 @@ export function onRecoveryAck(
     // RFC 6582 3.2 (3) full acknowledgment / RFC 6675 section 5: recovery ends.
     c.inRecovery = false;
     c.sackRecovery = false;
+    c.rtxLog?.clear();
     c.cc.exitRecovery(seqDiff(c.sndMax, c.sndUna), mss);
   } else if (!c.sackRecovery) {
     c.cc.onPartialAck(acked, mss);
@@ -107,4 +110,15 @@ export function onRecoveryAck(
   }
   // With a scoreboard a partial ACK changes nothing here: the send loop repairs the next
   // holes as pipe allows (RFC 6675 section 5 (C)).
+}
+
+/**
+ * After each ACK of a SACK recovery: retransmissions still missing while data sent after them
+ * arrived are lost as well (RFC 8985 section 6.2's rule, for retransmissions), and are sent
+ * again ahead of other holes instead of waiting for the RTO.
+ */
+export function watchRetransmissions(c: TcpConnection, now: number): void {
+  const log = c.rtxLog, sb = c.sb;
+  if (log === null || sb === null || log.count === 0) return;
+  if (log.update(now, c.rtt.srtt, sb, c.sndUna) > 0) c.host.count("tcp-lost-retransmit");
 }

@@ -14,7 +14,7 @@ import type { TcpSegment } from "../wire/tcp_segment.ts";
 import type { TcpConnection } from "./connection.ts";
 import { enterEstablished, synSentInput } from "./handshake.ts";
 import { challengeAck, invalidAck, output, replyRst, sendSyn } from "./tcp_output.ts";
-import { checkScoreboardLoss, onDupAck, onRecoveryAck } from "./recovery.ts";
+import { checkScoreboardLoss, onDupAck, onRecoveryAck, watchRetransmissions } from "./recovery.ts";
 import { TcpError, type TcpState } from "./types.ts";
 
 /** RFC 7323 5.5: TS.Recent of a connection idle this long is invalid (24 days). */
@@ -183,7 +183,8 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
     // its duplicates).
     onDupAck(c, now);
   }
-  if (sacked > 0) checkScoreboardLoss(c, now); // RFC 6675 section 5 step (3)
+  if (c.inRecovery && c.sackRecovery) watchRetransmissions(c, now);
+  else if (sacked > 0) checkScoreboardLoss(c, now); // RFC 6675 section 5 step (3)
   // Window update (RFC 9293 3.10.7.4): only from a newer segment.
   if (seqLt(c.sndWl1, seq) || (c.sndWl1 === seq && seqLe(c.sndWl2, ack))) {
     const opened = c.sndWnd === 0 && newWnd > 0;

@@ -12,6 +12,7 @@ import type { TcpConnection } from "./connection.ts";
 import type { ConnHost } from "./host.ts";
 import { type NextSeg, nextSeg } from "./loss.ts";
 import { initialWindow } from "./congestion.ts";
+import { RtxLog } from "./rtx_log.ts";
 
 /**
  * The right window edge we may offer now. Receiver SWS avoidance (RFC 9293 3.8.6.2.2, RFC 1122
@@ -203,7 +204,7 @@ export function output(c: TcpConnection, now: number): void {
 }
 
 /** Scratch for {@link nextSeg} (one connection is served at a time). */
-const NEXT: NextSeg = { room: 0, lost: -1, hole: -1 };
+const NEXT: NextSeg = { room: 0, lost: -1, hole: -1, resend: -1 };
 
 function sendLoop(c: TcpConnection, now: number): void {
   for (let guard = 0; guard < 100000; guard++) {
@@ -215,6 +216,22 @@ function sendLoop(c: TcpConnection, now: number): void {
       // (2) new data, (3) a hole not yet deemed lost.
       const n = nextSeg(c, NEXT);
       if (n.room < c.mss) break;
+      if (n.resend >= 0) {
+        // A retransmission that was lost too (rtx_log.ts): it goes first.
+        const log = c.rtxLog!, from = log.seqOf(n.resend);
+        const seq = seqGt(c.sndUna, from) ? c.sndUna : from; // partly acknowledged since
+        const end = seqAdd(from, log.lenOf(n.resend));
+        const hole = c.sb!.holeEnd(seq);
+        let limit = Math.min(seqDiff(end, seq), c.mss);
+        if (seqGt(hole, seq) && seqDiff(hole, seq) < limit) limit = seqDiff(hole, seq);
+        if (limit <= 0) {
+          log.drop(n.resend);
+          continue;
+        }
+        log.drop(n.resend); // sent again below, it is logged afresh
+        retransmitAt(c, seq, limit, now);
+        continue;
+      }
       if (n.lost >= 0) {
         if (!retransmitHead(c, now)) break;
         continue;
@@ -378,18 +395,32 @@ export function retransmitHead(c: TcpConnection, now: number): boolean {
     limit = Math.min(limit, seqDiff(sb.holeEnd(hole), hole));
     sb.highRxt = seqAdd(hole, limit);
   }
+  const sent = retransmitAt(c, seq, limit, now);
+  if (sent < 0) return false;
+  if (sb && sent < limit) sb.highRxt = seqAdd(seq, sent); // the options left less room
+  return true;
+}
+
+/**
+ * Send [seq, seq + limit) again (and the FIN when it ends there). Returns the bytes sent, -1
+ * when there was nothing to send. In SACK recovery the retransmission is logged, so that its
+ * own loss can be seen (rtx_log.ts).
+ */
+export function retransmitAt(c: TcpConnection, seq: number, limit: number, now: number): number {
   let avail = seqDiff(c.sndEnd, seq);
   if (avail < 0) avail = 0;
   const len = Math.min(avail, limit);
   const fin = c.finQueued && seqAdd(seq, len) === c.finSeq && seqGt(c.sndMax, c.finSeq);
-  if (len === 0 && !fin) return false;
+  if (len === 0 && !fin) return -1;
   if (c.rttStart >= 0 && !seqLt(c.rttSeq, seq)) c.rttStart = -1; // Karn's rule
   c.rttStart = -1;
   c.retransmits++;
   const sent = sendData(c, seq, len, fin, now);
-  if (sb && sent < len) sb.highRxt = seqAdd(seq, sent); // the options left less room
+  if (c.inRecovery && c.sackRecovery && sent > 0) {
+    (c.rtxLog ??= new RtxLog()).record(seq, sent, now, c.sndMax);
+  }
   if (c.rtxAt === Infinity) c.arm("rtxAt", now + c.rtt.rto);
-  return true;
+  return sent;
 }
 
 /**

@@ -73,6 +73,7 @@ function onRto(c: TcpConnection, now: number): void {
   c.cc.onTimeout(seqDiff(c.sndMax, c.sndUna), c.mss, now);
   c.inRecovery = false;
   c.sackRecovery = false;
+  c.rtxLog?.clear();
   c.recover = c.sndMax; // RFC 6582 section 4
   c.dupAcks = 0;
   c.dupThresh = 3; // a timeout: forget the reordering estimate
