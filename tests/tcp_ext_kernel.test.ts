@@ -263,18 +263,27 @@ Deno.test({
 });
 
 /** We send `bytes` to a kernel receiver while losing `drop` of our frames; checks the SHA. */
+/** What {@link weSend} measured. */
+interface WeSent {
+  info: ReturnType<Conn["info"]>;
+  dropped: number;
+  rtos: number;
+  ms: number;
+  /** Our stack's counters (tcp-rto, tcp-fast-retransmit, tcp-tlp, tcp-lost-retransmit...). */
+  counters: Record<string, number>;
+}
+
 async function weSend(
   port: number,
   bytes: number,
   tcp: { congestion?: "newreno" | "cubic"; sack?: boolean },
   drop: number,
-): Promise<{ info: ReturnType<Conn["info"]>; dropped: number; rtos: number; ms: number } | null> {
+): Promise<WeSent | null> {
   if (!requireTapOrSkip()) return null;
   const data = new Uint8Array(bytes);
   for (let i = 0; i < bytes; i++) data[i] = (i * 131 + (i >>> 9)) & 0xff;
   const want = createHash("sha256").update(data).digest("hex");
-  let result: { info: ReturnType<Conn["info"]>; dropped: number; rtos: number; ms: number } | null =
-    null;
+  let result: WeSent | null = null;
   await withTapNamespace({ kernelAddr: `${KERNEL}/24` }, async ({ ns, link }) => {
     // Lose some of what we send (data, the odd ARP reply): the kernel must SACK around it.
     const lossy = withFaults(link, {
@@ -304,8 +313,9 @@ async function weSend(
       const [, recvSha, recvLen] = (out.split("\n").at(-1) ?? "").split(" ");
       assert.equal(Number(recvLen), bytes, `python peer said: ${out}`);
       assert.equal(recvSha, want);
-      const rtos = stack.stats()["tcp-rto"] ?? 0;
-      result = { info, dropped: lossy.faultStats.dropped, rtos, ms };
+      const counters = stack.stats();
+      const rtos = counters["tcp-rto"] ?? 0;
+      result = { info, dropped: lossy.faultStats.dropped, rtos, ms, counters };
     } finally {
       try {
         peer.kill("SIGKILL");
@@ -353,8 +363,14 @@ Deno.test({
   async fn() {
     const r = await weSend(7306, 16 * 1048576, { sack: true }, 0.01);
     if (!r) return;
-    // The drops also hit about 1% of the ~115 retransmissions, and a lost retransmission is
-    // found only by the RTO (RFC 6675 has no way to see it): one or two are expected.
-    assert.ok(r.rtos <= 3, `${r.rtos} RTOs for ${r.dropped} drops (${r.ms.toFixed(0)} ms)`);
+    // The drops also hit about 1% of the ~115 retransmissions and of the tail probes: lost
+    // retransmissions are found from later SACKs (rtx_log.ts) and lost tails by a probe
+    // (RFC 8985 7), so an RTO is needed only when a probe is lost too, or a retransmission
+    // with no data sent after it. Measured: 0 RTOs in 20 runs, 125-165 ms (3 s before).
+    const tcp = Object.entries(r.counters).filter(([k]) => k.startsWith("tcp-"));
+    console.log(
+      `  ${r.rtos} RTOs, ${r.ms.toFixed(0)} ms: ${JSON.stringify(Object.fromEntries(tcp))}`,
+    );
+    assert.ok(r.rtos <= 1, `${r.rtos} RTOs for ${r.dropped} drops (${r.ms.toFixed(0)} ms)`);
   },
 });

@@ -7,7 +7,7 @@ import { openPair } from "./helpers/tcp_transfer.ts";
 Deno.test("RTO: exponential backoff, retry limit, timed-out error", () => {
   const p = new TcpPair({
     capture: true,
-    tcpA: { maxRetries: 4, rtoMinMs: 200 },
+    tcpA: { maxRetries: 4, rtoMinMs: 200, tailLossProbe: false },
     faults: { delayMs: 5 },
   });
   const [c] = openPair(p);

@@ -88,6 +88,12 @@ export class TcpConnection {
   /** @internal bytes received since the last ACK */ unackedBytes = 0;
   /** @internal */ delackAt = NEVER;
   /** @internal */ rtxAt = NEVER;
+  /** @internal tail loss probe timer (RFC 8985 section 7) */ ptoAt = NEVER;
+  /** @internal TLP.end_seq: SND.MAX when the probe went, -1 when no probe is out */ tlpEnd = -1;
+  /** @internal the probe's first sequence */ tlpSeq = 0;
+  /** @internal whether the probe was a retransmission */ tlpRtx = false;
+  /** @internal un-SACKed data below this is lost (a SACKed probe, RFC 8985 7.4), -1 none */ probeLost =
+    -1;
   /** @internal */ retries = 0;
   /** @internal */ persistAt = NEVER;
   /** @internal */ persistBackoff = 0;
@@ -203,7 +209,10 @@ export class TcpConnection {
   }
 
   /** @internal Set a timer and tell the layer. */
-  arm(which: "rtxAt" | "persistAt" | "delackAt" | "keepAt" | "timeWaitAt", at: number): void {
+  arm(
+    which: "rtxAt" | "ptoAt" | "persistAt" | "delackAt" | "keepAt" | "timeWaitAt",
+    at: number,
+  ): void {
     const ut = this.opt.userTimeoutMs;
     if (ut > 0 && (which === "rtxAt" || which === "persistAt") && isSynchronized(this.st)) {
       // RFC 5482 / RFC 9293 3.8.3: the user timeout bounds retransmission and window probing;
@@ -218,7 +227,14 @@ export class TcpConnection {
 
   /** @internal The earliest timer. */
   deadline(): number {
-    return Math.min(this.rtxAt, this.persistAt, this.delackAt, this.keepAt, this.timeWaitAt);
+    return Math.min(
+      this.rtxAt,
+      this.ptoAt,
+      this.persistAt,
+      this.delackAt,
+      this.keepAt,
+      this.timeWaitAt,
+    );
   }
 
   /** @internal Mark for flushing at the next poll. */
@@ -338,6 +354,7 @@ export class TcpConnection {
     if (err && !this.error) this.error = err;
     this.st = "CLOSED";
     this.rtxAt =
+      this.ptoAt =
       this.persistAt =
       this.delackAt =
       this.keepAt =

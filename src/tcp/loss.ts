@@ -32,7 +32,17 @@ export function dupThreshold(c: TcpConnection): number {
 export function headLost(c: TcpConnection): boolean {
   const sb = c.sb;
   if (sb === null || sb.count === 0) return false;
-  return seqGt(sb.lostEdge(c.sndUna, dupThreshold(c), c.mss), c.sndUna);
+  return seqGt(lostEdge(c), c.sndUna);
+}
+
+/**
+ * Un-SACKed data below the returned sequence is lost: RFC 6675 IsLost, or everything below a
+ * tail loss probe that arrived (RFC 8985 7.4, tlp.ts).
+ */
+function lostEdge(c: TcpConnection): number {
+  const una = c.sndUna;
+  const edge = c.sb!.lostEdge(una, dupThreshold(c), c.mss);
+  return c.probeLost >= 0 && seqGt(c.probeLost, edge) ? c.probeLost : edge;
 }
 
 /** What SACK-based recovery (RFC 6675 section 5) may send next. */
@@ -55,11 +65,12 @@ export function nextSeg(c: TcpConnection, out: NextSeg): NextSeg {
   const sb = c.sb!;
   const una = c.sndUna;
   const highRxt = seqGt(sb.highRxt, una) ? sb.highRxt : una;
-  const lost = sb.count > 0 ? sb.lostEdge(una, dupThreshold(c), c.mss) : una;
-  const pipe = sb.count > 0 ? sb.pipe(una, c.sndMax, highRxt, seqMax(lost, una)) : seqDiff(
-    c.sndMax,
-    una,
-  );
+  const lost = sb.count > 0 ? lostEdge(c) : una;
+  // The FIN's sequence number is not data in the network (Linux counts packets).
+  const high = c.finQueued && seqGt(c.sndMax, c.finSeq) ? c.finSeq : c.sndMax;
+  const pipe = sb.count > 0
+    ? sb.pipe(una, high, highRxt, seqMax(lost, una))
+    : Math.max(0, seqDiff(high, una));
   // A retransmission presumed lost has left the network: it no longer counts (RFC 6675's
   // SetPipe would count it until an RTO).
   const log = c.rtxLog;

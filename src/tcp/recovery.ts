@@ -10,7 +10,7 @@
  * @module
  */
 
-import { seqDiff, seqGt, seqLt } from "../wire/seq.ts";
+import { seqDiff, seqGe, seqLt } from "../wire/seq.ts";
 import type { TcpSegment } from "../wire/tcp_segment.ts";
 import type { TcpConnection } from "./connection.ts";
 import { dupThreshold, headLost, MAX_REORDERING } from "./loss.ts";
@@ -31,8 +31,9 @@ export function onDupAck(c: TcpConnection, now: number): void {
   const thresh = dupThreshold(c);
   // RFC 3042 limited transmit: the first two duplicate ACKs each release one new segment.
   if (c.dupAcks < thresh) c.limitedTx = Math.min(c.dupAcks, 2);
-  // RFC 6582 3.2 (2): enter only when the cumulative ACK covers more than `recover`.
-  if (c.dupAcks >= thresh && seqGt(c.sndUna, c.recover)) enterRecovery(c, now);
+  // RFC 6582 3.2 (2): enter only when the cumulative ACK covers more than `recover`, the
+  // highest sequence sent then (we keep SND.MAX, one past it: hence SND.UNA >= recover).
+  if (c.dupAcks >= thresh && seqGe(c.sndUna, c.recover)) enterRecovery(c, now);
 }
 
 /**
@@ -40,7 +41,7 @@ export function onDupAck(c: TcpConnection, now: number): void {
  * the first segment lost (DupThresh segments SACKed above it), whatever the duplicate count.
  */
 export function checkScoreboardLoss(c: TcpConnection, now: number): void {
-  if (c.inRecovery || c.sndMax === c.sndUna || !seqGt(c.sndUna, c.recover)) return;
+  if (c.inRecovery || c.sndMax === c.sndUna || !seqGe(c.sndUna, c.recover)) return;
   if (headLost(c)) enterRecovery(c, now);
 }
 
@@ -86,6 +87,7 @@ export function onRecoveryAck(
       c.inRecovery = false;
       c.sackRecovery = false;
       c.rtxLog?.clear();
+      c.probeLost = -1;
       c.cc.cwnd = Math.max(c.cc.cwnd, c.undoCwnd);
       c.cc.ssthresh = Math.max(c.cc.ssthresh, c.undoSsthresh);
       // The degree: segments SACKed above the hole, or without SACK the duplicates seen.
@@ -103,6 +105,7 @@ export function onRecoveryAck(
     c.inRecovery = false;
     c.sackRecovery = false;
     c.rtxLog?.clear();
+    c.probeLost = -1;
     c.cc.exitRecovery(seqDiff(c.sndMax, c.sndUna), mss);
   } else if (!c.sackRecovery) {
     c.cc.onPartialAck(acked, mss);

@@ -15,6 +15,7 @@ import type { TcpConnection } from "./connection.ts";
 import { enterEstablished, synSentInput } from "./handshake.ts";
 import { challengeAck, invalidAck, output, replyRst, sendSyn } from "./tcp_output.ts";
 import { checkScoreboardLoss, onDupAck, onRecoveryAck, watchRetransmissions } from "./recovery.ts";
+import { hasDsack, onProbeAck } from "./tlp.ts";
 import { TcpError, type TcpState } from "./types.ts";
 
 /** RFC 7323 5.5: TS.Recent of a connection idle this long is invalid (24 days). */
@@ -183,8 +184,10 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
     // its duplicates).
     onDupAck(c, now);
   }
+  // RFC 8985 7.4: what the ACK says about an outstanding tail loss probe.
+  const probeSacked = c.tlpEnd >= 0 && onProbeAck(c, seg, advanced, hasDsack(seg), now);
   if (c.inRecovery && c.sackRecovery) watchRetransmissions(c, now);
-  else if (sacked > 0) checkScoreboardLoss(c, now); // RFC 6675 section 5 step (3)
+  else if (sacked > 0 || probeSacked) checkScoreboardLoss(c, now); // RFC 6675 s5 step (3)
   // Window update (RFC 9293 3.10.7.4): only from a newer segment.
   if (seqLt(c.sndWl1, seq) || (c.sndWl1 === seq && seqLe(c.sndWl2, ack))) {
     const opened = c.sndWnd === 0 && newWnd > 0;
@@ -330,6 +333,7 @@ function onNewAck(c: TcpConnection, seg: TcpSegment, now: number): boolean {
   // RFC 6298 5.2 / 5.3: stop the timer when all is acknowledged, else restart it.
   if (c.sndUna === c.sndMax) c.rtxAt = Infinity;
   else c.arm("rtxAt", now + c.rtt.rto);
+  c.ptoAt = Infinity; // output() schedules the probe afresh (RFC 8985 7.2)
   if (c.writeBlocked && c.sndRing >= 0 && c.host.engine.sndFree(c.sndRing) > 0) {
     c.writeBlocked = false;
     c.emit("writable");

@@ -13,6 +13,7 @@ import type { ConnHost } from "./host.ts";
 import { type NextSeg, nextSeg } from "./loss.ts";
 import { initialWindow } from "./congestion.ts";
 import { RtxLog } from "./rtx_log.ts";
+import { schedulePto } from "./pto.ts";
 
 /**
  * The right window edge we may offer now. Receiver SWS avoidance (RFC 9293 3.8.6.2.2, RFC 1122
@@ -198,7 +199,9 @@ export function output(c: TcpConnection, now: number): void {
     st === "ESTABLISHED" || st === "CLOSE-WAIT" || st === "FIN-WAIT-1" || st === "CLOSING" ||
     st === "LAST-ACK"
   ) {
+    const high = c.sndMax;
     sendLoop(c, now);
+    schedulePto(c, now, high !== c.sndMax);
   }
   if (c.ackNow) sendAck(c, now);
 }

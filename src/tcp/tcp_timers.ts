@@ -9,6 +9,7 @@ import { seqAdd, seqDiff, seqGt } from "../wire/seq.ts";
 import type { TcpConnection } from "./connection.ts";
 import { output, sendData, sendProbe, sendSyn } from "./tcp_output.ts";
 import { TcpError } from "./types.ts";
+import { onPto } from "./tlp.ts";
 
 function timedOut(c: TcpConnection): void {
   c.toClosed(new TcpError("timed-out", "Connection timed out"));
@@ -20,6 +21,13 @@ export function runTimers(c: TcpConnection, now: number): void {
     c.timeWaitAt = Infinity;
     c.toClosed(null);
     return;
+  }
+  if (c.ptoAt <= now) {
+    // The probe goes first when it is due with the RTO (RFC 8985 7.2: PTO = min(PTO, RTO));
+    // sending it re-arms the RTO.
+    c.ptoAt = Infinity;
+    onPto(c, now);
+    if (c.st === "CLOSED") return;
   }
   if (c.rtxAt <= now) {
     c.rtxAt = Infinity;
@@ -74,6 +82,7 @@ function onRto(c: TcpConnection, now: number): void {
   c.inRecovery = false;
   c.sackRecovery = false;
   c.rtxLog?.clear();
+  c.tlpEnd = c.probeLost = -1;
   c.recover = c.sndMax; // RFC 6582 section 4
   c.dupAcks = 0;
   c.dupThresh = 3; // a timeout: forget the reordering estimate

@@ -119,6 +119,12 @@ export interface TcpOptions {
    * true): cwnd halves per RTO idle, never below the initial window.
    */
   slowStartAfterIdle: boolean;
+  /**
+   * Tail loss probes (RFC 8985 section 7; Linux tcp_early_retrans 3, the default): with SACK,
+   * about two round trips after the last ACK one segment is sent to expose a lost tail before
+   * the RTO. Default true.
+   */
+  tailLossProbe: boolean;
   /** Initial sequence numbers; default RFC 6528 keyed hash plus a 4 µs clock. */
   isn?: (
     localIp: number,
@@ -157,6 +163,7 @@ export const TCP_DEFAULTS: Readonly<TcpOptions> = Object.freeze({
   sack: true,
   congestion: "newreno",
   slowStartAfterIdle: true,
+  tailLossProbe: true,
 });
 
 /** Merge partial options over a base, validating what would break the engine. */
