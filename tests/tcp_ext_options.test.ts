@@ -282,17 +282,17 @@ Deno.test("Karn: no RTT sample from a retransmitted segment without timestamps",
 });
 
 Deno.test("congestion: chosen per stack and per connection", () => {
-  const p = new TcpPair({ tcpB: { congestion: "cubic" } });
+  const p = new TcpPair({ tcpB: { congestion: "newreno" } });
   const lis = p.b.listen(0, 80);
   const [c1, s1] = openPair(p, 80, lis);
-  assert.equal(c1.info().congestion, "newreno", "layer default");
-  assert.equal(s1.info().congestion, "cubic", "accepted connections follow the layer");
-  const c2 = p.a.connect(IP_B, 80, p.now, { options: { congestion: "cubic" } });
-  const c3 = p.a.connect(IP_B, 80, p.now, { options: { congestion: "newreno" } });
+  assert.equal(c1.info().congestion, "cubic", "layer default (as Linux)");
+  assert.equal(s1.info().congestion, "newreno", "accepted connections follow the layer");
+  const c2 = p.a.connect(IP_B, 80, p.now, { options: { congestion: "newreno" } });
+  const c3 = p.a.connect(IP_B, 80, p.now, { options: { congestion: "cubic" } });
   p.run(() => c2.state === "ESTABLISHED" && c3.state === "ESTABLISHED");
-  assert.equal(c2.info().congestion, "cubic");
-  assert.equal(c3.info().congestion, "newreno");
-  assert.equal(c1.info().congestion, "newreno", "others keep theirs");
+  assert.equal(c2.info().congestion, "newreno");
+  assert.equal(c3.info().congestion, "cubic");
+  assert.equal(c1.info().congestion, "cubic", "others keep theirs");
 });
 
 Deno.test("CUBIC: beta 0.7 reduction and a concave return to W_max at t = K (RFC 9438 4.2, 4.6)", () => {

@@ -315,6 +315,6 @@ Deno.test("statistics: bytes, segments, state, drops", () => {
   assert.equal(s.info().bytesIn, 1000);
   assert.ok(i.segsOut >= 3 && i.segsIn >= 2);
   assert.equal(i.state, "ESTABLISHED");
-  assert.equal(i.congestion, "newreno");
+  assert.equal(i.congestion, "cubic");
   assert.ok(i.timestamps && i.sack && i.sndWscale > 0);
 });

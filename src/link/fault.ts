@@ -237,6 +237,10 @@ class FaultInjector implements FaultLink {
   #scratchMeta = new Int32Array(2 * PULL_FRAMES);
 
   constructor(inner: Link, options: FaultOptions) {
+    if ((inner as { offload?: boolean }).offload === true) {
+      // Its frames reach 64 KiB, beyond the MTU-sized slots held here.
+      throw new TypeError("Faults cannot wrap a TAP link opened with offload: true");
+    }
     this.inner = inner;
     this.name = inner.name;
     this.mtu = inner.mtu;

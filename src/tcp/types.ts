@@ -111,7 +111,7 @@ export interface TcpOptions {
   timestamps: boolean;
   /** Offer SACK (RFC 2018). */
   sack: boolean;
-  /** Congestion control: NewReno (RFC 5681, 6582) or CUBIC (RFC 9438). Default "newreno". */
+  /** Congestion control: NewReno (RFC 5681, 6582) or CUBIC (RFC 9438). Default "cubic", as Linux. */
   congestion: "newreno" | "cubic";
   /**
    * Restart from a smaller window after an idle period longer than the RTO (RFC 5681 4.1,
@@ -161,7 +161,7 @@ export const TCP_DEFAULTS: Readonly<TcpOptions> = Object.freeze({
   windowScale: true,
   timestamps: true,
   sack: true,
-  congestion: "newreno",
+  congestion: "cubic",
   slowStartAfterIdle: true,
   tailLossProbe: true,
 });
