@@ -54,23 +54,33 @@ Deno.test("goodput: loss 0.1 / 1 / 5 % byte-exact with sane bounds, SACK resends
   for (const loss of [0.001, 0.01, 0.05]) {
     const rtx: Record<string, number> = {};
     for (const v of VARIANTS) {
-      const r = run({ ...v, loss, reorder: 0, bytes: MIB, seed: 1 });
-      assert.ok(
-        r.mbit > floor[String(loss)]!,
-        `${name(v)} at ${loss}: ${r.mbit.toFixed(2)} Mbit/s`,
-      );
-      rtx[name(v)] = r.retransmits;
-      if (v.sack) {
-        // With the scoreboard, data the peer holds is not resent: retransmissions stay near
-        // the drops (which count ACKs lost too).
-        assert.ok(r.retransmits <= r.dropped + 2, `${name(v)}: ${r.retransmits} > ${r.dropped}`);
+      // Summed over three seeds: which segments a seeded loss hits depends on what was sent,
+      // so one run of each can differ by a genuine loss either way.
+      let sum = 0;
+      for (const seed of [1, 2, 3]) {
+        const r = run({ ...v, loss, reorder: 0, bytes: MIB, seed });
+        assert.ok(
+          r.mbit > floor[String(loss)]!,
+          `${name(v)} at ${loss}: ${r.mbit.toFixed(2)} Mbit/s`,
+        );
+        sum += r.retransmits;
+        if (v.sack) {
+          // With the scoreboard, data the peer holds is not resent: retransmissions stay near
+          // the drops (which count ACKs lost too), and few arrive twice.
+          assert.ok(r.retransmits <= r.dropped + 2, `${name(v)}: ${r.retransmits} > ${r.dropped}`);
+          const dup = r.receiverCounters["tcp-rcv-duplicate"] ?? 0;
+          assert.ok(dup <= 3, `${name(v)} at ${loss} seed ${seed}: ${dup} needless`);
+        }
       }
+      rtx[name(v)] = sum;
     }
+    // Where both resend only what was lost (no duplicate reaches the receiver) the totals
+    // differ by the segments the seeded loss happened to hit: a margin of 3.
     assert.ok(
-      rtx["newreno+sack"]! <= rtx["newreno"]!,
+      rtx["newreno+sack"]! <= rtx["newreno"]! + 3,
       `newreno at ${loss}: ${JSON.stringify(rtx)}`,
     );
-    assert.ok(rtx["cubic+sack"]! <= rtx["cubic"]!, `cubic at ${loss}: ${JSON.stringify(rtx)}`);
+    assert.ok(rtx["cubic+sack"]! <= rtx["cubic"]! + 3, `cubic at ${loss}: ${JSON.stringify(rtx)}`);
   }
 });
 

@@ -16,6 +16,7 @@ import { createJsEngine } from "../src/kernels/js_engine.ts";
 import { F_SYN, RX_OFF, TX_PAYLOAD_OFF } from "../src/kernels/layout.ts";
 import { makeIsn } from "../src/tcp/isn.ts";
 import { type TcpConnection, TcpLayer } from "../src/tcp/tcp_layer.ts";
+import type { TcpOptions } from "../src/tcp/types.ts";
 import { TcpSegment } from "../src/wire/tcp_segment.ts";
 import { seqGe } from "../src/wire/seq.ts";
 
@@ -43,6 +44,8 @@ export interface GoodputCase {
   burst?: { at: number; count: number };
   /** Drop the first `n` retransmitted data segments as well (a lost retransmission). */
   dropRetransmits?: number;
+  /** More TCP options for both ends (for example `{ rack: false }`). */
+  tcp?: Partial<TcpOptions>;
   /** Timestamps offered (default true). */
   timestamps?: boolean;
   /** Limit of virtual time in ms (default 600000). */
@@ -98,6 +101,8 @@ export interface GoodputResult {
   reordered: number;
   /** The sender's layer counters (tcp-rto, tcp-fast-retransmit, tcp-lost-retransmit, ...). */
   counters: Record<string, number>;
+  /** The receiver's layer counters (tcp-rcv-duplicate: data that arrived twice). */
+  receiverCounters: Record<string, number>;
   /** Smoothed RTT of the sender at the end (ms). */
   srttMs: number;
   /** Burst loss: ms from sending the first lost segment to the ACK covering the burst. */
@@ -250,6 +255,7 @@ export function runGoodput(c: GoodputCase): GoodputResult {
     sourceFor: (ip: number): number => (ip === IP_A || ip === IP_B ? (fromA ? IP_A : IP_B) : -1),
   });
   const opt = {
+    ...c.tcp,
     sack: c.sack,
     timestamps: c.timestamps ?? true,
     congestion: c.congestion,
@@ -346,6 +352,7 @@ export function runGoodput(c: GoodputCase): GoodputResult {
     dropped,
     reordered,
     counters: a.stats(),
+    receiverCounters: b.stats(),
     srttMs: info.srttMs,
     burstRecoveryMs: burstDoneAt >= 0 ? burstDoneAt - burstFirstAt : NaN,
     burstRepairMs: burstDoneAt >= 0 && burstReportedAt >= 0 ? burstDoneAt - burstReportedAt : NaN,
@@ -428,6 +435,7 @@ export async function runStackGoodput(c: GoodputCase): Promise<GoodputResult> {
       dropped: NaN,
       reordered: NaN,
       counters: a.stats(),
+      receiverCounters: b.stats(),
       srttMs: r.info.srttMs,
       burstRecoveryMs: NaN,
       burstRepairMs: NaN,

@@ -10,6 +10,7 @@
  */
 
 import type { RtxLog } from "./rtx_log.ts";
+import type { Rack } from "./rack.ts";
 import { seqAdd, seqDiff } from "../wire/seq.ts";
 import { type CongestionControl, NewReno } from "./congestion.ts";
 import type { ConnHost } from "./host.ts";
@@ -89,6 +90,9 @@ export class TcpConnection {
   /** @internal */ delackAt = NEVER;
   /** @internal */ rtxAt = NEVER;
   /** @internal tail loss probe timer (RFC 8985 section 7) */ ptoAt = NEVER;
+  /** @internal RACK reordering timer (RFC 8985 6.2 step 5) */ rackAt = NEVER;
+  /** @internal RACK state, made with the first data sent when SACK is on */ rack: Rack | null =
+    null;
   /** @internal TLP.end_seq: SND.MAX when the probe went, -1 when no probe is out */ tlpEnd = -1;
   /** @internal the probe's first sequence */ tlpSeq = 0;
   /** @internal whether the probe was a retransmission */ tlpRtx = false;
@@ -210,7 +214,7 @@ export class TcpConnection {
 
   /** @internal Set a timer and tell the layer. */
   arm(
-    which: "rtxAt" | "ptoAt" | "persistAt" | "delackAt" | "keepAt" | "timeWaitAt",
+    which: "rtxAt" | "ptoAt" | "rackAt" | "persistAt" | "delackAt" | "keepAt" | "timeWaitAt",
     at: number,
   ): void {
     const ut = this.opt.userTimeoutMs;
@@ -230,6 +234,7 @@ export class TcpConnection {
     return Math.min(
       this.rtxAt,
       this.ptoAt,
+      this.rackAt,
       this.persistAt,
       this.delackAt,
       this.keepAt,
@@ -355,6 +360,7 @@ export class TcpConnection {
     this.st = "CLOSED";
     this.rtxAt =
       this.ptoAt =
+      this.rackAt =
       this.persistAt =
       this.delackAt =
       this.keepAt =

@@ -26,23 +26,52 @@ export function dupThreshold(c: TcpConnection): number {
 }
 
 /**
- * RFC 6675 IsLost(SND.UNA): more than (DupThresh - 1) * SMSS bytes above the first
- * unacknowledged byte are SACKed, so the segment at SND.UNA is taken as lost.
+ * RFC 6675 IsLost(SND.UNA), or RACK (RFC 8985 6.2): the segment at SND.UNA is taken as lost.
  */
-export function headLost(c: TcpConnection): boolean {
+export function headLost(c: TcpConnection, now: number): boolean {
   const sb = c.sb;
   if (sb === null || sb.count === 0) return false;
-  return seqGt(lostEdge(c), c.sndUna);
+  return seqGt(lostEdge(c, now), c.sndUna);
 }
 
 /**
- * Un-SACKed data below the returned sequence is lost: RFC 6675 IsLost, or everything below a
- * tail loss probe that arrived (RFC 8985 7.4, tlp.ts).
+ * Un-SACKed data below the returned sequence is lost: RFC 6675 IsLost (more than
+ * (DupThresh - 1) * SMSS SACKed above), RACK (sent before a delivered segment, more than an
+ * RTT plus the reordering window ago), or below a tail loss probe that arrived (tlp.ts).
  */
-function lostEdge(c: TcpConnection): number {
-  const una = c.sndUna;
-  const edge = c.sb!.lostEdge(una, dupThreshold(c), c.mss);
-  return c.probeLost >= 0 && seqGt(c.probeLost, edge) ? c.probeLost : edge;
+function lostEdge(c: TcpConnection, now: number): number {
+  const una = c.sndUna, sb = c.sb!;
+  const thresh = dupThreshold(c);
+  let edge = sb.lostEdge(una, thresh, c.mss);
+  if (c.probeLost >= 0 && seqGt(c.probeLost, edge)) edge = c.probeLost;
+  const rack = c.rack;
+  if (rack !== null && c.opt.rack) {
+    const r = rack.lostBelow(una, now, rackReoWnd(c));
+    if (seqGt(r, edge)) edge = r;
+  }
+  return edge;
+}
+
+/** RACK.reo_wnd for `c` now (RFC 8985 6.2 step 4). */
+function rackReoWnd(c: TcpConnection): number {
+  const sb = c.sb;
+  const dupSacked = sb !== null && sb.sacked >= dupThreshold(c) * c.mss;
+  return c.rack!.reoWnd(c.inRecovery, dupSacked, c.rtt.srtt);
+}
+
+/**
+ * Arm the RACK reordering timer (RFC 8985 6.2 step 5) for the first segment sent before the
+ * RACK segment that has not waited long enough yet; cancel it when there is none.
+ */
+export function armRackTimer(c: TcpConnection, now: number): void {
+  const rack = c.rack, sb = c.sb;
+  if (rack === null || !c.opt.rack || sb === null || sb.count === 0) {
+    c.rackAt = Infinity;
+    return;
+  }
+  const at = rack.nextTimeout(c.sndUna, now, rackReoWnd(c));
+  if (at < 0) c.rackAt = Infinity;
+  else if (at !== c.rackAt) c.arm("rackAt", Math.ceil(at));
 }
 
 /** What SACK-based recovery (RFC 6675 section 5) may send next. */
@@ -61,11 +90,11 @@ export interface NextSeg {
  * RFC 6675 section 5 step (C) for one transmission: SetPipe, then the candidates of NextSeg
  * rules 1 and 3 (rule 2 is new data, which the send loop knows about). Writes into `out`.
  */
-export function nextSeg(c: TcpConnection, out: NextSeg): NextSeg {
+export function nextSeg(c: TcpConnection, out: NextSeg, now: number): NextSeg {
   const sb = c.sb!;
   const una = c.sndUna;
   const highRxt = seqGt(sb.highRxt, una) ? sb.highRxt : una;
-  const lost = sb.count > 0 ? lostEdge(c) : una;
+  const lost = sb.count > 0 ? lostEdge(c, now) : una;
   // The FIN's sequence number is not data in the network (Linux counts packets).
   const high = c.finQueued && seqGt(c.sndMax, c.finSeq) ? c.finSeq : c.sndMax;
   const pipe = sb.count > 0

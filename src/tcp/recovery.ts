@@ -42,7 +42,7 @@ export function onDupAck(c: TcpConnection, now: number): void {
  */
 export function checkScoreboardLoss(c: TcpConnection, now: number): void {
   if (c.inRecovery || c.sndMax === c.sndUna || !seqGe(c.sndUna, c.recover)) return;
-  if (headLost(c)) enterRecovery(c, now);
+  if (headLost(c, now)) enterRecovery(c, now);
 }
 
 /** Fast retransmit and enter recovery (RFC 5681 3.2 steps 2-3, RFC 6675 section 5 step 4). */
@@ -88,6 +88,7 @@ export function onRecoveryAck(
       c.sackRecovery = false;
       c.rtxLog?.clear();
       c.probeLost = -1;
+      c.rack?.widen(now, c.rtt.srtt); // RFC 8985 6.2 step 4: wider reordering window
       c.cc.cwnd = Math.max(c.cc.cwnd, c.undoCwnd);
       c.cc.ssthresh = Math.max(c.cc.ssthresh, c.undoSsthresh);
       // The degree: segments SACKed above the hole, or without SACK the duplicates seen.
@@ -106,6 +107,7 @@ export function onRecoveryAck(
     c.sackRecovery = false;
     c.rtxLog?.clear();
     c.probeLost = -1;
+    c.rack?.recoveryDone();
     c.cc.exitRecovery(seqDiff(c.sndMax, c.sndUna), mss);
   } else if (!c.sackRecovery) {
     c.cc.onPartialAck(acked, mss);

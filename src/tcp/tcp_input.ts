@@ -16,6 +16,7 @@ import { enterEstablished, synSentInput } from "./handshake.ts";
 import { challengeAck, invalidAck, output, replyRst, sendSyn } from "./tcp_output.ts";
 import { checkScoreboardLoss, onDupAck, onRecoveryAck, watchRetransmissions } from "./recovery.ts";
 import { hasDsack, onProbeAck } from "./tlp.ts";
+import { armRackTimer } from "./loss.ts";
 import { TcpError, type TcpState } from "./types.ts";
 
 /** RFC 7323 5.5: TS.Recent of a connection idle this long is invalid (24 days). */
@@ -169,9 +170,17 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
     // RFC 2018 section 5: remember what the receiver holds above the cumulative ACK.
     const sb = c.sb ??= new SackScoreboard();
     const una = seqMax(ack, c.sndUna);
+    let right = -1;
     for (let i = 0; i < seg.sackCount; i++) {
-      sacked += sb.add(seg.sack[2 * i]!, seg.sack[2 * i + 1]!, una, c.sndMax);
+      const r = seg.sack[2 * i + 1]!;
+      const gained = sb.add(seg.sack[2 * i]!, r, una, c.sndMax);
+      if (gained > 0) {
+        sacked += gained;
+        if (right < 0 || seqGt(r, right)) right = r;
+      }
     }
+    if (right >= 0 && c.rack !== null) rackDelivered(c, right, now);
+    if (hasDsack(seg)) c.rack?.widen(now, c.rtt.srtt); // RFC 8985 6.2 step 4
   }
   const advanced = seqGt(ack, c.sndUna);
   if (advanced && onNewAck(c, seg, now)) return;
@@ -187,7 +196,8 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
   // RFC 8985 7.4: what the ACK says about an outstanding tail loss probe.
   const probeSacked = c.tlpEnd >= 0 && onProbeAck(c, seg, advanced, hasDsack(seg), now);
   if (c.inRecovery && c.sackRecovery) watchRetransmissions(c, now);
-  else if (sacked > 0 || probeSacked) checkScoreboardLoss(c, now); // RFC 6675 s5 step (3)
+  else if (sacked > 0 || probeSacked || c.rack !== null) checkScoreboardLoss(c, now); // 6675 s5 (3)
+  if (c.rack !== null) armRackTimer(c, now);
   // Window update (RFC 9293 3.10.7.4): only from a newer segment.
   if (seqLt(c.sndWl1, seq) || (c.sndWl1 === seq && seqLe(c.sndWl2, ack))) {
     const opened = c.sndWnd === 0 && newWnd > 0;
@@ -275,6 +285,7 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
 
 /** Report [left, min(right, RCV.NXT)) in a D-SACK block on the next ACK, sent at once. */
 function noteDsack(c: TcpConnection, left: number, right: number): void {
+  c.host.count("tcp-rcv-duplicate"); // a retransmission we did not need (or a network duplicate)
   c.dsackL = left;
   c.dsackR = seqLt(right, c.rcvNxt) ? right : c.rcvNxt;
   c.ackNow = true;
@@ -288,6 +299,23 @@ function receiving(c: TcpConnection): boolean {
 function finStates(c: TcpConnection): boolean {
   const s = c.st;
   return s === "SYN-RECEIVED" || receiving(c);
+}
+
+/** Whether `seq` may have been sent more than once (a go-back after an RTO, or a recovery). */
+function retransmitted(c: TcpConnection, seq: number): boolean {
+  if (c.retries > 0) return true;
+  return c.sb !== null && (c.inRecovery || c.sndNxt !== c.sndMax) && seqLt(seq, c.sb.highRxt);
+}
+
+/**
+ * RACK (RFC 8985 6.2 steps 1-2): data up to `end` arrived now; the segment before `end` was
+ * sent at a logged time unless it was retransmitted (ambiguous: left out, as step 2 asks).
+ */
+function rackDelivered(c: TcpConnection, end: number, now: number): void {
+  const last = seqAdd(end, -1);
+  if (retransmitted(c, last)) return;
+  const rack = c.rack!;
+  rack.delivered(end, rack.sentAt(last), now);
 }
 
 /** Enter TIME-WAIT for 2 MSL (RFC 9293 3.10.7.4). */
@@ -307,6 +335,13 @@ function onNewAck(c: TcpConnection, seg: TcpSegment, now: number): boolean {
   // How far above the old SND.UNA the receiver held data: the reordering degree when the
   // segment filling this hole turns out to be the original (Eifel undo below).
   const sackSpan = c.sb !== null && c.sb.count > 0 ? seqDiff(c.sb.highest, c.sndUna) : 0;
+  const rack = c.rack;
+  if (rack !== null) {
+    rackDelivered(c, ack, now);
+    // A hole filled without a retransmission: the network reordered (RFC 8985 6.2 step 3).
+    if (sackSpan > 0 && !retransmitted(c, c.sndUna)) rack.noteReordering();
+    rack.prune(ack);
+  }
   c.sndUna = ack;
   if (seqLt(c.sndNxt, ack)) c.sndNxt = ack;
   if (c.sndRing >= 0) c.host.engine.sndRelease(c.sndRing, ack);

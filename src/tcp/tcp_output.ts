@@ -13,6 +13,7 @@ import type { ConnHost } from "./host.ts";
 import { type NextSeg, nextSeg } from "./loss.ts";
 import { initialWindow } from "./congestion.ts";
 import { RtxLog } from "./rtx_log.ts";
+import { Rack } from "./rack.ts";
 import { schedulePto } from "./pto.ts";
 
 /**
@@ -217,7 +218,7 @@ function sendLoop(c: TcpConnection, now: number): void {
     if (sackRec) {
       // RFC 6675 section 5 (C): while cwnd - pipe >= 1 SMSS, send NextSeg: (1) a lost hole,
       // (2) new data, (3) a hole not yet deemed lost.
-      const n = nextSeg(c, NEXT);
+      const n = nextSeg(c, NEXT, now);
       if (n.room < c.mss) break;
       if (n.resend >= 0) {
         // A retransmission that was lost too (rtx_log.ts): it goes first.
@@ -288,6 +289,10 @@ function sendLoop(c: TcpConnection, now: number): void {
       c.rttStart = now;
     }
     const sent = sendData(c, seq, len, fin, now);
+    // RACK (RFC 8985 6.1) keeps the send time of each fresh segment.
+    if (sent > 0 && c.sackOk && !seqLt(seq, c.sndMax)) {
+      (c.rack ??= new Rack()).record(seqAdd(seq, sent), now);
+    }
     const finSent = fin && sent === len;
     c.sndNxt = seqAdd(seq, sent + (finSent ? 1 : 0));
     if (seqGt(c.sndNxt, c.sndMax)) c.sndMax = c.sndNxt;

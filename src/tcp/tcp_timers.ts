@@ -10,6 +10,8 @@ import type { TcpConnection } from "./connection.ts";
 import { output, sendData, sendProbe, sendSyn } from "./tcp_output.ts";
 import { TcpError } from "./types.ts";
 import { onPto } from "./tlp.ts";
+import { checkScoreboardLoss } from "./recovery.ts";
+import { armRackTimer } from "./loss.ts";
 
 function timedOut(c: TcpConnection): void {
   c.toClosed(new TcpError("timed-out", "Connection timed out"));
@@ -28,6 +30,12 @@ export function runTimers(c: TcpConnection, now: number): void {
     c.ptoAt = Infinity;
     onPto(c, now);
     if (c.st === "CLOSED") return;
+  }
+  if (c.rackAt <= now) {
+    // RACK's reordering timer (RFC 8985 6.2 step 5): segments may now count as lost.
+    c.rackAt = Infinity;
+    checkScoreboardLoss(c, now);
+    armRackTimer(c, now);
   }
   if (c.rtxAt <= now) {
     c.rtxAt = Infinity;

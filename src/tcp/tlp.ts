@@ -9,6 +9,7 @@ import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from "../wire/seq.ts";
 import type { TcpSegment } from "../wire/tcp_segment.ts";
 import type { TcpConnection } from "./connection.ts";
 import { retransmitAt, sendData } from "./tcp_output.ts";
+import { Rack } from "./rack.ts";
 
 /**
  * The probe timer expired (RFC 8985 7.3): send one new segment if the windows allow, else the
@@ -24,6 +25,7 @@ export function onPto(c: TcpConnection, now: number): void {
     const seq = c.sndMax;
     const sent = sendData(c, seq, Math.min(avail, mss, wndRoom), false, now);
     c.sndNxt = c.sndMax = seqAdd(seq, sent);
+    if (sent > 0) (c.rack ??= new Rack()).record(c.sndMax, now);
     c.tlpSeq = seq;
   } else {
     // The highest segment (and the FIN when it was sent).

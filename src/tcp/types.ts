@@ -125,6 +125,12 @@ export interface TcpOptions {
    * the RTO. Default true.
    */
   tailLossProbe: boolean;
+  /**
+   * RACK time-based loss detection (RFC 8985 section 6; Linux tcp_recovery 1, the default):
+   * with SACK, a segment is lost once a segment sent after it arrived and an RTT plus a
+   * reordering window passed. Default true.
+   */
+  rack: boolean;
   /** Initial sequence numbers; default RFC 6528 keyed hash plus a 4 µs clock. */
   isn?: (
     localIp: number,
@@ -164,6 +170,7 @@ export const TCP_DEFAULTS: Readonly<TcpOptions> = Object.freeze({
   congestion: "cubic",
   slowStartAfterIdle: true,
   tailLossProbe: true,
+  rack: true,
 });
 
 /** Merge partial options over a base, validating what would break the engine. */
