@@ -120,6 +120,10 @@ export class TcpConnection {
   /** @internal */ inRecovery = false;
   /** @internal when data was last sent (Linux lsndtime), for restart after idle */ lastDataAt = 0;
   /** @internal recovery driven by the SACK scoreboard and pipe (RFC 6675) */ sackRecovery = false;
+  /** @internal PRR (RFC 6937): bytes delivered and sent since recovery began, RecoverFS */ prrDelivered =
+    0;
+  /** @internal */ prrOut = 0;
+  /** @internal */ recoverFs = 1;
   /** @internal */ recover = 0;
   /** @internal */ tsOk = false;
   /** @internal */ tsRecent = 0;

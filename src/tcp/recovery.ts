@@ -13,7 +13,7 @@
 import { seqDiff, seqGe, seqLt } from "../wire/seq.ts";
 import type { TcpSegment } from "../wire/tcp_segment.ts";
 import type { TcpConnection } from "./connection.ts";
-import { dupThreshold, headLost, MAX_REORDERING } from "./loss.ts";
+import { dupThreshold, headLost, MAX_REORDERING, type NextSeg, nextSeg } from "./loss.ts";
 import { retransmitHead } from "./tcp_output.ts";
 
 /**
@@ -53,9 +53,12 @@ function enterRecovery(c: TcpConnection, now: number): void {
   c.recover = c.sndMax; // RFC 6675 RecoveryPoint = HighData, RFC 6582 recover
   c.inRecovery = true;
   c.sackRecovery = c.sb !== null && c.sb.count > 0;
-  // RFC 6675 (4.2): cwnd = ssthresh, without RFC 5681's inflation by three segments: pipe
-  // already leaves out what the receiver SACKed.
-  if (c.sackRecovery) c.cc.cwnd = c.cc.ssthresh;
+  // RFC 6675 (4.2) sets cwnd = ssthresh at once; PRR (RFC 6937, as Linux) instead lets the
+  // window fall to ssthresh in proportion to what the receiver reports delivered (prrAck).
+  if (c.sackRecovery) {
+    c.recoverFs = Math.max(seqDiff(c.sndMax, c.sndUna), 1);
+    c.prrDelivered = c.prrOut = 0;
+  }
   if (c.sb) c.sb.highRxt = c.sndUna;
   c.rtxLog?.clear();
   // Eifel detection (RFC 3522): remember the retransmission's TSval and what to restore.
@@ -126,4 +129,29 @@ export function watchRetransmissions(c: TcpConnection, now: number): void {
   const log = c.rtxLog, sb = c.sb;
   if (log === null || sb === null || log.count === 0) return;
   if (log.update(now, c.rtt.srtt, sb, c.sndUna) > 0) c.host.count("tcp-lost-retransmit");
+}
+
+const NEXT: NextSeg = { room: 0, lost: -1, hole: -1, resend: -1 };
+
+/**
+ * Proportional rate reduction (RFC 6937 section 3), once per ACK of a SACK recovery, after the
+ * scoreboard is updated: `delivered` is what this ACK newly acknowledged or SACKed. While pipe
+ * is above ssthresh, send ssthresh / RecoverFS of what is delivered; below it, grow back to
+ * ssthresh no faster than slow start (PRR-SSRB). cwnd becomes pipe + that much, so the send
+ * loop's cwnd - pipe (RFC 6675 section 5 (C)) is exactly PRR's sndcnt. At least one segment
+ * goes when nothing was sent yet in this recovery (as Linux).
+ */
+export function prrAck(c: TcpConnection, delivered: number, now: number): void {
+  const mss = c.mss, ss = c.cc.ssthresh;
+  c.prrDelivered += delivered;
+  const pipe = c.cc.cwnd - nextSeg(c, NEXT, now).room;
+  let sndcnt: number;
+  if (pipe > ss) {
+    sndcnt = Math.ceil((c.prrDelivered * ss) / c.recoverFs) - c.prrOut;
+  } else {
+    const limit = Math.max(c.prrDelivered - c.prrOut, delivered) + mss;
+    sndcnt = Math.min(ss - pipe, limit);
+  }
+  if (sndcnt < (c.prrOut === 0 ? mss : 0)) sndcnt = c.prrOut === 0 ? mss : 0;
+  c.cc.cwnd = pipe + sndcnt;
 }

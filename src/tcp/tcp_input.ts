@@ -14,7 +14,13 @@ import type { TcpSegment } from "../wire/tcp_segment.ts";
 import type { TcpConnection } from "./connection.ts";
 import { enterEstablished, synSentInput } from "./handshake.ts";
 import { challengeAck, invalidAck, output, replyRst, sendSyn } from "./tcp_output.ts";
-import { checkScoreboardLoss, onDupAck, onRecoveryAck, watchRetransmissions } from "./recovery.ts";
+import {
+  checkScoreboardLoss,
+  onDupAck,
+  onRecoveryAck,
+  prrAck,
+  watchRetransmissions,
+} from "./recovery.ts";
 import { hasDsack, onProbeAck } from "./tlp.ts";
 import { armRackTimer } from "./loss.ts";
 import { TcpError, type TcpState } from "./types.ts";
@@ -183,6 +189,7 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
     if (hasDsack(seg)) c.rack?.widen(now, c.rtt.srtt); // RFC 8985 6.2 step 4
   }
   const advanced = seqGt(ack, c.sndUna);
+  const delivered = sacked + (advanced ? seqDiff(ack, c.sndUna) : 0); // RFC 6937 DeliveredData
   if (advanced && onNewAck(c, seg, now)) return;
   if (
     c.sndMax !== c.sndUna &&
@@ -197,6 +204,7 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
   const probeSacked = c.tlpEnd >= 0 && onProbeAck(c, seg, advanced, hasDsack(seg), now);
   if (c.inRecovery && c.sackRecovery) watchRetransmissions(c, now);
   else if (sacked > 0 || probeSacked || c.rack !== null) checkScoreboardLoss(c, now); // 6675 s5 (3)
+  if (c.inRecovery && c.sackRecovery) prrAck(c, delivered, now); // RFC 6937
   if (c.rack !== null) armRackTimer(c, now);
   // Window update (RFC 9293 3.10.7.4): only from a newer segment.
   if (seqLt(c.sndWl1, seq) || (c.sndWl1 === seq && seqLe(c.sndWl2, ack))) {

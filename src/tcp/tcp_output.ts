@@ -175,7 +175,10 @@ export function sendData(
   c.host.tx.sendTcp(s, len > 0 ? c.sndRing : -1);
   c.segsOut++;
   c.bytesOut += len;
-  if (len > 0) c.lastDataAt = now;
+  if (len > 0) {
+    c.lastDataAt = now;
+    if (c.inRecovery) c.prrOut += len; // RFC 6937 prr_out
+  }
   acked(c);
   return len;
 }
