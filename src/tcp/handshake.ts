@@ -12,7 +12,8 @@ import type { TcpSegment } from "../wire/tcp_segment.ts";
 import { NewReno } from "./congestion.ts";
 import { Cubic } from "./cubic.ts";
 import type { TcpConnection } from "./connection.ts";
-import { replyRst, sendSyn } from "./tcp_output.ts";
+import { sendSyn } from "./tcp_output.ts";
+import { replyRst } from "./tcp_replies.ts";
 import { TcpError } from "./types.ts";
 
 /** The window-scale shift for a receive buffer: the smallest that fits 16 bits, at most 14. */

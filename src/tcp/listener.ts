@@ -10,7 +10,8 @@ import type { TcpSegment } from "../wire/tcp_segment.ts";
 import { TcpConnection } from "./connection.ts";
 import { firstWindow, initSend, negotiate } from "./handshake.ts";
 import type { ConnHost } from "./host.ts";
-import { replyRst, sendSyn } from "./tcp_output.ts";
+import { sendSyn } from "./tcp_output.ts";
+import { replyRst } from "./tcp_replies.ts";
 import type { IsnFunction, TcpOptions } from "./types.ts";
 
 /** A listening socket (RFC 9293 LISTEN state). */

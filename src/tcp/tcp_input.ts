@@ -13,7 +13,8 @@ import { SackScoreboard } from "./sack.ts";
 import type { TcpSegment } from "../wire/tcp_segment.ts";
 import type { TcpConnection } from "./connection.ts";
 import { enterEstablished, synSentInput } from "./handshake.ts";
-import { challengeAck, invalidAck, output, replyRst, sendSyn } from "./tcp_output.ts";
+import { output, sendSyn } from "./tcp_output.ts";
+import { challengeAck, invalidAck, replyRst } from "./tcp_replies.ts";
 import {
   checkScoreboardLoss,
   onDupAck,

@@ -29,7 +29,8 @@ import { initSend } from "./handshake.ts";
 import { makeIsn } from "./isn.ts";
 import { Listener, type TcpListener } from "./listener.ts";
 import { connInput } from "./tcp_input.ts";
-import { output, replyRst } from "./tcp_output.ts";
+import { output } from "./tcp_output.ts";
+import { replyRst } from "./tcp_replies.ts";
 import { runTimers } from "./tcp_timers.ts";
 import {
   type IsnFunction,

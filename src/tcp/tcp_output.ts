@@ -5,11 +5,10 @@
  * @module
  */
 
-import { F_ACK, F_FIN, F_PSH, F_RST, F_SYN } from "../kernels/layout.ts";
+import { F_ACK, F_FIN, F_PSH, F_SYN } from "../kernels/layout.ts";
 import { seqAdd, seqDiff, seqGt, seqLt } from "../wire/seq.ts";
 import type { TcpSegment } from "../wire/tcp_segment.ts";
 import type { TcpConnection } from "./connection.ts";
-import type { ConnHost } from "./host.ts";
 import { type NextSeg, nextSeg } from "./loss.ts";
 import { initialWindow } from "./congestion.ts";
 import { RtxLog } from "./rtx_log.ts";
@@ -332,61 +331,6 @@ function restartAfterIdle(c: TcpConnection, now: number): void {
   cc.cwnd = Math.max(cwnd, rw);
   cc.onRestart();
   c.host.count("tcp-cwnd-restart");
-}
-
-/** RFC 5961 section 7: a challenge ACK, subject to the layer's rate limit. */
-export function challengeAck(c: TcpConnection, now: number): void {
-  if (c.host.challengeAllowed(now)) {
-    c.host.count("tcp-challenge-ack");
-    sendAck(c, now);
-  } else c.drop("tcp-challenge-ack-limited");
-}
-
-/** Linux tcp_invalid_ratelimit: at most one ACK per 500 ms answers invalid segments. */
-const INVALID_ACK_INTERVAL_MS = 500;
-
-/**
- * An ACK in reply to an invalid segment (out of window, PAWS, ACK of unsent data), which RFC
- * 9293 3.10.7.4 asks for. Rate limited per connection as Linux does (tcp_oow_rate_limited,
- * RFC 5961 section 7 asks for such limits): two ends that each find the other's segments
- * unacceptable (a half-open connection facing TIME-WAIT) would otherwise trade ACKs forever.
- * Segments carrying data or FIN without SYN are not part of such a loop and always answered.
- */
-export function invalidAck(c: TcpConnection, now: number, segLen: number, syn: boolean): void {
-  if (segLen === 0 || syn) {
-    if (now - c.oowAckAt < INVALID_ACK_INTERVAL_MS) {
-      c.drop("tcp-ack-rate-limited");
-      return;
-    }
-    c.oowAckAt = now;
-  }
-  sendAck(c, now);
-}
-
-/**
- * Reply with RST to a segment that belongs to no connection (RFC 9293 3.10.7.1): never to a
- * RST; <SEQ=SEG.ACK><CTL=RST> when it has ACK, else <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
- */
-export function replyRst(host: ConnHost, seg: TcpSegment): void {
-  if (seg.flags & F_RST) return;
-  const srcIp = seg.dstIp, dstIp = seg.srcIp, srcPort = seg.dstPort, dstPort = seg.srcPort;
-  const hasAck = (seg.flags & F_ACK) !== 0;
-  const seq = seg.seq, ack = seg.ack, flags = seg.flags, len = seg.payloadLen;
-  const s = host.out.clear();
-  s.srcIp = srcIp;
-  s.dstIp = dstIp;
-  s.srcPort = srcPort;
-  s.dstPort = dstPort;
-  if (hasAck) {
-    s.seq = ack;
-    s.flags = F_RST;
-  } else {
-    s.seq = 0;
-    s.ack = seqAdd(seq, len + (flags & F_SYN ? 1 : 0) + (flags & F_FIN ? 1 : 0));
-    s.flags = F_RST | F_ACK;
-  }
-  host.tx.sendTcp(s, -1);
-  host.count("tcp-rst-sent");
 }
 
 /**
