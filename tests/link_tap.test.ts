@@ -203,6 +203,54 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "tap: busy polling answers a wait that follows traffic, without parking a poll",
+  ignore: tapIgnore(),
+  fn: async () => {
+    if (!requireTapOrSkip()) return;
+    for (const busyPollUs of [0, 3000]) {
+      await withTapNamespace({ kernelAddr: "10.7.0.1/24", busyPollUs }, async ({ ns, link }) => {
+        const neigh = await ns.run(
+          ["ip", "neigh", "add", "10.7.0.2", "lladdr", "02:00:00:00:00:02", "dev", "tap0"],
+        );
+        assert.equal(neigh.code, 0, neigh.stderr);
+        // A datagram every half millisecond: each arrives within the spin that follows the last.
+        const count = 40;
+        const py = "import socket, time\n" +
+          "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n" +
+          `for _ in range(${count}):\n` +
+          "    s.sendto(b'x', ('10.7.0.2', 9)); time.sleep(0.0005)\n";
+        const ping = ns.run(["/usr/bin/python3", "-c", py]);
+        const buf = new Uint8Array(1 << 16);
+        const meta = new Int32Array(256);
+        let got = 0;
+        const deadline = performance.now() + 5000;
+        while (got < count && performance.now() < deadline) {
+          await link.wait(200);
+          const n = link.receive(buf, meta, 64);
+          for (let i = 0; i < n; i++) {
+            const off = meta[2 * i]!;
+            if (buf[off + 12] === 0x08 && buf[off + 13] === 0x00 && buf[off + 23] === 17) got++;
+          }
+        }
+        assert.equal((await ping).code, 0);
+        assert.equal(got, count);
+        if (busyPollUs === 0) assert.equal(link.stats.busyPollHits, 0);
+        else {
+          assert.ok(
+            link.stats.busyPollHits > count / 2,
+            `${link.stats.busyPollHits} busy-poll hits, ${link.stats.parkedWaits} parked`,
+          );
+        }
+        // A wait still spinning when the link closes settles at once (no leaked immediate).
+        const pending = link.wait(1000);
+        link.close();
+        await pending;
+      });
+    }
+  },
+});
+
 /** CPU time of this process in milliseconds (all threads, live ones to the nanosecond). */
 function cpuMs(): number {
   let ns = 0;

@@ -296,6 +296,8 @@ export interface TapNamespaceOptions {
   signals?: boolean;
   /** Open the TAP device with checksum and segmentation offload (`TapOptions.offload`). */
   offload?: boolean;
+  /** Busy polling of the TAP link in microseconds (`TapOptions.busyPollUs`). */
+  busyPollUs?: number;
 }
 
 /** What {@link withTapNamespace} hands to its callback. */
@@ -344,6 +346,7 @@ export async function withTapNamespace(
       create: true,
       netns: ns.name,
       offload: opts.offload ?? false,
+      busyPollUs: opts.busyPollUs,
     });
     const dev = link.ifname;
     const impl = ns as NetnsImpl;

@@ -8,7 +8,10 @@
  * the device and an eventfd that `close()` signals. A parked poll costs no CPU; its wake-up
  * costs tens of microseconds, paid once per burst, since `receive()` then drains every frame
  * the device holds with synchronous reads. Under load the zero-timeout poll finds frames and
- * no thread hand-off happens at all.
+ * no thread hand-off happens at all. Busy polling (`busyPollUs`, default 50, as Linux
+ * `busy_poll`): within 1 ms of the last frame, a wait lets the event loop run what is queued
+ * (the application's reply first), then checks the device without parking for up to that
+ * long, which takes the wake-up out of a request/response round trip (88 to 34 us over TAP).
  *
  * Offloads: with `offload`, the device is opened with `IFF_VNET_HDR` and `TUNSETOFFLOAD`
  * (checksum and TSO): every frame carries a 10-byte virtio-net header (see vnet.ts), read into
@@ -29,6 +32,7 @@
  * @module
  */
 
+import { clearImmediate, setImmediate } from "node:timers";
 import type { Link } from "./link.ts";
 import type { TapLink, TapOptions, TapStats } from "./tap_types.ts";
 export type { Link, TapLink, TapOptions, TapStats };
@@ -84,6 +88,8 @@ const MAX_GSO_FRAME = 65535 + FRAME_OVERHEAD;
 const MIN_FRAME = 14;
 const ONE = 1n;
 const TWO = 2n;
+/** Busy polling applies this long after the last frame received (ms). */
+const BUSY_POLL_WINDOW_MS = 1;
 
 /**
  * Open (create or attach) a TAP device as a link. Needs root or CAP_NET_ADMIN and
@@ -145,7 +151,11 @@ export function openTap(options: TapOptions): TapLink {
   } finally {
     restore();
   }
-  return new TapDevice(c, fd, ifname, actualMtu, offload, options.checksum ?? jsChecksum);
+  const busy = options.busyPollUs ?? 50;
+  if (!(busy >= 0 && busy <= 1_000_000)) {
+    throw new RangeError(`TAP busyPollUs must be from 0 to 1000000, got ${busy}`);
+  }
+  return new TapDevice(c, fd, ifname, actualMtu, offload, options.checksum ?? jsChecksum, busy);
 }
 
 /** The link over one open TAP file descriptor. */
@@ -161,6 +171,7 @@ class TapDevice implements TapLink {
     txErrors: 0,
     parkedWaits: 0,
     readyWaits: 0,
+    busyPollHits: 0,
     rxGsoFrames: 0,
     rxChecksumsCompleted: 0,
     rxLargestFrame: 0,
@@ -188,6 +199,9 @@ class TapDevice implements TapLink {
   #pollPark = new Int32Array(new ArrayBuffer(16)); // tap fd and eventfd, owned by the parked poll
   #parked: Promise<void> | null = null;
   #parkedUntil = 0;
+  #busyPollMs: number;
+  #lastRxAt = -Infinity;
+  #spin: { resolve: () => void; handle: ReturnType<typeof setImmediate> } | null = null;
   #evBuf = new Uint8Array(new ArrayBuffer(8));
   #evIov = new Uint32Array(new ArrayBuffer(16));
   // Start addresses of the last ArrayBuffers seen. Keyed by the buffer, not the view, so a
@@ -205,8 +219,10 @@ class TapDevice implements TapLink {
     mtu: number,
     offload: boolean,
     checksum: ChecksumFn,
+    busyPollUs: number,
   ) {
     this.#c = c;
+    this.#busyPollMs = busyPollUs / 1000;
     this.offload = offload;
     this.#iovs = offload ? 2 : 1;
     this.#checksum = checksum;
@@ -322,6 +338,7 @@ class TapDevice implements TapLink {
       bytes += r;
       n++;
     }
+    if (n > 0) this.#lastRxAt = performance.now();
     this.stats.rxFrames += n;
     this.stats.rxBytes += bytes;
     this.stats.rxLargestFrame = largest;
@@ -403,6 +420,45 @@ class TapDevice implements TapLink {
       return Promise.resolve();
     }
     if (!(timeoutMs > 0)) return Promise.resolve();
+    if (
+      this.#parked === null && this.#spin === null && this.#busyPollMs > 0 &&
+      performance.now() - this.#lastRxAt < BUSY_POLL_WINDOW_MS
+    ) return this.#busyPoll(timeoutMs);
+    return this.#park(timeoutMs);
+  }
+
+  /**
+   * Busy polling: traffic a moment ago, so the next frame is likely near. Once the event loop
+   * has run what is queued (the application's replies come first), check the device without
+   * parking for up to `busyPollUs`, then park for the rest of the wait.
+   */
+  #busyPoll(timeoutMs: number): Promise<void> {
+    const start = performance.now();
+    return new Promise<void>((resolve) => {
+      const spin = {
+        resolve,
+        handle: setImmediate(() => {
+          this.#spin = null;
+          if (this.#closed) return resolve();
+          const end = performance.now() + this.#busyPollMs;
+          do {
+            if (this.#c.poll(this.#pollNow, ONE, 0) > 0) {
+              this.stats.busyPollHits++;
+              return resolve();
+            }
+          } while (performance.now() < end);
+          const left = timeoutMs - (performance.now() - start);
+          if (!(left > 0)) return resolve();
+          this.#park(left).then(resolve);
+        }),
+      };
+      this.#spin = spin;
+    });
+  }
+
+  /** Park one poll of the device and the close eventfd in another thread. */
+  #park(timeoutMs: number): Promise<void> {
+    const c = this.#c;
     const until = performance.now() + timeoutMs;
     if (this.#parked === null) {
       const ms = timeoutMs === Infinity ? -1 : Math.min(Math.ceil(timeoutMs), 0x7fffffff);
@@ -431,6 +487,11 @@ class TapDevice implements TapLink {
     if (this.#closed) return;
     this.uncork();
     this.#closed = true;
+    if (this.#spin !== null) {
+      clearImmediate(this.#spin.handle);
+      this.#spin.resolve();
+      this.#spin = null;
+    }
     const c = this.#c;
     // Wake the parked poll first; the eventfd is closed only once that poll has returned, so
     // its descriptor number cannot be reused under it.

@@ -31,6 +31,14 @@ export interface TapOptions {
    * engine's `jsChecksum`; the stack can hand in its engine's with `TapLink.useChecksum`).
    */
   checksum?: ChecksumFn;
+  /**
+   * Busy polling (as Linux `busy_poll`): within 1 ms of the last frame received, a wait first
+   * lets the event loop run what is queued, then checks the device without parking for up to
+   * this many microseconds before it parks a poll (whose wake-up costs tens of microseconds).
+   * Trades that much CPU per wait for request/response latency; an idle link never spins.
+   * Default 50; 0 turns it off.
+   */
+  busyPollUs?: number;
 }
 
 /** Counters of a TAP link. */
@@ -49,6 +57,8 @@ export interface TapStats {
   parkedWaits: number;
   /** Waits answered at once by the zero-timeout poll. */
   readyWaits: number;
+  /** Waits answered by busy polling (see `busyPollUs`). */
+  busyPollHits: number;
   /** With offload: frames the kernel sent as one large segment (GSO type not NONE). */
   rxGsoFrames: number;
   /** With offload: frames whose partial checksum we completed (VIRTIO_NET_HDR_F_NEEDS_CSUM). */
