@@ -3,15 +3,8 @@
  * non-blocking, `TUNSETIFF` with `IFF_TAP | IFF_NO_PI`, frames read and written with
  * `readv`/`writev` straight from and into the caller's view (no copy in JavaScript).
  *
- * Waiting: `wait()` first asks a zero-timeout synchronous `poll` (well under a microsecond on
- * V8's fast FFI path), and only when nothing is waiting parks one `nonblocking` FFI `poll` on
- * the device and an eventfd that `close()` signals. A parked poll costs no CPU; its wake-up
- * costs tens of microseconds, paid once per burst, since `receive()` then drains every frame
- * the device holds with synchronous reads. Under load the zero-timeout poll finds frames and
- * no thread hand-off happens at all. Busy polling (`busyPollUs`, default 50, as Linux
- * `busy_poll`): within 1 ms of the last frame, a wait lets the event loop run what is queued
- * (the application's reply first), then checks the device without parking for up to that
- * long, which takes the wake-up out of a request/response round trip (88 to 34 us over TAP).
+ * Waiting (tap_wait.ts): a zero-timeout `poll` first, then one FFI `poll` parked in another
+ * thread; busy polling (`busyPollUs`) right after traffic.
  *
  * Offloads: with `offload`, the device is opened with `IFF_VNET_HDR` and `TUNSETOFFLOAD`
  * (checksum and TSO): every frame carries a 10-byte virtio-net header (see vnet.ts), read into
@@ -32,7 +25,6 @@
  * @module
  */
 
-import { clearImmediate, setImmediate } from "node:timers";
 import type { Link } from "./link.ts";
 import type { TapLink, TapOptions, TapStats } from "./tap_types.ts";
 export type { Link, TapLink, TapOptions, TapStats };
@@ -46,6 +38,7 @@ import {
 } from "./tap_setup.ts";
 import { jsChecksum } from "../kernels/js/checksum.ts";
 import { SegmentMerger } from "./tap_gso.ts";
+import { TapWaiter } from "./tap_wait.ts";
 import {
   type ChecksumFn,
   completeChecksum,
@@ -59,8 +52,6 @@ import {
   EAGAIN,
   EBADF,
   EBADFD,
-  EFD_CLOEXEC,
-  EFD_NONBLOCK,
   EINTR,
   errnoName,
   errnoNow,
@@ -75,7 +66,6 @@ import {
   O_CLOEXEC,
   O_NONBLOCK,
   O_RDWR,
-  POLLIN,
   setIov,
   setIovAt,
   TUNSETIFF,
@@ -86,10 +76,6 @@ const FRAME_OVERHEAD = 18;
 /** With offload: the largest frame, a 65535-byte IPv4 datagram behind a tagged header. */
 const MAX_GSO_FRAME = 65535 + FRAME_OVERHEAD;
 const MIN_FRAME = 14;
-const ONE = 1n;
-const TWO = 2n;
-/** Busy polling applies this long after the last frame received (ms). */
-const BUSY_POLL_WINDOW_MS = 1;
 
 /**
  * Open (create or attach) a TAP device as a link. Needs root or CAP_NET_ADMIN and
@@ -182,7 +168,7 @@ class TapDevice implements TapLink {
   readonly offload: boolean;
   #c: Libc;
   #fd: number;
-  #evfd: number;
+  #waiter: TapWaiter;
   #closed = false;
   // iovecs ({ void *base; size_t len }) for readv/writev, written as u32 halves: one entry,
   // or two with offload (the virtio-net header first, then the frame).
@@ -195,15 +181,6 @@ class TapDevice implements TapLink {
   #merger: SegmentMerger | null;
   #corked = false;
   #gsoIov = new Uint32Array(new ArrayBuffer(32)); // the merger's header and frame
-  #pollNow = new Int32Array(new ArrayBuffer(8)); // struct pollfd { int fd; short events, revents }
-  #pollPark = new Int32Array(new ArrayBuffer(16)); // tap fd and eventfd, owned by the parked poll
-  #parked: Promise<void> | null = null;
-  #parkedUntil = 0;
-  #busyPollMs: number;
-  #lastRxAt = -Infinity;
-  #spin: { resolve: () => void; handle: ReturnType<typeof setImmediate> } | null = null;
-  #evBuf = new Uint8Array(new ArrayBuffer(8));
-  #evIov = new Uint32Array(new ArrayBuffer(16));
   // Start addresses of the last ArrayBuffers seen. Keyed by the buffer, not the view, so a
   // driver that takes a fresh subarray per burst pays no pointer lookup; a grown WASM memory
   // detaches its old buffer and brings a new one, which misses and is looked up again.
@@ -222,7 +199,6 @@ class TapDevice implements TapLink {
     busyPollUs: number,
   ) {
     this.#c = c;
-    this.#busyPollMs = busyPollUs / 1000;
     this.offload = offload;
     this.#iovs = offload ? 2 : 1;
     this.#checksum = checksum;
@@ -231,19 +207,12 @@ class TapDevice implements TapLink {
     this.ifname = ifname;
     this.name = ifname;
     this.mtu = mtu;
-    this.#evfd = c.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (this.#evfd < 0) {
-      const e = errnoNow(c);
+    try {
+      this.#waiter = new TapWaiter(c, fd, ifname, busyPollUs, this.stats);
+    } catch (e) {
       c.close(fd);
-      throw new Error(`Cannot create the wake-up eventfd of TAP device ${ifname}: ${errnoName(e)}`);
+      throw e;
     }
-    this.#pollNow[0] = fd;
-    this.#pollNow[1] = POLLIN;
-    this.#pollPark[0] = fd;
-    this.#pollPark[1] = POLLIN;
-    this.#pollPark[2] = this.#evfd;
-    this.#pollPark[3] = POLLIN;
-    setIov(this.#evIov, addressOf(this.#evBuf), 8);
     if (offload) {
       setIov(this.#rxIov, addressOf(this.#rxHdr), VNET_HDR_LEN);
       setIov(this.#txIov, addressOf(this.#txHdr), VNET_HDR_LEN);
@@ -338,7 +307,7 @@ class TapDevice implements TapLink {
       bytes += r;
       n++;
     }
-    if (n > 0) this.#lastRxAt = performance.now();
+    if (n > 0) this.#waiter.lastRxAt = performance.now();
     this.stats.rxFrames += n;
     this.stats.rxBytes += bytes;
     this.stats.rxLargestFrame = largest;
@@ -413,73 +382,7 @@ class TapDevice implements TapLink {
   }
 
   wait(timeoutMs: number): Promise<void> {
-    if (this.#closed) return this.#parked ?? Promise.resolve();
-    const c = this.#c;
-    if (c.poll(this.#pollNow, ONE, 0) > 0) {
-      this.stats.readyWaits++;
-      return Promise.resolve();
-    }
-    if (!(timeoutMs > 0)) return Promise.resolve();
-    if (
-      this.#parked === null && this.#spin === null && this.#busyPollMs > 0 &&
-      performance.now() - this.#lastRxAt < BUSY_POLL_WINDOW_MS
-    ) return this.#busyPoll(timeoutMs);
-    return this.#park(timeoutMs);
-  }
-
-  /**
-   * Busy polling: traffic a moment ago, so the next frame is likely near. Once the event loop
-   * has run what is queued (the application's replies come first), check the device without
-   * parking for up to `busyPollUs`, then park for the rest of the wait.
-   */
-  #busyPoll(timeoutMs: number): Promise<void> {
-    const start = performance.now();
-    return new Promise<void>((resolve) => {
-      const spin = {
-        resolve,
-        handle: setImmediate(() => {
-          this.#spin = null;
-          if (this.#closed) return resolve();
-          const end = performance.now() + this.#busyPollMs;
-          do {
-            if (this.#c.poll(this.#pollNow, ONE, 0) > 0) {
-              this.stats.busyPollHits++;
-              return resolve();
-            }
-          } while (performance.now() < end);
-          const left = timeoutMs - (performance.now() - start);
-          if (!(left > 0)) return resolve();
-          this.#park(left).then(resolve);
-        }),
-      };
-      this.#spin = spin;
-    });
-  }
-
-  /** Park one poll of the device and the close eventfd in another thread. */
-  #park(timeoutMs: number): Promise<void> {
-    const c = this.#c;
-    const until = performance.now() + timeoutMs;
-    if (this.#parked === null) {
-      const ms = timeoutMs === Infinity ? -1 : Math.min(Math.ceil(timeoutMs), 0x7fffffff);
-      this.stats.parkedWaits++;
-      this.#parkedUntil = until;
-      this.#parked = c.pollAsync(this.#pollPark, TWO, ms).then(() => {
-        this.#parked = null;
-        if (this.#closed) this.#closeEventFd();
-      });
-      return this.#parked;
-    }
-    if (until >= this.#parkedUntil) return this.#parked;
-    // A poll with a later deadline is already parked: race it against a timer of our own.
-    const parked = this.#parked;
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, until - performance.now());
-      parked.then(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    return this.#waiter.wait(timeoutMs);
   }
 
   /** Close the device; a parked wait() resolves. `await link.wait(0)` after close() settles it. */
@@ -487,29 +390,9 @@ class TapDevice implements TapLink {
     if (this.#closed) return;
     this.uncork();
     this.#closed = true;
-    if (this.#spin !== null) {
-      clearImmediate(this.#spin.handle);
-      this.#spin.resolve();
-      this.#spin = null;
-    }
-    const c = this.#c;
-    // Wake the parked poll first; the eventfd is closed only once that poll has returned, so
-    // its descriptor number cannot be reused under it.
-    if (this.#parked !== null) {
-      new DataView(this.#evBuf.buffer).setBigUint64(0, 1n, true);
-      c.writev(this.#evfd, this.#evIov, 1);
-    } else {
-      this.#closeEventFd();
-    }
-    c.close(this.#fd);
+    this.#waiter.close();
+    this.#c.close(this.#fd);
     this.#rxBuffer = null;
     this.#txBuffer = null;
-  }
-
-  #closeEventFd(): void {
-    if (this.#evfd >= 0) {
-      this.#c.close(this.#evfd);
-      this.#evfd = -1;
-    }
   }
 }
