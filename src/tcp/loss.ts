@@ -7,7 +7,7 @@
  * @module
  */
 
-import { seqDiff, seqGt, seqLt, seqMax } from "../wire/seq.ts";
+import { seqAdd, seqDiff, seqGt, seqLt, seqMax } from "../wire/seq.ts";
 import type { TcpConnection } from "./connection.ts";
 
 /** Linux tcp_max_reordering: the highest duplicate-ACK threshold reordering may raise. */
@@ -109,4 +109,21 @@ export function nextSeg(c: TcpConnection, out: NextSeg, now: number): NextSeg {
   out.hole = hole;
   out.lost = hole >= 0 && seqLt(hole, lost) ? hole : -1;
   return out;
+}
+
+/** Whether `seq` may have been sent more than once (a go-back after an RTO, or a recovery). */
+export function retransmitted(c: TcpConnection, seq: number): boolean {
+  if (c.retries > 0) return true;
+  return c.sb !== null && (c.inRecovery || c.sndNxt !== c.sndMax) && seqLt(seq, c.sb.highRxt);
+}
+
+/**
+ * RACK (RFC 8985 6.2 steps 1-2): data up to `end` arrived now; the segment before `end` was
+ * sent at a logged time unless it was retransmitted (ambiguous: left out, as step 2 asks).
+ */
+export function rackDelivered(c: TcpConnection, end: number, now: number): void {
+  const last = seqAdd(end, -1);
+  if (retransmitted(c, last)) return;
+  const rack = c.rack!;
+  rack.delivered(end, rack.sentAt(last), now);
 }

@@ -23,7 +23,7 @@ import {
   watchRetransmissions,
 } from "./recovery.ts";
 import { hasDsack, onProbeAck } from "./tlp.ts";
-import { armRackTimer } from "./loss.ts";
+import { armRackTimer, rackDelivered, retransmitted } from "./loss.ts";
 import { TcpError, type TcpState } from "./types.ts";
 
 /** RFC 7323 5.5: TS.Recent of a connection idle this long is invalid (24 days). */
@@ -308,23 +308,6 @@ function receiving(c: TcpConnection): boolean {
 function finStates(c: TcpConnection): boolean {
   const s = c.st;
   return s === "SYN-RECEIVED" || receiving(c);
-}
-
-/** Whether `seq` may have been sent more than once (a go-back after an RTO, or a recovery). */
-function retransmitted(c: TcpConnection, seq: number): boolean {
-  if (c.retries > 0) return true;
-  return c.sb !== null && (c.inRecovery || c.sndNxt !== c.sndMax) && seqLt(seq, c.sb.highRxt);
-}
-
-/**
- * RACK (RFC 8985 6.2 steps 1-2): data up to `end` arrived now; the segment before `end` was
- * sent at a logged time unless it was retransmitted (ambiguous: left out, as step 2 asks).
- */
-function rackDelivered(c: TcpConnection, end: number, now: number): void {
-  const last = seqAdd(end, -1);
-  if (retransmitted(c, last)) return;
-  const rack = c.rack!;
-  rack.delivered(end, rack.sentAt(last), now);
 }
 
 /** Enter TIME-WAIT for 2 MSL (RFC 9293 3.10.7.4). */
