@@ -7,11 +7,10 @@
  * Needs root and /dev/net/tun: skips with the reason elsewhere, fails when TCPIP_REQUIRE_TAP=1.
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { createStack, type NetStack } from "../mod.ts";
-import type { Conn } from "../src/api/conn.ts";
 import { type Netns, requireTapOrSkip, tapIgnore, withTapNamespace } from "../tools/netns.ts";
-import { checkCapture, pattern, PY_PEER, startCapture } from "./helpers/interop_env.ts";
+import { checkCapture, pattern, startCapture } from "./helpers/interop_env.ts";
+import { connectRetry, exchange, py, pyResult, sha } from "./helpers/kernel_peer.ts";
 
 const KERNEL = "10.7.0.1";
 const OURS = "10.7.0.2";
@@ -50,67 +49,6 @@ async function inNamespace(
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
-}
-
-function py(ns: Netns, args: string[]): Deno.ChildProcess {
-  return ns.spawn(["python3", "-c", PY_PEER, ...args], { stdout: "piped", stderr: "piped" });
-}
-
-async function pyResult(child: Deno.ChildProcess): Promise<string[]> {
-  const out = await child.output();
-  const text = new TextDecoder().decode(out.stdout).trim().split("\n").filter((l) => l !== "ready");
-  if (!out.success) throw new Error(`python peer failed: ${new TextDecoder().decode(out.stderr)}`);
-  return (text.at(-1) ?? "").split(" ");
-}
-
-/** Our side of PY_PEER: send `data` and half-close, read to EOF; returns sha of received. */
-async function exchange(
-  conn: Conn,
-  data: Uint8Array,
-  order: "both" | "send-first" | "recv-first",
-): Promise<{ recvSha: string; recvLen: number }> {
-  const h = createHash("sha256");
-  let recvLen = 0;
-  const recv = async (): Promise<void> => {
-    const buf = new Uint8Array(262144);
-    for (;;) {
-      const n = await conn.read(buf);
-      if (n === null) return;
-      h.update(buf.subarray(0, n));
-      recvLen += n;
-    }
-  };
-  const send = async (): Promise<void> => {
-    for (let off = 0; off < data.length; off += 65536) {
-      await conn.write(data.subarray(off, Math.min(data.length, off + 65536)));
-    }
-    await conn.closeWrite();
-  };
-  if (order === "both") await Promise.all([send(), recv()]);
-  else if (order === "send-first") {
-    await send();
-    await recv();
-  } else {
-    await recv();
-    await send();
-  }
-  return { recvSha: h.digest("hex"), recvLen };
-}
-
-function sha(data: Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
-}
-
-async function connectRetry(stack: NetStack, port: number): Promise<Conn> {
-  for (let i = 0; i < 100; i++) {
-    try {
-      return await stack.connect({ hostname: KERNEL, port });
-    } catch (err) {
-      if (!(err instanceof Deno.errors.ConnectionRefused)) throw err;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error(`Kernel server on port ${port} never started`);
 }
 
 Deno.test({
@@ -154,7 +92,7 @@ Deno.test({
       async ({ ns, stack }) => {
         const data = pattern(MIB16, 3);
         const peer = py(ns, ["listen", KERNEL, "5002", String(MIB16), "4", "both"]);
-        const conn = await connectRetry(stack, 5002);
+        const conn = await connectRetry(stack, KERNEL, 5002);
         const ours = await exchange(conn, data, "both");
         conn.close();
         const [sentSha, recvSha, recvLen] = await pyResult(peer);
@@ -229,7 +167,7 @@ ls.bind(("${KERNEL}", 6003)); ls.listen(1)
 s, _ = ls.accept(); time.sleep(0.1)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)); s.close()`,
         ]);
-        conn = await connectRetry(stack, 6003);
+        conn = await connectRetry(stack, KERNEL, 6003);
         await assert.rejects(conn.read(new Uint8Array(10)), Deno.errors.ConnectionReset);
         conn.close();
         await rst.status;

@@ -15,10 +15,11 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { createStack, type NetStack, withFaults } from "../mod.ts";
+import { createStack, withFaults } from "../mod.ts";
 import type { Conn } from "../src/api/conn.ts";
 import { requireTapOrSkip, tapIgnore, withTapNamespace } from "../tools/netns.ts";
 import { PY_PEER } from "./helpers/interop_env.ts";
+import { connectRetry } from "./helpers/kernel_peer.ts";
 
 /**
  * Kernel sender: listen on argv host:port, print "ready", accept, send argv nbytes in 64 KiB
@@ -86,18 +87,6 @@ function parseSs(out: string): SsSample | null {
   };
 }
 
-async function connectRetry(stack: NetStack, port: number, tcp: object): Promise<Conn> {
-  for (let i = 0; i < 100; i++) {
-    try {
-      return await stack.connect({ hostname: KERNEL, port, tcp });
-    } catch (err) {
-      if (!(err instanceof Deno.errors.ConnectionRefused)) throw err;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error(`Kernel server on port ${port} never started`);
-}
-
 /** One run: ss samples, the kernel's TCP_INFO view, our info() and the bytes we read. */
 interface Outcome {
   samples: SsSample[];
@@ -136,7 +125,7 @@ async function kernelSends(
       { stdout: "piped", stderr: "piped" },
     );
     try {
-      const conn = await connectRetry(stack, port, tcp);
+      const conn = await connectRetry(stack, KERNEL, port, tcp);
       let received = 0;
       const reader = (async () => {
         const buf = new Uint8Array(65536);
@@ -298,7 +287,7 @@ async function weSend(
       { stdout: "piped", stderr: "piped" },
     );
     try {
-      const conn = await connectRetry(stack, port, tcp);
+      const conn = await connectRetry(stack, KERNEL, port, tcp);
       const t0 = performance.now();
       for (let off = 0; off < bytes; off += 65536) {
         await conn.write(data.subarray(off, Math.min(bytes, off + 65536)));
