@@ -95,20 +95,32 @@ export function nextSeg(c: TcpConnection, out: NextSeg, now: number): NextSeg {
   const una = c.sndUna;
   const highRxt = seqGt(sb.highRxt, una) ? sb.highRxt : una;
   const lost = sb.count > 0 ? lostEdge(c, now) : una;
-  // The FIN's sequence number is not data in the network (Linux counts packets).
-  const high = c.finQueued && seqGt(c.sndMax, c.finSeq) ? c.finSeq : c.sndMax;
-  const pipe = sb.count > 0
-    ? sb.pipe(una, high, highRxt, seqMax(lost, una))
-    : Math.max(0, seqDiff(high, una));
-  // A retransmission presumed lost has left the network: it no longer counts (RFC 6675's
-  // SetPipe would count it until an RTO).
   const log = c.rtxLog;
   out.resend = log !== null && log.lostBytes > 0 ? log.firstLost() : -1;
-  out.room = c.cc.cwnd - pipe + (log !== null ? log.lostBytes : 0);
+  out.room = c.cc.cwnd - pipeWith(c, highRxt, lost);
   const hole = sb.nextHole(highRxt, c.sndMax);
   out.hole = hole;
   out.lost = hole >= 0 && seqLt(hole, lost) ? hole : -1;
   return out;
+}
+
+/** RFC 6675 SetPipe for a SACK recovery of `c` now (the bytes presumed in the network). */
+export function pipe(c: TcpConnection, now: number): number {
+  const sb = c.sb!, una = c.sndUna;
+  const highRxt = seqGt(sb.highRxt, una) ? sb.highRxt : una;
+  return pipeWith(c, highRxt, sb.count > 0 ? lostEdge(c, now) : una);
+}
+
+function pipeWith(c: TcpConnection, highRxt: number, lost: number): number {
+  const sb = c.sb!, una = c.sndUna;
+  // The FIN's sequence number is not data in the network (Linux counts packets).
+  const high = c.finQueued && seqGt(c.sndMax, c.finSeq) ? c.finSeq : c.sndMax;
+  const p = sb.count > 0
+    ? sb.pipe(una, high, highRxt, seqMax(lost, una))
+    : Math.max(0, seqDiff(high, una));
+  // A retransmission presumed lost has left the network: it no longer counts (RFC 6675's
+  // SetPipe would count it until an RTO).
+  return c.rtxLog !== null ? p - c.rtxLog.lostBytes : p;
 }
 
 /** Whether `seq` may have been sent more than once (a go-back after an RTO, or a recovery). */

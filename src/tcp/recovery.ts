@@ -13,7 +13,7 @@
 import { seqDiff, seqGe, seqLt } from "../wire/seq.ts";
 import type { TcpSegment } from "../wire/tcp_segment.ts";
 import type { TcpConnection } from "./connection.ts";
-import { dupThreshold, headLost, MAX_REORDERING, type NextSeg, nextSeg } from "./loss.ts";
+import { dupThreshold, headLost, MAX_REORDERING, pipe as setPipe } from "./loss.ts";
 import { retransmitHead } from "./tcp_output.ts";
 
 /**
@@ -131,8 +131,6 @@ export function watchRetransmissions(c: TcpConnection, now: number): void {
   if (log.update(now, c.rtt.srtt, sb, c.sndUna) > 0) c.host.count("tcp-lost-retransmit");
 }
 
-const NEXT: NextSeg = { room: 0, lost: -1, hole: -1, resend: -1 };
-
 /**
  * Proportional rate reduction (RFC 6937 section 3), once per ACK of a SACK recovery, after the
  * scoreboard is updated: `delivered` is what this ACK newly acknowledged or SACKed. While pipe
@@ -144,7 +142,7 @@ const NEXT: NextSeg = { room: 0, lost: -1, hole: -1, resend: -1 };
 export function prrAck(c: TcpConnection, delivered: number, now: number): void {
   const mss = c.mss, ss = c.cc.ssthresh;
   c.prrDelivered += delivered;
-  const pipe = c.cc.cwnd - nextSeg(c, NEXT, now).room;
+  const pipe = setPipe(c, now);
   let sndcnt: number;
   if (pipe > ss) {
     sndcnt = Math.ceil((c.prrDelivered * ss) / c.recoverFs) - c.prrOut;
