@@ -17,7 +17,7 @@
 import type { Engine } from "../src/kernels/engine.ts";
 import { createJsEngine } from "../src/kernels/js_engine.ts";
 import { createWasmEngine } from "../src/kernels/wasm_engine.ts";
-import { RX_OFF, TX_PAYLOAD_OFF } from "../src/kernels/layout.ts";
+import { RX_OFF, TX_PAYLOAD_OFF } from "../src/wire/layout.ts";
 
 const MSS = 1460;
 const SEGMENTS = 128;

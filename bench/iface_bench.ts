@@ -10,9 +10,9 @@
  */
 
 import type { EngineKind } from "../src/kernels/engine.ts";
-import { F_ACK, F_PSH, K_TCP, RX_OFF } from "../src/kernels/layout.ts";
+import { F_ACK, F_PSH, K_TCP, RX_OFF } from "../src/wire/layout.ts";
 import { TcpSegment } from "../src/wire/tcp_segment.ts";
-import { Harness, OUR_IP, PEER_IP } from "../tests/iface_harness.ts";
+import { Harness, OUR_IP, PEER_IP } from "../tests/support/iface_harness.ts";
 
 const KINDS: EngineKind[] = ["js", "wasm"];
 

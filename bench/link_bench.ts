@@ -18,11 +18,11 @@ import {
   libc,
   SOCK_CLOEXEC,
   SOCK_RAW,
-} from "../src/link/libc.ts";
+} from "../src/link/tap/libc.ts";
 import { createMemoryLinkPair } from "../src/link/memory.ts";
 import { withPcap } from "../src/link/pcap.ts";
-import { openTap, type TapLink } from "../src/link/tap.ts";
-import { enterNetns } from "../src/link/tap_setup.ts";
+import { openTap, type TapLink } from "../src/link/tap/tap.ts";
+import { enterNetns } from "../src/link/tap/setup.ts";
 import { createNetns, type Netns, tapAvailable } from "../tools/netns.ts";
 
 const FRAME = 1514;

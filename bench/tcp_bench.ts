@@ -10,8 +10,8 @@
  *
  * @module
  */
-import { TcpPair } from "../tests/helpers/tcp_pair.ts";
-import { openPair, Stream } from "../tests/helpers/tcp_transfer.ts";
+import { TcpPair } from "../tests/support/tcp_pair.ts";
+import { openPair, Stream } from "../tests/support/tcp_transfer.ts";
 
 for (const engine of ["js", "wasm"] as const) {
   Deno.bench(`transfer 1 MiB (${engine})`, { group: "transfer", baseline: engine === "js" }, () => {

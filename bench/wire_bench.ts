@@ -37,7 +37,7 @@ import {
   K_UDP,
   RX_OFF,
   TX_PAYLOAD_OFF,
-} from "../src/kernels/layout.ts";
+} from "../src/wire/layout.ts";
 
 const engines: Engine[] = [createJsEngine(), createWasmEngine()];
 

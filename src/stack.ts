@@ -13,9 +13,9 @@
 
 import { clearImmediate, setImmediate } from "node:timers";
 import type { Engine } from "./kernels/engine.ts";
-import { RX_OFF, RX_SIZE } from "./kernels/layout.ts";
+import { RX_OFF, RX_SIZE } from "./wire/layout.ts";
 import type { Link } from "./link/link.ts";
-import type { ChecksumFn } from "./link/vnet.ts";
+import type { ChecksumFn } from "./link/tap/vnet.ts";
 import { jsChecksum } from "./kernels/js/checksum.ts";
 import { Interface, type InterfaceOptions } from "./iface/interface.ts";
 import type { TcpHandler } from "./tcp/contract.ts";

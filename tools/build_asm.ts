@@ -8,7 +8,7 @@
  * @module
  */
 
-import { PKT_SIZE } from "../src/kernels/layout.ts";
+import { PKT_SIZE } from "../src/wire/layout.ts";
 
 const root = new URL("../", import.meta.url);
 const outDir = new URL("asm/build/", root);

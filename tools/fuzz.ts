@@ -1,5 +1,5 @@
 /**
- * `deno task fuzz`: the long run of the whole-stack fuzz harness (tests/helpers/fuzz_run.ts).
+ * `deno task fuzz`: the long run of the whole-stack fuzz harness (tests/support/fuzz_run.ts).
  * One million hostile frames per engine by default, JS and WASM victims in lockstep, live echo
  * transfers between the peer and the victim when the TCP layer is present. Prints the frames
  * per second, the mutation mix and the histogram of what the frames did (drop reasons and
@@ -8,14 +8,14 @@
  * Usage: deno task fuzz [--frames N] [--seed S] [--iface-only] [--tolerate-storms]
  *
  * --tolerate-storms cuts frame loops between the two stacks (ACK wars) and counts them instead
- * of failing (see tests/robust_ack_storm.test.ts).
+ * of failing (see tests/e2e/robust_ack_storm.test.ts).
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
-import { type FuzzReport, runFuzz } from "../tests/helpers/fuzz_run.ts";
-import { loadTcpFactory } from "../tests/helpers/fuzz_tcp_types.ts";
+import { type FuzzReport, runFuzz } from "../tests/support/fuzz_run.ts";
+import { loadTcpFactory } from "../tests/support/fuzz_tcp_types.ts";
 
 const { values } = parseArgs({
   args: Deno.args,

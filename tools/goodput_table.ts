@@ -6,14 +6,14 @@
  *
  * Run as a tool to print the tables (NewReno and CUBIC, SACK on and off, loss 0 / 0.1 / 1 /
  * 5 % and pure reordering): `deno run -A tools/goodput_table.ts [--mib 4] [--seeds 2]`.
- * The tests in tests/tcp_ext_goodput.test.ts import {@link runGoodput}.
+ * The tests in tests/tcp/ext_goodput.test.ts import {@link runGoodput}.
  *
  * @module
  */
 
 import { createMemoryLinkPair, createStack, Simulation, VirtualClock, withFaults } from "../mod.ts";
 import { createJsEngine } from "../src/kernels/js_engine.ts";
-import { F_SYN, RX_OFF, TX_PAYLOAD_OFF } from "../src/kernels/layout.ts";
+import { F_SYN, RX_OFF, TX_PAYLOAD_OFF } from "../src/wire/layout.ts";
 import { makeIsn } from "../src/tcp/isn.ts";
 import { type TcpConnection, TcpLayer } from "../src/tcp/tcp_layer.ts";
 import type { TcpOptions } from "../src/tcp/types.ts";

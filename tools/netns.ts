@@ -16,7 +16,7 @@
  * @module
  */
 
-import { openTap, type TapLink } from "../src/link/tap.ts";
+import { openTap, type TapLink } from "../src/link/tap/tap.ts";
 
 /** Result of a command run inside a namespace. */
 export interface RunResult {

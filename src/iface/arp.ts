@@ -6,7 +6,7 @@
  * @module
  */
 
-import { D_ARP_OP, D_ARP_SHA_HI, D_ARP_SHA_LO, D_ARP_SPA, D_ARP_TPA } from "../kernels/layout.ts";
+import { D_ARP_OP, D_ARP_SHA_HI, D_ARP_SHA_LO, D_ARP_SPA, D_ARP_TPA } from "../wire/layout.ts";
 import type { Counters } from "./counters.ts";
 import { isGroupMac } from "./ethernet.ts";
 import type { Router } from "./routing.ts";

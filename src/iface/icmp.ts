@@ -20,7 +20,7 @@ import {
   D_PAYLOAD_OFF,
   K_ICMP,
   TX_PAYLOAD_OFF,
-} from "../kernels/layout.ts";
+} from "../wire/layout.ts";
 import type { TcpHandler, TcpIcmpError } from "../tcp/contract.ts";
 import type { Counters } from "./counters.ts";
 import type { ExpiredDatagram } from "./fragments.ts";

@@ -50,7 +50,7 @@ import {
   K_TCP,
   K_UDP,
   TX_PAYLOAD_OFF,
-} from "../kernels/layout.ts";
+} from "../wire/layout.ts";
 import type { TcpHandler, TcpTransmit } from "../tcp/contract.ts";
 import { dropName } from "../wire/drop.ts";
 import { TcpSegment } from "../wire/tcp_segment.ts";

@@ -44,7 +44,7 @@ import {
   TX_OFF,
   TX_PAYLOAD_OFF,
   TX_SIZE,
-} from "../kernels/layout.ts";
+} from "../wire/layout.ts";
 import type { FrameSink } from "./interface_types.ts";
 import { ARP_INCOMPLETE, type ArpActions, ArpCache, type ArpEntry } from "./arp_cache.ts";
 import type { Counters } from "./counters.ts";

@@ -5,7 +5,7 @@
  */
 
 import type { Engine } from "./engine.ts";
-import { DESC_RX, DESC_TX, DESC_WORDS, PKT_SIZE } from "./layout.ts";
+import { DESC_RX, DESC_TX, DESC_WORDS, PKT_SIZE } from "../wire/layout.ts";
 import { jsChecksum } from "./js/checksum.ts";
 import { jsDecode, jsDecodeIpv4 } from "./js/decode.ts";
 import { jsEncode } from "./js/encode.ts";

@@ -6,7 +6,7 @@
  */
 
 import type { Engine } from "./engine.ts";
-import { DESC_RX, DESC_TX, DESC_WORDS, PKT_SIZE } from "./layout.ts";
+import { DESC_RX, DESC_TX, DESC_WORDS, PKT_SIZE } from "../wire/layout.ts";
 import { WasmBuffers } from "./wasm/buffers.ts";
 import { instantiateEngine } from "./wasm/instance.ts";
 

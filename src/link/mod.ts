@@ -6,8 +6,8 @@
  */
 
 export type { Link } from "./link.ts";
-export { openTap, type TapLink, type TapOptions, type TapStats } from "./tap.ts";
-export type { ChecksumFn } from "./vnet.ts";
+export { openTap, type TapLink, type TapOptions, type TapStats } from "./tap/tap.ts";
+export type { ChecksumFn } from "./tap/vnet.ts";
 export {
   createMemoryLinkPair,
   type MemoryLink,

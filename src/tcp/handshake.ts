@@ -6,7 +6,7 @@
  * @module
  */
 
-import { F_ACK, F_RST, F_SYN } from "../kernels/layout.ts";
+import { F_ACK, F_RST, F_SYN } from "../wire/layout.ts";
 import { seqAdd, seqGt, seqLe } from "../wire/seq.ts";
 import type { TcpSegment } from "../wire/tcp_segment.ts";
 import { NewReno } from "./congestion.ts";

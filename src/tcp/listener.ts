@@ -5,7 +5,7 @@
  * @module
  */
 
-import { F_ACK, F_RST, F_SYN } from "../kernels/layout.ts";
+import { F_ACK, F_RST, F_SYN } from "../wire/layout.ts";
 import type { TcpSegment } from "../wire/tcp_segment.ts";
 import { TcpConnection } from "./connection.ts";
 import { firstWindow, initSend, negotiate } from "./handshake.ts";

@@ -7,7 +7,7 @@
  */
 
 import { RI_DUPLICATE, RI_OUT_OF_ORDER } from "../kernels/engine.ts";
-import { F_ACK, F_FIN, F_PSH, F_RST, F_SYN, F_URG } from "../kernels/layout.ts";
+import { F_ACK, F_FIN, F_PSH, F_RST, F_SYN, F_URG } from "../wire/layout.ts";
 import { seqAdd, seqDiff, seqGe, seqGt, seqInWindow, seqLe, seqLt, seqMax } from "../wire/seq.ts";
 import { SackScoreboard } from "./sack.ts";
 import type { TcpSegment } from "../wire/tcp_segment.ts";

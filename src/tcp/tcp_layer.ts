@@ -19,7 +19,7 @@
  */
 
 import type { Engine } from "../kernels/engine.ts";
-import { F_ACK, F_RST, F_SYN } from "../kernels/layout.ts";
+import { F_ACK, F_RST, F_SYN } from "../wire/layout.ts";
 import { seqAdd, seqGt, seqLt } from "../wire/seq.ts";
 import { TcpSegment } from "../wire/tcp_segment.ts";
 import type { TcpHandler, TcpIcmpError, TcpTransmit } from "./contract.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { F_ACK, F_FIN, F_PSH, F_SYN } from "../kernels/layout.ts";
+import { F_ACK, F_FIN, F_PSH, F_SYN } from "../wire/layout.ts";
 import { seqAdd, seqDiff, seqGt, seqLt } from "../wire/seq.ts";
 import type { TcpSegment } from "../wire/tcp_segment.ts";
 import type { TcpConnection } from "./connection.ts";

@@ -4,7 +4,7 @@
  * @module
  */
 
-/** Index = DROP_* code. Keep in step with src/kernels/layout.ts. */
+/** Index = DROP_* code. Keep in step with src/wire/layout.ts. */
 export const DROP_NAMES: readonly string[] = [
   "none",
   "eth-truncated",

@@ -26,7 +26,7 @@ import {
   D_TCP_SEQ,
   D_TCP_URG,
   D_TCP_WND,
-} from "../kernels/layout.ts";
+} from "./layout.ts";
 
 /** A decoded or to-be-encoded TCP segment (RFC 9293 section 3.1). */
 export class TcpSegment {

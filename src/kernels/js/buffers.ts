@@ -20,7 +20,7 @@ import {
   MAX_BUFFER_HANDLES,
   tooManyHandles,
   unknownHandle,
-} from "./buffer_limits.ts";
+} from "../buffer_limits.ts";
 import { RcvBuffer } from "./rcv_buffer.ts";
 import { RingPool } from "./ring_pool.ts";
 import { SndRing } from "./snd_ring.ts";

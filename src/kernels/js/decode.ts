@@ -96,7 +96,7 @@ import {
   K_IPV4_OTHER,
   K_TCP,
   K_UDP,
-} from "../layout.ts";
+} from "../../wire/layout.ts";
 import { checkWireSpan, jsChecksum } from "./checksum.ts";
 import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, pseudoHeaderSum } from "../../wire/checksum.ts";
 
@@ -142,7 +142,7 @@ function reset(d: Int32Array, off: number, len: number): void {
  * ```ts
  * import assert from "node:assert/strict";
  * import { jsDecode } from "./decode.ts";
- * import { D_KIND, DROP_ETH_TRUNCATED, K_ETH_OTHER } from "../layout.ts";
+ * import { D_KIND, DROP_ETH_TRUNCATED, K_ETH_OTHER } from "../../wire/layout.ts";
  * const mem = new Uint8Array(64);
  * const desc = new Int32Array(64);
  * assert(jsDecode(mem, 0, 10, desc) === DROP_ETH_TRUNCATED);
@@ -188,7 +188,7 @@ export function jsDecode(mem: Uint8Array, off: number, len: number, desc: Int32A
  * ```ts
  * import assert from "node:assert/strict";
  * import { jsDecodeIpv4 } from "./decode.ts";
- * import { DROP_IP_BAD_VERSION } from "../layout.ts";
+ * import { DROP_IP_BAD_VERSION } from "../../wire/layout.ts";
  * const mem = new Uint8Array(20).fill(0x65);
  * assert(jsDecodeIpv4(mem, 0, 20, new Int32Array(64)) === DROP_IP_BAD_VERSION);
  * ```

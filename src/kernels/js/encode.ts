@@ -69,7 +69,7 @@ import {
   K_IPV4_OTHER,
   K_TCP,
   K_UDP,
-} from "../layout.ts";
+} from "../../wire/layout.ts";
 import { checkWireSpan, jsChecksum } from "./checksum.ts";
 import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, pseudoHeaderSum } from "../../wire/checksum.ts";
 
@@ -149,7 +149,7 @@ function writeOptions(m: Uint8Array, i: number, d: Int32Array): void {
  * @example
  * ```ts
  * import { jsEncode } from "./encode.ts";
- * import { D_IP_TTL, D_KIND, D_VLAN, K_UDP } from "../layout.ts";
+ * import { D_IP_TTL, D_KIND, D_VLAN, K_UDP } from "../../wire/layout.ts";
  * const mem = new Uint8Array(128);
  * const desc = new Int32Array(64);
  * desc[D_KIND] = K_UDP;

@@ -7,7 +7,7 @@
  * Memory: a buffer costs a 56-byte (receive) or 20-byte (send) heap block plus a 4-byte table
  * slot until its first byte arrives; its ring is allocated then and freed whenever it becomes
  * empty: about 100 bytes of WASM heap per idle connection, so 10,000 idle connections fit in
- * 4 MiB of memory growth (tests/buffers_memory.test.ts checks it). Rings of 256 MiB and more
+ * 4 MiB of memory growth (tests/kernels/buffers_memory.test.ts checks it). Rings of 256 MiB and more
  * take pages straight from memory.grow (TLSF blocks stop short of 1 GiB) and are reused, not
  * returned. Memory may grow during rcvInsert, sndWrite and the create calls, so views of it are
  * re-read after those calls, never cached across them.
@@ -15,7 +15,7 @@
  * @module
  */
 import type { BufferOps } from "../engine.ts";
-import { PKT_SIZE, SCRATCH } from "../layout.ts";
+import { PKT_SIZE, SCRATCH } from "../../wire/layout.ts";
 import {
   checkCapacity,
   checkSackMax,
@@ -24,7 +24,7 @@ import {
   checkSpan,
   tooManyHandles,
   unknownHandle,
-} from "../js/buffer_limits.ts";
+} from "../buffer_limits.ts";
 
 /** Open handles of one kind, tracked on the TypeScript side so that misuse never reaches WASM. */
 class OpenSet {

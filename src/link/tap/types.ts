@@ -1,0 +1,98 @@
+/**
+ * The option, counter and link types of the TAP link (tap.ts).
+ *
+ * @module
+ */
+
+import type { Link } from "../link.ts";
+import type { ChecksumFn } from "./vnet.ts";
+
+/** Options of `openTap`. */
+export interface TapOptions {
+  /** Device name, at most 15 bytes ("tap0"; "tap%d" lets the kernel pick the number). */
+  name: string;
+  /** IP MTU to set on the device (68..65535). Left as it is when absent (1500 for new ones). */
+  mtu?: number;
+  /**
+   * true: create a new device, failing when the name exists. false: attach to an existing
+   * device, failing when it does not exist. Absent: attach when it exists, else create.
+   */
+  create?: boolean;
+  /** Name of a network namespace (`ip netns add <name>`) to create or attach the device in. */
+  netns?: string;
+  /**
+   * Checksum and segmentation offload (`IFF_VNET_HDR`, `TUN_F_CSUM | TUN_F_TSO4`): the kernel
+   * sends TCP segments of up to 64 KiB, received as single frames larger than the MTU, so
+   * `receive()` needs 65553 bytes of room per frame. Default false.
+   */
+  offload?: boolean;
+  /**
+   * With `offload`: the Internet checksum used to complete partial checksums (default the JS
+   * engine's `jsChecksum`; the stack can hand in its engine's with `TapLink.useChecksum`).
+   */
+  checksum?: ChecksumFn;
+  /**
+   * Busy polling (as Linux `busy_poll`): within 1 ms of the last frame received, a wait first
+   * lets the event loop run what is queued, then checks the device without parking for up to
+   * this many microseconds before it parks a poll (whose wake-up costs tens of microseconds).
+   * Trades that much CPU per wait for request/response latency; an idle link never spins.
+   * Default 50; 0 turns it off.
+   */
+  busyPollUs?: number;
+}
+
+/** Counters of a TAP link. */
+export interface TapStats {
+  /** Frames read from the device. */
+  rxFrames: number;
+  /** Bytes of those frames. */
+  rxBytes: number;
+  /** Frames written to the device. */
+  txFrames: number;
+  /** Bytes of those frames. */
+  txBytes: number;
+  /** Frames the kernel refused on write (device down, no buffer space). */
+  txErrors: number;
+  /** Waits that parked a poll in another thread. */
+  parkedWaits: number;
+  /** Waits answered at once by the zero-timeout poll. */
+  readyWaits: number;
+  /** Waits answered by busy polling (see `busyPollUs`). */
+  busyPollHits: number;
+  /** With offload: frames the kernel sent as one large segment (GSO type not NONE). */
+  rxGsoFrames: number;
+  /** With offload: frames whose partial checksum we completed (VIRTIO_NET_HDR_F_NEEDS_CSUM). */
+  rxChecksumsCompleted: number;
+  /** Largest frame read, in bytes (above mtu + 14 only with offload). */
+  rxLargestFrame: number;
+  /** With offload: frames dropped for a virtio-net header that does not fit the frame. */
+  rxBadHeader: number;
+  /** With offload: merged frames written (each carries `txMerged` segments in all). */
+  txGsoFrames: number;
+  /** With offload: segments sent inside merged frames (counted in `txFrames` too). */
+  txMerged: number;
+}
+
+/** A TAP link: a {@link Link} plus the device name, its file descriptor and counters. */
+export interface TapLink extends Link {
+  /** The device name the kernel gave (differs from the option when it held "%d"). */
+  readonly ifname: string;
+  /** The file descriptor of the open `/dev/net/tun`, or -1 once closed. */
+  readonly fd: number;
+  /** Counters. */
+  readonly stats: TapStats;
+  /** True when the device was opened with offloads (`TapOptions.offload`). */
+  readonly offload: boolean;
+  /**
+   * Use `fn` to complete partial checksums of offloaded frames (for example the WASM
+   * engine's checksum, which is faster than the default JS one).
+   */
+  useChecksum(fn: ChecksumFn): void;
+  /**
+   * With offload: from now on, hold consecutive TCP segments of a flow to send them as one
+   * large frame (the kernel takes it whole). Without offload, does nothing.
+   */
+  cork(): void;
+  /** Send what `cork()` held and stop holding. */
+  uncork(): void;
+}
