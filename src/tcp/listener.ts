@@ -117,7 +117,7 @@ export class Listener implements TcpListener {
     const qlen = this.#halfOpen.size;
     if (2 * qlen <= Math.max(8, this.#synBacklog)) return limit;
     let young = 0;
-    for (const c of this.#halfOpen) if (c.retries === 0) young++;
+    for (const c of this.#halfOpen) if (c.timers.retries === 0) young++;
     young <<= 1;
     while (limit > 2 && qlen >= young) {
       limit--;
@@ -166,8 +166,8 @@ export class Listener implements TcpListener {
     c.st = "SYN-RECEIVED";
     this.#halfOpen.add(c);
     this.#host.addConn(c);
-    c.rttStart = now;
-    c.rttSeq = c.iss;
+    c.snd.rttStart = now;
+    c.snd.rttSeq = c.snd.iss;
     sendSyn(c, now); // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>
   }
 }

@@ -23,23 +23,23 @@ const PTO_SLACK_MS = 2;
  * `sentNew` says new data just left (RFC 8985 7.2: reschedule on transmission).
  */
 export function schedulePto(c: TcpConnection, now: number, sentNew: boolean): void {
-  const flight = seqDiff(c.sndMax, c.sndUna);
+  const flight = seqDiff(c.snd.max, c.snd.una);
   const st = c.st;
-  const ok = c.sackOk && c.opt.tailLossProbe && !c.inRecovery && c.tlpEnd < 0 && flight > 0 &&
-    c.retries === 0 &&
-    c.rtxAt !== Infinity && c.rtt.hasSample && (c.sb === null || c.sb.count === 0) &&
+  const ok = c.sackOk && c.opt.tailLossProbe && !c.rec.fast && c.tlp.end < 0 && flight > 0 &&
+    c.timers.retries === 0 &&
+    c.timers.rtx !== Infinity && c.rtt.hasSample && (c.rec.sb === null || c.rec.sb.count === 0) &&
     (st === "ESTABLISHED" || st === "CLOSE-WAIT" || st === "FIN-WAIT-1" || st === "CLOSING" ||
       st === "LAST-ACK");
   if (!ok) {
-    c.ptoAt = Infinity;
+    c.timers.pto = Infinity;
     return;
   }
-  if (c.ptoAt !== Infinity && !sentNew) return;
-  let pto = 2 * c.rtt.srtt + (flight <= c.mss ? WC_DEL_ACK_MS : PTO_SLACK_MS);
-  if (now + pto > c.rtxAt) pto = c.rtxAt - now;
+  if (c.timers.pto !== Infinity && !sentNew) return;
+  let pto = 2 * c.rtt.srtt + (flight <= c.snd.mss ? WC_DEL_ACK_MS : PTO_SLACK_MS);
+  if (now + pto > c.timers.rtx) pto = c.timers.rtx - now;
   if (pto <= 0) {
-    c.ptoAt = Infinity; // the RTO is due first
+    c.timers.pto = Infinity; // the RTO is due first
     return;
   }
-  c.arm("ptoAt", now + Math.ceil(pto));
+  c.arm("pto", now + Math.ceil(pto));
 }

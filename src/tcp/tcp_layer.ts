@@ -27,18 +27,12 @@ import { TcpConnection } from "./connection.ts";
 import { ConnTable, endpointKey } from "./demux.ts";
 import { initSend } from "./handshake.ts";
 import { makeIsn } from "./isn.ts";
-import { Listener, type TcpListener } from "./listener.ts";
+import { Listener, type ListenerHost, type TcpListener } from "./listener.ts";
 import { connInput } from "./tcp_input.ts";
 import { output } from "./tcp_output.ts";
 import { replyRst } from "./tcp_replies.ts";
 import { runTimers } from "./tcp_timers.ts";
-import {
-  type IsnFunction,
-  resolveOptions,
-  TCP_DEFAULTS,
-  TcpError,
-  type TcpOptions,
-} from "./types.ts";
+import { resolveOptions, TCP_DEFAULTS, TcpError, type TcpOptions } from "./types.ts";
 
 export { TcpConnection } from "./connection.ts";
 export type { TcpConnInfo } from "./connection.ts";
@@ -55,15 +49,13 @@ const CHALLENGE_PER_SEC = 1000;
 
 /** A whole TCP layer over one engine and one transmit seam. */
 export class TcpLayer implements TcpHandler {
-  /** @internal */ readonly engine: Engine;
-  /** @internal */ readonly tx: TcpTransmit;
-  /** @internal */ readonly out: TcpSegment = new TcpSegment();
-  /** @internal */ readonly isn: IsnFunction;
   readonly #opt: TcpOptions;
   readonly #conns = new ConnTable();
   readonly #listeners = new Map<number, Listener>();
   readonly #dirty: TcpConnection[] = [];
   readonly #counters: Record<string, number> = {};
+  /** What connections and listeners see of the layer (not part of its public surface). */
+  readonly #host: ListenerHost;
   #nextAt = Infinity;
   #ephemeral: number;
   #challengeSec = -1;
@@ -71,11 +63,32 @@ export class TcpLayer implements TcpHandler {
 
   /** A layer with options (defaults in `TCP_DEFAULTS`; `mss` also bounded by the path MTU). */
   constructor(engine: Engine, tx: TcpTransmit, options?: Partial<TcpOptions>) {
-    this.engine = engine;
-    this.tx = tx;
     this.#opt = resolveOptions(TCP_DEFAULTS, options);
-    this.isn = this.#opt.isn ?? makeIsn();
-    this.#ephemeral = this.isn(0, 0, 0, 0, 0) % EPHEMERAL_N;
+    const isn = this.#opt.isn ?? makeIsn();
+    this.#ephemeral = isn(0, 0, 0, 0, 0) % EPHEMERAL_N;
+    this.#host = {
+      engine,
+      tx,
+      out: new TcpSegment(),
+      isn,
+      count: (name) => this.#count(name),
+      schedule: (at) => {
+        if (at < this.#nextAt) this.#nextAt = at;
+      },
+      markDirty: (c) => {
+        this.#dirty.push(c);
+      },
+      release: (c) => {
+        this.#conns.delete(c);
+      },
+      established: (c) => c.listener?.onConnDone(c, true),
+      challengeAllowed: (now) => this.#challengeAllowed(now),
+      addConn: (c) => this.#conns.add(c),
+      removeListener: (l) => {
+        const k = endpointKey(l.localIp, l.localPort);
+        if (this.#listeners.get(k) === l) this.#listeners.delete(k);
+      },
+    };
   }
 
   /** Connections in the table (every state but CLOSED, including TIME-WAIT). */
@@ -88,37 +101,12 @@ export class TcpLayer implements TcpHandler {
     return { ...this.#counters, "tcp-listeners": this.#listeners.size };
   }
 
-  /** @internal */ count(name: string): void {
+  #count(name: string): void {
     this.#counters[name] = (this.#counters[name] ?? 0) + 1;
   }
 
-  /** @internal */ schedule(at: number): void {
-    if (at < this.#nextAt) this.#nextAt = at;
-  }
-
-  /** @internal */ markDirty(c: TcpConnection): void {
-    this.#dirty.push(c);
-  }
-
-  /** @internal */ release(c: TcpConnection): void {
-    this.#conns.delete(c);
-  }
-
-  /** @internal */ established(c: TcpConnection): void {
-    c.listener?.onConnDone(c, true);
-  }
-
-  /** @internal */ addConn(c: TcpConnection): void {
-    this.#conns.add(c);
-  }
-
-  /** @internal */ removeListener(l: Listener): void {
-    const k = endpointKey(l.localIp, l.localPort);
-    if (this.#listeners.get(k) === l) this.#listeners.delete(k);
-  }
-
-  /** @internal RFC 5961 section 7: a per-second budget for challenge ACKs, as Linux. */
-  challengeAllowed(now: number): boolean {
+  /** RFC 5961 section 7: a per-second budget for challenge ACKs, as Linux. */
+  #challengeAllowed(now: number): boolean {
     const sec = Math.floor(now / 1000);
     if (sec !== this.#challengeSec) {
       this.#challengeSec = sec;
@@ -140,7 +128,7 @@ export class TcpLayer implements TcpHandler {
         throw new TcpError("addr-in-use", `Address already in use: port ${localPort}`);
       }
     }
-    const l = new Listener(this, this.#opt, ip, localPort, backlog);
+    const l = new Listener(this.#host, this.#opt, ip, localPort, backlog);
     this.#listeners.set(endpointKey(ip, localPort), l);
     return l;
   }
@@ -162,7 +150,7 @@ export class TcpLayer implements TcpHandler {
     const rip = remoteIp >>> 0;
     let lip = (opts?.localIp ?? 0) >>> 0;
     if (lip === 0) {
-      const src = this.tx.sourceFor(rip);
+      const src = this.#host.tx.sourceFor(rip);
       if (src < 0) throw new TcpError("unreachable", "No route to the remote address");
       lip = src >>> 0;
     }
@@ -183,12 +171,12 @@ export class TcpLayer implements TcpHandler {
       if (!lport) throw new TcpError("addr-in-use", "No ephemeral port is free");
     }
     const opt = opts?.options ? resolveOptions(this.#opt, opts.options) : this.#opt;
-    const c = new TcpConnection(this, opt, lip, lport, rip, remotePort);
-    initSend(c, minIss >= 0 ? minIss : this.isn(lip, lport, rip, remotePort, now));
+    const c = new TcpConnection(this.#host, opt, lip, lport, rip, remotePort);
+    initSend(c, minIss >= 0 ? minIss : this.#host.isn(lip, lport, rip, remotePort, now));
     c.st = "SYN-SENT";
-    c.progressAt = now;
-    c.rttStart = now;
-    c.rttSeq = c.iss;
+    c.timers.progressAt = now;
+    c.snd.rttStart = now;
+    c.snd.rttSeq = c.snd.iss;
     this.#conns.add(c);
     c.touch();
     return c;
@@ -197,7 +185,7 @@ export class TcpLayer implements TcpHandler {
   /** A segment for one of our addresses (checksum verified by the layer below). */
   input(seg: TcpSegment, now: number): void {
     if (seg.srcPort === 0 || seg.dstPort === 0) {
-      this.count("tcp-bad-port");
+      this.#count("tcp-bad-port");
       return;
     }
     const c = this.#conns.get(seg.dstIp, seg.dstPort, seg.srcIp, seg.srcPort);
@@ -212,8 +200,8 @@ export class TcpLayer implements TcpHandler {
       return;
     }
     // RFC 9293 3.10.7.1: no connection: RST (never in reply to a RST).
-    this.count(seg.flags & F_SYN ? "tcp-no-listener" : "tcp-no-connection");
-    replyRst(this, seg);
+    this.#count(seg.flags & F_SYN ? "tcp-no-listener" : "tcp-no-connection");
+    replyRst(this.#host, seg);
   }
 
   /**
@@ -222,9 +210,11 @@ export class TcpLayer implements TcpHandler {
    */
   #reusable(c: TcpConnection, seg: TcpSegment): boolean {
     if ((seg.flags & (F_SYN | F_ACK | F_RST)) !== F_SYN) return false;
-    const newer = c.tsOk && seg.hasTs ? seqGt(seg.tsVal, c.tsRecent) : seqGt(seg.seq, c.rcvNxt);
+    const newer = c.tsOk && seg.hasTs
+      ? seqGt(seg.tsVal, c.rcv.tsRecent)
+      : seqGt(seg.seq, c.rcv.nxt);
     if (!newer) return false;
-    this.count("tcp-time-wait-reuse");
+    this.#count("tcp-time-wait-reuse");
     c.toClosed(null);
     return true;
   }
@@ -239,9 +229,11 @@ export class TcpLayer implements TcpHandler {
   #reuseTimeWait(c: TcpConnection, now: number): number {
     if (c.state !== "TIME-WAIT" || !c.tsOk) return -1;
     // Linux compares seconds: the last segment arrived in an earlier second of the clock.
-    if (Math.floor(now / 1000) <= Math.floor((c.timeWaitAt - c.opt.timeWaitMs) / 1000)) return -1;
-    const minIss = seqAdd(c.sndMax, 65537);
-    this.count("tcp-time-wait-reuse");
+    if (Math.floor(now / 1000) <= Math.floor((c.timers.timeWait - c.opt.timeWaitMs) / 1000)) {
+      return -1;
+    }
+    const minIss = seqAdd(c.snd.max, 65537);
+    this.#count("tcp-time-wait-reuse");
     c.toClosed(null);
     return minIss;
   }
@@ -259,18 +251,18 @@ export class TcpLayer implements TcpHandler {
   ): void {
     const c = this.#conns.get(localIp >>> 0, localPort, remoteIp >>> 0, remotePort);
     if (!c) {
-      this.count("tcp-icmp-no-connection");
+      this.#count("tcp-icmp-no-connection");
       return;
     }
-    this.count(`tcp-icmp-${kind}`);
+    this.#count(`tcp-icmp-${kind}`);
     // RFC 5927: only believe errors quoting a sequence number in flight.
-    if (seqLt(seq >>> 0, c.sndUna) || seqGt(seq >>> 0, c.sndMax)) return;
+    if (seqLt(seq >>> 0, c.snd.una) || seqGt(seq >>> 0, c.snd.max)) return;
     if (kind === "fragmentation-needed") {
       if (mtu >= 68) {
         const m = Math.max(mtu - 40 - (c.tsOk ? 12 : 0), 28);
-        if (m < c.mss) {
-          c.mss = m;
-          c.sndNxt = c.sndUna; // resend what was too big (as Linux tcp_simple_retransmit)
+        if (m < c.snd.mss) {
+          c.snd.mss = m;
+          c.snd.nxt = c.snd.una; // resend what was too big (as Linux tcp_simple_retransmit)
           c.touch();
         }
       }

@@ -16,37 +16,37 @@ import { Rack } from "./rack.ts";
  * last segment sent again; remember TLP.end_seq; re-arm the RTO (not another probe).
  */
 export function onPto(c: TcpConnection, now: number): void {
-  if (c.sndMax === c.sndUna || c.inRecovery) return;
-  const mss = c.mss;
-  const avail = seqDiff(c.sndEnd, c.sndMax);
-  const wndRoom = c.sndWnd - seqDiff(c.sndMax, c.sndUna);
-  c.tlpRtx = false;
-  if (avail > 0 && wndRoom > 0 && c.sndNxt === c.sndMax) {
-    const seq = c.sndMax;
+  if (c.snd.max === c.snd.una || c.rec.fast) return;
+  const mss = c.snd.mss;
+  const avail = seqDiff(c.snd.end, c.snd.max);
+  const wndRoom = c.snd.wnd - seqDiff(c.snd.max, c.snd.una);
+  c.tlp.rtx = false;
+  if (avail > 0 && wndRoom > 0 && c.snd.nxt === c.snd.max) {
+    const seq = c.snd.max;
     const sent = sendData(c, seq, Math.min(avail, mss, wndRoom), false, now);
-    c.sndNxt = c.sndMax = seqAdd(seq, sent);
-    if (sent > 0) (c.rack ??= new Rack()).record(c.sndMax, now);
-    c.tlpSeq = seq;
+    c.snd.nxt = c.snd.max = seqAdd(seq, sent);
+    if (sent > 0) (c.rec.rack ??= new Rack()).record(c.snd.max, now);
+    c.tlp.seq = seq;
   } else {
     // The highest segment (and the FIN when it was sent).
-    const finSent = c.finQueued && seqGt(c.sndMax, c.finSeq);
-    const dataEnd = finSent ? c.finSeq : c.sndMax;
-    const len = Math.max(0, Math.min(mss, seqDiff(dataEnd, c.sndUna)));
+    const finSent = c.snd.finQueued && seqGt(c.snd.max, c.snd.finSeq);
+    const dataEnd = finSent ? c.snd.finSeq : c.snd.max;
+    const len = Math.max(0, Math.min(mss, seqDiff(dataEnd, c.snd.una)));
     const seq = seqAdd(dataEnd, -len);
     if (retransmitAt(c, seq, len, now) < 0) return;
-    c.tlpRtx = true;
-    c.tlpSeq = seq;
+    c.tlp.rtx = true;
+    c.tlp.seq = seq;
   }
-  c.tlpEnd = c.sndMax;
+  c.tlp.end = c.snd.max;
   c.host.count("tcp-tlp");
-  c.arm("rtxAt", now + c.rtt.rto);
+  c.arm("rtx", now + c.rtt.rto);
 }
 
 /**
  * RFC 8985 7.4, for each ACK while a probe is out (`advanced`: it moved SND.UNA; `dsack`: its
  * first SACK block reported a duplicate). Returns true when the probe was SACKed above holes:
  * everything un-SACKed below it was sent two round trips before a segment that arrived, so
- * it is lost (RACK's rule) and `c.probeLost` is set for fast recovery to repair it.
+ * it is lost (RACK's rule) and `c.tlp.lost` is set for fast recovery to repair it.
  */
 export function onProbeAck(
   c: TcpConnection,
@@ -55,26 +55,26 @@ export function onProbeAck(
   dsack: boolean,
   now: number,
 ): boolean {
-  if (c.tlpEnd < 0) return false;
+  if (c.tlp.end < 0) return false;
   const ack = seg.ack;
-  if (seqLt(ack, c.tlpEnd)) {
-    const sb = c.sb;
-    if (sb !== null && sb.count > 0 && sb.skip(c.tlpSeq) !== c.tlpSeq && seqLt(ack, c.tlpSeq)) {
-      c.probeLost = c.tlpSeq;
-      c.tlpEnd = -1;
+  if (seqLt(ack, c.tlp.end)) {
+    const sb = c.rec.sb;
+    if (sb !== null && sb.count > 0 && sb.skip(c.tlp.seq) !== c.tlp.seq && seqLt(ack, c.tlp.seq)) {
+      c.tlp.lost = c.tlp.seq;
+      c.tlp.end = -1;
       return true;
     }
     return false;
   }
   // The ACK covers the probe (Linux tcp_process_tlp_ack).
-  if (c.tlpRtx && !dsack && advanced && seqGe(ack, c.tlpEnd)) {
+  if (c.tlp.rtx && !dsack && advanced && seqGe(ack, c.tlp.end)) {
     // The probe repaired a loss: respond as to a fast retransmission (RFC 8985 7.4.1): the
     // algorithm's ssthresh from the window, and cwnd down to it (as Linux's CWR state ends).
-    c.cc.enterRecovery(c.cc.cwnd, c.mss, now);
+    c.cc.enterRecovery(c.cc.cwnd, c.snd.mss, now);
     c.cc.cwnd = c.cc.ssthresh;
     c.host.count("tcp-tlp-recovery");
   }
-  c.tlpEnd = -1;
+  c.tlp.end = -1;
   return false;
 }
 

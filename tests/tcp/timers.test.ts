@@ -278,7 +278,7 @@ Deno.test("ICMP: port unreachable refuses a connecting socket; frag-needed lower
     c.localPort,
     c.remoteIp,
     c.remotePort,
-    c.info().bytesOut + (c as unknown as { iss: number }).iss,
+    c.info().bytesOut + c.snd.iss,
     0,
     p.now,
   );
