@@ -5,11 +5,35 @@
  */
 
 import { seqDiff } from "../wire/seq.ts";
-import type { TcpConnection } from "./connection.ts";
-import type { TcpConnInfo } from "./types.ts";
+import type { CongestionControl } from "./congestion.ts";
+import type { RttEstimator } from "./rtt.ts";
+import type { ConnStats, Recovery, RecvSpace, SendSpace } from "./tcb.ts";
+import type { TcpConnInfo, TcpState } from "./types.ts";
+
+/** The parts of a connection's control block that {@link connInfo} reports. */
+export interface InfoSource {
+  /** RFC 9293 state. */
+  readonly st: TcpState;
+  /** Send sequence space. */
+  readonly snd: SendSpace;
+  /** Receive sequence space. */
+  readonly rcv: RecvSpace;
+  /** Loss recovery. */
+  readonly rec: Recovery;
+  /** Counters. */
+  readonly stats: ConnStats;
+  /** RTT estimator. */
+  readonly rtt: RttEstimator;
+  /** Congestion control. */
+  readonly cc: CongestionControl;
+  /** Timestamps negotiated. */
+  readonly tsOk: boolean;
+  /** SACK negotiated. */
+  readonly sackOk: boolean;
+}
 
 /** A fresh {@link TcpConnInfo} for `c` (allocates: for callers, not for the packet path). */
-export function connInfo(c: TcpConnection): TcpConnInfo {
+export function connInfo(c: InfoSource): TcpConnInfo {
   return {
     state: c.st,
     bytesIn: c.stats.bytesIn,

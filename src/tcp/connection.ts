@@ -11,7 +11,9 @@
 
 import { seqAdd, seqDiff } from "../wire/seq.ts";
 import { type CongestionControl, NewReno } from "./congestion.ts";
-import type { ConnHost } from "./host.ts";
+import type { Engine } from "../kernels/engine.ts";
+import type { TcpSegment } from "../wire/tcp_segment.ts";
+import type { TcpTransmit } from "./contract.ts";
 import { connInfo } from "./conn_info.ts";
 import { RttEstimator } from "./rtt.ts";
 import {
@@ -25,7 +27,7 @@ import {
   TIMERS,
   Timers,
 } from "./tcb.ts";
-import { rcvRightEdge } from "./tcp_output.ts";
+import { windowUpdateDue } from "./rcv_window.ts";
 import {
   abortSendsRst,
   isSynchronized,
@@ -37,6 +39,33 @@ import {
 } from "./types.ts";
 
 export type { TcpConnInfo } from "./types.ts";
+
+/**
+ * The layer as its connections see it (internal): the engine, the transmit seam, a reusable
+ * outgoing segment, counters, scheduling and removal.
+ */
+export interface ConnHost {
+  /** The hot-path engine (buffers). */
+  readonly engine: Engine;
+  /** The layer below. */
+  readonly tx: TcpTransmit;
+  /** The reusable outgoing segment. */
+  readonly out: TcpSegment;
+  /** Count one layer event or drop reason. */
+  count(name: string): void;
+  /** A timer of `c` is due at `at`. */
+  schedule(at: number): void;
+  /** `c` has output to flush at the next poll. */
+  markDirty(c: TcpConnection): void;
+  /** `c` reached CLOSED: forget it. */
+  release(c: TcpConnection): void;
+  /** A passive connection became established (hand to its listener). */
+  established(c: TcpConnection): void;
+  /** Send <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK> for `c` (built in tcp_replies.ts). */
+  sendRst(c: TcpConnection): void;
+  /** Challenge ACK budget (RFC 5961 section 7): true when one may be sent now. */
+  challengeAllowed(now: number): boolean;
+}
 
 /**
  * A TCP connection. Made by `TcpLayer.connect` (active open) or handed out by
@@ -210,11 +239,8 @@ export class TcpConnection {
         if (e.rcvReadable(this.rcv.ring) === 0) this.#dropRcvRing();
         return n;
       }
-      // Window update when reading freed lots of room (RFC 9293 3.8.6.2.2; Linux tcp_cleanup_rbuf:
-      // offered window <= half the buffer and would double; none after the peer's FIN).
-      const cur = Math.max(seqDiff(this.rcv.adv, this.rcv.nxt), 0);
-      const next = seqDiff(rcvRightEdge(this), this.rcv.nxt);
-      if (!this.rcv.peerFin && 2 * cur <= this.opt.rcvBuf && next > 0 && next >= 2 * cur) {
+      // Window update when reading freed lots of room (rcv_window.ts).
+      if (windowUpdateDue(this.rcv, e.rcvWindow(this.rcv.ring), this.opt.rcvBuf, this.tsOk)) {
         this.rcv.ackNow = true;
         this.touch();
       }
@@ -268,19 +294,7 @@ export class TcpConnection {
    * SYN-SENT, LISTEN or CLOSED either (as Linux tcp_need_reset).
    */
   reset(sendRst: boolean, err: TcpError | null, _now: number): void {
-    if (sendRst && abortSendsRst(this.st)) {
-      const s = this.host.out.clear();
-      s.srcIp = this.localIp;
-      s.dstIp = this.remoteIp;
-      s.srcPort = this.localPort;
-      s.dstPort = this.remotePort;
-      s.seq = this.snd.nxt;
-      s.ack = this.rcv.nxt;
-      s.flags = 4 | 16; // RST+ACK
-      this.host.tx.sendTcp(s, -1);
-      this.stats.segsOut++;
-      this.host.count("tcp-rst-sent");
-    }
+    if (sendRst && abortSendsRst(this.st)) this.host.sendRst(this);
     this.toClosed(err);
   }
 

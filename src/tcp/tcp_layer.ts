@@ -30,7 +30,7 @@ import { makeIsn } from "./isn.ts";
 import { Listener, type ListenerHost, type TcpListener } from "./listener.ts";
 import { connInput } from "./tcp_input.ts";
 import { output } from "./tcp_output.ts";
-import { replyRst } from "./tcp_replies.ts";
+import { connRst, replyRst } from "./tcp_replies.ts";
 import { runTimers } from "./tcp_timers.ts";
 import { resolveOptions, TCP_DEFAULTS, TcpError, type TcpOptions } from "./types.ts";
 
@@ -82,6 +82,7 @@ export class TcpLayer implements TcpHandler {
         this.#conns.delete(c);
       },
       established: (c) => c.listener?.onConnDone(c, true),
+      sendRst: (c) => connRst(c),
       challengeAllowed: (now) => this.#challengeAllowed(now),
       addConn: (c) => this.#conns.add(c),
       removeListener: (l) => {

@@ -1,6 +1,7 @@
 /**
- * The send side: segment building (options, window advertisement), data transmission with
- * flow control, sender silly-window avoidance and Nagle, FIN, pure ACKs, and RST replies.
+ * The send side: segment building (options, the window from rcv_window.ts), data transmission
+ * with flow control, sender silly-window avoidance and Nagle, FIN, pure ACKs, retransmissions
+ * and probes.
  *
  * @module
  */
@@ -14,43 +15,7 @@ import { initialWindow } from "./congestion.ts";
 import { RtxLog } from "./rtx_log.ts";
 import { Rack } from "./rack.ts";
 import { schedulePto } from "./pto.ts";
-
-/**
- * The right window edge we may offer now. Receiver SWS avoidance (RFC 9293 3.8.6.2.2, RFC 1122
- * 4.2.3.3 MUST): keep RCV.NXT + RCV.WND fixed until the edge can move by min(RCV.BUFF / 2,
- * Eff.snd.MSS); never shrink the window (RFC 9293 3.8.6.2.2, RFC 7323 2.4). As Linux
- * (__tcp_select_window), a window offered anew is a whole number of the peer's segments, so
- * full-sized segments use it up exactly and no window smaller than a segment is left over.
- */
-export function rcvRightEdge(c: TcpConnection): number {
-  const free = c.host.engine.rcvWindow(c.rcv.ring);
-  const right = seqAdd(c.rcv.nxt, free);
-  if (!seqGt(right, c.rcv.adv)) return c.rcv.adv;
-  // The peer's segment size (as Linux icsk_ack.rcv_mss): the largest seen when it looks like a
-  // full segment (536 bytes or more), else what our MSS lets the peer send with its options.
-  const seg = c.rcv.seg >= 536 ? c.rcv.seg : c.rcv.mss - (c.tsOk ? 12 : 0);
-  if (
-    seqDiff(right, c.rcv.adv) < Math.min(c.opt.rcvBuf >> 1, seg) &&
-    (seqLt(c.rcv.nxt, c.rcv.adv) || free < seg)
-  ) return c.rcv.adv;
-  const edge = seqAdd(c.rcv.nxt, free >= seg ? free - free % seg : free);
-  return seqGt(edge, c.rcv.adv) ? edge : c.rcv.adv;
-}
-
-/** The window to advertise, unscaled, updating `c.rcv.adv` (RFC 9293 3.8.6.2.2, RFC 7323 2.3). */
-function advertise(c: TcpConnection, syn: boolean): number {
-  if (c.rcv.ring < 0 || syn) {
-    // RFC 7323 2.2: the window field of a SYN is never scaled.
-    const w = Math.min(c.opt.rcvBuf, 65535);
-    c.rcv.adv = seqAdd(c.rcv.nxt, w);
-    return w;
-  }
-  let span = seqDiff(rcvRightEdge(c), c.rcv.nxt);
-  if (span < 0) span = 0;
-  const w = Math.min(span >>> c.rcv.wscale, 65535);
-  c.rcv.adv = seqAdd(c.rcv.nxt, w << c.rcv.wscale);
-  return w;
-}
+import { advertise } from "./rcv_window.ts";
 
 /** Fill the addressing, numbers, window and options of `c.host.out`. */
 function build(c: TcpConnection, seq: number, flags: number, now: number): TcpSegment {
@@ -63,7 +28,9 @@ function build(c: TcpConnection, seq: number, flags: number, now: number): TcpSe
   s.flags = flags;
   const syn = (flags & F_SYN) !== 0;
   if (flags & F_ACK) s.ack = c.rcv.nxt;
-  s.wnd = advertise(c, syn);
+  const ring = c.rcv.ring;
+  const free = ring >= 0 ? c.host.engine.rcvWindow(ring) : -1;
+  s.wnd = advertise(c.rcv, free, c.opt.rcvBuf, c.tsOk, syn);
   if (syn) {
     // RFC 9293 3.7.1: MSS on every SYN; RFC 7323/2018 options offered (or echoed when the
     // peer offered them in its SYN).
@@ -128,20 +95,27 @@ export function sendAck(c: TcpConnection, now: number): void {
   // an old SEQ would be unacceptable to the peer (RFC 9293 3.10.7.4) and its ACK lost (as
   // Linux, whose snd_nxt never moves back).
   const s = build(c, c.snd.max, F_ACK, now);
+  payloadRoom(c, s, false);
   c.host.tx.sendTcp(s, -1);
   c.stats.segsOut++;
   acked(c);
 }
 
 /**
- * Payload room of the segment `s` being built: the effective MSS (timestamps already taken
- * out, RFC 6691: the MSS counts no options) less the SACK option it carries, never more than
- * the path MTU allows (as Linux tcp_current_mss). SACK blocks that would leave less than half
- * the MSS for data are left out (they are advisory, RFC 2018 section 4).
+ * Payload room of the segment `s` being built, and the one place where its SACK blocks are
+ * fitted: the effective MSS (timestamps already taken out, RFC 6691: the MSS counts no options)
+ * less the SACK option it carries, never more than the path MTU allows (as Linux
+ * tcp_current_mss). SACK blocks that would leave less than half the MSS for data are left out
+ * (they are advisory, RFC 2018 section 4). A segment without data (`data` false: a pure ACK or
+ * a probe) only loses the blocks that would not fit the path MTU.
  */
-function payloadRoom(c: TcpConnection, s: TcpSegment): number {
+function payloadRoom(c: TcpConnection, s: TcpSegment, data: boolean): number {
   let room = c.snd.mss;
   const path = c.host.tx.pathMtu(c.remoteIp) - 40 - (c.tsOk ? 12 : 0);
+  if (!data) {
+    while (s.sackCount > 0 && 4 + 8 * s.sackCount > path) s.sackCount--;
+    return 0;
+  }
   if (path > 0 && path < room) room = path;
   while (s.sackCount > 1 && room - (4 + 8 * s.sackCount) < (room >> 1)) s.sackCount--;
   if (s.sackCount > 0) room -= 4 + 8 * s.sackCount; // NOP, NOP, kind, length, 8 per block
@@ -160,7 +134,7 @@ export function sendData(
   now: number,
 ): number {
   const s = build(c, seq, F_ACK, now);
-  const room = payloadRoom(c, s);
+  const room = payloadRoom(c, s, true);
   if (len > room) {
     len = room;
     fin = false;
@@ -386,6 +360,7 @@ export function retransmitAt(c: TcpConnection, seq: number, limit: number, now: 
  */
 export function sendProbe(c: TcpConnection, now: number): void {
   const s = build(c, seqAdd(c.snd.una, -1), F_ACK, now);
+  payloadRoom(c, s, false);
   c.host.tx.sendTcp(s, -1);
   c.stats.segsOut++;
   acked(c);
