@@ -57,6 +57,8 @@ export class TcpLayer implements TcpHandler {
   /** What connections and listeners see of the layer (not part of its public surface). */
   readonly #host: ListenerHost;
   #nextAt = Infinity;
+  /** Inside a call of the driver (input, ICMP error, poll, closeAll): it polls afterwards. */
+  #driven = false;
   #ephemeral: number;
   #challengeSec = -1;
   #challengeLeft = 0;
@@ -73,16 +75,22 @@ export class TcpLayer implements TcpHandler {
       isn,
       count: (name) => this.#count(name),
       schedule: (at) => {
-        if (at < this.#nextAt) this.#nextAt = at;
+        if (at < this.#nextAt) {
+          this.#nextAt = at;
+          this.#work();
+        }
       },
       markDirty: (c) => {
-        this.#dirty.push(c);
+        if (this.#dirty.push(c) === 1) this.#work();
       },
       release: (c) => {
         this.#conns.delete(c);
       },
       established: (c) => c.listener?.onConnDone(c, true),
-      sendRst: (c) => connRst(c),
+      sendRst: (c) => {
+        connRst(c);
+        this.#work(); // sent from a socket call: the layer below may have queued it (ARP)
+      },
       challengeAllowed: (now) => this.#challengeAllowed(now),
       addConn: (c) => this.#conns.add(c),
       removeListener: (l) => {
@@ -90,6 +98,18 @@ export class TcpLayer implements TcpHandler {
         if (this.#listeners.get(k) === l) this.#listeners.delete(k);
       },
     };
+  }
+
+  /**
+   * Called when the layer has work for its driver outside the driver's own calls: output was
+   * queued (the dirty list became non-empty), a deadline moved earlier, or a socket call sent a
+   * segment itself (a reset). The driver answers with a `poll` soon (and a fresh `pollAt`).
+   * Socket calls never poll by themselves; this is how their work gets done.
+   */
+  onWork: (() => void) | null = null;
+
+  #work(): void {
+    if (!this.#driven) this.onWork?.();
   }
 
   /** Connections in the table (every state but CLOSED, including TIME-WAIT). */
@@ -185,6 +205,16 @@ export class TcpLayer implements TcpHandler {
 
   /** A segment for one of our addresses (checksum verified by the layer below). */
   input(seg: TcpSegment, now: number): void {
+    const was = this.#driven;
+    this.#driven = true;
+    try {
+      this.#input(seg, now);
+    } finally {
+      this.#driven = was;
+    }
+  }
+
+  #input(seg: TcpSegment, now: number): void {
     if (seg.srcPort === 0 || seg.dstPort === 0) {
       this.#count("tcp-bad-port");
       return;
@@ -248,7 +278,25 @@ export class TcpLayer implements TcpHandler {
     remotePort: number,
     seq: number,
     mtu: number,
-    now: number,
+    _now: number,
+  ): void {
+    const was = this.#driven;
+    this.#driven = true;
+    try {
+      this.#icmpError(kind, localIp, localPort, remoteIp, remotePort, seq, mtu);
+    } finally {
+      this.#driven = was;
+    }
+  }
+
+  #icmpError(
+    kind: TcpIcmpError,
+    localIp: number,
+    localPort: number,
+    remoteIp: number,
+    remotePort: number,
+    seq: number,
+    mtu: number,
   ): void {
     const c = this.#conns.get(localIp >>> 0, localPort, remoteIp >>> 0, remotePort);
     if (!c) {
@@ -275,7 +323,6 @@ export class TcpLayer implements TcpHandler {
     } else if (kind !== "time-exceeded" && kind !== "parameter-problem") {
       c.toClosed(new TcpError("unreachable", "Host unreachable"));
     }
-    void now;
   }
 
   /** ARP gave up on `remoteIp`: connections still connecting to it fail. */
@@ -290,6 +337,16 @@ export class TcpLayer implements TcpHandler {
 
   /** Flush what socket calls queued, then run due timers. */
   poll(now: number): void {
+    const was = this.#driven;
+    this.#driven = true;
+    try {
+      this.#poll(now);
+    } finally {
+      this.#driven = was;
+    }
+  }
+
+  #poll(now: number): void {
     const d = this.#dirty;
     for (let i = 0; i < d.length; i++) {
       const c = d[i]!;
@@ -315,6 +372,16 @@ export class TcpLayer implements TcpHandler {
 
   /** Stack shutdown: reset every connection, or close them gracefully (FIN). */
   closeAll(mode: "reset" | "graceful", now: number): void {
+    const was = this.#driven;
+    this.#driven = true;
+    try {
+      this.#closeAll(mode, now);
+    } finally {
+      this.#driven = was;
+    }
+  }
+
+  #closeAll(mode: "reset" | "graceful", now: number): void {
     for (const l of [...this.#listeners.values()]) l.close();
     for (const c of [...this.#conns.all]) {
       // TIME-WAIT ended normally for its owner: released silently, no RST (RFC 9293 3.10.5).
