@@ -276,7 +276,7 @@ export class TcpConnection {
     this.userClosed = true;
     if (this.st === "SYN-SENT" || this.readable > 0) {
       // RFC 9293 3.10.4: CLOSE in SYN-SENT deletes the TCB; unread data: reset (RFC 1122).
-      this.reset(this.st !== "SYN-SENT", null, 0);
+      this.reset(this.st !== "SYN-SENT", null);
       return;
     }
     this.shutdownWrite();
@@ -285,7 +285,7 @@ export class TcpConnection {
   /** Abort: RST now, state CLOSED, error "aborted" (RFC 9293 3.10.5). */
   abort(): void {
     if (this.st === "CLOSED") return;
-    this.reset(this.st !== "SYN-SENT", new TcpError("aborted", "Connection aborted"), 0);
+    this.reset(this.st !== "SYN-SENT", new TcpError("aborted", "Connection aborted"));
   }
 
   /**
@@ -293,7 +293,7 @@ export class TcpConnection {
    * RFC 9293 3.10.5: ABORT in CLOSING, LAST-ACK and TIME-WAIT just deletes the TCB; no RST in
    * SYN-SENT, LISTEN or CLOSED either (as Linux tcp_need_reset).
    */
-  reset(sendRst: boolean, err: TcpError | null, _now: number): void {
+  reset(sendRst: boolean, err: TcpError | null): void {
     if (sendRst && abortSendsRst(this.st)) this.host.sendRst(this);
     this.toClosed(err);
   }

@@ -89,7 +89,7 @@ export class Listener implements TcpListener {
     this.#host.removeListener(this);
     for (const c of [...this.#halfOpen, ...this.#ready]) {
       c.listener = null;
-      c.reset(true, null, 0);
+      c.reset(true, null);
     }
     this.#halfOpen.clear();
     this.#ready.length = 0;

@@ -1,8 +1,10 @@
 /**
- * Loss detection arithmetic shared by ACK processing and the send loop, with no side
- * effects: the duplicate-ACK threshold in force (RFC 5681 3.2, RFC 5827 early retransmit, a
- * reordering-raised threshold as Linux `tp->reordering`), and RFC 6675's IsLost and SetPipe
- * over the SACK scoreboard.
+ * Loss detection shared by ACK processing, the timers and the send loop: the duplicate-ACK
+ * threshold in force (RFC 5681 3.2, RFC 5827 early retransmit, a reordering-raised threshold as
+ * Linux `tp->reordering`), RFC 6675's IsLost, NextSeg and SetPipe over the SACK scoreboard, and
+ * RACK (RFC 8985 6.2). Most functions only read the control block; two change it:
+ * `armRackTimer` arms or cancels the RACK reordering timer, and `rackDelivered` records a
+ * delivery in the RACK state. `nextSeg` writes into the scratch it is given.
  *
  * @module
  */
@@ -98,7 +100,7 @@ export function nextSeg(c: TcpConnection, out: NextSeg, now: number): NextSeg {
   const log = c.rec.rtxLog;
   out.resend = log !== null && log.lostBytes > 0 ? log.firstLost() : -1;
   out.room = c.cc.cwnd - pipeWith(c, highRxt, lost);
-  const hole = sb.nextHole(highRxt, c.snd.max);
+  const hole = sb.nextHole(highRxt);
   out.hole = hole;
   out.lost = hole >= 0 && seqLt(hole, lost) ? hole : -1;
   return out;

@@ -237,7 +237,7 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
     if (c.userClosed) {
       // RFC 1122 4.2.2.13: data after close: reset (as Linux).
       c.host.count("tcp-data-after-close");
-      c.reset(true, null, now);
+      c.reset(true, null);
       return;
     }
     if (plen > c.rcv.seg && plen <= c.rcv.mss) c.rcv.seg = plen; // for rcvRightEdge

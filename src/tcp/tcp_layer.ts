@@ -386,7 +386,7 @@ export class TcpLayer implements TcpHandler {
     for (const c of [...this.#conns.all]) {
       // TIME-WAIT ended normally for its owner: released silently, no RST (RFC 9293 3.10.5).
       if (c.state === "TIME-WAIT") c.toClosed(null);
-      else if (mode === "reset") c.reset(true, new TcpError("aborted", "Stack closed"), now);
+      else if (mode === "reset") c.reset(true, new TcpError("aborted", "Stack closed"));
       else c.close();
     }
     this.poll(now);

@@ -14,7 +14,7 @@ import { type NextSeg, nextSeg } from "./loss.ts";
 import { initialWindow } from "./congestion.ts";
 import { RtxLog } from "./rtx_log.ts";
 import { Rack } from "./rack.ts";
-import { schedulePto } from "./pto.ts";
+import { schedulePto } from "./tlp.ts";
 import { advertise } from "./rcv_window.ts";
 
 /** Fill the addressing, numbers, window and options of `c.host.out`. */
@@ -318,7 +318,7 @@ export function retransmitHead(c: TcpConnection, now: number): boolean {
   if (sb) {
     // SACK-guided: the next hole above what this recovery already resent (RFC 6675 NextSeg).
     const from = seqGt(sb.highRxt, c.snd.una) ? sb.highRxt : c.snd.una;
-    const hole = sb.nextHole(from, c.snd.max);
+    const hole = sb.nextHole(from);
     if (hole < 0) return false;
     seq = hole;
     limit = Math.min(limit, seqDiff(sb.holeEnd(hole), hole));

@@ -1,5 +1,6 @@
 /**
- * Connection timers: retransmission (RFC 6298 section 5), persist (RFC 9293 3.8.6.1),
+ * Connection timers: retransmission (RFC 6298 section 5), tail loss probe (RFC 8985 7.3; its
+ * scheduling is in tlp.ts), RACK reordering (RFC 8985 6.2), persist (RFC 9293 3.8.6.1),
  * keepalive (RFC 1122 4.2.3.6), delayed ACK (RFC 1122 4.2.3.2) and TIME-WAIT (2 MSL).
  *
  * @module
@@ -7,9 +8,9 @@
 
 import { seqAdd, seqDiff, seqGt } from "../wire/seq.ts";
 import type { TcpConnection } from "./connection.ts";
-import { output, sendData, sendProbe, sendSyn } from "./tcp_output.ts";
+import { output, retransmitAt, sendData, sendProbe, sendSyn } from "./tcp_output.ts";
 import { TcpError } from "./types.ts";
-import { onPto } from "./tlp.ts";
+import { Rack } from "./rack.ts";
 import { checkScoreboardLoss } from "./recovery.ts";
 import { armRackTimer } from "./loss.ts";
 
@@ -134,4 +135,35 @@ function onKeepalive(c: TcpConnection, now: number): void {
   c.host.count("tcp-keepalive-probe");
   sendProbe(c, now);
   c.arm("keep", now + c.opt.keepIntervalMs);
+}
+
+/**
+ * The probe timer expired (RFC 8985 7.3): send one new segment if the windows allow, else the
+ * last segment sent again; remember TLP.end_seq; re-arm the RTO (not another probe).
+ */
+export function onPto(c: TcpConnection, now: number): void {
+  if (c.snd.max === c.snd.una || c.rec.fast) return;
+  const mss = c.snd.mss;
+  const avail = seqDiff(c.snd.end, c.snd.max);
+  const wndRoom = c.snd.wnd - seqDiff(c.snd.max, c.snd.una);
+  c.tlp.rtx = false;
+  if (avail > 0 && wndRoom > 0 && c.snd.nxt === c.snd.max) {
+    const seq = c.snd.max;
+    const sent = sendData(c, seq, Math.min(avail, mss, wndRoom), false, now);
+    c.snd.nxt = c.snd.max = seqAdd(seq, sent);
+    if (sent > 0) (c.rec.rack ??= new Rack()).record(c.snd.max, now);
+    c.tlp.seq = seq;
+  } else {
+    // The highest segment (and the FIN when it was sent).
+    const finSent = c.snd.finQueued && seqGt(c.snd.max, c.snd.finSeq);
+    const dataEnd = finSent ? c.snd.finSeq : c.snd.max;
+    const len = Math.max(0, Math.min(mss, seqDiff(dataEnd, c.snd.una)));
+    const seq = seqAdd(dataEnd, -len);
+    if (retransmitAt(c, seq, len, now) < 0) return;
+    c.tlp.rtx = true;
+    c.tlp.seq = seq;
+  }
+  c.tlp.end = c.snd.max;
+  c.host.count("tcp-tlp");
+  c.arm("rtx", now + c.rtt.rto);
 }

@@ -1,6 +1,9 @@
 /**
- * The tail loss probe and what its acknowledgment shows (RFC 8985 sections 7.3 and 7.4).
- * The timer is scheduled by pto.ts.
+ * The tail loss probe (RFC 8985 section 7): when the last segments of a flight are lost no
+ * duplicate ACK comes back, and only the RTO (200 ms at least) would repair them. A probe
+ * timeout of about two round trips sends one segment first, whose ACK (or SACK) exposes the
+ * loss to fast recovery. Here: scheduling the probe timer (7.2) and what the probe's
+ * acknowledgment shows (7.4). The probe itself (7.3) is sent by `onPto` in tcp_timers.ts.
  *
  * @module
  */
@@ -8,38 +11,39 @@
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from "../wire/seq.ts";
 import type { TcpSegment } from "../wire/tcp_segment.ts";
 import type { TcpConnection } from "./connection.ts";
-import { retransmitAt, sendData } from "./tcp_output.ts";
-import { Rack } from "./rack.ts";
+
+/** RFC 8985 7.2 WCDelAckT: the worst-case delayed ACK a single segment may wait for. */
+const WC_DEL_ACK_MS = 200;
+/** Linux TCP_TIMEOUT_MIN (2 jiffies at HZ=1000) added for flights of several segments. */
+const PTO_SLACK_MS = 2;
 
 /**
- * The probe timer expired (RFC 8985 7.3): send one new segment if the windows allow, else the
- * last segment sent again; remember TLP.end_seq; re-arm the RTO (not another probe).
+ * Arm, move or cancel the probe timer after output. A probe is scheduled only when RFC 8985
+ * 7.2 allows it: SACK negotiated, nothing SACKed, not in fast or RTO recovery, no probe out,
+ * data in flight and an RTT sample. PTO = 2 SRTT, plus WCDelAckT when one segment is in
+ * flight (its ACK may be delayed) or Linux's 2 ms slack otherwise, and never after the RTO.
+ * `sentNew` says new data just left (RFC 8985 7.2: reschedule on transmission).
  */
-export function onPto(c: TcpConnection, now: number): void {
-  if (c.snd.max === c.snd.una || c.rec.fast) return;
-  const mss = c.snd.mss;
-  const avail = seqDiff(c.snd.end, c.snd.max);
-  const wndRoom = c.snd.wnd - seqDiff(c.snd.max, c.snd.una);
-  c.tlp.rtx = false;
-  if (avail > 0 && wndRoom > 0 && c.snd.nxt === c.snd.max) {
-    const seq = c.snd.max;
-    const sent = sendData(c, seq, Math.min(avail, mss, wndRoom), false, now);
-    c.snd.nxt = c.snd.max = seqAdd(seq, sent);
-    if (sent > 0) (c.rec.rack ??= new Rack()).record(c.snd.max, now);
-    c.tlp.seq = seq;
-  } else {
-    // The highest segment (and the FIN when it was sent).
-    const finSent = c.snd.finQueued && seqGt(c.snd.max, c.snd.finSeq);
-    const dataEnd = finSent ? c.snd.finSeq : c.snd.max;
-    const len = Math.max(0, Math.min(mss, seqDiff(dataEnd, c.snd.una)));
-    const seq = seqAdd(dataEnd, -len);
-    if (retransmitAt(c, seq, len, now) < 0) return;
-    c.tlp.rtx = true;
-    c.tlp.seq = seq;
+export function schedulePto(c: TcpConnection, now: number, sentNew: boolean): void {
+  const flight = seqDiff(c.snd.max, c.snd.una);
+  const st = c.st;
+  const ok = c.sackOk && c.opt.tailLossProbe && !c.rec.fast && c.tlp.end < 0 && flight > 0 &&
+    c.timers.retries === 0 &&
+    c.timers.rtx !== Infinity && c.rtt.hasSample && (c.rec.sb === null || c.rec.sb.count === 0) &&
+    (st === "ESTABLISHED" || st === "CLOSE-WAIT" || st === "FIN-WAIT-1" || st === "CLOSING" ||
+      st === "LAST-ACK");
+  if (!ok) {
+    c.timers.pto = Infinity;
+    return;
   }
-  c.tlp.end = c.snd.max;
-  c.host.count("tcp-tlp");
-  c.arm("rtx", now + c.rtt.rto);
+  if (c.timers.pto !== Infinity && !sentNew) return;
+  let pto = 2 * c.rtt.srtt + (flight <= c.snd.mss ? WC_DEL_ACK_MS : PTO_SLACK_MS);
+  if (now + pto > c.timers.rtx) pto = c.timers.rtx - now;
+  if (pto <= 0) {
+    c.timers.pto = Infinity; // the RTO is due first
+    return;
+  }
+  c.arm("pto", now + Math.ceil(pto));
 }
 
 /**
