@@ -1,5 +1,5 @@
 /**
- * `Conn`: a TCP connection shaped like `Deno.TcpConn`, over the TCP layer's `TcpConnection`.
+ * `Conn`: a TCP connection shaped like `Deno.TcpConn`, over the TCP layer's `TcpHandle`.
  * `read` resolves null at end of stream; `write` waits for send-ring space (real backpressure)
  * and resolves when every byte is queued; `readable`/`writable` are Web Streams built on them.
  *
@@ -7,7 +7,7 @@
  */
 
 import type { Driver } from "../stack.ts";
-import type { TcpConnection, TcpConnInfo, TcpEvent } from "../tcp/tcp_layer.ts";
+import type { TcpConnInfo, TcpEvent, TcpHandle } from "../tcp/tcp_layer.ts";
 import { endpoint, netAddr } from "./addr.ts";
 import { mapLayerError, toDenoError } from "./errors.ts";
 import { WakeList } from "./wake.ts";
@@ -46,7 +46,7 @@ export class Conn implements Disposable {
   /** The peer's end. */
   readonly remoteAddr: Deno.NetAddr;
   #driver: Driver;
-  #tc: TcpConnection;
+  #tc: TcpHandle;
   #wake = new WakeList();
   #closed = false;
   #stackClosed = false;
@@ -61,7 +61,7 @@ export class Conn implements Disposable {
    *
    * @ignore
    */
-  constructor(driver: Driver, tc: TcpConnection) {
+  constructor(driver: Driver, tc: TcpHandle) {
     this.#driver = driver;
     this.#tc = tc;
     this.localAddr = netAddr("tcp", tc.localIp, tc.localPort);
@@ -80,7 +80,7 @@ export class Conn implements Disposable {
    *
    * @ignore
    */
-  get tcp(): TcpConnection {
+  get tcp(): TcpHandle {
     return this.#tc;
   }
 

@@ -68,10 +68,55 @@ export interface ConnHost {
 }
 
 /**
- * A TCP connection. Made by `TcpLayer.connect` (active open) or handed out by
+ * The public handle of a connection: what socket code (src/api) uses. The control block
+ * behind it (the records of tcb.ts) is not part of it.
+ */
+export interface TcpHandle {
+  /** Local address (u32). */
+  readonly localIp: number;
+  /** Local port. */
+  readonly localPort: number;
+  /** Remote address (u32). */
+  readonly remoteIp: number;
+  /** Remote port. */
+  readonly remotePort: number;
+  /** Callback for events; must not call back into the layer synchronously. */
+  onEvent: ((ev: TcpEvent) => void) | null;
+  /** Why the connection ended abnormally, else null. */
+  readonly error: TcpError | null;
+  /** The current state (RFC 9293 3.3.2). */
+  readonly state: TcpState;
+  /** Peer's FIN reached and every byte before it read. */
+  readonly readEof: boolean;
+  /** In-order bytes waiting for the reader. */
+  readonly readable: number;
+  /** Readable bytes before the end of the urgent data, -1 when none is pending. */
+  readonly urgentMark: number;
+  /** Free send-ring space (0 once the write side is shut). */
+  readonly writable: number;
+  /** Queue bytes for sending; returns how many were accepted. */
+  write(data: Uint8Array): number;
+  /** Copy in-order received bytes into `into`; 0 when none. */
+  read(into: Uint8Array): number;
+  /** Send FIN after the queued data (half-close). */
+  shutdownWrite(): void;
+  /** Close both directions (RST when received data is unread). */
+  close(): void;
+  /** Abort: RST now, state CLOSED. */
+  abort(): void;
+  /** Disable (true) or enable (false) Nagle's algorithm. */
+  setNoDelay(on: boolean): void;
+  /** Switch keepalive on or off; `idleMs` overrides the idle time. */
+  setKeepAlive(on: boolean, idleMs?: number): void;
+  /** Statistics of this connection. */
+  info(): TcpConnInfo;
+}
+
+/**
+ * A TCP connection: the public handle ({@link TcpHandle}) over its control block. Made by `TcpLayer.connect` (active open) or handed out by
  * `TcpListener.accept` (passive open).
  */
-export class TcpConnection {
+export class TcpConnection implements TcpHandle {
   /** Local address (u32). */
   readonly localIp: number;
   /** Local port. */

@@ -35,7 +35,7 @@ import { runTimers } from "./tcp_timers.ts";
 import { resolveOptions, TCP_DEFAULTS, TcpError, type TcpOptions } from "./types.ts";
 
 export { TcpConnection } from "./connection.ts";
-export type { TcpConnInfo } from "./connection.ts";
+export type { TcpConnInfo, TcpHandle } from "./connection.ts";
 export type { TcpListener } from "./listener.ts";
 export { TCP_DEFAULTS, TcpError } from "./types.ts";
 export type { IsnFunction, TcpErrorCode, TcpEvent, TcpOptions, TcpState } from "./types.ts";
