@@ -58,7 +58,7 @@ function lostEdge(c: TcpConnection, now: number): number {
 function rackReoWnd(c: TcpConnection): number {
   const sb = c.rec.sb;
   const dupSacked = sb !== null && sb.sacked >= dupThreshold(c) * c.snd.mss;
-  return c.rec.rack!.reoWnd(c.rec.fast, dupSacked, c.rtt.srtt);
+  return c.rec.rack!.reoWnd(c.rec.fastRecovery, dupSacked, c.rtt.srtt);
 }
 
 /**
@@ -128,7 +128,7 @@ function pipeWith(c: TcpConnection, highRxt: number, lost: number): number {
 /** Whether `seq` may have been sent more than once (a go-back after an RTO, or a recovery). */
 export function retransmitted(c: TcpConnection, seq: number): boolean {
   if (c.timers.retries > 0) return true;
-  return c.rec.sb !== null && (c.rec.fast || c.snd.nxt !== c.snd.max) &&
+  return c.rec.sb !== null && (c.rec.fastRecovery || c.snd.nxt !== c.snd.max) &&
     seqLt(seq, c.rec.sb.highRxt);
 }
 

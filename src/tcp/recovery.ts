@@ -22,7 +22,7 @@ import { retransmitHead } from "./tcp_output.ts";
  */
 export function onDupAck(c: TcpConnection, now: number): void {
   c.rec.dupAcks++;
-  if (c.rec.fast) {
+  if (c.rec.fastRecovery) {
     // RFC 5681 3.2 (4): NewReno inflates cwnd by one SMSS per duplicate. With a scoreboard,
     // pipe accounts for what left the network instead (RFC 6675 section 5).
     if (c.rec.state === "fast") c.cc.onDupAckInRecovery(c.snd.mss);
@@ -41,7 +41,7 @@ export function onDupAck(c: TcpConnection, now: number): void {
  * the first segment lost (DupThresh segments SACKed above it), whatever the duplicate count.
  */
 export function checkScoreboardLoss(c: TcpConnection, now: number): void {
-  if (c.rec.fast || c.snd.max === c.snd.una || !seqGe(c.snd.una, c.rec.recover)) return;
+  if (c.rec.fastRecovery || c.snd.max === c.snd.una || !seqGe(c.snd.una, c.rec.recover)) return;
   if (headLost(c, now)) enterRecovery(c, now);
 }
 

@@ -107,8 +107,8 @@ export type RecoveryState = "open" | "fast" | "sack" | "rto";
 export class Recovery {
   /** Where recovery stands (see {@link RecoveryState}). */
   state: RecoveryState = "open";
-  /** Fast recovery ("fast" or "sack"): congestion control is in its recovery phase. */
-  get fast(): boolean {
+  /** In fast recovery, NewReno ("fast") or SACK-based ("sack"): cwnd is being reduced. */
+  get fastRecovery(): boolean {
     return this.state === "fast" || this.state === "sack";
   }
   /** RFC 6582 `recover` / RFC 6675 RecoveryPoint: SND.MAX when recovery began. */

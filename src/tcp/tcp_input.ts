@@ -345,7 +345,8 @@ function onNewAck(c: TcpConnection, seg: TcpSegment, now: number): boolean {
   // RTT: timestamps (RFC 7323 4.1) or one timed segment (RFC 6298 3, Karn's rule). While
   // holes are being repaired the echoed timestamp is that of the segment before the hole
   // (RFC 7323 4.3), which would inflate the RTT by the recovery time: use timing then.
-  const clean = !c.rec.fast && (!c.rec.sb || c.rec.sb.count === 0) && c.timers.retries === 0;
+  const clean = !c.rec.fastRecovery && (!c.rec.sb || c.rec.sb.count === 0) &&
+    c.timers.retries === 0;
   if (clean && c.tsOk && seg.hasTs && seg.tsEcr !== 0 && seqGe(now >>> 0, seg.tsEcr)) {
     c.rtt.sample(seqDiff(now >>> 0, seg.tsEcr));
     c.snd.rttStart = -1;
@@ -357,7 +358,7 @@ function onNewAck(c: TcpConnection, seg: TcpSegment, now: number): boolean {
   c.timers.retries = 0;
   c.timers.progressAt = now;
   const mss = c.snd.mss;
-  if (c.rec.fast) onRecoveryAck(c, seg, dataAcked, sackSpan, now);
+  if (c.rec.fastRecovery) onRecoveryAck(c, seg, dataAcked, sackSpan, now);
   else if (dataAcked > 0) c.cc.onAck(dataAcked, mss, now);
   c.rec.dupAcks = 0;
   c.rec.limitedTx = 0;

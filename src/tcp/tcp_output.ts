@@ -150,7 +150,7 @@ export function sendData(
   c.stats.bytesOut += len;
   if (len > 0) {
     c.snd.lastDataAt = now;
-    if (c.rec.fast) c.rec.prrOut += len; // RFC 6937 prr_out
+    if (c.rec.fastRecovery) c.rec.prrOut += len; // RFC 6937 prr_out
   }
   acked(c);
   return len;

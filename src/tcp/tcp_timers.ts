@@ -142,7 +142,7 @@ function onKeepalive(c: TcpConnection, now: number): void {
  * last segment sent again; remember TLP.end_seq; re-arm the RTO (not another probe).
  */
 export function onPto(c: TcpConnection, now: number): void {
-  if (c.snd.max === c.snd.una || c.rec.fast) return;
+  if (c.snd.max === c.snd.una || c.rec.fastRecovery) return;
   const mss = c.snd.mss;
   const avail = seqDiff(c.snd.end, c.snd.max);
   const wndRoom = c.snd.wnd - seqDiff(c.snd.max, c.snd.una);

@@ -27,7 +27,8 @@ const PTO_SLACK_MS = 2;
 export function schedulePto(c: TcpConnection, now: number, sentNew: boolean): void {
   const flight = seqDiff(c.snd.max, c.snd.una);
   const st = c.st;
-  const ok = c.sackOk && c.opt.tailLossProbe && !c.rec.fast && c.tlp.end < 0 && flight > 0 &&
+  const ok = c.sackOk && c.opt.tailLossProbe && !c.rec.fastRecovery && c.tlp.end < 0 &&
+    flight > 0 &&
     c.timers.retries === 0 &&
     c.timers.rtx !== Infinity && c.rtt.hasSample && (c.rec.sb === null || c.rec.sb.count === 0) &&
     (st === "ESTABLISHED" || st === "CLOSE-WAIT" || st === "FIN-WAIT-1" || st === "CLOSING" ||
