@@ -1,7 +1,10 @@
 /**
- * One TCP connection: its control block (RFC 9293 section 3.3.1 names), the socket calls of
- * the owner, and the bookkeeping for statistics. Segment arrival lives in `tcp_input.ts`,
- * sending in `tcp_output.ts`, timers in `tcp_timers.ts`.
+ * One TCP connection: the public handle (`TcpHandle`: socket calls and events) over its control
+ * block, whose records (send and receive sequence space, recovery, loss probe, timers,
+ * statistics; RFC 9293 section 3.3.1 names) live in `tcb.ts`. Segment arrival lives in
+ * `tcp_input.ts`, sending in `tcp_output.ts`, timers in `tcp_timers.ts`. `ConnHost`, what a
+ * connection needs from its layer, is declared here so that this module imports nothing that
+ * imports it back.
  *
  * Socket calls never transmit: they mark the connection dirty and the layer's next `poll(now)`
  * flushes.
