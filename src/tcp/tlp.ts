@@ -8,7 +8,7 @@
  * @module
  */
 
-import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from "../wire/seq.ts";
+import { seqDiff, seqGe, seqLe, seqLt } from "../wire/seq.ts";
 import type { TcpSegment } from "../wire/tcp_segment.ts";
 import type { TcpConnection } from "./connection.ts";
 
