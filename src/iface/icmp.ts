@@ -21,13 +21,14 @@ import {
   K_ICMP,
   TX_PAYLOAD_OFF,
 } from "../wire/layout.ts";
+import { PROTO_ICMP, PROTO_TCP, PROTO_UDP } from "../wire/checksum.ts";
 import type { TcpHandler, TcpIcmpError } from "../tcp/contract.ts";
 import type { Counters } from "./counters.ts";
 import type { ExpiredDatagram } from "./fragments.ts";
 import type { IfaceLimits } from "./limits.ts";
 import { TokenBucket } from "./rate_limit.ts";
 import { isMulticastIp, type Router } from "./routing.ts";
-import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, type Transmitter } from "./transmit.ts";
+import type { Transmitter } from "./transmit.ts";
 
 /** ICMP types (RFC 792). */
 export const ICMP_ECHO_REPLY = 0;

@@ -45,6 +45,7 @@ import {
   TX_PAYLOAD_OFF,
   TX_SIZE,
 } from "../wire/layout.ts";
+import { PROTO_ICMP, PROTO_UDP } from "../wire/checksum.ts";
 import type { FrameSink } from "./interface_types.ts";
 import { ARP_INCOMPLETE, type ArpActions, ArpCache, type ArpEntry } from "./arp_cache.ts";
 import type { Counters } from "./counters.ts";
@@ -67,13 +68,6 @@ export const REASM_OFF: number = LANDING_BASE + 64;
 export const LANDING_DATA: number = LANDING_BASE + 128;
 /** Payload offset of ARP frames (the 42-byte frame ends here). */
 export const ARP_OFF: number = TX_OFF + TX_SIZE - 16;
-
-/** IPv4 protocol numbers (RFC 790). */
-export const PROTO_ICMP = 1;
-/** TCP. */
-export const PROTO_TCP = 6;
-/** UDP. */
-export const PROTO_UDP = 17;
 
 /** Builds and sends frames for one interface. */
 export class Transmitter implements ArpActions {
