@@ -106,7 +106,7 @@ for (const size of [128, 1500]) {
       name: kind,
       group: `iface-tx-tcp ${size}`,
       baseline: kind === "js",
-      fn: () => void h.iface.sendTcp(s, ring),
+      fn: () => void h.iface.sendTcp(s, ring, 0),
     });
   }
 }

@@ -340,7 +340,7 @@ export class TcpConnection {
    * RFC 9293 3.10.5: ABORT in CLOSING, LAST-ACK and TIME-WAIT just deletes the TCB; no RST in
    * SYN-SENT, LISTEN or CLOSED either (as Linux tcp_need_reset).
    */
-  reset(sendRst: boolean, err: TcpError | null, _now: number): void {
+  reset(sendRst: boolean, err: TcpError | null, now: number): void {
     if (sendRst && abortSendsRst(this.st)) {
       const s = this.host.out.clear();
       s.srcIp = this.localIp;
@@ -350,7 +350,7 @@ export class TcpConnection {
       s.seq = this.sndNxt;
       s.ack = this.rcvNxt;
       s.flags = 4 | 16; // RST+ACK
-      this.host.tx.sendTcp(s, -1);
+      this.host.tx.sendTcp(s, -1, now);
       this.segsOut++;
       this.host.count("tcp-rst-sent");
     }

@@ -22,7 +22,7 @@ import type { Engine } from "../kernels/engine.ts";
 import { F_ACK, F_RST, F_SYN } from "../wire/layout.ts";
 import { seqAdd, seqGt, seqLt } from "../wire/seq.ts";
 import { TcpSegment } from "../wire/tcp_segment.ts";
-import type { TcpHandler, TcpIcmpError, TcpTransmit } from "./contract.ts";
+import type { TcpHandler, TcpIcmpReport, TcpTransmit } from "./contract.ts";
 import { TcpConnection } from "./connection.ts";
 import { ConnTable, endpointKey } from "./demux.ts";
 import { initSend } from "./handshake.ts";
@@ -45,7 +45,7 @@ export type { TcpConnInfo } from "./connection.ts";
 export type { TcpListener } from "./listener.ts";
 export { TCP_DEFAULTS, TcpError } from "./types.ts";
 export type { IsnFunction, TcpErrorCode, TcpEvent, TcpOptions, TcpState } from "./types.ts";
-export type { TcpHandler, TcpIcmpError, TcpTransmit } from "./contract.ts";
+export type { TcpHandler, TcpIcmpError, TcpIcmpReport, TcpTransmit } from "./contract.ts";
 export type { TcpSegment } from "../wire/tcp_segment.ts";
 
 const EPHEMERAL_LO = 49152;
@@ -184,7 +184,7 @@ export class TcpLayer implements TcpHandler {
     }
     const opt = opts?.options ? resolveOptions(this.#opt, opts.options) : this.#opt;
     const c = new TcpConnection(this, opt, lip, lport, rip, remotePort);
-    initSend(c, minIss >= 0 ? minIss : this.isn(lip, lport, rip, remotePort, now));
+    initSend(c, minIss >= 0 ? minIss : this.isn(lip, lport, rip, remotePort, now), now);
     c.st = "SYN-SENT";
     c.progressAt = now;
     c.rttStart = now;
@@ -213,7 +213,7 @@ export class TcpLayer implements TcpHandler {
     }
     // RFC 9293 3.10.7.1: no connection: RST (never in reply to a RST).
     this.count(seg.flags & F_SYN ? "tcp-no-listener" : "tcp-no-connection");
-    replyRst(this, seg);
+    replyRst(this, seg, now);
   }
 
   /**
@@ -247,16 +247,8 @@ export class TcpLayer implements TcpHandler {
   }
 
   /** ICMP errors (RFC 1122 4.2.3.9; RFC 1191 for fragmentation-needed). */
-  icmpError(
-    kind: TcpIcmpError,
-    localIp: number,
-    localPort: number,
-    remoteIp: number,
-    remotePort: number,
-    seq: number,
-    mtu: number,
-    now: number,
-  ): void {
+  icmpError(report: Readonly<TcpIcmpReport>, now: number): void {
+    const { kind, localIp, localPort, remoteIp, remotePort, seq, mtu } = report;
     const c = this.#conns.get(localIp >>> 0, localPort, remoteIp >>> 0, remotePort);
     if (!c) {
       this.count("tcp-icmp-no-connection");

@@ -114,7 +114,7 @@ function acked(c: TcpConnection): void {
 export function sendSyn(c: TcpConnection, now: number): void {
   const ack = c.st === "SYN-RECEIVED";
   const s = build(c, c.iss, ack ? F_SYN | F_ACK : F_SYN, now);
-  c.host.tx.sendTcp(s, -1);
+  c.host.tx.sendTcp(s, -1, now);
   c.segsOut++;
   if (ack) acked(c);
   if (seqLt(c.sndNxt, seqAdd(c.iss, 1))) c.sndNxt = seqAdd(c.iss, 1);
@@ -128,7 +128,7 @@ export function sendAck(c: TcpConnection, now: number): void {
   // an old SEQ would be unacceptable to the peer (RFC 9293 3.10.7.4) and its ACK lost (as
   // Linux, whose snd_nxt never moves back).
   const s = build(c, c.sndMax, F_ACK, now);
-  c.host.tx.sendTcp(s, -1);
+  c.host.tx.sendTcp(s, -1, now);
   c.segsOut++;
   acked(c);
 }
@@ -139,9 +139,9 @@ export function sendAck(c: TcpConnection, now: number): void {
  * the path MTU allows (as Linux tcp_current_mss). SACK blocks that would leave less than half
  * the MSS for data are left out (they are advisory, RFC 2018 section 4).
  */
-function payloadRoom(c: TcpConnection, s: TcpSegment): number {
+function payloadRoom(c: TcpConnection, s: TcpSegment, now: number): number {
   let room = c.mss;
-  const path = c.host.tx.pathMtu(c.remoteIp) - 40 - (c.tsOk ? 12 : 0);
+  const path = c.host.tx.pathMtu(c.remoteIp, now) - 40 - (c.tsOk ? 12 : 0);
   if (path > 0 && path < room) room = path;
   while (s.sackCount > 1 && room - (4 + 8 * s.sackCount) < (room >> 1)) s.sackCount--;
   if (s.sackCount > 0) room -= 4 + 8 * s.sackCount; // NOP, NOP, kind, length, 8 per block
@@ -160,7 +160,7 @@ export function sendData(
   now: number,
 ): number {
   const s = build(c, seq, F_ACK, now);
-  const room = payloadRoom(c, s);
+  const room = payloadRoom(c, s, now);
   if (len > room) {
     len = room;
     fin = false;
@@ -171,7 +171,7 @@ export function sendData(
   if (len > 0 && seqAdd(seq, len) === c.sndEnd) flags |= F_PSH;
   s.flags = flags;
   s.payloadLen = len;
-  c.host.tx.sendTcp(s, len > 0 ? c.sndRing : -1);
+  c.host.tx.sendTcp(s, len > 0 ? c.sndRing : -1, now);
   c.segsOut++;
   c.bytesOut += len;
   if (len > 0) {
@@ -385,7 +385,7 @@ export function retransmitAt(c: TcpConnection, seq: number, limit: number, now: 
  */
 export function sendProbe(c: TcpConnection, now: number): void {
   const s = build(c, seqAdd(c.sndUna, -1), F_ACK, now);
-  c.host.tx.sendTcp(s, -1);
+  c.host.tx.sendTcp(s, -1, now);
   c.segsOut++;
   acked(c);
 }

@@ -457,7 +457,7 @@ each("TCP: sendTcp builds DF frames with the payload from the send ring", (kind)
   seg.flags = F_PSH | F_ACK;
   seg.wnd = 1000;
   seg.payloadLen = 500;
-  assert.ok(h.iface.sendTcp(seg, ring));
+  assert.ok(h.iface.sendTcp(seg, ring, h.now));
   const [f] = h.take();
   assert.equal(f!.verdict, 0);
   assert.equal(f!.desc[D_KIND], K_TCP);
@@ -469,12 +469,12 @@ each("TCP: sendTcp builds DF frames with the payload from the send ring", (kind)
   // A bare ACK with no ring.
   seg.flags = F_ACK;
   seg.payloadLen = 0;
-  assert.ok(h.iface.sendTcp(seg, -1));
+  assert.ok(h.iface.sendTcp(seg, -1, h.now));
   assert.equal(h.take()[0]!.payload.length, 0);
   seg.dstIp = parseIpv4("9.9.9.9");
-  assert.equal(h.iface.sendTcp(seg, -1), false);
+  assert.equal(h.iface.sendTcp(seg, -1, h.now), false);
   assert.equal(h.iface.stats()["tcp-no-route"], 1);
-  assert.equal(h.iface.pathMtu(PEER_IP), 1500);
+  assert.equal(h.iface.pathMtu(PEER_IP, h.now), 1500);
   assert.equal(h.iface.sourceFor(PEER_IP), OUR_IP);
 });
 
@@ -485,7 +485,7 @@ each("ICMP errors quoting our TCP segments reach TCP; frag-needed lowers the pat
   const seg = outSegment(50000, 443, 100);
   seg.flags = F_SYN;
   seg.mss = 1460;
-  h.iface.sendTcp(seg, -1);
+  h.iface.sendTcp(seg, -1, h.now);
   const quote = h.take()[0]!.bytes.slice(14, 14 + 28);
   h.deliver(h.icmp(3, 4, 1400, quote));
   assert.deepEqual(h.tcp.calls.at(-1), {
@@ -493,13 +493,13 @@ each("ICMP errors quoting our TCP segments reach TCP; frag-needed lowers the pat
     error: "fragmentation-needed",
     args: [OUR_IP, 50000, PEER_IP, 443, 100, 1400],
   });
-  assert.equal(h.iface.pathMtu(PEER_IP), 1400);
+  assert.equal(h.iface.pathMtu(PEER_IP, h.now), 1400);
   h.deliver(h.icmp(3, 3, 0, quote));
   const last = h.tcp.calls.at(-1);
   assert.ok(last?.kind === "icmp" && last.error === "port-unreachable");
   // A forged tiny MTU is floored at 552 (Linux min_pmtu).
   h.deliver(h.icmp(3, 4, 100, quote));
-  assert.equal(h.iface.pathMtu(PEER_IP), 552);
+  assert.equal(h.iface.pathMtu(PEER_IP, h.now), 552);
   // A quote of someone else's datagram is ignored.
   const other = quote.slice();
   other[15] = 99;
@@ -517,10 +517,10 @@ each("nothing larger than the link MTU is sent", (kind) => {
   const seg = outSegment(1, 2, 1);
   seg.flags = F_ACK;
   seg.payloadLen = 537;
-  assert.equal(h.iface.sendTcp(seg, ring), false);
+  assert.equal(h.iface.sendTcp(seg, ring, h.now), false);
   assert.equal(h.iface.stats()["tx-too-big"], 1);
   seg.payloadLen = 536;
-  assert.ok(h.iface.sendTcp(seg, ring));
+  assert.ok(h.iface.sendTcp(seg, ring, h.now));
   assert.equal(h.take()[0]!.bytes.length, 14 + 576);
 });
 
@@ -535,7 +535,7 @@ each("a full-MSS segment that overflows only by SACK blocks loses blocks, not da
   seg.sackCount = 2;
   seg.sack.set([10, 20, 30, 40]);
   seg.payloadLen = 1448; // 20 + 32 (TS) + 1448 = 1500: no room for SACK blocks
-  assert.ok(h.iface.sendTcp(seg, ring));
+  assert.ok(h.iface.sendTcp(seg, ring, h.now));
   const [f] = h.take();
   assert.equal(f!.verdict, 0);
   assert.equal(f!.bytes.length, 1514);

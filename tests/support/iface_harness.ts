@@ -44,7 +44,7 @@ import {
   RX_OFF,
   TX_PAYLOAD_OFF,
 } from "../../src/wire/layout.ts";
-import type { TcpHandler, TcpIcmpError } from "../../src/tcp/contract.ts";
+import type { TcpHandler, TcpIcmpError, TcpIcmpReport } from "../../src/tcp/contract.ts";
 import type { TcpSegment } from "../../src/wire/tcp_segment.ts";
 import { Interface, type InterfaceOptions } from "../../src/iface/interface.ts";
 import { parseIpv4 } from "../../src/iface/routing.ts";
@@ -94,20 +94,11 @@ export class FakeTcp implements TcpHandler {
     const payload = this.#engine.mem.slice(seg.payloadOff, seg.payloadOff + seg.payloadLen);
     this.calls.push({ kind: "input", seg: copy, payload });
   }
-  icmpError(
-    error: TcpIcmpError,
-    localIp: number,
-    localPort: number,
-    remoteIp: number,
-    remotePort: number,
-    seq: number,
-    mtu: number,
-    _now: number,
-  ): void {
+  icmpError(r: Readonly<TcpIcmpReport>, _now: number): void {
     this.calls.push({
       kind: "icmp",
-      error,
-      args: [localIp, localPort, remoteIp, remotePort, seq, mtu],
+      error: r.kind,
+      args: [r.localIp, r.localPort, r.remoteIp, r.remotePort, r.seq, r.mtu],
     });
   }
   unreachable(ip: number, _now: number): void {

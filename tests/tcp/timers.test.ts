@@ -272,32 +272,30 @@ Deno.test("ICMP: port unreachable refuses a connecting socket; frag-needed lower
   p.blackhole.a = true;
   const c = p.a.connect(IP_B, 80, p.now);
   p.poll();
-  p.a.icmpError(
-    "port-unreachable",
-    c.localIp,
-    c.localPort,
-    c.remoteIp,
-    c.remotePort,
-    c.info().bytesOut + (c as unknown as { iss: number }).iss,
-    0,
-    p.now,
-  );
+  p.a.icmpError({
+    kind: "port-unreachable",
+    localIp: c.localIp,
+    localPort: c.localPort,
+    remoteIp: c.remoteIp,
+    remotePort: c.remotePort,
+    seq: c.info().bytesOut + (c as unknown as { iss: number }).iss,
+    mtu: 0,
+  }, p.now);
   assert.equal(c.error?.code, "refused");
   const q = new TcpPair({ capture: true, faults: { delayMs: 5 } });
   const [d] = openPair(q);
   d.write(new Uint8Array(3000));
   q.poll();
   const first = q.captured.filter((r) => r.from === "a" && r.len > 0)[0]!;
-  q.a.icmpError(
-    "fragmentation-needed",
-    d.localIp,
-    d.localPort,
-    d.remoteIp,
-    d.remotePort,
-    first.seq,
-    1000,
-    q.now,
-  );
+  q.a.icmpError({
+    kind: "fragmentation-needed",
+    localIp: d.localIp,
+    localPort: d.localPort,
+    remoteIp: d.remoteIp,
+    remotePort: d.remotePort,
+    seq: first.seq,
+    mtu: 1000,
+  }, q.now);
   assert.equal(d.info().mss, 1000 - 40 - 12);
   q.captured.length = 0;
   q.poll();
