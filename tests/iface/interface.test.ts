@@ -33,7 +33,8 @@ import {
 import type { EngineKind } from "../../src/kernels/engine.ts";
 import { IfaceError } from "../../src/iface/interface.ts";
 import { parseIpv4 } from "../../src/iface/routing.ts";
-import { TcpSegment } from "../../src/wire/tcp_segment.ts";
+import type { TcpSegment } from "../../src/wire/tcp_segment.ts";
+import { segment } from "../support/segment.ts";
 import {
   Harness,
   icmpMessage,
@@ -59,13 +60,7 @@ function each(name: string, fn: (kind: EngineKind) => void): void {
 
 /** A segment from us to the peer, no options, for sendTcp tests. */
 function outSegment(srcPort: number, dstPort: number, seq: number): TcpSegment {
-  const seg = new TcpSegment().clear();
-  seg.srcIp = OUR_IP;
-  seg.dstIp = PEER_IP;
-  seg.srcPort = srcPort;
-  seg.dstPort = dstPort;
-  seg.seq = seq;
-  return seg;
+  return segment({ srcIp: OUR_IP, dstIp: PEER_IP, srcPort, dstPort, seq });
 }
 
 each("start announces our address with a gratuitous ARP request", (kind) => {
@@ -406,11 +401,7 @@ void OUR_HI;
 void OUR_LO;
 
 function peerSeg(fill: (s: TcpSegment) => void): TcpSegment {
-  const s = new TcpSegment().clear();
-  s.srcIp = PEER_IP;
-  s.dstIp = OUR_IP;
-  s.srcPort = 40000;
-  s.dstPort = 80;
+  const s = segment({ srcIp: PEER_IP, dstIp: OUR_IP, srcPort: 40000, dstPort: 80 });
   fill(s);
   return s;
 }

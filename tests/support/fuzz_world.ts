@@ -17,7 +17,7 @@ import type { IfaceLimits } from "../../src/iface/limits.ts";
 import type { TcpHandler, TcpIcmpReport } from "../../src/tcp/contract.ts";
 import type { TcpSegment } from "../../src/wire/tcp_segment.ts";
 import { PEER_IP, PEER_MAC, UDP_PORT, VICTIM_IP, VICTIM_MAC } from "./fuzz_corpus.ts";
-import { Rng } from "./fuzz_frames.ts";
+import { Rng } from "./rng.ts";
 import { type TcpFactory, type TcpLike, testIsn } from "./fuzz_tcp_types.ts";
 
 /** A TCP handler that takes segments and does nothing (interface-level fuzzing). */

@@ -48,6 +48,7 @@ import type { TcpHandler, TcpIcmpError, TcpIcmpReport } from "../../src/tcp/cont
 import type { TcpSegment } from "../../src/wire/tcp_segment.ts";
 import { Interface, type InterfaceOptions } from "../../src/iface/interface.ts";
 import { parseIpv4 } from "../../src/iface/routing.ts";
+import { rng } from "./rng.ts";
 
 /** Our address in the tests. */
 export const OUR_IP: number = parseIpv4("10.0.0.2");
@@ -67,12 +68,6 @@ export const OUR_LO = 0xbbccddee;
 /** Make an engine of `kind`. */
 export function makeEngine(kind: EngineKind): Engine {
   return kind === "js" ? createJsEngine() : createWasmEngine();
-}
-
-/** A seeded PRNG in [0, 1) (Lehmer). */
-export function seeded(seed: number): () => number {
-  let s = seed % 2147483647 || 1;
-  return () => (s = (s * 48271) % 2147483647) / 2147483647;
 }
 
 /** A recorded call into the fake TCP handler. */
@@ -141,7 +136,7 @@ export class Harness {
       prefixLength: 24,
       mtu: 1500,
       mac: OUR_MAC,
-      random: seeded(42),
+      random: rng(42),
       ...options,
     });
     this.tcp = new FakeTcp(this.engine);

@@ -6,7 +6,8 @@
 
 import assert from "node:assert/strict";
 import { F_ACK, F_RST, F_SYN, RX_OFF } from "../../src/wire/layout.ts";
-import { TcpSegment } from "../../src/wire/tcp_segment.ts";
+import type { TcpSegment } from "../../src/wire/tcp_segment.ts";
+import { segment } from "../support/segment.ts";
 import { type Captured, IP_A, IP_B, TcpPair } from "../support/tcp_pair.ts";
 import { openPair, Stream } from "../support/tcp_transfer.ts";
 
@@ -95,15 +96,15 @@ Deno.test("abort in LAST-ACK or CLOSING sends no RST (RFC 9293 3.10.5)", () => {
 
 /** A segment from a to b on the pair's tuple. */
 function seg(c: { localPort: number; remotePort: number }, flags: number, seq: number): TcpSegment {
-  const x = new TcpSegment();
-  x.srcIp = IP_A;
-  x.dstIp = IP_B;
-  x.srcPort = c.localPort;
-  x.dstPort = c.remotePort;
-  x.flags = flags;
-  x.seq = seq >>> 0;
-  x.wnd = 65535;
-  return x;
+  return segment({
+    srcIp: IP_A,
+    dstIp: IP_B,
+    srcPort: c.localPort,
+    dstPort: c.remotePort,
+    flags,
+    seq,
+    wnd: 65535,
+  });
 }
 
 Deno.test("ACKs to out-of-window segments: one per 500 ms per connection (Linux)", () => {
