@@ -37,7 +37,7 @@ import {
 import { ARP_REQUEST, ArpPacket } from "../wire/arp_packet.ts";
 import { EthernetFrame } from "../wire/ethernet_frame.ts";
 import { IcmpHeader } from "../wire/icmp_header.ts";
-import { IP_DF, Ipv4Header } from "../wire/ipv4_header.ts";
+import { hasSourceRoute, IP_DF, Ipv4Header } from "../wire/ipv4_header.ts";
 import { UdpHeader } from "../wire/udp_header.ts";
 import type { TcpHandler, TcpTransmit } from "../tcp/contract.ts";
 import { dropName } from "../wire/drop.ts";
@@ -382,23 +382,4 @@ export class Interface implements TcpTransmit, UdpOwner {
     }
     this.#ipv4(linkGroup, now);
   }
-}
-
-/** True when the IPv4 options at `mem[l3Off+20, l3Off+hlen)` hold a source route (RFC 791). */
-function hasSourceRoute(mem: Uint8Array, l3Off: number, hlen: number): boolean {
-  let i = l3Off + 20;
-  const end = l3Off + hlen;
-  while (i < end) {
-    const type = mem[i]!;
-    if (type === 0) return false; // end of option list
-    if (type === 1) {
-      i++; // no-operation
-      continue;
-    }
-    if (type === 0x83 || type === 0x89) return true; // loose / strict source and record route
-    const len = i + 1 < end ? mem[i + 1]! : 0;
-    if (len < 2) return false; // malformed: the rest is not options we act on
-    i += len;
-  }
-  return false;
 }

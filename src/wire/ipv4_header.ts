@@ -125,3 +125,25 @@ export class Ipv4Header {
     d[D_IP_DST] = this.dst | 0;
   }
 }
+
+/**
+ * True when the IPv4 options at `mem[l3Off+20, l3Off+hlen)` hold a loose or strict source
+ * route (RFC 791 section 3.1, option types 131 and 137). Malformed options end the scan.
+ */
+export function hasSourceRoute(mem: Uint8Array, l3Off: number, hlen: number): boolean {
+  let i = l3Off + 20;
+  const end = l3Off + hlen;
+  while (i < end) {
+    const type = mem[i]!;
+    if (type === 0) return false; // end of option list
+    if (type === 1) {
+      i++; // no-operation
+      continue;
+    }
+    if (type === 0x83 || type === 0x89) return true; // loose / strict source and record route
+    const len = i + 1 < end ? mem[i + 1]! : 0;
+    if (len < 2) return false; // malformed: the rest is not options we act on
+    i += len;
+  }
+  return false;
+}

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { ArpPacket } from "../../src/wire/arp_packet.ts";
 import { EthernetFrame } from "../../src/wire/ethernet_frame.ts";
 import { IcmpHeader } from "../../src/wire/icmp_header.ts";
-import { Ipv4Header } from "../../src/wire/ipv4_header.ts";
+import { hasSourceRoute, Ipv4Header } from "../../src/wire/ipv4_header.ts";
 import { K_ARP, K_ICMP, K_UDP, RX_OFF, TX_PAYLOAD_OFF } from "../../src/wire/layout.ts";
 import { UdpHeader } from "../../src/wire/udp_header.ts";
 import type { Engine } from "../../src/kernels/engine.ts";
@@ -107,4 +107,14 @@ Deno.test("records: IPv4 fragment flags and offset", () => {
   assert.deepEqual([ip.dontFragment, ip.moreFragments, ip.fragmentOffset], [true, false, 0]);
   ip.frag = 0x2000 | 185;
   assert.deepEqual([ip.dontFragment, ip.moreFragments, ip.fragmentOffset], [false, true, 1480]);
+});
+
+Deno.test("records: source-route options found in an IPv4 header (RFC 791 LSRR/SSRR)", () => {
+  const h = (opts: number[]) =>
+    new Uint8Array([0x45 + opts.length / 4, ...new Array(19).fill(0), ...opts]);
+  assert.equal(hasSourceRoute(h([1, 1, 1, 0]), 0, 24), false); // NOPs and end of list
+  assert.equal(hasSourceRoute(h([1, 0x83, 7, 4, 10, 0, 0, 1]), 0, 28), true); // loose
+  assert.equal(hasSourceRoute(h([0x89, 7, 4, 10, 0, 0, 1, 0]), 0, 28), true); // strict
+  assert.equal(hasSourceRoute(h([0x07, 7, 4, 10, 0, 0, 1, 0]), 0, 28), false); // record route
+  assert.equal(hasSourceRoute(h([0x44, 1, 0, 0]), 0, 24), false); // malformed length ends it
 });
