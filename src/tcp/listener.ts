@@ -135,7 +135,7 @@ export class Listener implements TcpListener {
       return;
     }
     if (f & F_ACK) {
-      replyRst(this.#host, seg); // <SEQ=SEG.ACK><CTL=RST>
+      replyRst(this.#host, seg, now); // <SEQ=SEG.ACK><CTL=RST>
       return;
     }
     if (!(f & F_SYN)) {
@@ -160,7 +160,7 @@ export class Listener implements TcpListener {
     );
     c.passive = true;
     c.listener = this;
-    initSend(c, this.#host.isn(seg.dstIp, seg.dstPort, seg.srcIp, seg.srcPort, now));
+    initSend(c, this.#host.isn(seg.dstIp, seg.dstPort, seg.srcIp, seg.srcPort, now), now);
     negotiate(c, seg, now);
     firstWindow(c, seg);
     c.st = "SYN-RECEIVED";
