@@ -25,10 +25,19 @@
  * by `receive()` once due; outbound ones by the next `send()`, `receive()` or `wait()` call
  * after they are due. `nextDueAt()` tells a driver when to call again.
  *
+ * Capabilities (link.ts): corking and checksum help are forwarded to the wrapped link;
+ * `counters()` returns `fault-*` plus the wrapped link's counters; `nextDueAt()` is this
+ * injector's (and the wrapped link's). Large frames are adapted: an oversized IPv4 TCP frame
+ * from a link with segmentation offload is cut into MTU-sized segments (segment.ts) before
+ * the faults apply, so drops and delays hit wire-sized frames as on a real network; any other
+ * oversized frame is dropped and counted as `oversize`. Frames leaving the injector therefore
+ * never exceed mtu + 18 bytes and it declares no `maxFrame` of its own.
+ *
  * @module
  */
 
-import type { Link } from "./link.ts";
+import { type ChecksumFn, frameRoom, type Link } from "./link.ts";
+import { segmentFrame } from "./segment.ts";
 export type { Link };
 
 /** Options of {@link withFaults}. Probabilities are in [0, 1]. */
@@ -80,6 +89,10 @@ export type FaultStats = {
   overflow: number;
   /** Frames released (duplicates included). */
   delivered: number;
+  /** Large frames (beyond mtu + 18) cut into MTU-sized segments before the faults applied. */
+  segmented: number;
+  /** Frames beyond mtu + 18 that could not be cut (not IPv4 TCP): dropped. */
+  oversize: number;
 };
 
 /** A link with faults: counters and the next release time. */
@@ -93,6 +106,8 @@ export interface FaultLink extends Link {
    * wrapped link's own `nextDueAt()` when it has one.
    */
   nextDueAt(): number;
+  /** `faultStats` as `fault-<name>`, plus the wrapped link's counters. */
+  counters(): Record<string, number>;
 }
 
 const FRAME_OVERHEAD = 18;
@@ -225,6 +240,8 @@ class FaultInjector implements FaultLink {
     delayed: 0,
     overflow: 0,
     delivered: 0,
+    segmented: 0,
+    oversize: 0,
   };
   #o: Required<Omit<FaultOptions, "seed" | "clock" | "direction" | "rateBitsPerSec">> & {
     rate: number;
@@ -235,11 +252,11 @@ class FaultInjector implements FaultLink {
   #out: HoldQueue | null;
   #scratch: Uint8Array;
   #scratchMeta = new Int32Array(2 * PULL_FRAMES);
+  #cut: Uint8Array;
 
   constructor(inner: Link, options: FaultOptions) {
-    if ((inner as { offload?: boolean }).offload === true) {
-      // Its frames reach 64 KiB, beyond the MTU-sized slots held here.
-      throw new TypeError("Faults cannot wrap a TAP link opened with offload: true");
+    if (typeof options?.clock !== "function") {
+      throw new TypeError("Fault option clock must be a function returning milliseconds");
     }
     this.inner = inner;
     this.name = inner.name;
@@ -286,7 +303,27 @@ class FaultInjector implements FaultLink {
     const slot = this.mtu + FRAME_OVERHEAD;
     this.#in = direction === "out" ? null : new HoldQueue(queueLimit, slot);
     this.#out = direction === "in" ? null : new HoldQueue(queueLimit, slot);
-    this.#scratch = new Uint8Array(Math.max(65536, 16 * slot));
+    // Room for a full pull of the wrapped link, whose frames may be large (offload).
+    this.#scratch = new Uint8Array(Math.max(65536, 16 * slot, 8 * frameRoom(inner)));
+    this.#cut = new Uint8Array(slot);
+  }
+
+  cork(): void {
+    this.inner.cork?.();
+  }
+
+  uncork(): void {
+    this.inner.uncork?.();
+  }
+
+  useChecksum(fn: ChecksumFn): void {
+    this.inner.useChecksum?.(fn);
+  }
+
+  counters(): Record<string, number> {
+    const out: Record<string, number> = { ...this.inner.counters?.() };
+    for (const [k, v] of Object.entries(this.#st)) out[`fault-${k}`] = v;
+    return out;
   }
 
   get faultStats(): FaultStats {
@@ -295,8 +332,7 @@ class FaultInjector implements FaultLink {
 
   nextDueAt(): number {
     const own = Math.min(this.#in?.peekDue() ?? Infinity, this.#out?.peekDue() ?? Infinity);
-    const inner = (this.inner as { nextDueAt?: () => number }).nextDueAt;
-    return typeof inner === "function" ? Math.min(own, inner.call(this.inner)) : own;
+    return Math.min(own, this.inner.nextDueAt?.() ?? Infinity);
   }
 
   receive(buf: Uint8Array, meta: Int32Array, max: number): number {
@@ -308,7 +344,7 @@ class FaultInjector implements FaultLink {
     const sm = this.#scratchMeta;
     for (let pulled = 0; pulled < q.limit;) {
       const n = this.inner.receive(this.#scratch, sm, PULL_FRAMES);
-      for (let i = 0; i < n; i++) this.#impair(q, this.#scratch, sm[2 * i]!, sm[2 * i + 1]!, now);
+      for (let i = 0; i < n; i++) this.#admit(q, this.#scratch, sm[2 * i]!, sm[2 * i + 1]!, now);
       pulled += n;
       if (n === 0) break;
     }
@@ -368,6 +404,16 @@ class FaultInjector implements FaultLink {
       this.#st.delivered++;
       this.inner.send(q.slots[s] as Uint8Array, 0, q.lens[s]!);
     }
+  }
+
+  /** A frame from the wrapped link: cut first when it is larger than the wire allows. */
+  #admit(q: HoldQueue, src: Uint8Array, off: number, len: number, now: number): void {
+    if (len <= this.mtu + FRAME_OVERHEAD) return this.#impair(q, src, off, len, now);
+    const cuts = segmentFrame(src, off, len, this.mtu, this.#cut, (f, l) => {
+      this.#impair(q, f, 0, l, now);
+    });
+    if (cuts > 0) this.#st.segmented++;
+    else this.#st.oversize++;
   }
 
   /** Apply the faults to one frame and hold its copies in `q`. */

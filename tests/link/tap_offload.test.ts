@@ -312,7 +312,9 @@ function checkOffloaded(link: TapLink, stack: NetStack): void {
   assert.ok(s.rxLargestFrame > 1514, `largest frame only ${s.rxLargestFrame} bytes`);
   assert.ok(s.rxChecksumsCompleted > 0, "no partial checksum to complete");
   assert.equal(s.rxBadHeader, 0);
-  const bad = Object.entries(stack.stats()).filter(([k, v]) => /checksum/.test(k) && v !== 0);
+  const bad = Object.entries(stack.stats()).filter(([k, v]) =>
+    /checksum/.test(k) && !k.startsWith("tap-") && v !== 0
+  );
   assert.deepEqual(bad, [], "frames dropped for their checksum");
 }
 
