@@ -126,7 +126,7 @@ export class TapDevice implements TapLink {
     this.offloadRefused = cfg.offloadRefused;
     this.maxFrame = offload ? MAX_GSO_FRAME : undefined;
     this.#onClose = cfg.onClose;
-    this.#face = cfg.kind === "tun" ? new EthernetFace() : null;
+    this.#face = cfg.kind === "tun" ? new EthernetFace(this.stats) : null;
     this.#shift = cfg.kind === "tun" ? ETH : 0;
     this.#iovs = offload ? 2 : 1;
     this.#checksum = cfg.checksum;
@@ -153,11 +153,6 @@ export class TapDevice implements TapLink {
   /** The counters as `<kind>-<name>` ("tap-rx-frames"), plus `<kind>-offload` (1 or 0). */
   counters(): Record<string, number> {
     const out: Record<string, number> = { [`${this.kind}-offload`]: this.offload ? 1 : 0 };
-    const face = this.#face;
-    if (face !== null) {
-      this.stats.arpAnswered = face.arpAnswered;
-      this.stats.txDropped = face.txDropped;
-    }
     for (const [k, v] of Object.entries(this.stats)) {
       out[`${this.kind}-${k.replace(/[A-Z]/g, (ch) => `-${ch.toLowerCase()}`)}`] = v;
     }

@@ -23,16 +23,26 @@ const ARP_LEN = 42;
 /** ARP replies waiting to be received; more requests than this in one pass are not answered. */
 const MAX_PENDING = 16;
 
+/** The counters the Ethernet face keeps. */
+export interface FaceStats {
+  /** ARP requests answered by the link. */
+  arpAnswered: number;
+  /** Frames not sent: neither IPv4, IPv6 nor ARP, or ARP requests beyond the bound. */
+  txDropped: number;
+}
+
 /** The adaptation state of one TUN link. */
 export class EthernetFace {
   /** Our MAC (broadcast until the interface sends its first frame). */
   readonly ourMac: Uint8Array = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
   #pending: Uint8Array[] = [];
   #free: Uint8Array[] = [];
-  /** ARP requests answered by the link. */
-  arpAnswered = 0;
-  /** Frames sent that were neither IPv4, IPv6 nor ARP (not sent), or ARP beyond the bound. */
-  txDropped = 0;
+  #stats: FaceStats;
+
+  /** Counts into `stats` (the link's counters). */
+  constructor(stats: FaceStats) {
+    this.#stats = stats;
+  }
 
   /** Replies waiting to be received. */
   get pending(): number {
@@ -61,7 +71,7 @@ export class EthernetFace {
       this.#arp(buf, off);
       return false;
     }
-    this.txDropped++;
+    this.#stats.txDropped++;
     return false;
   }
 
@@ -90,7 +100,7 @@ export class EthernetFace {
     for (let i = 0; i < 4; i++) if (b[a + 14 + i] !== b[a + 24 + i]) gratuitous = false;
     if (gratuitous) return;
     if (this.#pending.length >= MAX_PENDING) {
-      this.txDropped++;
+      this.#stats.txDropped++;
       return;
     }
     const r = this.#free.pop() ?? new Uint8Array(ARP_LEN);
@@ -105,6 +115,6 @@ export class EthernetFace {
     r.set(b.subarray(a + 24, a + 28), ETH + 14); // spa = the asked address
     r.set(b.subarray(a + 8, a + 18), ETH + 18); // tha, tpa = the asker
     this.#pending.push(r);
-    this.arpAnswered++;
+    this.#stats.arpAnswered++;
   }
 }
