@@ -14,7 +14,7 @@
 import { clearImmediate, setImmediate } from "node:timers";
 import type { Engine } from "./kernels/engine.ts";
 import { RX_OFF, RX_SIZE } from "./wire/layout.ts";
-import type { ChecksumFn, Link } from "./link/link.ts";
+import { type ChecksumFn, frameRoom, type Link } from "./link/link.ts";
 import { jsChecksum } from "./kernels/js/checksum.ts";
 import { Interface, type InterfaceOptions } from "./iface/interface.ts";
 import type { TcpHandler } from "./tcp/contract.ts";
@@ -25,6 +25,13 @@ import { type Clock, realClock } from "./stack_clock.ts";
  * application gets to read (64 full frames are 93 KB; the default buffer is 256 KiB).
  */
 const BATCH = 64;
+/**
+ * Bytes of the receive area offered to the link per pass, at least two frames' room. With
+ * offload a frame may be 64 KiB: without this bound one pass could take a whole receive
+ * window (256 KiB: four frames) before the application reads, and our ACK would close the
+ * window. Plain frames are unaffected (64 of 1514 bytes fit).
+ */
+const BATCH_BYTES = 128 * 1024;
 /** Consecutive microtask-driven services before one macrotask yield (fairness). */
 const MICRO_RUN = 64;
 
@@ -118,6 +125,8 @@ export class Driver<T extends DriverTcp = DriverTcp> {
   #tracked = new Set<{ readonly state: string }>();
   #framesIn = 0;
   #services = 0;
+  #rxBytes: number;
+  #room: number;
 
   /** Build the layers; nothing runs until `start()`. */
   constructor(options: DriverOptions<T>) {
@@ -135,6 +144,8 @@ export class Driver<T extends DriverTcp = DriverTcp> {
     // in the frames it reads into packet memory, with the engine's checksum (WASM: ~5x the JS
     // one at 64 KiB). Corking: it merges the TCP segments of one pass (see #service).
     this.link.useChecksum?.(engineChecksum(this.engine));
+    this.#room = frameRoom(this.link);
+    this.#rxBytes = Math.min(RX_SIZE, Math.max(BATCH_BYTES, 2 * this.#room));
   }
 
   /** True after `close()` began. */
@@ -259,7 +270,7 @@ export class Driver<T extends DriverTcp = DriverTcp> {
     this.#services++;
     const now = this.now();
     // One batch per pass: a fresh view each time (WASM memory may have grown, engine.ts).
-    const buf = this.engine.mem.subarray(RX_OFF, RX_OFF + RX_SIZE);
+    const buf = this.engine.mem.subarray(RX_OFF, RX_OFF + this.#rxBytes);
     const meta = this.#meta;
     const link = this.link;
     link.cork?.();
@@ -275,7 +286,10 @@ export class Driver<T extends DriverTcp = DriverTcp> {
     } finally {
       link.uncork?.();
     }
-    if (!this.clock.virtual) this.#schedule(n === BATCH);
+    // More may wait when the batch filled up, in count or in room for another frame.
+    const full = n === BATCH ||
+      (n > 0 && this.#rxBytes - (meta[2 * n - 2]! + meta[2 * n - 1]!) < this.#room);
+    if (!this.clock.virtual) this.#schedule(full);
     return n;
   }
 
