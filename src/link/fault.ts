@@ -304,7 +304,7 @@ class FaultInjector implements FaultLink {
     this.#in = direction === "out" ? null : new HoldQueue(queueLimit, slot);
     this.#out = direction === "in" ? null : new HoldQueue(queueLimit, slot);
     // Room for a full pull of the wrapped link, whose frames may be large (offload).
-    this.#scratch = new Uint8Array(Math.max(65536, 16 * slot, 8 * frameRoom(inner)));
+    this.#scratch = new Uint8Array(Math.max(2 * 65553, 16 * slot, 8 * frameRoom(inner)));
     this.#cut = new Uint8Array(slot);
   }
 
