@@ -78,7 +78,7 @@ Deno.test({
       }
       const spins = stats.busyPollHits + stats.busyPollMisses;
       assert.equal(stats.busyPollHits, 0);
-      // Without adaptation: 40 spins. With it: spins at waits 1, 3, 6, 11, 20, 37.
+      // Without adaptation: 40 spins. With it: spins at waits 1, 2, 4, 7, 12, 21, 38.
       assert.ok(spins <= 8, `${spins} spins in ${waits} waits`);
       assert.equal(spins + stats.busyPollSkips, waits);
       assert.ok(stats.parkedWaits >= waits - 1);

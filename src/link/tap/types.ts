@@ -51,9 +51,9 @@ export interface TapOptions {
    * lets the event loop run what is queued, then checks the device without parking for up to
    * this many microseconds before it parks a poll (whose wake-up costs tens of microseconds).
    * Trades that much CPU per wait for request/response latency; an idle link never spins.
-   * Adaptive: a spin that ends without a frame makes the next waits park at once (1, 2, 4
-   * ... up to 64 waits), and a spin that finds one resets that, so a link whose frames arrive
-   * slowly (a starved bulk receiver) spins almost never. Default 50; 0 turns it off.
+   * Adaptive: after two spins in a row that end without a frame the next waits park at once
+   * (1, then 2, 4 ... up to 64 waits per further miss), and a spin that finds one resets
+   * that, so a link whose frames arrive slowly (a starved bulk receiver) spins almost never. Default 50; 0 turns it off.
    */
   busyPollUs?: number;
 }

@@ -12,9 +12,9 @@
  *
  * Adaptive (spin only while it pays): a spin that ends without a frame was wasted CPU, as
  * when a bulk receiver is starved by a slow sender (frames every few hundred microseconds:
- * fixed 50 us spins after each cost ~40% of a core). After such a miss the next 1 wait parks
- * at once; every further miss doubles that (2, 4 ... 64 waits); a spin that finds a frame
- * resets it. Counted in waits, not time, so the policy is deterministic: a request/response
+ * fixed 50 us spins after each cost ~40% of a core). One miss is forgiven (a scheduling
+ * hiccup); after two in a row the next wait parks at once, and every further miss doubles
+ * that (2, 4 ... 64 waits); a spin that finds a frame resets it. Counted in waits, not time, so the policy is deterministic: a request/response
  * peer keeps hitting and keeps its low latency; a slow trickle spins about once per 64 waits.
  *
  * @module
@@ -58,8 +58,8 @@ export class TapWaiter {
   #evIov = new Uint32Array(new ArrayBuffer(16));
   /** Waits that park at once before the next spin (adaptive busy polling). */
   #skip = 0;
-  /** The skip after the next miss: 1, doubling per miss up to MAX_SKIP, reset by a hit. */
-  #backoff = 1;
+  /** The skip after the next miss: 0 (one miss forgiven), 1, 2, 4 ... MAX_SKIP; a hit resets. */
+  #backoff = 0;
   /** The eventfd was written by wakeSoon() and must be drained. */
   #woken = false;
 
@@ -138,14 +138,14 @@ export class TapWaiter {
           do {
             if (this.#c.poll(this.#pollNow, ONE, 0) > 0) {
               this.#stats.busyPollHits++;
-              this.#backoff = 1;
+              this.#backoff = 0;
               return resolve();
             }
           } while (performance.now() < end);
           // A miss: the spin did not pay; park at once for the next waits (see the module).
           this.#stats.busyPollMisses++;
           this.#skip = this.#backoff;
-          this.#backoff = Math.min(MAX_SKIP, this.#backoff * 2);
+          this.#backoff = Math.min(MAX_SKIP, Math.max(1, this.#backoff * 2));
           const left = timeoutMs - (performance.now() - start);
           if (!(left > 0)) return resolve();
           this.#park(left).then(resolve);
