@@ -78,6 +78,8 @@ async function tunBasics(offload: boolean): Promise<void> {
     const ping = await ns.run(["ping", "-c", "3", "-i", "0.2", "-W", "1", OURS]);
     assert.equal(ping.code, 0, ping.stdout + ping.stderr);
     assert.match(ping.stdout, /3 received/);
+    const big = await ns.run(["ping", "-c", "2", "-i", "0.2", "-W", "1", "-s", "4000", OURS]);
+    assert.equal(big.code, 0, `fragmented ping: ${big.stdout}`);
     // curl (kernel) -> our HTTP server.
     const server = serveHttp(stack, 8080, "hello from the userspace stack\n");
     const curl = await ns.run(["curl", "-sS", "-m", "5", `http://${OURS}:8080/`]);
