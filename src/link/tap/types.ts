@@ -17,7 +17,11 @@ export interface TapOptions {
    * device, failing when it does not exist. Absent: attach when it exists, else create.
    */
   create?: boolean;
-  /** Name of a network namespace (`ip netns add <name>`) to create or attach the device in. */
+  /**
+   * Name of a network namespace (`ip netns add <name>`) to create or attach the device in.
+   * With `create: true`, a namespace that does not exist is created (with the `ip` command,
+   * so `--allow-run` is needed) and deleted again when the link closes.
+   */
   netns?: string;
   /**
    * The kernel's side of the link, with prefix length ("10.7.0.1/24"): when given, openTap
