@@ -26,6 +26,8 @@ import { type Clock, realClock } from "./stack_clock.ts";
  * application gets to read (64 full frames are 93 KB; the default buffer is 256 KiB).
  */
 const BATCH = 64;
+/** Loopback rounds per pass: looped frames received, then the TCP output they caused sent. */
+const LOOPBACK_ROUNDS = 16;
 /** Consecutive microtask-driven services before one macrotask yield (fairness). */
 const MICRO_RUN = 64;
 
@@ -258,6 +260,11 @@ export class Driver<T extends DriverTcp = DriverTcp> {
 
   #flush(now: number): void {
     this.tcp.poll(now);
+    // Frames to our own addresses wait in the interface's loopback queue: receive them and send
+    // what they caused, so a loopback exchange completes within the pass (bounded rounds).
+    for (let i = 0; i < LOOPBACK_ROUNDS && this.iface.deliverLoopback(now) > 0; i++) {
+      this.tcp.poll(now);
+    }
     this.iface.poll(now);
   }
 
@@ -282,7 +289,7 @@ export class Driver<T extends DriverTcp = DriverTcp> {
     } finally {
       cork?.uncork();
     }
-    if (!this.clock.virtual) this.#schedule(n === BATCH);
+    if (!this.clock.virtual) this.#schedule(n === BATCH || this.iface.loopbackPending > 0);
     return n;
   }
 

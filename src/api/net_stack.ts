@@ -25,6 +25,7 @@ import {
   parseMac,
 } from "./addr.ts";
 import { mapLayerError } from "./errors.ts";
+import { EPHEMERAL_FIRST } from "../iface/udp.ts";
 import { Conn } from "./conn.ts";
 import { Listener } from "./listener.ts";
 import { DatagramConn } from "./datagram.ts";
@@ -99,15 +100,47 @@ export class NetStack implements AsyncDisposable {
     return formatMac(this.driver.iface.mac);
   }
 
-  /** Listen for TCP connections on `port` (any address of ours, or `hostname`). */
+  /**
+   * Listen for TCP connections on `port` (any address of ours, or `hostname`: our address or
+   * one of 127.0.0.0/8). Port 0 picks a free port from 49152-65535; `addr.port` tells which.
+   * Throws `AddrInUse` when the port is taken, `AddrNotAvailable` for an address not ours.
+   */
   listen(options: { port: number; hostname?: string; transport?: "tcp" }): Listener {
-    const port = checkPort(options.port, false);
-    const ip = hostIp(options.hostname);
-    try {
-      return new Listener(this.driver, this.driver.tcp.listen(ip, port));
-    } catch (err) {
-      throw mapLayerError(err, endpoint(ip, port));
+    const port = checkPort(options.port, true);
+    const ip = this.#localIp(options.hostname, port);
+    if (port !== 0) {
+      try {
+        return new Listener(this.driver, this.driver.tcp.listen(ip, port));
+      } catch (err) {
+        throw mapLayerError(err, endpoint(ip, port));
+      }
     }
+    // Port 0 (as Linux inet_csk_get_port): a free port of the ephemeral range, from a random
+    // start, skipping ports that have a listener on an overlapping address.
+    const span = 65536 - EPHEMERAL_FIRST;
+    const start = Math.floor(Math.random() * span);
+    for (let i = 0; i < span; i++) {
+      const p = EPHEMERAL_FIRST + (start + i) % span;
+      try {
+        return new Listener(this.driver, this.driver.tcp.listen(ip, p));
+      } catch (err) {
+        if ((err as { code?: unknown }).code !== "addr-in-use") {
+          throw mapLayerError(err, endpoint(ip, p));
+        }
+      }
+    }
+    throw new Deno.errors.AddrInUse(`No free port to listen on at ${formatIpv4(ip)}`);
+  }
+
+  /** The local address `hostname` names (0 for any); `AddrNotAvailable` when not ours. */
+  #localIp(hostname: string | undefined, port: number): number {
+    const ip = hostIp(hostname);
+    if (ip !== 0 && ip !== this.driver.iface.address && ip >>> 24 !== 127) {
+      throw new Deno.errors.AddrNotAvailable(
+        `Cannot bind to ${endpoint(ip, port)}: not an address of this stack`,
+      );
+    }
+    return ip;
   }
 
   /**
@@ -160,10 +193,13 @@ export class NetStack implements AsyncDisposable {
     return conn;
   }
 
-  /** Bind a UDP socket on `port` (0: an ephemeral port). */
+  /**
+   * Bind a UDP socket on `port` (0: a free port from 49152-65535, reported in `addr`) on any
+   * address of ours, or `hostname` (our address or one of 127.0.0.0/8).
+   */
   listenDatagram(options: { port: number; hostname?: string; transport?: "udp" }): DatagramConn {
     const port = checkPort(options.port, true);
-    const ip = hostIp(options.hostname);
+    const ip = this.#localIp(options.hostname, port);
     try {
       return new DatagramConn(
         this.driver,
