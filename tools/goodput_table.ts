@@ -11,7 +11,8 @@
  * @module
  */
 
-import { createMemoryLinkPair, createStack, Simulation, VirtualClock, withFaults } from "../mod.ts";
+import { createMemoryLinkPair, createStack } from "../mod.ts";
+import { Simulation, VirtualClock, withFaults } from "../testing.ts";
 import { createJsEngine } from "../src/kernels/js_engine.ts";
 import { F_SYN, RX_OFF, TX_PAYLOAD_OFF } from "../src/wire/layout.ts";
 import { makeIsn } from "../src/tcp/isn.ts";

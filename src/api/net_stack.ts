@@ -29,6 +29,14 @@ import { EPHEMERAL_FIRST } from "../iface/udp.ts";
 import { Conn } from "./conn.ts";
 import { Listener } from "./listener.ts";
 import { DatagramConn } from "./datagram.ts";
+import {
+  type DnsOptions,
+  type DnsRecordType,
+  DnsResolver,
+  type DnsResultMap,
+  isDottedQuad,
+  type ResolveDnsOptions,
+} from "./dns.ts";
 
 /** Options of `createStack`. */
 export interface StackOptions {
@@ -40,8 +48,11 @@ export interface StackOptions {
   gateway?: string;
   /** Our MAC ("02:00:00:00:00:01" or 6 bytes); a random locally administered one by default. */
   mac?: string | Uint8Array;
-  /** The hot-path engine: "wasm" (default), "js", or an engine object. */
-  engine?: EngineKind | Engine;
+  /**
+   * The hot-path engine: "wasm" (default) or "js"; or an `Engine` object (see `./testing.ts`:
+   * `createJsEngine`, `createWasmEngine`).
+   */
+  engine?: EngineKind | object;
   /** Capture every frame in and out to this pcap file. */
   pcap?: string;
   /** TCP tuning: buffer sizes, MSS, RTO bounds, no-delay default, keepalive, ISN function. */
@@ -50,6 +61,11 @@ export interface StackOptions {
   limits?: Partial<IfaceLimits>;
   /** The clock: real by default; a `VirtualClock` (or "virtual") for simulations. */
   clock?: "real" | "virtual" | Clock;
+  /**
+   * Name resolution: DNS servers reached over this stack, a static hosts map, timeouts and
+   * cache bounds. Without it only dotted quads, "localhost" and `hosts` names resolve.
+   */
+  dns?: DnsOptions;
 }
 
 /** Options of `NetStack.close`. */
@@ -89,11 +105,21 @@ export class NetStack implements AsyncDisposable {
    *
    * @ignore
    */
-  constructor(driver: Driver<TcpLayer>, address: string, prefixLength: number) {
+  constructor(
+    driver: Driver<TcpLayer>,
+    address: string,
+    prefixLength: number,
+    dns: DnsResolver = new DnsResolver(),
+  ) {
     this.driver = driver;
     this.address = address;
     this.prefixLength = prefixLength;
+    this.#dns = dns;
+    dns.attach(this);
+    driver.onClose(() => this.#dns.close());
   }
+
+  #dns: DnsResolver;
 
   /** Our MAC address, colon-separated hex. */
   get mac(): string {
@@ -132,9 +158,15 @@ export class NetStack implements AsyncDisposable {
     throw new Deno.errors.AddrInUse(`No free port to listen on at ${formatIpv4(ip)}`);
   }
 
-  /** The local address `hostname` names (0 for any); `AddrNotAvailable` when not ours. */
+  /**
+   * The local address `hostname` names (0 for any; "localhost" and hosts-map names too);
+   * `AddrNotAvailable` when not ours.
+   */
   #localIp(hostname: string | undefined, port: number): number {
-    const ip = hostIp(hostname);
+    const named = hostname === undefined || isDottedQuad(hostname)
+      ? undefined
+      : this.#dns.staticLookup(hostname)?.[0];
+    const ip = hostIp(named ?? hostname);
     if (ip !== 0 && ip !== this.driver.iface.address && ip >>> 24 !== 127) {
       throw new Deno.errors.AddrNotAvailable(
         `Cannot bind to ${endpoint(ip, port)}: not an address of this stack`,
@@ -144,8 +176,9 @@ export class NetStack implements AsyncDisposable {
   }
 
   /**
-   * Open a TCP connection to `hostname:port` (a dotted quad; there is no resolver). Rejects
-   * with `ConnectionRefused`, `TimedOut`, `NetworkUnreachable`, or `Interrupted` when
+   * Open a TCP connection to `hostname:port`: a dotted quad, or a name resolved by
+   * `resolveHost` (hosts map, "localhost", then DNS). Rejects with `ConnectionRefused`,
+   * `TimedOut`, `NetworkUnreachable`, `NotFound` for an unknown name, or `Interrupted` when
    * `signal` aborts first.
    */
   async connect(options: {
@@ -158,9 +191,25 @@ export class NetStack implements AsyncDisposable {
     tcp?: Partial<TcpOptions>;
   }): Promise<Conn> {
     const port = checkPort(options.port, false);
-    const ip = parseIpv4(options.hostname);
-    const where = endpoint(ip, port);
     const signal = options.signal;
+    let ip: number;
+    if (isDottedQuad(options.hostname)) ip = parseIpv4(options.hostname);
+    else {
+      if (signal?.aborted) {
+        throw new Deno.errors.Interrupted(`Connecting to ${options.hostname}:${port} was aborted`);
+      }
+      try {
+        ip = parseIpv4(await this.resolveHost(options.hostname, signal ? { signal } : {}));
+      } catch (err) {
+        if (signal?.aborted) {
+          throw new Deno.errors.Interrupted(
+            `Connecting to ${options.hostname}:${port} was aborted`,
+          );
+        }
+        throw err;
+      }
+    }
+    const where = endpoint(ip, port);
     if (signal?.aborted) throw new Deno.errors.Interrupted(`Connecting to ${where} was aborted`);
     if (this.driver.closed) {
       throw new Deno.errors.BadResource(`Cannot connect to ${where}: the stack is closed`);
@@ -210,6 +259,63 @@ export class NetStack implements AsyncDisposable {
     }
   }
 
+  /**
+   * Look up DNS records of `query`, shaped like `Deno.resolveDns`: A, AAAA, CAA, CNAME, MX,
+   * NS, PTR, SOA, SRV and TXT. Asks the stack's `dns.servers` (or `options.nameServer`) over
+   * the stack's own UDP, retrying and falling back to TCP for truncated answers; answers are
+   * cached for their TTL. A queries also consult the hosts map and "localhost". Rejects with
+   * `Deno.errors.NotFound` when the name or record does not exist (or no server is
+   * configured), `Deno.errors.TimedOut` when no server answers, an `Error` naming the code
+   * when the servers fail (SERVFAIL, REFUSED), and the signal's reason when it aborts.
+   *
+   * @example Answer from the hosts map (no server needed)
+   * ```ts
+   * import { createMemoryLinkPair, createStack } from "../../mod.ts";
+   * const [link] = createMemoryLinkPair();
+   * const stack = await createStack({
+   *   link,
+   *   address: "10.9.0.2/24",
+   *   dns: { hosts: { "db.internal": ["10.9.0.7", "10.9.0.8"] } },
+   * });
+   * const addrs = await stack.resolveDns("db.internal", "A");
+   * if (addrs.join() !== "10.9.0.7,10.9.0.8") throw new Error(`got ${addrs}`);
+   * await stack.close();
+   * ```
+   */
+  resolveDns<T extends DnsRecordType>(
+    query: string,
+    recordType: T,
+    options?: ResolveDnsOptions,
+  ): Promise<DnsResultMap[T]> {
+    return this.#dns.resolve(query, recordType, options);
+  }
+
+  /**
+   * The IPv4 address to connect to for `hostname` (what `connect` uses; for HTTP clients and
+   * servers over the stack): a dotted quad as is, then the `dns.hosts` map and "localhost"
+   * (127.0.0.1), then the first A record from DNS (CNAMEs followed, cached for the TTL).
+   * Rejects with `Deno.errors.NotFound` for an unknown name, `Deno.errors.TimedOut` when no
+   * server answers, the signal's reason when it aborts.
+   *
+   * @example Static names
+   * ```ts
+   * import { createMemoryLinkPair, createStack } from "../../mod.ts";
+   * const [link] = createMemoryLinkPair();
+   * const stack = await createStack({
+   *   link,
+   *   address: "10.9.0.2/24",
+   *   dns: { hosts: { "api.internal": "10.9.0.5" } },
+   * });
+   * if (await stack.resolveHost("api.internal") !== "10.9.0.5") throw new Error();
+   * if (await stack.resolveHost("localhost") !== "127.0.0.1") throw new Error();
+   * await stack.close();
+   * ```
+   */
+  async resolveHost(hostname: string, options: { signal?: AbortSignal } = {}): Promise<string> {
+    const all = await this.#dns.lookupIpv4(hostname, options.signal);
+    return all[0]!;
+  }
+
   /** Counters of the interface, TCP and driver: frames, drops by reason, connections. */
   stats(): Record<string, number> {
     const out: Record<string, number> = {};
@@ -220,6 +326,8 @@ export class NetStack implements AsyncDisposable {
       this.driver.driverStats(),
     );
     out["tcp-connections"] = this.driver.tcp.connectionCount;
+    Object.assign(out, this.#dns.counters);
+    if (this.#dns.cacheEntries > 0) out["dns-cache-entries"] = this.#dns.cacheEntries;
     const faults = (this.driver.link as { faultStats?: Record<string, number> }).faultStats;
     if (faults) { for (const [k, v] of Object.entries(faults)) out[`fault-${k}`] = v; }
     return out;
@@ -244,6 +352,12 @@ export class NetStack implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+function isEngine(x: unknown): x is Engine {
+  const e = x as Partial<Engine> | null;
+  return typeof e === "object" && e !== null && typeof e.decode === "function" &&
+    typeof e.encode === "function";
 }
 
 function hostIp(hostname: string | undefined): number {
@@ -276,11 +390,12 @@ export async function createStack(options: StackOptions): Promise<NetStack> {
   if (mac !== undefined && mac.length !== 6) {
     throw new TypeError(`Invalid MAC: expected 6 bytes, got ${mac.length}`);
   }
+  const dns = new DnsResolver(options.dns); // checks the options before anything starts
   const engineOpt = options.engine ?? "wasm";
   let engine: Engine;
   if (engineOpt === "wasm") engine = createWasmEngine();
   else if (engineOpt === "js") engine = createJsEngine();
-  else if (typeof engineOpt === "object") engine = engineOpt;
+  else if (isEngine(engineOpt)) engine = engineOpt;
   else throw new TypeError(`Unknown engine "${String(engineOpt)}": expected "wasm" or "js"`);
   let clock: Clock;
   if (options.clock === undefined || options.clock === "real") clock = realClock;
@@ -307,5 +422,5 @@ export async function createStack(options: StackOptions): Promise<NetStack> {
     },
   });
   driver.start();
-  return new NetStack(driver, formatIpv4(address), prefixLength);
+  return new NetStack(driver, formatIpv4(address), prefixLength, dns);
 }

@@ -4,14 +4,8 @@
  * never has to trim SACK blocks (`tcp-sack-trimmed`) nor drop a datagram as too big.
  */
 import assert from "node:assert/strict";
-import {
-  createMemoryLinkPair,
-  createStack,
-  type Link,
-  Simulation,
-  VirtualClock,
-  withFaults,
-} from "../../mod.ts";
+import { createMemoryLinkPair, createStack, type Link } from "../../mod.ts";
+import { Simulation, VirtualClock, withFaults } from "../../testing.ts";
 import type { Conn } from "../../src/api/conn.ts";
 
 async function readAll(conn: Conn, n: number): Promise<number> {
