@@ -16,6 +16,7 @@ import {
   type DnsMessage,
   type DnsRecord,
   encodeDnsQuery,
+  encodeName,
   RCODE_NOERROR,
   RCODE_NXDOMAIN,
   TYPE_A,
@@ -253,6 +254,7 @@ export class DnsResolver {
     if (this.#closed) throw new Deno.errors.BadResource("The stack's resolver is closed");
     options.signal?.throwIfAborted();
     const qname = normalize(name);
+    encodeName(qname); // a name that cannot be asked is a TypeError, before any lookup
     if (type === "A") {
       const s = this.staticLookup(qname);
       if (s) return [...s] as DnsResultMap[T];
