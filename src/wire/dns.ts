@@ -12,7 +12,7 @@
  * // The answer: the query's header and question with QR set, ANCOUNT 1, and one A record
  * // whose owner name is a pointer to the question's name at offset 12.
  * const a = new Uint8Array([...q, 0xc0, 12, 0, 1, 0, 1, 0, 0, 1, 44, 0, 4, 10, 7, 0, 50]);
- * a[2] |= 0x80;
+ * a[2] = a[2]! | 0x80;
  * a[7] = 1;
  * const r = decodeDns(a);
  * if (!r.ok || r.message.answers[0]?.data !== "10.7.0.50") throw new Error("decode failed");
