@@ -32,6 +32,8 @@ const BATCH = 64;
  * window. Plain frames are unaffected (64 of 1514 bytes fit).
  */
 const BATCH_BYTES = 128 * 1024;
+/** Loopback rounds per pass: looped frames received, then the TCP output they caused sent. */
+const LOOPBACK_ROUNDS = 16;
 /** Consecutive microtask-driven services before one macrotask yield (fairness). */
 const MICRO_RUN = 64;
 
@@ -265,6 +267,11 @@ export class Driver<T extends DriverTcp = DriverTcp> {
 
   #flush(now: number): void {
     this.tcp.poll(now);
+    // Frames to our own addresses wait in the interface's loopback queue: receive them and send
+    // what they caused, so a loopback exchange completes within the pass (bounded rounds).
+    for (let i = 0; i < LOOPBACK_ROUNDS && this.iface.deliverLoopback(now) > 0; i++) {
+      this.tcp.poll(now);
+    }
     this.iface.poll(now);
   }
 
@@ -289,8 +296,9 @@ export class Driver<T extends DriverTcp = DriverTcp> {
     } finally {
       link.uncork?.();
     }
-    // More may wait when the batch filled up, in count or in room for another frame.
-    const full = n === BATCH ||
+    // More may wait when the batch filled up, in count or in room for another frame, or when
+    // looped frames wait.
+    const full = n === BATCH || this.iface.loopbackPending > 0 ||
       (n > 0 && this.#rxBytes - (meta[2 * n - 2]! + meta[2 * n - 1]!) < this.#room);
     if (!this.clock.virtual) this.#schedule(full);
     return n;

@@ -12,8 +12,9 @@ import { endpoint, netAddr } from "./addr.ts";
 import { mapLayerError, toDenoError } from "./errors.ts";
 import { WakeList } from "./wake.ts";
 
-/** Statistics of one connection: the TCP layer's `info()` (RFC names, bytes, segments, RTT). */
-export type ConnInfo = TcpConnInfo;
+// `ConnInfo` (what `conn.info()` returns) is the TCP layer's interface under its public name, so
+// that `deno doc` lists its fields.
+export type { TcpConnInfo as ConnInfo };
 
 /**
  * A TCP connection on our stack, shaped like `Deno.TcpConn`. Get one from `stack.connect()`
@@ -202,7 +203,11 @@ export class Conn implements Disposable {
     this.#wake.wakeAll();
   }
 
-  /** Disable (true, the default) or enable Nagle's algorithm. */
+  /**
+   * `setNoDelay()` or `setNoDelay(true)` disables Nagle's algorithm (small writes leave at
+   * once); `setNoDelay(false)` enables it. Connections start with Nagle on (`tcp.noDelay`
+   * false by default, as a Linux socket).
+   */
   setNoDelay(noDelay = true): void {
     this.#tc.setNoDelay(noDelay);
   }
@@ -213,7 +218,7 @@ export class Conn implements Disposable {
   }
 
   /** Statistics of this connection: state, bytes, segments, retransmissions, RTT, windows. */
-  info(): ConnInfo {
+  info(): TcpConnInfo {
     return this.#tc.info();
   }
 
