@@ -33,6 +33,15 @@ export { Conn } from "./src/api/conn.ts";
 export type { ConnInfo } from "./src/api/conn.ts";
 export { Listener } from "./src/api/listener.ts";
 export { DatagramConn } from "./src/api/datagram.ts";
+export { StackTrace, TRACE_LIMIT } from "./src/api/trace.ts";
+export type {
+  SegmentInfo,
+  SegmentOptions,
+  TraceEvent,
+  TraceOptions,
+  TraceSegmentEvent,
+  TraceStateEvent,
+} from "./src/api/trace.ts";
 export {
   type ChecksumFn,
   createMemoryLinkPair,
@@ -53,7 +62,7 @@ export {
   withPcap,
 } from "./src/link/mod.ts";
 export type { TcpOptions } from "./src/tcp/tcp_layer.ts";
-export type { IsnFunction } from "./src/tcp/types.ts";
+export type { IsnFunction, TcpState } from "./src/tcp/types.ts";
 export type { BufferOps, Engine, EngineKind, WireOps } from "./src/kernels/engine.ts";
 export type { IfaceLimits } from "./src/iface/limits.ts";
 export { VirtualClock } from "./src/stack_clock.ts";

@@ -7,10 +7,11 @@
  */
 
 import type { Driver } from "../stack.ts";
-import type { TcpConnection, TcpConnInfo, TcpEvent } from "../tcp/tcp_layer.ts";
+import type { TcpConnection, TcpConnInfo, TcpEvent, TcpLayer } from "../tcp/tcp_layer.ts";
 import { endpoint, netAddr } from "./addr.ts";
 import { mapLayerError, toDenoError } from "./errors.ts";
 import { WakeList } from "./wake.ts";
+import { openTrace, type StackTrace } from "./trace.ts";
 
 /** Statistics of one connection: the TCP layer's `info()` (RFC names, bytes, segments, RTT). */
 export type ConnInfo = TcpConnInfo;
@@ -219,6 +220,11 @@ export class Conn implements Disposable {
   setKeepAlive(keepAlive = true): void {
     this.#tc.setKeepAlive(keepAlive);
     this.#driver.kick();
+  }
+
+  /** Follow this connection's segments and state changes (as `NetStack.trace` with `conn`). */
+  trace(options: { limit?: number } = {}): StackTrace {
+    return openTrace(this.#driver as Driver<TcpLayer>, { ...options, conn: this });
   }
 
   /** Statistics of this connection: state, bytes, segments, retransmissions, RTT, windows. */
