@@ -8,6 +8,11 @@
  * end of each service pass, and fans the events out to every open trace. With no trace open
  * the driver pays one null check per frame.
  *
+ * States are sampled, not hooked: before each segment the stack sends, after each one it
+ * receives, and at the end of each service pass. A state that begins and ends within one pass
+ * with no segment of its own (FIN-WAIT-1 when the peer's RST arrives before our FIN leaves)
+ * is skipped: the event then goes from the state before to the state after.
+ *
  * Each trace buffers at most `limit` events (default 4096): when the reader falls behind, the
  * oldest event is dropped and counted in `lost` (docs/limits.md).
  *
@@ -253,7 +258,10 @@ class TraceHub {
       const [rip, rport] = endpointOf(k.remote);
       k.tc = this.#driver.tcp.find(lip, lport, rip, rport);
       if (!k.tc) return;
-      if (k.tc.state === "SYN-RECEIVED") k.state = "LISTEN";
+      // Found: an opening is reported from CLOSED (active) or LISTEN (passive); a connection
+      // already further along when the trace began is taken as it is.
+      const st = k.tc.state;
+      k.state = st === "SYN-RECEIVED" ? "LISTEN" : st === "SYN-SENT" ? "CLOSED" : st;
     }
     const now = k.tc.state;
     if (now === k.state) return;
