@@ -198,10 +198,10 @@ export function explainLadder(conn: LadderConn, options: LadderOptions = {}): st
       me.nxt = me.nxt < 0 || seqGt(end, me.nxt) ? end : me.nxt;
       if (me.ends.size >= ENDS_LIMIT) me.ends.delete(me.ends.keys().next().value!);
       me.ends.set(end, seg);
-    } else if (
-      pure && peer.lastWin !== 0 && me.nxt >= 0 && seg.seq === seqAdd(me.nxt, -1)
-    ) {
-      notes.push("KEEP-ALIVE");
+    } else if (pure && me.nxt >= 0 && seg.seq === seqAdd(me.nxt, -1)) {
+      // An old sequence number draws an ACK: a probe of a zero window (RFC 9293 3.8.6.1, as
+      // Linux sends it), or a keep-alive (RFC 9293 3.8.4).
+      notes.push(peer.lastWin === 0 ? "ZERO WINDOW PROBE" : "KEEP-ALIVE");
     }
     if (f & F_RST) notes.push("RESET: the connection is aborted");
     if (seg.checksumBad) notes.push("bad checksum in capture (offload?)");
