@@ -4,10 +4,11 @@
  * client (10.9.0.1) over HTTP/1.1; the handshake replays the seed's numbers (client ISN 100,
  * server ISN 2000) and is printed as a SEQ/ACK ladder; then throughput, windows and a verdict.
  *
- *   deno task demo [--slow-reader] [--engine=js|wasm] [--plots=DIR]
+ *   deno task demo [--slow-reader] [--engine=js|wasm] [--plots=DIR] [--pcap=FILE]
  *
  * The ladder comes from the trace API (`stack.trace()`); each scene also writes its
  * time-sequence plot (SVG) into DIR (default: a new temporary directory) and prints the path.
+ * `--pcap=FILE` captures the client's frames for `deno task ladder` and `deno task plot`.
  *
  * `--slow-reader` adds the flow-control scene: the client reads slower than the network
  * delivers, its window shrinks to zero, the sender waits and probes, and the transfer resumes.
@@ -25,6 +26,7 @@ const engine = Deno.args.includes("--engine=js") ? "js" : "wasm";
 const CLIENT = "10.9.0.1";
 const SERVER = "10.9.0.2";
 const SLOW_TOTAL = 262144;
+const pcap = Deno.args.find((a) => a.startsWith("--pcap="))?.slice(7);
 
 async function main(): Promise<boolean> {
   console.log(`Two TCP/IP stacks in one process, joined by a memory link (engine: ${engine}).`);
@@ -39,6 +41,7 @@ async function main(): Promise<boolean> {
     address: `${CLIENT}/24`,
     engine,
     tcp: { isn: () => 100 },
+    ...(pcap ? { pcap } : {}),
   });
   const server = await createStack({
     link: lb,

@@ -65,6 +65,10 @@ interface Side {
   /** Last window sent (bytes when known, else raw), -1 none. */
   lastWin: number;
   dupAcks: number;
+  /** MSS announced in this side's SYN, -1 none. */
+  mss: number;
+  /** The full-size segment was explained already. */
+  mssTold: boolean;
   /** Segments by the sequence number just after them, for the ACK arithmetic (bounded). */
   ends: Map<number, LadderSegment>;
 }
@@ -72,7 +76,17 @@ interface Side {
 const ENDS_LIMIT = 4096;
 
 function side(): Side {
-  return { ws: -1, synSeen: false, nxt: -1, lastAck: -1, lastWin: -1, dupAcks: 0, ends: new Map() };
+  return {
+    ws: -1,
+    synSeen: false,
+    nxt: -1,
+    lastAck: -1,
+    lastWin: -1,
+    dupAcks: 0,
+    mss: -1,
+    mssTold: false,
+    ends: new Map(),
+  };
 }
 
 /** Whether a segment this side sent before overlaps [seq, seq+n). */
@@ -143,6 +157,7 @@ export function explainLadder(conn: LadderConn, options: LadderOptions = {}): st
     if (syn) {
       me.synSeen = true;
       me.ws = seg.options.wscale ?? -1;
+      me.mss = seg.options.mss ?? -1;
     }
     // Window: never scaled in a SYN (RFC 7323 2.2); scaled by the sender's shift once both
     // SYNs carried the option (2.3).
@@ -202,6 +217,17 @@ export function explainLadder(conn: LadderConn, options: LadderOptions = {}): st
       // An old sequence number draws an ACK: a probe of a zero window (RFC 9293 3.8.6.1, as
       // Linux sends it), or a keep-alive (RFC 9293 3.8.4).
       notes.push(peer.lastWin === 0 ? "ZERO WINDOW PROBE" : "KEEP-ALIVE");
+    }
+    // The first full-size segment: the peer's MSS, less 12 bytes when timestamps ride along
+    // (RFC 7323 3.2: 10 bytes and 2 of padding, counted against the MSS, RFC 6691).
+    if (!me.mssTold && peer.mss > 0 && seg.len > 0) {
+      if (seg.len === peer.mss) {
+        notes.push(`LEN ${seg.len} = the MSS the receiver announced`);
+        me.mssTold = true;
+      } else if (seg.options.timestamps && seg.len === peer.mss - 12) {
+        notes.push(`LEN ${seg.len} = MSS ${peer.mss} - 12 bytes of timestamp option`);
+        me.mssTold = true;
+      }
     }
     if (f & F_RST) notes.push("RESET: the connection is aborted");
     if (seg.checksumBad) notes.push("bad checksum in capture (offload?)");

@@ -185,33 +185,43 @@ export function plotSvg(conn: LadderConn, options: PlotOptions = {}): PlotResult
     );
   }
   let sackBlocks = 0;
-  let zeroWindows = 0;
+  out.push(`<g stroke="#7b3294" stroke-width="3">`);
   for (const a of acks) {
     const tx = f(x(a.time - t0));
     for (const [l, r] of a.options.sack) {
       sackBlocks++;
       out.push(
-        `<line class="sack" x1="${tx}" y1="${f(y(rel(l)))}" x2="${tx}" y2="${f(y(rel(r)))}" ` +
-          `stroke="#7b3294" stroke-width="3"/>`,
+        `<line class="sack" x1="${tx}" y1="${f(y(rel(l)))}" x2="${tx}" y2="${f(y(rel(r)))}"/>`,
       );
     }
-    if (a.window === 0) {
-      zeroWindows++;
-      out.push(`<circle class="zwnd" cx="${tx}" cy="${f(y(rel(a.ack)))}" r="3" fill="#d7191c"/>`);
-    }
   }
-  // Data segments: I-bars, drawn last so they stay on top.
-  for (const { s, rtx } of marks) {
-    const tx = x(s.time - t0);
-    const y1 = y(rel(s.seq));
-    const y2 = y(rel(s.seq) + s.len);
-    const color = rtx ? "#d7191c" : "#2c5fa8";
+  let zeroWindows = 0;
+  out.push(`</g>`, `<g fill="#d7191c">`);
+  for (const a of acks) {
+    if (a.window !== 0) continue;
+    zeroWindows++;
+    out.push(`<circle class="zwnd" cx="${f(x(a.time - t0))}" cy="${f(y(rel(a.ack)))}" r="3"/>`);
+  }
+  out.push(`</g>`);
+  // Data segments: I-bars, drawn last so they stay on top (retransmissions over the rest).
+  for (const retransmitted of [false, true]) {
     out.push(
-      `<path class="seg${rtx ? " rtx" : ""}" stroke="${color}" stroke-width="${rtx ? 2 : 1.2}" ` +
-        `fill="none" d="M${f(tx)} ${f(y1)}V${f(y2)}M${f(tx - 2)} ${f(y1)}h4M${f(tx - 2)} ${
-          f(y2)
-        }h4"/>`,
+      retransmitted
+        ? `<g stroke="#d7191c" stroke-width="2" fill="none">`
+        : `<g stroke="#2c5fa8" stroke-width="1.2" fill="none">`,
     );
+    for (const { s, rtx } of marks) {
+      if (rtx !== retransmitted) continue;
+      const tx = x(s.time - t0);
+      const y1 = y(rel(s.seq));
+      const y2 = y(rel(s.seq) + s.len);
+      out.push(
+        `<path class="seg${rtx ? " rtx" : ""}" d="M${f(tx)} ${f(y1)}V${f(y2)}M${f(tx - 2)} ${
+          f(y1)
+        }h4M${f(tx - 2)} ${f(y2)}h4"/>`,
+      );
+    }
+    out.push(`</g>`);
   }
   out.push(`</g>`);
   // Legend.
