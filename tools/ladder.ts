@@ -1,7 +1,8 @@
 /**
- * `deno task ladder capture.pcap [--conn N] [--max N] [--no-time]`: print the explaining
- * SEQ/ACK ladder (ladder_lib.ts) of every TCP connection in a capture, or of connection N
- * (numbered from 1 in order of first appearance). Reads classic pcap and pcapng from our
+ * `deno task ladder capture.pcap [--conn N] [--max N] [--no-time] [--relative]`: print the
+ * explaining SEQ/ACK ladder (ladder_lib.ts) of every TCP connection in a capture, or of
+ * connection N (numbered from 1 in order of first appearance); `--max` limits the lines per
+ * connection, `--relative` counts sequence numbers from each side's ISN as Wireshark does. Reads classic pcap and pcapng from our
  * `withPcap`, tcpdump, tshark or Wireshark (pcap_read.ts says which link types).
  *
  * @module
@@ -9,9 +10,9 @@
 
 import { parseArgs } from "node:util";
 import { PcapError, readCaptureFile } from "./pcap_read.ts";
-import { explainLadder, splitConnections } from "./ladder_lib.ts";
+import { explainLadder, relativeSeq, splitConnections } from "./ladder_lib.ts";
 
-const USAGE = "usage: deno task ladder capture.pcap [--conn N] [--max N] [--no-time]";
+const USAGE = "usage: deno task ladder capture.pcap [--conn N] [--max N] [--no-time] [--relative]";
 
 /** Parse a positive integer option, or throw a RangeError naming it. */
 export function intOption(name: string, v: string | undefined, min: number): number | undefined {
@@ -31,6 +32,7 @@ async function main(args: string[]): Promise<number> {
       conn: { type: "string" },
       max: { type: "string" },
       "no-time": { type: "boolean" },
+      relative: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -54,7 +56,8 @@ async function main(args: string[]): Promise<number> {
   conns.forEach((c, i) => {
     if (want !== undefined && want !== i + 1) return;
     console.log(`\nConnection ${i + 1}: ${c.segments.length} segments`);
-    for (const line of explainLadder(c, { times: !values["no-time"], max })) console.log(line);
+    const shown = values.relative ? relativeSeq(c) : c;
+    for (const line of explainLadder(shown, { times: !values["no-time"], max })) console.log(line);
   });
   return 0;
 }

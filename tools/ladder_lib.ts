@@ -89,6 +89,32 @@ function side(): Side {
   };
 }
 
+/**
+ * The connection with sequence numbers relative to each side's ISN (its SYN's SEQ is 0), as
+ * Wireshark shows them; a side whose SYN is not in the segments counts from its first SEQ.
+ */
+export function relativeSeq<S extends LadderSegment>(conn: LadderConn<S>): LadderConn<S> {
+  const base = new Map<string, number>();
+  for (const s of conn.segments) if (s.flags & F_SYN) base.set(s.src, s.seq);
+  for (const s of conn.segments) if (!base.has(s.src)) base.set(s.src, s.seq);
+  const rel = (who: string, q: number): number => {
+    const b = base.get(who);
+    return b === undefined ? q : seqDiff(q, b) >>> 0;
+  };
+  return {
+    ...conn,
+    segments: conn.segments.map((s) => ({
+      ...s,
+      seq: rel(s.src, s.seq),
+      ack: s.flags & F_ACK ? rel(s.dst, s.ack) : s.ack,
+      options: {
+        ...s.options,
+        sack: s.options.sack.map(([l, r]): [number, number] => [rel(s.dst, l), rel(s.dst, r)]),
+      },
+    })),
+  };
+}
+
 /** Whether a segment this side sent before overlaps [seq, seq+n). */
 function sentBefore(me: Side, seq: number, n: number): boolean {
   const end = seqAdd(seq, n);

@@ -17,6 +17,7 @@ import { jsChecksum } from "../kernels/js/checksum.ts";
 import { PROTO_TCP, pseudoHeaderSum } from "../wire/checksum.ts";
 import {
   D_DST_PORT,
+  D_ETHERTYPE,
   D_IP_DST,
   D_IP_SRC,
   D_KIND,
@@ -44,7 +45,12 @@ import {
   F_RST,
   F_SYN,
   F_URG,
+  K_ARP,
+  K_ICMP,
+  K_IPV4_FRAGMENT,
+  K_IPV4_OTHER,
   K_TCP,
+  K_UDP,
 } from "../wire/layout.ts";
 import { dropName } from "../wire/drop.ts";
 
@@ -103,6 +109,24 @@ export function flagNames(f: number): string {
   return names.join("+") || "none";
 }
 
+/** What a frame that is not an IPv4 TCP segment is, for counts of skipped frames. */
+function kindName(d: Int32Array): string {
+  switch (d[D_KIND]) {
+    case K_ARP:
+      return "ARP";
+    case K_ICMP:
+      return "ICMP";
+    case K_UDP:
+      return "UDP";
+    case K_IPV4_FRAGMENT:
+      return "IPv4 fragment";
+    case K_IPV4_OTHER:
+      return "other IPv4";
+    default:
+      return d[D_ETHERTYPE] === 0x86dd ? "IPv6 (not decoded)" : "other";
+  }
+}
+
 function ipText(v: number): string {
   return `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
 }
@@ -114,8 +138,8 @@ export class SegmentDecoder {
 
   /**
    * Decode `buf[off, off+len)`; `wireLen` is the frame's length on the wire when the capture
-   * kept fewer bytes. Returns the segment, or a string: why the frame is not a TCP segment
-   * over IPv4 ("not TCP", or the decoder's drop reason).
+   * kept fewer bytes. Returns the segment, or a string: what the frame is instead ("ARP",
+   * "UDP", "IPv6 (not decoded)"...), or the decoder's drop reason.
    */
   decode(buf: Uint8Array, off: number, len: number, wireLen = len): SegmentInfo | string {
     const d = this.#desc;
@@ -133,7 +157,7 @@ export class SegmentDecoder {
       }
     }
     if (verdict !== 0) return dropName(verdict);
-    if (d[D_KIND] !== K_TCP) return "not TCP";
+    if (d[D_KIND] !== K_TCP) return kindName(d);
     const sack: Array<[number, number]> = [];
     for (let i = 0; i < d[D_OPT_SACK_N]!; i++) {
       sack.push([d[D_OPT_SACK + 2 * i]! >>> 0, d[D_OPT_SACK + 2 * i + 1]! >>> 0]);

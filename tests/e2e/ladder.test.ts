@@ -89,6 +89,21 @@ Deno.test("ladder: a pcap our stack wrote over the memory link replays the seed'
   }
 });
 
+Deno.test("ladder: the command line counts what it skipped; --relative counts from the ISNs", async () => {
+  const r = await cli(new URL("linux_sack.pcap", FIXTURES).pathname, "--relative", "--max", "3");
+  assert.equal(r.code, 0, r.err);
+  const lines = r.out.split("\n");
+  assert.match(
+    lines[0]!,
+    /linux_sack\.pcap: 17 frames, 10 TCP segments in 1 connections \(skipped: 5 IPv6 \(not decoded\), 2 ARP\)$/,
+  );
+  assert.match(lines[4]!, /^ +0\.000 ms {2}C --> S {2}SYN SEQ=0 ACK=- WIN=64240 /);
+  assert.match(lines[5]!, / ms {2}C <-- S {2}SYN\+ACK SEQ=0 ACK=1 .*\[ACK 1 = 0 \+ 1 \(SYN\)\]$/);
+  assert.match(lines[6]!, / ms {2}C --> S {2}ACK SEQ=1 ACK=1 WIN=502 \(x128 = 64256\)/);
+  assert.equal(lines[3], "  C = client 10.200.0.1:5555, S = server 10.200.0.2:7000");
+  assert.equal(lines[7], "  ... 7 more segments");
+});
+
 Deno.test({
   name: "ladder: the capture reader agrees with tshark on every TCP segment",
   ignore: !hasTool("tshark"),
