@@ -27,7 +27,7 @@ async function waitFor(stream: ReadableStream<Uint8Array>, re: RegExp, ms: numbe
     while (!re.test(text)) {
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`capture did not start: ${text}`);
-      let timer: number | undefined;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       const r = await Promise.race([
         reader.read(),
         new Promise<null>((res) => timer = setTimeout(() => res(null), left)),
