@@ -60,6 +60,15 @@ export type { ConnInfo } from "./src/api/conn.ts";
 export { Listener } from "./src/api/listener.ts";
 export { DatagramConn } from "./src/api/datagram.ts";
 export type { DnsOptions, DnsRecordType, DnsResultMap, ResolveDnsOptions } from "./src/api/dns.ts";
+export { StackTrace, TRACE_LIMIT } from "./src/api/trace.ts";
+export type {
+  SegmentInfo,
+  SegmentOptions,
+  TraceEvent,
+  TraceOptions,
+  TraceSegmentEvent,
+  TraceStateEvent,
+} from "./src/api/trace.ts";
 export {
   createMemoryLinkPair,
   type Link,

@@ -7,10 +7,11 @@
  */
 
 import type { Driver } from "../stack.ts";
-import type { TcpConnInfo, TcpEvent, TcpHandle } from "../tcp/tcp_layer.ts";
+import type { TcpConnInfo, TcpEvent, TcpHandle, TcpLayer } from "../tcp/tcp_layer.ts";
 import { endpoint, netAddr } from "./addr.ts";
 import { mapLayerError, toDenoError } from "./errors.ts";
 import { WakeList } from "./wake.ts";
+import { openTrace, type StackTrace } from "./trace.ts";
 
 // `ConnInfo` (what `conn.info()` returns) is the TCP layer's interface under its public name, so
 // that `deno doc` lists its fields.
@@ -215,6 +216,11 @@ export class Conn implements Disposable {
   /** Enable (true, the default) or disable keepalive probes. */
   setKeepAlive(keepAlive = true): void {
     this.#tc.setKeepAlive(keepAlive);
+  }
+
+  /** Follow this connection's segments and state changes (as `NetStack.trace` with `conn`). */
+  trace(options: { limit?: number } = {}): StackTrace {
+    return openTrace(this.#driver as Driver<TcpLayer>, { ...options, conn: this });
   }
 
   /** Statistics of this connection: state, bytes, segments, retransmissions, RTT, windows. */

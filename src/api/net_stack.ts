@@ -37,6 +37,7 @@ import {
   isDottedQuad,
   type ResolveDnsOptions,
 } from "./dns.ts";
+import { openTrace, type StackTrace, type TraceOptions } from "./trace.ts";
 
 /** Options of `createStack`. */
 export interface StackOptions {
@@ -313,6 +314,39 @@ export class NetStack implements AsyncDisposable {
   async resolveHost(hostname: string, options: { signal?: AbortSignal } = {}): Promise<string> {
     const all = await this.#dns.lookupIpv4(hostname, options.signal);
     return all[0]!;
+  }
+
+  /**
+   * Follow this stack's TCP segments (both directions, options, raw and scaled windows) and
+   * connection state changes as an async iterable; `conn` narrows it to one connection. At
+   * most `limit` events wait for the reader (default 4096): beyond that the oldest is dropped
+   * and counted in `lost`. Ends when the stack closes or the trace is closed.
+   *
+   * @example The seed note's handshake, SEQ 100 and 2000, as events
+   * ```ts
+   * import { createMemoryLinkPair, createStack } from "../../mod.ts";
+   * const [la, lb] = createMemoryLinkPair();
+   * const client = await createStack({ link: la, address: "10.9.0.1/24", tcp: { isn: () => 100 } });
+   * const server = await createStack({ link: lb, address: "10.9.0.2/24", tcp: { isn: () => 2000 } });
+   * const trace = client.trace();
+   * const listener = server.listen({ port: 80 });
+   * const conn = await client.connect({ hostname: "10.9.0.2", port: 80 });
+   * const seen: string[] = [];
+   * for await (const ev of trace) {
+   *   if (ev.type === "segment") seen.push(`${ev.dir} SEQ=${ev.seq} ACK=${ev.ack}`);
+   *   if (seen.length === 3) break;
+   * }
+   * if (seen.join(", ") !== "out SEQ=100 ACK=0, in SEQ=2000 ACK=101, out SEQ=101 ACK=2001") {
+   *   throw new Error(seen.join(", "));
+   * }
+   * conn.close();
+   * listener.close();
+   * await client.close();
+   * await server.close();
+   * ```
+   */
+  trace(options: TraceOptions = {}): StackTrace {
+    return openTrace(this.driver, options);
   }
 
   /**
