@@ -57,6 +57,9 @@ function sources(): { keys: Set<string>; prefixes: Set<string> } {
     if (f.endsWith("src/stack.ts") || f.endsWith("tcp/tcp_layer.ts")) {
       for (const m of src.matchAll(/"((?:driver|tcp)-[a-z-]+)":/g)) keys.add(m[1]!);
     }
+    if (f.endsWith("link/memory.ts")) {
+      for (const m of src.matchAll(/"(memory-[a-z-]+)":/g)) keys.add(m[1]!);
+    }
     if (f.endsWith("link/fault.ts")) {
       const block = /#st: FaultStats = \{([^}]*)\}/.exec(src)?.[1] ?? "";
       for (const m of block.matchAll(/([a-z]+):/g)) keys.add(`fault-${m[1]}`);
