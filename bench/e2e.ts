@@ -212,6 +212,12 @@ function plan(): Plan[] {
     });
     p.push({
       test,
+      setup: "ours, memory link offload: true (merged 64 KiB frames)",
+      unit: "Gbit/s",
+      measure: async () => pick(await ours("mem-bulk", seconds, ["--mem-offload"]), "gbps"),
+    });
+    p.push({
+      test,
       setup: "kernel <-> kernel, veth (socat 256 KiB)",
       unit: "Gbit/s",
       baseline: true,

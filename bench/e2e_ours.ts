@@ -43,6 +43,8 @@ interface Opts {
   /** false: `--no-offload`; undefined: the default (offloads on). */
   offload: boolean | undefined;
   app: string;
+  /** The memory link's segmentation offload (`MemoryLinkOptions.offload`). */
+  memOffload: boolean;
 }
 
 function parse(): { mode: string; opts: Opts } {
@@ -58,6 +60,7 @@ function parse(): { mode: string; opts: Opts } {
       buf: { type: "string" },
       "no-offload": { type: "boolean", default: false },
       app: { type: "string", default: "" },
+      "mem-offload": { type: "boolean", default: false },
     },
   });
   const engine = values.engine;
@@ -75,6 +78,7 @@ function parse(): { mode: string; opts: Opts } {
       tcp,
       offload: values["no-offload"] ? false : undefined,
       app: values.app,
+      memOffload: values["mem-offload"],
     },
   };
 }
@@ -152,7 +156,7 @@ async function tapMode(mode: string, o: Opts): Promise<Record<string, number>> {
 }
 
 async function memMode(mode: string, o: Opts): Promise<Record<string, number>> {
-  const [la, lb] = createMemoryLinkPair({ mtu: o.mtu });
+  const [la, lb] = createMemoryLinkPair({ mtu: o.mtu, offload: o.memOffload });
   const a = await createStack({ link: la, address: "10.9.0.1/24", engine: o.engine, tcp: o.tcp });
   const b = await createStack({ link: lb, address: "10.9.0.2/24", engine: o.engine, tcp: o.tcp });
   try {
