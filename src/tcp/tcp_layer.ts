@@ -279,26 +279,26 @@ export class TcpLayer implements TcpHandler {
   }
 
   /** ICMP errors (RFC 1122 4.2.3.9; RFC 1191 for fragmentation-needed). */
-  icmpError(report: Readonly<TcpIcmpReport>, _now: number): void {
+  icmpError(report: Readonly<TcpIcmpReport>, _now: number): boolean {
     const was = this.#driven;
     this.#driven = true;
     try {
-      this.#icmpError(report);
+      return this.#icmpError(report);
     } finally {
       this.#driven = was;
     }
   }
 
-  #icmpError(report: Readonly<TcpIcmpReport>): void {
+  #icmpError(report: Readonly<TcpIcmpReport>): boolean {
     const { kind, localIp, localPort, remoteIp, remotePort, seq, mtu } = report;
     const c = this.#conns.get(localIp >>> 0, localPort, remoteIp >>> 0, remotePort);
     if (!c) {
       this.#count("tcp-icmp-no-connection");
-      return;
+      return false;
     }
     this.#count(`tcp-icmp-${kind}`);
     // RFC 5927: only believe errors quoting a sequence number in flight.
-    if (seqLt(seq >>> 0, c.snd.una) || seqGt(seq >>> 0, c.snd.max)) return;
+    if (seqLt(seq >>> 0, c.snd.una) || seqGt(seq >>> 0, c.snd.max)) return false;
     if (kind === "fragmentation-needed") {
       if (mtu >= 68) {
         const m = Math.max(mtu - 40 - (c.tsOk ? 12 : 0), 28);
@@ -308,14 +308,15 @@ export class TcpLayer implements TcpHandler {
           c.touch();
         }
       }
-      return;
+      return true;
     }
-    if (c.state !== "SYN-SENT") return; // soft errors for synchronized connections
+    if (c.state !== "SYN-SENT") return true; // soft errors for synchronized connections
     if (kind === "port-unreachable" || kind === "protocol-unreachable") {
       c.toClosed(new TcpError("refused", "Connection refused"));
     } else if (kind !== "time-exceeded" && kind !== "parameter-problem") {
       c.toClosed(new TcpError("unreachable", "Host unreachable"));
     }
+    return true;
   }
 
   /** ARP gave up on `remoteIp`: connections still connecting to it fail. */

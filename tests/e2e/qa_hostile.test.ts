@@ -94,6 +94,14 @@ out["exact"] = got[0] == total and h.hexdigest() == hashlib.sha256(data).hexdige
 out["got"] = got[0]
 def flags(r): return None if r is None or TCP not in r else str(r[TCP].flags)
 def rst(sport, seq): send(base()/TCP(sport=sport, dport=7, flags="R", seq=seq), iface=iface)
+# A blind fragmentation-needed (MTU 576) quoting a connection that does not exist, and one
+# quoting the finished echo connection: neither may lower the path MTU (RFC 5927 7.2).
+for qport in (55555, lport):
+    send(base()/ICMP(type=3, code=4, nexthopmtu=576)/IP(src=ours, dst=me, len=1500)/TCP(sport=7, dport=qport, seq=12345), iface=iface)
+time.sleep(0.2)
+r = sr1(base()/TCP(sport=40007, dport=7, flags="S", seq=1000, options=[("MSS", 1460)]), iface=iface, timeout=1)
+out["mss-after-blind-icmp"] = None if r is None else dict(r[TCP].options).get("MSS")
+if r is not None: rst(40007, 1001)
 r = sr1(base()/TCP(sport=40001, dport=7, flags="SF", seq=1000), iface=iface, timeout=1)
 out["synfin-listener"] = flags(r)
 if r is not None: rst(40001, 1001)
@@ -216,6 +224,7 @@ Deno.test({
           `only ${out.rounds} rounds of injections ran during the transfer`,
         );
         assert.equal(out.exact, true, `echo not byte-exact (${out.got} bytes)`);
+        assert.equal(out["mss-after-blind-icmp"], 1460, "a blind ICMP lowered the path MTU");
         // RFC 9293 3.10.7.2: a SYN to a closed port (with FIN or not) draws RST+ACK.
         assert.equal(out["synfin-closed"], "RA");
         // Odd but valid options: a connection, with the peer's shift clamped (RFC 7323 2.3).
@@ -245,6 +254,7 @@ Deno.test({
             "udp-bad-length",
             "tcp-rst-out-of-window",
             "eth-unknown-type",
+            "icmp-frag-needed-ignored",
           ]
         ) {
           assert.ok((s[key] ?? 0) > 0, `${key} not counted: ${JSON.stringify(s)}`);
