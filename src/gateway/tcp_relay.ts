@@ -44,7 +44,7 @@ export class TcpRelay {
   readonly #count: Count;
   readonly #listener: TcpListener;
   readonly #pending = new Map<string, Pending>();
-  readonly #flows = new Set<Promise<void>>();
+  readonly #flows = new Map<Promise<void>, { up: Deno.TcpConn; conn: Conn }>();
   #closed = false;
 
   /** Take over the unclaimed SYNs of `stack`'s TCP layer. */
@@ -165,20 +165,26 @@ export class TcpRelay {
       },
       () => this.#count("gateway-tcp-reset"),
     ).finally(() => this.#flows.delete(flow));
-    this.#flows.add(flow);
+    this.#flows.set(flow, { up, conn });
   }
 
-  /** Stop relaying: pending upstream connects are closed; open relays end with the stack. */
+  /** Stop relaying: pending upstream connects are closed, open relays reset both ways. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     for (const [k, p] of [...this.#pending]) this.#forget(k, p);
+    for (const { up, conn } of this.#flows.values()) {
+      conn.abort();
+      try {
+        up.close();
+      } catch { /* closed */ }
+    }
     this.#stack.driver.tcp.onUnclaimedSyn = null;
     this.#listener.close();
   }
 
   /** Wait for the relays to end (after the stack closed). */
   async settled(): Promise<void> {
-    await Promise.allSettled([...this.#flows]);
+    await Promise.allSettled([...this.#flows.keys()]);
   }
 }
