@@ -30,6 +30,9 @@ import { Forward, type ForwardSpec } from "./forward.ts";
 import { TcpRelay } from "./tcp_relay.ts";
 import { UdpRelay } from "./udp_relay.ts";
 
+/** The send buffer of the gateway's TCP connections unless `tcp.sndBuf` says otherwise. */
+export const GATEWAY_SND_BUF = 1 << 20;
+
 /** Options of `createGateway`. */
 export interface GatewayOptions {
   /** The guest's link: a TAP device in its namespace (`openTap`), or a memory link. */
@@ -53,7 +56,10 @@ export interface GatewayOptions {
   limits?: Partial<GatewayLimits>;
   /** Hot-path engine of the stack (default "wasm"). */
   engine?: EngineKind;
-  /** TCP tuning of the stack. */
+  /**
+   * TCP tuning of the stack. The gateway's default send buffer is 1 MiB (`sndBuf`; the
+   * stack's own default is 256 KiB), which keeps a host-to-guest relay streaming.
+   */
   tcp?: Partial<TcpOptions>;
   /** Capture the guest's link to this pcap file. */
   pcap?: string;
@@ -127,13 +133,11 @@ export class Gateway implements AsyncDisposable {
   /** The stack's counters plus the gateway's (`gateway-*`: relayed, denied, bytes, flows). */
   stats(): Record<string, number> {
     const t = this.#tcp.active;
-    return {
-      ...this.stack.stats(),
-      ...this.#counters,
-      "gateway-tcp-active": t.flows,
-      "gateway-tcp-pending": t.pending,
-      "gateway-udp-active": this.#udp.flows,
-    };
+    const out: Record<string, number> = { ...this.stack.stats(), ...this.#counters };
+    out["gateway-tcp-active"] = t.flows;
+    out["gateway-tcp-pending"] = t.pending;
+    out["gateway-udp-active"] = this.#udp.flows;
+    return out;
   }
 
   /** Stop: forwards stop listening, relays and the stack close. */
@@ -196,7 +200,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     address: `${formatIpv4(a.gateway)}/${a.prefixLength}`,
     mac: "52:55:0a:00:02:02",
     ...(options.engine ? { engine: options.engine } : {}),
-    ...(options.tcp ? { tcp: options.tcp } : {}),
+    tcp: { sndBuf: GATEWAY_SND_BUF, ...options.tcp },
     ...(options.pcap ? { pcap: options.pcap } : {}),
   });
   const counters: Record<string, number> = {};
