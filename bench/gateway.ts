@@ -3,7 +3,9 @@
  * network namespace and a python 64 KiB sender/receiver on the host's 127.0.0.1, through our
  * gateway (`tools/gateway.ts`, its own process) and through slirp4netns, in the same run, at
  * MTU 1500 and 65520, both directions. Each case runs 3 times alternating the two gateways;
- * the table shows medians and the ratio ours / slirp4netns.
+ * the table shows medians and the ratio ours / slirp4netns. At MTU 1500 also the median round
+ * trip of 1-byte requests on one connection (TCP_NODELAY) and connections per second (connect,
+ * 1-byte exchange, close).
  *
  *   deno task bench:gateway [--mb=N] [--runs=N] [--mtu=1500,65520]
  *
@@ -29,6 +31,11 @@ def serve(c):
             left = size
             while left > 0:
                 n = c.send(chunk if left >= 65536 else chunk[:left]); left -= n
+        elif cmd == b"E":
+            while True:
+                b = c.recv(65536)
+                if not b: break
+                c.sendall(b)
         elif cmd == b"U":
             n = 0
             while True:
@@ -46,8 +53,23 @@ while True:
 const CLIENT = `
 import socket, sys, time
 mode, port, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+if mode == "crr":
+    t0 = time.monotonic()
+    for i in range(size):
+        s = socket.create_connection(("10.0.2.2", port), timeout=10)
+        s.sendall(b"Ex"); assert s.recv(1) == b"x"; s.close()
+    print(size, time.monotonic() - t0)
+    sys.exit(0)
 s = socket.create_connection(("10.0.2.2", port), timeout=60)
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 t0 = time.monotonic()
+if mode == "rr":
+    s.sendall(b"E"); rtts = []
+    for i in range(size):
+        t = time.monotonic(); s.sendall(b"x"); assert s.recv(1) == b"x"; rtts.append(time.monotonic() - t)
+    rtts.sort()
+    print(size, rtts[len(rtts) // 2])
+    sys.exit(0)
 if mode == "down":
     s.sendall(b"D"); n = 0
     while True:
@@ -96,11 +118,23 @@ async function startGateway(kind: Kind, ns: Netns, mtu: number): Promise<Deno.Ch
   throw new Error(`${kind} did not come up`);
 }
 
-async function once(ns: Netns, mode: string, port: number, size: number): Promise<number> {
-  const r = await ns.run(["python3", "-c", CLIENT, mode, `${port}`, `${size}`]);
+/** The cases: bulk both ways (Gbit/s), request/response (median us), connections per second. */
+const CASES = {
+  down: { what: "host -> namespace, Gbit/s", count: 0 },
+  up: { what: "namespace -> host, Gbit/s", count: 0 },
+  rr: { what: "1-byte request/response, median us (lower is better)", count: 2000 },
+  crr: { what: "connect + 1-byte exchange + close, conn/s", count: 300 },
+} as const;
+type Mode = keyof typeof CASES;
+
+async function once(ns: Netns, mode: Mode, port: number, size: number): Promise<number> {
+  const n0 = CASES[mode].count || size;
+  const r = await ns.run(["python3", "-c", CLIENT, mode, `${port}`, `${n0}`]);
   if (r.code !== 0) throw new Error(`client failed: ${r.stderr}`);
   const [n, dt] = r.stdout.trim().split(" ").map(Number);
-  if (n !== size) throw new Error(`moved ${n} of ${size} bytes`);
+  if (n !== n0) throw new Error(`moved ${n} of ${n0}`);
+  if (mode === "rr") return dt! * 1e6;
+  if (mode === "crr") return n! / dt!;
   return (n! * 8) / dt! / 1e9;
 }
 
@@ -137,7 +171,8 @@ async function main(): Promise<void> {
   const rows: string[] = [];
   try {
     for (const mtu of values.mtu!.split(",").map(Number)) {
-      for (const mode of ["down", "up"]) {
+      const modes: Mode[] = mtu === 1500 ? ["down", "up", "rr", "crr"] : ["down", "up"];
+      for (const mode of modes) {
         const got: Record<Kind, number[]> = { ours: [], slirp4netns: [] };
         for (let i = 0; i < runs; i++) {
           for (
@@ -158,7 +193,7 @@ async function main(): Promise<void> {
           }
         }
         const o = median(got.ours), s = median(got.slirp4netns);
-        const what = mode === "down" ? "host -> namespace" : "namespace -> host";
+        const what = CASES[mode].what;
         rows.push(
           `| ${mtu} | ${what} | ${o.toFixed(2)} | ${s.toFixed(2)} | ${(o / s).toFixed(2)}x | ` +
             `${got.ours.map((x) => x.toFixed(2)).join(" ")} / ${
@@ -174,9 +209,9 @@ async function main(): Promise<void> {
   }
   console.log(
     `\nGateway throughput, ${values.mb} MiB per transfer, python 64 KiB sender/receiver on ` +
-      `127.0.0.1, medians of ${runs} (Gbit/s)\n`,
+      `127.0.0.1, medians of ${runs}\n`,
   );
-  console.log("| MTU | direction | ours | slirp4netns | ours/slirp | runs (ours / slirp) |");
+  console.log("| MTU | case | ours | slirp4netns | ours/slirp | runs (ours / slirp) |");
   console.log("|---|---|---|---|---|---|");
   for (const r of rows) console.log(r);
 }

@@ -450,9 +450,11 @@ export class Interface implements TcpTransmit, UdpOwner {
   #udpInput(ip: Ipv4Header, udp: UdpHeader, group: boolean, now: number): void {
     const c = this.#counters;
     c.inc("udp-in");
-    const ours = ip.dst === this.address || group;
-    const sock = ours ? this.#udp.find(ip.dst, udp.dstPort) : undefined;
-    if (sock === undefined && this.#foreign && !group) {
+    // Gateway mode: a datagram to another host is never one of our sockets'.
+    const foreignDst = this.#foreign !== null && ip.dst !== this.address && !group &&
+      !this.#looped;
+    const sock = foreignDst ? undefined : this.#udp.find(ip.dst, udp.dstPort);
+    if (sock === undefined && this.#foreign && !group && !this.#looped) {
       const off = udp.payloadOff;
       const data = this.#engine.mem.subarray(off, off + udp.payloadLen);
       if (this.#foreign.udp(ip.src, udp.srcPort, ip.dst, udp.dstPort, data)) {
