@@ -156,6 +156,13 @@ export class TcpRelay {
       conn.abort();
       return;
     }
+    // A relay adds no delay of its own: the guest's and the upstream's segmentation already
+    // happened, so Nagle would only hold back their small writes (as slirp4netns sets
+    // TCP_NODELAY toward the host).
+    conn.setNoDelay(true);
+    try {
+      up.setNoDelay(true);
+    } catch { /* closed meanwhile */ }
     this.#count("gateway-tcp-relayed");
     const flow = relay(conn, up, this.#limits.relayBufferBytes, () => conn.abort()).then(
       (r) => {
