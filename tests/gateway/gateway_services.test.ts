@@ -145,7 +145,8 @@ Deno.test({
     await withGateway(
       { allow: ["127.0.0.0/8"], dns: ["127.0.0.1:53"] },
       async ({ ns, gw }) => {
-        const r = await ns.run(["python3", "-c", SCAPY_DHCP]);
+        // Debian's python3: python3-scapy (deno task setup) lands in its dist-packages.
+        const r = await ns.run(["/usr/bin/python3", "-c", SCAPY_DHCP]);
         if (r.code !== 0 && r.stderr.includes("No module named 'scapy'")) {
           return missing("python3-scapy");
         }
