@@ -122,3 +122,53 @@ Deno.test("dhcp codec: malformed messages decode to null; a reply round-trips", 
   badCookie[236] = 0;
   assert.equal(decodeDhcp(badCookie), null);
 });
+
+Deno.test("gateway (memory): half-open relays bounded by maxPendingConnects; connect timeout gives RST", async () => {
+  // A host listener on 127.0.0.1 with backlog 0 that never accepts: the kernel queues one
+  // connection and drops later SYNs, so the second upstream connect hangs until the timeout.
+  const py = new Deno.Command("python3", {
+    args: [
+      "-c",
+      "import socket,time\nl=socket.socket()\nl.bind(('127.0.0.1',0))\nl.listen(0)\nprint(l.getsockname()[1],flush=True)\ntime.sleep(30)",
+    ],
+    stdout: "piped",
+    stdin: "null",
+  }).spawn();
+  const reader = py.stdout.getReader();
+  const port = Number(new TextDecoder().decode((await reader.read()).value).trim());
+  reader.releaseLock();
+  const [gl, ul] = createMemoryLinkPair();
+  const gw = await createGateway({
+    link: gl,
+    limits: { maxPendingConnects: 1, connectTimeoutMs: 1500 },
+  });
+  const guest = await createStack({
+    link: ul,
+    address: "10.0.2.100/24",
+    gateway: "10.0.2.2",
+    tcp: { rtoInitialMs: 300 },
+  });
+  try {
+    const first = await guest.connect({ hostname: "10.0.2.2", port }); // queued by the kernel
+    const started = Date.now();
+    const second = guest.connect({ hostname: "10.0.2.2", port }).then(() => "ok", (e) => e.name);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(gw.stats()["gateway-tcp-pending"], 1);
+    const third = guest.connect({ hostname: "10.0.2.2", port }).then(() => "ok", (e) => e.name);
+    await new Promise((r) => setTimeout(r, 400));
+    assert(gw.stats()["gateway-tcp-busy"]! >= 1, "the third SYN waited: one half-open relay");
+    assert.equal(await second, "ConnectionRefused", "upstream timeout: the guest gets RST");
+    const took = Date.now() - started;
+    assert(took >= 1400 && took < 6000, `refused after the 1.5 s connect timeout (${took} ms)`);
+    assert(gw.stats()["gateway-tcp-upstream-failed"]! >= 1);
+    // The third one got its turn once the pending slot was free (it also times out upstream).
+    assert.equal(await third, "ConnectionRefused");
+    first.close();
+  } finally {
+    await guest.close();
+    await gw.close();
+    py.kill("SIGKILL");
+    await py.status;
+    await py.stdout.cancel().catch(() => {});
+  }
+});
