@@ -3,7 +3,8 @@
  *
  *   deno task gateway [--configure|-c] [--mtu=N] [--disable-host-loopback] [--cidr=CIDR]
  *     [--netns-type=pid|path] [--userns-path=PATH] [--allow CIDR]... [--dns=ADDR[:PORT]]...
- *     [--forward tcp:HOSTPORT:GUESTPORT]... [--disable-dhcp] [--pcap FILE] PID|PATH TAPNAME
+ *     [--forward tcp:HOSTPORT:GUESTPORT]... [--disable-dhcp] [--pcap FILE] [-r FD] [-e FD]
+ *     PID|PATH TAPNAME
  *
  * It opens TAPNAME inside the network namespace of process PID (or the namespace file PATH)
  * with setns, as slirp4netns does; with --configure the device gets 10.0.2.100/24 (the .100 of
@@ -32,6 +33,8 @@ const USAGE = `Usage: deno task gateway [OPTIONS] PID|PATH TAPNAME
   --forward=tcp:HP:GP        forward host 127.0.0.1:HP to the guest's port GP (repeatable)
   --disable-dhcp             do not answer DHCP
   --pcap=FILE                capture the guest's link
+  -r, --ready-fd=FD          write "1" to FD once serving (as slirp4netns)
+  -e, --exit-fd=FD           exit when FD reaches end of file (as slirp4netns)
   -h, --help                 this text`;
 
 /** Parse the command line into gateway options (throws TypeError with a clear message). */
@@ -40,6 +43,8 @@ export function parseGatewayArgs(args: string[]): {
   tap: string;
   mtu: number;
   configure: boolean;
+  readyFd: number | null;
+  exitFd: number | null;
   options: Omit<GatewayOptions, "link">;
 } | null {
   const { values, positionals } = parseArgs({
@@ -57,6 +62,8 @@ export function parseGatewayArgs(args: string[]): {
       forward: { type: "string", multiple: true },
       "disable-dhcp": { type: "boolean" },
       pcap: { type: "string" },
+      "ready-fd": { type: "string", short: "r" },
+      "exit-fd": { type: "string", short: "e" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -82,11 +89,20 @@ export function parseGatewayArgs(args: string[]): {
   if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65521) {
     throw new RangeError(`--mtu must be 68..65521, got ${values.mtu}`);
   }
+  const fd = (v: string | undefined, name: string): number | null => {
+    if (v === undefined) return null;
+    if (!/^[0-9]+$/.test(v) || Number(v) < 3) {
+      throw new TypeError(`--${name} must be a file descriptor number of 3 or more, got "${v}"`);
+    }
+    return Number(v);
+  };
   return {
     nsPath,
     tap: positionals[1]!,
     mtu,
     configure: values.configure ?? false,
+    readyFd: fd(values["ready-fd"], "ready-fd"),
+    exitFd: fd(values["exit-fd"], "exit-fd"),
     options: {
       ...(values.cidr ? { cidr: values.cidr } : {}),
       hostLoopback: !values["disable-host-loopback"],
@@ -123,7 +139,7 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const { nsPath, tap, mtu, configure, options } = parsed;
+  const { nsPath, tap, mtu, configure, options, readyFd, exitFd } = parsed;
   const cidr = options.cidr ?? "10.0.2.0/24";
   const base = cidr.split("/")[0]!.split(".").map(Number);
   const prefix = Number(cidr.split("/")[1]);
@@ -150,6 +166,23 @@ async function main(): Promise<number> {
   const { promise, resolve } = Promise.withResolvers<void>();
   Deno.addSignalListener("SIGINT", resolve);
   Deno.addSignalListener("SIGTERM", resolve);
+  if (readyFd !== null) {
+    // The inherited descriptor, opened again through /proc (Deno has no fdopen).
+    using f = Deno.openSync(`/proc/self/fd/${readyFd}`, { write: true });
+    f.writeSync(new TextEncoder().encode("1"));
+  }
+  if (exitFd !== null) {
+    const f = Deno.openSync(`/proc/self/fd/${exitFd}`, { read: true });
+    (async () => {
+      const buf = new Uint8Array(64);
+      for (;;) { // until end of file: the parent closed its end (or died)
+        const n = await f.read(buf).catch(() => null);
+        if (n === null) break;
+      }
+      f.close();
+      resolve();
+    })();
+  }
   await promise;
   await gw.close();
   return 0;

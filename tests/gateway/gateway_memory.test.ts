@@ -97,6 +97,10 @@ Deno.test("gateway: forward specs and slirp4netns's command line", () => {
   assert.throws(() => parseGatewayArgs(["1234"]), TypeError);
   assert.throws(() => parseGatewayArgs(["--mtu=10", "1", "t"]), RangeError);
   assert.throws(() => parseGatewayArgs(["--userns-path=/x", "1", "t"]), TypeError);
+  const c = parseGatewayArgs(["-c", "-r", "3", "--exit-fd=4", "99", "tap0"])!;
+  assert.equal(c.readyFd, 3);
+  assert.equal(c.exitFd, 4);
+  assert.throws(() => parseGatewayArgs(["-r", "1", "99", "tap0"]), TypeError);
 });
 
 Deno.test("dhcp codec: malformed messages decode to null; a reply round-trips", () => {

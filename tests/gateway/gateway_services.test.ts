@@ -257,3 +257,51 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "gateway (TAP): -r/--ready-fd writes 1 when serving, -e/--exit-fd at end of file stops it",
+  ignore: tapIgnore(),
+  async fn() {
+    if (!requireTapOrSkip()) return;
+    const dir = await Deno.makeTempDir();
+    const holder = new Deno.Command("unshare", {
+      args: ["-n", "sleep", "60"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    const tool = new URL("../../tools/gateway.ts", import.meta.url).pathname;
+    // fd 3: a file the gateway writes "1" to; fd 4: a pipe from sleep, at end of file after 5 s.
+    const gwProc = new Deno.Command("bash", {
+      args: [
+        "-c",
+        `exec "$0" run -A "$1" -c -r 3 -e 4 "$2" tap0 3>"$3/ready" 4< <(sleep 5)`,
+        Deno.execPath(),
+        tool,
+        `${holder.pid}`,
+        dir,
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    try {
+      const st = await Promise.race([
+        gwProc.status,
+        new Promise<null>((r) => setTimeout(() => r(null), 40000)),
+      ]);
+      assert(st !== null, "the gateway exited by itself when fd 4 reached end of file");
+      assert.equal(st.code, 0);
+      assert.equal(await Deno.readTextFile(`${dir}/ready`), "1");
+    } finally {
+      try {
+        gwProc.kill("SIGKILL");
+      } catch { /* exited */ }
+      await gwProc.status;
+      await gwProc.stderr.cancel();
+      holder.kill("SIGKILL");
+      await holder.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
