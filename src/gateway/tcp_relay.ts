@@ -32,6 +32,9 @@ interface Pending {
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
+/** How long a SYN-ACKed relay waits for the guest's ACK before its upstream is closed. */
+const TAKEN_MS = 15000;
+
 function keyOf(rip: number, rport: number, lip: number, lport: number): string {
   return `${rip}:${rport}>${lip}:${lport}`;
 }
@@ -70,6 +73,12 @@ export class TcpRelay {
     if (p) {
       if (p.state === "ready") {
         p.state = "taken";
+        // A guest that answers our SYN-ACK with RST (a SYN scan) or never answers leaves a
+        // half-open relay: it is dropped, with its upstream, after TAKEN_MS.
+        clearTimeout(p.timer);
+        p.timer = setTimeout(() => {
+          if (this.#pending.get(key) === p) this.#forget(key, p);
+        }, TAKEN_MS);
         return this.#listener;
       }
       if (p.state === "refused") {
@@ -95,10 +104,10 @@ export class TcpRelay {
     syn.sack.set(seg.sack);
     syn.payloadLen = 0; // data on a SYN (TFO) is not kept: the guest sends it again
     const entry: Pending = { state: "connecting", syn, upstream: null, timer: undefined };
-    // Bounded: a pending entry whose guest never completes the handshake is dropped.
+    // Bounded: an entry whose connect never settles is dropped (the connect has a timeout too).
     entry.timer = setTimeout(() => {
       if (this.#pending.get(key) === entry) this.#forget(key, entry);
-    }, 2 * this.#limits.connectTimeoutMs + 30000);
+    }, 2 * this.#limits.connectTimeoutMs);
     this.#pending.set(key, entry);
     this.#count("gateway-tcp-connects");
     Deno.connect({

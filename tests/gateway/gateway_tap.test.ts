@@ -198,3 +198,49 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "gateway (TAP): nmap SYN scan of 10.0.2.2 sees the host's open and closed ports; no relay leaks",
+  ignore: tapIgnore(),
+  async fn() {
+    if (!requireTapOrSkip()) return;
+    const have = await new Deno.Command("sh", {
+      args: ["-c", "command -v nmap"],
+      stdout: "null",
+    }).output();
+    if (!have.success) {
+      if (Deno.env.get("TCPIP_REQUIRE_TAP") === "1") throw new Error("nmap is missing");
+      console.warn("skipped: nmap is missing (deno task setup)");
+      return;
+    }
+    const open = shaSink();
+    const closed = freePort();
+    try {
+      await withGateway({}, async ({ ns, gw }) => {
+        const r = await ns.run([
+          "nmap",
+          "-sS",
+          "-Pn",
+          "-n",
+          "--max-retries",
+          "1",
+          "-p",
+          `${open.port},${closed}`,
+          "10.0.2.2",
+        ]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, new RegExp(`${open.port}/tcp\\s+open`));
+        assert.match(r.stdout, new RegExp(`${closed}/tcp\\s+closed`));
+        // The scanner reset the handshake: the half-open relay and its upstream go (15 s).
+        for (let i = 0; i < 100 && gw.stats()["gateway-tcp-pending"] !== 0; i++) {
+          await new Promise((res) => setTimeout(res, 200));
+        }
+        assert.equal(gw.stats()["gateway-tcp-pending"], 0);
+        assert.equal(gw.stats()["gateway-tcp-active"], 0);
+      });
+    } finally {
+      await open.close();
+    }
+  },
+});
