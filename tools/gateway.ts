@@ -20,6 +20,8 @@
 
 import { parseArgs } from "node:util";
 import { createGateway, type GatewayOptions, openTap, parseForward } from "../mod.ts";
+import { addressesOf } from "../src/gateway/config.ts";
+import { formatIpv4 } from "../src/api/addr.ts";
 
 const USAGE = `Usage: deno task gateway [OPTIONS] PID|PATH TAPNAME
   -c, --configure            give the device 10.0.2.100/24, the default route, bring it up
@@ -140,11 +142,16 @@ async function main(): Promise<number> {
     return 0;
   }
   const { nsPath, tap, mtu, configure, options, readyFd, exitFd } = parsed;
-  const cidr = options.cidr ?? "10.0.2.0/24";
-  const base = cidr.split("/")[0]!.split(".").map(Number);
-  const prefix = Number(cidr.split("/")[1]);
-  const guest = `${base[0]}.${base[1]}.${base[2]}.${base[3]! + 100}`;
-  const gwAddr = `${base[0]}.${base[1]}.${base[2]}.${base[3]! + 2}`;
+  let a;
+  try {
+    a = addressesOf(options.cidr);
+  } catch (e) {
+    console.error(`gateway: ${(e as Error).message}`);
+    return 2;
+  }
+  const guest = formatIpv4(a.guest);
+  const gwAddr = formatIpv4(a.gateway);
+  const prefix = a.prefixLength;
   const link = openTap({
     name: tap,
     netns: nsPath,
@@ -188,4 +195,13 @@ async function main(): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) Deno.exit(await main());
+if (import.meta.main) {
+  let code: number;
+  try {
+    code = await main();
+  } catch (e) {
+    console.error(`gateway: ${(e as Error).message}`);
+    code = 1;
+  }
+  Deno.exit(code);
+}

@@ -68,6 +68,9 @@ export function enterNetns(c: Libc, ns: string): () => void {
   const nsFd = c.open(cString(abs ? ns : `${NS_DIR}/${ns}`), O_RDONLY | O_CLOEXEC);
   if (nsFd < 0) {
     const e = errnoNow(c);
+    if (e === ENOENT && abs) {
+      throw new Deno.errors.NotFound(`Network namespace file ${ns} does not exist`);
+    }
     if (e === ENOENT) {
       throw new Deno.errors.NotFound(
         `Network namespace ${ns} does not exist (no ${NS_DIR}/${ns}; create it with ip netns add ${ns})`,
