@@ -176,3 +176,37 @@ Deno.test("gateway (memory): half-open relays bounded by maxPendingConnects; con
     await py.stdout.cancel().catch(() => {});
   }
 });
+
+Deno.test("gateway (memory): port forward into the guest; a refused guest port closes the host side", async () => {
+  const [gl, ul] = createMemoryLinkPair();
+  const gw = await createGateway({ link: gl, forwards: [{ hostPort: 0, guestPort: 7 }] });
+  const guest = await createStack({ link: ul, address: "10.0.2.100/24", gateway: "10.0.2.2" });
+  const echo = guest.listen({ port: 7 });
+  const served = (async () => {
+    const c = await echo.accept();
+    assert.equal(c.remoteAddr.hostname, "10.0.2.2", "forwarded connections come from the gateway");
+    await c.readable.pipeTo(c.writable);
+  })();
+  try {
+    const fwd = gw.forward({ hostPort: 0, guestPort: 7 });
+    const host = await Deno.connect({ hostname: "127.0.0.1", port: fwd.addr.port });
+    const data = pattern(300_000, 9);
+    const back = readAll(host);
+    let off = 0;
+    while (off < data.length) off += await host.write(data.subarray(off));
+    await host.closeWrite();
+    assert.equal(sha(await back), sha(data));
+    host.close();
+    await served;
+    const none = gw.forward({ hostPort: 0, guestPort: 9 }); // nothing listens on 9
+    const h2 = await Deno.connect({ hostname: "127.0.0.1", port: none.addr.port });
+    assert.equal(await h2.read(new Uint8Array(8)).catch(() => null), null);
+    h2.close();
+    assert.equal(gw.stats()["gateway-forward-failed"], 1);
+    assert(gw.stats()["gateway-forward-conns"]! >= 1);
+  } finally {
+    echo.close();
+    await guest.close();
+    await gw.close();
+  }
+});
