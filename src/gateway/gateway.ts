@@ -46,7 +46,10 @@ export interface GatewayOptions {
    * none; ["0.0.0.0/0"] relays anywhere, as slirp4netns does.
    */
   allow?: string[];
-  /** Upstream DNS servers ("ADDR" or "ADDR:PORT") for the forwarder at .3; each must be allowed. */
+  /**
+   * Upstream DNS servers ("ADDR" or "ADDR:PORT") for the forwarder at .3; each must be allowed.
+   * A UDP query goes to all of them (the first answer wins); TCP queries go to the first.
+   */
   dns?: string[];
   /** Port forwards from the host into the guest. */
   forwards?: ForwardSpec[];
@@ -213,7 +216,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     if (dst === a.gateway) return hostLoopback ? { hostname: "127.0.0.1", port } : null;
     if (dst === a.dns) {
       const s = port === 53 ? dns[0] : undefined;
-      return s ? { hostname: formatIpv4(s.ip), port: s.port, idleMs: dnsIdle } : null;
+      if (!s) return null;
+      const also = dns.slice(1).map((d) => ({ hostname: formatIpv4(d.ip), port: d.port }));
+      return { hostname: formatIpv4(s.ip), port: s.port, idleMs: dnsIdle, also };
     }
     if (inside(dst) || !inPrefixes(allow, dst)) return null;
     return { hostname: formatIpv4(dst), port };

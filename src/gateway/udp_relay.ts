@@ -12,15 +12,27 @@ import type { NetStack } from "../api/net_stack.ts";
 import type { GatewayLimits } from "./config.ts";
 import type { Count } from "./tcp_relay.ts";
 
-/** Where a guest's datagrams go on the host, or null when not allowed. */
+/**
+ * Where a guest's datagrams go on the host, or null when not allowed. `also`: further
+ * upstreams each datagram is sent to as well (the DNS forwarder asks every server, as
+ * dnsmasq --all-servers; the guest's resolver takes the first answer).
+ */
 export type UdpRoute = (
   dstIp: number,
   dstPort: number,
-) => { hostname: string; port: number; idleMs?: number } | null;
+) => UdpTarget | null;
+
+/** An upstream of a UDP flow. */
+export interface UdpTarget {
+  hostname: string;
+  port: number;
+  idleMs?: number;
+  also?: ReadonlyArray<{ hostname: string; port: number }>;
+}
 
 interface Flow {
   sock: dgram.Socket;
-  target: { hostname: string; port: number };
+  targets: ReadonlyArray<{ hostname: string; port: number }>;
   idleMs: number;
   last: number;
 }
@@ -71,9 +83,12 @@ export class UdpRelay {
     }
     f.last = Date.now();
     this.#count("gateway-udp-out");
-    f.sock.send(data.slice(), f.target.port, f.target.hostname, (err) => {
-      if (err) this.#count("gateway-udp-send-errors");
-    });
+    const copy = data.slice();
+    for (const t of f.targets) {
+      f.sock.send(copy, t.port, t.hostname, (err) => {
+        if (err) this.#count("gateway-udp-send-errors");
+      });
+    }
     return true;
   }
 
@@ -83,19 +98,19 @@ export class UdpRelay {
     srcPort: number,
     dst: number,
     dstPort: number,
-    target: { hostname: string; port: number; idleMs?: number },
+    target: UdpTarget,
   ): Flow {
     const sock = dgram.createSocket("udp4");
     const f: Flow = {
       sock,
-      target,
+      targets: [target, ...(target.also ?? [])],
       idleMs: target.idleMs ?? this.#limits.udpIdleMs,
       last: Date.now(),
     };
     sock.on("error", () => this.#count("gateway-udp-socket-errors"));
     sock.on("message", (msg: Uint8Array, rinfo: { address: string; port: number }) => {
       // Only the flow's upstream may answer through it (as a NAT's endpoint-dependent filter).
-      if (rinfo.address !== target.hostname || rinfo.port !== target.port) {
+      if (!f.targets.some((t) => t.hostname === rinfo.address && t.port === rinfo.port)) {
         return this.#count("gateway-udp-foreign-source");
       }
       const d = this.#stack.driver;
@@ -107,7 +122,8 @@ export class UdpRelay {
       }
       d.kick();
     });
-    sock.bind({ port: 0, address: target.hostname.startsWith("127.") ? "127.0.0.1" : "0.0.0.0" });
+    const local = f.targets.every((t) => t.hostname.startsWith("127."));
+    sock.bind({ port: 0, address: local ? "127.0.0.1" : "0.0.0.0" });
     sock.unref();
     this.#flows.set(key, f);
     this.#count("gateway-udp-flows");

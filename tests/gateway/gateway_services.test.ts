@@ -111,6 +111,14 @@ Deno.test({
           assert.deepEqual(await py(ns, ["connect", "10.0.2.3", "80"]), ["refused"]);
         },
       );
+      // A first server that never answers: the query went to both, dnsmasq's answer wins.
+      await withGateway(
+        { allow: ["127.0.0.0/8"], dns: [`127.0.0.1:${freePort()}`, `127.0.0.1:${port}`] },
+        async ({ ns }) => {
+          const got = await py(ns, ["dns", "10.0.2.3", "53", "gw.test"]);
+          assert.deepEqual(got, ["answers", "1", "addr", "10.9.8.7", "from", "10.0.2.3:53"]);
+        },
+      );
     } finally {
       dnsmasq.kill("SIGTERM");
       await dnsmasq.status;
