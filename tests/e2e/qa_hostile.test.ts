@@ -120,7 +120,7 @@ out["syn-data"] = None if r is None else [flags(r), r[TCP].ack]
 if r is not None: rst(40006, 1012)
 sn.stop()
 
-# A slow reader on port 9: our server stops reading after 1 MiB for 3 s. The kernel's sendall
+# A slow reader on port 9: our server stops reading after 1 MiB for 5 s. The kernel's sendall
 # meets our zero window and probes it; scapy probes it too (a byte at RCV.NXT and the classic
 # SEQ = RCV.NXT - 1 probe): each must get an ACK that keeps the window shut and the byte out.
 zw = {}
@@ -204,7 +204,7 @@ Deno.test({
         let n = 0;
         for (;;) {
           if (n >= 1 << 20 && n - (1 << 20) < buf.length) {
-            await new Promise((r) => setTimeout(r, 3000)); // the window closes
+            await new Promise((r) => setTimeout(r, 5000)); // the window closes
           }
           const r = await c.read(buf);
           if (r === null) break;
