@@ -247,6 +247,13 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
     const n = e.rcvInsert(c.rcvRing, seq, off, plen);
     const how = e.rcvLastInsert(c.rcvRing);
     c.rcvNxt = e.rcvNext(c.rcvRing);
+    if (
+      c.sackOk && (how & RI_DUPLICATE) && (how & RI_OUT_OF_ORDER) &&
+      e.rcvHeld(c.rcvRing) === heldBefore
+    ) {
+      // RFC 2883 4.1.2: a duplicate of data held out of order: D-SACK block, then its block.
+      noteDsack(c, seq, seqAdd(seq, plen));
+    }
     if (n > 0) {
       c.bytesIn += n;
       readable = true;
@@ -296,7 +303,7 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
 function noteDsack(c: TcpConnection, left: number, right: number): void {
   c.host.count("tcp-rcv-duplicate"); // a retransmission we did not need (or a network duplicate)
   c.dsackL = left;
-  c.dsackR = seqLt(right, c.rcvNxt) ? right : c.rcvNxt;
+  c.dsackR = seqLt(left, c.rcvNxt) && seqGt(right, c.rcvNxt) ? c.rcvNxt : right;
   c.ackNow = true;
 }
 

@@ -4,9 +4,10 @@
  */
 
 import assert from "node:assert/strict";
-import { F_ACK, F_FIN, F_SYN } from "../../src/wire/layout.ts";
+import { F_ACK, F_FIN, F_SYN, RX_OFF } from "../../src/wire/layout.ts";
 import { TcpSegment } from "../../src/wire/tcp_segment.ts";
-import { IP_A, IP_B, TcpPair } from "../support/tcp_pair.ts";
+import { type Captured, IP_A, IP_B, TcpPair } from "../support/tcp_pair.ts";
+import { openPair } from "../support/tcp_transfer.ts";
 
 /** A segment from A's address to B's. */
 function seg(srcPort: number, dstPort: number, flags: number, seq: number): TcpSegment {
@@ -34,4 +35,36 @@ Deno.test("tcp_listen_syn_fin_dropped: SYN+FIN to a listener opens nothing, as L
   const out = p.captured.filter((r) => r.from === "b");
   assert.equal(out.length, 1);
   assert.equal(out[0]!.flags & (F_SYN | F_ACK), F_SYN | F_ACK);
+});
+
+Deno.test("tcp_dsack_ooo_duplicate: a duplicate of out-of-order data is D-SACKed (RFC 2883 4.1.2)", () => {
+  const p = new TcpPair({ capture: true, faults: { delayMs: 5 } });
+  const [c, s] = openPair(p);
+  c.write(new Uint8Array(1000));
+  p.advance(100, () => s.read(new Uint8Array(2000)));
+  const last = p.captured.filter((r) => r.from === "a").at(-1)!;
+  const rcvNxt = (last.seq + last.len) >>> 0;
+  const ackOf = p.captured.filter((r) => r.from === "b").at(-1)!.seq;
+  const inject = (seq: number, len: number): Captured[] => {
+    const x = seg(c.localPort, c.remotePort, F_ACK, seq);
+    x.ack = ackOf;
+    x.hasTs = true;
+    x.tsVal = p.now >>> 0;
+    x.payloadOff = RX_OFF;
+    x.payloadLen = len;
+    p.captured.length = 0;
+    p.b.input(x, p.now);
+    p.b.poll(p.now);
+    return p.captured.filter((r) => r.from === "b");
+  };
+  const island = [(rcvNxt + 100) >>> 0, (rcvNxt + 110) >>> 0];
+  let acks = inject(island[0]!, 10);
+  assert.equal(acks.length, 1);
+  assert.deepEqual(acks[0]!.sack.slice(0, 2 * acks[0]!.sackCount), island);
+  acks = inject(island[0]!, 10);
+  assert.equal(acks.length, 1);
+  assert.equal(acks[0]!.ack, rcvNxt);
+  assert.deepEqual(acks[0]!.sack.slice(0, 2 * acks[0]!.sackCount), [...island, ...island]);
+  assert.equal(s.readable, 0);
+  assert.equal(p.sackViolations, 0);
 });
