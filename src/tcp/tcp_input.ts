@@ -219,9 +219,10 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
       if (opened || c.persistAt !== Infinity) c.persistAt = Infinity;
     }
   }
-  if (c.st === "TIME-WAIT" && fin) {
+  if (c.st === "TIME-WAIT" && (fin || plen > 0)) {
+    // Text is ignored in TIME-WAIT (RFC 9293 3.10.7.4) but acknowledged, as Linux does.
     c.ackNow = true;
-    c.arm("timeWaitAt", now + c.opt.timeWaitMs); // restart 2 MSL on a retransmitted FIN
+    if (fin) c.arm("timeWaitAt", now + c.opt.timeWaitMs); // restart 2 MSL on a retransmitted FIN
   }
 
   // Sixth: URG (RFC 9293 3.8.5, RFC 6093: the pointer is the sequence after the urgent data).

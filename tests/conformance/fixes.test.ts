@@ -68,3 +68,29 @@ Deno.test("tcp_dsack_ooo_duplicate: a duplicate of out-of-order data is D-SACKed
   assert.equal(s.readable, 0);
   assert.equal(p.sackViolations, 0);
 });
+
+Deno.test("tcp_time_wait_data_acked: text in TIME-WAIT is ignored but acknowledged, as Linux", () => {
+  const p = new TcpPair({ capture: true, faults: { delayMs: 2 } });
+  const [c, s] = openPair(p);
+  s.close(); // b closes first: b ends in TIME-WAIT
+  p.advance(50);
+  c.close();
+  p.advance(50);
+  assert.equal(s.state, "TIME-WAIT");
+  const finOfA = p.captured.filter((r) => r.from === "a").at(-1)!;
+  const ackOf = p.captured.filter((r) => r.from === "b").at(-1)!.seq;
+  const x = seg(c.localPort, c.remotePort, F_ACK, (finOfA.seq + 1) >>> 0);
+  x.ack = ackOf;
+  x.hasTs = true;
+  x.tsVal = p.now >>> 0;
+  x.payloadOff = RX_OFF;
+  x.payloadLen = 5;
+  p.captured.length = 0;
+  p.b.input(x, p.now);
+  p.b.poll(p.now);
+  const out = p.captured.filter((r) => r.from === "b");
+  assert.equal(out.length, 1, "one ACK");
+  assert.equal(out[0]!.flags, F_ACK);
+  assert.equal(out[0]!.ack, (finOfA.seq + 1) >>> 0, "acknowledges up to the FIN, not the text");
+  assert.equal(s.state, "TIME-WAIT");
+});
