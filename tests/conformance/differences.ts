@@ -1,0 +1,34 @@
+/**
+ * Where our stack answers differently from Linux on purpose: the case, both observations as
+ * the bench records them, and why, with the RFC text that allows our answer. A case whose
+ * observations differ and are not listed here (or no longer match what is listed) fails.
+ */
+
+/** One documented difference. */
+export interface Difference {
+  linux: string;
+  ours: string;
+  reason: string;
+}
+
+/** Documented differences by case name. */
+export const DIFFERENCES: Record<string, Difference> = {
+  tcp_syn_bad_mss_length: {
+    linux: "SA seq=irs ack=iss+1 mss=1460",
+    ours: "no reply",
+    reason: "A known option (MSS, WS, SACK-permitted, TS, SACK) of the wrong length makes our " +
+      "decoders (JS and WASM) drop the segment as malformed, counted as tcp-option-bad-size; " +
+      "Linux skips the option. RFC 9293 3.1 (MUST-7): a TCP implementation MUST be prepared " +
+      'to handle an illegal option length; "a suggested procedure is to reset the connection ' +
+      'and log the error cause". A counted drop handles it without harm.',
+  },
+  tcp_data_after_close_rst: {
+    linux: "FA seq=nxt ack=nxt; R seq=nxt",
+    ours: "FA seq=nxt ack=nxt; RA seq=nxt ack=nxt-5",
+    reason: "Both reset with the same SEQ. RFC 1122 4.2.2.13 asks for a RST when data " +
+      "arrives after CLOSE, without fixing its form: ours resets from the connection " +
+      "(<SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>, the form of RFC 9293 3.10.5 ABORT), Linux " +
+      "answers as for no connection (<SEQ=SEG.ACK><CTL=RST>). Either RST is acceptable to " +
+      "the peer (RFC 5961 3.2: SEG.SEQ = RCV.NXT).",
+  },
+};
