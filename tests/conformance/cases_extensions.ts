@@ -18,17 +18,18 @@ function sackStr(f: Flow, x: Frame | null): string {
 
 const NO_TS: unknown[][] = [["MSS", 1000], ["SAckOK", ""], ["NOP", null], ["WScale", 7]];
 
-/** The DUT sends `n` bytes in segments of 1000 (no Nagle); returns the first sequence. */
+/** The DUT sends `n` bytes in segments of 1000 (no Nagle); returns its data segments. */
 async function burst(ctx: Ctx, f: Flow, n: number): Promise<Frame[]> {
   await ctx.agent.setopt(f.id, "nodelay", true);
   await ctx.agent.send(f.id, n);
-  const segs: Frame[] = [];
-  for (let i = 0; i < 20 && segs.reduce((a, x) => a + x.len!, 0) < n; i++) {
-    const x = await f.next(300);
-    if (!x) break;
-    if (x.len) segs.push(x);
-  }
-  return segs;
+  // One bench call that returns as soon as every segment is in: the ACKs that follow must
+  // reach the DUT well before its retransmission timer (200 ms) on a loaded machine.
+  const segs = await ctx.bench.collect(
+    { type: "tcp", sport: f.dport, dport: f.bport },
+    500,
+    Math.ceil(n / 1000),
+  );
+  return segs.filter((x) => x.len);
 }
 
 /** SYN options with a chosen timestamp value. */
@@ -219,15 +220,13 @@ export const EXTENSION_CASES: Case[] = [
       if (segs.length < 4) return `sent ${segs.length} segments`;
       const base = f.rcvNxt;
       const s = (d: number): number => (base + d) >>> 0;
-      let t = 0;
-      for (const right of [3000, 4000, 4000]) {
-        t = await ctx.bench.send(
-          f.seg("A", {
-            ack: s(1000),
-            opts: [["NOP", null], ["NOP", null], ["SAck", [s(2000), s(right)]]],
-          }),
-        );
-      }
+      const sack = (right: number) =>
+        f.seg("A", {
+          ack: s(1000),
+          opts: [["NOP", null], ["NOP", null], ["SAck", [s(2000), s(right)]]],
+        });
+      const t = await ctx.bench.now();
+      await ctx.bench.send(sack(3000), sack(4000), sack(4000));
       const after = (await f.all(300)).filter((x) => x.t > t && x.len);
       const hole = after.some((x) => x.seq === s(1000));
       const sacked = after.some((x) => sdiff(x.seq!, s(2000)) >= 0);
@@ -243,10 +242,9 @@ export const EXTENSION_CASES: Case[] = [
       const segs = await burst(ctx, f, 8000);
       if (segs.length < 8) return `sent ${segs.length} segments`;
       const base = f.rcvNxt;
-      let t = 0;
-      for (let i = 0; i < 4; i++) {
-        t = await ctx.bench.send(f.seg("A", { ack: (base + 1000) >>> 0 }));
-      }
+      const ack = f.seg("A", { ack: (base + 1000) >>> 0 });
+      const t = await ctx.bench.now();
+      await ctx.bench.send(ack, ack, ack, ack); // a new ACK, then three duplicates
       const all = await f.all(150);
       const after = all.filter((x) => x.t > t && x.len);
       return `resent: ${

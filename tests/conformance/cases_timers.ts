@@ -158,9 +158,11 @@ export const TIMER_CASES: Case[] = [
         f.seg("A", { seq: f.sndNxt + 1460, n: 1460 }),
       );
       f.sndNxt += 2920;
-      const acks = await f.all(100);
+      // Both segments acknowledged well before a delayed-ACK timeout could stretch it (the
+      // bound is loose for a loaded machine; the RFC's limit is 500 ms).
+      const acks = await f.all(250);
       const last = acks.at(-1);
-      return last ? `${f.describe(last)} ${last.t - t < 0.1 ? "at once" : "late"}` : "no ACK";
+      return last ? `${f.describe(last)} ${last.t - t < 0.25 ? "within 250ms" : "late"}` : "no ACK";
     },
   },
   {
