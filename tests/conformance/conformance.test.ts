@@ -36,8 +36,6 @@ function benchTools(): string | null {
 Deno.test({
   name: "conformance: every case agrees with Linux or differs for a documented reason",
   ignore: tapIgnore(),
-  sanitizeResources: false,
-  sanitizeOps: false,
   async fn() {
     if (!requireTapOrSkip()) return;
     const missing = benchTools();
