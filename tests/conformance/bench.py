@@ -180,6 +180,16 @@ def build(spec):
     if spec.get("rawip"):
         # an IP datagram given as hex (for crafted errors that quote a header)
         pkt = IP(bytes.fromhex(spec["rawip"]))
+    if "fragments" in spec:
+        # hand-made fragments: [offset, length, more-fragments] over the datagram's payload
+        whole = IP(raw(pkt))
+        body = raw(whole.payload)
+        out = []
+        for off, ln, mf in spec["fragments"]:
+            f = IP(src=whole.src, dst=whole.dst, id=whole.id, proto=whole.proto,
+                   flags="MF" if mf else 0, frag=off // 8) / Raw(body[off:off + ln])
+            out.append(Ether(**eth) / f)
+        return out
     if "frag" in spec:
         return [Ether(**eth) / f for f in fragment(pkt, fragsize=spec["frag"])]
     return [Ether(**eth) / pkt]

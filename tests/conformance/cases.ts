@@ -8,7 +8,7 @@ import { ESTABLISHED_CASES } from "./cases_established.ts";
 import { CLOSE_CASES } from "./cases_close.ts";
 import { EXTENSION_CASES } from "./cases_extensions.ts";
 import { TIMER_CASES } from "./cases_timers.ts";
-import { IP_CASES } from "./cases_ip.ts";
+import { IP_CASES, IP_MORE_CASES } from "./cases_ip.ts";
 import type { Ctx } from "./harness.ts";
 
 /** One scripted case. */
@@ -29,4 +29,5 @@ export const CASES: Case[] = [
   ...EXTENSION_CASES,
   ...TIMER_CASES,
   ...IP_CASES,
+  ...IP_MORE_CASES,
 ];

@@ -312,3 +312,53 @@ export const IP_CASES: Case[] = [
     },
   },
 ];
+
+/** An echo request of 64 data bytes sent as hand-made fragments; what comes back. */
+async function fragmentedPing(ctx: Ctx, fragments: [number, number, boolean][]): Promise<string> {
+  const data = "ef".repeat(64);
+  await ctx.bench.send({
+    icmp: { type: 8, id: 77, seq: 3, data },
+    ip: { id: 4242 + ctx.port % 1000, flags: 0 },
+    fragments,
+  });
+  return echoReply(await icmp(ctx, 300, { itype: 0 }), 77, 3, data);
+}
+
+/** Cases added after the first run: fragments and ARP updates. */
+export const IP_MORE_CASES: Case[] = [
+  {
+    name: "ip_fragments_out_of_order_reassembled",
+    rfc: "RFC 791 / RFC 1122 3.3.2 MUST (reassembly, whatever the arrival order)",
+    // 72 bytes of ICMP: [48, 72) first, then [0, 48).
+    run: (ctx) => fragmentedPing(ctx, [[48, 24, false], [0, 48, true]]),
+  },
+  {
+    name: "ip_overlapping_fragments_dropped",
+    rfc: "RFC 5722 (overlaps drop the datagram; Linux applies it to IPv4) / RFC 1858",
+    run: (ctx) => fragmentedPing(ctx, [[0, 48, true], [40, 32, false]]),
+  },
+  {
+    name: "arp_gratuitous_updates_entry",
+    rfc:
+      "RFC 826 (merge: an entry for the sender's address is updated with the new hardware address)",
+    run: async (ctx) => {
+      const ip = "10.9.0.6", first = "02:00:00:00:00:06", second = "02:00:00:00:00:07";
+      await ctx.bench.send({ arp: { op: 1, hwsrc: first, psrc: ip }, eth: { src: first } });
+      await ctx.bench.expect({ type: "arp", op: 2 }, 300);
+      await ctx.bench.send({
+        arp: { op: 1, hwsrc: second, psrc: ip, pdst: ip },
+        eth: { src: second, dst: "ff:ff:ff:ff:ff:ff" },
+      });
+      await ctx.bench.send({
+        icmp: { type: 8, id: 8, seq: 8, data: "0a0b" },
+        ip: { src: ip },
+        eth: { src: second },
+      });
+      const r = await icmp(ctx, 500, { itype: 0 });
+      if (!r) return "no echo reply";
+      return `echo reply to ${
+        r.ethdst === second ? "the new MAC" : r.ethdst === first ? "the old MAC" : r.ethdst
+      }`;
+    },
+  },
+];

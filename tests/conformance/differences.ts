@@ -31,4 +31,14 @@ export const DIFFERENCES: Record<string, Difference> = {
       "answers as for no connection (<SEQ=SEG.ACK><CTL=RST>). Either RST is acceptable to " +
       "the peer (RFC 5961 3.2: SEG.SEQ = RCV.NXT).",
   },
+  arp_gratuitous_updates_entry: {
+    linux: "echo reply to the new MAC",
+    ours: "echo reply to the old MAC",
+    reason: "Deliberate ARP policy (docs/limits.md): a REACHABLE entry is never overwritten by " +
+      "a different MAC (counted arp-conflict), so a spoofed ARP cannot redirect a live peer; " +
+      "once the entry ages to STALE (30 s) the new MAC is taken. RFC 826's merge step " +
+      '("update the sender hardware address field of the entry") predates ARP spoofing; ' +
+      "RFC 826 sets no timing, and Linux too refuses updates within locktime except for " +
+      "gratuitous ARP. Cost: after an IP takeover (VRRP) we follow the new MAC up to 30 s late.",
+  },
 };
