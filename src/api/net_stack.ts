@@ -142,7 +142,6 @@ export class NetStack implements AsyncDisposable {
     } catch (err) {
       throw mapLayerError(err, where);
     }
-    this.driver.kick();
     let aborted = false;
     const onAbort = (): void => {
       aborted = true;
@@ -174,7 +173,10 @@ export class NetStack implements AsyncDisposable {
     }
   }
 
-  /** Counters of the interface, TCP and driver: frames, drops by reason, connections. */
+  /**
+   * Counters of the interface, TCP, driver and link: frames, drops by reason, connections,
+   * and the link's own counters through every wrapper (`tap-*`, `fault-*`, `pcap-*`).
+   */
   stats(): Record<string, number> {
     const out: Record<string, number> = {};
     Object.assign(
@@ -184,8 +186,8 @@ export class NetStack implements AsyncDisposable {
       this.driver.driverStats(),
     );
     out["tcp-connections"] = this.driver.tcp.connectionCount;
-    const faults = (this.driver.link as { faultStats?: Record<string, number> }).faultStats;
-    if (faults) { for (const [k, v] of Object.entries(faults)) out[`fault-${k}`] = v; }
+    // The link's counters, through every decorator (tap-*, fault-*, pcap-*, memory-*).
+    Object.assign(out, this.driver.link.counters?.());
     return out;
   }
 
@@ -250,9 +252,7 @@ export async function createStack(options: StackOptions): Promise<NetStack> {
   if (options.clock === undefined || options.clock === "real") clock = realClock;
   else if (options.clock === "virtual") clock = new VirtualClock();
   else clock = options.clock;
-  const inner = options.link as Link & { nextDueAt?: () => number };
-  const deadlines: Array<() => number> = [];
-  if (typeof inner.nextDueAt === "function") deadlines.push(() => inner.nextDueAt!());
+  const inner = options.link;
   const link = options.pcap
     ? withPcap(inner, options.pcap, clock.virtual ? { clock: () => clock.now() } : {})
     : inner;
@@ -260,7 +260,6 @@ export async function createStack(options: StackOptions): Promise<NetStack> {
     link,
     engine,
     clock,
-    deadlines,
     createTcp: (e, tx) => new TcpLayer(e, tx, options.tcp),
     iface: {
       address,

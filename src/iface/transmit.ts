@@ -15,36 +15,19 @@
 
 import type { Engine } from "../kernels/engine.ts";
 import {
-  D_ARP_OP,
-  D_ARP_SHA_HI,
-  D_ARP_SHA_LO,
-  D_ARP_SPA,
-  D_ARP_THA_HI,
-  D_ARP_THA_LO,
-  D_ARP_TPA,
-  D_ETH_DST_HI,
-  D_ETH_DST_LO,
-  D_ETH_SRC_HI,
-  D_ETH_SRC_LO,
-  D_ETHERTYPE,
-  D_IP_DST,
-  D_IP_FRAG,
-  D_IP_ID,
-  D_IP_PROTO,
-  D_IP_SRC,
-  D_IP_TOS,
-  D_IP_TTL,
-  D_KIND,
-  D_OPT_SACK_N,
-  D_VLAN,
   K_ARP,
   K_ICMP,
   K_IPV4_FRAGMENT,
   K_TCP,
+  K_UDP,
   TX_OFF,
   TX_PAYLOAD_OFF,
   TX_SIZE,
 } from "../wire/layout.ts";
+import { ArpPacket } from "../wire/arp_packet.ts";
+import { EthernetFrame, ETHERTYPE_ARP, ETHERTYPE_IPV4 } from "../wire/ethernet_frame.ts";
+import { IP_MF, Ipv4Header } from "../wire/ipv4_header.ts";
+import { PROTO_ICMP, PROTO_TCP, PROTO_UDP } from "../wire/checksum.ts";
 import type { FrameSink } from "./interface_types.ts";
 import { ARP_INCOMPLETE, type ArpActions, ArpCache, type ArpEntry } from "./arp_cache.ts";
 import type { Counters } from "./counters.ts";
@@ -67,13 +50,6 @@ export const REASM_OFF: number = LANDING_BASE + 64;
 export const LANDING_DATA: number = LANDING_BASE + 128;
 /** Payload offset of ARP frames (the 42-byte frame ends here). */
 export const ARP_OFF: number = TX_OFF + TX_SIZE - 16;
-
-/** IPv4 protocol numbers (RFC 790). */
-export const PROTO_ICMP = 1;
-/** TCP. */
-export const PROTO_TCP = 6;
-/** UDP. */
-export const PROTO_UDP = 17;
 
 /** Builds and sends frames for one interface. */
 export class Transmitter implements ArpActions {
@@ -102,6 +78,10 @@ export class Transmitter implements ArpActions {
   #ttl: number;
   #mtu: number;
   #ipId: number;
+  /** The headers of the frame being built (written to the transmit descriptor). */
+  #eth = new EthernetFrame();
+  #ip = new Ipv4Header();
+  #arpOut = new ArpPacket();
 
   /** A transmitter for our MAC (hi/lo words) on the subnet of `router`. */
   constructor(
@@ -138,21 +118,30 @@ export class Transmitter implements ArpActions {
    */
   ipHeader(kind: number, src: number, dst: number, frag: number, tos = 0): Int32Array {
     const d = this.#engine.txDesc;
-    d[D_KIND] = kind;
-    d[D_ETH_DST_HI] = 0;
-    d[D_ETH_DST_LO] = 0;
-    d[D_ETH_SRC_HI] = this.#macHi;
-    d[D_ETH_SRC_LO] = this.#macLo | 0;
-    d[D_ETHERTYPE] = 0x0800;
-    d[D_VLAN] = -1;
-    d[D_IP_TOS] = tos;
-    d[D_IP_ID] = this.#ipId;
+    this.#ethernet(kind, ETHERTYPE_IPV4).toDesc(d);
+    const ip = this.#ip;
+    ip.tos = tos;
+    ip.id = this.#ipId;
     this.#ipId = (this.#ipId + 1) & 0xffff;
-    d[D_IP_FRAG] = frag;
-    d[D_IP_TTL] = this.#ttl;
-    d[D_IP_SRC] = src | 0;
-    d[D_IP_DST] = dst | 0;
+    ip.frag = frag;
+    ip.ttl = this.#ttl;
+    ip.proto = kind === K_TCP ? PROTO_TCP : kind === K_UDP ? PROTO_UDP : PROTO_ICMP;
+    ip.src = src >>> 0;
+    ip.dst = dst >>> 0;
+    ip.toDesc(d);
     return d;
+  }
+
+  /** The Ethernet record of an outgoing frame from our MAC (destination filled in by emit). */
+  #ethernet(kind: number, ethertype: number): EthernetFrame {
+    const e = this.#eth;
+    e.kind = kind;
+    e.dstHi = e.dstLo = 0;
+    e.srcHi = this.#macHi;
+    e.srcLo = this.#macLo;
+    e.ethertype = ethertype;
+    e.vlan = -1;
+    return e;
   }
 
   /**
@@ -161,17 +150,9 @@ export class Transmitter implements ArpActions {
    * (encode error, ARP cache or queue full).
    */
   encodeAndSend(payloadOff: number, payloadLen: number, nextHop: number, now: number): boolean {
-    let start = this.#engine.encode(payloadOff, payloadLen);
-    // Nothing leaves larger than the link MTU (TCP is never fragmented: DF). A TCP segment
-    // that only overflows because of its SACK blocks loses blocks until it fits: they are
-    // advisory (RFC 2018 section 4), and Linux sizes data so that options always fit.
-    while (start >= 0 && payloadOff + payloadLen - start - 14 > this.#mtu) {
-      const d = this.#engine.txDesc;
-      if (d[D_KIND] !== K_TCP || d[D_OPT_SACK_N]! <= 0) break;
-      d[D_OPT_SACK_N] = d[D_OPT_SACK_N]! - 1;
-      this.#counters.inc("tcp-sack-trimmed");
-      start = this.#engine.encode(payloadOff, payloadLen);
-    }
+    // Nothing leaves larger than the link MTU (TCP is never fragmented: DF). TCP sizes its
+    // segments, SACK blocks included, to the path MTU (payloadRoom in src/tcp/tcp_output.ts).
+    const start = this.#engine.encode(payloadOff, payloadLen);
     if (start < 0) {
       this.#counters.inc(`encode-error-${-start}`);
       return false;
@@ -208,9 +189,10 @@ export class Transmitter implements ArpActions {
     if (dataOff !== LANDING_DATA) {
       this.#engine.mem.copyWithin(LANDING_DATA, dataOff, dataOff + dataLen);
     }
-    const d = this.#engine.txDesc;
-    const proto = d[D_KIND] === K_ICMP ? PROTO_ICMP : PROTO_UDP;
-    const id = d[D_IP_ID]!;
+    // The headers ipHeader() wrote; an ARP request sent for a fragment rewrites the Ethernet
+    // fields, so every fragment writes both records again.
+    const proto = this.#eth.kind === K_ICMP ? PROTO_ICMP : PROTO_UDP;
+    const ip = this.#ip;
     if (this.#engine.encode(LANDING_DATA, dataLen) < 0) {
       this.#counters.inc("encode-error-fragment");
       return false;
@@ -224,14 +206,10 @@ export class Transmitter implements ArpActions {
       const more = o + n < msgLen;
       this.#engine.mem.copyWithin(TX_PAYLOAD_OFF, msgOff + o, msgOff + o + n);
       const t = this.#engine.txDesc;
-      // An ARP request sent for the previous fragment rewrote the Ethernet fields.
-      t[D_KIND] = K_IPV4_FRAGMENT;
-      t[D_ETHERTYPE] = 0x0800;
-      t[D_ETH_SRC_HI] = this.#macHi;
-      t[D_ETH_SRC_LO] = this.#macLo | 0;
-      t[D_IP_PROTO] = proto;
-      t[D_IP_ID] = id;
-      t[D_IP_FRAG] = (more ? 0x2000 : 0) | (o >>> 3);
+      this.#ethernet(K_IPV4_FRAGMENT, ETHERTYPE_IPV4).toDesc(t);
+      ip.proto = proto;
+      ip.frag = (more ? IP_MF : 0) | (o >>> 3);
+      ip.toDesc(t);
       this.#counters.inc("ip-fragments-out");
       ok = this.encodeAndSend(TX_PAYLOAD_OFF, n, nextHop, now) && ok;
     }
@@ -280,20 +258,19 @@ export class Transmitter implements ArpActions {
     ethLo: number,
   ): void {
     const d = this.#engine.txDesc;
-    d[D_KIND] = K_ARP;
-    d[D_ETH_SRC_HI] = this.#macHi;
-    d[D_ETH_SRC_LO] = this.#macLo | 0;
-    d[D_ETH_DST_HI] = ethHi;
-    d[D_ETH_DST_LO] = ethLo | 0;
-    d[D_ETHERTYPE] = 0x0806;
-    d[D_VLAN] = -1;
-    d[D_ARP_OP] = op;
-    d[D_ARP_SHA_HI] = this.#macHi;
-    d[D_ARP_SHA_LO] = this.#macLo | 0;
-    d[D_ARP_SPA] = spa | 0;
-    d[D_ARP_THA_HI] = thaHi;
-    d[D_ARP_THA_LO] = thaLo | 0;
-    d[D_ARP_TPA] = tpa | 0;
+    const e = this.#ethernet(K_ARP, ETHERTYPE_ARP);
+    e.dstHi = ethHi;
+    e.dstLo = ethLo >>> 0;
+    e.toDesc(d);
+    const a = this.#arpOut;
+    a.op = op;
+    a.shaHi = this.#macHi;
+    a.shaLo = this.#macLo;
+    a.spa = spa >>> 0;
+    a.thaHi = thaHi;
+    a.thaLo = thaLo >>> 0;
+    a.tpa = tpa >>> 0;
+    a.toDesc(d);
     const start = this.#engine.encode(ARP_OFF, 0);
     if (start < 0) {
       this.#counters.inc(`encode-error-${-start}`);

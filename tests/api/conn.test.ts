@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { createMemoryLinkPair, createStack, type NetStack } from "../../mod.ts";
+import { pattern } from "../support/rng.ts";
 
 const A = "10.9.0.1";
 const B = "10.9.0.2";
@@ -25,18 +26,6 @@ async function pair(
       await b.close();
     },
   };
-}
-
-function pattern(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 255;
-  }
-  return out;
 }
 
 async function readAll(conn: { read(p: Uint8Array): Promise<number | null> }): Promise<Uint8Array> {

@@ -6,6 +6,7 @@ import { resolveLimits } from "../../src/iface/limits.ts";
 import { type UdpOwner, UdpTable } from "../../src/iface/udp.ts";
 import { IfaceError } from "../../src/iface/errors.ts";
 import { filterDestination, macHi, macLo, randomMac } from "../../src/iface/ethernet.ts";
+import { rng } from "../support/rng.ts";
 
 const ip = parseIpv4;
 
@@ -77,8 +78,7 @@ Deno.test("udp table: bind conflicts, wildcard demux, ephemeral ports", () => {
 });
 
 Deno.test("ethernet: random MAC is locally administered unicast; filter", () => {
-  let s = 1;
-  const mac = randomMac(() => (s = (s * 48271) % 2147483647) / 2147483647);
+  const mac = randomMac(rng(1));
   assert.equal(mac[0]! & 3, 2);
   const hi = macHi(mac), lo = macLo(mac);
   assert.equal(filterDestination(hi, lo, hi, lo, false), "unicast");
