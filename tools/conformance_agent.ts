@@ -32,7 +32,10 @@ interface Sock {
   opts?: Record<string, unknown>;
 }
 
-const link = openTap({ name: ifname, create: true, netns, mtu: 1500 });
+// Offload off: with it, segments larger than the MTU go to the kernel for segmentation, and the
+// bench (an AF_PACKET socket on the device) would see them before they are cut: the bench
+// compares what is on the wire, as with the Linux DUT's veth (TSO/GSO off there too).
+const link = openTap({ name: ifname, create: true, netns, mtu: 1500, offload: false });
 const stack = await createStack({ link, address, mac });
 const socks = new Map<number, Sock>();
 let nextId = 1;
