@@ -5,6 +5,7 @@
 
 import { HANDSHAKE_CASES } from "./cases_handshake.ts";
 import { ESTABLISHED_CASES } from "./cases_established.ts";
+import { SEND_CASES } from "./cases_send.ts";
 import { CLOSE_CASES } from "./cases_close.ts";
 import { EXTENSION_CASES } from "./cases_extensions.ts";
 import { TIMER_CASES } from "./cases_timers.ts";
@@ -25,6 +26,7 @@ export interface Case {
 export const CASES: Case[] = [
   ...HANDSHAKE_CASES,
   ...ESTABLISHED_CASES,
+  ...SEND_CASES,
   ...CLOSE_CASES,
   ...EXTENSION_CASES,
   ...TIMER_CASES,

@@ -179,6 +179,18 @@ export const HANDSHAKE_CASES: Case[] = [
     },
   },
   {
+    name: "tcp_syn_unaligned_options",
+    rfc: "RFC 9293 3.1 MUST-64 (options are processed regardless of word alignment)",
+    run: async (ctx) => {
+      const f = await passiveOpen(ctx, {
+        synOnly: true,
+        opts: [["WScale", 7], ["MSS", 1460], ["Timestamp", [1000, 0]], ["SAckOK", ""]],
+      });
+      const ecr = f.syn!.opts?.ts?.[1];
+      return `${optNames(f.syn)} ecr=${ecr === 1000 ? "tsval" : ecr}`;
+    },
+  },
+  {
     name: "tcp_syn_bad_mss_length",
     rfc: "RFC 9293 3.1 MUST-7 (cope with an illegal option length)",
     run: async (ctx) => {
