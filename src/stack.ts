@@ -32,6 +32,8 @@ const BATCH = 64;
  * window. Plain frames are unaffected (64 of 1514 bytes fit).
  */
 const BATCH_BYTES = 128 * 1024;
+/** Loopback rounds per pass: looped frames received, then the TCP output they caused sent. */
+const LOOPBACK_ROUNDS = 16;
 /** Consecutive microtask-driven services before one macrotask yield (fairness). */
 const MICRO_RUN = 64;
 
@@ -75,6 +77,14 @@ function engineChecksum(engine: Engine): ChecksumFn {
   };
 }
 
+/** A frame watcher installed on `Driver.observer` (the trace API). Must not throw. */
+export interface FrameObserver {
+  /** A frame the driver received (before processing) or sent. */
+  frame(dir: "in" | "out", buf: Uint8Array, off: number, len: number): void;
+  /** The end of a service pass (states may have changed without a frame). */
+  passEnd(): void;
+}
+
 /** How `Driver.close` ends open connections. */
 export type CloseMode = "reset" | "graceful";
 
@@ -111,6 +121,8 @@ export class Driver<T extends DriverTcp = DriverTcp> {
   readonly tcp: T;
   /** The clock. */
   readonly clock: Clock;
+  /** Sees every frame in and out, then the end of each pass (the trace API, src/api/trace.ts). */
+  observer: FrameObserver | null = null;
 
   #meta = new Int32Array(2 * BATCH);
   #deadlines: ReadonlyArray<() => number>;
@@ -136,7 +148,13 @@ export class Driver<T extends DriverTcp = DriverTcp> {
     this.link = options.link;
     this.clock = options.clock ?? realClock;
     this.#deadlines = options.deadlines ?? [];
-    this.iface = new Interface(this.engine, this.link, {
+    const sink = {
+      send: (b: Uint8Array, o: number, l: number) => {
+        this.observer?.frame("out", b, o, l);
+        this.link.send(b, o, l);
+      },
+    };
+    this.iface = new Interface(this.engine, sink, {
       ...options.iface,
       mtu: options.iface.mtu ?? this.link.mtu,
     });
@@ -265,6 +283,11 @@ export class Driver<T extends DriverTcp = DriverTcp> {
 
   #flush(now: number): void {
     this.tcp.poll(now);
+    // Frames to our own addresses wait in the interface's loopback queue: receive them and send
+    // what they caused, so a loopback exchange completes within the pass (bounded rounds).
+    for (let i = 0; i < LOOPBACK_ROUNDS && this.iface.deliverLoopback(now) > 0; i++) {
+      this.tcp.poll(now);
+    }
     this.iface.poll(now);
   }
 
@@ -281,16 +304,19 @@ export class Driver<T extends DriverTcp = DriverTcp> {
     try {
       n = link.receive(buf, meta, BATCH);
       for (let i = 0; i < n; i++) {
+        this.observer?.frame("in", buf, meta[2 * i]!, meta[2 * i + 1]!);
         this.iface.receive(RX_OFF + meta[2 * i]!, meta[2 * i + 1]!, now);
       }
       this.#framesIn += n;
       // Poll after the batch so ACKs and window updates leave without waiting for the rest.
       this.#flush(now);
+      this.observer?.passEnd();
     } finally {
       link.uncork?.();
     }
-    // More may wait when the batch filled up, in count or in room for another frame.
-    const full = n === BATCH ||
+    // More may wait when the batch filled up, in count or in room for another frame, or when
+    // looped frames wait.
+    const full = n === BATCH || this.iface.loopbackPending > 0 ||
       (n > 0 && this.#rxBytes - (meta[2 * n - 2]! + meta[2 * n - 1]!) < this.#room);
     if (!this.clock.virtual) this.#schedule(full);
     return n;

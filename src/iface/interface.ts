@@ -56,7 +56,7 @@ import {
 import type { FrameSink, InterfaceOptions } from "./interface_types.ts";
 import { type IfaceLimits, resolveLimits } from "./limits.ts";
 import { formatIpv4, isMulticastIp, type Route, Router } from "./routing.ts";
-import { REASM_OFF, Transmitter } from "./transmit.ts";
+import { LOOPBACK_RX_OFF, REASM_OFF, Transmitter } from "./transmit.ts";
 import { type UdpOwner, type UdpSocket, UdpTable } from "./udp.ts";
 
 export type { FrameSink, InterfaceOptions } from "./interface_types.ts";
@@ -101,6 +101,8 @@ export class Interface implements TcpTransmit, UdpOwner {
    * driver turns (ping, UDP send) that take no clock; TCP passes its own `now`.
    */
   #lastNow = 0;
+  /** True while a frame from the loopback queue is being received. */
+  #looped = false;
 
   /**
    * An interface sending through `sink`. Throws a RangeError for an MTU below 68 (RFC 791) or
@@ -160,6 +162,37 @@ export class Interface implements TcpTransmit, UdpOwner {
     const c = this.#counters;
     c.framesIn++;
     c.bytesIn += len;
+    this.#frame(off, len, now);
+  }
+
+  /** Frames waiting on the loopback path (to our own addresses). */
+  get loopbackPending(): number {
+    return this.#tx.loopback.pending;
+  }
+
+  /**
+   * Receive the frames that were waiting on the loopback path (those looped while they are
+   * received wait for the next call). Returns how many were received.
+   */
+  deliverLoopback(now: number): number {
+    const q = this.#tx.loopback;
+    const n = q.pending;
+    for (let i = 0; i < n; i++) {
+      const f = q.shift()!;
+      this.#engine.mem.set(f, LOOPBACK_RX_OFF); // mem is re-read: WASM memory may grow
+      this.#looped = true;
+      try {
+        this.#frame(LOOPBACK_RX_OFF, f.length, now);
+      } finally {
+        this.#looped = false;
+      }
+    }
+    return n;
+  }
+
+  #frame(off: number, len: number, now: number): void {
+    this.#lastNow = now;
+    const c = this.#counters;
     const verdict = this.#engine.decode(off, len);
     if (verdict !== 0) return c.inc(dropName(verdict));
     const d = this.#engine.rxDesc;
@@ -183,18 +216,19 @@ export class Interface implements TcpTransmit, UdpOwner {
     if (expired > 0) this.#counters.inc("frag-timeout", expired);
   }
 
-  /** The earliest deadline of poll() in ms, or Infinity. */
+  /** The earliest deadline of poll() in ms (0 while looped frames wait), or Infinity. */
   pollAt(): number {
+    if (this.#tx.loopback.pending > 0) return 0;
     return Math.min(this.#tx.arp.pollAt(), this.#frags.pollAt());
   }
 
   /**
    * Bind a UDP socket to `port` (0 = a free ephemeral port) on `localIp` (0 or absent = any of
-   * our addresses). Throws IfaceError "addr-in-use", RangeError for a bad port or an address
+   * our addresses; our address or one of 127.0.0.0/8). Throws IfaceError "addr-in-use", RangeError for a bad port or an address
    * that is not ours.
    */
   udpBind(port: number, localIp = 0): UdpSocket {
-    if (localIp !== 0 && localIp >>> 0 !== this.address) {
+    if (localIp !== 0 && !this.#router.isLocal(localIp)) {
       throw new RangeError(`Address ${formatIpv4(localIp)} is not an address of this interface`);
     }
     return this.#udp.bind(this, port, localIp, this.limits.udpQueueDatagrams);
@@ -239,6 +273,11 @@ export class Interface implements TcpTransmit, UdpOwner {
     s["frag-memory"] = this.#frags.memory;
     s["frag-datagrams"] = this.#frags.datagrams;
     s["udp-sockets"] = this.#udp.size;
+    const lo = this.#tx.loopback.stats;
+    if (lo.frames > 0) {
+      s["loopback-frames"] = lo.frames;
+      s["loopback-bytes"] = lo.bytes;
+    }
     return s;
   }
 
@@ -260,7 +299,12 @@ export class Interface implements TcpTransmit, UdpOwner {
     const t = this.#engine.txDesc;
     seg.toDesc(t);
     // RFC 1191 / Linux: DF on every TCP segment (path MTU discovery). Bound to "any": use ours.
-    this.#tx.ipHeader(K_TCP, seg.srcIp === 0 ? this.address : seg.srcIp, dst, IP_DF);
+    this.#tx.ipHeader(
+      K_TCP,
+      seg.srcIp === 0 ? this.#router.sourceFor(dst) | 0 : seg.srcIp,
+      dst,
+      IP_DF,
+    );
     const len = ring >= 0 ? seg.payloadLen : 0;
     if (len > 0) this.#engine.sndCopy(ring, seg.seq, len, TX_PAYLOAD_OFF);
     this.#counters.tcpOut++;
@@ -272,13 +316,13 @@ export class Interface implements TcpTransmit, UdpOwner {
     return this.#tx.pmtu.get(remoteIp, now);
   }
 
-  /** Our address when `remoteIp` is routable, else -1. */
+  /** Our address (127.0.0.1 toward 127/8) when `remoteIp` is routable, else -1. */
   sourceFor(remoteIp: number): number {
     const dst = remoteIp >>> 0;
     if (this.#router.nextHop(dst) < 0 || this.#router.isBroadcast(dst) || isMulticastIp(dst)) {
       return -1;
     }
-    return this.address;
+    return this.#router.sourceFor(dst);
   }
 
   // ---- UdpOwner ----
@@ -287,7 +331,7 @@ export class Interface implements TcpTransmit, UdpOwner {
   udpSend(sock: UdpSocket, data: Uint8Array, remoteIp: number, remotePort: number): void {
     const nh = this.#router.nextHop(remoteIp);
     if (nh < 0) throw new IfaceError("unreachable", `No route to ${formatIpv4(remoteIp)}`);
-    const src = sock.localIp === 0 ? this.address : sock.localIp;
+    const src = sock.localIp === 0 ? this.#router.sourceFor(remoteIp) : sock.localIp;
     this.#engine.mem.set(data, TX_PAYLOAD_OFF);
     const t = this.#tx.ipHeader(K_UDP, src, remoteIp, 0);
     const u = this.#txUdp;
@@ -313,14 +357,20 @@ export class Interface implements TcpTransmit, UdpOwner {
     const dst = ip.dst, src = ip.src;
     const bcast = this.#router.isBroadcast(dst);
     const mcast = isMulticastIp(dst);
-    // RFC 1122 3.2.1.3: accept our address, broadcast, and multicast groups when enabled.
-    if (dst !== this.address && !bcast && !(mcast && this.#multicast)) {
+    const looped = this.#looped;
+    // RFC 1122 3.2.1.3: accept our address, broadcast, and multicast groups when enabled;
+    // 127/8 only from the loopback path.
+    if (
+      dst !== this.address && !bcast && !(mcast && this.#multicast) &&
+      !(looped && dst >>> 24 === 127)
+    ) {
       return c.inc("ip-not-for-us");
     }
-    // RFC 1122 3.2.1.3: discard datagrams whose source is broadcast, multicast or loopback.
+    // RFC 1122 3.2.1.3: discard datagrams whose source is broadcast, multicast or loopback
+    // (or our own address) when they come from the wire.
     if (
-      this.#router.isBroadcast(src) || isMulticastIp(src) || src >>> 24 === 127 ||
-      src === this.address
+      this.#router.isBroadcast(src) || isMulticastIp(src) ||
+      (!looped && (src >>> 24 === 127 || src === this.address))
     ) {
       return c.inc("ip-bad-source");
     }

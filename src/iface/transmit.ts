@@ -39,6 +39,7 @@ import {
   writeMac,
 } from "./ethernet.ts";
 import type { IfaceLimits } from "./limits.ts";
+import { LoopbackQueue } from "./loopback.ts";
 import { PathMtuCache } from "./pmtu.ts";
 import { isMulticastIp, type Router } from "./routing.ts";
 
@@ -48,6 +49,11 @@ export const LANDING_BASE: number = TX_OFF + TX_SIZE - 66048;
 export const REASM_OFF: number = LANDING_BASE + 64;
 /** Where the data of a datagram to fragment is placed (headroom for its headers in front). */
 export const LANDING_DATA: number = LANDING_BASE + 128;
+/**
+ * Where a looped-back frame is placed to be received again: above the largest frame built at
+ * TX_PAYLOAD_OFF and below LANDING_BASE, so replies built while it is received clobber nothing.
+ */
+export const LOOPBACK_RX_OFF: number = TX_PAYLOAD_OFF + 65536;
 /** Payload offset of ARP frames (the 42-byte frame ends here). */
 export const ARP_OFF: number = TX_OFF + TX_SIZE - 16;
 
@@ -57,6 +63,8 @@ export class Transmitter implements ArpActions {
   readonly arp: ArpCache;
   /** Path MTUs lowered by ICMP. */
   readonly pmtu: PathMtuCache;
+  /** Frames to our own addresses, waiting to be received again (loopback.ts). */
+  readonly loopback: LoopbackQueue;
   /** When we last defended our address (RFC 5227 2.4), for arp.ts. */
   lastDefend = -Infinity;
   /** Called when ARP gave up on an address (after its frames were dropped). */
@@ -109,6 +117,7 @@ export class Transmitter implements ArpActions {
     this.#ipId = opts.idSeed & 0xffff;
     this.arp = new ArpCache(opts.limits, this);
     this.pmtu = new PathMtuCache(opts.mtu, opts.limits);
+    this.loopback = new LoopbackQueue(opts.limits.loopbackQueueFrames);
   }
 
   /**
@@ -217,11 +226,19 @@ export class Transmitter implements ArpActions {
   }
 
   /**
-   * Send the frame at `engine.mem[start, +len)` to the MAC of `nextHop`: broadcast and
+   * Send the frame at `engine.mem[start, +len)` to the MAC of `nextHop`: local addresses go to
+   * the loopback queue; broadcast and
    * multicast addresses map directly; others go through the ARP cache, and while it resolves
    * a copy of the frame waits in the bounded queue of that address.
    */
   emit(nextHop: number, start: number, len: number, now: number): boolean {
+    // RFC 1122 3.2.1.3 (g): our own and 127/8 destinations loop back, never onto the link.
+    if (this.#router.isLocal(nextHop)) {
+      writeMac(this.#engine.mem, start, this.#macHi, this.#macLo);
+      if (this.loopback.push(this.#engine.mem, start, len)) return true;
+      this.#counters.inc("loopback-queue-full");
+      return false;
+    }
     if (this.#router.isBroadcast(nextHop)) {
       return this.#send(start, len, BROADCAST_HI, BROADCAST_LO);
     }

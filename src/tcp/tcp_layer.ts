@@ -206,6 +206,11 @@ export class TcpLayer implements TcpHandler {
     return c;
   }
 
+  /** @internal The connection of a four-tuple, if any (the trace API reads its state). */
+  find(lip: number, lport: number, rip: number, rport: number): TcpConnection | undefined {
+    return this.#conns.get(lip, lport, rip, rport);
+  }
+
   /** A segment for one of our addresses (checksum verified by the layer below). */
   input(seg: TcpSegment, now: number): void {
     this.#lastNow = now;

@@ -171,7 +171,13 @@ Deno.test("api: misuse errors", async () => {
   await using s = await pair();
   using l = s.b.listen({ port: 84 });
   assert.throws(() => s.b.listen({ port: 84 }), Deno.errors.AddrInUse);
-  await assert.rejects(s.a.connect({ hostname: "localhost", port: 1 }), TypeError);
+  await assert.rejects(s.a.connect({ hostname: "10.9.0.256", port: 1 }), TypeError);
+  await assert.rejects(s.a.connect({ hostname: "bad..name", port: 1 }), TypeError);
+  // "localhost" is 127.0.0.1 (loopback): nothing listens there.
+  await assert.rejects(
+    s.a.connect({ hostname: "localhost", port: 1 }),
+    Deno.errors.ConnectionRefused,
+  );
   await assert.rejects(s.a.connect({ hostname: B, port: 70000 }), RangeError);
   assert.equal(l.addr.port, 84);
 });

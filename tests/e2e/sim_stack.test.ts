@@ -4,15 +4,8 @@
  * is printed on failure.
  */
 import assert from "node:assert/strict";
-import {
-  createMemoryLinkPair,
-  createStack,
-  type Link,
-  type NetStack,
-  Simulation,
-  VirtualClock,
-  withFaults,
-} from "../../mod.ts";
+import { createMemoryLinkPair, createStack, type Link, type NetStack } from "../../mod.ts";
+import { Simulation, VirtualClock, withFaults } from "../../testing.ts";
 import type { Conn } from "../../src/api/conn.ts";
 import { traceLink } from "../../tools/demo_lib.ts";
 import { pattern } from "../support/rng.ts";

@@ -19,9 +19,13 @@ Deno.test("routing: on-link, gateway, broadcast and unroutable destinations", ()
   assert.equal(r.route(ip("1.1.1.1"))!.nextHop, ip("192.168.7.1"));
   assert.equal(r.route(ip("192.168.7.255"))!.nextHop, ip("192.168.7.255"));
   assert.ok(r.isBroadcast(ip("255.255.255.255")));
-  assert.equal(r.route(ip("127.0.0.1")), null);
+  // Local destinations are their own next hop (the loopback path), 127/8 from 127.0.0.1.
+  assert.deepEqual(r.route(ip("127.0.0.9")), { nextHop: ip("127.0.0.9"), source: ip("127.0.0.1") });
   assert.equal(r.route(0), null);
-  assert.equal(r.route(ip("192.168.7.2")), null);
+  assert.deepEqual(r.route(ip("192.168.7.2")), {
+    nextHop: ip("192.168.7.2"),
+    source: ip("192.168.7.2"),
+  });
   const noGw = new Router(ip("10.1.0.2"), 16);
   assert.equal(noGw.route(ip("10.2.0.1")), null);
   assert.equal(noGw.nextHop(ip("10.2.0.1")), -1);

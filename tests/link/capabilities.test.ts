@@ -5,7 +5,8 @@
  * frames are cut by the fault injector, the driver's timers run on its own clock.
  */
 import assert from "node:assert/strict";
-import { createStack, type Link, withFaults, withPcap } from "../../mod.ts";
+import { createStack, type Link, withPcap } from "../../mod.ts";
+import { withFaults } from "../../testing.ts";
 import { createMemoryLinkPair } from "../../src/link/memory.ts";
 import { frameRoom } from "../../src/link/link.ts";
 import { segmentFrame } from "../../src/link/segment.ts";

@@ -8,14 +8,8 @@
  * when TCPIP_REQUIRE_TAP=1.
  */
 import assert from "node:assert/strict";
-import {
-  createStack,
-  type FaultLink,
-  type Link,
-  type NetStack,
-  type TapLink,
-  withFaults,
-} from "../../mod.ts";
+import { createStack, type Link, type NetStack, type TapLink } from "../../mod.ts";
+import { type FaultLink, withFaults } from "../../testing.ts";
 import { jsChecksum } from "../../src/kernels/js/checksum.ts";
 import { foldSum, pseudoHeaderSum } from "../../src/wire/checksum.ts";
 import {

@@ -6,13 +6,8 @@
  * @module
  */
 
-import {
-  createMemoryLinkPair,
-  createStack,
-  Simulation,
-  VirtualClock,
-  withFaults,
-} from "../../mod.ts";
+import { createMemoryLinkPair, createStack } from "../../mod.ts";
+import { Simulation, VirtualClock, withFaults } from "../../testing.ts";
 import { type GoodputCase, type GoodputResult, pat } from "./bottleneck.ts";
 
 /**
