@@ -192,7 +192,7 @@ export const HANDSHAKE_CASES: Case[] = [
   },
   {
     name: "tcp_syn_bad_mss_length",
-    rfc: "RFC 9293 3.1 MUST-7 (cope with an illegal option length)",
+    rfc: "RFC 9293 3.1 MUST-7 (cope with an illegal option length: Linux skips the option)",
     run: async (ctx) => {
       await ctx.agent.listen(ctx.port);
       const f = stray(ctx);

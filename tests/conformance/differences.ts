@@ -13,15 +13,6 @@ export interface Difference {
 
 /** Documented differences by case name. */
 export const DIFFERENCES: Record<string, Difference> = {
-  tcp_syn_bad_mss_length: {
-    linux: "SA seq=irs ack=iss+1 mss=1460",
-    ours: "no reply",
-    reason: "A known option (MSS, WS, SACK-permitted, TS, SACK) of the wrong length makes our " +
-      "decoders (JS and WASM) drop the segment as malformed, counted as tcp-option-bad-size; " +
-      "Linux skips the option. RFC 9293 3.1 (MUST-7): a TCP implementation MUST be prepared " +
-      'to handle an illegal option length; "a suggested procedure is to reset the connection ' +
-      'and log the error cause". A counted drop handles it without harm.',
-  },
   tcp_data_after_close_rst: {
     linux: "FA seq=nxt ack=nxt; R seq=nxt",
     ours: "FA seq=nxt ack=nxt; RA seq=nxt ack=nxt-5",
