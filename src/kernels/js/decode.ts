@@ -81,8 +81,6 @@ import {
   DROP_IP_TRUNCATED,
   DROP_TCP_BAD_CHECKSUM,
   DROP_TCP_BAD_HLEN,
-  DROP_TCP_OPT_BAD_LENGTH,
-  DROP_TCP_OPT_OVERRUN,
   DROP_TCP_TRUNCATED,
   DROP_UDP_BAD_CHECKSUM,
   DROP_UDP_BAD_LENGTH,
@@ -319,8 +317,9 @@ function tcp(m: Uint8Array, p: number, n: number, src: number, dst: number, d: I
  * TCP options in `m[i, end)` (RFC 9293 section 3.2; MSS RFC 9293 3.7.1, window scale and
  * timestamps RFC 7323 sections 2.2 and 3.2, SACK RFC 2018 sections 2 and 3). Unknown kinds
  * are skipped by their length (RFC 9293 section 3.2 MUST). A later copy of an option
- * overwrites an earlier one. A known option of the wrong size is skipped too, as Linux does
- * (RFC 9293 3.1 MUST-7: cope with an illegal option length; found by the conformance bench).
+ * overwrites an earlier one. A known option of the wrong size is skipped too, and an illegal
+ * length ends the parsing, the segment kept, as Linux does (RFC 9293 3.1 MUST-7: cope with an
+ * illegal option length; found by the conformance bench).
  */
 function options(m: Uint8Array, i: number, end: number, d: Int32Array): number {
   while (i < end) {
@@ -330,10 +329,11 @@ function options(m: Uint8Array, i: number, end: number, d: Int32Array): number {
       i++;
       continue;
     }
-    if (i + 1 >= end) return drop(d, DROP_TCP_OPT_OVERRUN);
+    // A length of 0 or 1, or an option running past the header: stop parsing and keep the
+    // segment with the options read so far, as Linux (RFC 9293 3.1 MUST-7).
+    if (i + 1 >= end) break;
     const olen = m[i + 1]!;
-    if (olen < 2) return drop(d, DROP_TCP_OPT_BAD_LENGTH);
-    if (i + olen > end) return drop(d, DROP_TCP_OPT_OVERRUN);
+    if (olen < 2 || i + olen > end) break;
     switch (kind) {
       case 2: // MSS
         if (olen === 4) d[D_OPT_MSS] = u16(m, i + 2);
