@@ -154,6 +154,11 @@ def build(spec):
             elif isinstance(name, int):
                 name, val = name, bytes.fromhex(val or "")
             opts.append((name, val))
+        if "rawopts" in t:
+            # option bytes as given (even malformed): in front of the payload, counted by dataofs
+            raw_opts = bytes.fromhex(t.pop("rawopts"))
+            payload = raw_opts + payload
+            t["dataofs"] = 5 + len(raw_opts) // 4
         if "flags" in t:
             t["flags"] = flag_val(t["flags"])
         t.setdefault("window", 65535)

@@ -33,6 +33,19 @@ async function closedAnd(ctx: Ctx, flags: string, extra: { n?: number } = {}): P
   return await f.reply();
 }
 
+/** A SYN carrying `hex` as its option bytes (multiple of 4); the reply and its MSS. */
+async function rawOptSyn(ctx: Ctx, hex: string): Promise<string> {
+  await ctx.agent.listen(ctx.port);
+  const f = stray(ctx);
+  const spec = f.seg("S");
+  spec.tcp.rawopts = hex;
+  await ctx.bench.send(spec);
+  f.sndNxt = (f.sndNxt + 1) >>> 0;
+  const sa = await f.next();
+  if (sa) f.irs = sa.seq!;
+  return `${f.describe(sa)}${sa ? ` mss=${sa.opts?.mss}` : ""}`;
+}
+
 export const HANDSHAKE_CASES: Case[] = [
   {
     name: "tcp_listen_syn_synack",
@@ -201,6 +214,16 @@ export const HANDSHAKE_CASES: Case[] = [
       if (sa) f.irs = sa.seq!;
       return `${f.describe(sa)}${sa ? ` mss=${sa.opts?.mss}` : ""}`;
     },
+  },
+  {
+    name: "tcp_syn_option_zero_length",
+    rfc: "RFC 9293 3.1 MUST-7 (an option length of 0: cope; Linux stops parsing, keeps the SYN)",
+    run: (ctx) => rawOptSyn(ctx, "020405b401011e00"),
+  },
+  {
+    name: "tcp_syn_option_overrun",
+    rfc: "RFC 9293 3.1 MUST-7 (an option running past the header: cope; Linux stops parsing)",
+    run: (ctx) => rawOptSyn(ctx, "020405b40101fe10"),
   },
   {
     name: "tcp_syn_no_mss_default_536",
