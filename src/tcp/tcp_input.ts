@@ -238,7 +238,9 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
     if (c.userClosed) {
       // RFC 1122 4.2.2.13: data after close: reset (as Linux).
       c.host.count("tcp-data-after-close");
-      c.reset(true, null);
+      // <SEQ=SEG.ACK><CTL=RST> as Linux: exact for the peer even before it got our FIN (RFC 5961).
+      replyRst(c.host, seg, now);
+      c.reset(false, null);
       return;
     }
     if (plen > c.rcv.seg && plen <= c.rcv.mss) c.rcv.seg = plen; // for rcvRightEdge

@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { F_ACK, F_FIN, F_SYN, RX_OFF } from "../../src/wire/layout.ts";
+import { F_ACK, F_FIN, F_RST, F_SYN, RX_OFF } from "../../src/wire/layout.ts";
 import { TcpSegment } from "../../src/wire/tcp_segment.ts";
 import { type Captured, IP_A, IP_B, TcpPair } from "../support/tcp_pair.ts";
 import { openPair } from "../support/tcp_transfer.ts";
@@ -93,4 +93,31 @@ Deno.test("tcp_time_wait_data_acked: text in TIME-WAIT is ignored but acknowledg
   assert.equal(out[0]!.flags, F_ACK);
   assert.equal(out[0]!.ack, (finOfA.seq + 1) >>> 0, "acknowledges up to the FIN, not the text");
   assert.equal(s.state, "TIME-WAIT");
+});
+
+Deno.test("tcp_data_after_close_rst: <SEQ=SEG.ACK><CTL=RST>, exact even with our FIN unacknowledged", () => {
+  const p = new TcpPair({ capture: true, faults: { delayMs: 2 } });
+  const [c, s] = openPair(p);
+  p.advance(50);
+  p.blackhole.b = true; // b's FIN never reaches a
+  s.close();
+  p.advance(5);
+  p.blackhole.b = false;
+  const finOfB = p.captured.filter((r) => r.from === "b").at(-1)!;
+  assert.ok(finOfB.flags & F_FIN);
+  const lastOfA = p.captured.filter((r) => r.from === "a").at(-1)!;
+  const x = seg(c.localPort, c.remotePort, F_ACK, lastOfA.seq + lastOfA.len);
+  x.ack = finOfB.seq; // our FIN not acknowledged
+  x.hasTs = true;
+  x.tsVal = p.now >>> 0;
+  x.payloadOff = RX_OFF;
+  x.payloadLen = 5;
+  p.captured.length = 0;
+  p.b.input(x, p.now);
+  p.b.poll(p.now);
+  const out = p.captured.filter((r) => r.from === "b");
+  assert.equal(out.length, 1, "one RST");
+  assert.equal(out[0]!.flags, F_RST);
+  assert.equal(out[0]!.seq, finOfB.seq, "SEQ = SEG.ACK");
+  assert.equal(s.state, "CLOSED");
 });
