@@ -13,15 +13,6 @@ export interface Difference {
 
 /** Documented differences by case name. */
 export const DIFFERENCES: Record<string, Difference> = {
-  tcp_data_after_close_rst: {
-    linux: "FA seq=nxt ack=nxt; R seq=nxt",
-    ours: "FA seq=nxt ack=nxt; RA seq=nxt ack=nxt-5",
-    reason: "Both reset with the same SEQ. RFC 1122 4.2.2.13 asks for a RST when data " +
-      "arrives after CLOSE, without fixing its form: ours resets from the connection " +
-      "(<SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>, the form of RFC 9293 3.10.5 ABORT), Linux " +
-      "answers as for no connection (<SEQ=SEG.ACK><CTL=RST>). Either RST is acceptable to " +
-      "the peer (RFC 5961 3.2: SEG.SEQ = RCV.NXT).",
-  },
   arp_gratuitous_updates_entry: {
     linux: "echo reply to the new MAC",
     ours: "echo reply to the old MAC",
