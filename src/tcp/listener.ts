@@ -5,7 +5,7 @@
  * @module
  */
 
-import { F_ACK, F_RST, F_SYN } from "../wire/layout.ts";
+import { F_ACK, F_FIN, F_RST, F_SYN } from "../wire/layout.ts";
 import type { TcpSegment } from "../wire/tcp_segment.ts";
 import { TcpConnection } from "./connection.ts";
 import { firstWindow, initSend, negotiate } from "./handshake.ts";
@@ -140,6 +140,11 @@ export class Listener implements TcpListener {
     }
     if (!(f & F_SYN)) {
       this.#host.count("tcp-listen-no-syn");
+      return;
+    }
+    if (f & F_FIN) {
+      // SYN+FIN opens nothing (a scan probe): dropped as Linux does (tcp_rcv_state_process).
+      this.#host.count("tcp-listen-syn-fin");
       return;
     }
     if (this.#halfOpen.size >= this.#synBacklog) {
