@@ -112,8 +112,10 @@ export class NetStack implements AsyncDisposable {
 
   /**
    * Open a TCP connection to `hostname:port` (a dotted quad; there is no resolver). Rejects
-   * with `ConnectionRefused`, `TimedOut`, `NetworkUnreachable`, or `Interrupted` when
-   * `signal` aborts first.
+   * with `ConnectionRefused`, `TimedOut` or `NetworkUnreachable`; when `signal` aborts first,
+   * the half-open connection is dropped and the promise rejects with `signal.reason`, as Deno
+   * does (an `AbortError` DOMException from `controller.abort()`, a `TimeoutError` from
+   * `AbortSignal.timeout()`, or the caller's own reason).
    */
   async connect(options: {
     hostname: string;
@@ -128,7 +130,7 @@ export class NetStack implements AsyncDisposable {
     const ip = parseIpv4(options.hostname);
     const where = endpoint(ip, port);
     const signal = options.signal;
-    if (signal?.aborted) throw new Deno.errors.Interrupted(`Connecting to ${where} was aborted`);
+    if (signal?.aborted) throw signal.reason;
     if (this.driver.closed) {
       throw new Deno.errors.BadResource(`Cannot connect to ${where}: the stack is closed`);
     }
@@ -152,7 +154,7 @@ export class NetStack implements AsyncDisposable {
     try {
       await conn.established();
     } catch (err) {
-      if (aborted) throw new Deno.errors.Interrupted(`Connecting to ${where} was aborted`);
+      if (aborted) throw signal!.reason;
       throw err;
     } finally {
       signal?.removeEventListener("abort", onAbort);
