@@ -286,10 +286,15 @@ export class TcpConnection {
         return n;
       }
       // Window update when reading freed lots of room (RFC 9293 3.8.6.2.2; Linux tcp_cleanup_rbuf:
-      // offered window <= half the buffer and would double; none after the peer's FIN).
+      // offered window <= half the buffer and would double; none after the peer's FIN). Not
+      // while a delayed ACK waits for less than a full-sized segment (a request): the application's
+      // answer is to carry the ACK and the window (RFC 1122 4.2.3.2, RFC 9293 3.8.6.3), and
+      // the delayed-ACK timer bounds the wait.
       const cur = Math.max(seqDiff(this.rcvAdv, this.rcvNxt), 0);
       const next = seqDiff(rcvRightEdge(this), this.rcvNxt);
-      if (!this.peerFin && 2 * cur <= this.opt.rcvBuf && next > 0 && next >= 2 * cur) {
+      const request = this.delackAt !== Infinity &&
+        seqDiff(this.rcvNxt, this.lastAckSent) < this.rcvMss - (this.tsOk ? 12 : 0);
+      if (!this.peerFin && !request && 2 * cur <= this.opt.rcvBuf && next > 0 && next >= 2 * cur) {
         this.ackNow = true;
         this.touch();
       }

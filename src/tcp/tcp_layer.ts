@@ -28,6 +28,8 @@ import { ConnTable, endpointKey } from "./demux.ts";
 import { initSend } from "./handshake.ts";
 import { makeIsn } from "./isn.ts";
 import { Listener, type TcpListener } from "./listener.ts";
+import { EphemeralPorts } from "./ports.ts";
+import { SynCookies } from "./syncookie.ts";
 import { connInput } from "./tcp_input.ts";
 import { output } from "./tcp_output.ts";
 import { replyRst } from "./tcp_replies.ts";
@@ -48,8 +50,6 @@ export type { IsnFunction, TcpErrorCode, TcpEvent, TcpOptions, TcpState } from "
 export type { TcpHandler, TcpIcmpError, TcpTransmit } from "./contract.ts";
 export type { TcpSegment } from "../wire/tcp_segment.ts";
 
-const EPHEMERAL_LO = 49152;
-const EPHEMERAL_N = 65536 - EPHEMERAL_LO;
 /** RFC 5961 section 7: challenge ACKs per second (Linux tcp_challenge_ack_limit is 1000). */
 const CHALLENGE_PER_SEC = 1000;
 
@@ -59,13 +59,14 @@ export class TcpLayer implements TcpHandler {
   /** @internal */ readonly tx: TcpTransmit;
   /** @internal */ readonly out: TcpSegment = new TcpSegment();
   /** @internal */ readonly isn: IsnFunction;
+  /** @internal SYN cookie secret (RFC 4987 3.6) */ readonly cookies: SynCookies = new SynCookies();
   readonly #opt: TcpOptions;
   readonly #conns = new ConnTable();
   readonly #listeners = new Map<number, Listener>();
   readonly #dirty: TcpConnection[] = [];
   readonly #counters: Record<string, number> = {};
   #nextAt = Infinity;
-  #ephemeral: number;
+  readonly #ports: EphemeralPorts; // RFC 6056 algorithm 4
   #challengeSec = -1;
   #challengeLeft = 0;
 
@@ -75,7 +76,12 @@ export class TcpLayer implements TcpHandler {
     this.tx = tx;
     this.#opt = resolveOptions(TCP_DEFAULTS, options);
     this.isn = this.#opt.isn ?? makeIsn();
-    this.#ephemeral = this.isn(0, 0, 0, 0, 0) % EPHEMERAL_N;
+    // The port secret is random; with an injected ISN function (tests) it is drawn from it,
+    // so that a seeded run repeats.
+    const isn = this.#opt.isn;
+    this.#ports = new EphemeralPorts(
+      isn ? Uint32Array.from({ length: 8 }, (_, i) => isn(i, i, i, i, 0)) : undefined,
+    );
   }
 
   /** Connections in the table (every state but CLOSED, including TIME-WAIT). */
@@ -175,11 +181,12 @@ export class TcpLayer implements TcpHandler {
         if (minIss < 0) throw new TcpError("addr-in-use", `Address already in use: port ${lport}`);
       }
     } else {
-      for (let i = 0; i < EPHEMERAL_N && !lport; i++) {
-        this.#ephemeral = (this.#ephemeral + 1) % EPHEMERAL_N;
-        const p = EPHEMERAL_LO + this.#ephemeral;
-        if (!this.#conns.has(lip, p, rip, remotePort)) lport = p;
-      }
+      lport = this.#ports.pick(
+        lip,
+        rip,
+        remotePort,
+        (p) => this.#conns.has(lip, p, rip, remotePort),
+      );
       if (!lport) throw new TcpError("addr-in-use", "No ephemeral port is free");
     }
     const opt = opts?.options ? resolveOptions(this.#opt, opts.options) : this.#opt;
@@ -285,12 +292,21 @@ export class TcpLayer implements TcpHandler {
     void now;
   }
 
-  /** ARP gave up on `remoteIp`: connections still connecting to it fail. */
+  /**
+   * ARP gave up on `remoteIp` (the interface dropped the frames queued for it): connections
+   * still connecting to it fail, and half-open connections of our listeners whose SYN+ACK
+   * could not be delivered are released at once instead of living through their SYN+ACK
+   * retries (a SYN from a spoofed on-link source; as Linux, whose request socket goes when
+   * the neighbour fails).
+   */
   unreachable(remoteIp: number, _now: number): void {
     const ip = remoteIp >>> 0;
     for (const c of [...this.#conns.all]) {
-      if (c.remoteIp === ip && c.state === "SYN-SENT") {
-        c.toClosed(new TcpError("unreachable", "Host unreachable"));
+      if (c.remoteIp !== ip) continue;
+      if (c.state === "SYN-SENT") c.toClosed(new TcpError("unreachable", "Host unreachable"));
+      else if (c.state === "SYN-RECEIVED" && c.passive) {
+        this.count("tcp-syn-recv-unreachable");
+        c.toClosed(null);
       }
     }
   }
