@@ -240,3 +240,15 @@ Deno.test("SYN cookies: ACKs are not checked as cookies when none was sent latel
   assert.equal(stat(p.b, "tcp-syncookie-failed"), 0, "not even tried");
   assert.equal(lastFromB(p).flags, F_RST);
 });
+
+Deno.test("half-open entries go when ARP fails toward their source; connections elsewhere stay", () => {
+  const p = new TcpPair({ capture: true });
+  p.b.listen(0, 80);
+  p.b.input(syn(SPOOF, 40010, 1, true, p.now), p.now);
+  p.b.input(syn(SPOOF, 40011, 2, true, p.now), p.now);
+  p.b.input(syn(SPOOF + 1, 40012, 3, true, p.now), p.now);
+  assert.equal(p.b.connectionCount, 3);
+  p.b.unreachable(SPOOF, p.now); // what the interface reports when ARP gives up
+  assert.equal(p.b.connectionCount, 1);
+  assert.equal(stat(p.b, "tcp-syn-recv-unreachable"), 2);
+});
