@@ -78,6 +78,7 @@ for s in start: s.close()
 export const PY_FLOOD = String.raw`
 import json, os, random, socket, struct, sys, time
 iface, ours, count, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+prefix = int(sys.argv[5]) if len(sys.argv) > 5 else 24
 def csum(b):
     if len(b) % 2: b += b"\0"
     s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
@@ -85,7 +86,7 @@ def csum(b):
     return (~s) & 0xffff
 def ip4(a): return socket.inet_aton(a)
 dst = ip4(ours)
-net = ours.rsplit(".", 1)[0]
+net = ours.rsplit(".", 1)[0] if prefix == 24 else ours.rsplit(".", 2)[0]
 sk = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
 sk.bind((iface, 0))
 src_mac = sk.getsockname()[4]
@@ -103,7 +104,8 @@ rnd = random.Random(4987)
 frames = []
 for i in range(count):
     if i % 2 == 0:   # on-link, never answers ARP (.10 .. .250, not the kernel .1 or us .2)
-        src = ip4("%s.%d" % (net, 10 + rnd.randrange(241)))
+        if prefix == 24: src = ip4("%s.%d" % (net, 10 + rnd.randrange(241)))
+        else: src = ip4("%s.%d.%d" % (net, 1 + rnd.randrange(254), 10 + rnd.randrange(241)))
     else:            # off-link (RFC 6598 shared space): routed via the gateway
         src = ip4("100.%d.%d.%d" % (64 + rnd.randrange(64), rnd.randrange(256), 1 + rnd.randrange(254)))
     sport, seq = 1024 + rnd.randrange(64000), rnd.getrandbits(32)
@@ -142,6 +144,9 @@ export interface BurstOptions {
   clientDelayMs?: number;
   /** Wait this long after the client and the flood finished, before reading counters. */
   settleMs?: number;
+  /** Prefix length of the namespace's network, 24 or 16 (default 24): a /16 lets the
+   * flood's on-link sources outnumber the ARP cache. */
+  prefix?: 16 | 24;
   /** TCP options of our stack (default: none, the defaults). */
   tcp?: Parameters<typeof createStack>[0]["tcp"];
 }
@@ -171,10 +176,11 @@ export async function runBurst(opts: BurstOptions = {}): Promise<BurstResult> {
   const count = opts.count ?? 10000;
   const flood = opts.flood ?? 0;
   let result: BurstResult | null = null;
-  await withTapNamespace({ kernelAddr: `${KERNEL}/24` }, async ({ ns, link, ifname }) => {
+  const prefix = opts.prefix ?? 24;
+  await withTapNamespace({ kernelAddr: `${KERNEL}/${prefix}` }, async ({ ns, link, ifname }) => {
     const stack: NetStack = await createStack({
       link,
-      address: `${OURS}/24`,
+      address: `${OURS}/${prefix}`,
       gateway: KERNEL,
       ...(opts.tcp ? { tcp: opts.tcp } : {}),
     });
@@ -212,7 +218,13 @@ export async function runBurst(opts: BurstOptions = {}): Promise<BurstResult> {
       const py = (src: string, args: string[]) =>
         ns.spawn(["python3", "-c", src, ...args], { stdout: "piped", stderr: "piped" }).output();
       const floodRun = flood > 0
-        ? py(PY_FLOOD, [ifname, OURS, String(flood), String(opts.floodSeconds ?? 2)])
+        ? py(PY_FLOOD, [
+          ifname,
+          OURS,
+          String(flood),
+          String(opts.floodSeconds ?? 2),
+          String(prefix),
+        ])
         : null;
       if (floodRun) await new Promise((r) => setTimeout(r, opts.clientDelayMs ?? 300));
       const clientOut = await py(PY_BURST, [OURS, String(count), String(opts.limitS ?? 20)]);

@@ -93,3 +93,21 @@ Deno.test({
     assert.ok(r.client["max_ms"]! >= 900, `slowest connect ${r.client["max_ms"]} ms`);
   },
 });
+
+Deno.test({
+  ...opts,
+  name:
+    "burst during an on-link flood from a /16 (more sources than ARP cache entries): the client's entry stays",
+  async fn() {
+    if (!requireTapOrSkip()) return;
+    const r = await runBurst({ count: 2000, flood: 20000, prefix: 16, clientDelayMs: 1000 });
+    assert.equal(r.client["connected"], 2000, JSON.stringify(r.client));
+    assert.equal(r.client["echoed"], 2000);
+    assert.ok(r.stats["arp-incomplete-evicted"]! > 0, "the flood's resolutions made room");
+    // Before, the kernel's entry was evicted and every client waited ~10 s for ARP to clear.
+    assert.ok(
+      r.client["all_connected_s"]! < 8,
+      `all connected after ${r.client["all_connected_s"]} s`,
+    );
+  },
+});
