@@ -162,6 +162,12 @@ export class Listener implements TcpListener {
       this.#host.count("tcp-accept-queue-full"); // as Linux: drop the SYN, the peer retries
       return;
     }
+    if (this.#host.tx.sourceFor(seg.srcIp) < 0) {
+      // No route back: a SYN+ACK could not leave, so keep nothing (as Linux tcp_conn_request,
+      // whose route_req failure drops the SYN).
+      this.#host.count("tcp-syn-no-route");
+      return;
+    }
     if (this.#halfOpen.size >= this.#synBacklog) {
       if (!this.#opt.syncookies) {
         this.#host.count("tcp-syn-backlog-full");

@@ -252,3 +252,13 @@ Deno.test("half-open entries go when ARP fails toward their source; connections 
   assert.equal(p.b.connectionCount, 1);
   assert.equal(stat(p.b, "tcp-syn-recv-unreachable"), 2);
 });
+
+Deno.test("a SYN from a source we have no route back to makes no half-open entry", () => {
+  const p = new TcpPair({ capture: true });
+  p.b.listen(0, 80);
+  p.captured.length = 0;
+  p.b.input(syn(0xc6336401, 40020, 1, true, p.now), p.now); // 198.51.100.1: no route (no gateway)
+  assert.equal(p.b.connectionCount, 0);
+  assert.equal(stat(p.b, "tcp-syn-no-route"), 1);
+  assert.equal(p.captured.length, 0);
+});
