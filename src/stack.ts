@@ -37,6 +37,8 @@ export interface DriverTcp extends TcpHandler {
   readonly connectionCount: number;
   /** Layer counters. */
   stats(): Record<string, number>;
+  /** Set by the driver: the layer calls it when it has work (queued output, earlier deadline). */
+  onWork?: (() => void) | null;
 }
 
 /** What the driver is built from. */
@@ -133,6 +135,7 @@ export class Driver<T extends DriverTcp = DriverTcp> {
     });
     this.tcp = options.createTcp(this.engine, this.iface);
     this.iface.attachTcp(this.tcp);
+    this.tcp.onWork = () => this.kick();
     // A TAP link with offloads completes the kernel's partial checksums in the frames it
     // reads into packet memory: with the engine's checksum (WASM: ~5x the JS one at 64 KiB).
     const tap = this.link as {
@@ -166,8 +169,8 @@ export class Driver<T extends DriverTcp = DriverTcp> {
   }
 
   /**
-   * Schedule a flush soon (in a microtask): socket calls use this so their output leaves at
-   * once and any new deadline is taken into account.
+   * Schedule a flush soon (in a microtask): the TCP layer's `onWork` and UDP sends call this so
+   * that output leaves at once and any new deadline is taken into account.
    */
   kick(): void {
     if (this.#kickPending || this.#closed) return;

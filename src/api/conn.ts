@@ -1,5 +1,5 @@
 /**
- * `Conn`: a TCP connection shaped like `Deno.TcpConn`, over the TCP layer's `TcpConnection`.
+ * `Conn`: a TCP connection shaped like `Deno.TcpConn`, over the TCP layer's `TcpHandle`.
  * `read` resolves null at end of stream; `write` waits for send-ring space (real backpressure)
  * and resolves when every byte is queued; `readable`/`writable` are Web Streams built on them.
  *
@@ -7,7 +7,7 @@
  */
 
 import type { Driver } from "../stack.ts";
-import type { TcpConnection, TcpConnInfo, TcpEvent } from "../tcp/tcp_layer.ts";
+import type { TcpConnInfo, TcpEvent, TcpHandle } from "../tcp/tcp_layer.ts";
 import { endpoint, netAddr } from "./addr.ts";
 import { mapLayerError, toDenoError } from "./errors.ts";
 import { WakeList } from "./wake.ts";
@@ -46,7 +46,7 @@ export class Conn implements Disposable {
   /** The peer's end. */
   readonly remoteAddr: Deno.NetAddr;
   #driver: Driver;
-  #tc: TcpConnection;
+  #tc: TcpHandle;
   #wake = new WakeList();
   #closed = false;
   #stackClosed = false;
@@ -61,7 +61,7 @@ export class Conn implements Disposable {
    *
    * @ignore
    */
-  constructor(driver: Driver, tc: TcpConnection) {
+  constructor(driver: Driver, tc: TcpHandle) {
     this.#driver = driver;
     this.#tc = tc;
     this.localAddr = netAddr("tcp", tc.localIp, tc.localPort);
@@ -80,7 +80,7 @@ export class Conn implements Disposable {
    *
    * @ignore
    */
-  get tcp(): TcpConnection {
+  get tcp(): TcpHandle {
     return this.#tc;
   }
 
@@ -134,10 +134,7 @@ export class Conn implements Disposable {
       this.#checkOpen();
       if (p.length === 0) return 0;
       const n = this.#tc.read(p);
-      if (n > 0) {
-        this.#driver.kick(); // the window may have opened: let poll send an update
-        return n;
-      }
+      if (n > 0) return n; // a window update, when due, is queued by the TCP layer
       if (this.#tc.readEof) return null;
       if (this.#tc.state === "CLOSED") {
         if (this.#tc.error) this.#fail();
@@ -163,7 +160,6 @@ export class Conn implements Disposable {
       }
       if (n > 0) {
         off += n;
-        this.#driver.kick();
         continue;
       }
       if (this.#tc.state === "CLOSED") this.#fail();
@@ -180,7 +176,6 @@ export class Conn implements Disposable {
     } catch (err) {
       return Promise.reject(mapLayerError(err, this.#where));
     }
-    this.#driver.kick();
     return Promise.resolve();
   }
 
@@ -193,7 +188,6 @@ export class Conn implements Disposable {
     this.#closed = true;
     if (!this.#stackClosed && this.#tc.state !== "CLOSED") {
       this.#tc.close();
-      this.#driver.kick();
     }
     this.#wake.wakeAll();
   }
@@ -204,7 +198,6 @@ export class Conn implements Disposable {
     this.#closed = true;
     if (!this.#stackClosed && this.#tc.state !== "CLOSED") {
       this.#tc.abort();
-      this.#driver.kick();
     }
     this.#wake.wakeAll();
   }
@@ -212,13 +205,11 @@ export class Conn implements Disposable {
   /** Disable (true, the default) or enable Nagle's algorithm. */
   setNoDelay(noDelay = true): void {
     this.#tc.setNoDelay(noDelay);
-    this.#driver.kick();
   }
 
   /** Enable (true, the default) or disable keepalive probes. */
   setKeepAlive(keepAlive = true): void {
     this.#tc.setKeepAlive(keepAlive);
-    this.#driver.kick();
   }
 
   /** Statistics of this connection: state, bytes, segments, retransmissions, RTT, windows. */

@@ -144,7 +144,6 @@ export class NetStack implements AsyncDisposable {
     } catch (err) {
       throw mapLayerError(err, where);
     }
-    this.driver.kick();
     let aborted = false;
     const onAbort = (): void => {
       aborted = true;

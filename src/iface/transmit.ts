@@ -35,12 +35,10 @@ import {
   D_IP_TOS,
   D_IP_TTL,
   D_KIND,
-  D_OPT_SACK_N,
   D_VLAN,
   K_ARP,
   K_ICMP,
   K_IPV4_FRAGMENT,
-  K_TCP,
   TX_OFF,
   TX_PAYLOAD_OFF,
   TX_SIZE,
@@ -161,17 +159,9 @@ export class Transmitter implements ArpActions {
    * (encode error, ARP cache or queue full).
    */
   encodeAndSend(payloadOff: number, payloadLen: number, nextHop: number, now: number): boolean {
-    let start = this.#engine.encode(payloadOff, payloadLen);
-    // Nothing leaves larger than the link MTU (TCP is never fragmented: DF). A TCP segment
-    // that only overflows because of its SACK blocks loses blocks until it fits: they are
-    // advisory (RFC 2018 section 4), and Linux sizes data so that options always fit.
-    while (start >= 0 && payloadOff + payloadLen - start - 14 > this.#mtu) {
-      const d = this.#engine.txDesc;
-      if (d[D_KIND] !== K_TCP || d[D_OPT_SACK_N]! <= 0) break;
-      d[D_OPT_SACK_N] = d[D_OPT_SACK_N]! - 1;
-      this.#counters.inc("tcp-sack-trimmed");
-      start = this.#engine.encode(payloadOff, payloadLen);
-    }
+    // Nothing leaves larger than the link MTU (TCP is never fragmented: DF). TCP sizes its
+    // segments, SACK blocks included, to the path MTU (payloadRoom in src/tcp/tcp_output.ts).
+    const start = this.#engine.encode(payloadOff, payloadLen);
     if (start < 0) {
       this.#counters.inc(`encode-error-${-start}`);
       return false;

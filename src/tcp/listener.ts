@@ -104,7 +104,7 @@ export class Listener implements TcpListener {
     this.#host.removeListener(this);
     for (const c of [...this.#halfOpen, ...this.#ready]) {
       c.listener = null;
-      c.reset(true, null, 0);
+      c.reset(true, null);
     }
     this.#halfOpen.clear();
     this.#ready.length = 0;
@@ -132,7 +132,7 @@ export class Listener implements TcpListener {
     const qlen = this.#halfOpen.size;
     if (2 * qlen <= Math.max(8, this.#synBacklog)) return limit;
     let young = 0;
-    for (const c of this.#halfOpen) if (c.retries === 0) young++;
+    for (const c of this.#halfOpen) if (c.timers.retries === 0) young++;
     young <<= 1;
     while (limit > 2 && qlen >= young) {
       limit--;
@@ -194,8 +194,8 @@ export class Listener implements TcpListener {
     c.st = "SYN-RECEIVED";
     this.#halfOpen.add(c);
     this.#host.addConn(c);
-    c.rttStart = now;
-    c.rttSeq = c.iss;
+    c.snd.rttStart = now;
+    c.snd.rttSeq = c.snd.iss;
     sendSyn(c, now); // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>
   }
 
@@ -230,9 +230,9 @@ export class Listener implements TcpListener {
     negotiate(c, syn, now);
     firstWindow(c, syn);
     // As if our SYN+ACK had just been sent: SND.NXT past it, the window it offered.
-    c.sndNxt = c.sndMax = seqAdd(cookie, 1);
-    c.rcvAdv = seqAdd(c.rcvNxt, Math.min(this.#opt.rcvBuf, 65535));
-    c.lastAckSent = c.rcvNxt;
+    c.snd.nxt = c.snd.max = seqAdd(cookie, 1);
+    c.rcv.adv = seqAdd(c.rcv.nxt, Math.min(this.#opt.rcvBuf, 65535));
+    c.rcv.lastAckSent = c.rcv.nxt;
     c.st = "SYN-RECEIVED";
     this.#halfOpen.add(c);
     host.addConn(c);
