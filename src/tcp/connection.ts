@@ -57,7 +57,7 @@ export interface ConnHost {
   /** Count one layer event or drop reason. */
   count(name: string): void;
   /** A timer of `c` is due at `at`. */
-  schedule(at: number): void;
+  schedule(at: number, c: TcpConnection): void;
   /** `c` has output to flush at the next poll. */
   markDirty(c: TcpConnection): void;
   /** `c` reached CLOSED: forget it. */
@@ -237,7 +237,7 @@ export class TcpConnection implements TcpHandle {
       if (end < at) at = end;
     }
     this.timers[which] = at;
-    this.host.schedule(at);
+    this.host.schedule(at, this);
   }
 
   /** @internal The earliest timer. */

@@ -30,6 +30,7 @@ import { makeIsn } from "./isn.ts";
 import { Listener, type ListenerHost, type TcpListener } from "./listener.ts";
 import { EphemeralPorts } from "./ports.ts";
 import { SynCookies } from "./syncookie.ts";
+import { TimerHeap } from "./timer_heap.ts";
 import { connInput } from "./tcp_input.ts";
 import { output } from "./tcp_output.ts";
 import { connRst, replyRst } from "./tcp_replies.ts";
@@ -57,6 +58,8 @@ export class TcpLayer implements TcpHandler {
   /** What connections and listeners see of the layer (not part of its public surface). */
   readonly #host: ListenerHost;
   #nextAt = Infinity;
+  /** Connections by their earliest timer. */
+  readonly #timers = new TimerHeap<TcpConnection>();
   readonly #ports: EphemeralPorts; // RFC 6056 algorithm 4
   /** Inside a call of the driver (input, ICMP error, poll, closeAll): it polls afterwards. */
   #driven = false;
@@ -80,7 +83,8 @@ export class TcpLayer implements TcpHandler {
       isn,
       cookies: new SynCookies(), // RFC 4987 3.6 secret
       count: (name) => this.#count(name),
-      schedule: (at) => {
+      schedule: (at, c) => {
+        this.#timers.schedule(c, at);
         if (at < this.#nextAt) {
           this.#nextAt = at;
           this.#work();
@@ -91,6 +95,7 @@ export class TcpLayer implements TcpHandler {
       },
       release: (c) => {
         this.#conns.delete(c);
+        this.#timers.remove(c);
       },
       established: (c) => c.listener?.onConnDone(c, true),
       sendRst: (c) => {
@@ -371,14 +376,15 @@ export class TcpLayer implements TcpHandler {
     }
     d.length = 0;
     if (now < this.#nextAt) return;
-    this.#nextAt = Infinity;
-    let next = Infinity;
-    for (const c of this.#conns.all) {
+    // Only the connections with a timer due (timer_heap.ts); one whose timers moved later is
+    // queued again at its real deadline.
+    const q = this.#timers;
+    for (let c = q.popDue(now); c !== undefined; c = q.popDue(now)) {
       if (c.deadline() <= now) runTimers(c, now);
       const t = c.deadline();
-      if (t < next) next = t;
+      if (t < Infinity && c.state !== "CLOSED") q.schedule(c, t);
     }
-    if (next < this.#nextAt) this.#nextAt = next;
+    this.#nextAt = q.peek();
   }
 
   /** The earliest deadline (Infinity when none; 0 when output is queued). */
