@@ -8,11 +8,17 @@
 
 import assert from "node:assert/strict";
 import { TCP_DEFAULTS } from "../../src/tcp/tcp_layer.ts";
-import { runBurst } from "../../tools/burst.ts";
+import { type BurstResult, runBurst } from "../../tools/burst.ts";
 import { requireTapOrSkip, tapIgnore } from "../../tools/netns.ts";
 
 const BACKLOG = TCP_DEFAULTS.synBacklog;
 const opts = { ignore: tapIgnore(), sanitizeResources: false, sanitizeOps: false };
+
+/** What to print when an assertion fails: the client's report and the stack's TCP counters. */
+function why(r: BurstResult): string {
+  const tcp = Object.entries(r.stats).filter(([k]) => /^tcp-|^arp-(failed|incomplete)/.test(k));
+  return JSON.stringify({ client: r.client, max: r.maxConnections, ...Object.fromEntries(tcp) });
+}
 
 Deno.test({
   ...opts,
@@ -20,14 +26,14 @@ Deno.test({
   async fn() {
     if (!requireTapOrSkip()) return;
     const r = await runBurst({ count: 10000, limitS: 20 });
-    assert.equal(r.client["connected"], 10000, JSON.stringify(r.client));
-    assert.equal(r.client["echoed"], 10000);
-    assert.equal(r.client["failed"], 0);
-    assert.equal(r.accepted, 10000);
+    assert.equal(r.client["connected"], 10000, why(r));
+    assert.equal(r.client["echoed"], 10000, why(r));
+    assert.equal(r.client["failed"], 0, why(r));
+    assert.equal(r.accepted, 10000, why(r));
     // "Within a few seconds": no client needs more than two SYN retransmissions (1 s + 2 s).
     assert.ok(
       r.client["all_connected_s"]! < 8,
-      `all connected after ${r.client["all_connected_s"]} s`,
+      `all connected after ${r.client["all_connected_s"]} s: ${why(r)}`,
     );
   },
 });
@@ -40,12 +46,12 @@ Deno.test({
     if (!requireTapOrSkip()) return;
     const r = await runBurst({ count: 10000, flood: 20000, limitS: 20 });
     assert.equal(r.flood?.["sent"], 20000);
-    assert.equal(r.client["connected"], 10000, JSON.stringify(r.client));
-    assert.equal(r.client["echoed"], 10000);
-    assert.equal(r.accepted, 10000);
+    assert.equal(r.client["connected"], 10000, why(r));
+    assert.equal(r.client["echoed"], 10000, why(r));
+    assert.equal(r.accepted, 10000, why(r));
     assert.ok(
       r.client["all_connected_s"]! < 10,
-      `all connected after ${r.client["all_connected_s"]} s`,
+      `all connected after ${r.client["all_connected_s"]} s: ${why(r)}`,
     );
     const s = r.stats;
     assert.ok(s["tcp-syncookie-sent"]! > 0, "the half-open queue overflowed into cookies");
@@ -101,13 +107,13 @@ Deno.test({
   async fn() {
     if (!requireTapOrSkip()) return;
     const r = await runBurst({ count: 2000, flood: 20000, prefix: 16, clientDelayMs: 1000 });
-    assert.equal(r.client["connected"], 2000, JSON.stringify(r.client));
+    assert.equal(r.client["connected"], 2000, why(r));
     assert.equal(r.client["echoed"], 2000);
     assert.ok(r.stats["arp-incomplete-evicted"]! > 0, "the flood's resolutions made room");
     // Before, the kernel's entry was evicted and every client waited ~10 s for ARP to clear.
     assert.ok(
       r.client["all_connected_s"]! < 8,
-      `all connected after ${r.client["all_connected_s"]} s`,
+      `all connected after ${r.client["all_connected_s"]} s: ${why(r)}`,
     );
   },
 });
