@@ -7,13 +7,15 @@
  */
 
 import type { Driver } from "../stack.ts";
-import type { TcpConnInfo, TcpEvent, TcpHandle } from "../tcp/tcp_layer.ts";
+import type { TcpConnInfo, TcpEvent, TcpHandle, TcpLayer } from "../tcp/tcp_layer.ts";
 import { endpoint, netAddr } from "./addr.ts";
 import { mapLayerError, toDenoError } from "./errors.ts";
 import { WakeList } from "./wake.ts";
+import { openTrace, type StackTrace } from "./trace.ts";
 
-/** Statistics of one connection: the TCP layer's `info()` (RFC names, bytes, segments, RTT). */
-export type ConnInfo = TcpConnInfo;
+// `ConnInfo` (what `conn.info()` returns) is the TCP layer's interface under its public name, so
+// that `deno doc` lists its fields.
+export type { TcpConnInfo as ConnInfo };
 
 /**
  * A TCP connection on our stack, shaped like `Deno.TcpConn`. Get one from `stack.connect()`
@@ -202,7 +204,11 @@ export class Conn implements Disposable {
     this.#wake.wakeAll();
   }
 
-  /** Disable (true, the default) or enable Nagle's algorithm. */
+  /**
+   * `setNoDelay()` or `setNoDelay(true)` disables Nagle's algorithm (small writes leave at
+   * once); `setNoDelay(false)` enables it. Connections start with Nagle on (`tcp.noDelay`
+   * false by default, as a Linux socket).
+   */
   setNoDelay(noDelay = true): void {
     this.#tc.setNoDelay(noDelay);
   }
@@ -212,8 +218,13 @@ export class Conn implements Disposable {
     this.#tc.setKeepAlive(keepAlive);
   }
 
+  /** Follow this connection's segments and state changes (as `NetStack.trace` with `conn`). */
+  trace(options: { limit?: number } = {}): StackTrace {
+    return openTrace(this.#driver as Driver<TcpLayer>, { ...options, conn: this });
+  }
+
   /** Statistics of this connection: state, bytes, segments, retransmissions, RTT, windows. */
-  info(): ConnInfo {
+  info(): TcpConnInfo {
     return this.#tc.info();
   }
 

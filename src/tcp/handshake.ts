@@ -24,14 +24,14 @@ export function scaleFor(rcvBuf: number): number {
 }
 
 /** Pick the ISS, create the send ring after the SYN, and choose what the SYN offers. */
-export function initSend(c: TcpConnection, iss: number): void {
+export function initSend(c: TcpConnection, iss: number, now: number): void {
   const e = c.host.engine;
   c.snd.iss = iss >>> 0;
   c.snd.una = c.snd.nxt = c.snd.max = c.snd.iss;
   c.snd.end = seqAdd(c.snd.iss, 1); // the SYN occupies ISS; data starts at ISS + 1
   c.rec.recover = c.snd.iss;
   c.snd.ring = e.sndCreate(c.opt.sndBuf, c.snd.end);
-  const mtu = c.host.tx.pathMtu(c.remoteIp);
+  const mtu = c.host.tx.pathMtu(c.remoteIp, now);
   c.rcv.mss = Math.max(Math.min(c.opt.mss, mtu - 40), 88);
   c.rcv.wscale = c.opt.windowScale ? scaleFor(c.opt.rcvBuf) : 0;
 }
@@ -55,7 +55,7 @@ export function negotiate(c: TcpConnection, seg: TcpSegment, now: number): void 
     c.rcv.tsRecent = seg.tsVal;
     c.rcv.tsRecentAt = now;
   }
-  const mtu = c.host.tx.pathMtu(c.remoteIp);
+  const mtu = c.host.tx.pathMtu(c.remoteIp, now);
   // RFC 6691: the MSS counts neither IP nor TCP options; subtract the timestamp option we
   // will carry on every segment (RFC 7323 section 3).
   c.snd.mss = Math.max(Math.min(c.snd.peerMss, mtu - 40, c.opt.mss) - (c.tsOk ? 12 : 0), 32);
@@ -89,7 +89,7 @@ export function synSentInput(c: TcpConnection, seg: TcpSegment, now: number): vo
   if (f & F_ACK) {
     // An ACK outside (ISS, SND.NXT] is not for this connection: RST unless it is a RST.
     if (seqLe(seg.ack, c.snd.iss) || seqGt(seg.ack, c.snd.max)) {
-      if (!(f & F_RST)) replyRst(c.host, seg);
+      if (!(f & F_RST)) replyRst(c.host, seg, now);
       c.drop("tcp-bad-ack");
       return;
     }

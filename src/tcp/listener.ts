@@ -151,7 +151,7 @@ export class Listener implements TcpListener {
     }
     if (f & F_ACK) {
       if (!(f & F_SYN) && this.#cookieAck(seg, now)) return;
-      replyRst(this.#host, seg); // <SEQ=SEG.ACK><CTL=RST>
+      replyRst(this.#host, seg, now); // <SEQ=SEG.ACK><CTL=RST>
       return;
     }
     if (!(f & F_SYN)) {
@@ -188,7 +188,7 @@ export class Listener implements TcpListener {
     );
     c.passive = true;
     c.listener = this;
-    initSend(c, this.#host.isn(seg.dstIp, seg.dstPort, seg.srcIp, seg.srcPort, now));
+    initSend(c, this.#host.isn(seg.dstIp, seg.dstPort, seg.srcIp, seg.srcPort, now), now);
     negotiate(c, seg, now);
     firstWindow(c, seg);
     c.st = "SYN-RECEIVED";
@@ -218,7 +218,7 @@ export class Listener implements TcpListener {
       host.count("tcp-accept-queue-full"); // as Linux: dropped; the peer's retransmission retries
       return true;
     }
-    if (!host.cookies.claim(l, lp, r, rp, cookie, now)) {
+    if (!host.cookies.claim(l, lp, r, rp, isn, cookie, now)) {
       host.count("tcp-syncookie-replayed"); // its connection came and went: not again
       return false;
     }
@@ -226,7 +226,7 @@ export class Listener implements TcpListener {
     const c = new TcpConnection(host, this.#opt, l, lp, r, rp);
     c.passive = true;
     c.listener = this;
-    initSend(c, cookie);
+    initSend(c, cookie, now);
     negotiate(c, syn, now);
     firstWindow(c, syn);
     // As if our SYN+ACK had just been sent: SND.NXT past it, the window it offered.

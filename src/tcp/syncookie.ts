@@ -125,18 +125,23 @@ export class SynCookies {
   }
 
   /**
-   * Remember a cookie as used; false when it already was (a replayed ACK). Entries older than
-   * a cookie's lifetime are forgotten, and the oldest beyond {@link COOKIES_USED_MAX}.
+   * Remember the cookie of an ACK (`ack` - 1 for client ISN `isn`) as used; false when it
+   * already was. The key is ISS - ISN, which every later segment of the same connection shares:
+   * a segment whose SEQ and ACK both moved on by the same amount decodes as a valid cookie too
+   * (the ISN is only added), so a late ACK of a connection that has gone (an answer from the
+   * peer's TIME-WAIT) or a replayed one is refused. Entries older than a cookie's lifetime are
+   * forgotten, and the oldest beyond {@link COOKIES_USED_MAX}.
    */
   claim(
     lip: number,
     lport: number,
     rip: number,
     rport: number,
+    isn: number,
     cookie: number,
     now: number,
   ): boolean {
-    const key = `${lip >>> 0}:${lport}:${rip >>> 0}:${rport}:${cookie >>> 0}`;
+    const key = `${lip >>> 0}:${lport}:${rip >>> 0}:${rport}:${(cookie - isn) >>> 0}`;
     for (const [k, at] of this.#used) {
       if (now - at < MAX_AGE * COOKIE_TICK_MS && this.#used.size < COOKIES_USED_MAX) break;
       this.#used.delete(k);
@@ -218,7 +223,7 @@ export function sendCookieSynAck(
   const ts = opt.timestamps && syn.hasTs;
   const peerWs = ts && opt.windowScale && syn.ws >= 0 ? Math.min(syn.ws, 14) : -1;
   const sack = ts && opt.sack && syn.sackOk;
-  const mtu = host.tx.pathMtu(syn.srcIp);
+  const mtu = host.tx.pathMtu(syn.srcIp, now);
   const s = host.out.clear();
   s.srcIp = syn.dstIp;
   s.dstIp = syn.srcIp;
@@ -237,5 +242,5 @@ export function sendCookieSynAck(
     s.tsEcr = syn.tsVal;
   }
   host.count("tcp-syncookie-sent");
-  return host.tx.sendTcp(s, -1);
+  return host.tx.sendTcp(s, -1, now);
 }

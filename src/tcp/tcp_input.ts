@@ -157,7 +157,7 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
       c.snd.wl2 = ack;
       enterEstablished(c, now);
     } else {
-      replyRst(c.host, seg); // <SEQ=SEG.ACK><CTL=RST>
+      replyRst(c.host, seg, now); // <SEQ=SEG.ACK><CTL=RST>
       return;
     }
   }

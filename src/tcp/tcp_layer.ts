@@ -22,7 +22,7 @@ import type { Engine } from "../kernels/engine.ts";
 import { F_ACK, F_RST, F_SYN } from "../wire/layout.ts";
 import { seqAdd, seqGt, seqLt } from "../wire/seq.ts";
 import { TcpSegment } from "../wire/tcp_segment.ts";
-import type { TcpHandler, TcpIcmpError, TcpTransmit } from "./contract.ts";
+import type { TcpHandler, TcpIcmpReport, TcpTransmit } from "./contract.ts";
 import { TcpConnection } from "./connection.ts";
 import { ConnTable, endpointKey } from "./demux.ts";
 import { initSend } from "./handshake.ts";
@@ -63,6 +63,8 @@ export class TcpLayer implements TcpHandler {
   readonly #ports: EphemeralPorts; // RFC 6056 algorithm 4
   /** Inside a call of the driver (input, ICMP error, poll, closeAll): it polls afterwards. */
   #driven = false;
+  /** The clock of the last call that carried one (for RSTs sent from socket calls). */
+  #lastNow = 0;
   #challengeSec = -1;
   #challengeLeft = 0;
 
@@ -99,7 +101,7 @@ export class TcpLayer implements TcpHandler {
       },
       established: (c) => c.listener?.onConnDone(c, true),
       sendRst: (c) => {
-        connRst(c);
+        connRst(c, this.#lastNow);
         this.#work(); // sent from a socket call: the layer below may have queued it (ARP)
       },
       challengeAllowed: (now) => this.#challengeAllowed(now),
@@ -179,6 +181,7 @@ export class TcpLayer implements TcpHandler {
     if (!Number.isInteger(remotePort) || remotePort <= 0 || remotePort > 65535) {
       throw new RangeError(`Invalid port to connect to: ${remotePort}`);
     }
+    this.#lastNow = now;
     const rip = remoteIp >>> 0;
     let lip = (opts?.localIp ?? 0) >>> 0;
     if (lip === 0) {
@@ -205,7 +208,7 @@ export class TcpLayer implements TcpHandler {
     }
     const opt = opts?.options ? resolveOptions(this.#opt, opts.options) : this.#opt;
     const c = new TcpConnection(this.#host, opt, lip, lport, rip, remotePort);
-    initSend(c, minIss >= 0 ? minIss : this.#host.isn(lip, lport, rip, remotePort, now));
+    initSend(c, minIss >= 0 ? minIss : this.#host.isn(lip, lport, rip, remotePort, now), now);
     c.st = "SYN-SENT";
     c.timers.progressAt = now;
     c.snd.rttStart = now;
@@ -215,8 +218,14 @@ export class TcpLayer implements TcpHandler {
     return c;
   }
 
+  /** @internal The connection of a four-tuple, if any (the trace API reads its state). */
+  find(lip: number, lport: number, rip: number, rport: number): TcpConnection | undefined {
+    return this.#conns.get(lip, lport, rip, rport);
+  }
+
   /** A segment for one of our addresses (checksum verified by the layer below). */
   input(seg: TcpSegment, now: number): void {
+    this.#lastNow = now;
     const was = this.#driven;
     this.#driven = true;
     try {
@@ -244,7 +253,7 @@ export class TcpLayer implements TcpHandler {
     }
     // RFC 9293 3.10.7.1: no connection: RST (never in reply to a RST).
     this.#count(seg.flags & F_SYN ? "tcp-no-listener" : "tcp-no-connection");
-    replyRst(this.#host, seg);
+    replyRst(this.#host, seg, now);
   }
 
   /**
@@ -282,34 +291,18 @@ export class TcpLayer implements TcpHandler {
   }
 
   /** ICMP errors (RFC 1122 4.2.3.9; RFC 1191 for fragmentation-needed). */
-  icmpError(
-    kind: TcpIcmpError,
-    localIp: number,
-    localPort: number,
-    remoteIp: number,
-    remotePort: number,
-    seq: number,
-    mtu: number,
-    _now: number,
-  ): void {
+  icmpError(report: Readonly<TcpIcmpReport>, _now: number): void {
     const was = this.#driven;
     this.#driven = true;
     try {
-      this.#icmpError(kind, localIp, localPort, remoteIp, remotePort, seq, mtu);
+      this.#icmpError(report);
     } finally {
       this.#driven = was;
     }
   }
 
-  #icmpError(
-    kind: TcpIcmpError,
-    localIp: number,
-    localPort: number,
-    remoteIp: number,
-    remotePort: number,
-    seq: number,
-    mtu: number,
-  ): void {
+  #icmpError(report: Readonly<TcpIcmpReport>): void {
+    const { kind, localIp, localPort, remoteIp, remotePort, seq, mtu } = report;
     const c = this.#conns.get(localIp >>> 0, localPort, remoteIp >>> 0, remotePort);
     if (!c) {
       this.#count("tcp-icmp-no-connection");
@@ -358,6 +351,7 @@ export class TcpLayer implements TcpHandler {
 
   /** Flush what socket calls queued, then run due timers. */
   poll(now: number): void {
+    this.#lastNow = now;
     const was = this.#driven;
     this.#driven = true;
     try {
@@ -394,6 +388,7 @@ export class TcpLayer implements TcpHandler {
 
   /** Stack shutdown: reset every connection, or close them gracefully (FIN). */
   closeAll(mode: "reset" | "graceful", now: number): void {
+    this.#lastNow = now;
     const was = this.#driven;
     this.#driven = true;
     try {

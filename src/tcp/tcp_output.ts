@@ -81,7 +81,7 @@ function acked(c: TcpConnection): void {
 export function sendSyn(c: TcpConnection, now: number): void {
   const ack = c.st === "SYN-RECEIVED";
   const s = build(c, c.snd.iss, ack ? F_SYN | F_ACK : F_SYN, now);
-  c.host.tx.sendTcp(s, -1);
+  c.host.tx.sendTcp(s, -1, now);
   c.stats.segsOut++;
   if (ack) acked(c);
   if (seqLt(c.snd.nxt, seqAdd(c.snd.iss, 1))) c.snd.nxt = seqAdd(c.snd.iss, 1);
@@ -95,8 +95,8 @@ export function sendAck(c: TcpConnection, now: number): void {
   // an old SEQ would be unacceptable to the peer (RFC 9293 3.10.7.4) and its ACK lost (as
   // Linux, whose snd_nxt never moves back).
   const s = build(c, c.snd.max, F_ACK, now);
-  payloadRoom(c, s, false);
-  c.host.tx.sendTcp(s, -1);
+  payloadRoom(c, s, false, now);
+  c.host.tx.sendTcp(s, -1, now);
   c.stats.segsOut++;
   acked(c);
 }
@@ -109,9 +109,9 @@ export function sendAck(c: TcpConnection, now: number): void {
  * (they are advisory, RFC 2018 section 4). A segment without data (`data` false: a pure ACK or
  * a probe) only loses the blocks that would not fit the path MTU.
  */
-function payloadRoom(c: TcpConnection, s: TcpSegment, data: boolean): number {
+function payloadRoom(c: TcpConnection, s: TcpSegment, data: boolean, now: number): number {
   let room = c.snd.mss;
-  const path = c.host.tx.pathMtu(c.remoteIp) - 40 - (c.tsOk ? 12 : 0);
+  const path = c.host.tx.pathMtu(c.remoteIp, now) - 40 - (c.tsOk ? 12 : 0);
   if (!data) {
     while (s.sackCount > 0 && 4 + 8 * s.sackCount > path) s.sackCount--;
     return 0;
@@ -134,7 +134,7 @@ export function sendData(
   now: number,
 ): number {
   const s = build(c, seq, F_ACK, now);
-  const room = payloadRoom(c, s, true);
+  const room = payloadRoom(c, s, true, now);
   if (len > room) {
     len = room;
     fin = false;
@@ -145,7 +145,7 @@ export function sendData(
   if (len > 0 && seqAdd(seq, len) === c.snd.end) flags |= F_PSH;
   s.flags = flags;
   s.payloadLen = len;
-  c.host.tx.sendTcp(s, len > 0 ? c.snd.ring : -1);
+  c.host.tx.sendTcp(s, len > 0 ? c.snd.ring : -1, now);
   c.stats.segsOut++;
   c.stats.bytesOut += len;
   if (len > 0) {
@@ -360,8 +360,8 @@ export function retransmitAt(c: TcpConnection, seq: number, limit: number, now: 
  */
 export function sendProbe(c: TcpConnection, now: number): void {
   const s = build(c, seqAdd(c.snd.una, -1), F_ACK, now);
-  payloadRoom(c, s, false);
-  c.host.tx.sendTcp(s, -1);
+  payloadRoom(c, s, false, now);
+  c.host.tx.sendTcp(s, -1, now);
   c.stats.segsOut++;
   acked(c);
 }

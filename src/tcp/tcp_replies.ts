@@ -45,7 +45,7 @@ export function invalidAck(c: TcpConnection, now: number, segLen: number, syn: b
  * The RST of an aborted connection (RFC 9293 3.10.5, RFC 1122 4.2.2.13):
  * <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>.
  */
-export function connRst(c: TcpConnection): void {
+export function connRst(c: TcpConnection, now: number): void {
   const s = c.host.out.clear();
   s.srcIp = c.localIp;
   s.dstIp = c.remoteIp;
@@ -54,7 +54,7 @@ export function connRst(c: TcpConnection): void {
   s.seq = c.snd.nxt;
   s.ack = c.rcv.nxt;
   s.flags = F_RST | F_ACK;
-  c.host.tx.sendTcp(s, -1);
+  c.host.tx.sendTcp(s, -1, now);
   c.stats.segsOut++;
   c.host.count("tcp-rst-sent");
 }
@@ -63,7 +63,7 @@ export function connRst(c: TcpConnection): void {
  * Reply with RST to a segment that belongs to no connection (RFC 9293 3.10.7.1): never to a
  * RST; <SEQ=SEG.ACK><CTL=RST> when it has ACK, else <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
  */
-export function replyRst(host: ConnHost, seg: TcpSegment): void {
+export function replyRst(host: ConnHost, seg: TcpSegment, now: number): void {
   if (seg.flags & F_RST) return;
   const srcIp = seg.dstIp, dstIp = seg.srcIp, srcPort = seg.dstPort, dstPort = seg.srcPort;
   const hasAck = (seg.flags & F_ACK) !== 0;
@@ -81,6 +81,6 @@ export function replyRst(host: ConnHost, seg: TcpSegment): void {
     s.ack = seqAdd(seq, len + (flags & F_SYN ? 1 : 0) + (flags & F_FIN ? 1 : 0));
     s.flags = F_RST | F_ACK;
   }
-  host.tx.sendTcp(s, -1);
+  host.tx.sendTcp(s, -1, now);
   host.count("tcp-rst-sent");
 }

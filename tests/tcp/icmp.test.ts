@@ -10,13 +10,15 @@ Deno.test("ICMP: port unreachable refuses a connecting socket; frag-needed lower
   const c = p.a.connect(IP_B, 80, p.now);
   p.poll();
   p.a.icmpError(
-    "port-unreachable",
-    c.localIp,
-    c.localPort,
-    c.remoteIp,
-    c.remotePort,
-    c.info().bytesOut + c.snd.iss,
-    0,
+    {
+      kind: "port-unreachable",
+      localIp: c.localIp,
+      localPort: c.localPort,
+      remoteIp: c.remoteIp,
+      remotePort: c.remotePort,
+      seq: c.info().bytesOut + c.snd.iss,
+      mtu: 0,
+    },
     p.now,
   );
   assert.equal(c.error?.code, "refused");
@@ -26,13 +28,15 @@ Deno.test("ICMP: port unreachable refuses a connecting socket; frag-needed lower
   q.poll();
   const first = q.captured.filter((r) => r.from === "a" && r.len > 0)[0]!;
   q.a.icmpError(
-    "fragmentation-needed",
-    d.localIp,
-    d.localPort,
-    d.remoteIp,
-    d.remotePort,
-    first.seq,
-    1000,
+    {
+      kind: "fragmentation-needed",
+      localIp: d.localIp,
+      localPort: d.localPort,
+      remoteIp: d.remoteIp,
+      remotePort: d.remotePort,
+      seq: first.seq,
+      mtu: 1000,
+    },
     q.now,
   );
   assert.equal(d.info().mss, 1000 - 40 - 12);

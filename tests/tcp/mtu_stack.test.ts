@@ -4,14 +4,8 @@
  * interface never drops a datagram as too big (nor, as it once did, trims SACK blocks).
  */
 import assert from "node:assert/strict";
-import {
-  createMemoryLinkPair,
-  createStack,
-  type Link,
-  Simulation,
-  VirtualClock,
-  withFaults,
-} from "../../mod.ts";
+import { createMemoryLinkPair, createStack, type Link } from "../../mod.ts";
+import { Simulation, VirtualClock, withFaults } from "../../testing.ts";
 import type { Conn } from "../../src/api/conn.ts";
 
 async function readAll(conn: Conn, n: number): Promise<number> {

@@ -217,6 +217,13 @@ Deno.test("SYN cookies: a replayed cookie ACK and a stale one are rejected", () 
   assert.equal(stat(p.b, "tcp-syncookie-replayed"), 1);
   assert.equal(l.accept(), null);
   assert.equal(lastFromB(p).flags, F_RST);
+  // A later segment of that connection (SEQ and ACK both moved on, as the ACK a peer in
+  // TIME-WAIT sends) decodes as a valid cookie too; it must not open a connection either.
+  const late = ackOf(sa, 999 + 5, 0, p.now);
+  late.ack = (sa.seq + 1 + 5) >>> 0;
+  p.b.input(late, p.now);
+  assert.equal(stat(p.b, "tcp-syncookie-replayed"), 2);
+  assert.equal(l.accept(), null);
   // A cookie answered more than two minutes ago no longer opens anything.
   p.b.input(syn(SPOOF, 40004, 4242, true, p.now), p.now);
   const old = lastFromB(p);
