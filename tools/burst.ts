@@ -147,6 +147,10 @@ export interface BurstOptions {
   /** Prefix length of the namespace's network, 24 or 16 (default 24): a /16 lets the
    * flood's on-link sources outnumber the ARP cache. */
   prefix?: 16 | 24;
+  /** The TAP device's transmit queue (frames the kernel holds for us); openTap's default when absent. */
+  txqueuelen?: number;
+  /** TAP offloads (`TapOptions.offload`); openTap's default when absent. */
+  offload?: boolean;
   /** TCP options of our stack (default: none, the defaults). */
   tcp?: Parameters<typeof createStack>[0]["tcp"];
 }
@@ -177,7 +181,12 @@ export async function runBurst(opts: BurstOptions = {}): Promise<BurstResult> {
   const flood = opts.flood ?? 0;
   let result: BurstResult | null = null;
   const prefix = opts.prefix ?? 24;
-  await withTapNamespace({ kernelAddr: `${KERNEL}/${prefix}` }, async ({ ns, link, ifname }) => {
+  const tap = {
+    kernelAddr: `${KERNEL}/${prefix}`,
+    ...(opts.txqueuelen !== undefined ? { txqueuelen: opts.txqueuelen } : {}),
+    ...(opts.offload !== undefined ? { offload: opts.offload } : {}),
+  };
+  await withTapNamespace(tap, async ({ ns, link, ifname }) => {
     const stack: NetStack = await createStack({
       link,
       address: `${OURS}/${prefix}`,
