@@ -262,10 +262,11 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
       readable = true;
     }
     // RFC 5681 4.2: ACK at once for out-of-order data and for data filling a hole;
-    // otherwise at least every second segment (RFC 1122 4.2.3.2) or within the delay.
+    // otherwise at least every second full-sized segment (more than one full segment's worth
+    // unacknowledged, as Linux __tcp_ack_snd_check) or within the delay (RFC 1122 4.2.3.2).
     if ((how & (RI_OUT_OF_ORDER | RI_DUPLICATE)) || heldBefore > 0 || n === 0) {
       c.rcv.ackNow = urgent = true;
-    } else if (++c.rcv.unacked >= 2) c.rcv.ackNow = true;
+    } else if (seqDiff(c.rcv.nxt, c.rcv.lastAckSent) > fullSegment(c)) c.rcv.ackNow = true;
     else if (c.timers.delack === Infinity) c.arm("delack", now + c.opt.delayedAckMs);
     if (n > 0 && (flags & F_PSH)) readable = true; // PSH: deliver at once (we always do)
   }
@@ -308,6 +309,11 @@ function noteDsack(c: TcpConnection, left: number, right: number): void {
   c.rcv.dsackL = left;
   c.rcv.dsackR = seqLt(left, c.rcv.nxt) && seqGt(right, c.rcv.nxt) ? c.rcv.nxt : right;
   c.rcv.ackNow = true;
+}
+
+/** The peer's full-sized segment: the largest seen when it looks full (as rcvRightEdge). */
+function fullSegment(c: TcpConnection): number {
+  return c.rcv.seg >= 536 ? c.rcv.seg : c.rcv.mss - (c.tsOk ? 12 : 0);
 }
 
 function receiving(c: TcpConnection): boolean {
