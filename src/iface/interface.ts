@@ -35,7 +35,7 @@ import {
   TX_PAYLOAD_OFF,
 } from "../wire/layout.ts";
 import { ARP_REQUEST, ArpPacket } from "../wire/arp_packet.ts";
-import { EthernetFrame } from "../wire/ethernet_frame.ts";
+import { EthernetFrame, ETHERTYPE_IPV6 } from "../wire/ethernet_frame.ts";
 import { IcmpHeader } from "../wire/icmp_header.ts";
 import { hasSourceRoute, IP_DF, Ipv4Header } from "../wire/ipv4_header.ts";
 import { UdpHeader } from "../wire/udp_header.ts";
@@ -205,6 +205,8 @@ export class Interface implements TcpTransmit, UdpOwner {
       return arpInput(this.#arp.fromDesc(d), this.#tx, this.#router, this.#counters, now);
     }
     if (eth.kind === K_ETH_OTHER) return c.inc("eth-unknown-type");
+    // IPv6 decodes (src/kernels/js/decode6.ts) but has no interface layer yet.
+    if (eth.ethertype === ETHERTYPE_IPV6) return c.inc("ipv6-not-enabled");
     this.#ipv4(cast !== "unicast", now);
   }
 
