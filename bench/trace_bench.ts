@@ -8,8 +8,8 @@
  *
  * @module
  */
-import None{ createMemoryLinkPair, createStack, type NetStack } from "../mod.ts";
-import None{ Simulation, VirtualClock } from "../testing.ts";
+import { createMemoryLinkPair, createStack, type NetStack } from "../mod.ts";
+import { Simulation, VirtualClock } from "../testing.ts";
 
 const TOTAL = 8 << 20;
 

@@ -57,6 +57,10 @@ function sources(): { keys: Set<string>; prefixes: Set<string> } {
     if (f.endsWith("src/stack.ts") || f.endsWith("tcp/tcp_layer.ts")) {
       for (const m of src.matchAll(/"((?:driver|tcp)-[a-z-]+)":/g)) keys.add(m[1]!);
     }
+    if (f.includes("/src/link/")) {
+      // Link counters (counters() of the memory link and the pcap writer): literal object keys.
+      for (const m of src.matchAll(/"((?:memory|pcap)-[a-z-]+)":/g)) keys.add(m[1]!);
+    }
     if (f.endsWith("link/fault.ts")) {
       const block = /#st: FaultStats = \{([^}]*)\}/.exec(src)?.[1] ?? "";
       for (const m of block.matchAll(/([a-z]+):/g)) keys.add(`fault-${m[1]}`);

@@ -6,8 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { DOMParser } from "@xmldom/xmldom";
-import None{ createMemoryLinkPair, createStack } from "../../mod.ts";
-import None{ Simulation, VirtualClock, withFaults } from "../../testing.ts";
+import { createMemoryLinkPair, createStack } from "../../mod.ts";
+import { Simulation, VirtualClock, withFaults } from "../../testing.ts";
 import { captureSegments } from "../../tools/pcap_read.ts";
 import { explainLadder, splitConnections } from "../../tools/ladder_lib.ts";
 import { niceStep } from "../../tools/plot_svg.ts";

@@ -4,13 +4,8 @@
  * 500, the client acknowledges 2501. Used by the trace API, ladder and plot tests.
  */
 
-import {
-  createMemoryLinkPair,
-  createStack,
-  type NetStack,
-  Simulation,
-  VirtualClock,
-} from "../../mod.ts";
+import { createMemoryLinkPair, createStack, type NetStack } from "../../mod.ts";
+import { Simulation, VirtualClock } from "../../testing.ts";
 
 /** Two stacks on one virtual clock; `pcap` captures the client's frames. */
 export interface SeedWorld {
