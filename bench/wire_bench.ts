@@ -182,7 +182,7 @@ for (const [k, size] of [64, 576, 1500].entries()) {
 
 // TCP over IPv6 (RFC 8200): decode with the pseudo-header checksum verified, and encode, beside
 // the IPv4 groups of the same sizes (`decode-tcp <size>`, `encode-tcp <size>`).
-for (const [k, size] of [64, 1500, 9000].entries()) {
+for (const [k, size] of [96, 1500, 9000].entries()) {
   const at = RX_OFF + 0x20000 * (k + 9);
   const { ts } = tcpPayloadLen(size);
   const payload = size - 14 - 40 - (ts ? 32 : 20);
