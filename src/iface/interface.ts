@@ -36,6 +36,7 @@ import {
 } from "../wire/layout.ts";
 import { ARP_REQUEST, ArpPacket } from "../wire/arp_packet.ts";
 import { EthernetFrame, ETHERTYPE_IPV6 } from "../wire/ethernet_frame.ts";
+import { Icmp6Host } from "./icmp6.ts";
 import { IcmpHeader } from "../wire/icmp_header.ts";
 import { hasSourceRoute, IP_DF, Ipv4Header } from "../wire/ipv4_header.ts";
 import { UdpHeader } from "../wire/udp_header.ts";
@@ -83,6 +84,7 @@ export class Interface implements TcpTransmit, UdpOwner {
   #icmp: Icmp;
   #frags: Reassembler;
   #udp: UdpTable;
+  #ip6: Icmp6Host;
   #tcp: TcpHandler | null = null;
   // Received headers, one reused record per layer (filled from the receive descriptor).
   #eth = new EthernetFrame();
@@ -142,6 +144,19 @@ export class Interface implements TcpTransmit, UdpOwner {
     this.#icmp = new Icmp(engine, this.#tx, this.#router, this.#counters, this.limits);
     this.#frags = new Reassembler(this.limits);
     this.#udp = new UdpTable(Math.floor(random() * 65536));
+    this.#ip6 = new Icmp6Host(engine, this.mac, {
+      send: (start, len) => {
+        this.#counters.framesOut++;
+        this.#counters.bytesOut += len;
+        sink.send(this.#engine.mem, start, len);
+      },
+      inc: (name, n) => this.#counters.inc(name, n),
+    });
+  }
+
+  /** Our IPv6 link-local address (fe80::/64 with the modified EUI-64 of our MAC). */
+  get linkLocal(): Uint8Array {
+    return this.#ip6.addresses[0]!.slice();
   }
 
   /** Attach the TCP layer; until then TCP segments are counted as "tcp-no-handler" and dropped. */
@@ -198,15 +213,22 @@ export class Interface implements TcpTransmit, UdpOwner {
     const d = this.#engine.rxDesc;
     const eth = this.#eth.fromDesc(d);
     const cast = filterDestination(eth.dstHi, eth.dstLo, this.#macHi, this.#macLo, this.#multicast);
-    if (cast === "not-for-us") return c.inc("eth-not-for-us");
+    if (cast === "not-for-us") {
+      // Our IPv6 multicast groups (all-nodes, solicited-node) are accepted (RFC 2464 7).
+      if (eth.ethertype === ETHERTYPE_IPV6 && this.#ip6.acceptsMac(eth.dstHi, eth.dstLo)) {
+        if (eth.vlan < 0) this.#ip6.input();
+        return;
+      }
+      return c.inc("eth-not-for-us");
+    }
     // No VLAN is configured here: tagged frames belong to another interface (like Linux).
     if (eth.vlan >= 0) return c.inc("eth-vlan-tagged");
     if (eth.kind === K_ARP) {
       return arpInput(this.#arp.fromDesc(d), this.#tx, this.#router, this.#counters, now);
     }
     if (eth.kind === K_ETH_OTHER) return c.inc("eth-unknown-type");
-    // IPv6 decodes (src/kernels/js/decode6.ts) but has no interface layer yet.
-    if (eth.ethertype === ETHERTYPE_IPV6) return c.inc("ipv6-not-enabled");
+    // IPv6: link-local echo and neighbor discovery so far (icmp6.ts).
+    if (eth.ethertype === ETHERTYPE_IPV6) return this.#ip6.input();
     this.#ipv4(cast !== "unicast", now);
   }
 
