@@ -152,6 +152,17 @@ export class Interface implements TcpTransmit, UdpOwner {
       },
       inc: (name, n) => this.#counters.inc(name, n),
     });
+    for (const a of options.ipv6 ?? []) {
+      if (a.address.length !== 16) {
+        throw new RangeError(`IPv6 address must be 16 bytes, got ${a.address.length}`);
+      }
+      this.#ip6.addresses.push(Uint8Array.from(a.address));
+    }
+  }
+
+  /** Our IPv6 addresses (copies): the link-local one first, then those configured. */
+  get ipv6Addresses(): Uint8Array[] {
+    return this.#ip6.addresses.map((a) => a.slice());
   }
 
   /** Our IPv6 link-local address (fe80::/64 with the modified EUI-64 of our MAC). */

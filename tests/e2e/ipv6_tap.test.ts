@@ -1,8 +1,8 @@
 /**
  * IPv6 against the Linux kernel through a TAP device in a namespace with IPv6 on: the kernel
- * resolves our link-local address (neighbor solicitation, our advertisement), `ping -6` of
- * small and 1452-byte data (a full 1500-byte IPv6 packet) is answered, the kernel's neighbour
- * table holds our MAC, and tshark finds no malformed frame or bad ICMPv6 checksum in the
+ * resolves our link-local and our global address (neighbor solicitation, our advertisement),
+ * `ping -6` of small and 1452-byte data (a full 1500-byte IPv6 packet) to both is answered,
+ * the kernel's neighbour table holds our MAC for both, and tshark finds no malformed frame or bad ICMPv6 checksum in the
  * capture. The kernel's own IPv6 chatter (DAD, router solicitations, MLD) reaches us too.
  */
 
@@ -13,7 +13,7 @@ import { Interface } from "../../src/iface/interface.ts";
 import { parseIpv4 } from "../../src/iface/routing.ts";
 import type { Link } from "../../src/link/link.ts";
 import { withPcap } from "../../src/link/pcap.ts";
-import { formatIpv6 } from "../../src/wire/ipv6_address.ts";
+import { formatIpv6, parseIpv6 } from "../../src/wire/ipv6_address.ts";
 import { requireTapOrSkip, tapIgnore, withTapNamespace } from "../../tools/netns.ts";
 import { makeEngine } from "../support/iface_harness.ts";
 import { rng } from "../support/rng.ts";
@@ -45,7 +45,7 @@ async function drive<T>(
 
 for (const kind of ["js", "wasm"] as EngineKind[]) {
   Deno.test({
-    name: `ipv6 tap (${kind}): the kernel's ping -6 reaches our link-local address`,
+    name: `ipv6 tap (${kind}): the kernel's ping -6 reaches our link-local and global addresses`,
     ignore: tapIgnore(),
     fn: async () => {
       if (!requireTapOrSkip()) return;
@@ -61,7 +61,19 @@ for (const kind of ["js", "wasm"] as EngineKind[]) {
               prefixLength: 24,
               mtu: link.mtu,
               random: rng(11),
+              ipv6: [{ address: parseIpv6("fd00:7:6::2")!, prefixLength: 64 }],
             });
+            const add = await ns.run([
+              "ip",
+              "-6",
+              "addr",
+              "add",
+              "fd00:7:6::1/64",
+              "dev",
+              ifname,
+              "nodad",
+            ]);
+            assert.equal(add.code, 0, add.stderr);
             const run = (cmd: string[], ms = 10000) => drive(link, iface, engine, ns.run(cmd), ms);
             const ours = `${formatIpv6(iface.linkLocal)}%${ifname}`;
             // The kernel's link-local address leaves DAD (tentative) before it can send.
@@ -92,12 +104,37 @@ for (const kind of ["js", "wasm"] as EngineKind[]) {
             ]);
             assert.equal(p2.code, 0, `ping -6 -s 1452 failed: ${p2.stdout}${p2.stderr}`);
             assert.match(p2.stdout, /1460 bytes from/); // 1452 data + 8 header
+            // Our global address (configured, resolved the same way), small and 1452 bytes.
+            for (const size of ["56", "1452"]) {
+              const g = await run([
+                "ping",
+                "-6",
+                "-c",
+                "2",
+                "-i",
+                "0.2",
+                "-W",
+                "2",
+                "-M",
+                "do",
+                "-s",
+                size,
+                "fd00:7:6::2",
+              ]);
+              assert.equal(
+                g.code,
+                0,
+                `ping -6 fd00:7:6::2 -s ${size} failed: ${g.stdout}${g.stderr}`,
+              );
+              assert.match(g.stdout, /2 received/);
+            }
             const neigh = await ns.run(["ip", "-6", "neigh", "show", "dev", ifname]);
             const mac = Array.from(iface.mac, (b) => b.toString(16).padStart(2, "0")).join(":");
             assert.match(neigh.stdout, new RegExp(`${formatIpv6(iface.linkLocal)} lladdr ${mac}`));
             const st = iface.stats();
             assert.ok((st["ndp-advertisements"] ?? 0) >= 1, JSON.stringify(st));
-            assert.ok((st["icmp6-echo-replies"] ?? 0) >= 5, JSON.stringify(st));
+            assert.ok((st["icmp6-echo-replies"] ?? 0) >= 9, JSON.stringify(st));
+            assert.match(neigh.stdout, new RegExp(`fd00:7:6::2 lladdr ${mac}`));
           },
         );
         const out = await new Deno.Command("tshark", {
