@@ -5,9 +5,15 @@
  * RFC 2464 section 7), echo replies (RFC 4443 section 4.2) and neighbor advertisements in
  * answer to solicitations for our address (RFC 4861 sections 7.1.1 and 7.2.4).
  *
+ * ICMPv6 errors (RFC 4443 section 2.4) go back about datagrams to our unicast addresses:
+ * Parameter Problem for the extension-header drops that carry a pointer (RFC 8200 section 4)
+ * and for an unknown upper layer, Destination Unreachable (port) for UDP and TCP (no IPv6
+ * sockets yet); never about multicast or unspecified sources, never about an ICMPv6 error, at most
+ * `icmpErrorsPerSecond` with a burst of `icmpErrorBurst`, as for IPv4.
+ *
  * Not here yet: a neighbor cache (replies go to the requester's link-layer source, which on
  * one link is the neighbor or the router that forwarded the request), DAD, router
- * advertisements, ICMPv6 errors, TCP and UDP over IPv6.
+ * advertisements, reassembly, TCP and UDP over IPv6.
  *
  * @example
  * ```ts
@@ -23,6 +29,7 @@
  */
 
 import type { Engine } from "../kernels/engine.ts";
+import { TokenBucket } from "./rate_limit.ts";
 import {
   D_ETH_DST_HI,
   D_ETH_DST_LO,
@@ -31,19 +38,34 @@ import {
   D_ICMP_CODE,
   D_ICMP_REST,
   D_ICMP_TYPE,
+  D_IP6_PTR,
+  D_IP_PROTO,
+  D_IP_TOTLEN,
   D_IP_TTL,
   D_KIND,
   D_L3_OFF,
   D_PAYLOAD_LEN,
   D_PAYLOAD_OFF,
+  D_TCP_FLAGS,
   D_VLAN,
+  DROP_IP6_FRAG_BAD_LENGTH,
+  DROP_IP6_FRAG_TOO_LONG,
+  DROP_IP6_HBH_NOT_FIRST,
+  DROP_IP6_OPT_UNKNOWN,
+  DROP_IP6_ROUTING_UNKNOWN,
+  F_RST,
   K_ICMP6,
+  K_IPV6_OTHER,
+  K_TCP6,
+  K_UDP6,
   TX_IP6_DST,
   TX_IP6_SRC,
   TX_PAYLOAD_OFF,
 } from "../wire/layout.ts";
 
 /** ICMPv6 types (RFC 4443, RFC 4861). */
+const DEST_UNREACHABLE = 1;
+const PARAM_PROBLEM = 4;
 const ECHO_REQUEST = 128;
 const ECHO_REPLY = 129;
 const NEIGHBOR_SOLICIT = 135;
@@ -109,7 +131,15 @@ export class Icmp6Host {
   #macHi: number;
   #macLo: number;
 
-  constructor(engine: Engine, mac: Uint8Array, env: Icmp6Env) {
+  #bucket: TokenBucket;
+
+  constructor(
+    engine: Engine,
+    mac: Uint8Array,
+    env: Icmp6Env,
+    limits: { icmpErrorsPerSecond: number; icmpErrorBurst: number },
+  ) {
+    this.#bucket = new TokenBucket(limits.icmpErrorsPerSecond, limits.icmpErrorBurst);
     this.#engine = engine;
     this.#env = env;
     this.#mac = Uint8Array.from(mac);
@@ -150,14 +180,47 @@ export class Icmp6Host {
     return false;
   }
 
+  /**
+   * A decode drop of an IPv6 datagram to our MAC: the Parameter Problem RFC 8200 section 4
+   * asks for when the verdict carries a pointer (codes per RFC 4443 section 3.4).
+   */
+  dropped(verdict: number, now: number): void {
+    let code: number;
+    if (verdict === DROP_IP6_HBH_NOT_FIRST) code = 1;
+    else if (verdict === DROP_IP6_OPT_UNKNOWN) code = 2;
+    else if (
+      verdict === DROP_IP6_ROUTING_UNKNOWN || verdict === DROP_IP6_FRAG_BAD_LENGTH ||
+      verdict === DROP_IP6_FRAG_TOO_LONG
+    ) code = 0;
+    else return;
+    const d = this.#engine.rxDesc;
+    if (!this.isOurs(this.#engine.mem, d[D_L3_OFF]! + 24)) return;
+    this.#error(PARAM_PROBLEM, code, d[D_IP6_PTR]!, now);
+  }
+
   /** Handle the IPv6 datagram decoded in `engine.rxDesc` (verdict 0). */
-  input(): void {
+  input(now = 0): void {
     const d = this.#engine.rxDesc;
     const m = this.#engine.mem;
     const l3 = d[D_L3_OFF]!;
     const toUs = this.isOurs(m, l3 + 24);
     if (!toUs && !this.#joined(m, l3 + 24)) return this.#env.inc("ip6-not-for-us");
-    if (d[D_KIND] !== K_ICMP6) return this.#env.inc("ip6-unhandled");
+    const kind = d[D_KIND];
+    if (kind !== K_ICMP6) {
+      this.#env.inc("ip6-unhandled");
+      if (!toUs) return;
+      // RFC 4443 3.1 code 4: no IPv6 UDP socket or TCP listener (none can be yet); a TCP
+      // client then fails at once (Linux reports ECONNREFUSED) instead of retrying. Never
+      // about a RST.
+      if (kind === K_UDP6 || (kind === K_TCP6 && (d[D_TCP_FLAGS]! & F_RST) === 0)) {
+        this.#error(DEST_UNREACHABLE, 4, 0, now);
+      }
+      // RFC 8200 section 4: an unknown Next Header (59 is No Next Header: nothing follows).
+      if (kind === K_IPV6_OTHER && d[D_IP_PROTO] !== 59) {
+        this.#error(PARAM_PROBLEM, 1, d[D_IP6_PTR]!, now);
+      }
+      return;
+    }
     const type = d[D_ICMP_TYPE]!;
     if (type === ECHO_REQUEST) {
       // RFC 4443 section 4.2: the reply carries the request's identifier, sequence and data.
@@ -229,7 +292,40 @@ export class Icmp6Host {
     this.#send(NEIGHBOR_ADVERT, flags, 255, hi, lo, 24);
   }
 
-  #send(type: number, rest: number, hops: number, hi: number, lo: number, len: number): void {
+  /**
+   * An ICMPv6 error about the datagram in rxDesc (RFC 4443 section 2.4): to its source, from
+   * the address it was sent to, quoting as much of it as fits in 1280 bytes.
+   */
+  #error(type: number, code: number, rest: number, now: number): void {
+    const d = this.#engine.rxDesc;
+    const m = this.#engine.mem;
+    const l3 = d[D_L3_OFF]!;
+    // (e): not about multicast or unspecified sources, not about an ICMPv6 error message.
+    if (m[l3 + 8] === 0xff || unspecified(m, l3 + 8)) {
+      return this.#env.inc("icmp6-error-suppressed");
+    }
+    if (d[D_KIND] === K_ICMP6 && d[D_ICMP_TYPE]! < 128) return;
+    // (f): rate-limited.
+    if (!this.#bucket.take(now)) return this.#env.inc("icmp6-error-rate-limited");
+    const len = Math.min(d[D_IP_TOTLEN]!, 1280 - 48);
+    const hi = d[D_ETH_SRC_HI]!;
+    const lo = d[D_ETH_SRC_LO]!;
+    m.copyWithin(TX_PAYLOAD_OFF, l3, l3 + len);
+    m.copyWithin(TX_IP6_SRC, l3 + 24, l3 + 40);
+    m.copyWithin(TX_IP6_DST, l3 + 8, l3 + 24);
+    this.#env.inc(type === PARAM_PROBLEM ? "icmp6-parameter-problems" : "icmp6-unreachables");
+    this.#send(type, rest, 64, hi, lo, len, code);
+  }
+
+  #send(
+    type: number,
+    rest: number,
+    hops: number,
+    hi: number,
+    lo: number,
+    len: number,
+    code = 0,
+  ): void {
     const t = this.#engine.txDesc;
     t.fill(0);
     t[D_KIND] = K_ICMP6;
@@ -240,7 +336,7 @@ export class Icmp6Host {
     t[D_ETH_SRC_LO] = this.#macLo;
     t[D_IP_TTL] = hops;
     t[D_ICMP_TYPE] = type;
-    t[D_ICMP_CODE] = 0;
+    t[D_ICMP_CODE] = code;
     t[D_ICMP_REST] = rest;
     const start = this.#engine.encode(TX_PAYLOAD_OFF, len);
     if (start < 0) return this.#env.inc(`encode-error-${-start}`);

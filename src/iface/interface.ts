@@ -25,6 +25,10 @@
 
 import type { Engine } from "../kernels/engine.ts";
 import {
+  D_ETH_DST_HI,
+  D_ETH_DST_LO,
+  D_ETHERTYPE,
+  D_VLAN,
   K_ARP,
   K_ETH_OTHER,
   K_ICMP,
@@ -151,7 +155,7 @@ export class Interface implements TcpTransmit, UdpOwner {
         sink.send(this.#engine.mem, start, len);
       },
       inc: (name, n) => this.#counters.inc(name, n),
-    });
+    }, this.limits);
     for (const a of options.ipv6 ?? []) {
       if (a.address.length !== 16) {
         throw new RangeError(`IPv6 address must be 16 bytes, got ${a.address.length}`);
@@ -220,14 +224,23 @@ export class Interface implements TcpTransmit, UdpOwner {
     this.#lastNow = now;
     const c = this.#counters;
     const verdict = this.#engine.decode(off, len);
-    if (verdict !== 0) return c.inc(dropName(verdict));
+    if (verdict !== 0) {
+      c.inc(dropName(verdict));
+      const d = this.#engine.rxDesc;
+      // RFC 8200 section 4: some IPv6 drops are answered with a Parameter Problem.
+      if (
+        d[D_ETHERTYPE] === ETHERTYPE_IPV6 && d[D_VLAN] === -1 &&
+        (d[D_ETH_DST_HI]! & 0xffff) === this.#macHi && d[D_ETH_DST_LO]! >>> 0 === this.#macLo
+      ) this.#ip6.dropped(verdict, now);
+      return;
+    }
     const d = this.#engine.rxDesc;
     const eth = this.#eth.fromDesc(d);
     const cast = filterDestination(eth.dstHi, eth.dstLo, this.#macHi, this.#macLo, this.#multicast);
     if (cast === "not-for-us") {
       // Our IPv6 multicast groups (all-nodes, solicited-node) are accepted (RFC 2464 7).
       if (eth.ethertype === ETHERTYPE_IPV6 && this.#ip6.acceptsMac(eth.dstHi, eth.dstLo)) {
-        if (eth.vlan < 0) this.#ip6.input();
+        if (eth.vlan < 0) this.#ip6.input(now);
         return;
       }
       return c.inc("eth-not-for-us");
@@ -239,7 +252,7 @@ export class Interface implements TcpTransmit, UdpOwner {
     }
     if (eth.kind === K_ETH_OTHER) return c.inc("eth-unknown-type");
     // IPv6: link-local echo and neighbor discovery so far (icmp6.ts).
-    if (eth.ethertype === ETHERTYPE_IPV6) return this.#ip6.input();
+    if (eth.ethertype === ETHERTYPE_IPV6) return this.#ip6.input(now);
     this.#ipv4(cast !== "unicast", now);
   }
 

@@ -128,6 +128,11 @@ for (const kind of ["js", "wasm"] as EngineKind[]) {
               );
               assert.match(g.stdout, /2 received/);
             }
+            // No IPv6 listener can exist yet: curl -6 is refused at once (port unreachable).
+            const t0 = performance.now();
+            const curl = await run(["curl", "-6", "-sS", "-m", "5", "http://[fd00:7:6::2]:80/"]);
+            assert.equal(curl.code, 7, `curl: ${curl.stderr}`);
+            assert.ok(performance.now() - t0 < 4000, "curl was not refused at once");
             const neigh = await ns.run(["ip", "-6", "neigh", "show", "dev", ifname]);
             const mac = Array.from(iface.mac, (b) => b.toString(16).padStart(2, "0")).join(":");
             assert.match(neigh.stdout, new RegExp(`${formatIpv6(iface.linkLocal)} lladdr ${mac}`));

@@ -17,10 +17,16 @@ import {
   D_IP_TTL,
   D_KIND,
   D_L3_OFF,
+  D_OPT_MSS,
+  D_OPT_WS,
   D_PAYLOAD_LEN,
   D_PAYLOAD_OFF,
+  D_TCP_FLAGS,
   D_VLAN,
+  F_RST,
+  F_SYN,
   K_ICMP6,
+  K_TCP6,
   K_UDP6,
   RX_OFF,
   TX_IP6_DST,
@@ -35,7 +41,7 @@ const OUR_MAC = Uint8Array.from([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]);
 const PEER = parseIpv6("fe80::1")!;
 const PEER_MAC = [0x0200, 0x00000001];
 
-function setup(e: Engine) {
+function setup(e: Engine, burst = 50) {
   const sent: Uint8Array[] = [];
   const iface = new Interface(e, { send: (b, o, n) => sent.push(b.slice(o, o + n)) }, {
     address: 0x0a000002,
@@ -43,6 +49,7 @@ function setup(e: Engine) {
     mtu: 1500,
     mac: OUR_MAC,
     random: () => 0.5,
+    limits: { icmpErrorBurst: burst },
   });
   return { iface, sent };
 }
@@ -168,11 +175,117 @@ for (const e of engines()) {
     e.mem.set(ll, TX_IP6_DST);
     const s = e.encode(TX_PAYLOAD_OFF, 8);
     feed(e, iface, e.mem.slice(s, TX_PAYLOAD_OFF + 8));
-    assert.equal(sent.length, 1);
+    assert.equal(sent.length, 2); // the UDP datagram: port unreachable (no IPv6 UDP sockets)
     const st = iface.stats();
     assert.deepEqual(
       [st["icmp6-echo-multicast-ignored"], st["ip6-not-for-us"], st["ip6-unhandled"]],
       [1, 1, 1],
     );
   }); // deno-fmt-ignore-line
+}
+
+/** `f` (an IPv6 frame) with one extension header of Next Header `nh` before its upper layer. */
+function withHeader(f: Uint8Array, nh: number, bytes: number[]): Uint8Array {
+  const out = new Uint8Array(f.length + bytes.length);
+  out.set(f.subarray(0, 54));
+  out.set(bytes, 54);
+  out[54] = f[20]!;
+  out.set(f.subarray(54), 54 + bytes.length);
+  out[20] = nh;
+  const plen = out.length - 54;
+  out[18] = plen >> 8;
+  out[19] = plen & 0xff;
+  return out;
+}
+
+for (const e of engines()) {
+  const ll = linkLocalFromMac(OUR_MAC);
+  const unicast = { dst: ll, macHi: 0x5254, macLo: 0x00123456, hops: 64 };
+
+  /** The ICMPv6 message in sent frame `f`: type, code, rest and the quoted bytes. */
+  const error = (f: Uint8Array) => {
+    e.mem.set(f, RX_OFF);
+    assert.equal(e.decode(RX_OFF, f.length), 0);
+    const d = e.rxDesc;
+    assert.equal(formatIpv6(e.mem, d[D_L3_OFF]! + 24), "fe80::1");
+    const p = d[D_PAYLOAD_OFF]!;
+    return {
+      type: d[D_ICMP_TYPE],
+      code: d[D_ICMP_CODE],
+      rest: d[D_ICMP_REST],
+      quoted: e.mem.slice(p, p + d[D_PAYLOAD_LEN]!),
+    };
+  };
+
+  Deno.test(`${e.kind} icmp6: errors per RFC 4443 2.4 and RFC 8200 4, rate-limited`, () => {
+    const { iface, sent } = setup(e, 3);
+    const echo = icmp6(e, { ...unicast, type: 128 }, new Uint8Array(8));
+    // A routing header with segments left: Parameter Problem code 0 at the routing type.
+    const routed = withHeader(echo, 43, [0, 0, 4, 1, 0, 0, 0, 0]);
+    feed(e, iface, routed);
+    let m = error(sent[0]!);
+    assert.deepEqual([m.type, m.code, m.rest], [4, 0, 42]);
+    assert.deepEqual(m.quoted, routed.subarray(14)); // the whole datagram fits in 1280
+    // An unknown upper layer: code 1 at the Next Header byte.
+    const other = echo.slice();
+    other[20] = 253;
+    feed(e, iface, other);
+    m = error(sent[1]!);
+    assert.deepEqual([m.type, m.code, m.rest], [4, 1, 6]);
+    // UDP (no IPv6 UDP sockets yet): port unreachable, the quote cut at 1280 bytes in all.
+    const t = e.txDesc;
+    t[D_KIND] = K_UDP6;
+    t[D_ETH_DST_HI] = 0x5254;
+    t[D_ETH_DST_LO] = 0x00123456;
+    e.mem.set(PEER, TX_IP6_SRC);
+    e.mem.set(ll, TX_IP6_DST);
+    const s = e.encode(TX_PAYLOAD_OFF, 1400);
+    feed(e, iface, e.mem.slice(s, TX_PAYLOAD_OFF + 1400));
+    m = error(sent[2]!);
+    assert.deepEqual([m.type, m.code, m.quoted.length], [1, 4, 1280 - 48]);
+    assert.equal(sent[2]!.length, 14 + 1280);
+    // The burst (3 here) is spent: the next error is suppressed and counted.
+    // (TCP is answered the same way while no IPv6 listener can exist; see the test below.)
+    feed(e, iface, routed);
+    assert.equal(sent.length, 3);
+    assert.equal(iface.stats()["icmp6-error-rate-limited"], 1);
+    // No errors about a multicast source, or about No Next Header.
+    const { iface: fresh, sent: out } = setup(e);
+    const mcast = routed.slice();
+    mcast[22] = 0xff;
+    feed(e, fresh, mcast);
+    const none = echo.slice();
+    none[20] = 59;
+    feed(e, fresh, none);
+    assert.equal(out.length, 0);
+    assert.equal(fresh.stats()["icmp6-error-suppressed"], 1);
+  });
+}
+
+for (const e of engines()) {
+  Deno.test(`${e.kind} icmp6: TCP to us gets a port unreachable, a RST nothing`, () => {
+    const { iface, sent } = setup(e);
+    const t = e.txDesc;
+    t.fill(0);
+    t[D_KIND] = K_TCP6;
+    t[D_VLAN] = -1;
+    t[D_ETH_DST_HI] = 0x5254;
+    t[D_ETH_DST_LO] = 0x00123456;
+    t[D_IP_TTL] = 64;
+    t[D_OPT_MSS] = -1;
+    t[D_OPT_WS] = -1;
+    t[D_TCP_FLAGS] = F_SYN;
+    e.mem.set(PEER, TX_IP6_SRC);
+    e.mem.set(linkLocalFromMac(OUR_MAC), TX_IP6_DST);
+    let s = e.encode(TX_PAYLOAD_OFF, 0);
+    feed(e, iface, e.mem.slice(s, TX_PAYLOAD_OFF));
+    assert.equal(sent.length, 1);
+    e.mem.set(sent[0]!, RX_OFF);
+    assert.equal(e.decode(RX_OFF, sent[0]!.length), 0);
+    assert.deepEqual([e.rxDesc[D_ICMP_TYPE], e.rxDesc[D_ICMP_CODE]], [1, 4]);
+    t[D_TCP_FLAGS] = F_RST;
+    s = e.encode(TX_PAYLOAD_OFF, 0);
+    feed(e, iface, e.mem.slice(s, TX_PAYLOAD_OFF));
+    assert.equal(sent.length, 1);
+  });
 }
