@@ -38,6 +38,8 @@ export const CODE_PROTOCOL_UNREACHABLE = 2;
 export const CODE_PORT_UNREACHABLE = 3;
 /** Fragmentation needed and DF set. */
 export const CODE_FRAG_NEEDED = 4;
+/** Destination unreachable code 13: communication administratively prohibited (RFC 1812 5.2.7.1). */
+export const CODE_ADMIN_PROHIBITED = 13;
 
 /** RFC 1812 4.3.2.3 (and Linux): an error quotes as much as fits in a 576-byte datagram. */
 const MAX_QUOTE = 576 - 20 - 8;

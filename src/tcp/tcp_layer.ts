@@ -110,6 +110,26 @@ export class TcpLayer implements TcpHandler {
    */
   onWork: (() => void) | null = null;
 
+  /**
+   * Gateway hook (src/gateway/): asked about a SYN (no ACK, no RST) that no connection or
+   * listener claims, whatever its destination address (the interface passes up segments for
+   * any address only when told to, `Interface.acceptForeign`). It answers, before any SYN-ACK:
+   * a listener from `relayListener()` to take the SYN (the handshake proceeds as in LISTEN);
+   * "hold" to drop it silently while it decides (the peer retransmits; the decider may also
+   * hand a copy back to `input` later); or "reset" to refuse it with RST (RFC 9293 3.10.7.1).
+   * Null (the default): such SYNs are answered with RST as always.
+   */
+  onUnclaimedSyn: ((seg: TcpSegment, now: number) => TcpListener | "hold" | "reset") | null = null;
+
+  /**
+   * A listener bound to no address or port and absent from the demux table, for
+   * `onUnclaimedSyn`: the connections it makes take the SYN's destination as their local
+   * address and port. `backlog` bounds its accept queue.
+   */
+  relayListener(backlog?: number): TcpListener {
+    return new Listener(this.#host, this.#opt, 0, 0, backlog);
+  }
+
   #work(): void {
     if (!this.#driven) this.onWork?.();
   }
@@ -238,6 +258,13 @@ export class TcpLayer implements TcpHandler {
     if (l) {
       l.input(seg, now);
       return;
+    }
+    if (this.onUnclaimedSyn && (seg.flags & (F_SYN | F_ACK | F_RST)) === F_SYN) {
+      const v = this.onUnclaimedSyn(seg, now);
+      if (v instanceof Listener) return v.input(seg, now);
+      if (v === "hold") return this.#count("tcp-syn-held");
+      this.#count("tcp-syn-refused");
+      return replyRst(this.#host, seg, now);
     }
     // RFC 9293 3.10.7.1: no connection: RST (never in reply to a RST).
     this.#count(seg.flags & F_SYN ? "tcp-no-listener" : "tcp-no-connection");
