@@ -48,7 +48,9 @@ export function scaleBuffer(c: TcpConnection): number {
  * Dynamic right-sizing (as Linux tcp_rcv_space_adjust): once per smoothed RTT, compare the
  * bytes the application read in that time with the last measure; when it read more, grow the
  * receive buffer to twice that plus 16 segments, plus twice the growth seen (so a sender in slow
- * start is never held back by the window), up to `rcvBufMax` and the layer's budget. Called
+ * start is never held back by the window), up to `rcvBufMax` and the layer's budget. A reader
+ * that took more than twice the buffer in the interval does not grow it: the round trip is
+ * below the 1 ms clock tick and the window already covers it. Called
  * with each in-order data segment (the reader's progress is counted by `read`).
  */
 export function rcvSpaceAdjust(c: TcpConnection, now: number): void {
@@ -58,7 +60,12 @@ export function rcvSpaceAdjust(c: TcpConnection, now: number): void {
   if (now - r.spaceAt < Math.max(c.rtt.srtt, 1) || r.ring < 0) return;
   const copied = r.copied - r.spaceCopied;
   const space = r.space > 0 ? r.space : 10 * r.mss; // Linux: TCP_INIT_CWND segments at first
-  if (copied > space) {
+  // When the reader took more than twice the buffer in one interval, the window turned over at
+  // least twice in it: the round trip is shorter than the clock can measure (a path of a few
+  // microseconds measures 0 ms), the interval holds several round trips' data, and the window
+  // already holds more than one round trip's worth. Growing on that count would only fill
+  // queues (the memory link's, the send ring) with data that waits: the buffer stays.
+  if (copied > space && copied <= 2 * r.buf) {
     const max = c.opt.rcvBufMax;
     if (r.buf < max) {
       let win = 2 * copied + 16 * r.mss;
@@ -80,14 +87,19 @@ export function rcvSpaceAdjust(c: TcpConnection, now: number): void {
 }
 
 /**
- * Send-ring growth (as Linux tcp_sndbuf_expand): keep room for twice the congestion window, so
+ * Send-ring growth (as Linux tcp_sndbuf_expand): keep room for twice the congestion window
+ * (never more than the peer's largest window lets fly), so
  * the writer can queue a full window while the previous one is in flight, up to `sndBufMax`
  * and the layer's budget. Called when an ACK frees space.
  */
 export function sndBufExpand(c: TcpConnection): void {
   const s = c.snd;
   if (s.buf >= c.opt.sndBufMax || s.ring < 0) return;
-  const target = Math.min(2 * c.cc.cwnd, c.opt.sndBufMax);
+  // What can be in flight is the smaller of cwnd and the peer's largest window (cwnd keeps
+  // growing while the receiver's window limits, congestion.ts): room beyond twice that would
+  // only hold data waiting to be sent.
+  const flight = Math.min(c.cc.cwnd, Math.max(s.maxWnd, c.snd.mss));
+  const target = Math.min(2 * flight, c.opt.sndBufMax);
   if (target <= s.buf) return;
   const got = c.host.budget.take(target - s.buf);
   if (got <= 0) return;

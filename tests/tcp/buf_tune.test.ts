@@ -99,3 +99,20 @@ Deno.test("the layer's budget caps growth across connections and returns on clos
   p.advance(1000);
   assert.equal(p.b.stats()["tcp-buffer-growth-bytes"], 0);
 });
+
+Deno.test("the send ring grows with what the peer's window lets fly, not past twice it", () => {
+  // b pins its receive buffer at 256 KiB: cwnd keeps growing, the flight cannot.
+  const { c } = transfer(24 * MIB, {}, { rcvBuf: 262144 });
+  assert.ok(c.snd.buf > 262144, `send ring ${c.snd.buf} did not grow`);
+  assert.ok(c.snd.buf <= 2 * 262144, `send ring ${c.snd.buf} beyond twice the peer's window`);
+});
+
+Deno.test("a round trip below the clock tick does not grow the receive buffer to its maximum", () => {
+  // No delay: every round trip measures 0 ms, so one 1 ms interval holds many round trips.
+  const p = new TcpPair({ faults: { delayMs: 0.05 } });
+  const [c, s] = openPair(p);
+  const st = new Stream(c, s, 64 * MIB, 5, 65536);
+  assert.ok(p.run(() => st.done, 120000, () => st.pump()) && st.bad === -1, "transfer failed");
+  assert.ok(s.rtt.srtt < 1, `srtt ${s.rtt.srtt}`);
+  assert.ok(s.rcv.buf < TCP_DEFAULTS.rcvBufMax, `receive buffer grew to ${s.rcv.buf}`);
+});
