@@ -49,8 +49,9 @@ export function scaleBuffer(c: TcpConnection): number {
  * bytes the application read in that time with the last measure; when it read more, grow the
  * receive buffer to twice that plus 16 segments, plus twice the growth seen (so a sender in slow
  * start is never held back by the window), up to `rcvBufMax` and the layer's budget. A reader
- * that took more than twice the buffer in the interval does not grow it: the round trip is
- * below the 1 ms clock tick and the window already covers it. Called
+ * that took more than twice the buffer in the interval, or a path whose smoothed RTT is below
+ * the 1 ms clock tick, does not grow it: the round trip is shorter than the interval and the
+ * window already covers it (such paths keep `rcvBuf`, docs/limits.md). Called
  * with each in-order data segment (the reader's progress is counted by `read`).
  */
 export function rcvSpaceAdjust(c: TcpConnection, now: number): void {
@@ -65,7 +66,10 @@ export function rcvSpaceAdjust(c: TcpConnection, now: number): void {
   // microseconds measures 0 ms), the interval holds several round trips' data, and the window
   // already holds more than one round trip's worth. Growing on that count would only fill
   // queues (the memory link's, the send ring) with data that waits: the buffer stays.
-  if (copied > space && copied <= 2 * r.buf) {
+  // Likewise when every round trip measures under a tick (srtt below 1 ms): the 1 ms interval
+  // then always spans more than one round trip, so its count cannot show the window limits.
+  const subTick = c.rtt.hasSample && c.rtt.srtt < 1;
+  if (copied > space && copied <= 2 * r.buf && !subTick) {
     const max = c.opt.rcvBufMax;
     if (r.buf < max) {
       let win = 2 * copied + 16 * r.mss;
