@@ -74,13 +74,19 @@ stop = true;
 const gbps = (bytes * 8) / ((now - t0) * 1e6);
 const stats: Record<string, number> = {};
 for (const [k, v] of Object.entries({ ...a.stats(), ...b.stats() })) {
-  if (typeof v === "number" && v !== 0 && /retrans|rto|drop|dup|sack|zero|tlp/i.test(k)) {
+  if (typeof v === "number" && v !== 0 && /retrans|rto|drop|dup|sack|zero|tlp|growth/i.test(k)) {
     stats[k] = v;
   }
 }
+// Window state at the end (where the checkout has `info()`): what was in flight.
+const ci = (client as unknown as { info?: () => Record<string, unknown> }).info?.();
+const si = (server as unknown as { info?: () => Record<string, unknown> }).info?.();
+const info = ci && si
+  ? { srttMs: si.srttMs, sndWnd: ci.sndWnd, cwnd: ci.cwnd, rcvWscale: si.rcvWscale }
+  : {};
 client.abort();
 server.close();
 await source;
 await a.close();
 await b.close();
-console.log(JSON.stringify({ gbps: Number(gbps.toFixed(3)), bytes, stats }));
+console.log(JSON.stringify({ gbps: Number(gbps.toFixed(3)), bytes, stats, info }));

@@ -15,6 +15,7 @@
  */
 
 import type { TcpConnection } from "./connection.ts";
+import { seqDiff } from "../wire/seq.ts";
 
 /** Bytes of buffer growth beyond the initial sizes, shared by every connection of a layer. */
 export class BufferBudget {
@@ -49,13 +50,20 @@ export function scaleBuffer(c: TcpConnection): number {
  * bytes the application read in that time with the last measure; when it read more, grow the
  * receive buffer to twice that plus 16 segments, plus twice the growth seen (so a sender in slow
  * start is never held back by the window), up to `rcvBufMax` and the layer's budget. A reader
- * that took more than twice the buffer in the interval, or a path whose smoothed RTT is below
- * the 1 ms clock tick, does not grow it: the round trip is shorter than the interval and the
+ * that took more than twice the buffer in the interval, or a path whose round trip measured
+ * below the 1 ms clock tick (receiver-side RTT from the TSecr of data), does not grow it: the round trip is shorter than the interval and the
  * window already covers it (such paths keep `rcvBuf`, docs/limits.md). Called
  * with each in-order data segment (the reader's progress is counted by `read`).
  */
-export function rcvSpaceAdjust(c: TcpConnection, now: number): void {
+export function rcvSpaceAdjust(c: TcpConnection, now: number, tsEcr = 0): void {
   const r = c.rcv;
+  if (tsEcr !== 0) {
+    // Receiver-side RTT (as Linux tcp_rcv_rtt_measure_ts, RFC 7323 4.1): in-order data echoes
+    // the timestamp of an ACK we sent; the least such time is the path's round trip without
+    // the queueing a growing window adds itself.
+    const rtt = seqDiff(now >>> 0, tsEcr);
+    if (rtt >= 0 && rtt < r.rttMin) r.rttMin = rtt;
+  }
   // Once per smoothed RTT, at least a millisecond apart (timestamps tick in ms, so a path of a
   // few microseconds measures 0).
   if (now - r.spaceAt < Math.max(c.rtt.srtt, 1) || r.ring < 0) return;
@@ -66,9 +74,10 @@ export function rcvSpaceAdjust(c: TcpConnection, now: number): void {
   // microseconds measures 0 ms), the interval holds several round trips' data, and the window
   // already holds more than one round trip's worth. Growing on that count would only fill
   // queues (the memory link's, the send ring) with data that waits: the buffer stays.
-  // Likewise when every round trip measures under a tick (srtt below 1 ms): the 1 ms interval
-  // then always spans more than one round trip, so its count cannot show the window limits.
-  const subTick = c.rtt.hasSample && c.rtt.srtt < 1;
+  // Likewise when a round trip measured under a tick (0 ms): the 1 ms interval then spans
+  // several round trips, so its count cannot show the window limits; a longer srtt on such a
+  // path is queueing that the window itself causes (a bigger window would only lengthen it).
+  const subTick = r.rttMin < 1 || (r.rttMin === Infinity && c.rtt.hasSample && c.rtt.srtt < 1);
   if (copied > space && copied <= 2 * r.buf && !subTick) {
     const max = c.opt.rcvBufMax;
     if (r.buf < max) {

@@ -90,6 +90,8 @@ export class RecvSpace {
   spaceCopied = 0;
   /** When the current measure began. */
   spaceAt = 0;
+  /** Least receiver-side RTT seen from the TSecr of in-order data, ms (Infinity: none yet). */
+  rttMin = Infinity;
   /** The peer's FIN was received (in order). */
   peerFin = false;
   /** Sequence number of a FIN that arrived out of order, -1 none. */

@@ -261,7 +261,7 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
     if (n > 0) {
       c.stats.bytesIn += n;
       readable = true;
-      rcvSpaceAdjust(c, now); // receive buffer auto-tuning (buf_tune.ts)
+      rcvSpaceAdjust(c, now, c.tsOk && seg.hasTs ? seg.tsEcr : 0); // auto-tuning (buf_tune.ts)
     }
     // RFC 5681 4.2: ACK at once for out-of-order data and for data filling a hole;
     // otherwise at least every second full-sized segment (more than one full segment's worth
