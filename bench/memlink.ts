@@ -24,6 +24,7 @@ const { values } = parseArgs({
     "no-offload": { type: "boolean", default: false },
     "no-autotune": { type: "boolean", default: false },
     engine: { type: "string", default: "wasm" },
+    queue: { type: "string" },
   },
 });
 const seconds = Number(values.seconds);
@@ -33,6 +34,7 @@ const engine = values.engine === "js" ? "js" : "wasm";
 const linkOpts: Record<string, unknown> = { mtu: 1500 };
 if (values.offload) linkOpts.offload = true;
 if (values["no-offload"]) linkOpts.offload = false;
+if (values.queue !== undefined) linkOpts.queueLimit = Number(values.queue);
 const tcp: Record<string, unknown> = {};
 if (values["no-autotune"]) tcp.autotune = false;
 

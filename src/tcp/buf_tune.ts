@@ -64,9 +64,13 @@ export function rcvSpaceAdjust(c: TcpConnection, now: number, tsEcr = 0): void {
     const rtt = seqDiff(now >>> 0, tsEcr);
     if (rtt >= 0 && rtt < r.rttMin) r.rttMin = rtt;
   }
-  // Once per smoothed RTT, at least a millisecond apart (timestamps tick in ms, so a path of a
-  // few microseconds measures 0).
-  if (now - r.spaceAt < Math.max(c.rtt.srtt, 1) || r.ring < 0) return;
+  // Once per round trip, at least a millisecond apart (timestamps tick in ms, so a path of a
+  // few microseconds measures 0): the least receiver-side RTT where there is one, else srtt.
+  // Not the smoothed RTT of the data: on a path whose queue is our own window (the memory
+  // link), that grows with the window, so each larger window would count more per "round
+  // trip" and grow again, up to the maximum.
+  const rtt = r.rttMin !== Infinity ? r.rttMin : c.rtt.srtt;
+  if (now - r.spaceAt < Math.max(rtt, 1) || r.ring < 0) return;
   const copied = r.copied - r.spaceCopied;
   const space = r.space > 0 ? r.space : 10 * r.mss; // Linux: TCP_INIT_CWND segments at first
   // When the reader took more than twice the buffer in one interval, the window turned over at
