@@ -21,6 +21,7 @@ export class PathMtuCache {
 
   /** The IP MTU toward `ip` at time `now` (the link MTU unless lowered and not expired). */
   get(ip: number, now = -Infinity): number {
+    if (this.#mtu.size === 0) return this.#linkMtu; // asked per segment: no lookup when empty
     const e = this.#mtu.get(ip >>> 0);
     if (e === undefined) return this.#linkMtu;
     if (now >= e.expires) {
