@@ -7,7 +7,7 @@
  * as a ratio to our WASM engine's row of the same test).
  *
  *   deno run -A bench/e2e.ts [--seconds 10] [--runs 3] [--quick] [--big-mtu 9000]
- *     [--only <text>] [--no-profile] [--buf N] [--json out.json]
+ *     [--only <text>] [--no-profile] [--buf N] [--json out.json] [--gateway]
  *
  * Bulk transfers stop at 1 GiB or `--seconds`, whichever comes first, after a 64 MiB warm-up
  * (past slow start); iperf3 references run `--seconds` and omit their first second. Latency
@@ -34,6 +34,7 @@ import {
   vethThroughput,
 } from "./e2e_refs.ts";
 import { renderTable, type Row, type Unit } from "./e2e_table.ts";
+import { gatewayBench } from "./gateway.ts";
 
 const { values: args } = parseArgs({
   args: Deno.args,
@@ -46,6 +47,8 @@ const { values: args } = parseArgs({
     "no-profile": { type: "boolean", default: false },
     buf: { type: "string" },
     json: { type: "string" },
+    // Also the gateway table of bench/gateway.ts (ours vs slirp4netns), same runs.
+    gateway: { type: "boolean", default: false },
   },
 });
 
@@ -347,6 +350,9 @@ if (import.meta.main) {
   );
   console.log(renderTable(rows.filter((r) => r.note !== "filtered out by --only")));
   if (args.json) await Deno.writeTextFile(args.json, JSON.stringify(rows, null, 2));
+  if (args.gateway) {
+    console.log(`\n${await gatewayBench({ mb: quick ? 32 : 200, runs, mtus: [1500, 65520] })}`);
+  }
   if (!args["no-profile"] && (!only || "receive send profile".includes(only))) {
     console.log(`\n${await profileRuns()}`);
   }
