@@ -24,6 +24,7 @@ const NEEDED: ReadonlyArray<readonly [command: string, pkg: string]> = [
   ["slirp4netns", "slirp4netns"],
   ["ab", "apache2-utils"],
   ["nmap", "nmap"],
+  ["ethtool", "ethtool"],
   ["dnsmasq", "dnsmasq-base"],
 ];
 /** Python modules we need, and their Debian packages. */
