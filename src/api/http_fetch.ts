@@ -163,6 +163,7 @@ async function once(
       ...(caCerts ? { ca: caCerts } : {}),
     })
     : raw;
+  if (socket !== raw) socket.once("close", () => raw.destroy());
   const headers: Record<string, string> = {};
   for (const [name, value] of out.headers) headers[name] = value;
   headers["accept"] ??= "*/*";

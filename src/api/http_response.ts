@@ -7,6 +7,7 @@
  * @module
  */
 
+import { Buffer } from "node:buffer";
 import type http from "node:http";
 
 /**
@@ -47,6 +48,25 @@ export async function sendResponse(
     return;
   }
   const reader = body.getReader();
+  let next = reader.read();
+  if (!res.hasHeader("content-length") && !res.hasHeader("transfer-encoding")) {
+    // A body that is already complete (bytes, text, JSON) gets a content-length, as in
+    // Deno.serve; a body still being produced goes out chunked from its first chunk.
+    const head: Uint8Array[] = [];
+    for (let i = 0; i < 2; i++) {
+      const r = await settledSoon(next);
+      if (r === undefined) break;
+      if (r.done) {
+        const total = head.reduce((n, c) => n + c.length, 0);
+        res.setHeader("content-length", String(total));
+        res.end(head.length === 1 ? head[0] : Buffer.concat(head));
+        return;
+      }
+      head.push(r.value);
+      next = reader.read();
+    }
+    for (const c of head) res.write(c);
+  }
   let gone = false;
   const onClose = (): void => {
     gone = true;
@@ -55,8 +75,9 @@ export async function sendResponse(
   res.once("close", onClose);
   try {
     for (;;) {
-      const { value, done } = await reader.read();
+      const { value, done } = await next;
       if (done || gone) break;
+      next = reader.read();
       if (value.length === 0) continue;
       if (!res.write(value)) await drained(res);
     }
@@ -71,6 +92,13 @@ export async function sendResponse(
   } finally {
     res.off("close", onClose);
   }
+}
+
+/** `p`'s result if it settles before the next macrotask, else undefined (p keeps running). */
+function settledSoon<T>(p: Promise<T>): Promise<T | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const soon = new Promise<undefined>((resolve) => timer = setTimeout(() => resolve(undefined), 0));
+  return Promise.race([p, soon]).finally(() => clearTimeout(timer));
 }
 
 function drained(res: http.ServerResponse): Promise<void> {

@@ -10,8 +10,9 @@
  */
 
 import http from "node:http";
-import https from "node:https";
-import { Readable } from "node:stream";
+import type { Socket } from "node:net";
+import { type Duplex, Readable } from "node:stream";
+import tls from "node:tls";
 import type { NodeNetModule, StackServer } from "./node_net.ts";
 import type { StackSocket } from "./node_net_socket.ts";
 import { sendResponse } from "./http_response.ts";
@@ -89,6 +90,8 @@ export function serveArgs(args: ServeArgs): [StackServeOptions, StackServeHandle
 }
 
 const NULL_BODY_METHODS = new Set(["GET", "HEAD"]);
+/** The TCP socket under each TLS socket of an HTTPS server. */
+const rawOf = new WeakMap<object, StackSocket>();
 
 /**
  * Serve HTTP (or HTTPS) on the stack; see `NetStack.serve`.
@@ -118,16 +121,37 @@ export function serveHttp(
   }
   const secure = options.cert !== undefined;
   const scheme = secure ? "https" : "http";
-  const httpServer: http.Server = secure
-    ? https.createServer({ cert: options.cert, key: options.key, ALPNProtocols: ["http/1.1"] })
-    : http.createServer();
+  // HTTPS: node:tls runs over our socket and node:http over the TLS socket (the TCP socket is
+  // kept beside it for addresses and for closing).
+  const context = secure
+    ? tls.createSecureContext({ cert: options.cert, key: options.key })
+    : undefined;
+  const httpServer = http.createServer();
   httpServer.keepAliveTimeout = options.keepAliveTimeout ?? 5000;
   const state = new ServeState();
+  // Deno's node:http closes a connection after each response when its server is not
+  // listening; ours is fed connections instead, so it reports listening until shutdown (after
+  // which connections close once their response is sent, as a graceful shutdown wants).
+  Object.defineProperty(httpServer, "listening", {
+    get: () => !state.shuttingDown,
+    configurable: true,
+  });
   const net = host.nodeNet();
   const port = options.port ?? 8000;
   const tcpServer: StackServer = net.createServer({ allowHalfOpen: true }, (socket) => {
     state.add(socket);
-    httpServer.emit("connection", socket);
+    if (!context) {
+      httpServer.emit("connection", socket);
+      return;
+    }
+    const secured = new tls.TLSSocket(socket as unknown as Socket, {
+      isServer: true,
+      secureContext: context,
+      ALPNProtocols: ["http/1.1"],
+    });
+    rawOf.set(secured, socket);
+    secured.once("close", () => socket.destroy());
+    httpServer.emit("connection", secured);
   });
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse, expect: boolean) => {
     void handleRequest(req, res, expect, {
@@ -140,13 +164,15 @@ export function serveHttp(
   };
   httpServer.on("request", (req, res) => onRequest(req, res, false));
   httpServer.on("checkContinue", (req, res) => onRequest(req, res, true));
-  httpServer.on("clientError", (err: Error & { code?: string }, socket: StackSocket) => {
-    // A malformed request (node:http's parser): answer 400 as node does, then close.
-    if (socket.writable && !socket.destroyed) {
+  httpServer.on("clientError", (err: Error & { code?: string }, socket: Duplex) => {
+    // A malformed request (node:http's parser): answer 400 as node does, then close. Other
+    // failures (a TLS handshake that failed, a reset) just close.
+    if (err.code?.startsWith("HPE_") && socket.writable && !socket.destroyed) {
       const status = err.code === "HPE_HEADER_OVERFLOW"
         ? "431 Request Header Fields Too Large"
         : "400 Bad Request";
-      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      const reply = `HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`;
+      socket.end(reply, () => socket.destroy());
     } else socket.destroy();
   });
   tcpServer.on("error", (err) => state.fail(err));
@@ -210,12 +236,12 @@ class ServeState {
       const left = (this.#sockets.get(socket) ?? 1) - 1;
       if (!this.#sockets.has(socket)) return;
       this.#sockets.set(socket, left);
-      if (this.shuttingDown && left === 0) socket.end();
+      if (this.shuttingDown && left === 0) socket.destroy(); // FIN after what is queued
     };
   }
 
   closeIdle(): void {
-    for (const [socket, busy] of this.#sockets) if (busy === 0) socket.end();
+    for (const [socket, busy] of this.#sockets) if (busy === 0) socket.destroy();
     this.#check();
   }
 
@@ -242,7 +268,7 @@ async function handleRequest(
   expectContinue: boolean,
   ctx: RequestContext,
 ): Promise<void> {
-  const socket = req.socket as unknown as StackSocket;
+  const socket = rawOf.get(req.socket) ?? req.socket as unknown as StackSocket;
   const done = ctx.state.begin(socket);
   if (ctx.state.shuttingDown) res.shouldKeepAlive = false;
   let markCompleted!: () => void;
@@ -280,9 +306,9 @@ async function handleRequest(
     res.writeHead(400, { "content-length": "0", connection: "close" }).end();
     return;
   }
-  const remote = req.socket.remoteAddress ?? "0.0.0.0";
+  const remote = socket.remoteAddress ?? "0.0.0.0";
   const info: StackServeHandlerInfo = {
-    remoteAddr: { transport: "tcp", hostname: remote, port: req.socket.remotePort ?? 0 },
+    remoteAddr: { transport: "tcp", hostname: remote, port: socket.remotePort ?? 0 },
     completed,
   };
   let response: Response;

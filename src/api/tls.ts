@@ -80,7 +80,7 @@ export function startTls(conn: Conn, options: StackStartTlsOptions = {}): Promis
     ...(options.caCerts ? { ca: options.caCerts } : {}),
     ...(options.alpnProtocols ? { ALPNProtocols: options.alpnProtocols } : {}),
   });
-  return Promise.resolve(new TlsConn(sock, conn, false));
+  return Promise.resolve(new TlsConn(sock, raw, false));
 }
 
 /** Connect and start TLS; see `NetStack.connectTls`. */
@@ -103,7 +103,7 @@ export async function connectTls(host: TlsHost, options: StackConnectTlsOptions)
     ...(options.alpnProtocols ? { ALPNProtocols: options.alpnProtocols } : {}),
     ...(options.cert ? { cert: options.cert, key: options.key } : {}),
   });
-  return new TlsConn(sock, conn, false);
+  return new TlsConn(sock, raw, false);
 }
 
 /**
@@ -147,7 +147,7 @@ export class TlsListener implements AsyncIterable<TlsConn>, Disposable {
       secureContext: this.#context,
       ...(this.#alpn ? { ALPNProtocols: this.#alpn } : {}),
     });
-    return new TlsConn(sock, conn, true);
+    return new TlsConn(sock, raw, true);
   }
 
   /** Stop listening. */

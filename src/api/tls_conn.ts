@@ -10,7 +10,7 @@
 
 import type { Buffer } from "node:buffer";
 import type tls from "node:tls";
-import type { Conn } from "./conn.ts";
+import type { StackSocket } from "./node_net_socket.ts";
 
 /** `Deno.TlsHandshakeInfo`'s shape. */
 export interface TlsHandshakeInfo {
@@ -80,8 +80,11 @@ export class TlsConn implements Disposable {
    *
    * @ignore
    */
-  constructor(sock: tls.TLSSocket, conn: Conn, isServer: boolean) {
+  constructor(sock: tls.TLSSocket, raw: StackSocket, isServer: boolean) {
+    const conn = raw.conn!;
     this.#sock = sock;
+    // node:tls does not always end the stream under it: the TCP connection goes with the TLS.
+    sock.once("close", () => raw.destroy());
     this.localAddr = conn.localAddr;
     this.remoteAddr = conn.remoteAddr;
     this.#where = `${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`;
