@@ -36,8 +36,7 @@ export async function sendResponse(
   }
   if (cookies.length > 0) res.setHeader("set-cookie", cookies);
   const body = response.body;
-  if (body === null || isHead) {
-    if (body !== null) await body.cancel().catch(() => {});
+  if (body === null) {
     if (
       body === null && !res.hasHeader("content-length") && response.status >= 200 &&
       response.status !== 204 && response.status !== 304
@@ -59,13 +58,19 @@ export async function sendResponse(
       if (r.done) {
         const total = head.reduce((n, c) => n + c.length, 0);
         res.setHeader("content-length", String(total));
-        res.end(head.length === 1 ? head[0] : Buffer.concat(head));
+        // node:http sends no body bytes in answer to HEAD (RFC 9110 9.3.2).
+        res.end(isHead ? undefined : head.length === 1 ? head[0] : Buffer.concat(head));
         return;
       }
       head.push(r.value);
       next = reader.read();
     }
-    for (const c of head) res.write(c);
+    if (!isHead) { for (const c of head) res.write(c); }
+  }
+  if (isHead) {
+    await reader.cancel().catch(() => {});
+    res.end();
+    return;
   }
   let gone = false;
   const onClose = (): void => {
