@@ -16,6 +16,7 @@ import tls from "node:tls";
 import type { NodeNetModule, StackServer } from "./node_net.ts";
 import type { StackSocket } from "./node_net_socket.ts";
 import { sendResponse } from "./http_response.ts";
+import { serverContext } from "./tls.ts";
 
 /** `Deno.ServeHandlerInfo`'s shape: who sent the request, and when the response is done. */
 export interface StackServeHandlerInfo {
@@ -123,9 +124,7 @@ export function serveHttp(
   const scheme = secure ? "https" : "http";
   // HTTPS: node:tls runs over our socket and node:http over the TLS socket (the TCP socket is
   // kept beside it for addresses and for closing).
-  const context = secure
-    ? tls.createSecureContext({ cert: options.cert, key: options.key })
-    : undefined;
+  const context = secure ? serverContext(options.cert, options.key) : undefined;
   const httpServer = http.createServer();
   httpServer.keepAliveTimeout = options.keepAliveTimeout ?? 5000;
   const state = new ServeState();

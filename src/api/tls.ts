@@ -8,6 +8,7 @@
  * @module
  */
 
+import { createPrivateKey, X509Certificate } from "node:crypto";
 import { isIP } from "node:net";
 import tls from "node:tls";
 import type { Conn } from "./conn.ts";
@@ -67,6 +68,42 @@ export interface TlsHost {
   connect(options: { hostname: string; port: number; signal?: AbortSignal }): Promise<Conn>;
   /** `NetStack.listen`. */
   listen(options: { port: number; hostname?: string }): Listener;
+}
+
+/**
+ * A secure context for a server, after checking that `cert` and `key` are PEM a server can
+ * use: `Deno.errors.InvalidData` saying which one is wrong, else TypeError when missing.
+ *
+ * @example Refuse a key that is not PEM
+ * ```ts
+ * import { serverContext } from "./tls.ts";
+ * try {
+ *   serverContext("junk", "junk");
+ *   throw new Error("accepted");
+ * } catch (err) {
+ *   if (!(err instanceof Deno.errors.InvalidData)) throw err;
+ * }
+ * ```
+ */
+export function serverContext(cert: unknown, key: unknown): tls.SecureContext {
+  if (typeof cert !== "string" || typeof key !== "string") {
+    throw new TypeError("A TLS server needs cert and key (PEM strings)");
+  }
+  try {
+    new X509Certificate(cert);
+  } catch (err) {
+    throw new Deno.errors.InvalidData(`The TLS certificate is not a valid PEM certificate`, {
+      cause: err,
+    });
+  }
+  try {
+    createPrivateKey(key);
+  } catch (err) {
+    throw new Deno.errors.InvalidData(`The TLS key is not a valid PEM private key`, {
+      cause: err,
+    });
+  }
+  return tls.createSecureContext({ cert, key });
 }
 
 /** Upgrade `conn` to TLS as a client; see `NetStack.startTls`. */
@@ -183,11 +220,8 @@ export class TlsListener implements AsyncIterable<TlsConn>, Disposable {
 
 /** Listen for TLS connections; see `NetStack.listenTls`. */
 export function listenTls(host: TlsHost, options: StackListenTlsOptions): TlsListener {
-  if (typeof options.cert !== "string" || typeof options.key !== "string") {
-    throw new TypeError("listenTls needs cert and key (PEM strings)");
-  }
   // The context is built before listening, so a bad certificate leaves no listener behind.
-  const context = tls.createSecureContext({ cert: options.cert, key: options.key });
+  const context = serverContext(options.cert, options.key);
   const listener = host.listen({
     port: options.port,
     ...(options.hostname === undefined ? {} : { hostname: options.hostname }),

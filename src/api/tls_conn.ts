@@ -18,6 +18,7 @@ export interface TlsHandshakeInfo {
   alpnProtocol: string | null;
 }
 
+const QUEUE_MAX = 256 * 1024;
 const DENO_ERRORS = Object.values(Deno.errors) as Array<new (...a: never[]) => Error>;
 
 /**
@@ -66,7 +67,11 @@ export class TlsConn implements Disposable {
   readonly remoteAddr: Deno.NetAddr;
   #sock: tls.TLSSocket;
   #where: string;
-  #pending: Buffer | undefined;
+  /** Decrypted chunks not yet read, and their total (the socket pauses above QUEUE_MAX). */
+  #queue: Buffer[] = [];
+  #queued = 0;
+  #raw: StackSocket;
+  #secured = false;
   #ended = false;
   #closed = false;
   #error: Error | undefined;
@@ -83,6 +88,7 @@ export class TlsConn implements Disposable {
   constructor(sock: tls.TLSSocket, raw: StackSocket, isServer: boolean) {
     const conn = raw.conn!;
     this.#sock = sock;
+    this.#raw = raw;
     // node:tls does not always end the stream under it: the TCP connection goes with the TLS.
     sock.once("close", () => raw.destroy());
     this.localAddr = conn.localAddr;
@@ -90,10 +96,22 @@ export class TlsConn implements Disposable {
     this.#where = `${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`;
     this.#handshake = new Promise((resolve, reject) => {
       sock.once(isServer ? "secure" : "secureConnect", () => {
+        this.#secured = true;
         const alpn = sock.alpnProtocol;
         resolve({ alpnProtocol: typeof alpn === "string" ? alpn : null });
       });
       sock.once("error", (err) => reject(mapTlsError(err, this.#where)));
+      sock.once("end", () => {
+        if (this.#secured) return;
+        // The peer gave up during the handshake (for example, it refused our certificate):
+        // Deno's word for it, and the connection is closed.
+        const err = new Deno.errors.UnexpectedEof(
+          `${this.#where} closed the connection during the TLS handshake`,
+        );
+        this.#error ??= err;
+        reject(err);
+        sock.destroy();
+      });
       sock.once("close", () => reject(this.#closedError()));
     });
     this.#handshake.catch(() => {}); // observed through handshake(), read() or write()
@@ -102,7 +120,14 @@ export class TlsConn implements Disposable {
       this.#wakers = [];
       for (const w of list) w();
     };
-    sock.on("readable", wake);
+    // The TLS socket stays flowing (Deno's node:tls loses the end of stream of a paused
+    // TLSSocket); backpressure pauses the TCP socket under it instead.
+    sock.on("data", (chunk: Buffer) => {
+      this.#queue.push(chunk);
+      this.#queued += chunk.length;
+      if (this.#queued >= QUEUE_MAX) raw.pause();
+      wake();
+    });
     sock.on("end", () => {
       this.#ended = true;
       wake();
@@ -131,20 +156,18 @@ export class TlsConn implements Disposable {
     for (;;) {
       if (this.#closed) throw this.#closedError();
       if (p.length === 0) return 0;
-      const pending = this.#pending;
-      if (pending) {
-        const n = Math.min(pending.length, p.length);
-        p.set(pending.subarray(0, n));
-        this.#pending = n < pending.length ? pending.subarray(n) : undefined;
+      const head = this.#queue[0];
+      if (head) {
+        const n = Math.min(head.length, p.length);
+        p.set(head.subarray(0, n));
+        if (n < head.length) this.#queue[0] = head.subarray(n);
+        else this.#queue.shift();
+        this.#queued -= n;
+        if (this.#queued < QUEUE_MAX && this.#raw.isPaused()) this.#raw.resume();
         return n;
       }
       if (this.#error) throw this.#error;
-      const chunk = this.#sock.read() as Buffer | null;
-      if (chunk !== null) {
-        this.#pending = chunk;
-        continue;
-      }
-      if (this.#ended || this.#sock.readableEnded) return null;
+      if (this.#ended) return null;
       await new Promise<void>((resolve) => this.#wakers.push(resolve));
     }
   }
@@ -169,6 +192,8 @@ export class TlsConn implements Disposable {
     if (this.#closed) throw this.#closedError();
     if (this.#sock.writableEnded) return;
     await new Promise<void>((resolve) => this.#sock.end(resolve));
+    // close_notify is out (RFC 8446 6.1); our FIN follows, as Deno's closeWrite.
+    if (!this.#raw.writableEnded) this.#raw.end();
   }
 
   /** Close the TLS connection and the TCP connection under it. */
