@@ -233,6 +233,16 @@ export interface NodeNetModule {
     hostOrListener?: string | (() => void),
     listener?: () => void,
   ): StackSocket;
+  /**
+   * Feed the connections of a new listener to a node server (`http.Server`, `https.Server`,
+   * or anything that takes `emit("connection", socket)`), and report it as listening: Deno's
+   * node:http closes each connection after one response when its server is not listening.
+   * Closing the returned server stops both.
+   */
+  attachServer(
+    server: EventEmitter & { listening?: boolean },
+    options: StackListenOptions,
+  ): StackServer;
   /** `net.isIP`: 4, 6 or 0. */
   isIP(input: string): number;
   /** `net.isIPv4`. */
@@ -285,7 +295,18 @@ export function createNodeNet(host: NodeNetHost): NodeNetModule {
       (portOrOptions as { allowHalfOpen?: boolean }).allowHalfOpen === true;
     return new Socket({ allowHalfOpen }).connect(portOrOptions, hostOrListener, listener);
   };
+  const attachServer = (
+    server: EventEmitter & { listening?: boolean },
+    options: StackListenOptions,
+  ): StackServer => {
+    const tcp = new Server({ allowHalfOpen: true }, (socket) => server.emit("connection", socket));
+    tcp.on("error", (err) => server.emit("error", err));
+    tcp.listen(options);
+    Object.defineProperty(server, "listening", { get: () => tcp.listening, configurable: true });
+    return tcp;
+  };
   return {
+    attachServer,
     Socket,
     Server,
     createServer(optionsOrListener, onConnection) {
