@@ -24,6 +24,7 @@ const NEEDED: ReadonlyArray<readonly [command: string, pkg: string]> = [
   ["slirp4netns", "slirp4netns"],
   ["ab", "apache2-utils"],
   ["nmap", "nmap"],
+  ["openssl", "openssl"],
 ];
 /** Python modules we need, and their Debian packages. */
 const PY_MODULES: ReadonlyArray<readonly [module: string, pkg: string]> = [

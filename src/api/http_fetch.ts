@@ -17,7 +17,7 @@ import { Readable } from "node:stream";
 import tls from "node:tls";
 import type { Conn } from "./conn.ts";
 import { StackSocket } from "./node_net_socket.ts";
-import { mapTlsError } from "./tls_conn.ts";
+import { mapTlsError, pauseUnderneath } from "./tls_conn.ts";
 
 /** `fetch`'s `RequestInit` plus `caCerts` (as `Deno.createHttpClient`'s) for private CAs. */
 export interface StackFetchInit extends RequestInit {
@@ -163,7 +163,10 @@ async function once(
       ...(caCerts ? { ca: caCerts } : {}),
     })
     : raw;
-  if (socket !== raw) socket.once("close", () => raw.destroy());
+  if (socket !== raw) {
+    socket.once("close", () => raw.destroy());
+    pauseUnderneath(socket as tls.TLSSocket, raw);
+  }
   const headers: Record<string, string> = {};
   for (const [name, value] of out.headers) headers[name] = value;
   headers["accept"] ??= "*/*";

@@ -17,6 +17,7 @@ import type { NodeNetModule, StackServer } from "./node_net.ts";
 import type { StackSocket } from "./node_net_socket.ts";
 import { sendResponse } from "./http_response.ts";
 import { serverContext } from "./tls.ts";
+import { pauseUnderneath } from "./tls_conn.ts";
 
 /** `Deno.ServeHandlerInfo`'s shape: who sent the request, and when the response is done. */
 export interface StackServeHandlerInfo {
@@ -149,6 +150,7 @@ export function serveHttp(
       ALPNProtocols: ["http/1.1"],
     });
     rawOf.set(secured, socket);
+    pauseUnderneath(secured, socket);
     secured.once("close", () => socket.destroy());
     httpServer.emit("connection", secured);
   });

@@ -50,6 +50,30 @@ export function mapTlsError(err: unknown, where: string): Error {
 }
 
 /**
+ * Make `sock.pause()`/`resume()` pause and resume the TCP socket under it instead: Deno's
+ * node:tls loses the end of stream that arrives while a TLSSocket is paused (an HTTP response
+ * delimited by the close, RFC 9112 6.3 item 8, then never ends). The TLS socket stays flowing;
+ * what it decrypts is bounded by the TCP socket's buffer.
+ *
+ * @example Internal (used by fetch, serve and TlsConn)
+ * ```ts ignore
+ * pauseUnderneath(tlsSocket, stackSocket);
+ * ```
+ */
+export function pauseUnderneath(sock: tls.TLSSocket, raw: StackSocket): void {
+  sock.pause = function (this: tls.TLSSocket) {
+    raw.pause();
+    return this;
+  };
+  const resume = sock.resume;
+  sock.resume = function (this: tls.TLSSocket) {
+    raw.resume();
+    return resume.call(this); // the TLS socket itself flows (it may start paused)
+  };
+  sock.isPaused = () => raw.isPaused();
+}
+
+/**
  * A TLS connection on our stack, shaped like `Deno.TlsConn`. Get one from
  * `stack.connectTls()`, `stack.startTls()` or a `stack.listenTls()` listener.
  *
