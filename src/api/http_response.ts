@@ -99,11 +99,28 @@ export async function sendResponse(
   }
 }
 
-/** `p`'s result if it settles before the next macrotask, else undefined (p keeps running). */
+/**
+ * `p`'s result if it settles within a few microtask turns (a body that is already complete:
+ * bytes, text, JSON), else undefined while `p` keeps running (a body still being produced).
+ */
 function settledSoon<T>(p: Promise<T>): Promise<T | undefined> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const soon = new Promise<undefined>((resolve) => timer = setTimeout(() => resolve(undefined), 0));
-  return Promise.race([p, soon]).finally(() => clearTimeout(timer));
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    p.then((v) => {
+      settled = true;
+      resolve(v);
+    }, (err) => {
+      settled = true;
+      reject(err);
+    });
+    let hops = 0;
+    const step = (): void => {
+      if (settled) return;
+      if (++hops >= 16) resolve(undefined);
+      else queueMicrotask(step);
+    };
+    queueMicrotask(step);
+  });
 }
 
 function drained(res: http.ServerResponse): Promise<void> {

@@ -321,7 +321,13 @@ async function handleRequest(
   } catch (err) {
     response = await errorResponse(err, ctx.onError);
   }
-  await sendResponse(res, response, method === "HEAD");
+  try {
+    await sendResponse(res, response, method === "HEAD");
+  } catch (err) {
+    // The body failed before its first bytes went out: nothing honest can be sent.
+    console.error("stack.serve: the response body failed", err);
+    res.destroy();
+  }
 }
 
 /** The request body as a byte stream pulled from node's IncomingMessage (backpressure). */

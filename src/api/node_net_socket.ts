@@ -73,6 +73,8 @@ export class StackSocket extends Duplex {
   #reading = false;
   #timeoutMs = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #last = 0;
+  #readBuf: Buffer | undefined;
   #noDelay: boolean | undefined;
   #keepAlive: boolean | undefined;
   /** True while a connect is in progress (as `net.Socket`). */
@@ -165,7 +167,8 @@ export class StackSocket extends Duplex {
     }
     if (this.#reading) return;
     this.#reading = true;
-    const buf = Buffer.allocUnsafe(READ_SIZE);
+    // One read buffer per socket; what is pushed is a copy of exactly the bytes read.
+    const buf = this.#readBuf ??= Buffer.allocUnsafe(READ_SIZE);
     conn.read(buf).then((n) => {
       this.#reading = false;
       if (n === null) {
@@ -175,7 +178,7 @@ export class StackSocket extends Duplex {
       }
       this.bytesRead += n;
       this.#touch();
-      if (this.push(buf.subarray(0, n))) this._read(READ_SIZE);
+      if (this.push(Buffer.from(buf.subarray(0, n)))) this._read(READ_SIZE);
     }, (err: unknown) => {
       this.#reading = false;
       if (err instanceof Deno.errors.BadResource && this.destroyed) return;
@@ -277,6 +280,7 @@ export class StackSocket extends Duplex {
       if (ms === 0) this.removeListener("timeout", callback);
       else this.once("timeout", callback);
     }
+    this.#clearTimer();
     this.#touch();
     return this;
   }
@@ -291,14 +295,22 @@ export class StackSocket extends Duplex {
     this.#timer = undefined;
   }
 
+  /** Activity: cheap (a time stamp); the one idle timer re-arms itself for what is left. */
   #touch(): void {
-    this.#clearTimer();
-    if (this.#timeoutMs > 0 && !this.destroyed) {
-      this.#timer = setTimeout(() => {
-        this.#timer = undefined;
-        this.emit("timeout");
-      }, this.#timeoutMs);
+    this.#last = performance.now();
+    if (this.#timer === undefined && this.#timeoutMs > 0 && !this.destroyed) {
+      this.#arm(this.#timeoutMs);
     }
+  }
+
+  #arm(ms: number): void {
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      if (this.destroyed || this.#timeoutMs === 0) return;
+      const idle = performance.now() - this.#last;
+      if (idle + 1 >= this.#timeoutMs) this.emit("timeout");
+      else this.#arm(this.#timeoutMs - idle);
+    }, ms);
   }
 
   /** Our address, as `net.Socket.address()`. */
