@@ -55,6 +55,7 @@ export {
   type StackServerOptions,
 } from "./src/api/node_net.ts";
 export {
+  type ConnectListener,
   type StackConnectOptions,
   StackSocket,
   type StackSocketOptions,

@@ -12,6 +12,7 @@ import { isIP, isIPv4, isIPv6 } from "node:net";
 import type { Conn } from "./conn.ts";
 import type { Listener } from "./listener.ts";
 import {
+  type ConnectListener,
   type SocketConnector,
   type StackConnectOptions,
   StackSocket,
@@ -224,14 +225,14 @@ export interface NodeNetModule {
   /** `net.connect(port, host?, listener?)` or `net.connect(options, listener?)`. */
   connect(
     portOrOptions: number | string | StackConnectOptions,
-    hostOrListener?: string | (() => void),
-    listener?: () => void,
+    hostOrListener?: string | ConnectListener,
+    listener?: ConnectListener,
   ): StackSocket;
   /** Same as `connect`. */
   createConnection(
     portOrOptions: number | string | StackConnectOptions,
-    hostOrListener?: string | (() => void),
-    listener?: () => void,
+    hostOrListener?: string | ConnectListener,
+    listener?: ConnectListener,
   ): StackSocket;
   /**
    * Feed the connections of a new listener to a node server (`http.Server`, `https.Server`,
@@ -288,8 +289,8 @@ export function createNodeNet(host: NodeNetHost): NodeNetModule {
   }
   const connect = (
     portOrOptions: number | string | StackConnectOptions,
-    hostOrListener?: string | (() => void),
-    listener?: () => void,
+    hostOrListener?: string | ConnectListener,
+    listener?: ConnectListener,
   ): StackSocket => {
     const allowHalfOpen = typeof portOrOptions === "object" &&
       (portOrOptions as { allowHalfOpen?: boolean }).allowHalfOpen === true;

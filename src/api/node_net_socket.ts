@@ -45,6 +45,12 @@ export interface StackConnectOptions {
 const READ_SIZE = 65536;
 
 /**
+ * A "connect" listener. Typed loosely so that `createConnection` fits where node:http
+ * passes its own `(err, socket)` callback (it is called with no arguments, as `net` does).
+ */
+export type ConnectListener = (...args: never[]) => void;
+
+/**
  * A TCP socket on our stack with the `node:net` `Socket` surface: `connect`, `write`, `end`
  * (half-close), `destroy`, `setNoDelay`, `setKeepAlive`, `setTimeout`, `address()`,
  * `remoteAddress`/`remotePort`, `bytesRead`/`bytesWritten`, and the `connect`, `ready`,
@@ -105,15 +111,15 @@ export class StackSocket extends Duplex {
    */
   connect(
     portOrOptions: number | string | StackConnectOptions,
-    hostOrListener?: string | (() => void),
-    listener?: () => void,
+    hostOrListener?: string | ConnectListener,
+    listener?: ConnectListener,
   ): this {
     const opts: StackConnectOptions = typeof portOrOptions === "object" ? portOrOptions : {
       port: portOrOptions,
       ...(typeof hostOrListener === "string" ? { host: hostOrListener } : {}),
     };
     const cb = typeof hostOrListener === "function" ? hostOrListener : listener;
-    if (cb) this.once("connect", cb);
+    if (cb) this.once("connect", cb as () => void);
     if (!this.#connector) throw new TypeError("This socket cannot connect: it has no stack");
     if (this.#conn || this.connecting) throw new Error("Socket is already connected");
     const port = Number(opts.port);
