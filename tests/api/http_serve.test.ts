@@ -128,6 +128,12 @@ Deno.test("http serve: malformed request gets 400, handler errors 500 or onError
   await bad.write(enc.encode("NOT HTTP AT ALL\r\n\r\n"));
   const r = await readUntil(bad, () => false);
   assert.match(r, /^HTTP\/1\.1 400 Bad Request\r\n/);
+  using big = await s.a.connect({ hostname: B, port: 80 });
+  await big.write(enc.encode(`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`));
+  assert.match(
+    await readUntil(big, () => false),
+    /^HTTP\/1\.1 431 Request Header Fields Too Large/,
+  );
   const res = await s.a.fetch(`http://${B}/throw`);
   assert.equal(res.status, 503);
   assert.equal(await res.text(), "custom");
