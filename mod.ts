@@ -3,6 +3,13 @@
  * device, or an in-memory link between two stacks) and TCP sockets shaped like
  * `Deno.listen()` and `Deno.connect()`.
  *
+ * Start with `createStack({ link, address })` on `openTap()` or `createMemoryLinkPair()`; the
+ * `NetStack` it returns has `listen`, `connect`, `listenDatagram`, `resolveDns`,
+ * `resolveHost`, `stats` and `close`. Connections to the stack's own address and to
+ * 127.0.0.0/8 stay inside it (loopback); `listen({ port: 0 })` picks a free port; hostnames
+ * resolve through the `dns` option (servers, hosts map). Engine, clock, simulation and fault
+ * injection internals for tests are in `./testing.ts`.
+ *
  * @example Two stacks in one process
  * ```ts
  * import { createMemoryLinkPair, createStack } from "./mod.ts";
@@ -22,6 +29,25 @@
  * listener.close();
  * await client.close();
  * await server.close();
+ * ```
+ *
+ * @example Loopback and a name from the hosts map
+ * ```ts
+ * import { createMemoryLinkPair, createStack } from "./mod.ts";
+ * const [link] = createMemoryLinkPair();
+ * await using stack = await createStack({
+ *   link,
+ *   address: "10.9.0.2/24",
+ *   dns: { hosts: { "self.internal": "10.9.0.2" } },
+ * });
+ * using listener = stack.listen({ hostname: "127.0.0.1", port: 0 });
+ * const accepted = listener.accept();
+ * const conn = await stack.connect({ hostname: "localhost", port: listener.addr.port });
+ * const peer = await accepted;
+ * if (peer.remoteAddr.hostname !== "127.0.0.1") throw new Error("not loopback");
+ * if (await stack.resolveHost("self.internal") !== "10.9.0.2") throw new Error("no name");
+ * conn.close();
+ * peer.close();
  * ```
  *
  * @module
@@ -60,30 +86,39 @@ export {
   StackSocket,
   type StackSocketOptions,
 } from "./src/api/node_net_socket.ts";
+export type { DnsOptions, DnsRecordType, DnsResultMap, ResolveDnsOptions } from "./src/api/dns.ts";
+export { StackTrace, TRACE_LIMIT } from "./src/api/trace.ts";
+export type {
+  SegmentInfo,
+  SegmentOptions,
+  TraceEvent,
+  TraceOptions,
+  TraceSegmentEvent,
+  TraceStateEvent,
+} from "./src/api/trace.ts";
 export {
-  type ChecksumFn,
   createMemoryLinkPair,
-  type FaultLink,
-  type FaultOptions,
-  type FaultStats,
   type Link,
   type MemoryLink,
   type MemoryLinkOptions,
   type MemoryLinkStats,
   openTap,
+  openTun,
   type PcapLink,
   type PcapOptions,
   type TapLink,
   type TapOptions,
   type TapStats,
-  withFaults,
+  type TunLink,
+  type TunOptions,
   withPcap,
 } from "./src/link/mod.ts";
 export type { TcpOptions } from "./src/tcp/tcp_layer.ts";
-export type { IsnFunction } from "./src/tcp/types.ts";
-export type { BufferOps, Engine, EngineKind, WireOps } from "./src/kernels/engine.ts";
+export type { IsnFunction, TcpState } from "./src/tcp/types.ts";
+export type { EngineKind } from "./src/kernels/engine.ts";
 export type { IfaceLimits } from "./src/iface/limits.ts";
-export { VirtualClock } from "./src/stack_clock.ts";
-export type { Clock } from "./src/stack_clock.ts";
-export { type RunLimits, Simulation, type Steppable } from "./src/stack_sim.ts";
 export type { CloseMode } from "./src/stack.ts";
+export type { Clock } from "./src/stack_clock.ts";
+export type { ChecksumFn } from "./src/link/mod.ts";
+// Engine, buffer and simulation internals (Engine, VirtualClock, Simulation, withFaults...)
+// are in ./testing.ts.

@@ -11,8 +11,8 @@
 
 import type { EngineKind } from "../src/kernels/engine.ts";
 import { F_ACK, F_PSH, K_TCP, RX_OFF } from "../src/wire/layout.ts";
-import { TcpSegment } from "../src/wire/tcp_segment.ts";
 import { Harness, OUR_IP, PEER_IP } from "../tests/support/iface_harness.ts";
+import { segment } from "../tests/support/segment.ts";
 
 const KINDS: EngineKind[] = ["js", "wasm"];
 
@@ -30,16 +30,17 @@ function setup(kind: EngineKind): Harness {
 }
 
 function peerTcp(h: Harness, n: number): Uint8Array {
-  const s = new TcpSegment().clear();
-  s.srcIp = PEER_IP;
-  s.dstIp = OUR_IP;
-  s.srcPort = 40000;
-  s.dstPort = 80;
-  s.seq = 101;
-  s.ack = 2001;
-  s.flags = F_PSH | F_ACK;
-  s.wnd = 65535;
-  s.hasTs = true;
+  const s = segment({
+    srcIp: PEER_IP,
+    dstIp: OUR_IP,
+    srcPort: 40000,
+    dstPort: 80,
+    seq: 101,
+    ack: 2001,
+    flags: F_PSH | F_ACK,
+    wnd: 65535,
+    ts: { val: 0 },
+  });
   return h.build(K_TCP, new Uint8Array(n).fill(7), (d) => s.toDesc(d));
 }
 
@@ -92,21 +93,22 @@ for (const size of [128, 1500]) {
     const ring = h.engine.sndCreate(1 << 16, 2001);
     const n = size - 14 - 20 - 32;
     h.engine.sndWrite(ring, new Uint8Array(n));
-    const s = new TcpSegment().clear();
-    s.srcIp = OUR_IP;
-    s.dstIp = PEER_IP;
-    s.srcPort = 80;
-    s.dstPort = 40000;
-    s.seq = 2001;
-    s.ack = 201;
-    s.flags = F_PSH | F_ACK;
-    s.hasTs = true;
-    s.payloadLen = n;
+    const s = segment({
+      srcIp: OUR_IP,
+      dstIp: PEER_IP,
+      srcPort: 80,
+      dstPort: 40000,
+      seq: 2001,
+      ack: 201,
+      flags: F_PSH | F_ACK,
+      ts: { val: 0 },
+      payloadLen: n,
+    });
     Deno.bench({
       name: kind,
       group: `iface-tx-tcp ${size}`,
       baseline: kind === "js",
-      fn: () => void h.iface.sendTcp(s, ring),
+      fn: () => void h.iface.sendTcp(s, ring, 0),
     });
   }
 }

@@ -12,6 +12,7 @@
 import { createJsEngine } from "../src/kernels/js_engine.ts";
 import { createWasmEngine } from "../src/kernels/wasm_engine.ts";
 import type { Engine } from "../src/kernels/engine.ts";
+import { Rng } from "../tests/support/rng.ts";
 import {
   D_ETH_DST_HI,
   D_IP_DST,
@@ -43,13 +44,7 @@ const engines: Engine[] = [createJsEngine(), createWasmEngine()];
 
 /** Deterministic filler bytes. */
 function fill(m: Uint8Array, off: number, len: number): void {
-  let x = 0x9e3779b9;
-  for (let i = 0; i < len; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    m[off + i] = x & 0xff;
-  }
+  new Rng(0x9e3779b9).fill(m, off, len);
 }
 
 /** Describe a PSH+ACK data segment; timestamps when `ts` (a 32-byte TCP header). */

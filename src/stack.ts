@@ -14,8 +14,7 @@
 import { clearImmediate, setImmediate } from "node:timers";
 import type { Engine } from "./kernels/engine.ts";
 import { RX_OFF, RX_SIZE } from "./wire/layout.ts";
-import type { Link } from "./link/link.ts";
-import type { ChecksumFn } from "./link/tap/vnet.ts";
+import { type ChecksumFn, frameRoom, type Link } from "./link/link.ts";
 import { jsChecksum } from "./kernels/js/checksum.ts";
 import { Interface, type InterfaceOptions } from "./iface/interface.ts";
 import type { TcpHandler } from "./tcp/contract.ts";
@@ -26,6 +25,15 @@ import { type Clock, realClock } from "./stack_clock.ts";
  * application gets to read (64 full frames are 93 KB; the default buffer is 256 KiB).
  */
 const BATCH = 64;
+/**
+ * Bytes of the receive area offered to the link per pass, at least two frames' room. With
+ * offload a frame may be 64 KiB: without this bound one pass could take a whole receive
+ * window (256 KiB: four frames) before the application reads, and our ACK would close the
+ * window. Plain frames are unaffected (64 of 1514 bytes fit).
+ */
+const BATCH_BYTES = 128 * 1024;
+/** Loopback rounds per pass: looped frames received, then the TCP output they caused sent. */
+const LOOPBACK_ROUNDS = 16;
 /** Consecutive microtask-driven services before one macrotask yield (fairness). */
 const MICRO_RUN = 64;
 
@@ -37,6 +45,8 @@ export interface DriverTcp extends TcpHandler {
   readonly connectionCount: number;
   /** Layer counters. */
   stats(): Record<string, number>;
+  /** Set by the driver: the layer calls it when it has work (queued output, earlier deadline). */
+  onWork?: (() => void) | null;
 }
 
 /** What the driver is built from. */
@@ -54,7 +64,7 @@ export interface DriverOptions<T extends DriverTcp> {
   createTcp: (engine: Engine, tx: Interface) => T;
   /** The clock; real by default. */
   clock?: Clock;
-  /** Extra deadline sources (a fault injector's `nextDueAt`). */
+  /** Extra deadline sources, besides the link's own `nextDueAt()` capability. */
   deadlines?: ReadonlyArray<() => number>;
 }
 
@@ -65,6 +75,14 @@ function engineChecksum(engine: Engine): ChecksumFn {
     if (m.buffer !== mem.buffer) return jsChecksum(m, off, len, initial);
     return engine.checksum(m.byteOffset - mem.byteOffset + off, len, initial);
   };
+}
+
+/** A frame watcher installed on `Driver.observer` (the trace API). Must not throw. */
+export interface FrameObserver {
+  /** A frame the driver received (before processing) or sent. */
+  frame(dir: "in" | "out", buf: Uint8Array, off: number, len: number): void;
+  /** The end of a service pass (states may have changed without a frame). */
+  passEnd(): void;
 }
 
 /** How `Driver.close` ends open connections. */
@@ -103,6 +121,8 @@ export class Driver<T extends DriverTcp = DriverTcp> {
   readonly tcp: T;
   /** The clock. */
   readonly clock: Clock;
+  /** Sees every frame in and out, then the end of each pass (the trace API, src/api/trace.ts). */
+  observer: FrameObserver | null = null;
 
   #meta = new Int32Array(2 * BATCH);
   #deadlines: ReadonlyArray<() => number>;
@@ -119,7 +139,8 @@ export class Driver<T extends DriverTcp = DriverTcp> {
   #tracked = new Set<{ readonly state: string }>();
   #framesIn = 0;
   #services = 0;
-  #corkable: { cork(): void; uncork(): void } | null = null;
+  #rxBytes: number;
+  #room: number;
 
   /** Build the layers; nothing runs until `start()`. */
   constructor(options: DriverOptions<T>) {
@@ -127,24 +148,25 @@ export class Driver<T extends DriverTcp = DriverTcp> {
     this.link = options.link;
     this.clock = options.clock ?? realClock;
     this.#deadlines = options.deadlines ?? [];
-    this.iface = new Interface(this.engine, this.link, {
+    const sink = {
+      send: (b: Uint8Array, o: number, l: number) => {
+        this.observer?.frame("out", b, o, l);
+        this.link.send(b, o, l);
+      },
+    };
+    this.iface = new Interface(this.engine, sink, {
       ...options.iface,
       mtu: options.iface.mtu ?? this.link.mtu,
     });
     this.tcp = options.createTcp(this.engine, this.iface);
     this.iface.attachTcp(this.tcp);
-    // A TAP link with offloads completes the kernel's partial checksums in the frames it
-    // reads into packet memory: with the engine's checksum (WASM: ~5x the JS one at 64 KiB).
-    const tap = this.link as {
-      useChecksum?: (fn: ChecksumFn) => void;
-      cork?: () => void;
-      uncork?: () => void;
-    };
-    if (typeof tap.useChecksum === "function") tap.useChecksum(engineChecksum(this.engine));
-    // It also merges the TCP segments of one pass into large frames between cork and uncork.
-    if (typeof tap.cork === "function" && typeof tap.uncork === "function") {
-      this.#corkable = tap as { cork(): void; uncork(): void };
-    }
+    this.tcp.onWork = () => this.kick();
+    // Checksum help (link.ts): a link with offloads completes the kernel's partial checksums
+    // in the frames it reads into packet memory, with the engine's checksum (WASM: ~5x the JS
+    // one at 64 KiB). Corking: it merges the TCP segments of one pass (see #service).
+    this.link.useChecksum?.(engineChecksum(this.engine));
+    this.#room = frameRoom(this.link);
+    this.#rxBytes = Math.min(RX_SIZE, Math.max(BATCH_BYTES, 2 * this.#room));
   }
 
   /** True after `close()` began. */
@@ -166,8 +188,8 @@ export class Driver<T extends DriverTcp = DriverTcp> {
   }
 
   /**
-   * Schedule a flush soon (in a microtask): socket calls use this so their output leaves at
-   * once and any new deadline is taken into account.
+   * Schedule a flush soon (in a microtask): the TCP layer's `onWork` and UDP sends call this so
+   * that output leaves at once and any new deadline is taken into account.
    */
   kick(): void {
     if (this.#kickPending || this.#closed) return;
@@ -186,9 +208,12 @@ export class Driver<T extends DriverTcp = DriverTcp> {
     return this.#service();
   }
 
-  /** The earliest deadline of the layers and the extra deadline sources (Infinity: none). */
+  /**
+   * The earliest deadline of the layers, of the link (frames it holds, `nextDueAt`) and of
+   * the extra deadline sources (Infinity: none).
+   */
   pollAt(): number {
-    let t = Math.min(this.tcp.pollAt(), this.iface.pollAt());
+    let t = Math.min(this.tcp.pollAt(), this.iface.pollAt(), this.link.nextDueAt?.() ?? Infinity);
     for (const d of this.#deadlines) t = Math.min(t, d());
     return t;
   }
@@ -236,8 +261,8 @@ export class Driver<T extends DriverTcp = DriverTcp> {
       this.tcp.closeAll("graceful", this.now());
       this.#service();
       const settled = options.settled ?? (() => this.#allClosed());
-      const deadline = performance.now() + (options.timeoutMs ?? 2000);
-      while (!settled() && performance.now() < deadline && !this.clock.virtual) {
+      const deadline = this.clock.now() + (options.timeoutMs ?? 2000);
+      while (!settled() && this.clock.now() < deadline && !this.clock.virtual) {
         await new Promise<void>((resolve) => setTimeout(resolve, 10));
       }
     }
@@ -258,6 +283,11 @@ export class Driver<T extends DriverTcp = DriverTcp> {
 
   #flush(now: number): void {
     this.tcp.poll(now);
+    // Frames to our own addresses wait in the interface's loopback queue: receive them and send
+    // what they caused, so a loopback exchange completes within the pass (bounded rounds).
+    for (let i = 0; i < LOOPBACK_ROUNDS && this.iface.deliverLoopback(now) > 0; i++) {
+      this.tcp.poll(now);
+    }
     this.iface.poll(now);
   }
 
@@ -266,23 +296,29 @@ export class Driver<T extends DriverTcp = DriverTcp> {
     this.#services++;
     const now = this.now();
     // One batch per pass: a fresh view each time (WASM memory may have grown, engine.ts).
-    const buf = this.engine.mem.subarray(RX_OFF, RX_OFF + RX_SIZE);
+    const buf = this.engine.mem.subarray(RX_OFF, RX_OFF + this.#rxBytes);
     const meta = this.#meta;
-    const cork = this.#corkable;
-    cork?.cork();
+    const link = this.link;
+    link.cork?.();
     let n = 0;
     try {
-      n = this.link.receive(buf, meta, BATCH);
+      n = link.receive(buf, meta, BATCH);
       for (let i = 0; i < n; i++) {
+        this.observer?.frame("in", buf, meta[2 * i]!, meta[2 * i + 1]!);
         this.iface.receive(RX_OFF + meta[2 * i]!, meta[2 * i + 1]!, now);
       }
       this.#framesIn += n;
       // Poll after the batch so ACKs and window updates leave without waiting for the rest.
       this.#flush(now);
+      this.observer?.passEnd();
     } finally {
-      cork?.uncork();
+      link.uncork?.();
     }
-    if (!this.clock.virtual) this.#schedule(n === BATCH);
+    // More may wait when the batch filled up, in count or in room for another frame, or when
+    // looped frames wait.
+    const full = n === BATCH || this.iface.loopbackPending > 0 ||
+      (n > 0 && this.#rxBytes - (meta[2 * n - 2]! + meta[2 * n - 1]!) < this.#room);
+    if (!this.clock.virtual) this.#schedule(full);
     return n;
   }
 
@@ -326,8 +362,9 @@ export class Driver<T extends DriverTcp = DriverTcp> {
       this.#timer = undefined;
       this.#timerAt = at;
       if (Number.isFinite(at)) {
-        // At least 1 ms: a deadline a layer keeps in the past must not spin the event loop.
-        const delay = Math.max(1, Math.ceil(at - performance.now()));
+        // On the driver's own clock (the one `at` is on); at least 1 ms: a deadline a layer
+        // keeps in the past must not spin the event loop.
+        const delay = Math.max(1, Math.ceil(at - this.clock.now()));
         this.#timer = setTimeout(() => {
           this.#timer = undefined;
           this.#timerAt = Infinity;

@@ -4,7 +4,11 @@
  * client (10.9.0.1) over HTTP/1.1; the handshake replays the seed's numbers (client ISN 100,
  * server ISN 2000) and is printed as a SEQ/ACK ladder; then throughput, windows and a verdict.
  *
- *   deno task demo [--slow-reader] [--engine=js|wasm]
+ *   deno task demo [--slow-reader] [--engine=js|wasm] [--plots=DIR] [--pcap=FILE]
+ *
+ * The ladder comes from the trace API (`stack.trace()`); each scene also writes its
+ * time-sequence plot (SVG) into DIR (default: a new temporary directory) and prints the path.
+ * `--pcap=FILE` captures the client's frames for `deno task ladder` and `deno task plot`.
  *
  * `--slow-reader` adds the flow-control scene: the client reads slower than the network
  * delivers, its window shrinks to zero, the sender waits and probes, and the transfer resumes.
@@ -13,7 +17,8 @@
  */
 
 import { createMemoryLinkPair, createStack } from "../mod.ts";
-import { makeBmp, printLadder, serveHttp, sha256, traceLink } from "./demo_lib.ts";
+import { makeBmp, serveHttp, sha256, traceLink } from "./demo_lib.ts";
+import { collectTrace, connectionOf, plotDir, printSeedLadder, writePlot } from "./demo_trace.ts";
 import { download, printDownload, printTimeline, slowReader } from "./demo_scenes.ts";
 
 const args = new Set(Deno.args);
@@ -21,6 +26,7 @@ const engine = Deno.args.includes("--engine=js") ? "js" : "wasm";
 const CLIENT = "10.9.0.1";
 const SERVER = "10.9.0.2";
 const SLOW_TOTAL = 262144;
+const pcap = Deno.args.find((a) => a.startsWith("--pcap="))?.slice(7);
 
 async function main(): Promise<boolean> {
   console.log(`Two TCP/IP stacks in one process, joined by a memory link (engine: ${engine}).`);
@@ -35,6 +41,7 @@ async function main(): Promise<boolean> {
     address: `${CLIENT}/24`,
     engine,
     tcp: { isn: () => 100 },
+    ...(pcap ? { pcap } : {}),
   });
   const server = await createStack({
     link: lb,
@@ -43,6 +50,8 @@ async function main(): Promise<boolean> {
     tcp: { isn: () => 2000 },
   });
   let ok = true;
+  const plots = await plotDir(Deno.args);
+  const segs = collectTrace(client);
   try {
     const listener = server.listen({ port: 80 });
     const serving = serveHttp(listener, { "/A.bmp": bmp }, 1);
@@ -50,9 +59,11 @@ async function main(): Promise<boolean> {
     console.log(`\nScene 1: ${CLIENT} downloads A.bmp from the web server ${SERVER}:80`);
     const r = await download(client, SERVER, 80, "/A.bmp", bmpSha);
     console.log("\n  The three-way handshake and the request, as the seed note draws them:");
-    printLadder(traced.trace, r.client, r.server, 5);
+    const conn1 = connectionOf(segs.events, r.client, r.server);
+    printSeedLadder(conn1, 7);
     console.log();
     printDownload(r, traced);
+    await writePlot(conn1, plots, "scene1-download", `Scene 1: ${r.client} downloads A.bmp`);
     ok &&= r.ok;
 
     if (args.has("--slow-reader")) {
@@ -88,11 +99,19 @@ async function main(): Promise<boolean> {
             s.result.ms.toFixed(0)
           } ms)`,
       );
+      await writePlot(
+        connectionOf(segs.events, s.result.client, s.result.server),
+        plots,
+        "scene2-slow-reader",
+        "Scene 2: a slow reader (the window shrinks to zero)",
+      );
       ok &&= s.result.ok && zero;
     }
     await serving;
     listener.close();
   } finally {
+    await segs.stop();
+    if (segs.lost() > 0) console.log(`  (the trace dropped ${segs.lost()} events)`);
     await client.close();
     await server.close();
   }

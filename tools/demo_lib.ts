@@ -1,7 +1,7 @@
 /**
  * Shared parts of the two demos (`deno task demo`, `deno task tap-demo`): the seed note's
  * A.bmp, a minimal HTTP/1.1 server and client over our `Conn`, a link tracer that records
- * every TCP segment for the SEQ/ACK ladder and the window timeline, and printing helpers.
+ * every TCP segment for the window timeline, and printing helpers.
  *
  * @module
  */
@@ -90,17 +90,6 @@ export function traceLink(link: Link, clock: () => number = () => performance.no
 
 function ip(v: DataView, at: number): string {
   return `${v.getUint8(at)}.${v.getUint8(at + 1)}.${v.getUint8(at + 2)}.${v.getUint8(at + 3)}`;
-}
-
-/** "SYN+ACK", "PSH+ACK", ... */
-export function flagNames(f: number): string {
-  const names: string[] = [];
-  if (f & 2) names.push("SYN");
-  if (f & 1) names.push("FIN");
-  if (f & 4) names.push("RST");
-  if (f & 8) names.push("PSH");
-  if (f & 16) names.push("ACK");
-  return names.join("+") || "-";
 }
 
 /**
@@ -272,27 +261,6 @@ export function progressBar(label: string): (done: number, total: number) => voi
       `${(done / 1048576).toFixed(2)}/${(total / 1048576).toFixed(2)} MiB`;
     Deno.stderr.writeSync(enc.encode(`\r${line}${done >= total ? "\n" : ""}`));
   };
-}
-
-/**
- * Print the three-way handshake (and the first data exchange) as a SEQ/ACK ladder like the
- * seed note's, from the tracer's entries of one connection. `left` names the client side.
- */
-export function printLadder(trace: TraceEntry[], client: string, server: string, rows = 6): void {
-  const conn = trace.filter((e) =>
-    (e.src === client && e.dst === server) || (e.src === server && e.dst === client)
-  );
-  const labels = conn.slice(0, rows).map((e) =>
-    `${flagNames(e.flags)} SEQ=${e.seq} ACK=${e.flags & 16 ? e.ack : "-"}` +
-    (e.len ? ` LEN=${e.len}` : "") + ` WIN=${e.win}`
-  );
-  const width = Math.max(44, ...labels.map((l) => l.length + 6));
-  console.log(`  client ${client}`.padEnd(width + 6) + `server ${server}`);
-  conn.slice(0, rows).forEach((e, i) => {
-    const label = labels[i]!;
-    if (e.src === client) console.log(`    ${label} ${"-".repeat(width - label.length - 1)}>`);
-    else console.log(`   <${"-".repeat(width - label.length - 1)} ${label}`);
-  });
 }
 
 /** Throughput in MiB/s (and Mbit/s) as text. */

@@ -290,11 +290,14 @@ export interface TapNamespaceOptions {
   mtu?: number;
   /** Device name inside the namespace (default "tap0"). */
   ifname?: string;
-  /** Transmit queue length of the device (frames the kernel queues for us; default 1000). */
+  /** Transmit queue length of the device (frames the kernel queues for us; default 10000). */
   txqueuelen?: number;
   /** Delete the namespace on SIGINT/SIGTERM too, then exit (for demos; default false). */
   signals?: boolean;
-  /** Open the TAP device with checksum and segmentation offload (`TapOptions.offload`). */
+  /**
+   * Checksum and segmentation offload (`TapOptions.offload`): default true, as openTap; pass
+   * false for a test about the plain-frame path.
+   */
   offload?: boolean;
   /** Busy polling of the TAP link in microseconds (`TapOptions.busyPollUs`). */
   busyPollUs?: number;
@@ -311,8 +314,8 @@ export interface TapNamespace {
 }
 
 /**
- * Create a namespace, a TAP device inside it (through `openTap({ netns })`), give the kernel's
- * side the address `kernelAddr` and bring it up, run `fn`, then close the link and delete the
+ * Create a namespace, a TAP device inside it (through `openTap({ netns, peer })`, which gives the
+ * kernel's side the address `kernelAddr` and brings it up), run `fn`, then close the link and delete the
  * namespace, also when `fn` throws. Our stack's own address is never configured in any kernel.
  *
  * @example
@@ -340,22 +343,18 @@ export async function withTapNamespace(
     Deno.addSignalListener("SIGTERM", onSignal);
   }
   try {
+    // openTap sets the kernel side's address, the transmit queue and IFF_UP itself (peer).
     link = openTap({
       name: opts.ifname ?? "tap0",
       mtu: opts.mtu ?? 1500,
       create: true,
       netns: ns.name,
-      offload: opts.offload ?? false,
+      peer: opts.kernelAddr,
+      ...(opts.offload !== undefined ? { offload: opts.offload } : {}),
+      ...(opts.txqueuelen !== undefined ? { txQueueLen: opts.txqueuelen } : {}),
       busyPollUs: opts.busyPollUs,
     });
-    const dev = link.ifname;
-    const impl = ns as NetnsImpl;
-    await impl.must(["ip", "addr", "add", opts.kernelAddr, "dev", dev]);
-    if (opts.txqueuelen !== undefined) {
-      await impl.must(["ip", "link", "set", dev, "txqueuelen", String(opts.txqueuelen)]);
-    }
-    await impl.must(["ip", "link", "set", dev, "up"]);
-    await fn({ ns, link, ifname: dev });
+    await fn({ ns, link, ifname: link.ifname });
   } finally {
     if (link) {
       link.close();

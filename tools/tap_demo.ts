@@ -7,7 +7,10 @@
  * retransmissions, windows and a verdict. Everything is deleted at the end, on failure and on
  * Ctrl-C too.
  *
- *   deno task tap-demo [--slow-reader] [--engine=js|wasm] [--pcap=FILE] [--offload]
+ *   deno task tap-demo [--slow-reader] [--engine=js|wasm] [--pcap=FILE] [--offload] [--plots=DIR]
+ *
+ * The ladders come from the trace API (`stack.trace()`); each scene writes its time-sequence
+ * plot (SVG) into DIR (default: a new temporary directory) and prints the path.
  *
  * `--offload` opens the TAP device with checksum and segmentation offloads (`TapOptions.offload`):
  * the kernel then sends segments of up to 64 KiB.
@@ -20,16 +23,16 @@
 import { createStack } from "../mod.ts";
 import type { NetStack } from "../src/api/net_stack.ts";
 import { type Netns, tapAvailable, withTapNamespace } from "./netns.ts";
+import { makeBmp, rate, serveHttp, sha256, type TracedLink, traceLink } from "./demo_lib.ts";
 import {
-  makeBmp,
-  printLadder,
-  rate,
-  serveHttp,
-  sha256,
-  type TracedLink,
-  type TraceEntry,
-  traceLink,
-} from "./demo_lib.ts";
+  collectTrace,
+  connectionOf,
+  plotDir,
+  printSeedLadder,
+  type TraceCollector,
+  writePlot,
+} from "./demo_trace.ts";
+import type { TraceSegmentEvent } from "../src/api/trace.ts";
 import { download, printDownload, printTimeline, slowReader } from "./demo_scenes.ts";
 
 const KERNEL = "10.7.0.1";
@@ -54,10 +57,13 @@ function missingTools(): string[] {
 }
 
 /** The first SYN (without ACK) sent to `server` in the trace: the client's "ip:port". */
-function clientOf(trace: TraceEntry[], server: string): string {
+function clientOf(trace: TraceSegmentEvent[], server: string): string {
   const syn = trace.find((e) => e.dst === server && (e.flags & 0x12) === 0x02);
   return syn?.src ?? "?";
 }
+
+/** Where the scenes' plots go. */
+let plots = "";
 
 async function kernelRetrans(ns: Netns): Promise<string> {
   const r = await ns.run(["nstat", "-az", "TcpRetransSegs", "TcpExtTCPZeroWindowDrop"]);
@@ -69,7 +75,7 @@ async function kernelRetrans(ns: Netns): Promise<string> {
 async function sceneServe(
   ns: Netns,
   stack: NetStack,
-  traced: TracedLink,
+  segs: TraceCollector,
   bmp: Uint8Array,
   bmpSha: string,
   tmp: string,
@@ -99,9 +105,10 @@ async function sceneServe(
     }
     const [code, size, speed] = curl.stdout.trim().split(" ");
     const got = await sha256(await Deno.readFile(out));
-    const client = clientOf(traced.trace, `${OURS}:80`);
+    const client = clientOf(segs.events, `${OURS}:80`);
     console.log("\n  The three-way handshake and the request, as the seed note draws them:");
-    printLadder(traced.trace, client, `${OURS}:80`, 5);
+    const conn = connectionOf(segs.events, client, `${OURS}:80`);
+    printSeedLadder(conn, 7);
     console.log(
       `\n  curl: HTTP ${code}, ${size} bytes; curl measured ${
         rate(Number(size), (Number(size) / Number(speed)) * 1000)
@@ -109,6 +116,7 @@ async function sceneServe(
     );
     const ok = code === "200" && got === bmpSha;
     console.log(`  SHA-256 ${got} ${ok ? "(matches)" : "(MISMATCH)"}`);
+    await writePlot(conn, plots, "scene1-curl", `Scene 1: curl downloads A.bmp from our stack`);
     return ok;
   } finally {
     listener.close();
@@ -127,6 +135,7 @@ async function sceneDownload(
   ns: Netns,
   stack: NetStack,
   traced: TracedLink,
+  segs: TraceCollector,
   bmpSha: string,
   dir: string,
 ): Promise<boolean> {
@@ -139,9 +148,11 @@ async function sceneDownload(
     await waitForServer(stack, KERNEL, 8080);
     const r = await download(stack, KERNEL, 8080, "/A.bmp", bmpSha);
     console.log("\n  The three-way handshake, our stack now the client:");
-    printLadder(traced.trace, r.client, r.server, 5);
+    const conn = connectionOf(segs.events, r.client, r.server);
+    printSeedLadder(conn, 7);
     console.log();
     printDownload(r, traced);
+    await writePlot(conn, plots, "scene2-download", `Scene 2: our client downloads A.bmp`);
     if (slow) {
       console.log(
         "\nScene 3: a slow reader. Our client has a 16 KiB receive buffer and reads 2 KiB every" +
@@ -157,6 +168,12 @@ async function sceneDownload(
       });
       printTimeline(s.samples);
       const zero = s.samples.some((x) => x.rcvWnd === 0);
+      await writePlot(
+        connectionOf(segs.events, s.result.client, s.result.server),
+        plots,
+        "scene3-slow-reader",
+        "Scene 3: a slow reader (the window shrinks to zero)",
+      );
       console.log(
         `  window reached zero: ${zero ? "yes" : "no"}; the kernel probed ${
           s.samples.at(-1)?.probes ?? 0
@@ -238,6 +255,7 @@ async function main(): Promise<number> {
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
   let ok = false;
+  plots = await plotDir(Deno.args);
   try {
     console.log(`Namespace with a TAP device: kernel ${KERNEL}/24, our stack ${OURS} (${engine})`);
     console.log(`A.bmp: ${bmp.length} bytes, SHA-256 ${bmpSha.slice(0, 16)}...`);
@@ -250,10 +268,11 @@ async function main(): Promise<number> {
         engine,
         ...(pcap ? { pcap } : {}),
       });
+      const segs = collectTrace(stack);
       try {
-        const s1 = await sceneServe(ns, stack, traced, bmp, bmpSha, dl);
+        const s1 = await sceneServe(ns, stack, segs, bmp, bmpSha, dl);
         const p = await scenePing(ns);
-        const s2 = await sceneDownload(ns, stack, traced, bmpSha, tmp);
+        const s2 = await sceneDownload(ns, stack, traced, segs, bmpSha, tmp);
         console.log(`\n  kernel retransmitted segments (nstat): ${await kernelRetrans(ns)}`);
         const st = stack.stats();
         console.log(
@@ -263,6 +282,8 @@ async function main(): Promise<number> {
         );
         ok = s1 && p && s2;
       } finally {
+        await segs.stop();
+        if (segs.lost() > 0) console.log(`  (the trace dropped ${segs.lost()} events)`);
         await stack.close();
       }
     });

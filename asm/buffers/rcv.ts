@@ -9,7 +9,7 @@
 // start a 65th is dropped whole with RI_RANGE_LIMIT and counted. Out-of-order data lives inside
 // the ring, so it never exceeds the capacity.
 
-import { SCRATCH } from "../../src/kernels/layout";
+import { SCRATCH } from "../../src/wire/layout";
 import { Table, tableAdd, tableGet, tableRemove, ringAlloc, ringFree } from "./table";
 
 // rcvLastInsert flags: the same values as RI_* in src/kernels/engine.ts.

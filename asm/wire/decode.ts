@@ -17,7 +17,7 @@ import {
   DROP_UDP_BAD_LENGTH, DROP_UDP_BAD_CHECKSUM, DROP_TCP_TRUNCATED, DROP_TCP_BAD_HLEN,
   DROP_TCP_BAD_CHECKSUM, DROP_TCP_OPT_OVERRUN, DROP_TCP_OPT_BAD_LENGTH, DROP_TCP_OPT_BAD_SIZE,
   DROP_FRAME_TOO_LONG,
-} from "../../src/kernels/layout";
+} from "../../src/wire/layout";
 import { cksum, pseudo } from "./checksum";
 
 const MAX_FRAME: i32 = 65535 + 18;

@@ -10,7 +10,7 @@ import {
   D_OPT_MSS, D_OPT_WS, D_OPT_SACK_OK, D_OPT_TS, D_OPT_TSVAL, D_OPT_TSECR, D_OPT_SACK_N,
   D_OPT_SACK, K_ARP, K_ICMP, K_UDP, K_TCP, K_IPV4_OTHER, K_IPV4_FRAGMENT, F_SYN,
   ENC_BAD_KIND, ENC_TOO_LONG, ENC_BAD_OPTIONS, ENC_NO_HEADROOM,
-} from "../../src/kernels/layout";
+} from "../../src/wire/layout";
 import { cksum, pseudo } from "./checksum";
 
 @inline function get(i: i32): i32 { return load<i32>(<usize>(DESC_TX + (i << 2))); }

@@ -1,5 +1,5 @@
 /**
- * `Conn`: a TCP connection shaped like `Deno.TcpConn`, over the TCP layer's `TcpConnection`.
+ * `Conn`: a TCP connection shaped like `Deno.TcpConn`, over the TCP layer's `TcpHandle`.
  * `read` resolves null at end of stream; `write` waits for send-ring space (real backpressure)
  * and resolves when every byte is queued; `readable`/`writable` are Web Streams built on them.
  *
@@ -7,13 +7,15 @@
  */
 
 import type { Driver } from "../stack.ts";
-import type { TcpConnection, TcpConnInfo, TcpEvent } from "../tcp/tcp_layer.ts";
+import type { TcpConnInfo, TcpEvent, TcpHandle, TcpLayer } from "../tcp/tcp_layer.ts";
 import { endpoint, netAddr } from "./addr.ts";
 import { mapLayerError, toDenoError } from "./errors.ts";
 import { WakeList } from "./wake.ts";
+import { openTrace, type StackTrace } from "./trace.ts";
 
-/** Statistics of one connection: the TCP layer's `info()` (RFC names, bytes, segments, RTT). */
-export type ConnInfo = TcpConnInfo;
+// `ConnInfo` (what `conn.info()` returns) is the TCP layer's interface under its public name, so
+// that `deno doc` lists its fields.
+export type { TcpConnInfo as ConnInfo };
 
 /**
  * A TCP connection on our stack, shaped like `Deno.TcpConn`. Get one from `stack.connect()`
@@ -46,7 +48,7 @@ export class Conn implements Disposable {
   /** The peer's end. */
   readonly remoteAddr: Deno.NetAddr;
   #driver: Driver;
-  #tc: TcpConnection;
+  #tc: TcpHandle;
   #wake = new WakeList();
   #closed = false;
   #stackClosed = false;
@@ -61,7 +63,7 @@ export class Conn implements Disposable {
    *
    * @ignore
    */
-  constructor(driver: Driver, tc: TcpConnection) {
+  constructor(driver: Driver, tc: TcpHandle) {
     this.#driver = driver;
     this.#tc = tc;
     this.localAddr = netAddr("tcp", tc.localIp, tc.localPort);
@@ -80,7 +82,7 @@ export class Conn implements Disposable {
    *
    * @ignore
    */
-  get tcp(): TcpConnection {
+  get tcp(): TcpHandle {
     return this.#tc;
   }
 
@@ -134,10 +136,7 @@ export class Conn implements Disposable {
       this.#checkOpen();
       if (p.length === 0) return 0;
       const n = this.#tc.read(p);
-      if (n > 0) {
-        this.#driver.kick(); // the window may have opened: let poll send an update
-        return n;
-      }
+      if (n > 0) return n; // a window update, when due, is queued by the TCP layer
       if (this.#tc.readEof) return null;
       if (this.#tc.state === "CLOSED") {
         if (this.#tc.error) this.#fail();
@@ -163,7 +162,6 @@ export class Conn implements Disposable {
       }
       if (n > 0) {
         off += n;
-        this.#driver.kick();
         continue;
       }
       if (this.#tc.state === "CLOSED") this.#fail();
@@ -180,7 +178,6 @@ export class Conn implements Disposable {
     } catch (err) {
       return Promise.reject(mapLayerError(err, this.#where));
     }
-    this.#driver.kick();
     return Promise.resolve();
   }
 
@@ -193,7 +190,6 @@ export class Conn implements Disposable {
     this.#closed = true;
     if (!this.#stackClosed && this.#tc.state !== "CLOSED") {
       this.#tc.close();
-      this.#driver.kick();
     }
     this.#wake.wakeAll();
   }
@@ -204,25 +200,31 @@ export class Conn implements Disposable {
     this.#closed = true;
     if (!this.#stackClosed && this.#tc.state !== "CLOSED") {
       this.#tc.abort();
-      this.#driver.kick();
     }
     this.#wake.wakeAll();
   }
 
-  /** Disable (true, the default) or enable Nagle's algorithm. */
+  /**
+   * `setNoDelay()` or `setNoDelay(true)` disables Nagle's algorithm (small writes leave at
+   * once); `setNoDelay(false)` enables it. Connections start with Nagle on (`tcp.noDelay`
+   * false by default, as a Linux socket).
+   */
   setNoDelay(noDelay = true): void {
     this.#tc.setNoDelay(noDelay);
-    this.#driver.kick();
   }
 
   /** Enable (true, the default) or disable keepalive probes. */
   setKeepAlive(keepAlive = true): void {
     this.#tc.setKeepAlive(keepAlive);
-    this.#driver.kick();
+  }
+
+  /** Follow this connection's segments and state changes (as `NetStack.trace` with `conn`). */
+  trace(options: { limit?: number } = {}): StackTrace {
+    return openTrace(this.#driver as Driver<TcpLayer>, { ...options, conn: this });
   }
 
   /** Statistics of this connection: state, bytes, segments, retransmissions, RTT, windows. */
-  info(): ConnInfo {
+  info(): TcpConnInfo {
     return this.#tc.info();
   }
 

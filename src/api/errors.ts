@@ -19,21 +19,18 @@
  * @module
  */
 
-/** The error codes of the TCP and interface layers. */
-export type LayerErrorCode =
-  | "refused"
-  | "reset"
-  | "timed-out"
-  | "addr-in-use"
-  | "not-connected"
-  | "broken-pipe"
-  | "unreachable"
-  | "aborted"
-  | "closed";
+import { IfaceError, type IfaceErrorCode } from "../iface/errors.ts";
+import { TcpError, type TcpErrorCode } from "../tcp/types.ts";
+
+/**
+ * The error codes of the TCP and interface layers: one union, whose source is the TCP layer's
+ * `TcpErrorCode` (the interface layer's codes are a subset of it).
+ */
+export type LayerErrorCode = TcpErrorCode | IfaceErrorCode;
 
 /**
  * Turn a layer error code into the matching Deno error, its message naming `where`
- * (an "ip:port" text).
+ * (an "ip:port" text). Exhaustive: a new code does not compile until it is mapped here.
  *
  * @example Map a refused connection
  * ```ts
@@ -42,7 +39,7 @@ export type LayerErrorCode =
  * if (!(e instanceof Deno.errors.ConnectionRefused)) throw new Error("wrong class");
  * ```
  */
-export function toDenoError(code: string, where: string): Error {
+export function toDenoError(code: LayerErrorCode, where: string): Error {
   switch (code) {
     case "refused":
       return new Deno.errors.ConnectionRefused(`Connection refused by ${where}`);
@@ -62,14 +59,17 @@ export function toDenoError(code: string, where: string): Error {
       return new Deno.errors.ConnectionAborted(`Connection to ${where} was aborted`);
     case "closed":
       return new Deno.errors.BadResource(`Connection to ${where} is closed`);
-    default:
-      return new Error(`Connection to ${where} failed: ${code}`);
+    default: {
+      const unmapped: never = code;
+      return new Error(`Connection to ${where} failed: ${String(unmapped)}`);
+    }
   }
 }
 
 /**
- * Map an exception thrown by a layer call: errors with a known `code` become Deno errors;
- * anything else (caller misuse such as TypeError) passes through unchanged.
+ * Map an exception thrown by a layer call: a `TcpError` or `IfaceError` becomes the matching
+ * Deno error (its `cause` the layer error); anything else (caller misuse such as TypeError,
+ * RangeError) passes through unchanged.
  *
  * @example Pass through a TypeError
  * ```ts
@@ -79,8 +79,8 @@ export function toDenoError(code: string, where: string): Error {
  * ```
  */
 export function mapLayerError(err: unknown, where: string): unknown {
-  if (err instanceof Error && typeof (err as { code?: unknown }).code === "string") {
-    const mapped = toDenoError((err as Error & { code: string }).code, where);
+  if (err instanceof TcpError || err instanceof IfaceError) {
+    const mapped = toDenoError(err.code, where);
     mapped.cause = err;
     return mapped;
   }

@@ -81,7 +81,6 @@ export class Listener implements AsyncIterable<Conn>, Disposable {
     this.#unhook();
     if (!this.#driver.closed) {
       this.#tl.close();
-      this.#driver.kick();
     }
     this.#wake.wakeAll();
   }

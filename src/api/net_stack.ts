@@ -25,6 +25,7 @@ import {
   parseMac,
 } from "./addr.ts";
 import { mapLayerError } from "./errors.ts";
+import { EPHEMERAL_FIRST } from "../iface/udp.ts";
 import { Conn } from "./conn.ts";
 import { Listener } from "./listener.ts";
 import { DatagramConn } from "./datagram.ts";
@@ -33,6 +34,15 @@ import { stackFetch, type StackFetchInit } from "./http_fetch.ts";
 import * as tlsApi from "./tls.ts";
 import type { TlsConn } from "./tls_conn.ts";
 import { createNodeNet, type NodeNetModule } from "./node_net.ts";
+import {
+  type DnsOptions,
+  type DnsRecordType,
+  DnsResolver,
+  type DnsResultMap,
+  isDottedQuad,
+  type ResolveDnsOptions,
+} from "./dns.ts";
+import { openTrace, type StackTrace, type TraceOptions } from "./trace.ts";
 
 /** Options of `createStack`. */
 export interface StackOptions {
@@ -44,8 +54,11 @@ export interface StackOptions {
   gateway?: string;
   /** Our MAC ("02:00:00:00:00:01" or 6 bytes); a random locally administered one by default. */
   mac?: string | Uint8Array;
-  /** The hot-path engine: "wasm" (default), "js", or an engine object. */
-  engine?: EngineKind | Engine;
+  /**
+   * The hot-path engine: "wasm" (default) or "js"; or an `Engine` object (see `./testing.ts`:
+   * `createJsEngine`, `createWasmEngine`).
+   */
+  engine?: EngineKind | object;
   /** Capture every frame in and out to this pcap file. */
   pcap?: string;
   /** TCP tuning: buffer sizes, MSS, RTO bounds, no-delay default, keepalive, ISN function. */
@@ -54,6 +67,11 @@ export interface StackOptions {
   limits?: Partial<IfaceLimits>;
   /** The clock: real by default; a `VirtualClock` (or "virtual") for simulations. */
   clock?: "real" | "virtual" | Clock;
+  /**
+   * Name resolution: DNS servers reached over this stack, a static hosts map, timeouts and
+   * cache bounds. Without it only dotted quads, "localhost" and `hosts` names resolve.
+   */
+  dns?: DnsOptions;
 }
 
 /** Options of `NetStack.close`. */
@@ -93,31 +111,80 @@ export class NetStack implements AsyncDisposable {
    *
    * @ignore
    */
-  constructor(driver: Driver<TcpLayer>, address: string, prefixLength: number) {
+  constructor(
+    driver: Driver<TcpLayer>,
+    address: string,
+    prefixLength: number,
+    dns: DnsResolver = new DnsResolver(),
+  ) {
     this.driver = driver;
     this.address = address;
     this.prefixLength = prefixLength;
+    this.#dns = dns;
+    dns.attach(this);
+    driver.onClose(() => this.#dns.close());
   }
+
+  #dns: DnsResolver;
 
   /** Our MAC address, colon-separated hex. */
   get mac(): string {
     return formatMac(this.driver.iface.mac);
   }
 
-  /** Listen for TCP connections on `port` (any address of ours, or `hostname`). */
+  /**
+   * Listen for TCP connections on `port` (any address of ours, or `hostname`: our address or
+   * one of 127.0.0.0/8). Port 0 picks a free port from 49152-65535; `addr.port` tells which.
+   * Throws `AddrInUse` when the port is taken, `AddrNotAvailable` for an address not ours.
+   */
   listen(options: { port: number; hostname?: string; transport?: "tcp" }): Listener {
-    const port = checkPort(options.port, false);
-    const ip = hostIp(options.hostname);
-    try {
-      return new Listener(this.driver, this.driver.tcp.listen(ip, port));
-    } catch (err) {
-      throw mapLayerError(err, endpoint(ip, port));
+    const port = checkPort(options.port, true);
+    const ip = this.#localIp(options.hostname, port);
+    if (port !== 0) {
+      try {
+        return new Listener(this.driver, this.driver.tcp.listen(ip, port));
+      } catch (err) {
+        throw mapLayerError(err, endpoint(ip, port));
+      }
     }
+    // Port 0 (as Linux inet_csk_get_port): a free port of the ephemeral range, from a random
+    // start, skipping ports that have a listener on an overlapping address.
+    const span = 65536 - EPHEMERAL_FIRST;
+    const start = Math.floor(Math.random() * span);
+    for (let i = 0; i < span; i++) {
+      const p = EPHEMERAL_FIRST + (start + i) % span;
+      try {
+        return new Listener(this.driver, this.driver.tcp.listen(ip, p));
+      } catch (err) {
+        if ((err as { code?: unknown }).code !== "addr-in-use") {
+          throw mapLayerError(err, endpoint(ip, p));
+        }
+      }
+    }
+    throw new Deno.errors.AddrInUse(`No free port to listen on at ${formatIpv4(ip)}`);
   }
 
   /**
-   * Open a TCP connection to `hostname:port` (a dotted quad; there is no resolver). Rejects
-   * with `ConnectionRefused`, `TimedOut`, `NetworkUnreachable`, or `Interrupted` when
+   * The local address `hostname` names (0 for any; "localhost" and hosts-map names too);
+   * `AddrNotAvailable` when not ours.
+   */
+  #localIp(hostname: string | undefined, port: number): number {
+    const named = hostname === undefined || isDottedQuad(hostname)
+      ? undefined
+      : this.#dns.staticLookup(hostname)?.[0];
+    const ip = hostIp(named ?? hostname);
+    if (ip !== 0 && ip !== this.driver.iface.address && ip >>> 24 !== 127) {
+      throw new Deno.errors.AddrNotAvailable(
+        `Cannot bind to ${endpoint(ip, port)}: not an address of this stack`,
+      );
+    }
+    return ip;
+  }
+
+  /**
+   * Open a TCP connection to `hostname:port`: a dotted quad, or a name resolved by
+   * `resolveHost` (hosts map, "localhost", then DNS). Rejects with `ConnectionRefused`,
+   * `TimedOut`, `NetworkUnreachable`, `NotFound` for an unknown name, or `Interrupted` when
    * `signal` aborts first.
    */
   async connect(options: {
@@ -130,9 +197,25 @@ export class NetStack implements AsyncDisposable {
     tcp?: Partial<TcpOptions>;
   }): Promise<Conn> {
     const port = checkPort(options.port, false);
-    const ip = parseIpv4(options.hostname);
-    const where = endpoint(ip, port);
     const signal = options.signal;
+    let ip: number;
+    if (isDottedQuad(options.hostname)) ip = parseIpv4(options.hostname);
+    else {
+      if (signal?.aborted) {
+        throw new Deno.errors.Interrupted(`Connecting to ${options.hostname}:${port} was aborted`);
+      }
+      try {
+        ip = parseIpv4(await this.resolveHost(options.hostname, signal ? { signal } : {}));
+      } catch (err) {
+        if (signal?.aborted) {
+          throw new Deno.errors.Interrupted(
+            `Connecting to ${options.hostname}:${port} was aborted`,
+          );
+        }
+        throw err;
+      }
+    }
+    const where = endpoint(ip, port);
     if (signal?.aborted) throw new Deno.errors.Interrupted(`Connecting to ${where} was aborted`);
     if (this.driver.closed) {
       throw new Deno.errors.BadResource(`Cannot connect to ${where}: the stack is closed`);
@@ -147,7 +230,6 @@ export class NetStack implements AsyncDisposable {
     } catch (err) {
       throw mapLayerError(err, where);
     }
-    this.driver.kick();
     let aborted = false;
     const onAbort = (): void => {
       aborted = true;
@@ -165,10 +247,13 @@ export class NetStack implements AsyncDisposable {
     return conn;
   }
 
-  /** Bind a UDP socket on `port` (0: an ephemeral port). */
+  /**
+   * Bind a UDP socket on `port` (0: a free port from 49152-65535, reported in `addr`) on any
+   * address of ours, or `hostname` (our address or one of 127.0.0.0/8).
+   */
   listenDatagram(options: { port: number; hostname?: string; transport?: "udp" }): DatagramConn {
     const port = checkPort(options.port, true);
-    const ip = hostIp(options.hostname);
+    const ip = this.#localIp(options.hostname, port);
     try {
       return new DatagramConn(
         this.driver,
@@ -213,7 +298,100 @@ export class NetStack implements AsyncDisposable {
   }
   #nodeNet: NodeNetModule | undefined;
 
-  /** Counters of the interface, TCP and driver: frames, drops by reason, connections. */
+  /**
+   * Look up DNS records of `query`, shaped like `Deno.resolveDns`: A, AAAA, CAA, CNAME, MX,
+   * NS, PTR, SOA, SRV and TXT. Asks the stack's `dns.servers` (or `options.nameServer`) over
+   * the stack's own UDP, retrying and falling back to TCP for truncated answers; answers are
+   * cached for their TTL. A queries also consult the hosts map and "localhost". Rejects with
+   * `Deno.errors.NotFound` when the name or record does not exist (or no server is
+   * configured), `Deno.errors.TimedOut` when no server answers, an `Error` naming the code
+   * when the servers fail (SERVFAIL, REFUSED), and the signal's reason when it aborts.
+   *
+   * @example Answer from the hosts map (no server needed)
+   * ```ts
+   * import { createMemoryLinkPair, createStack } from "../../mod.ts";
+   * const [link] = createMemoryLinkPair();
+   * const stack = await createStack({
+   *   link,
+   *   address: "10.9.0.2/24",
+   *   dns: { hosts: { "db.internal": ["10.9.0.7", "10.9.0.8"] } },
+   * });
+   * const addrs = await stack.resolveDns("db.internal", "A");
+   * if (addrs.join() !== "10.9.0.7,10.9.0.8") throw new Error(`got ${addrs}`);
+   * await stack.close();
+   * ```
+   */
+  resolveDns<T extends DnsRecordType>(
+    query: string,
+    recordType: T,
+    options?: ResolveDnsOptions,
+  ): Promise<DnsResultMap[T]> {
+    return this.#dns.resolve(query, recordType, options);
+  }
+
+  /**
+   * The IPv4 address to connect to for `hostname` (what `connect` uses; for HTTP clients and
+   * servers over the stack): a dotted quad as is, then the `dns.hosts` map and "localhost"
+   * (127.0.0.1), then the first A record from DNS (CNAMEs followed, cached for the TTL).
+   * Rejects with `Deno.errors.NotFound` for an unknown name, `Deno.errors.TimedOut` when no
+   * server answers, the signal's reason when it aborts.
+   *
+   * @example Static names
+   * ```ts
+   * import { createMemoryLinkPair, createStack } from "../../mod.ts";
+   * const [link] = createMemoryLinkPair();
+   * const stack = await createStack({
+   *   link,
+   *   address: "10.9.0.2/24",
+   *   dns: { hosts: { "api.internal": "10.9.0.5" } },
+   * });
+   * if (await stack.resolveHost("api.internal") !== "10.9.0.5") throw new Error();
+   * if (await stack.resolveHost("localhost") !== "127.0.0.1") throw new Error();
+   * await stack.close();
+   * ```
+   */
+  async resolveHost(hostname: string, options: { signal?: AbortSignal } = {}): Promise<string> {
+    const all = await this.#dns.lookupIpv4(hostname, options.signal);
+    return all[0]!;
+  }
+
+  /**
+   * Follow this stack's TCP segments (both directions, options, raw and scaled windows) and
+   * connection state changes as an async iterable; `conn` narrows it to one connection. At
+   * most `limit` events wait for the reader (default 4096): beyond that the oldest is dropped
+   * and counted in `lost`. Ends when the stack closes or the trace is closed.
+   *
+   * @example The seed note's handshake, SEQ 100 and 2000, as events
+   * ```ts
+   * import { createMemoryLinkPair, createStack } from "../../mod.ts";
+   * const [la, lb] = createMemoryLinkPair();
+   * const client = await createStack({ link: la, address: "10.9.0.1/24", tcp: { isn: () => 100 } });
+   * const server = await createStack({ link: lb, address: "10.9.0.2/24", tcp: { isn: () => 2000 } });
+   * const trace = client.trace();
+   * const listener = server.listen({ port: 80 });
+   * const conn = await client.connect({ hostname: "10.9.0.2", port: 80 });
+   * const seen: string[] = [];
+   * for await (const ev of trace) {
+   *   if (ev.type === "segment") seen.push(`${ev.dir} SEQ=${ev.seq} ACK=${ev.ack}`);
+   *   if (seen.length === 3) break;
+   * }
+   * if (seen.join(", ") !== "out SEQ=100 ACK=0, in SEQ=2000 ACK=101, out SEQ=101 ACK=2001") {
+   *   throw new Error(seen.join(", "));
+   * }
+   * conn.close();
+   * listener.close();
+   * await client.close();
+   * await server.close();
+   * ```
+   */
+  trace(options: TraceOptions = {}): StackTrace {
+    return openTrace(this.driver, options);
+  }
+
+  /**
+   * Counters of the interface, TCP, driver and link: frames, drops by reason, connections,
+   * and the link's own counters through every wrapper (`tap-*`, `fault-*`, `pcap-*`).
+   */
   stats(): Record<string, number> {
     const out: Record<string, number> = {};
     Object.assign(
@@ -223,8 +401,10 @@ export class NetStack implements AsyncDisposable {
       this.driver.driverStats(),
     );
     out["tcp-connections"] = this.driver.tcp.connectionCount;
-    const faults = (this.driver.link as { faultStats?: Record<string, number> }).faultStats;
-    if (faults) { for (const [k, v] of Object.entries(faults)) out[`fault-${k}`] = v; }
+    // The link's counters, through every decorator (tap-*, fault-*, pcap-*, memory-*).
+    Object.assign(out, this.driver.link.counters?.());
+    Object.assign(out, this.#dns.counters);
+    if (this.#dns.cacheEntries > 0) out["dns-cache-entries"] = this.#dns.cacheEntries;
     return out;
   }
 
@@ -247,6 +427,12 @@ export class NetStack implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+function isEngine(x: unknown): x is Engine {
+  const e = x as Partial<Engine> | null;
+  return typeof e === "object" && e !== null && typeof e.decode === "function" &&
+    typeof e.encode === "function";
 }
 
 function hostIp(hostname: string | undefined): number {
@@ -279,19 +465,18 @@ export async function createStack(options: StackOptions): Promise<NetStack> {
   if (mac !== undefined && mac.length !== 6) {
     throw new TypeError(`Invalid MAC: expected 6 bytes, got ${mac.length}`);
   }
+  const dns = new DnsResolver(options.dns); // checks the options before anything starts
   const engineOpt = options.engine ?? "wasm";
   let engine: Engine;
   if (engineOpt === "wasm") engine = createWasmEngine();
   else if (engineOpt === "js") engine = createJsEngine();
-  else if (typeof engineOpt === "object") engine = engineOpt;
+  else if (isEngine(engineOpt)) engine = engineOpt;
   else throw new TypeError(`Unknown engine "${String(engineOpt)}": expected "wasm" or "js"`);
   let clock: Clock;
   if (options.clock === undefined || options.clock === "real") clock = realClock;
   else if (options.clock === "virtual") clock = new VirtualClock();
   else clock = options.clock;
-  const inner = options.link as Link & { nextDueAt?: () => number };
-  const deadlines: Array<() => number> = [];
-  if (typeof inner.nextDueAt === "function") deadlines.push(() => inner.nextDueAt!());
+  const inner = options.link;
   const link = options.pcap
     ? withPcap(inner, options.pcap, clock.virtual ? { clock: () => clock.now() } : {})
     : inner;
@@ -299,7 +484,6 @@ export async function createStack(options: StackOptions): Promise<NetStack> {
     link,
     engine,
     clock,
-    deadlines,
     createTcp: (e, tx) => new TcpLayer(e, tx, options.tcp),
     iface: {
       address,
@@ -310,5 +494,5 @@ export async function createStack(options: StackOptions): Promise<NetStack> {
     },
   });
   driver.start();
-  return new NetStack(driver, formatIpv4(address), prefixLength);
+  return new NetStack(driver, formatIpv4(address), prefixLength, dns);
 }

@@ -6,33 +6,26 @@
  * @module
  */
 
-import { D_ARP_OP, D_ARP_SHA_HI, D_ARP_SHA_LO, D_ARP_SPA, D_ARP_TPA } from "../wire/layout.ts";
+import { ARP_REPLY, ARP_REQUEST, type ArpPacket } from "../wire/arp_packet.ts";
 import type { Counters } from "./counters.ts";
 import { isGroupMac } from "./ethernet.ts";
 import type { Router } from "./routing.ts";
 import type { Transmitter } from "./transmit.ts";
 
-/** ARP operation codes (RFC 826). */
-export const ARP_REQUEST = 1;
-/** Reply. */
-export const ARP_REPLY = 2;
-
 /** RFC 5227 section 1.1 DEFEND_INTERVAL: 10 seconds between defensive announcements. */
 export const DEFEND_INTERVAL_MS = 10000;
 
-/** Handle the ARP packet decoded in `d` (a receive descriptor of kind K_ARP). */
+/** Handle a received ARP packet. */
 export function arpInput(
-  d: Int32Array,
+  arp: Readonly<ArpPacket>,
   tx: Transmitter,
   router: Router,
   c: Counters,
   now: number,
 ): void {
   c.inc("arp-in");
-  const op = d[D_ARP_OP]!;
+  const { op, shaHi, shaLo, spa, tpa } = arp;
   if (op !== ARP_REQUEST && op !== ARP_REPLY) return c.inc("arp-bad-op");
-  const shaHi = d[D_ARP_SHA_HI]!, shaLo = d[D_ARP_SHA_LO]! >>> 0;
-  const spa = d[D_ARP_SPA]! >>> 0, tpa = d[D_ARP_TPA]! >>> 0;
   const ours = router.address;
   if (spa === ours) {
     // Someone else claims our address (or our own frame came back). RFC 5227 2.4 (b): defend

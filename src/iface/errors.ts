@@ -4,8 +4,10 @@
  * @module
  */
 
-/** Why an interface-layer call failed. */
-export type IfaceErrorCode = "addr-in-use" | "unreachable" | "closed";
+import type { TcpErrorCode } from "../tcp/types.ts";
+
+/** Why an interface-layer call failed: the codes of the layer error union it uses. */
+export type IfaceErrorCode = Extract<TcpErrorCode, "addr-in-use" | "unreachable" | "closed">;
 
 /**
  * A failure the caller may handle: the port is taken, the destination has no route, the

@@ -12,6 +12,7 @@
  * @module
  */
 
+import type { Ipv4Header } from "../wire/ipv4_header.ts";
 import type { IfaceLimits } from "./limits.ts";
 
 /** What add() did with a fragment: held, completed, or a drop reason name. */
@@ -71,23 +72,13 @@ export class Reassembler {
   }
 
   /**
-   * Add one fragment. The IPv4 header lies at `mem[ipOff, ipOff+hlen)`, the fragment's data
-   * at `mem[dataOff, dataOff+dataLen)`; `frag` is the flags/offset field. On "complete", call
-   * takeInto() before the next add().
+   * Add one fragment: `ip` is its decoded header (lying at `mem[ip.headerOff, +headerLen)`,
+   * its data at `mem[ip.payloadOff, +payloadLen)`). On "complete", call takeInto() before the
+   * next add().
    */
-  add(
-    mem: Uint8Array,
-    ipOff: number,
-    hlen: number,
-    dataOff: number,
-    dataLen: number,
-    src: number,
-    dst: number,
-    proto: number,
-    id: number,
-    frag: number,
-    now: number,
-  ): FragResult {
+  add(mem: Uint8Array, ip: Readonly<Ipv4Header>, now: number): FragResult {
+    const { headerOff: ipOff, headerLen: hlen, payloadOff: dataOff, payloadLen: dataLen } = ip;
+    const { src, dst, proto, id, frag } = ip;
     const start = (frag & 0x1fff) * 8;
     const more = (frag & 0x2000) !== 0;
     // RFC 791: every fragment but the last carries a multiple of 8 bytes.

@@ -7,27 +7,17 @@
  */
 
 import type { Engine } from "../kernels/engine.ts";
-import {
-  D_ICMP_CODE,
-  D_ICMP_REST,
-  D_ICMP_TYPE,
-  D_IP_FRAG,
-  D_IP_PROTO,
-  D_IP_SRC,
-  D_IP_TOS,
-  D_IP_TOTLEN,
-  D_PAYLOAD_LEN,
-  D_PAYLOAD_OFF,
-  K_ICMP,
-  TX_PAYLOAD_OFF,
-} from "../wire/layout.ts";
-import type { TcpHandler, TcpIcmpError } from "../tcp/contract.ts";
+import { K_ICMP, TX_PAYLOAD_OFF } from "../wire/layout.ts";
+import { IcmpHeader } from "../wire/icmp_header.ts";
+import type { Ipv4Header } from "../wire/ipv4_header.ts";
+import { PROTO_ICMP, PROTO_TCP, PROTO_UDP } from "../wire/checksum.ts";
+import type { TcpHandler, TcpIcmpError, TcpIcmpReport } from "../tcp/contract.ts";
 import type { Counters } from "./counters.ts";
 import type { ExpiredDatagram } from "./fragments.ts";
 import type { IfaceLimits } from "./limits.ts";
 import { TokenBucket } from "./rate_limit.ts";
 import { isMulticastIp, type Router } from "./routing.ts";
-import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, type Transmitter } from "./transmit.ts";
+import type { Transmitter } from "./transmit.ts";
 
 /** ICMP types (RFC 792). */
 export const ICMP_ECHO_REPLY = 0;
@@ -71,6 +61,18 @@ export class Icmp {
   #router: Router;
   #counters: Counters;
   #bucket: TokenBucket;
+  /** The header of the message being sent. */
+  #out = new IcmpHeader();
+  /** The record handed to TCP's icmpError (reused). */
+  #report: TcpIcmpReport = {
+    kind: "net-unreachable",
+    localIp: 0,
+    localPort: 0,
+    remoteIp: 0,
+    remotePort: 0,
+    seq: 0,
+    mtu: 0,
+  };
 
   /** ICMP for the interface that owns `tx`. */
   constructor(
@@ -100,52 +102,50 @@ export class Icmp {
     const mem = this.#engine.mem;
     mem.set(data, TX_PAYLOAD_OFF);
     const t = this.#tx.ipHeader(K_ICMP, this.#router.address, dst, 0);
-    t[D_ICMP_TYPE] = ICMP_ECHO;
-    t[D_ICMP_CODE] = 0;
-    t[D_ICMP_REST] = ((ident & 0xffff) << 16) | (seq & 0xffff);
+    this.#out.echo(ICMP_ECHO, ident, seq).toDesc(t);
     this.#counters.inc("icmp-echo-requests");
     return this.#tx.sendDatagram(TX_PAYLOAD_OFF, data.length, dst, nh, now);
   }
 
-  /** An ICMP message to us, decoded in rxDesc. `toBroadcast`: sent to a broadcast address. */
-  input(toBroadcast: boolean, now: number): void {
-    const d = this.#engine.rxDesc;
-    const type = d[D_ICMP_TYPE]!;
+  /** An ICMP message `msg` to us in datagram `ip`. `toBroadcast`: sent to a broadcast address. */
+  input(
+    ip: Readonly<Ipv4Header>,
+    msg: Readonly<IcmpHeader>,
+    toBroadcast: boolean,
+    now: number,
+  ): void {
+    const type = msg.type;
     this.#counters.inc("icmp-in");
     switch (type) {
       case ICMP_ECHO: {
         // Linux icmp_echo_ignore_broadcasts=1: no replies to broadcast pings (smurf attacks).
         if (toBroadcast) return this.#counters.inc("icmp-echo-broadcast-ignored");
-        const src = d[D_IP_SRC]! >>> 0;
+        const src = ip.src;
         const nh = this.#router.nextHop(src);
         if (nh < 0 || !isUnicastSource(src, this.#router)) {
           return this.#counters.inc("icmp-echo-no-route");
         }
-        const dataOff = d[D_PAYLOAD_OFF]!, dataLen = d[D_PAYLOAD_LEN]!;
-        const rest = d[D_ICMP_REST]!;
         // RFC 792 echo: the reply carries the request's identifier, sequence and data; RFC 1122
         // 3.2.2.6: any size, and the reply's source is the address the request was sent to.
-        const t = this.#tx.ipHeader(K_ICMP, this.#router.address, src, 0, d[D_IP_TOS]!);
-        t[D_ICMP_TYPE] = ICMP_ECHO_REPLY;
-        t[D_ICMP_CODE] = 0;
-        t[D_ICMP_REST] = rest;
+        const t = this.#tx.ipHeader(K_ICMP, this.#router.address, src, 0, ip.tos);
+        this.#out.set(ICMP_ECHO_REPLY, 0, msg.rest).toDesc(t);
         this.#counters.inc("icmp-echo-replies");
-        this.#tx.sendDatagram(dataOff, dataLen, src, nh, now);
+        this.#tx.sendDatagram(msg.payloadOff, msg.payloadLen, src, nh, now);
         return;
       }
       case ICMP_UNREACHABLE:
       case ICMP_TIME_EXCEEDED:
       case ICMP_PARAMETER_PROBLEM:
         if (toBroadcast) return this.#counters.inc("icmp-error-broadcast-ignored");
-        return this.#error(type, d[D_ICMP_CODE]!, d[D_ICMP_REST]!, now);
+        return this.#error(msg, now);
       case ICMP_SOURCE_QUENCH:
         return this.#counters.inc("icmp-source-quench-ignored"); // RFC 6633
       case ICMP_ECHO_REPLY: {
         this.#counters.inc("icmp-echo-reply-in");
         if (this.onEchoReply === null || toBroadcast) return;
-        const off = d[D_PAYLOAD_OFF]!, rest = d[D_ICMP_REST]!;
-        const data = this.#engine.mem.slice(off, off + d[D_PAYLOAD_LEN]!);
-        this.onEchoReply(d[D_IP_SRC]! >>> 0, rest >>> 16, rest & 0xffff, data);
+        const off = msg.payloadOff;
+        const data = this.#engine.mem.slice(off, off + msg.payloadLen);
+        this.onEchoReply(ip.src, msg.ident, msg.sequence, data);
         return;
       }
       default:
@@ -154,26 +154,31 @@ export class Icmp {
   }
 
   /**
-   * Send an ICMP error about the datagram decoded in rxDesc whose IPv4 header lies at `l3Off`,
-   * unless RFC 1122 3.2.2 forbids it (the datagram is an ICMP error, went to a broadcast or
-   * multicast address, is a non-initial fragment, or has no unicast source) or the rate limit
-   * suppresses it. `toBroadcast` says the frame or datagram was broadcast or multicast.
+   * Send an ICMP error about the received datagram `ip`, unless RFC 1122 3.2.2 forbids it (the
+   * datagram is an ICMP error, went to a broadcast or multicast address, is a non-initial
+   * fragment, or has no unicast source) or the rate limit suppresses it. `toBroadcast` says
+   * the frame or datagram was broadcast or multicast.
    */
-  sendError(type: number, code: number, l3Off: number, toBroadcast: boolean, now: number): void {
-    const d = this.#engine.rxDesc;
-    const src = d[D_IP_SRC]! >>> 0;
-    if (toBroadcast || (d[D_IP_FRAG]! & 0x1fff) !== 0 || !isUnicastSource(src, this.#router)) {
+  sendError(
+    type: number,
+    code: number,
+    ip: Readonly<Ipv4Header>,
+    toBroadcast: boolean,
+    now: number,
+  ): void {
+    const src = ip.src;
+    if (toBroadcast || (ip.frag & 0x1fff) !== 0 || !isUnicastSource(src, this.#router)) {
       return this.#counters.inc("icmp-error-suppressed");
     }
-    if (d[D_IP_PROTO] === PROTO_ICMP) {
-      const t = d[D_ICMP_TYPE]!;
+    const mem = this.#engine.mem;
+    if (ip.proto === PROTO_ICMP) {
+      const t = mem[ip.payloadOff]!; // the type of the ICMP message it carries
       if (t !== ICMP_ECHO && t !== ICMP_ECHO_REPLY && t !== 13 && t !== 14) {
         return this.#counters.inc("icmp-error-suppressed");
       }
     }
-    const len = Math.min(d[D_IP_TOTLEN]!, MAX_QUOTE);
-    const mem = this.#engine.mem;
-    mem.copyWithin(TX_PAYLOAD_OFF, l3Off, l3Off + len);
+    const len = Math.min(ip.totalLen, MAX_QUOTE);
+    mem.copyWithin(TX_PAYLOAD_OFF, ip.headerOff, ip.headerOff + len);
     this.#emitError(type, code, src, len, now);
   }
 
@@ -198,18 +203,16 @@ export class Icmp {
     if (nh < 0) return this.#counters.inc("icmp-error-no-route");
     if (!this.#bucket.take(now)) return this.#counters.inc("icmp-rate-limited");
     const t = this.#tx.ipHeader(K_ICMP, this.#router.address, dst, 0, 0xc0);
-    t[D_ICMP_TYPE] = type;
-    t[D_ICMP_CODE] = code;
-    t[D_ICMP_REST] = 0;
+    this.#out.set(type, code, 0).toDesc(t);
     this.#counters.inc("icmp-errors-out");
     this.#tx.encodeAndSend(TX_PAYLOAD_OFF, quoteLen, nh, now);
   }
 
   /** An ICMP error to us: find the datagram it quotes and tell its protocol. */
-  #error(type: number, code: number, rest: number, now: number): void {
-    const d = this.#engine.rxDesc;
+  #error(msg: Readonly<IcmpHeader>, now: number): void {
+    const { type, code, rest } = msg;
     const mem = this.#engine.mem;
-    const q = d[D_PAYLOAD_OFF]!, n = d[D_PAYLOAD_LEN]!;
+    const q = msg.payloadOff, n = msg.payloadLen;
     // RFC 792: the quote is the original IPv4 header and at least 8 bytes of its data.
     const ihl = (mem[q]! & 15) * 4;
     if (n < 28 || mem[q]! >> 4 !== 4 || ihl < 20 || n < ihl + 8) {
@@ -236,16 +239,15 @@ export class Icmp {
       if (this.tcp === null) return this.#counters.inc("tcp-no-handler");
       const o = q + ihl;
       this.#counters.inc("icmp-errors-to-tcp");
-      this.tcp.icmpError(
-        kind,
-        qsrc,
-        (mem[o]! << 8) | mem[o + 1]!,
-        qdst,
-        (mem[o + 2]! << 8) | mem[o + 3]!,
-        u32(mem, o + 4),
-        mtu,
-        now,
-      );
+      const r = this.#report;
+      r.kind = kind;
+      r.localIp = qsrc;
+      r.localPort = (mem[o]! << 8) | mem[o + 1]!;
+      r.remoteIp = qdst;
+      r.remotePort = (mem[o + 2]! << 8) | mem[o + 3]!;
+      r.seq = u32(mem, o + 4);
+      r.mtu = mtu;
+      this.tcp.icmpError(r, now);
     } else if (proto === PROTO_UDP) {
       this.#counters.inc("icmp-errors-udp");
     } else {

@@ -25,23 +25,6 @@
 
 import type { Engine } from "../kernels/engine.ts";
 import {
-  D_DST_PORT,
-  D_ETH_DST_HI,
-  D_ETH_DST_LO,
-  D_IP_DST,
-  D_IP_FRAG,
-  D_IP_HLEN,
-  D_IP_ID,
-  D_IP_PROTO,
-  D_IP_SRC,
-  D_KIND,
-  D_L3_OFF,
-  D_L4_LEN,
-  D_L4_OFF,
-  D_PAYLOAD_LEN,
-  D_PAYLOAD_OFF,
-  D_SRC_PORT,
-  D_VLAN,
   K_ARP,
   K_ETH_OTHER,
   K_ICMP,
@@ -51,6 +34,11 @@ import {
   K_UDP,
   TX_PAYLOAD_OFF,
 } from "../wire/layout.ts";
+import { ARP_REQUEST, ArpPacket } from "../wire/arp_packet.ts";
+import { EthernetFrame } from "../wire/ethernet_frame.ts";
+import { IcmpHeader } from "../wire/icmp_header.ts";
+import { hasSourceRoute, IP_DF, Ipv4Header } from "../wire/ipv4_header.ts";
+import { UdpHeader } from "../wire/udp_header.ts";
 import type { TcpHandler, TcpTransmit } from "../tcp/contract.ts";
 import { dropName } from "../wire/drop.ts";
 import { TcpSegment } from "../wire/tcp_segment.ts";
@@ -68,7 +56,7 @@ import {
 import type { FrameSink, InterfaceOptions } from "./interface_types.ts";
 import { type IfaceLimits, resolveLimits } from "./limits.ts";
 import { formatIpv4, isMulticastIp, type Route, Router } from "./routing.ts";
-import { REASM_OFF, Transmitter } from "./transmit.ts";
+import { LOOPBACK_RX_OFF, REASM_OFF, Transmitter } from "./transmit.ts";
 import { type UdpOwner, type UdpSocket, UdpTable } from "./udp.ts";
 
 export type { FrameSink, InterfaceOptions } from "./interface_types.ts";
@@ -96,11 +84,25 @@ export class Interface implements TcpTransmit, UdpOwner {
   #frags: Reassembler;
   #udp: UdpTable;
   #tcp: TcpHandler | null = null;
+  // Received headers, one reused record per layer (filled from the receive descriptor).
+  #eth = new EthernetFrame();
+  #arp = new ArpPacket();
+  #ip = new Ipv4Header();
+  #rxIcmp = new IcmpHeader();
+  #rxUdp = new UdpHeader();
   #seg = new TcpSegment();
+  // Outgoing UDP header.
+  #txUdp = new UdpHeader();
   #macHi: number;
   #macLo: number;
   #multicast: boolean;
-  #now = 0;
+  /**
+   * The `now` of the last start/receive/poll call, for the calls an application makes between
+   * driver turns (ping, UDP send) that take no clock; TCP passes its own `now`.
+   */
+  #lastNow = 0;
+  /** True while a frame from the loopback queue is being received. */
+  #looped = false;
 
   /**
    * An interface sending through `sink`. Throws a RangeError for an MTU below 68 (RFC 791) or
@@ -150,57 +152,83 @@ export class Interface implements TcpTransmit, UdpOwner {
 
   /** Announce our address once (a gratuitous ARP request, RFC 5227 section 2.3). */
   start(now: number): void {
-    this.#now = now;
-    this.#tx.sendArp(1, this.address, 0, 0, this.address, 0xffff, 0xffffffff);
+    this.#lastNow = now;
+    this.#tx.sendArp(ARP_REQUEST, this.address, 0, 0, this.address, 0xffff, 0xffffffff);
   }
 
   /** Process one frame lying in `engine.mem[off, off+len)`. Never throws on any bytes. */
   receive(off: number, len: number, now: number): void {
-    this.#now = now;
+    this.#lastNow = now;
     const c = this.#counters;
     c.framesIn++;
     c.bytesIn += len;
+    this.#frame(off, len, now);
+  }
+
+  /** Frames waiting on the loopback path (to our own addresses). */
+  get loopbackPending(): number {
+    return this.#tx.loopback.pending;
+  }
+
+  /**
+   * Receive the frames that were waiting on the loopback path (those looped while they are
+   * received wait for the next call). Returns how many were received.
+   */
+  deliverLoopback(now: number): number {
+    const q = this.#tx.loopback;
+    const n = q.pending;
+    for (let i = 0; i < n; i++) {
+      const f = q.shift()!;
+      this.#engine.mem.set(f, LOOPBACK_RX_OFF); // mem is re-read: WASM memory may grow
+      this.#looped = true;
+      try {
+        this.#frame(LOOPBACK_RX_OFF, f.length, now);
+      } finally {
+        this.#looped = false;
+      }
+    }
+    return n;
+  }
+
+  #frame(off: number, len: number, now: number): void {
+    this.#lastNow = now;
+    const c = this.#counters;
     const verdict = this.#engine.decode(off, len);
     if (verdict !== 0) return c.inc(dropName(verdict));
     const d = this.#engine.rxDesc;
-    const eth = filterDestination(
-      d[D_ETH_DST_HI]!,
-      d[D_ETH_DST_LO]!,
-      this.#macHi,
-      this.#macLo,
-      this.#multicast,
-    );
-    if (eth === "not-for-us") return c.inc("eth-not-for-us");
+    const eth = this.#eth.fromDesc(d);
+    const cast = filterDestination(eth.dstHi, eth.dstLo, this.#macHi, this.#macLo, this.#multicast);
+    if (cast === "not-for-us") return c.inc("eth-not-for-us");
     // No VLAN is configured here: tagged frames belong to another interface (like Linux).
-    if (d[D_VLAN]! >= 0) return c.inc("eth-vlan-tagged");
-    const kind = d[D_KIND]!;
-    if (kind === K_ARP) {
-      return arpInput(this.#engine.rxDesc, this.#tx, this.#router, this.#counters, now);
+    if (eth.vlan >= 0) return c.inc("eth-vlan-tagged");
+    if (eth.kind === K_ARP) {
+      return arpInput(this.#arp.fromDesc(d), this.#tx, this.#router, this.#counters, now);
     }
-    if (kind === K_ETH_OTHER) return c.inc("eth-unknown-type");
-    this.#ipv4(d[D_L3_OFF]!, eth !== "unicast", now);
+    if (eth.kind === K_ETH_OTHER) return c.inc("eth-unknown-type");
+    this.#ipv4(cast !== "unicast", now);
   }
 
   /** ARP retries and aging, fragment timeouts. */
   poll(now: number): void {
-    this.#now = now;
+    this.#lastNow = now;
     this.#tx.arp.poll(now);
     const expired = this.#frags.poll(now, (x) => this.#icmp.reassemblyTimeout(x, now));
     if (expired > 0) this.#counters.inc("frag-timeout", expired);
   }
 
-  /** The earliest deadline of poll() in ms, or Infinity. */
+  /** The earliest deadline of poll() in ms (0 while looped frames wait), or Infinity. */
   pollAt(): number {
+    if (this.#tx.loopback.pending > 0) return 0;
     return Math.min(this.#tx.arp.pollAt(), this.#frags.pollAt());
   }
 
   /**
    * Bind a UDP socket to `port` (0 = a free ephemeral port) on `localIp` (0 or absent = any of
-   * our addresses). Throws IfaceError "addr-in-use", RangeError for a bad port or an address
+   * our addresses; our address or one of 127.0.0.0/8). Throws IfaceError "addr-in-use", RangeError for a bad port or an address
    * that is not ours.
    */
   udpBind(port: number, localIp = 0): UdpSocket {
-    if (localIp !== 0 && localIp >>> 0 !== this.address) {
+    if (localIp !== 0 && !this.#router.isLocal(localIp)) {
       throw new RangeError(`Address ${formatIpv4(localIp)} is not an address of this interface`);
     }
     return this.#udp.bind(this, port, localIp, this.limits.udpQueueDatagrams);
@@ -215,7 +243,7 @@ export class Interface implements TcpTransmit, UdpOwner {
     if (data.length > 65507) {
       throw new RangeError(`Echo data of ${data.length} bytes exceeds 65507`);
     }
-    if (!this.#icmp.sendEcho(dst >>> 0, ident, seq, data, this.#now)) {
+    if (!this.#icmp.sendEcho(dst >>> 0, ident, seq, data, this.#lastNow)) {
       throw new IfaceError("unreachable", `No route to ${formatIpv4(dst)}`);
     }
   }
@@ -245,6 +273,11 @@ export class Interface implements TcpTransmit, UdpOwner {
     s["frag-memory"] = this.#frags.memory;
     s["frag-datagrams"] = this.#frags.datagrams;
     s["udp-sockets"] = this.#udp.size;
+    const lo = this.#tx.loopback.stats;
+    if (lo.frames > 0) {
+      s["loopback-frames"] = lo.frames;
+      s["loopback-bytes"] = lo.bytes;
+    }
     return s;
   }
 
@@ -252,10 +285,10 @@ export class Interface implements TcpTransmit, UdpOwner {
 
   /**
    * Build and send a TCP segment: IPv4 with DF (RFC 1191 path MTU discovery, as Linux), our
-   * TTL, payload copied from send ring `ring`. Uses the time of the last receive/poll call for
-   * ARP bookkeeping. False when unroutable or the ARP cache/queue is full.
+   * TTL, payload copied from send ring `ring`; `now` for ARP bookkeeping. False when
+   * unroutable or the ARP cache/queue is full.
    */
-  sendTcp(seg: TcpSegment, ring: number): boolean {
+  sendTcp(seg: TcpSegment, ring: number, now: number): boolean {
     const dst = seg.dstIp >>> 0;
     const nh = this.#router.nextHop(dst);
     // RFC 1122 4.2.3.10: no TCP to broadcast or multicast addresses.
@@ -263,28 +296,33 @@ export class Interface implements TcpTransmit, UdpOwner {
       this.#counters.inc("tcp-no-route");
       return false;
     }
-    // RFC 1191 / Linux: DF on every TCP segment (path MTU discovery).
-    const t = this.#tx.ipHeader(K_TCP, seg.srcIp, dst, 0x4000);
+    const t = this.#engine.txDesc;
     seg.toDesc(t);
-    if (seg.srcIp === 0) t[D_IP_SRC] = this.address | 0; // bound to "any": use ours
+    // RFC 1191 / Linux: DF on every TCP segment (path MTU discovery). Bound to "any": use ours.
+    this.#tx.ipHeader(
+      K_TCP,
+      seg.srcIp === 0 ? this.#router.sourceFor(dst) | 0 : seg.srcIp,
+      dst,
+      IP_DF,
+    );
     const len = ring >= 0 ? seg.payloadLen : 0;
     if (len > 0) this.#engine.sndCopy(ring, seg.seq, len, TX_PAYLOAD_OFF);
     this.#counters.tcpOut++;
-    return this.#tx.encodeAndSend(TX_PAYLOAD_OFF, len, nh, this.#now);
+    return this.#tx.encodeAndSend(TX_PAYLOAD_OFF, len, nh, now);
   }
 
-  /** The IP MTU toward `remoteIp`: the link MTU, lowered by ICMP fragmentation-needed. */
-  pathMtu(remoteIp: number): number {
-    return this.#tx.pmtu.get(remoteIp, this.#now);
+  /** The IP MTU toward `remoteIp` at `now`: the link MTU, lowered by ICMP fragmentation-needed. */
+  pathMtu(remoteIp: number, now: number): number {
+    return this.#tx.pmtu.get(remoteIp, now);
   }
 
-  /** Our address when `remoteIp` is routable, else -1. */
+  /** Our address (127.0.0.1 toward 127/8) when `remoteIp` is routable, else -1. */
   sourceFor(remoteIp: number): number {
     const dst = remoteIp >>> 0;
     if (this.#router.nextHop(dst) < 0 || this.#router.isBroadcast(dst) || isMulticastIp(dst)) {
       return -1;
     }
-    return this.address;
+    return this.#router.sourceFor(dst);
   }
 
   // ---- UdpOwner ----
@@ -293,13 +331,15 @@ export class Interface implements TcpTransmit, UdpOwner {
   udpSend(sock: UdpSocket, data: Uint8Array, remoteIp: number, remotePort: number): void {
     const nh = this.#router.nextHop(remoteIp);
     if (nh < 0) throw new IfaceError("unreachable", `No route to ${formatIpv4(remoteIp)}`);
-    const src = sock.localIp === 0 ? this.address : sock.localIp;
+    const src = sock.localIp === 0 ? this.#router.sourceFor(remoteIp) : sock.localIp;
     this.#engine.mem.set(data, TX_PAYLOAD_OFF);
     const t = this.#tx.ipHeader(K_UDP, src, remoteIp, 0);
-    t[D_SRC_PORT] = sock.localPort;
-    t[D_DST_PORT] = remotePort;
+    const u = this.#txUdp;
+    u.srcPort = sock.localPort;
+    u.dstPort = remotePort;
+    u.toDesc(t);
     this.#counters.inc("udp-out");
-    this.#tx.sendDatagram(TX_PAYLOAD_OFF, data.length, remoteIp, nh, this.#now);
+    this.#tx.sendDatagram(TX_PAYLOAD_OFF, data.length, remoteIp, nh, this.#lastNow);
   }
 
   /** Forget a closed socket (called by UdpSocket.close). */
@@ -309,30 +349,37 @@ export class Interface implements TcpTransmit, UdpOwner {
 
   // ---- receive paths ----
 
-  /** An IPv4 datagram decoded in rxDesc with its header at `l3Off`. */
-  #ipv4(l3Off: number, linkGroup: boolean, now: number): void {
+  /** The IPv4 datagram decoded in rxDesc (by decode, or decodeIpv4 after reassembly). */
+  #ipv4(linkGroup: boolean, now: number): void {
     const c = this.#counters;
     const d = this.#engine.rxDesc;
-    const dst = d[D_IP_DST]! >>> 0, src = d[D_IP_SRC]! >>> 0;
+    const ip = this.#ip.fromDesc(d);
+    const dst = ip.dst, src = ip.src;
     const bcast = this.#router.isBroadcast(dst);
     const mcast = isMulticastIp(dst);
-    // RFC 1122 3.2.1.3: accept our address, broadcast, and multicast groups when enabled.
-    if (dst !== this.address && !bcast && !(mcast && this.#multicast)) {
+    const looped = this.#looped;
+    // RFC 1122 3.2.1.3: accept our address, broadcast, and multicast groups when enabled;
+    // 127/8 only from the loopback path.
+    if (
+      dst !== this.address && !bcast && !(mcast && this.#multicast) &&
+      !(looped && dst >>> 24 === 127)
+    ) {
       return c.inc("ip-not-for-us");
     }
-    // RFC 1122 3.2.1.3: discard datagrams whose source is broadcast, multicast or loopback.
+    // RFC 1122 3.2.1.3: discard datagrams whose source is broadcast, multicast or loopback
+    // (or our own address) when they come from the wire.
     if (
-      this.#router.isBroadcast(src) || isMulticastIp(src) || src >>> 24 === 127 ||
-      src === this.address
+      this.#router.isBroadcast(src) || isMulticastIp(src) ||
+      (!looped && (src >>> 24 === 127 || src === this.address))
     ) {
       return c.inc("ip-bad-source");
     }
     // Linux accept_source_route=0: source-routed datagrams (RFC 791 LSRR/SSRR) are dropped.
-    if (d[D_IP_HLEN]! > 20 && hasSourceRoute(this.#engine.mem, l3Off, d[D_IP_HLEN]!)) {
+    if (ip.headerLen > 20 && hasSourceRoute(this.#engine.mem, ip.headerOff, ip.headerLen)) {
       return c.inc("ip-source-route");
     }
     const group = linkGroup || bcast || mcast;
-    switch (d[D_KIND]) {
+    switch (ip.kind) {
       case K_TCP:
         if (group) return c.inc("tcp-to-broadcast"); // RFC 1122 4.2.3.10
         if (this.#tcp === null) return c.inc("tcp-no-handler");
@@ -340,79 +387,49 @@ export class Interface implements TcpTransmit, UdpOwner {
         this.#tcp.input(this.#seg.fromDesc(d), now);
         return;
       case K_UDP:
-        return this.#udpIn(l3Off, group, now);
+        return this.#udpInput(ip, this.#rxUdp.fromDesc(d), group, now);
       case K_ICMP:
-        return this.#icmp.input(group, now);
+        return this.#icmp.input(ip, this.#rxIcmp.fromDesc(d), group, now);
       case K_IPV4_FRAGMENT:
-        return this.#fragment(l3Off, linkGroup, now);
+        return this.#fragment(ip, linkGroup, now);
       case K_IPV4_OTHER:
         c.inc("ip-unknown-protocol");
         // RFC 1122 3.2.2.1: a host SHOULD send protocol unreachable.
-        return this.#icmp.sendError(ICMP_UNREACHABLE, CODE_PROTOCOL_UNREACHABLE, l3Off, group, now);
+        return this.#icmp.sendError(ICMP_UNREACHABLE, CODE_PROTOCOL_UNREACHABLE, ip, group, now);
       default:
         return c.inc("ip-unknown-kind");
     }
   }
 
-  #udpIn(l3Off: number, group: boolean, now: number): void {
+  /** A UDP datagram `udp` in `ip`: to its socket, or port unreachable. */
+  #udpInput(ip: Ipv4Header, udp: UdpHeader, group: boolean, now: number): void {
     const c = this.#counters;
-    const d = this.#engine.rxDesc;
     c.inc("udp-in");
-    const sock = this.#udp.find(d[D_IP_DST]!, d[D_DST_PORT]!);
+    const sock = this.#udp.find(ip.dst, udp.dstPort);
     if (sock === undefined) {
       c.inc("udp-no-socket");
       // RFC 1122 4.1.3.1: port unreachable when no socket listens (not for broadcasts).
-      return this.#icmp.sendError(ICMP_UNREACHABLE, CODE_PORT_UNREACHABLE, l3Off, group, now);
+      return this.#icmp.sendError(ICMP_UNREACHABLE, CODE_PORT_UNREACHABLE, ip, group, now);
     }
-    const off = d[D_PAYLOAD_OFF]!;
-    const data = this.#engine.mem.subarray(off, off + d[D_PAYLOAD_LEN]!);
-    if (!sock.deliver(data, d[D_IP_SRC]! >>> 0, d[D_SRC_PORT]!)) c.inc("udp-queue-full");
+    const off = udp.payloadOff;
+    const data = this.#engine.mem.subarray(off, off + udp.payloadLen);
+    if (!sock.deliver(data, ip.src, udp.srcPort)) c.inc("udp-queue-full");
   }
 
   /** RFC 791 3.2 reassembly; a completed datagram is decoded at REASM_OFF and processed. */
-  #fragment(l3Off: number, linkGroup: boolean, now: number): void {
+  #fragment(ip: Ipv4Header, linkGroup: boolean, now: number): void {
     const c = this.#counters;
-    const d = this.#engine.rxDesc;
     c.inc("ip-fragments-in");
-    const r = this.#frags.add(
-      this.#engine.mem,
-      l3Off,
-      d[D_IP_HLEN]!,
-      d[D_L4_OFF]!,
-      d[D_L4_LEN]!,
-      d[D_IP_SRC]!,
-      d[D_IP_DST]!,
-      d[D_IP_PROTO]!,
-      d[D_IP_ID]!,
-      d[D_IP_FRAG]!,
-      now,
-    );
+    const r = this.#frags.add(this.#engine.mem, ip, now);
     if (r === "held") return;
     if (r !== "complete") return c.inc(r);
     const len = this.#frags.takeInto(this.#engine.mem, REASM_OFF);
     c.inc("ip-reassembled");
     const verdict = this.#engine.decodeIpv4(REASM_OFF, len);
     if (verdict !== 0) return c.inc(dropName(verdict));
-    if (this.#engine.rxDesc[D_KIND] === K_IPV4_FRAGMENT) return c.inc("frag-still-fragment");
-    this.#ipv4(REASM_OFF, linkGroup, now);
-  }
-}
-
-/** True when the IPv4 options at `mem[l3Off+20, l3Off+hlen)` hold a source route (RFC 791). */
-function hasSourceRoute(mem: Uint8Array, l3Off: number, hlen: number): boolean {
-  let i = l3Off + 20;
-  const end = l3Off + hlen;
-  while (i < end) {
-    const type = mem[i]!;
-    if (type === 0) return false; // end of option list
-    if (type === 1) {
-      i++; // no-operation
-      continue;
+    if (ip.fromDesc(this.#engine.rxDesc).kind === K_IPV4_FRAGMENT) {
+      return c.inc("frag-still-fragment");
     }
-    if (type === 0x83 || type === 0x89) return true; // loose / strict source and record route
-    const len = i + 1 < end ? mem[i + 1]! : 0;
-    if (len < 2) return false; // malformed: the rest is not options we act on
-    i += len;
+    this.#ipv4(linkGroup, now);
   }
-  return false;
 }

@@ -42,6 +42,8 @@ export interface IfaceLimits {
   pmtuExpiresMs: number;
   /** Lowest path MTU ICMP may set (Linux min_pmtu 552, against forged tiny MTUs). */
   minPathMtu: number;
+  /** Frames waiting on the loopback path (Linux netdev_max_backlog 1000). Default 1024. */
+  loopbackQueueFrames: number;
 }
 
 /** The default limits (see each field of {@linkcode IfaceLimits}). */
@@ -61,6 +63,7 @@ export const DEFAULT_LIMITS: Readonly<IfaceLimits> = Object.freeze({
   pmtuCacheSize: 256,
   pmtuExpiresMs: 600000,
   minPathMtu: 552,
+  loopbackQueueFrames: 1024,
 });
 
 /**

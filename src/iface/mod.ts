@@ -14,5 +14,5 @@ export { formatIpv4, parseIpv4, type Route } from "./routing.ts";
 export { formatMac } from "./ethernet.ts";
 export type { UdpOwner } from "./udp.ts";
 // The TCP seam the Interface implements and calls (settled contracts of other layers).
-export type { TcpHandler, TcpIcmpError, TcpTransmit } from "../tcp/contract.ts";
+export type { TcpHandler, TcpIcmpError, TcpIcmpReport, TcpTransmit } from "../tcp/contract.ts";
 export { TcpSegment } from "../wire/tcp_segment.ts";

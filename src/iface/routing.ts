@@ -37,6 +37,9 @@ export function formatIpv4(ip: number): string {
   return `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`;
 }
 
+/** 127.0.0.1, the source of datagrams to 127.0.0.0/8 (RFC 1122 3.2.1.3 (g)). */
+export const LOOPBACK_ADDRESS = 0x7f000001;
+
 /** True for 224.0.0.0/4 (RFC 1112). */
 export function isMulticastIp(ip: number): boolean {
   return ip >>> 28 === 0xe;
@@ -92,13 +95,27 @@ export class Router {
   }
 
   /**
-   * The next hop for `dst`, or null when unroutable: 0.0.0.0, loopback 127/8 (RFC 1122
-   * 3.2.1.3: never sent on a link), our own address (no loopback path in this layer), and
-   * off-link destinations without a gateway.
+   * True for destinations that never leave the host: our own address and 127.0.0.0/8
+   * (RFC 1122 3.2.1.3 (g): loopback, never sent on a link). They go through the loopback path.
+   */
+  isLocal(ip: number): boolean {
+    const u = ip >>> 0;
+    return u === this.address || u >>> 24 === 127;
+  }
+
+  /** The source address for datagrams to `dst`: 127.0.0.1 toward 127/8, else our address. */
+  sourceFor(dst: number): number {
+    return (dst >>> 24) === 127 ? LOOPBACK_ADDRESS : this.address;
+  }
+
+  /**
+   * The next hop for `dst`, or null when unroutable: 0.0.0.0 and off-link destinations
+   * without a gateway. Local destinations (`isLocal`) are their own next hop (loopback).
    */
   route(dst: number): Route | null {
     const ip = dst >>> 0;
-    if (ip === 0 || ip >>> 24 === 127 || ip === this.address) return null;
+    if (ip === 0) return null;
+    if (this.isLocal(ip)) return { nextHop: ip, source: this.sourceFor(ip) };
     if (this.onLink(ip) || this.isBroadcast(ip) || isMulticastIp(ip)) {
       return { nextHop: ip, source: this.address };
     }
@@ -109,7 +126,8 @@ export class Router {
   /** The next hop for `dst` without allocating, or -1 when unroutable (see route). */
   nextHop(dst: number): number {
     const ip = dst >>> 0;
-    if (ip === 0 || ip >>> 24 === 127 || ip === this.address) return -1;
+    if (ip === 0) return -1;
+    if (this.isLocal(ip)) return ip;
     if (this.onLink(ip) || this.isBroadcast(ip) || isMulticastIp(ip)) return ip;
     return this.gateway;
   }

@@ -15,36 +15,19 @@
 
 import type { Engine } from "../kernels/engine.ts";
 import {
-  D_ARP_OP,
-  D_ARP_SHA_HI,
-  D_ARP_SHA_LO,
-  D_ARP_SPA,
-  D_ARP_THA_HI,
-  D_ARP_THA_LO,
-  D_ARP_TPA,
-  D_ETH_DST_HI,
-  D_ETH_DST_LO,
-  D_ETH_SRC_HI,
-  D_ETH_SRC_LO,
-  D_ETHERTYPE,
-  D_IP_DST,
-  D_IP_FRAG,
-  D_IP_ID,
-  D_IP_PROTO,
-  D_IP_SRC,
-  D_IP_TOS,
-  D_IP_TTL,
-  D_KIND,
-  D_OPT_SACK_N,
-  D_VLAN,
   K_ARP,
   K_ICMP,
   K_IPV4_FRAGMENT,
   K_TCP,
+  K_UDP,
   TX_OFF,
   TX_PAYLOAD_OFF,
   TX_SIZE,
 } from "../wire/layout.ts";
+import { ArpPacket } from "../wire/arp_packet.ts";
+import { EthernetFrame, ETHERTYPE_ARP, ETHERTYPE_IPV4 } from "../wire/ethernet_frame.ts";
+import { IP_MF, Ipv4Header } from "../wire/ipv4_header.ts";
+import { PROTO_ICMP, PROTO_TCP, PROTO_UDP } from "../wire/checksum.ts";
 import type { FrameSink } from "./interface_types.ts";
 import { ARP_INCOMPLETE, type ArpActions, ArpCache, type ArpEntry } from "./arp_cache.ts";
 import type { Counters } from "./counters.ts";
@@ -56,6 +39,7 @@ import {
   writeMac,
 } from "./ethernet.ts";
 import type { IfaceLimits } from "./limits.ts";
+import { LoopbackQueue } from "./loopback.ts";
 import { PathMtuCache } from "./pmtu.ts";
 import { isMulticastIp, type Router } from "./routing.ts";
 
@@ -65,15 +49,13 @@ export const LANDING_BASE: number = TX_OFF + TX_SIZE - 66048;
 export const REASM_OFF: number = LANDING_BASE + 64;
 /** Where the data of a datagram to fragment is placed (headroom for its headers in front). */
 export const LANDING_DATA: number = LANDING_BASE + 128;
+/**
+ * Where a looped-back frame is placed to be received again: above the largest frame built at
+ * TX_PAYLOAD_OFF and below LANDING_BASE, so replies built while it is received clobber nothing.
+ */
+export const LOOPBACK_RX_OFF: number = TX_PAYLOAD_OFF + 65536;
 /** Payload offset of ARP frames (the 42-byte frame ends here). */
 export const ARP_OFF: number = TX_OFF + TX_SIZE - 16;
-
-/** IPv4 protocol numbers (RFC 790). */
-export const PROTO_ICMP = 1;
-/** TCP. */
-export const PROTO_TCP = 6;
-/** UDP. */
-export const PROTO_UDP = 17;
 
 /** Builds and sends frames for one interface. */
 export class Transmitter implements ArpActions {
@@ -81,6 +63,8 @@ export class Transmitter implements ArpActions {
   readonly arp: ArpCache;
   /** Path MTUs lowered by ICMP. */
   readonly pmtu: PathMtuCache;
+  /** Frames to our own addresses, waiting to be received again (loopback.ts). */
+  readonly loopback: LoopbackQueue;
   /** When we last defended our address (RFC 5227 2.4), for arp.ts. */
   lastDefend = -Infinity;
   /** Called when ARP gave up on an address (after its frames were dropped). */
@@ -102,6 +86,10 @@ export class Transmitter implements ArpActions {
   #ttl: number;
   #mtu: number;
   #ipId: number;
+  /** The headers of the frame being built (written to the transmit descriptor). */
+  #eth = new EthernetFrame();
+  #ip = new Ipv4Header();
+  #arpOut = new ArpPacket();
 
   /** A transmitter for our MAC (hi/lo words) on the subnet of `router`. */
   constructor(
@@ -129,6 +117,7 @@ export class Transmitter implements ArpActions {
     this.#ipId = opts.idSeed & 0xffff;
     this.arp = new ArpCache(opts.limits, this);
     this.pmtu = new PathMtuCache(opts.mtu, opts.limits);
+    this.loopback = new LoopbackQueue(opts.limits.loopbackQueueFrames);
   }
 
   /**
@@ -138,21 +127,30 @@ export class Transmitter implements ArpActions {
    */
   ipHeader(kind: number, src: number, dst: number, frag: number, tos = 0): Int32Array {
     const d = this.#engine.txDesc;
-    d[D_KIND] = kind;
-    d[D_ETH_DST_HI] = 0;
-    d[D_ETH_DST_LO] = 0;
-    d[D_ETH_SRC_HI] = this.#macHi;
-    d[D_ETH_SRC_LO] = this.#macLo | 0;
-    d[D_ETHERTYPE] = 0x0800;
-    d[D_VLAN] = -1;
-    d[D_IP_TOS] = tos;
-    d[D_IP_ID] = this.#ipId;
+    this.#ethernet(kind, ETHERTYPE_IPV4).toDesc(d);
+    const ip = this.#ip;
+    ip.tos = tos;
+    ip.id = this.#ipId;
     this.#ipId = (this.#ipId + 1) & 0xffff;
-    d[D_IP_FRAG] = frag;
-    d[D_IP_TTL] = this.#ttl;
-    d[D_IP_SRC] = src | 0;
-    d[D_IP_DST] = dst | 0;
+    ip.frag = frag;
+    ip.ttl = this.#ttl;
+    ip.proto = kind === K_TCP ? PROTO_TCP : kind === K_UDP ? PROTO_UDP : PROTO_ICMP;
+    ip.src = src >>> 0;
+    ip.dst = dst >>> 0;
+    ip.toDesc(d);
     return d;
+  }
+
+  /** The Ethernet record of an outgoing frame from our MAC (destination filled in by emit). */
+  #ethernet(kind: number, ethertype: number): EthernetFrame {
+    const e = this.#eth;
+    e.kind = kind;
+    e.dstHi = e.dstLo = 0;
+    e.srcHi = this.#macHi;
+    e.srcLo = this.#macLo;
+    e.ethertype = ethertype;
+    e.vlan = -1;
+    return e;
   }
 
   /**
@@ -161,17 +159,9 @@ export class Transmitter implements ArpActions {
    * (encode error, ARP cache or queue full).
    */
   encodeAndSend(payloadOff: number, payloadLen: number, nextHop: number, now: number): boolean {
-    let start = this.#engine.encode(payloadOff, payloadLen);
-    // Nothing leaves larger than the link MTU (TCP is never fragmented: DF). A TCP segment
-    // that only overflows because of its SACK blocks loses blocks until it fits: they are
-    // advisory (RFC 2018 section 4), and Linux sizes data so that options always fit.
-    while (start >= 0 && payloadOff + payloadLen - start - 14 > this.#mtu) {
-      const d = this.#engine.txDesc;
-      if (d[D_KIND] !== K_TCP || d[D_OPT_SACK_N]! <= 0) break;
-      d[D_OPT_SACK_N] = d[D_OPT_SACK_N]! - 1;
-      this.#counters.inc("tcp-sack-trimmed");
-      start = this.#engine.encode(payloadOff, payloadLen);
-    }
+    // Nothing leaves larger than the link MTU (TCP is never fragmented: DF). TCP sizes its
+    // segments, SACK blocks included, to the path MTU (payloadRoom in src/tcp/tcp_output.ts).
+    const start = this.#engine.encode(payloadOff, payloadLen);
     if (start < 0) {
       this.#counters.inc(`encode-error-${-start}`);
       return false;
@@ -208,9 +198,10 @@ export class Transmitter implements ArpActions {
     if (dataOff !== LANDING_DATA) {
       this.#engine.mem.copyWithin(LANDING_DATA, dataOff, dataOff + dataLen);
     }
-    const d = this.#engine.txDesc;
-    const proto = d[D_KIND] === K_ICMP ? PROTO_ICMP : PROTO_UDP;
-    const id = d[D_IP_ID]!;
+    // The headers ipHeader() wrote; an ARP request sent for a fragment rewrites the Ethernet
+    // fields, so every fragment writes both records again.
+    const proto = this.#eth.kind === K_ICMP ? PROTO_ICMP : PROTO_UDP;
+    const ip = this.#ip;
     if (this.#engine.encode(LANDING_DATA, dataLen) < 0) {
       this.#counters.inc("encode-error-fragment");
       return false;
@@ -224,14 +215,10 @@ export class Transmitter implements ArpActions {
       const more = o + n < msgLen;
       this.#engine.mem.copyWithin(TX_PAYLOAD_OFF, msgOff + o, msgOff + o + n);
       const t = this.#engine.txDesc;
-      // An ARP request sent for the previous fragment rewrote the Ethernet fields.
-      t[D_KIND] = K_IPV4_FRAGMENT;
-      t[D_ETHERTYPE] = 0x0800;
-      t[D_ETH_SRC_HI] = this.#macHi;
-      t[D_ETH_SRC_LO] = this.#macLo | 0;
-      t[D_IP_PROTO] = proto;
-      t[D_IP_ID] = id;
-      t[D_IP_FRAG] = (more ? 0x2000 : 0) | (o >>> 3);
+      this.#ethernet(K_IPV4_FRAGMENT, ETHERTYPE_IPV4).toDesc(t);
+      ip.proto = proto;
+      ip.frag = (more ? IP_MF : 0) | (o >>> 3);
+      ip.toDesc(t);
       this.#counters.inc("ip-fragments-out");
       ok = this.encodeAndSend(TX_PAYLOAD_OFF, n, nextHop, now) && ok;
     }
@@ -239,11 +226,19 @@ export class Transmitter implements ArpActions {
   }
 
   /**
-   * Send the frame at `engine.mem[start, +len)` to the MAC of `nextHop`: broadcast and
+   * Send the frame at `engine.mem[start, +len)` to the MAC of `nextHop`: local addresses go to
+   * the loopback queue; broadcast and
    * multicast addresses map directly; others go through the ARP cache, and while it resolves
    * a copy of the frame waits in the bounded queue of that address.
    */
   emit(nextHop: number, start: number, len: number, now: number): boolean {
+    // RFC 1122 3.2.1.3 (g): our own and 127/8 destinations loop back, never onto the link.
+    if (this.#router.isLocal(nextHop)) {
+      writeMac(this.#engine.mem, start, this.#macHi, this.#macLo);
+      if (this.loopback.push(this.#engine.mem, start, len)) return true;
+      this.#counters.inc("loopback-queue-full");
+      return false;
+    }
     if (this.#router.isBroadcast(nextHop)) {
       return this.#send(start, len, BROADCAST_HI, BROADCAST_LO);
     }
@@ -280,20 +275,19 @@ export class Transmitter implements ArpActions {
     ethLo: number,
   ): void {
     const d = this.#engine.txDesc;
-    d[D_KIND] = K_ARP;
-    d[D_ETH_SRC_HI] = this.#macHi;
-    d[D_ETH_SRC_LO] = this.#macLo | 0;
-    d[D_ETH_DST_HI] = ethHi;
-    d[D_ETH_DST_LO] = ethLo | 0;
-    d[D_ETHERTYPE] = 0x0806;
-    d[D_VLAN] = -1;
-    d[D_ARP_OP] = op;
-    d[D_ARP_SHA_HI] = this.#macHi;
-    d[D_ARP_SHA_LO] = this.#macLo | 0;
-    d[D_ARP_SPA] = spa | 0;
-    d[D_ARP_THA_HI] = thaHi;
-    d[D_ARP_THA_LO] = thaLo | 0;
-    d[D_ARP_TPA] = tpa | 0;
+    const e = this.#ethernet(K_ARP, ETHERTYPE_ARP);
+    e.dstHi = ethHi;
+    e.dstLo = ethLo >>> 0;
+    e.toDesc(d);
+    const a = this.#arpOut;
+    a.op = op;
+    a.shaHi = this.#macHi;
+    a.shaLo = this.#macLo;
+    a.spa = spa >>> 0;
+    a.thaHi = thaHi;
+    a.thaLo = thaLo >>> 0;
+    a.tpa = tpa >>> 0;
+    a.toDesc(d);
     const start = this.#engine.encode(ARP_OFF, 0);
     if (start < 0) {
       this.#counters.inc(`encode-error-${-start}`);

@@ -25,10 +25,20 @@
  * by `receive()` once due; outbound ones by the next `send()`, `receive()` or `wait()` call
  * after they are due. `nextDueAt()` tells a driver when to call again.
  *
+ * Capabilities (link.ts): corking and checksum help are forwarded to the wrapped link;
+ * `counters()` returns `fault-*` plus the wrapped link's counters; `nextDueAt()` is this
+ * injector's (and the wrapped link's). Large frames are adapted: an oversized IPv4 TCP frame
+ * from a link with segmentation offload is cut into MTU-sized segments (segment.ts) before
+ * the faults apply, so drops and delays hit wire-sized frames as on a real network; any other
+ * oversized frame is dropped and counted as `oversize`. Frames leaving the injector therefore
+ * never exceed mtu + 18 bytes and it declares no `maxFrame` of its own.
+ *
  * @module
  */
 
-import type { Link } from "./link.ts";
+import { type ChecksumFn, frameRoom, type Link } from "./link.ts";
+import { segmentFrame } from "./segment.ts";
+import { HoldQueue, Random } from "./fault_queue.ts";
 export type { Link };
 
 /** Options of {@link withFaults}. Probabilities are in [0, 1]. */
@@ -80,6 +90,10 @@ export type FaultStats = {
   overflow: number;
   /** Frames released (duplicates included). */
   delivered: number;
+  /** Large frames (beyond mtu + 18) cut into MTU-sized segments before the faults applied. */
+  segmented: number;
+  /** Frames beyond mtu + 18 that could not be cut (not IPv4 TCP): dropped. */
+  oversize: number;
 };
 
 /** A link with faults: counters and the next release time. */
@@ -93,124 +107,12 @@ export interface FaultLink extends Link {
    * wrapped link's own `nextDueAt()` when it has one.
    */
   nextDueAt(): number;
+  /** `faultStats` as `fault-<name>`, plus the wrapped link's counters. */
+  counters(): Record<string, number>;
 }
 
 const FRAME_OVERHEAD = 18;
 const PULL_FRAMES = 64;
-
-/** Small fast seeded generator (sfc32, seeded through splitmix32); floats in [0, 1). */
-class Random {
-  #a: number;
-  #b: number;
-  #c: number;
-  #d = 1;
-
-  constructor(seed: number) {
-    let s = seed >>> 0;
-    const mix = (): number => {
-      s = (s + 0x9e3779b9) >>> 0;
-      let z = s;
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-      return (z ^ (z >>> 16)) >>> 0;
-    };
-    this.#a = mix();
-    this.#b = mix();
-    this.#c = mix();
-    for (let i = 0; i < 12; i++) this.next();
-  }
-
-  next(): number {
-    const t = (((this.#a + this.#b) | 0) + this.#d) | 0;
-    this.#d = (this.#d + 1) | 0;
-    this.#a = this.#b ^ (this.#b >>> 9);
-    this.#b = (this.#c + (this.#c << 3)) | 0;
-    this.#c = (this.#c << 21) | (this.#c >>> 11);
-    this.#c = (this.#c + t) | 0;
-    return (t >>> 0) / 4294967296;
-  }
-}
-
-/** Frames held until a due time, released in (due, arrival) order. Preallocated, bounded. */
-class HoldQueue {
-  readonly slots: (Uint8Array | undefined)[];
-  readonly lens: Int32Array;
-  readonly free: Int32Array;
-  nFree: number;
-  // Binary min-heap of slot indices keyed by (due, seq).
-  readonly heap: Int32Array;
-  readonly due: Float64Array;
-  readonly seq: Float64Array;
-  size = 0;
-  nextSeq = 0;
-  busyUntil = -Infinity;
-
-  constructor(readonly limit: number, readonly slotSize: number) {
-    this.slots = new Array(limit);
-    this.lens = new Int32Array(limit);
-    this.free = new Int32Array(limit);
-    for (let i = 0; i < limit; i++) this.free[i] = limit - 1 - i;
-    this.nFree = limit;
-    this.heap = new Int32Array(limit);
-    this.due = new Float64Array(limit);
-    this.seq = new Float64Array(limit);
-  }
-
-  /** Copy a frame in, due at `due`; returns its slot, or -1 when the pool is full. */
-  push(src: Uint8Array, off: number, len: number, due: number): number {
-    if (this.nFree === 0) return -1;
-    const s = this.free[--this.nFree]!;
-    let slot = this.slots[s];
-    if (slot === undefined) slot = this.slots[s] = new Uint8Array(this.slotSize);
-    slot.set(src.subarray(off, off + len));
-    this.lens[s] = len;
-    this.due[s] = due;
-    this.seq[s] = this.nextSeq++;
-    let i = this.size++;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!this.#less(s, this.heap[p]!)) break;
-      this.heap[i] = this.heap[p]!;
-      i = p;
-    }
-    this.heap[i] = s;
-    return s;
-  }
-
-  /** Due time of the first frame, or Infinity. */
-  peekDue(): number {
-    return this.size === 0 ? Infinity : this.due[this.heap[0]!]!;
-  }
-
-  /** Remove the first frame and return its slot (valid until the next push). */
-  pop(): number {
-    const top = this.heap[0]!;
-    const last = this.heap[--this.size]!;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= this.size) break;
-      const r = l + 1;
-      const c = r < this.size && this.#less(this.heap[r]!, this.heap[l]!) ? r : l;
-      if (!this.#less(this.heap[c]!, last)) break;
-      this.heap[i] = this.heap[c]!;
-      i = c;
-    }
-    if (this.size > 0) this.heap[i] = last;
-    this.free[this.nFree++] = top;
-    return top;
-  }
-
-  clear(): void {
-    while (this.size > 0) this.pop();
-  }
-
-  #less(x: number, y: number): boolean {
-    const dx = this.due[x]!;
-    const dy = this.due[y]!;
-    return dx < dy || (dx === dy && this.seq[x]! < this.seq[y]!);
-  }
-}
 
 class FaultInjector implements FaultLink {
   readonly name: string;
@@ -225,6 +127,8 @@ class FaultInjector implements FaultLink {
     delayed: 0,
     overflow: 0,
     delivered: 0,
+    segmented: 0,
+    oversize: 0,
   };
   #o: Required<Omit<FaultOptions, "seed" | "clock" | "direction" | "rateBitsPerSec">> & {
     rate: number;
@@ -235,11 +139,11 @@ class FaultInjector implements FaultLink {
   #out: HoldQueue | null;
   #scratch: Uint8Array;
   #scratchMeta = new Int32Array(2 * PULL_FRAMES);
+  #cut: Uint8Array;
 
   constructor(inner: Link, options: FaultOptions) {
-    if ((inner as { offload?: boolean }).offload === true) {
-      // Its frames reach 64 KiB, beyond the MTU-sized slots held here.
-      throw new TypeError("Faults cannot wrap a TAP link opened with offload: true");
+    if (typeof options?.clock !== "function") {
+      throw new TypeError("Fault option clock must be a function returning milliseconds");
     }
     this.inner = inner;
     this.name = inner.name;
@@ -286,7 +190,27 @@ class FaultInjector implements FaultLink {
     const slot = this.mtu + FRAME_OVERHEAD;
     this.#in = direction === "out" ? null : new HoldQueue(queueLimit, slot);
     this.#out = direction === "in" ? null : new HoldQueue(queueLimit, slot);
-    this.#scratch = new Uint8Array(Math.max(65536, 16 * slot));
+    // Room for a full pull of the wrapped link, whose frames may be large (offload).
+    this.#scratch = new Uint8Array(Math.max(2 * 65553, 16 * slot, 8 * frameRoom(inner)));
+    this.#cut = new Uint8Array(slot);
+  }
+
+  cork(): void {
+    this.inner.cork?.();
+  }
+
+  uncork(): void {
+    this.inner.uncork?.();
+  }
+
+  useChecksum(fn: ChecksumFn): void {
+    this.inner.useChecksum?.(fn);
+  }
+
+  counters(): Record<string, number> {
+    const out: Record<string, number> = { ...this.inner.counters?.() };
+    for (const [k, v] of Object.entries(this.#st)) out[`fault-${k}`] = v;
+    return out;
   }
 
   get faultStats(): FaultStats {
@@ -295,8 +219,7 @@ class FaultInjector implements FaultLink {
 
   nextDueAt(): number {
     const own = Math.min(this.#in?.peekDue() ?? Infinity, this.#out?.peekDue() ?? Infinity);
-    const inner = (this.inner as { nextDueAt?: () => number }).nextDueAt;
-    return typeof inner === "function" ? Math.min(own, inner.call(this.inner)) : own;
+    return Math.min(own, this.inner.nextDueAt?.() ?? Infinity);
   }
 
   receive(buf: Uint8Array, meta: Int32Array, max: number): number {
@@ -308,7 +231,7 @@ class FaultInjector implements FaultLink {
     const sm = this.#scratchMeta;
     for (let pulled = 0; pulled < q.limit;) {
       const n = this.inner.receive(this.#scratch, sm, PULL_FRAMES);
-      for (let i = 0; i < n; i++) this.#impair(q, this.#scratch, sm[2 * i]!, sm[2 * i + 1]!, now);
+      for (let i = 0; i < n; i++) this.#admit(q, this.#scratch, sm[2 * i]!, sm[2 * i + 1]!, now);
       pulled += n;
       if (n === 0) break;
     }
@@ -368,6 +291,16 @@ class FaultInjector implements FaultLink {
       this.#st.delivered++;
       this.inner.send(q.slots[s] as Uint8Array, 0, q.lens[s]!);
     }
+  }
+
+  /** A frame from the wrapped link: cut first when it is larger than the wire allows. */
+  #admit(q: HoldQueue, src: Uint8Array, off: number, len: number, now: number): void {
+    if (len <= this.mtu + FRAME_OVERHEAD) return this.#impair(q, src, off, len, now);
+    const cuts = segmentFrame(src, off, len, this.mtu, this.#cut, (f, l) => {
+      this.#impair(q, f, 0, l, now);
+    });
+    if (cuts > 0) this.#st.segmented++;
+    else this.#st.oversize++;
   }
 
   /** Apply the faults to one frame and hold its copies in `q`. */

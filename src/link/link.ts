@@ -1,9 +1,30 @@
 /**
- * The link interface: whole Ethernet frames in and out. Implementations: TAP (FFI), the
- * in-memory pair, and decorators (pcap writer, fault injector) that wrap any link.
+ * The link interface: whole Ethernet frames in and out. Implementations: TAP and TUN (FFI),
+ * the in-memory pair, and decorators (pcap writer, fault injector) that wrap any link.
+ *
+ * Beyond the five required members, a link declares what else it can do with optional
+ * members (its capabilities); a driver or a decorator tests for them with `?.` and never
+ * guesses from the shape of an object:
+ *
+ * | capability      | members                 | who has it                              |
+ * | --------------- | ----------------------- | --------------------------------------- |
+ * | large frames    | `maxFrame`              | TAP/TUN with offload (up to 65553 bytes) |
+ * | corking         | `cork()`, `uncork()`    | TAP/TUN with offload (merges segments)  |
+ * | checksum help   | `useChecksum(fn)`       | TAP/TUN with offload                    |
+ * | counters        | `counters()`            | every link here (prefixed names)        |
+ * | next deadline   | `nextDueAt()`           | a fault injector holding frames         |
+ *
+ * Decorators forward every capability of the link they wrap, or adapt it (the fault injector
+ * cuts large frames into MTU-sized segments, so it declares no `maxFrame` of its own).
  *
  * @module
  */
+
+/**
+ * An Internet checksum function over a view (RFC 1071): the complement of the folded sum of
+ * `mem[off, off+len)` plus `initial`, as `jsChecksum` of src/kernels/js/checksum.ts computes.
+ */
+export type ChecksumFn = (mem: Uint8Array, off: number, len: number, initial: number) => number;
 
 /** A network link carrying Ethernet II frames. */
 export interface Link {
@@ -14,7 +35,8 @@ export interface Link {
   /**
    * Drain up to `max` waiting frames into `buf`, back to back from offset 0, without blocking.
    * For frame i, writes its offset in `buf` to `meta[2*i]` and its length to `meta[2*i+1]`.
-   * Stops early when `buf` has no room for a frame of mtu + 18 bytes. Returns the count.
+   * Stops early when `buf` has no room for a frame of {@link frameRoom} bytes. Returns the
+   * count.
    */
   receive(buf: Uint8Array, meta: Int32Array, max: number): number;
   /** Send one whole frame `buf[off, off+len)`; the bytes are consumed before this returns. */
@@ -27,4 +49,54 @@ export interface Link {
   wait(timeoutMs: number): Promise<void>;
   /** Close the link; pending wait() calls resolve. Idempotent. */
   close(): void;
+
+  /**
+   * Large frames: the largest frame `receive()` may return, when above mtu + 18 (a TAP link
+   * with segmentation offload hands in TCP segments of up to 64 KiB as single, valid frames).
+   * Absent: mtu + 18. Frames sent are never larger than mtu + 18.
+   */
+  readonly maxFrame?: number;
+  /**
+   * Corking: from now on, the link may hold consecutive TCP segments of a flow to send them
+   * as one large frame (segmentation offload). The driver brackets each pass with
+   * `cork()`/`uncork()`.
+   */
+  cork?(): void;
+  /** Send what `cork()` held and stop holding. */
+  uncork?(): void;
+  /**
+   * Checksum help: use `fn` (for example the WASM engine's checksum) where the link completes
+   * partial checksums of the frames it receives.
+   */
+  useChecksum?(fn: ChecksumFn): void;
+  /**
+   * Counters of the link and of everything it wraps, by name, each prefixed by its kind
+   * ("tap-rx-frames", "fault-dropped", "pcap-records").
+   */
+  counters?(): Record<string, number>;
+  /**
+   * Next deadline: the time (on the clock the link was given) at which held frames fall due
+   * and `receive()` (or `wait()`) should be called again; Infinity when none.
+   */
+  nextDueAt?(): number;
+}
+
+/** Largest Ethernet header plus an 802.1Q tag: the frame room needed beyond the MTU. */
+export const FRAME_OVERHEAD = 18;
+
+/**
+ * The room `receive()` needs for one frame of `link`: its `maxFrame`, or mtu + 18.
+ *
+ * @example
+ * ```ts
+ * import { createMemoryLinkPair } from "./memory.ts";
+ * import { frameRoom } from "./link.ts";
+ * const [a, b] = createMemoryLinkPair({ mtu: 1500 });
+ * if (frameRoom(a) !== 1518) throw new Error("wrong room");
+ * a.close();
+ * b.close();
+ * ```
+ */
+export function frameRoom(link: Link): number {
+  return Math.max(link.maxFrame ?? 0, link.mtu + FRAME_OVERHEAD);
 }

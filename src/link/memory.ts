@@ -88,6 +88,11 @@ class MemoryEnd implements MemoryLink {
     return this.inbox.count;
   }
 
+  counters(): Record<string, number> {
+    const s = this.stats;
+    return { "memory-sent": s.sent, "memory-received": s.received, "memory-dropped": s.dropped };
+  }
+
   receive(buf: Uint8Array, meta: Int32Array, max: number): number {
     const q = this.inbox;
     const room = this.mtu + FRAME_OVERHEAD;

@@ -1,13 +1,13 @@
 /**
- * The links: whole Ethernet frames in and out. A TAP device through FFI, an in-memory pair,
+ * The links: whole Ethernet frames in and out. TAP and TUN devices through FFI, an in-memory pair,
  * and decorators that wrap any link (pcap writer, fault injector). Re-exports only.
  *
  * @module
  */
 
-export type { Link } from "./link.ts";
+export type { ChecksumFn, Link } from "./link.ts";
 export { openTap, type TapLink, type TapOptions, type TapStats } from "./tap/tap.ts";
-export type { ChecksumFn } from "./tap/vnet.ts";
+export { openTun, type TunLink, type TunOptions } from "./tun.ts";
 export {
   createMemoryLinkPair,
   type MemoryLink,

@@ -7,10 +7,17 @@
  * Records are collected in a 256 KiB buffer written out when full, before every `wait()` (so the
  * file is complete whenever the stack goes idle), on `flush()` and on `close()`.
  *
+ * Capabilities (link.ts) are forwarded: corking, checksum help, the next deadline and large
+ * frames reach the wrapped link unchanged, and `counters()` adds `pcap-records` to the wrapped
+ * link's. Under segmentation offload, frames are recorded as they pass this decorator: the
+ * segments the stack sends (before the TAP link merges them) and the large segments it
+ * receives whole, after the link completed their checksums; so every record is a valid frame
+ * with correct checksums (tshark reads them; a received one may exceed the MTU).
+ *
  * @module
  */
 
-import type { Link } from "./link.ts";
+import type { ChecksumFn, Link } from "./link.ts";
 export type { Link };
 
 /** Options of {@link withPcap}. */
@@ -29,6 +36,8 @@ export interface PcapLink extends Link {
   flush(): void;
   /** The wrapped link's `nextDueAt()` (a fault injector's), or Infinity when it has none. */
   nextDueAt(): number;
+  /** The wrapped link's counters plus `pcap-records` (frames recorded). */
+  counters(): Record<string, number>;
 }
 
 const MAGIC_US = 0xa1b2c3d4;
@@ -42,6 +51,8 @@ class PcapWriter implements PcapLink {
   readonly name: string;
   readonly mtu: number;
   readonly inner: Link;
+  readonly maxFrame: number | undefined;
+  #records = 0;
   #file: Deno.FsFile | null;
   #buf = new Uint8Array(BUFFER_SIZE);
   #view = new DataView(this.#buf.buffer);
@@ -53,6 +64,7 @@ class PcapWriter implements PcapLink {
     this.inner = inner;
     this.name = inner.name;
     this.mtu = inner.mtu;
+    this.maxFrame = inner.maxFrame;
     this.#file = file;
     this.#nanos = options.nanoseconds ?? false;
     this.#clock = options.clock ?? (() => performance.timeOrigin + performance.now());
@@ -83,7 +95,23 @@ class PcapWriter implements PcapLink {
   }
 
   nextDueAt(): number {
-    return dueOf(this.inner);
+    return this.inner.nextDueAt?.() ?? Infinity;
+  }
+
+  cork(): void {
+    this.inner.cork?.();
+  }
+
+  uncork(): void {
+    this.inner.uncork?.();
+  }
+
+  useChecksum(fn: ChecksumFn): void {
+    this.inner.useChecksum?.(fn);
+  }
+
+  counters(): Record<string, number> {
+    return { ...this.inner.counters?.(), "pcap-records": this.#records };
   }
 
   wait(timeoutMs: number): Promise<void> {
@@ -112,6 +140,7 @@ class PcapWriter implements PcapLink {
   }
 
   #record(t: number, src: Uint8Array, off: number, len: number): void {
+    this.#records++;
     const caplen = Math.min(len, SNAPLEN);
     if (this.#used + RECORD_HEADER + caplen > BUFFER_SIZE) this.flush();
     const sec = Math.floor(t / 1000);
@@ -133,12 +162,6 @@ class PcapWriter implements PcapLink {
     this.#buf.set(src.subarray(off, off + caplen), at + RECORD_HEADER);
     this.#used = at + RECORD_HEADER + caplen;
   }
-}
-
-/** `link.nextDueAt()` when the link has one (a decorator holding frames), else Infinity. */
-function dueOf(link: Link): number {
-  const due = (link as { nextDueAt?: () => number }).nextDueAt;
-  return typeof due === "function" ? due.call(link) : Infinity;
 }
 
 /**

@@ -18,9 +18,9 @@ export interface TcpTransmit {
    * behind ARP when needed) and sends the frame. Returns false when the destination is
    * unroutable or the ARP queue is full (the segment is dropped; retransmission recovers).
    */
-  sendTcp(seg: TcpSegment, ring: number): boolean;
+  sendTcp(seg: TcpSegment, ring: number, now: number): boolean;
   /** The IP MTU toward `remoteIp` (the link MTU, lowered by ICMP fragmentation-needed). */
-  pathMtu(remoteIp: number): number;
+  pathMtu(remoteIp: number, now: number): number;
   /** The local address a connection to `remoteIp` should use, or -1 when unroutable. */
   sourceFor(remoteIp: number): number;
 }
@@ -36,24 +36,33 @@ export type TcpIcmpError =
   | "time-exceeded"
   | "parameter-problem";
 
+/**
+ * An ICMP error quoting one of our segments, as the interface layer reports it to TCP. The
+ * interface reuses one record: read it during the call, do not keep it.
+ */
+export interface TcpIcmpReport {
+  /** What the error says. */
+  kind: TcpIcmpError;
+  /** Our address, as the quoted segment had it (its source). */
+  localIp: number;
+  /** Our port. */
+  localPort: number;
+  /** The peer's address (the quoted segment's destination). */
+  remoteIp: number;
+  /** The peer's port. */
+  remotePort: number;
+  /** The quoted segment's sequence number. */
+  seq: number;
+  /** The next-hop MTU (fragmentation-needed, RFC 1191), or 0. */
+  mtu: number;
+}
+
 /** What the interface layer needs from the TCP engine. */
 export interface TcpHandler {
   /** A TCP segment for one of our addresses, checksum already verified. */
   input(seg: TcpSegment, now: number): void;
-  /**
-   * An ICMP error quoting one of our segments: local/remote as the segment we sent had them,
-   * `seq` its sequence number, `mtu` the next-hop MTU (fragmentation-needed) or 0.
-   */
-  icmpError(
-    kind: TcpIcmpError,
-    localIp: number,
-    localPort: number,
-    remoteIp: number,
-    remotePort: number,
-    seq: number,
-    mtu: number,
-    now: number,
-  ): void;
+  /** An ICMP error quoting one of our segments (RFC 1122 4.2.3.9). */
+  icmpError(report: Readonly<TcpIcmpReport>, now: number): void;
   /** ARP gave up on `ip`: connections to it that are still connecting fail (host unreachable). */
   unreachable(remoteIp: number, now: number): void;
   /** Run timers and flush output that socket calls queued. */

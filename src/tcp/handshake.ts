@@ -24,60 +24,60 @@ export function scaleFor(rcvBuf: number): number {
 }
 
 /** Pick the ISS, create the send ring after the SYN, and choose what the SYN offers. */
-export function initSend(c: TcpConnection, iss: number): void {
+export function initSend(c: TcpConnection, iss: number, now: number): void {
   const e = c.host.engine;
-  c.iss = iss >>> 0;
-  c.sndUna = c.sndNxt = c.sndMax = c.iss;
-  c.sndEnd = seqAdd(c.iss, 1); // the SYN occupies ISS; data starts at ISS + 1
-  c.recover = c.iss;
-  c.sndRing = e.sndCreate(c.opt.sndBuf, c.sndEnd);
-  const mtu = c.host.tx.pathMtu(c.remoteIp);
-  c.rcvMss = Math.max(Math.min(c.opt.mss, mtu - 40), 88);
-  c.rcvWscale = c.opt.windowScale ? scaleFor(c.opt.rcvBuf) : 0;
+  c.snd.iss = iss >>> 0;
+  c.snd.una = c.snd.nxt = c.snd.max = c.snd.iss;
+  c.snd.end = seqAdd(c.snd.iss, 1); // the SYN occupies ISS; data starts at ISS + 1
+  c.rec.recover = c.snd.iss;
+  c.snd.ring = e.sndCreate(c.opt.sndBuf, c.snd.end);
+  const mtu = c.host.tx.pathMtu(c.remoteIp, now);
+  c.rcv.mss = Math.max(Math.min(c.opt.mss, mtu - 40), 88);
+  c.rcv.wscale = c.opt.windowScale ? scaleFor(c.opt.rcvBuf) : 0;
 }
 
 /** Record the peer's SYN options and sequence number; create the receive buffer. */
 export function negotiate(c: TcpConnection, seg: TcpSegment, now: number): void {
-  c.irs = seg.seq;
-  c.rcvNxt = seqAdd(seg.seq, 1);
+  c.rcv.irs = seg.seq;
+  c.rcv.nxt = seqAdd(seg.seq, 1);
   // RFC 9293 3.7.1: without an MSS option assume 536.
-  c.peerMss = seg.mss > 0 ? seg.mss : 536;
+  c.snd.peerMss = seg.mss > 0 ? seg.mss : 536;
   c.wsOk = c.opt.windowScale && seg.ws >= 0;
   if (c.wsOk) {
-    c.sndWscale = Math.min(seg.ws, 14); // RFC 7323 2.3: larger shifts are treated as 14
+    c.snd.wscale = Math.min(seg.ws, 14); // RFC 7323 2.3: larger shifts are treated as 14
   } else {
-    c.sndWscale = 0;
-    c.rcvWscale = 0;
+    c.snd.wscale = 0;
+    c.rcv.wscale = 0;
   }
   c.sackOk = c.opt.sack && seg.sackOk;
   c.tsOk = c.opt.timestamps && seg.hasTs;
   if (c.tsOk) {
-    c.tsRecent = seg.tsVal;
-    c.tsRecentAt = now;
+    c.rcv.tsRecent = seg.tsVal;
+    c.rcv.tsRecentAt = now;
   }
-  const mtu = c.host.tx.pathMtu(c.remoteIp);
+  const mtu = c.host.tx.pathMtu(c.remoteIp, now);
   // RFC 6691: the MSS counts neither IP nor TCP options; subtract the timestamp option we
   // will carry on every segment (RFC 7323 section 3).
-  c.mss = Math.max(Math.min(c.peerMss, mtu - 40, c.opt.mss) - (c.tsOk ? 12 : 0), 32);
+  c.snd.mss = Math.max(Math.min(c.snd.peerMss, mtu - 40, c.opt.mss) - (c.tsOk ? 12 : 0), 32);
   // Congestion control chosen per connection (RFC 5681 NewReno, or CUBIC RFC 9438).
-  c.cc = c.opt.congestion === "cubic" ? new Cubic(c.mss) : new NewReno(c.mss);
-  if (c.rcvRing < 0) c.rcvRing = c.host.engine.rcvCreate(c.opt.rcvBuf, c.rcvNxt);
-  c.rcvAdv = c.rcvNxt;
+  c.cc = c.opt.congestion === "cubic" ? new Cubic(c.snd.mss) : new NewReno(c.snd.mss);
+  if (c.rcv.ring < 0) c.rcv.ring = c.host.engine.rcvCreate(c.opt.rcvBuf, c.rcv.nxt);
+  c.rcv.adv = c.rcv.nxt;
 }
 
 /** Take the peer's first window (never scaled on a SYN, RFC 7323 2.2). */
 export function firstWindow(c: TcpConnection, seg: TcpSegment): void {
-  c.sndWnd = seg.wnd;
-  c.maxSndWnd = Math.max(c.maxSndWnd, seg.wnd);
-  c.sndWl1 = seg.seq;
-  c.sndWl2 = seg.ack;
+  c.snd.wnd = seg.wnd;
+  c.snd.maxWnd = Math.max(c.snd.maxWnd, seg.wnd);
+  c.snd.wl1 = seg.seq;
+  c.snd.wl2 = seg.ack;
 }
 
 /** Enter ESTABLISHED (or FIN-WAIT-1 when the owner already shut the write side). */
 export function enterEstablished(c: TcpConnection, now: number): void {
-  c.st = c.finQueued ? "FIN-WAIT-1" : "ESTABLISHED";
-  c.retries = 0;
-  c.progressAt = now;
+  c.st = c.snd.finQueued ? "FIN-WAIT-1" : "ESTABLISHED";
+  c.timers.retries = 0;
+  c.timers.progressAt = now;
   c.rtt.rto = Math.max(c.rtt.rto, 0);
   if (c.passive) c.host.established(c);
   c.emit("established");
@@ -88,8 +88,8 @@ export function synSentInput(c: TcpConnection, seg: TcpSegment, now: number): vo
   const f = seg.flags;
   if (f & F_ACK) {
     // An ACK outside (ISS, SND.NXT] is not for this connection: RST unless it is a RST.
-    if (seqLe(seg.ack, c.iss) || seqGt(seg.ack, c.sndMax)) {
-      if (!(f & F_RST)) replyRst(c.host, seg);
+    if (seqLe(seg.ack, c.snd.iss) || seqGt(seg.ack, c.snd.max)) {
+      if (!(f & F_RST)) replyRst(c.host, seg, now);
       c.drop("tcp-bad-ack");
       return;
     }
@@ -107,16 +107,16 @@ export function synSentInput(c: TcpConnection, seg: TcpSegment, now: number): vo
   negotiate(c, seg, now);
   firstWindow(c, seg);
   if (f & F_ACK) {
-    c.sndUna = seg.ack;
-    if (c.rttStart >= 0) c.rtt.sample(now - c.rttStart);
-    c.rttStart = -1;
-    c.rtxAt = Infinity;
-    c.ackNow = true; // RFC 9293 3.10.7.3: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
+    c.snd.una = seg.ack;
+    if (c.snd.rttStart >= 0) c.rtt.sample(now - c.snd.rttStart);
+    c.snd.rttStart = -1;
+    c.timers.rtx = Infinity;
+    c.rcv.ackNow = true; // RFC 9293 3.10.7.3: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
     enterEstablished(c, now);
     return;
   }
   // Simultaneous open (RFC 9293 figure 8): SYN-RECEIVED, send SYN+ACK.
   c.st = "SYN-RECEIVED";
-  c.rtxAt = Infinity;
+  c.timers.rtx = Infinity;
   sendSyn(c, now);
 }

@@ -89,7 +89,7 @@ export class Listener implements TcpListener {
     this.#host.removeListener(this);
     for (const c of [...this.#halfOpen, ...this.#ready]) {
       c.listener = null;
-      c.reset(true, null, 0);
+      c.reset(true, null);
     }
     this.#halfOpen.clear();
     this.#ready.length = 0;
@@ -117,7 +117,7 @@ export class Listener implements TcpListener {
     const qlen = this.#halfOpen.size;
     if (2 * qlen <= Math.max(8, this.#synBacklog)) return limit;
     let young = 0;
-    for (const c of this.#halfOpen) if (c.retries === 0) young++;
+    for (const c of this.#halfOpen) if (c.timers.retries === 0) young++;
     young <<= 1;
     while (limit > 2 && qlen >= young) {
       limit--;
@@ -135,7 +135,7 @@ export class Listener implements TcpListener {
       return;
     }
     if (f & F_ACK) {
-      replyRst(this.#host, seg); // <SEQ=SEG.ACK><CTL=RST>
+      replyRst(this.#host, seg, now); // <SEQ=SEG.ACK><CTL=RST>
       return;
     }
     if (!(f & F_SYN)) {
@@ -160,14 +160,14 @@ export class Listener implements TcpListener {
     );
     c.passive = true;
     c.listener = this;
-    initSend(c, this.#host.isn(seg.dstIp, seg.dstPort, seg.srcIp, seg.srcPort, now));
+    initSend(c, this.#host.isn(seg.dstIp, seg.dstPort, seg.srcIp, seg.srcPort, now), now);
     negotiate(c, seg, now);
     firstWindow(c, seg);
     c.st = "SYN-RECEIVED";
     this.#halfOpen.add(c);
     this.#host.addConn(c);
-    c.rttStart = now;
-    c.rttSeq = c.iss;
+    c.snd.rttStart = now;
+    c.snd.rttSeq = c.snd.iss;
     sendSyn(c, now); // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>
   }
 }

@@ -1,8 +1,10 @@
 /**
- * Loss detection arithmetic shared by ACK processing and the send loop, with no side
- * effects: the duplicate-ACK threshold in force (RFC 5681 3.2, RFC 5827 early retransmit, a
- * reordering-raised threshold as Linux `tp->reordering`), and RFC 6675's IsLost and SetPipe
- * over the SACK scoreboard.
+ * Loss detection shared by ACK processing, the timers and the send loop: the duplicate-ACK
+ * threshold in force (RFC 5681 3.2, RFC 5827 early retransmit, a reordering-raised threshold as
+ * Linux `tp->reordering`), RFC 6675's IsLost, NextSeg and SetPipe over the SACK scoreboard, and
+ * RACK (RFC 8985 6.2). Most functions only read the control block; two change it:
+ * `armRackTimer` arms or cancels the RACK reordering timer, and `rackDelivered` records a
+ * delivery in the RACK state. `nextSeg` writes into the scratch it is given.
  *
  * @module
  */
@@ -20,18 +22,18 @@ export const MAX_REORDERING = 300;
  * what the outstanding segments can produce.
  */
 export function dupThreshold(c: TcpConnection): number {
-  const oseg = Math.ceil(seqDiff(c.sndMax, c.sndUna) / c.mss);
-  if (oseg < 4 && seqDiff(c.sndEnd, c.sndMax) <= 0) return Math.max(oseg - 1, 1);
-  return Math.max(3, Math.min(c.dupThresh, oseg - 1));
+  const oseg = Math.ceil(seqDiff(c.snd.max, c.snd.una) / c.snd.mss);
+  if (oseg < 4 && seqDiff(c.snd.end, c.snd.max) <= 0) return Math.max(oseg - 1, 1);
+  return Math.max(3, Math.min(c.rec.dupThresh, oseg - 1));
 }
 
 /**
  * RFC 6675 IsLost(SND.UNA), or RACK (RFC 8985 6.2): the segment at SND.UNA is taken as lost.
  */
 export function headLost(c: TcpConnection, now: number): boolean {
-  const sb = c.sb;
+  const sb = c.rec.sb;
   if (sb === null || sb.count === 0) return false;
-  return seqGt(lostEdge(c, now), c.sndUna);
+  return seqGt(lostEdge(c, now), c.snd.una);
 }
 
 /**
@@ -40,11 +42,11 @@ export function headLost(c: TcpConnection, now: number): boolean {
  * RTT plus the reordering window ago), or below a tail loss probe that arrived (tlp.ts).
  */
 function lostEdge(c: TcpConnection, now: number): number {
-  const una = c.sndUna, sb = c.sb!;
+  const una = c.snd.una, sb = c.rec.sb!;
   const thresh = dupThreshold(c);
-  let edge = sb.lostEdge(una, thresh, c.mss);
-  if (c.probeLost >= 0 && seqGt(c.probeLost, edge)) edge = c.probeLost;
-  const rack = c.rack;
+  let edge = sb.lostEdge(una, thresh, c.snd.mss);
+  if (c.tlp.lost >= 0 && seqGt(c.tlp.lost, edge)) edge = c.tlp.lost;
+  const rack = c.rec.rack;
   if (rack !== null && c.opt.rack) {
     const r = rack.lostBelow(una, now, rackReoWnd(c));
     if (seqGt(r, edge)) edge = r;
@@ -54,9 +56,9 @@ function lostEdge(c: TcpConnection, now: number): number {
 
 /** RACK.reo_wnd for `c` now (RFC 8985 6.2 step 4). */
 function rackReoWnd(c: TcpConnection): number {
-  const sb = c.sb;
-  const dupSacked = sb !== null && sb.sacked >= dupThreshold(c) * c.mss;
-  return c.rack!.reoWnd(c.inRecovery, dupSacked, c.rtt.srtt);
+  const sb = c.rec.sb;
+  const dupSacked = sb !== null && sb.sacked >= dupThreshold(c) * c.snd.mss;
+  return c.rec.rack!.reoWnd(c.rec.fastRecovery, dupSacked, c.rtt.srtt);
 }
 
 /**
@@ -64,14 +66,14 @@ function rackReoWnd(c: TcpConnection): number {
  * RACK segment that has not waited long enough yet; cancel it when there is none.
  */
 export function armRackTimer(c: TcpConnection, now: number): void {
-  const rack = c.rack, sb = c.sb;
+  const rack = c.rec.rack, sb = c.rec.sb;
   if (rack === null || !c.opt.rack || sb === null || sb.count === 0) {
-    c.rackAt = Infinity;
+    c.timers.rack = Infinity;
     return;
   }
-  const at = rack.nextTimeout(c.sndUna, now, rackReoWnd(c));
-  if (at < 0) c.rackAt = Infinity;
-  else if (at !== c.rackAt) c.arm("rackAt", Math.ceil(at));
+  const at = rack.nextTimeout(c.snd.una, now, rackReoWnd(c));
+  if (at < 0) c.timers.rack = Infinity;
+  else if (at !== c.timers.rack) c.arm("rack", Math.ceil(at));
 }
 
 /** What SACK-based recovery (RFC 6675 section 5) may send next. */
@@ -82,7 +84,7 @@ export interface NextSeg {
   lost: number;
   /** The first un-SACKed hole above HighRxt below the highest SACKed byte (rule 3), or -1. */
   hole: number;
-  /** Index in `c.rtxLog` of a retransmission presumed lost, to send again first, or -1. */
+  /** Index in `c.rec.rtxLog` of a retransmission presumed lost, to send again first, or -1. */
   resend: number;
 }
 
@@ -91,14 +93,14 @@ export interface NextSeg {
  * rules 1 and 3 (rule 2 is new data, which the send loop knows about). Writes into `out`.
  */
 export function nextSeg(c: TcpConnection, out: NextSeg, now: number): NextSeg {
-  const sb = c.sb!;
-  const una = c.sndUna;
+  const sb = c.rec.sb!;
+  const una = c.snd.una;
   const highRxt = seqGt(sb.highRxt, una) ? sb.highRxt : una;
   const lost = sb.count > 0 ? lostEdge(c, now) : una;
-  const log = c.rtxLog;
+  const log = c.rec.rtxLog;
   out.resend = log !== null && log.lostBytes > 0 ? log.firstLost() : -1;
   out.room = c.cc.cwnd - pipeWith(c, highRxt, lost);
-  const hole = sb.nextHole(highRxt, c.sndMax);
+  const hole = sb.nextHole(highRxt);
   out.hole = hole;
   out.lost = hole >= 0 && seqLt(hole, lost) ? hole : -1;
   return out;
@@ -106,27 +108,28 @@ export function nextSeg(c: TcpConnection, out: NextSeg, now: number): NextSeg {
 
 /** RFC 6675 SetPipe for a SACK recovery of `c` now (the bytes presumed in the network). */
 export function pipe(c: TcpConnection, now: number): number {
-  const sb = c.sb!, una = c.sndUna;
+  const sb = c.rec.sb!, una = c.snd.una;
   const highRxt = seqGt(sb.highRxt, una) ? sb.highRxt : una;
   return pipeWith(c, highRxt, sb.count > 0 ? lostEdge(c, now) : una);
 }
 
 function pipeWith(c: TcpConnection, highRxt: number, lost: number): number {
-  const sb = c.sb!, una = c.sndUna;
+  const sb = c.rec.sb!, una = c.snd.una;
   // The FIN's sequence number is not data in the network (Linux counts packets).
-  const high = c.finQueued && seqGt(c.sndMax, c.finSeq) ? c.finSeq : c.sndMax;
+  const high = c.snd.finQueued && seqGt(c.snd.max, c.snd.finSeq) ? c.snd.finSeq : c.snd.max;
   const p = sb.count > 0
     ? sb.pipe(una, high, highRxt, seqMax(lost, una))
     : Math.max(0, seqDiff(high, una));
   // A retransmission presumed lost has left the network: it no longer counts (RFC 6675's
   // SetPipe would count it until an RTO).
-  return c.rtxLog !== null ? p - c.rtxLog.lostBytes : p;
+  return c.rec.rtxLog !== null ? p - c.rec.rtxLog.lostBytes : p;
 }
 
 /** Whether `seq` may have been sent more than once (a go-back after an RTO, or a recovery). */
 export function retransmitted(c: TcpConnection, seq: number): boolean {
-  if (c.retries > 0) return true;
-  return c.sb !== null && (c.inRecovery || c.sndNxt !== c.sndMax) && seqLt(seq, c.sb.highRxt);
+  if (c.timers.retries > 0) return true;
+  return c.rec.sb !== null && (c.rec.fastRecovery || c.snd.nxt !== c.snd.max) &&
+    seqLt(seq, c.rec.sb.highRxt);
 }
 
 /**
@@ -136,6 +139,6 @@ export function retransmitted(c: TcpConnection, seq: number): boolean {
 export function rackDelivered(c: TcpConnection, end: number, now: number): void {
   const last = seqAdd(end, -1);
   if (retransmitted(c, last)) return;
-  const rack = c.rack!;
+  const rack = c.rec.rack!;
   rack.delivered(end, rack.sentAt(last), now);
 }

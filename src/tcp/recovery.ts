@@ -21,19 +21,19 @@ import { retransmitHead } from "./tcp_output.ts";
  * information): fast retransmit at DupThresh, limited transmit before it.
  */
 export function onDupAck(c: TcpConnection, now: number): void {
-  c.dupAcks++;
-  if (c.inRecovery) {
+  c.rec.dupAcks++;
+  if (c.rec.fastRecovery) {
     // RFC 5681 3.2 (4): NewReno inflates cwnd by one SMSS per duplicate. With a scoreboard,
     // pipe accounts for what left the network instead (RFC 6675 section 5).
-    if (!c.sackRecovery) c.cc.onDupAckInRecovery(c.mss);
+    if (c.rec.state === "fast") c.cc.onDupAckInRecovery(c.snd.mss);
     return;
   }
   const thresh = dupThreshold(c);
   // RFC 3042 limited transmit: the first two duplicate ACKs each release one new segment.
-  if (c.dupAcks < thresh) c.limitedTx = Math.min(c.dupAcks, 2);
+  if (c.rec.dupAcks < thresh) c.rec.limitedTx = Math.min(c.rec.dupAcks, 2);
   // RFC 6582 3.2 (2): enter only when the cumulative ACK covers more than `recover`, the
   // highest sequence sent then (we keep SND.MAX, one past it: hence SND.UNA >= recover).
-  if (c.dupAcks >= thresh && seqGe(c.sndUna, c.recover)) enterRecovery(c, now);
+  if (c.rec.dupAcks >= thresh && seqGe(c.snd.una, c.rec.recover)) enterRecovery(c, now);
 }
 
 /**
@@ -41,30 +41,29 @@ export function onDupAck(c: TcpConnection, now: number): void {
  * the first segment lost (DupThresh segments SACKed above it), whatever the duplicate count.
  */
 export function checkScoreboardLoss(c: TcpConnection, now: number): void {
-  if (c.inRecovery || c.sndMax === c.sndUna || !seqGe(c.sndUna, c.recover)) return;
+  if (c.rec.fastRecovery || c.snd.max === c.snd.una || !seqGe(c.snd.una, c.rec.recover)) return;
   if (headLost(c, now)) enterRecovery(c, now);
 }
 
 /** Fast retransmit and enter recovery (RFC 5681 3.2 steps 2-3, RFC 6675 section 5 step 4). */
 function enterRecovery(c: TcpConnection, now: number): void {
-  c.limitedTx = 0;
+  c.rec.limitedTx = 0;
   const cw = c.cc.cwnd, ss = c.cc.ssthresh;
-  c.cc.enterRecovery(seqDiff(c.sndMax, c.sndUna), c.mss, now);
-  c.recover = c.sndMax; // RFC 6675 RecoveryPoint = HighData, RFC 6582 recover
-  c.inRecovery = true;
-  c.sackRecovery = c.sb !== null && c.sb.count > 0;
+  c.cc.enterRecovery(seqDiff(c.snd.max, c.snd.una), c.snd.mss, now);
+  c.rec.recover = c.snd.max; // RFC 6675 RecoveryPoint = HighData, RFC 6582 recover
+  c.rec.state = c.rec.sb !== null && c.rec.sb.count > 0 ? "sack" : "fast";
   // RFC 6675 (4.2) sets cwnd = ssthresh at once; PRR (RFC 6937, as Linux) instead lets the
   // window fall to ssthresh in proportion to what the receiver reports delivered (prrAck).
-  if (c.sackRecovery) {
-    c.recoverFs = Math.max(seqDiff(c.sndMax, c.sndUna), 1);
-    c.prrDelivered = c.prrOut = 0;
+  if (c.rec.state === "sack") {
+    c.rec.recoverFs = Math.max(seqDiff(c.snd.max, c.snd.una), 1);
+    c.rec.prrDelivered = c.rec.prrOut = 0;
   }
-  if (c.sb) c.sb.highRxt = c.sndUna;
-  c.rtxLog?.clear();
+  if (c.rec.sb) c.rec.sb.highRxt = c.snd.una;
+  c.rec.rtxLog?.clear();
   // Eifel detection (RFC 3522): remember the retransmission's TSval and what to restore.
-  c.undoTs = c.tsOk ? now >>> 0 : -1;
-  c.undoCwnd = cw;
-  c.undoSsthresh = ss;
+  c.rec.undoTs = c.tsOk ? now >>> 0 : -1;
+  c.rec.undoCwnd = cw;
+  c.rec.undoSsthresh = ss;
   c.host.count("tcp-fast-retransmit");
   retransmitHead(c, now); // RFC 6675 (4.3): the segment at HighACK + 1
 }
@@ -80,39 +79,37 @@ export function onRecoveryAck(
   sackSpan: number,
   now: number,
 ): void {
-  const mss = c.mss;
-  if (c.undoTs >= 0 && seg.hasTs) {
-    if (seqLt(seg.tsEcr, c.undoTs)) {
+  const mss = c.snd.mss;
+  if (c.rec.undoTs >= 0 && seg.hasTs) {
+    if (seqLt(seg.tsEcr, c.rec.undoTs)) {
       // RFC 3522: the ACK echoes a timestamp older than the retransmission: the original
       // arrived, the retransmission was spurious (reordering). Undo the reduction (RFC 4015)
       // and tolerate the reordering seen (as Linux raises tp->reordering to the measured
       // degree, up to tcp_max_reordering).
-      c.inRecovery = false;
-      c.sackRecovery = false;
-      c.rtxLog?.clear();
-      c.probeLost = -1;
-      c.rack?.widen(now, c.rtt.srtt); // RFC 8985 6.2 step 4: wider reordering window
-      c.cc.cwnd = Math.max(c.cc.cwnd, c.undoCwnd);
-      c.cc.ssthresh = Math.max(c.cc.ssthresh, c.undoSsthresh);
+      c.rec.state = "open";
+      c.rec.rtxLog?.clear();
+      c.tlp.lost = -1;
+      c.rec.rack?.widen(now, c.rtt.srtt); // RFC 8985 6.2 step 4: wider reordering window
+      c.cc.cwnd = Math.max(c.cc.cwnd, c.rec.undoCwnd);
+      c.cc.ssthresh = Math.max(c.cc.ssthresh, c.rec.undoSsthresh);
       // The degree: segments SACKed above the hole, or without SACK the duplicates seen.
-      const degree = Math.max(Math.ceil(sackSpan / mss), c.dupAcks) + 1;
-      c.dupThresh = Math.min(Math.max(c.dupThresh + 1, degree), MAX_REORDERING);
-      c.recover = c.sndUna;
+      const degree = Math.max(Math.ceil(sackSpan / mss), c.rec.dupAcks) + 1;
+      c.rec.dupThresh = Math.min(Math.max(c.rec.dupThresh + 1, degree), MAX_REORDERING);
+      c.rec.recover = c.snd.una;
       c.host.count("tcp-spurious-retransmit");
-      c.undoTs = -1;
+      c.rec.undoTs = -1;
       return;
     }
-    c.undoTs = -1;
+    c.rec.undoTs = -1;
   }
-  if (!seqLt(seg.ack, c.recover)) {
+  if (!seqLt(seg.ack, c.rec.recover)) {
     // RFC 6582 3.2 (3) full acknowledgment / RFC 6675 section 5: recovery ends.
-    c.inRecovery = false;
-    c.sackRecovery = false;
-    c.rtxLog?.clear();
-    c.probeLost = -1;
-    c.rack?.recoveryDone();
-    c.cc.exitRecovery(seqDiff(c.sndMax, c.sndUna), mss);
-  } else if (!c.sackRecovery) {
+    c.rec.state = "open";
+    c.rec.rtxLog?.clear();
+    c.tlp.lost = -1;
+    c.rec.rack?.recoveryDone();
+    c.cc.exitRecovery(seqDiff(c.snd.max, c.snd.una), mss);
+  } else if (c.rec.state === "fast") {
     c.cc.onPartialAck(acked, mss);
     retransmitHead(c, now); // RFC 6582 3.2 (3): the first unacknowledged segment
   }
@@ -126,9 +123,9 @@ export function onRecoveryAck(
  * again ahead of other holes instead of waiting for the RTO.
  */
 export function watchRetransmissions(c: TcpConnection, now: number): void {
-  const log = c.rtxLog, sb = c.sb;
+  const log = c.rec.rtxLog, sb = c.rec.sb;
   if (log === null || sb === null || log.count === 0) return;
-  if (log.update(now, c.rtt.srtt, sb, c.sndUna) > 0) c.host.count("tcp-lost-retransmit");
+  if (log.update(now, c.rtt.srtt, sb, c.snd.una) > 0) c.host.count("tcp-lost-retransmit");
 }
 
 /**
@@ -140,16 +137,16 @@ export function watchRetransmissions(c: TcpConnection, now: number): void {
  * goes when nothing was sent yet in this recovery (as Linux).
  */
 export function prrAck(c: TcpConnection, delivered: number, now: number): void {
-  const mss = c.mss, ss = c.cc.ssthresh;
-  c.prrDelivered += delivered;
+  const mss = c.snd.mss, ss = c.cc.ssthresh;
+  c.rec.prrDelivered += delivered;
   const pipe = setPipe(c, now);
   let sndcnt: number;
   if (pipe > ss) {
-    sndcnt = Math.ceil((c.prrDelivered * ss) / c.recoverFs) - c.prrOut;
+    sndcnt = Math.ceil((c.rec.prrDelivered * ss) / c.rec.recoverFs) - c.rec.prrOut;
   } else {
-    const limit = Math.max(c.prrDelivered - c.prrOut, delivered) + mss;
+    const limit = Math.max(c.rec.prrDelivered - c.rec.prrOut, delivered) + mss;
     sndcnt = Math.min(ss - pipe, limit);
   }
-  if (sndcnt < (c.prrOut === 0 ? mss : 0)) sndcnt = c.prrOut === 0 ? mss : 0;
+  if (sndcnt < (c.rec.prrOut === 0 ? mss : 0)) sndcnt = c.rec.prrOut === 0 ? mss : 0;
   c.cc.cwnd = pipe + sndcnt;
 }

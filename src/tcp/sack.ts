@@ -21,7 +21,7 @@ const MAX_RANGES = 16;
  * import { SackScoreboard } from "./sack.ts";
  * const sb = new SackScoreboard();
  * sb.add(200, 300, 100, 400);
- * assert(sb.nextHole(100, 1000) === 100 && sb.holeEnd(100) === 200);
+ * assert(sb.nextHole(100) === 100 && sb.holeEnd(100) === 200);
  * ```
  */
 export class SackScoreboard {
@@ -123,7 +123,7 @@ export class SackScoreboard {
    * The first un-SACKed sequence at or after `from` that lies below the highest SACKed byte
    * (a hole the receiver reported around), or -1 when there is none.
    */
-  nextHole(from: number, _limit: number): number {
+  nextHole(from: number): number {
     if (this.#n === 0) return -1;
     const s = this.skip(from);
     return seqLt(s, this.highest) ? s : -1;

@@ -31,10 +31,10 @@ const PAWS_IDLE_MS = 24 * 86_400_000;
 
 /** Process one segment for connection `c`. */
 export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void {
-  c.segsIn++;
+  c.stats.segsIn++;
   if (c.keepAlive && c.st !== "SYN-SENT") {
-    c.keepProbes = 0;
-    c.arm("keepAt", now + c.keepIdleMs);
+    c.timers.keepProbes = 0;
+    c.arm("keep", now + c.keepIdleMs);
   }
   if (c.st === "SYN-SENT") {
     synSentInput(c, seg, now);
@@ -50,10 +50,10 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
   let plen = seg.payloadLen;
   const off = seg.payloadOff;
 
-  if (syn && !rst && c.st === "SYN-RECEIVED" && seq === c.irs) {
+  if (syn && !rst && c.st === "SYN-RECEIVED" && seq === c.rcv.irs) {
     if (!(flags & F_ACK)) {
       // A retransmitted SYN: our SYN+ACK was lost; send it again (as Linux).
-      c.retransmits++;
+      c.stats.retransmits++;
       sendSyn(c, now);
       return;
     }
@@ -67,8 +67,8 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
   // 24 days idle TS.Recent is stale and the check is skipped (RFC 7323 5.5, as Linux).
   const carries = seg.payloadLen > 0 || (flags & (F_SYN | F_FIN)) !== 0;
   if (
-    c.tsOk && seg.hasTs && !rst && carries && seqLt(seg.tsVal, c.tsRecent) &&
-    now - c.tsRecentAt < PAWS_IDLE_MS
+    c.tsOk && seg.hasTs && !rst && carries && seqLt(seg.tsVal, c.rcv.tsRecent) &&
+    now - c.rcv.tsRecentAt < PAWS_IDLE_MS
   ) {
     c.drop("tcp-paws");
     invalidAck(c, now, plen + (syn ? 1 : 0) + (fin ? 1 : 0), syn);
@@ -77,27 +77,27 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
 
   // First: the sequence number (RFC 9293 3.10.7.4 table of four cases).
   const segLen = plen + (syn ? 1 : 0) + (fin ? 1 : 0);
-  let wnd = seqDiff(c.rcvAdv, c.rcvNxt);
+  let wnd = seqDiff(c.rcv.adv, c.rcv.nxt);
   if (wnd < 0) wnd = 0;
   let ok: boolean;
-  if (segLen === 0) ok = wnd === 0 ? seq === c.rcvNxt : seqInWindow(seq, c.rcvNxt, wnd);
+  if (segLen === 0) ok = wnd === 0 ? seq === c.rcv.nxt : seqInWindow(seq, c.rcv.nxt, wnd);
   else {
     ok = wnd > 0 &&
-      (seqInWindow(seq, c.rcvNxt, wnd) || seqInWindow(seqAdd(seq, segLen - 1), c.rcvNxt, wnd));
+      (seqInWindow(seq, c.rcv.nxt, wnd) || seqInWindow(seqAdd(seq, segLen - 1), c.rcv.nxt, wnd));
   }
   if (!ok) {
-    if (wnd === 0 && seq === c.rcvNxt && !rst && !syn) {
+    if (wnd === 0 && seq === c.rcv.nxt && !rst && !syn) {
       // RFC 9293 3.10.7.4: with a zero window still take valid ACKs (window probes).
       plen = 0;
       fin = false;
-      c.ackNow = true;
+      c.rcv.ackNow = true;
     } else {
       if (rst) c.drop("tcp-rst-out-of-window");
       else {
         c.drop("tcp-unacceptable");
         // RFC 2883: data we already have is reported in a D-SACK block (as Linux).
-        if (plen > 0 && c.sackOk && seqLt(seq, c.rcvNxt)) noteDsack(c, seq, seqAdd(seq, plen));
-        if (c.st === "TIME-WAIT" && fin) c.arm("timeWaitAt", now + c.opt.timeWaitMs);
+        if (plen > 0 && c.sackOk && seqLt(seq, c.rcv.nxt)) noteDsack(c, seq, seqAdd(seq, plen));
+        if (c.st === "TIME-WAIT" && fin) c.arm("timeWait", now + c.opt.timeWaitMs);
         // RFC 5961 4.2: a SYN gets a challenge ACK whatever its sequence number (global
         // budget); in TIME-WAIT the per-connection limit applies (Linux TIME-WAIT handling).
         if (syn && c.st !== "TIME-WAIT") challengeAck(c, now);
@@ -108,16 +108,16 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
   }
   // RFC 7323 4.3: remember the timestamp to echo.
   if (
-    c.tsOk && seg.hasTs && seqLe(seq, c.lastAckSent) &&
-    (seqGe(seg.tsVal, c.tsRecent) || now - c.tsRecentAt >= PAWS_IDLE_MS)
+    c.tsOk && seg.hasTs && seqLe(seq, c.rcv.lastAckSent) &&
+    (seqGe(seg.tsVal, c.rcv.tsRecent) || now - c.rcv.tsRecentAt >= PAWS_IDLE_MS)
   ) {
-    c.tsRecent = seg.tsVal;
-    c.tsRecentAt = now;
+    c.rcv.tsRecent = seg.tsVal;
+    c.rcv.tsRecentAt = now;
   }
 
   // Second: RST (RFC 5961 3.2: exact match resets, otherwise a challenge ACK).
   if (rst) {
-    if (seq !== c.rcvNxt) {
+    if (seq !== c.rcv.nxt) {
       challengeAck(c, now);
       return;
     }
@@ -150,51 +150,51 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
   }
   const ack = seg.ack;
   if (c.st === "SYN-RECEIVED") {
-    if (seqGt(ack, c.sndUna) && seqLe(ack, c.sndMax)) {
-      c.sndWnd = seg.wnd << c.sndWscale;
-      c.maxSndWnd = Math.max(c.maxSndWnd, c.sndWnd);
-      c.sndWl1 = seq;
-      c.sndWl2 = ack;
+    if (seqGt(ack, c.snd.una) && seqLe(ack, c.snd.max)) {
+      c.snd.wnd = seg.wnd << c.snd.wscale;
+      c.snd.maxWnd = Math.max(c.snd.maxWnd, c.snd.wnd);
+      c.snd.wl1 = seq;
+      c.snd.wl2 = ack;
       enterEstablished(c, now);
     } else {
-      replyRst(c.host, seg); // <SEQ=SEG.ACK><CTL=RST>
+      replyRst(c.host, seg, now); // <SEQ=SEG.ACK><CTL=RST>
       return;
     }
   }
-  if (seqGt(ack, c.sndMax)) {
+  if (seqGt(ack, c.snd.max)) {
     c.drop("tcp-ack-unsent"); // acknowledges something not yet sent: ACK and drop
     invalidAck(c, now, plen + (fin ? 1 : 0), false);
     return;
   }
   // RFC 5961 5.2: an ACK older than SND.UNA - MAX.SND.WND gets a challenge ACK.
-  if (seqLt(ack, seqAdd(c.sndUna, -Math.max(c.maxSndWnd, 1)))) {
+  if (seqLt(ack, seqAdd(c.snd.una, -Math.max(c.snd.maxWnd, 1)))) {
     challengeAck(c, now);
     return;
   }
-  const newWnd = seg.wnd << c.sndWscale;
+  const newWnd = seg.wnd << c.snd.wscale;
   let sacked = 0;
   if (c.sackOk && seg.sackCount > 0) {
     // RFC 2018 section 5: remember what the receiver holds above the cumulative ACK.
-    const sb = c.sb ??= new SackScoreboard();
-    const una = seqMax(ack, c.sndUna);
+    const sb = c.rec.sb ??= new SackScoreboard();
+    const una = seqMax(ack, c.snd.una);
     let right = -1;
     for (let i = 0; i < seg.sackCount; i++) {
       const r = seg.sack[2 * i + 1]!;
-      const gained = sb.add(seg.sack[2 * i]!, r, una, c.sndMax);
+      const gained = sb.add(seg.sack[2 * i]!, r, una, c.snd.max);
       if (gained > 0) {
         sacked += gained;
         if (right < 0 || seqGt(r, right)) right = r;
       }
     }
-    if (right >= 0 && c.rack !== null) rackDelivered(c, right, now);
-    if (hasDsack(seg)) c.rack?.widen(now, c.rtt.srtt); // RFC 8985 6.2 step 4
+    if (right >= 0 && c.rec.rack !== null) rackDelivered(c, right, now);
+    if (hasDsack(seg)) c.rec.rack?.widen(now, c.rtt.srtt); // RFC 8985 6.2 step 4
   }
-  const advanced = seqGt(ack, c.sndUna);
-  const delivered = sacked + (advanced ? seqDiff(ack, c.sndUna) : 0); // RFC 6937 DeliveredData
+  const advanced = seqGt(ack, c.snd.una);
+  const delivered = sacked + (advanced ? seqDiff(ack, c.snd.una) : 0); // RFC 6937 DeliveredData
   if (advanced && onNewAck(c, seg, now)) return;
   if (
-    c.sndMax !== c.sndUna &&
-    (sacked > 0 || (!advanced && ack === c.sndUna && plen === 0 && !fin && newWnd === c.sndWnd))
+    c.snd.max !== c.snd.una &&
+    (sacked > 0 || (!advanced && ack === c.snd.una && plen === 0 && !fin && newWnd === c.snd.wnd))
   ) {
     // RFC 5681 section 2 duplicate ACK, or RFC 6675 section 2 DupAck: one carrying new SACK
     // information counts whatever its window or cumulative ACK (Linux moves the window on
@@ -202,32 +202,32 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
     onDupAck(c, now);
   }
   // RFC 8985 7.4: what the ACK says about an outstanding tail loss probe.
-  const probeSacked = c.tlpEnd >= 0 && onProbeAck(c, seg, advanced, hasDsack(seg), now);
-  if (c.inRecovery && c.sackRecovery) watchRetransmissions(c, now);
-  else if (sacked > 0 || probeSacked || c.rack !== null) checkScoreboardLoss(c, now); // 6675 s5 (3)
-  if (c.inRecovery && c.sackRecovery) prrAck(c, delivered, now); // RFC 6937
-  if (c.rack !== null) armRackTimer(c, now);
+  const probeSacked = c.tlp.end >= 0 && onProbeAck(c, seg, advanced, hasDsack(seg), now);
+  if (c.rec.state === "sack") watchRetransmissions(c, now);
+  else if (sacked > 0 || probeSacked || c.rec.rack !== null) checkScoreboardLoss(c, now); // 6675 s5 (3)
+  if (c.rec.state === "sack") prrAck(c, delivered, now); // RFC 6937
+  if (c.rec.rack !== null) armRackTimer(c, now);
   // Window update (RFC 9293 3.10.7.4): only from a newer segment.
-  if (seqLt(c.sndWl1, seq) || (c.sndWl1 === seq && seqLe(c.sndWl2, ack))) {
-    const opened = c.sndWnd === 0 && newWnd > 0;
-    c.sndWnd = newWnd;
-    if (newWnd > c.maxSndWnd) c.maxSndWnd = newWnd;
-    c.sndWl1 = seq;
-    c.sndWl2 = ack;
+  if (seqLt(c.snd.wl1, seq) || (c.snd.wl1 === seq && seqLe(c.snd.wl2, ack))) {
+    const opened = c.snd.wnd === 0 && newWnd > 0;
+    c.snd.wnd = newWnd;
+    if (newWnd > c.snd.maxWnd) c.snd.maxWnd = newWnd;
+    c.snd.wl1 = seq;
+    c.snd.wl2 = ack;
     if (newWnd > 0) {
-      c.persistBackoff = 0;
-      if (opened || c.persistAt !== Infinity) c.persistAt = Infinity;
+      c.timers.persistBackoff = 0;
+      if (opened || c.timers.persist !== Infinity) c.timers.persist = Infinity;
     }
   }
   if (c.st === "TIME-WAIT" && fin) {
-    c.ackNow = true;
-    c.arm("timeWaitAt", now + c.opt.timeWaitMs); // restart 2 MSL on a retransmitted FIN
+    c.rcv.ackNow = true;
+    c.arm("timeWait", now + c.opt.timeWaitMs); // restart 2 MSL on a retransmitted FIN
   }
 
   // Sixth: URG (RFC 9293 3.8.5, RFC 6093: the pointer is the sequence after the urgent data).
   if ((flags & F_URG) && seg.urg > 0 && receiving(c)) {
     const up = seqAdd(seq, seg.urg);
-    if (c.rcvUp < 0 || seqGt(up, c.rcvUp)) c.rcvUp = up;
+    if (c.rcv.up < 0 || seqGt(up, c.rcv.up)) c.rcv.up = up;
   }
 
   // Seventh: segment text.
@@ -237,35 +237,35 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
     if (c.userClosed) {
       // RFC 1122 4.2.2.13: data after close: reset (as Linux).
       c.host.count("tcp-data-after-close");
-      c.reset(true, null, now);
+      c.reset(true, null);
       return;
     }
-    if (plen > c.rcvSeg && plen <= c.rcvMss) c.rcvSeg = plen; // for rcvRightEdge
-    if (c.sackOk && seqLt(seq, c.rcvNxt)) noteDsack(c, seq, seqAdd(seq, plen)); // RFC 2883
+    if (plen > c.rcv.seg && plen <= c.rcv.mss) c.rcv.seg = plen; // for rcvRightEdge
+    if (c.sackOk && seqLt(seq, c.rcv.nxt)) noteDsack(c, seq, seqAdd(seq, plen)); // RFC 2883
     const e = c.host.engine;
-    const heldBefore = e.rcvHeld(c.rcvRing);
-    const n = e.rcvInsert(c.rcvRing, seq, off, plen);
-    const how = e.rcvLastInsert(c.rcvRing);
-    c.rcvNxt = e.rcvNext(c.rcvRing);
+    const heldBefore = e.rcvHeld(c.rcv.ring);
+    const n = e.rcvInsert(c.rcv.ring, seq, off, plen);
+    const how = e.rcvLastInsert(c.rcv.ring);
+    c.rcv.nxt = e.rcvNext(c.rcv.ring);
     if (n > 0) {
-      c.bytesIn += n;
+      c.stats.bytesIn += n;
       readable = true;
     }
     // RFC 5681 4.2: ACK at once for out-of-order data and for data filling a hole;
     // otherwise at least every second segment (RFC 1122 4.2.3.2) or within the delay.
     if ((how & (RI_OUT_OF_ORDER | RI_DUPLICATE)) || heldBefore > 0 || n === 0) {
-      c.ackNow = urgent = true;
-    } else if (++c.unackedBytes >= 2) c.ackNow = true;
-    else if (c.delackAt === Infinity) c.arm("delackAt", now + c.opt.delayedAckMs);
+      c.rcv.ackNow = urgent = true;
+    } else if (++c.rcv.unacked >= 2) c.rcv.ackNow = true;
+    else if (c.timers.delack === Infinity) c.arm("delack", now + c.opt.delayedAckMs);
     if (n > 0 && (flags & F_PSH)) readable = true; // PSH: deliver at once (we always do)
   }
 
   // Eighth: FIN, once every byte before it arrived (an early FIN is held like its data).
-  if (fin && !c.peerFin && finStates(c) && c.rcvFinSeq < 0) c.rcvFinSeq = seqAdd(seq, plen);
-  if (c.rcvFinSeq >= 0 && !c.peerFin && c.rcvFinSeq === c.rcvNxt && finStates(c)) {
-    c.rcvNxt = seqAdd(c.rcvNxt, 1);
-    c.peerFin = true;
-    c.ackNow = true;
+  if (fin && !c.rcv.peerFin && finStates(c) && c.rcv.finSeq < 0) c.rcv.finSeq = seqAdd(seq, plen);
+  if (c.rcv.finSeq >= 0 && !c.rcv.peerFin && c.rcv.finSeq === c.rcv.nxt && finStates(c)) {
+    c.rcv.nxt = seqAdd(c.rcv.nxt, 1);
+    c.rcv.peerFin = true;
+    c.rcv.ackNow = true;
     readable = true;
     switch (c.st) {
       case "SYN-RECEIVED":
@@ -280,7 +280,7 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
         enterTimeWait(c, now);
         break;
     }
-  } else if (fin && !c.peerFin) c.ackNow = true;
+  } else if (fin && !c.rcv.peerFin) c.rcv.ackNow = true;
 
   // Out-of-order data, and any state but ESTABLISHED, answer at once: each duplicate ACK
   // carries its own SACK news (RFC 5681 4.2, RFC 2018). Otherwise the reply (ACK, and data
@@ -295,9 +295,9 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
 /** Report [left, min(right, RCV.NXT)) in a D-SACK block on the next ACK, sent at once. */
 function noteDsack(c: TcpConnection, left: number, right: number): void {
   c.host.count("tcp-rcv-duplicate"); // a retransmission we did not need (or a network duplicate)
-  c.dsackL = left;
-  c.dsackR = seqLt(right, c.rcvNxt) ? right : c.rcvNxt;
-  c.ackNow = true;
+  c.rcv.dsackL = left;
+  c.rcv.dsackR = seqLt(right, c.rcv.nxt) ? right : c.rcv.nxt;
+  c.rcv.ackNow = true;
 }
 
 function receiving(c: TcpConnection): boolean {
@@ -313,56 +313,61 @@ function finStates(c: TcpConnection): boolean {
 /** Enter TIME-WAIT for 2 MSL (RFC 9293 3.10.7.4). */
 export function enterTimeWait(c: TcpConnection, now: number): void {
   c.st = "TIME-WAIT";
-  c.rtxAt = c.persistAt = c.keepAt = Infinity;
-  c.arm("timeWaitAt", now + c.opt.timeWaitMs);
+  c.timers.rtx = c.timers.persist = c.timers.keep = Infinity;
+  c.arm("timeWait", now + c.opt.timeWaitMs);
 }
 
 /** An ACK that advances SND.UNA. Returns true when the connection closed. */
 function onNewAck(c: TcpConnection, seg: TcpSegment, now: number): boolean {
   const ack = seg.ack;
-  let dataAcked = seqDiff(ack, c.sndUna);
-  if (c.sndUna === c.iss) dataAcked--; // the SYN
-  const finAcked = c.finQueued && seqGt(ack, c.finSeq);
-  if (finAcked && !seqGt(c.sndUna, c.finSeq)) dataAcked--;
+  let dataAcked = seqDiff(ack, c.snd.una);
+  if (c.snd.una === c.snd.iss) dataAcked--; // the SYN
+  const finAcked = c.snd.finQueued && seqGt(ack, c.snd.finSeq);
+  if (finAcked && !seqGt(c.snd.una, c.snd.finSeq)) dataAcked--;
   // How far above the old SND.UNA the receiver held data: the reordering degree when the
   // segment filling this hole turns out to be the original (Eifel undo below).
-  const sackSpan = c.sb !== null && c.sb.count > 0 ? seqDiff(c.sb.highest, c.sndUna) : 0;
-  const rack = c.rack;
+  const sackSpan = c.rec.sb !== null && c.rec.sb.count > 0
+    ? seqDiff(c.rec.sb.highest, c.snd.una)
+    : 0;
+  const rack = c.rec.rack;
   if (rack !== null) {
     rackDelivered(c, ack, now);
     // A hole filled without a retransmission: the network reordered (RFC 8985 6.2 step 3).
-    if (sackSpan > 0 && !retransmitted(c, c.sndUna)) rack.noteReordering();
+    if (sackSpan > 0 && !retransmitted(c, c.snd.una)) rack.noteReordering();
     rack.prune(ack);
   }
-  c.sndUna = ack;
-  if (seqLt(c.sndNxt, ack)) c.sndNxt = ack;
-  if (c.sndRing >= 0) c.host.engine.sndRelease(c.sndRing, ack);
-  c.sb?.prune(ack);
+  c.snd.una = ack;
+  if (seqLt(c.snd.nxt, ack)) c.snd.nxt = ack;
+  // The go-back after a timeout ends when everything sent before it is acknowledged.
+  if (c.rec.state === "rto" && !seqLt(ack, c.rec.recover)) c.rec.state = "open";
+  if (c.snd.ring >= 0) c.host.engine.sndRelease(c.snd.ring, ack);
+  c.rec.sb?.prune(ack);
   // RTT: timestamps (RFC 7323 4.1) or one timed segment (RFC 6298 3, Karn's rule). While
   // holes are being repaired the echoed timestamp is that of the segment before the hole
   // (RFC 7323 4.3), which would inflate the RTT by the recovery time: use timing then.
-  const clean = !c.inRecovery && (!c.sb || c.sb.count === 0) && c.retries === 0;
+  const clean = !c.rec.fastRecovery && (!c.rec.sb || c.rec.sb.count === 0) &&
+    c.timers.retries === 0;
   if (clean && c.tsOk && seg.hasTs && seg.tsEcr !== 0 && seqGe(now >>> 0, seg.tsEcr)) {
     c.rtt.sample(seqDiff(now >>> 0, seg.tsEcr));
-    c.rttStart = -1;
-  } else if (c.rttStart >= 0 && seqGt(ack, c.rttSeq)) {
-    c.rtt.sample(now - c.rttStart);
-    c.rttStart = -1;
+    c.snd.rttStart = -1;
+  } else if (c.snd.rttStart >= 0 && seqGt(ack, c.snd.rttSeq)) {
+    c.rtt.sample(now - c.snd.rttStart);
+    c.snd.rttStart = -1;
   }
-  if (c.retries > 0) c.rtt.undoBackoff();
-  c.retries = 0;
-  c.progressAt = now;
-  const mss = c.mss;
-  if (c.inRecovery) onRecoveryAck(c, seg, dataAcked, sackSpan, now);
+  if (c.timers.retries > 0) c.rtt.undoBackoff();
+  c.timers.retries = 0;
+  c.timers.progressAt = now;
+  const mss = c.snd.mss;
+  if (c.rec.fastRecovery) onRecoveryAck(c, seg, dataAcked, sackSpan, now);
   else if (dataAcked > 0) c.cc.onAck(dataAcked, mss, now);
-  c.dupAcks = 0;
-  c.limitedTx = 0;
+  c.rec.dupAcks = 0;
+  c.rec.limitedTx = 0;
   // RFC 6298 5.2 / 5.3: stop the timer when all is acknowledged, else restart it.
-  if (c.sndUna === c.sndMax) c.rtxAt = Infinity;
-  else c.arm("rtxAt", now + c.rtt.rto);
-  c.ptoAt = Infinity; // output() schedules the probe afresh (RFC 8985 7.2)
-  if (c.writeBlocked && c.sndRing >= 0 && c.host.engine.sndFree(c.sndRing) > 0) {
-    c.writeBlocked = false;
+  if (c.snd.una === c.snd.max) c.timers.rtx = Infinity;
+  else c.arm("rtx", now + c.rtt.rto);
+  c.timers.pto = Infinity; // output() schedules the probe afresh (RFC 8985 7.2)
+  if (c.snd.writeBlocked && c.snd.ring >= 0 && c.host.engine.sndFree(c.snd.ring) > 0) {
+    c.snd.writeBlocked = false;
     c.emit("writable");
   }
   if (finAcked) {
@@ -370,7 +375,7 @@ function onNewAck(c: TcpConnection, seg: TcpSegment, now: number): boolean {
       case "FIN-WAIT-1":
         c.st = "FIN-WAIT-2";
         // An orphaned FIN-WAIT-2 (owner closed) times out like Linux tcp_fin_timeout.
-        if (c.userClosed) c.arm("timeWaitAt", now + c.opt.timeWaitMs);
+        if (c.userClosed) c.arm("timeWait", now + c.opt.timeWaitMs);
         break;
       case "CLOSING":
         enterTimeWait(c, now);

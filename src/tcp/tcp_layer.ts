@@ -22,26 +22,20 @@ import type { Engine } from "../kernels/engine.ts";
 import { F_ACK, F_RST, F_SYN } from "../wire/layout.ts";
 import { seqAdd, seqGt, seqLt } from "../wire/seq.ts";
 import { TcpSegment } from "../wire/tcp_segment.ts";
-import type { TcpHandler, TcpIcmpError, TcpTransmit } from "./contract.ts";
+import type { TcpHandler, TcpIcmpReport, TcpTransmit } from "./contract.ts";
 import { TcpConnection } from "./connection.ts";
 import { ConnTable, endpointKey } from "./demux.ts";
 import { initSend } from "./handshake.ts";
 import { makeIsn } from "./isn.ts";
-import { Listener, type TcpListener } from "./listener.ts";
+import { Listener, type ListenerHost, type TcpListener } from "./listener.ts";
 import { connInput } from "./tcp_input.ts";
 import { output } from "./tcp_output.ts";
-import { replyRst } from "./tcp_replies.ts";
+import { connRst, replyRst } from "./tcp_replies.ts";
 import { runTimers } from "./tcp_timers.ts";
-import {
-  type IsnFunction,
-  resolveOptions,
-  TCP_DEFAULTS,
-  TcpError,
-  type TcpOptions,
-} from "./types.ts";
+import { resolveOptions, TCP_DEFAULTS, TcpError, type TcpOptions } from "./types.ts";
 
 export { TcpConnection } from "./connection.ts";
-export type { TcpConnInfo } from "./connection.ts";
+export type { TcpConnInfo, TcpHandle } from "./connection.ts";
 export type { TcpListener } from "./listener.ts";
 export { TCP_DEFAULTS, TcpError } from "./types.ts";
 export type { IsnFunction, TcpErrorCode, TcpEvent, TcpOptions, TcpState } from "./types.ts";
@@ -55,27 +49,69 @@ const CHALLENGE_PER_SEC = 1000;
 
 /** A whole TCP layer over one engine and one transmit seam. */
 export class TcpLayer implements TcpHandler {
-  /** @internal */ readonly engine: Engine;
-  /** @internal */ readonly tx: TcpTransmit;
-  /** @internal */ readonly out: TcpSegment = new TcpSegment();
-  /** @internal */ readonly isn: IsnFunction;
   readonly #opt: TcpOptions;
   readonly #conns = new ConnTable();
   readonly #listeners = new Map<number, Listener>();
   readonly #dirty: TcpConnection[] = [];
   readonly #counters: Record<string, number> = {};
+  /** What connections and listeners see of the layer (not part of its public surface). */
+  readonly #host: ListenerHost;
   #nextAt = Infinity;
+  /** Inside a call of the driver (input, ICMP error, poll, closeAll): it polls afterwards. */
+  #driven = false;
   #ephemeral: number;
+  /** The clock of the last call that carried one (for RSTs sent from socket calls). */
+  #lastNow = 0;
   #challengeSec = -1;
   #challengeLeft = 0;
 
   /** A layer with options (defaults in `TCP_DEFAULTS`; `mss` also bounded by the path MTU). */
   constructor(engine: Engine, tx: TcpTransmit, options?: Partial<TcpOptions>) {
-    this.engine = engine;
-    this.tx = tx;
     this.#opt = resolveOptions(TCP_DEFAULTS, options);
-    this.isn = this.#opt.isn ?? makeIsn();
-    this.#ephemeral = this.isn(0, 0, 0, 0, 0) % EPHEMERAL_N;
+    const isn = this.#opt.isn ?? makeIsn();
+    this.#ephemeral = isn(0, 0, 0, 0, 0) % EPHEMERAL_N;
+    this.#host = {
+      engine,
+      tx,
+      out: new TcpSegment(),
+      isn,
+      count: (name) => this.#count(name),
+      schedule: (at) => {
+        if (at < this.#nextAt) {
+          this.#nextAt = at;
+          this.#work();
+        }
+      },
+      markDirty: (c) => {
+        if (this.#dirty.push(c) === 1) this.#work();
+      },
+      release: (c) => {
+        this.#conns.delete(c);
+      },
+      established: (c) => c.listener?.onConnDone(c, true),
+      sendRst: (c) => {
+        connRst(c, this.#lastNow);
+        this.#work(); // sent from a socket call: the layer below may have queued it (ARP)
+      },
+      challengeAllowed: (now) => this.#challengeAllowed(now),
+      addConn: (c) => this.#conns.add(c),
+      removeListener: (l) => {
+        const k = endpointKey(l.localIp, l.localPort);
+        if (this.#listeners.get(k) === l) this.#listeners.delete(k);
+      },
+    };
+  }
+
+  /**
+   * Called when the layer has work for its driver outside the driver's own calls: output was
+   * queued (the dirty list became non-empty), a deadline moved earlier, or a socket call sent a
+   * segment itself (a reset). The driver answers with a `poll` soon (and a fresh `pollAt`).
+   * Socket calls never poll by themselves; this is how their work gets done.
+   */
+  onWork: (() => void) | null = null;
+
+  #work(): void {
+    if (!this.#driven) this.onWork?.();
   }
 
   /** Connections in the table (every state but CLOSED, including TIME-WAIT). */
@@ -88,37 +124,12 @@ export class TcpLayer implements TcpHandler {
     return { ...this.#counters, "tcp-listeners": this.#listeners.size };
   }
 
-  /** @internal */ count(name: string): void {
+  #count(name: string): void {
     this.#counters[name] = (this.#counters[name] ?? 0) + 1;
   }
 
-  /** @internal */ schedule(at: number): void {
-    if (at < this.#nextAt) this.#nextAt = at;
-  }
-
-  /** @internal */ markDirty(c: TcpConnection): void {
-    this.#dirty.push(c);
-  }
-
-  /** @internal */ release(c: TcpConnection): void {
-    this.#conns.delete(c);
-  }
-
-  /** @internal */ established(c: TcpConnection): void {
-    c.listener?.onConnDone(c, true);
-  }
-
-  /** @internal */ addConn(c: TcpConnection): void {
-    this.#conns.add(c);
-  }
-
-  /** @internal */ removeListener(l: Listener): void {
-    const k = endpointKey(l.localIp, l.localPort);
-    if (this.#listeners.get(k) === l) this.#listeners.delete(k);
-  }
-
-  /** @internal RFC 5961 section 7: a per-second budget for challenge ACKs, as Linux. */
-  challengeAllowed(now: number): boolean {
+  /** RFC 5961 section 7: a per-second budget for challenge ACKs, as Linux. */
+  #challengeAllowed(now: number): boolean {
     const sec = Math.floor(now / 1000);
     if (sec !== this.#challengeSec) {
       this.#challengeSec = sec;
@@ -140,7 +151,7 @@ export class TcpLayer implements TcpHandler {
         throw new TcpError("addr-in-use", `Address already in use: port ${localPort}`);
       }
     }
-    const l = new Listener(this, this.#opt, ip, localPort, backlog);
+    const l = new Listener(this.#host, this.#opt, ip, localPort, backlog);
     this.#listeners.set(endpointKey(ip, localPort), l);
     return l;
   }
@@ -159,10 +170,11 @@ export class TcpLayer implements TcpHandler {
     if (!Number.isInteger(remotePort) || remotePort <= 0 || remotePort > 65535) {
       throw new RangeError(`Invalid port to connect to: ${remotePort}`);
     }
+    this.#lastNow = now;
     const rip = remoteIp >>> 0;
     let lip = (opts?.localIp ?? 0) >>> 0;
     if (lip === 0) {
-      const src = this.tx.sourceFor(rip);
+      const src = this.#host.tx.sourceFor(rip);
       if (src < 0) throw new TcpError("unreachable", "No route to the remote address");
       lip = src >>> 0;
     }
@@ -183,21 +195,37 @@ export class TcpLayer implements TcpHandler {
       if (!lport) throw new TcpError("addr-in-use", "No ephemeral port is free");
     }
     const opt = opts?.options ? resolveOptions(this.#opt, opts.options) : this.#opt;
-    const c = new TcpConnection(this, opt, lip, lport, rip, remotePort);
-    initSend(c, minIss >= 0 ? minIss : this.isn(lip, lport, rip, remotePort, now));
+    const c = new TcpConnection(this.#host, opt, lip, lport, rip, remotePort);
+    initSend(c, minIss >= 0 ? minIss : this.#host.isn(lip, lport, rip, remotePort, now), now);
     c.st = "SYN-SENT";
-    c.progressAt = now;
-    c.rttStart = now;
-    c.rttSeq = c.iss;
+    c.timers.progressAt = now;
+    c.snd.rttStart = now;
+    c.snd.rttSeq = c.snd.iss;
     this.#conns.add(c);
     c.touch();
     return c;
   }
 
+  /** @internal The connection of a four-tuple, if any (the trace API reads its state). */
+  find(lip: number, lport: number, rip: number, rport: number): TcpConnection | undefined {
+    return this.#conns.get(lip, lport, rip, rport);
+  }
+
   /** A segment for one of our addresses (checksum verified by the layer below). */
   input(seg: TcpSegment, now: number): void {
+    this.#lastNow = now;
+    const was = this.#driven;
+    this.#driven = true;
+    try {
+      this.#input(seg, now);
+    } finally {
+      this.#driven = was;
+    }
+  }
+
+  #input(seg: TcpSegment, now: number): void {
     if (seg.srcPort === 0 || seg.dstPort === 0) {
-      this.count("tcp-bad-port");
+      this.#count("tcp-bad-port");
       return;
     }
     const c = this.#conns.get(seg.dstIp, seg.dstPort, seg.srcIp, seg.srcPort);
@@ -212,8 +240,8 @@ export class TcpLayer implements TcpHandler {
       return;
     }
     // RFC 9293 3.10.7.1: no connection: RST (never in reply to a RST).
-    this.count(seg.flags & F_SYN ? "tcp-no-listener" : "tcp-no-connection");
-    replyRst(this, seg);
+    this.#count(seg.flags & F_SYN ? "tcp-no-listener" : "tcp-no-connection");
+    replyRst(this.#host, seg, now);
   }
 
   /**
@@ -222,9 +250,11 @@ export class TcpLayer implements TcpHandler {
    */
   #reusable(c: TcpConnection, seg: TcpSegment): boolean {
     if ((seg.flags & (F_SYN | F_ACK | F_RST)) !== F_SYN) return false;
-    const newer = c.tsOk && seg.hasTs ? seqGt(seg.tsVal, c.tsRecent) : seqGt(seg.seq, c.rcvNxt);
+    const newer = c.tsOk && seg.hasTs
+      ? seqGt(seg.tsVal, c.rcv.tsRecent)
+      : seqGt(seg.seq, c.rcv.nxt);
     if (!newer) return false;
-    this.count("tcp-time-wait-reuse");
+    this.#count("tcp-time-wait-reuse");
     c.toClosed(null);
     return true;
   }
@@ -239,38 +269,42 @@ export class TcpLayer implements TcpHandler {
   #reuseTimeWait(c: TcpConnection, now: number): number {
     if (c.state !== "TIME-WAIT" || !c.tsOk) return -1;
     // Linux compares seconds: the last segment arrived in an earlier second of the clock.
-    if (Math.floor(now / 1000) <= Math.floor((c.timeWaitAt - c.opt.timeWaitMs) / 1000)) return -1;
-    const minIss = seqAdd(c.sndMax, 65537);
-    this.count("tcp-time-wait-reuse");
+    if (Math.floor(now / 1000) <= Math.floor((c.timers.timeWait - c.opt.timeWaitMs) / 1000)) {
+      return -1;
+    }
+    const minIss = seqAdd(c.snd.max, 65537);
+    this.#count("tcp-time-wait-reuse");
     c.toClosed(null);
     return minIss;
   }
 
   /** ICMP errors (RFC 1122 4.2.3.9; RFC 1191 for fragmentation-needed). */
-  icmpError(
-    kind: TcpIcmpError,
-    localIp: number,
-    localPort: number,
-    remoteIp: number,
-    remotePort: number,
-    seq: number,
-    mtu: number,
-    now: number,
-  ): void {
+  icmpError(report: Readonly<TcpIcmpReport>, _now: number): void {
+    const was = this.#driven;
+    this.#driven = true;
+    try {
+      this.#icmpError(report);
+    } finally {
+      this.#driven = was;
+    }
+  }
+
+  #icmpError(report: Readonly<TcpIcmpReport>): void {
+    const { kind, localIp, localPort, remoteIp, remotePort, seq, mtu } = report;
     const c = this.#conns.get(localIp >>> 0, localPort, remoteIp >>> 0, remotePort);
     if (!c) {
-      this.count("tcp-icmp-no-connection");
+      this.#count("tcp-icmp-no-connection");
       return;
     }
-    this.count(`tcp-icmp-${kind}`);
+    this.#count(`tcp-icmp-${kind}`);
     // RFC 5927: only believe errors quoting a sequence number in flight.
-    if (seqLt(seq >>> 0, c.sndUna) || seqGt(seq >>> 0, c.sndMax)) return;
+    if (seqLt(seq >>> 0, c.snd.una) || seqGt(seq >>> 0, c.snd.max)) return;
     if (kind === "fragmentation-needed") {
       if (mtu >= 68) {
         const m = Math.max(mtu - 40 - (c.tsOk ? 12 : 0), 28);
-        if (m < c.mss) {
-          c.mss = m;
-          c.sndNxt = c.sndUna; // resend what was too big (as Linux tcp_simple_retransmit)
+        if (m < c.snd.mss) {
+          c.snd.mss = m;
+          c.snd.nxt = c.snd.una; // resend what was too big (as Linux tcp_simple_retransmit)
           c.touch();
         }
       }
@@ -282,7 +316,6 @@ export class TcpLayer implements TcpHandler {
     } else if (kind !== "time-exceeded" && kind !== "parameter-problem") {
       c.toClosed(new TcpError("unreachable", "Host unreachable"));
     }
-    void now;
   }
 
   /** ARP gave up on `remoteIp`: connections still connecting to it fail. */
@@ -297,6 +330,17 @@ export class TcpLayer implements TcpHandler {
 
   /** Flush what socket calls queued, then run due timers. */
   poll(now: number): void {
+    this.#lastNow = now;
+    const was = this.#driven;
+    this.#driven = true;
+    try {
+      this.#poll(now);
+    } finally {
+      this.#driven = was;
+    }
+  }
+
+  #poll(now: number): void {
     const d = this.#dirty;
     for (let i = 0; i < d.length; i++) {
       const c = d[i]!;
@@ -322,11 +366,22 @@ export class TcpLayer implements TcpHandler {
 
   /** Stack shutdown: reset every connection, or close them gracefully (FIN). */
   closeAll(mode: "reset" | "graceful", now: number): void {
+    this.#lastNow = now;
+    const was = this.#driven;
+    this.#driven = true;
+    try {
+      this.#closeAll(mode, now);
+    } finally {
+      this.#driven = was;
+    }
+  }
+
+  #closeAll(mode: "reset" | "graceful", now: number): void {
     for (const l of [...this.#listeners.values()]) l.close();
     for (const c of [...this.#conns.all]) {
       // TIME-WAIT ended normally for its owner: released silently, no RST (RFC 9293 3.10.5).
       if (c.state === "TIME-WAIT") c.toClosed(null);
-      else if (mode === "reset") c.reset(true, new TcpError("aborted", "Stack closed"), now);
+      else if (mode === "reset") c.reset(true, new TcpError("aborted", "Stack closed"));
       else c.close();
     }
     this.poll(now);

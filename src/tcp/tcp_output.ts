@@ -1,6 +1,7 @@
 /**
- * The send side: segment building (options, window advertisement), data transmission with
- * flow control, sender silly-window avoidance and Nagle, FIN, pure ACKs, and RST replies.
+ * The send side: segment building (options, the window from rcv_window.ts), data transmission
+ * with flow control, sender silly-window avoidance and Nagle, FIN, pure ACKs, retransmissions
+ * and probes.
  *
  * @module
  */
@@ -13,44 +14,8 @@ import { type NextSeg, nextSeg } from "./loss.ts";
 import { initialWindow } from "./congestion.ts";
 import { RtxLog } from "./rtx_log.ts";
 import { Rack } from "./rack.ts";
-import { schedulePto } from "./pto.ts";
-
-/**
- * The right window edge we may offer now. Receiver SWS avoidance (RFC 9293 3.8.6.2.2, RFC 1122
- * 4.2.3.3 MUST): keep RCV.NXT + RCV.WND fixed until the edge can move by min(RCV.BUFF / 2,
- * Eff.snd.MSS); never shrink the window (RFC 9293 3.8.6.2.2, RFC 7323 2.4). As Linux
- * (__tcp_select_window), a window offered anew is a whole number of the peer's segments, so
- * full-sized segments use it up exactly and no window smaller than a segment is left over.
- */
-export function rcvRightEdge(c: TcpConnection): number {
-  const free = c.host.engine.rcvWindow(c.rcvRing);
-  const right = seqAdd(c.rcvNxt, free);
-  if (!seqGt(right, c.rcvAdv)) return c.rcvAdv;
-  // The peer's segment size (as Linux icsk_ack.rcv_mss): the largest seen when it looks like a
-  // full segment (536 bytes or more), else what our MSS lets the peer send with its options.
-  const seg = c.rcvSeg >= 536 ? c.rcvSeg : c.rcvMss - (c.tsOk ? 12 : 0);
-  if (
-    seqDiff(right, c.rcvAdv) < Math.min(c.opt.rcvBuf >> 1, seg) &&
-    (seqLt(c.rcvNxt, c.rcvAdv) || free < seg)
-  ) return c.rcvAdv;
-  const edge = seqAdd(c.rcvNxt, free >= seg ? free - free % seg : free);
-  return seqGt(edge, c.rcvAdv) ? edge : c.rcvAdv;
-}
-
-/** The window to advertise, unscaled, updating `c.rcvAdv` (RFC 9293 3.8.6.2.2, RFC 7323 2.3). */
-function advertise(c: TcpConnection, syn: boolean): number {
-  if (c.rcvRing < 0 || syn) {
-    // RFC 7323 2.2: the window field of a SYN is never scaled.
-    const w = Math.min(c.opt.rcvBuf, 65535);
-    c.rcvAdv = seqAdd(c.rcvNxt, w);
-    return w;
-  }
-  let span = seqDiff(rcvRightEdge(c), c.rcvNxt);
-  if (span < 0) span = 0;
-  const w = Math.min(span >>> c.rcvWscale, 65535);
-  c.rcvAdv = seqAdd(c.rcvNxt, w << c.rcvWscale);
-  return w;
-}
+import { schedulePto } from "./tlp.ts";
+import { advertise } from "./rcv_window.ts";
 
 /** Fill the addressing, numbers, window and options of `c.host.out`. */
 function build(c: TcpConnection, seq: number, flags: number, now: number): TcpSegment {
@@ -62,39 +27,41 @@ function build(c: TcpConnection, seq: number, flags: number, now: number): TcpSe
   s.seq = seq >>> 0;
   s.flags = flags;
   const syn = (flags & F_SYN) !== 0;
-  if (flags & F_ACK) s.ack = c.rcvNxt;
-  s.wnd = advertise(c, syn);
+  if (flags & F_ACK) s.ack = c.rcv.nxt;
+  const ring = c.rcv.ring;
+  const free = ring >= 0 ? c.host.engine.rcvWindow(ring) : -1;
+  s.wnd = advertise(c.rcv, free, c.opt.rcvBuf, c.tsOk, syn);
   if (syn) {
     // RFC 9293 3.7.1: MSS on every SYN; RFC 7323/2018 options offered (or echoed when the
     // peer offered them in its SYN).
-    s.mss = c.rcvMss;
+    s.mss = c.rcv.mss;
     const active = (flags & F_ACK) === 0;
-    if (active ? c.opt.windowScale : c.wsOk) s.ws = c.rcvWscale;
+    if (active ? c.opt.windowScale : c.wsOk) s.ws = c.rcv.wscale;
     if (active ? c.opt.sack : c.sackOk) s.sackOk = true;
     if (active ? c.opt.timestamps : c.tsOk) {
       s.hasTs = true;
       s.tsVal = now >>> 0;
-      s.tsEcr = active ? 0 : c.tsRecent;
+      s.tsEcr = active ? 0 : c.rcv.tsRecent;
     }
     return s;
   }
   if (c.tsOk) {
     s.hasTs = true;
     s.tsVal = now >>> 0; // RFC 7323 5.4: a 1 ms clock
-    s.tsEcr = c.tsRecent;
+    s.tsEcr = c.rcv.tsRecent;
   }
-  if (c.sackOk && c.rcvRing >= 0 && (flags & F_ACK)) {
+  if (c.sackOk && c.rcv.ring >= 0 && (flags & F_ACK)) {
     // RFC 2018 section 4: SACK blocks while data is held out of order, at most 3 with timestamps;
     // RFC 2883: a pending D-SACK block goes first, reported once.
     const max = c.tsOk ? 3 : 4;
-    const dsack = c.dsackL !== c.dsackR;
+    const dsack = c.rcv.dsackL !== c.rcv.dsackR;
     const e = c.host.engine;
-    let n = e.rcvHeld(c.rcvRing) > 0 ? e.rcvSack(c.rcvRing, s.sack, dsack ? max - 1 : max) : 0;
+    let n = e.rcvHeld(c.rcv.ring) > 0 ? e.rcvSack(c.rcv.ring, s.sack, dsack ? max - 1 : max) : 0;
     if (dsack) {
       for (let i = 2 * n - 1; i >= 0; i--) s.sack[i + 2] = s.sack[i]!;
-      s.sack[0] = c.dsackL;
-      s.sack[1] = c.dsackR;
-      c.dsackL = c.dsackR;
+      s.sack[0] = c.rcv.dsackL;
+      s.sack[1] = c.rcv.dsackR;
+      c.rcv.dsackL = c.rcv.dsackR;
       n++;
     }
     s.sackCount = n;
@@ -104,22 +71,22 @@ function build(c: TcpConnection, seq: number, flags: number, now: number): TcpSe
 
 /** After sending a segment that carries an ACK: cancel any delayed ACK (RFC 1122 4.2.3.2). */
 function acked(c: TcpConnection): void {
-  c.ackNow = false;
-  c.unackedBytes = 0;
-  c.delackAt = Infinity;
-  c.lastAckSent = c.rcvNxt;
+  c.rcv.ackNow = false;
+  c.rcv.unacked = 0;
+  c.timers.delack = Infinity;
+  c.rcv.lastAckSent = c.rcv.nxt;
 }
 
 /** Send a SYN (active) or SYN+ACK (passive or simultaneous open) at ISS. */
 export function sendSyn(c: TcpConnection, now: number): void {
   const ack = c.st === "SYN-RECEIVED";
-  const s = build(c, c.iss, ack ? F_SYN | F_ACK : F_SYN, now);
-  c.host.tx.sendTcp(s, -1);
-  c.segsOut++;
+  const s = build(c, c.snd.iss, ack ? F_SYN | F_ACK : F_SYN, now);
+  c.host.tx.sendTcp(s, -1, now);
+  c.stats.segsOut++;
   if (ack) acked(c);
-  if (seqLt(c.sndNxt, seqAdd(c.iss, 1))) c.sndNxt = seqAdd(c.iss, 1);
-  if (seqLt(c.sndMax, c.sndNxt)) c.sndMax = c.sndNxt;
-  if (c.rtxAt === Infinity) c.arm("rtxAt", now + c.rtt.rto);
+  if (seqLt(c.snd.nxt, seqAdd(c.snd.iss, 1))) c.snd.nxt = seqAdd(c.snd.iss, 1);
+  if (seqLt(c.snd.max, c.snd.nxt)) c.snd.max = c.snd.nxt;
+  if (c.timers.rtx === Infinity) c.arm("rtx", now + c.rtt.rto);
 }
 
 /** Send a pure ACK now (RFC 9293 3.10.7.4). */
@@ -127,21 +94,28 @@ export function sendAck(c: TcpConnection, now: number): void {
   // SEQ is the highest sequence sent, not a SND.NXT pulled back by a timeout: a pure ACK with
   // an old SEQ would be unacceptable to the peer (RFC 9293 3.10.7.4) and its ACK lost (as
   // Linux, whose snd_nxt never moves back).
-  const s = build(c, c.sndMax, F_ACK, now);
-  c.host.tx.sendTcp(s, -1);
-  c.segsOut++;
+  const s = build(c, c.snd.max, F_ACK, now);
+  payloadRoom(c, s, false, now);
+  c.host.tx.sendTcp(s, -1, now);
+  c.stats.segsOut++;
   acked(c);
 }
 
 /**
- * Payload room of the segment `s` being built: the effective MSS (timestamps already taken
- * out, RFC 6691: the MSS counts no options) less the SACK option it carries, never more than
- * the path MTU allows (as Linux tcp_current_mss). SACK blocks that would leave less than half
- * the MSS for data are left out (they are advisory, RFC 2018 section 4).
+ * Payload room of the segment `s` being built, and the one place where its SACK blocks are
+ * fitted: the effective MSS (timestamps already taken out, RFC 6691: the MSS counts no options)
+ * less the SACK option it carries, never more than the path MTU allows (as Linux
+ * tcp_current_mss). SACK blocks that would leave less than half the MSS for data are left out
+ * (they are advisory, RFC 2018 section 4). A segment without data (`data` false: a pure ACK or
+ * a probe) only loses the blocks that would not fit the path MTU.
  */
-function payloadRoom(c: TcpConnection, s: TcpSegment): number {
-  let room = c.mss;
-  const path = c.host.tx.pathMtu(c.remoteIp) - 40 - (c.tsOk ? 12 : 0);
+function payloadRoom(c: TcpConnection, s: TcpSegment, data: boolean, now: number): number {
+  let room = c.snd.mss;
+  const path = c.host.tx.pathMtu(c.remoteIp, now) - 40 - (c.tsOk ? 12 : 0);
+  if (!data) {
+    while (s.sackCount > 0 && 4 + 8 * s.sackCount > path) s.sackCount--;
+    return 0;
+  }
   if (path > 0 && path < room) room = path;
   while (s.sackCount > 1 && room - (4 + 8 * s.sackCount) < (room >> 1)) s.sackCount--;
   if (s.sackCount > 0) room -= 4 + 8 * s.sackCount; // NOP, NOP, kind, length, 8 per block
@@ -160,7 +134,7 @@ export function sendData(
   now: number,
 ): number {
   const s = build(c, seq, F_ACK, now);
-  const room = payloadRoom(c, s);
+  const room = payloadRoom(c, s, true, now);
   if (len > room) {
     len = room;
     fin = false;
@@ -168,45 +142,45 @@ export function sendData(
   let flags = F_ACK;
   if (fin) flags |= F_FIN;
   // PSH on the last segment of what is queued (RFC 9293 3.9.1, as Linux).
-  if (len > 0 && seqAdd(seq, len) === c.sndEnd) flags |= F_PSH;
+  if (len > 0 && seqAdd(seq, len) === c.snd.end) flags |= F_PSH;
   s.flags = flags;
   s.payloadLen = len;
-  c.host.tx.sendTcp(s, len > 0 ? c.sndRing : -1);
-  c.segsOut++;
-  c.bytesOut += len;
+  c.host.tx.sendTcp(s, len > 0 ? c.snd.ring : -1, now);
+  c.stats.segsOut++;
+  c.stats.bytesOut += len;
   if (len > 0) {
-    c.lastDataAt = now;
-    if (c.inRecovery) c.prrOut += len; // RFC 6937 prr_out
+    c.snd.lastDataAt = now;
+    if (c.rec.fastRecovery) c.rec.prrOut += len; // RFC 6937 prr_out
   }
   acked(c);
   return len;
 }
 
-/** Whether our FIN is queued and not yet sent at or after `c.sndNxt`. */
+/** Whether our FIN is queued and not yet sent at or after `c.snd.nxt`. */
 function finPending(c: TcpConnection): boolean {
-  return c.finQueued && !seqGt(c.sndNxt, c.finSeq);
+  return c.snd.finQueued && !seqGt(c.snd.nxt, c.snd.finSeq);
 }
 
 /** Send what flow control, congestion control, SWS avoidance and Nagle allow; then ACK if owed. */
 export function output(c: TcpConnection, now: number): void {
   const st = c.st;
   if (st === "CLOSED" || st === "LISTEN") return;
-  if (c.keepAlive && c.keepAt === Infinity && st === "ESTABLISHED") {
-    c.arm("keepAt", now + c.keepIdleMs);
-  } else if (!c.keepAlive) c.keepAt = Infinity;
+  if (c.keepAlive && c.timers.keep === Infinity && st === "ESTABLISHED") {
+    c.arm("keep", now + c.keepIdleMs);
+  } else if (!c.keepAlive) c.timers.keep = Infinity;
   if (st === "SYN-SENT") {
-    if (c.sndNxt === c.iss) sendSyn(c, now);
+    if (c.snd.nxt === c.snd.iss) sendSyn(c, now);
     return;
   }
   if (
     st === "ESTABLISHED" || st === "CLOSE-WAIT" || st === "FIN-WAIT-1" || st === "CLOSING" ||
     st === "LAST-ACK"
   ) {
-    const high = c.sndMax;
+    const high = c.snd.max;
     sendLoop(c, now);
-    schedulePto(c, now, high !== c.sndMax);
+    schedulePto(c, now, high !== c.snd.max);
   }
-  if (c.ackNow) sendAck(c, now);
+  if (c.rcv.ackNow) sendAck(c, now);
 }
 
 /** Scratch for {@link nextSeg} (one connection is served at a time). */
@@ -214,21 +188,21 @@ const NEXT: NextSeg = { room: 0, lost: -1, hole: -1, resend: -1 };
 
 function sendLoop(c: TcpConnection, now: number): void {
   for (let guard = 0; guard < 100000; guard++) {
-    const flight = seqDiff(c.sndNxt, c.sndUna);
-    let room = Math.min(c.sndWnd, c.cc.cwnd + c.limitedTx * c.mss) - flight;
-    const sackRec = c.inRecovery && c.sackRecovery && c.sb !== null;
+    const flight = seqDiff(c.snd.nxt, c.snd.una);
+    let room = Math.min(c.snd.wnd, c.cc.cwnd + c.rec.limitedTx * c.snd.mss) - flight;
+    const sackRec = c.rec.state === "sack" && c.rec.sb !== null;
     if (sackRec) {
       // RFC 6675 section 5 (C): while cwnd - pipe >= 1 SMSS, send NextSeg: (1) a lost hole,
       // (2) new data, (3) a hole not yet deemed lost.
       const n = nextSeg(c, NEXT, now);
-      if (n.room < c.mss) break;
+      if (n.room < c.snd.mss) break;
       if (n.resend >= 0) {
         // A retransmission that was lost too (rtx_log.ts): it goes first.
-        const log = c.rtxLog!, from = log.seqOf(n.resend);
-        const seq = seqGt(c.sndUna, from) ? c.sndUna : from; // partly acknowledged since
+        const log = c.rec.rtxLog!, from = log.seqOf(n.resend);
+        const seq = seqGt(c.snd.una, from) ? c.snd.una : from; // partly acknowledged since
         const end = seqAdd(from, log.lenOf(n.resend));
-        const hole = c.sb!.holeEnd(seq);
-        let limit = Math.min(seqDiff(end, seq), c.mss);
+        const hole = c.rec.sb!.holeEnd(seq);
+        let limit = Math.min(seqDiff(end, seq), c.snd.mss);
         if (seqGt(hole, seq) && seqDiff(hole, seq) < limit) limit = seqDiff(hole, seq);
         if (limit <= 0) {
           log.drop(n.resend);
@@ -242,20 +216,20 @@ function sendLoop(c: TcpConnection, now: number): void {
         if (!retransmitHead(c, now)) break;
         continue;
       }
-      room = Math.min(c.sndWnd - flight, n.room);
+      room = Math.min(c.snd.wnd - flight, n.room);
     }
-    let avail = seqDiff(c.sndEnd, c.sndNxt);
+    let avail = seqDiff(c.snd.end, c.snd.nxt);
     if (avail < 0) avail = 0;
-    const len = Math.min(avail, c.mss, room > 0 ? room : 0);
+    const len = Math.min(avail, c.snd.mss, room > 0 ? room : 0);
     const fin = finPending(c) && len === avail;
     let blocked = len === 0 && !fin;
     if (blocked) {
       // Nothing new may go.
-    } else if (len < c.mss && len < avail) {
+    } else if (len < c.snd.mss && len < avail) {
       // Sender SWS avoidance (RFC 9293 3.8.6.2.1): a partial segment only when it is at least
       // half the largest window the peer offered; else wait for the window to grow.
-      if (len < c.maxSndWnd / 2) blocked = true;
-    } else if (len > 0 && len < c.mss && !fin) {
+      if (len < c.snd.maxWnd / 2) blocked = true;
+    } else if (len > 0 && len < c.snd.mss && !fin) {
       // Nagle (RFC 9293 3.7.4): one small segment in flight at most, unless no-delay.
       if (!c.noDelay && flight > 0) blocked = true;
     }
@@ -263,53 +237,53 @@ function sendLoop(c: TcpConnection, now: number): void {
       if (sackRec && NEXT.hole >= 0 && retransmitHead(c, now)) continue; // NextSeg rule (3)
       break;
     }
-    const seq = c.sndNxt;
+    const seq = c.snd.nxt;
     if (flight === 0) {
-      c.progressAt = now; // the user timeout counts from here
-      if (c.opt.slowStartAfterIdle && now - c.lastDataAt > c.rtt.rto) restartAfterIdle(c, now);
+      c.timers.progressAt = now; // the user timeout counts from here
+      if (c.opt.slowStartAfterIdle && now - c.snd.lastDataAt > c.rtt.rto) restartAfterIdle(c, now);
     }
-    if (c.sb && c.sb.count > 0 && seqLt(seq, c.sndMax)) {
+    if (c.rec.sb && c.rec.sb.count > 0 && seqLt(seq, c.snd.max)) {
       // Going back after a timeout: skip what the receiver SACKed, stop at the next range.
-      const sk = c.sb.skip(seq);
+      const sk = c.rec.sb.skip(seq);
       if (sk !== seq) {
-        c.sndNxt = seqLt(sk, c.sndMax) ? sk : c.sndMax;
+        c.snd.nxt = seqLt(sk, c.snd.max) ? sk : c.snd.max;
         continue;
       }
-      const end = c.sb.holeEnd(seq);
+      const end = c.rec.sb.holeEnd(seq);
       if (end !== seq && seqDiff(end, seq) < len && !fin) {
-        c.sndNxt = seqAdd(seq, sendData(c, seq, seqDiff(end, seq), false, now));
-        c.retransmits++;
-        if (c.rtxAt === Infinity) c.arm("rtxAt", now + c.rtt.rto);
+        c.snd.nxt = seqAdd(seq, sendData(c, seq, seqDiff(end, seq), false, now));
+        c.stats.retransmits++;
+        if (c.timers.rtx === Infinity) c.arm("rtx", now + c.rtt.rto);
         continue;
       }
     }
-    if (seqLt(seq, c.sndMax)) {
-      c.retransmits++;
-      if (c.rttStart >= 0 && !seqLt(c.rttSeq, seq)) c.rttStart = -1; // Karn's rule
-    } else if (c.rttStart < 0 && len > 0) {
-      c.rttSeq = seq;
-      c.rttStart = now;
+    if (seqLt(seq, c.snd.max)) {
+      c.stats.retransmits++;
+      if (c.snd.rttStart >= 0 && !seqLt(c.snd.rttSeq, seq)) c.snd.rttStart = -1; // Karn's rule
+    } else if (c.snd.rttStart < 0 && len > 0) {
+      c.snd.rttSeq = seq;
+      c.snd.rttStart = now;
     }
     const sent = sendData(c, seq, len, fin, now);
     // RACK (RFC 8985 6.1) keeps the send time of each fresh segment.
-    if (sent > 0 && c.sackOk && !seqLt(seq, c.sndMax)) {
-      (c.rack ??= new Rack()).record(seqAdd(seq, sent), now);
+    if (sent > 0 && c.sackOk && !seqLt(seq, c.snd.max)) {
+      (c.rec.rack ??= new Rack()).record(seqAdd(seq, sent), now);
     }
     const finSent = fin && sent === len;
-    c.sndNxt = seqAdd(seq, sent + (finSent ? 1 : 0));
-    if (seqGt(c.sndNxt, c.sndMax)) c.sndMax = c.sndNxt;
-    if (c.rtxAt === Infinity) c.arm("rtxAt", now + c.rtt.rto);
-    c.persistAt = Infinity;
+    c.snd.nxt = seqAdd(seq, sent + (finSent ? 1 : 0));
+    if (seqGt(c.snd.nxt, c.snd.max)) c.snd.max = c.snd.nxt;
+    if (c.timers.rtx === Infinity) c.arm("rtx", now + c.rtt.rto);
+    c.timers.persist = Infinity;
     if (finSent) break;
   }
   // Data waits on a window too small to use and nothing is in flight: the persist timer
   // (RFC 9293 3.8.6.1) probes the window so a lost update cannot deadlock us.
-  const waiting = seqDiff(c.sndEnd, c.sndNxt) > 0 || finPending(c);
-  if (waiting && c.sndNxt === c.sndUna && c.persistAt === Infinity) {
-    c.rtxAt = Infinity;
-    if (c.persistBackoff === 0) c.progressAt = now;
-    const t = Math.min(c.rtt.rto * 2 ** Math.min(c.persistBackoff, 20), c.opt.rtoMaxMs);
-    c.arm("persistAt", now + Math.max(t, c.opt.rtoMinMs));
+  const waiting = seqDiff(c.snd.end, c.snd.nxt) > 0 || finPending(c);
+  if (waiting && c.snd.nxt === c.snd.una && c.timers.persist === Infinity) {
+    c.timers.rtx = Infinity;
+    if (c.timers.persistBackoff === 0) c.timers.progressAt = now;
+    const t = Math.min(c.rtt.rto * 2 ** Math.min(c.timers.persistBackoff, 20), c.opt.rtoMaxMs);
+    c.arm("persist", now + Math.max(t, c.opt.rtoMinMs));
   }
 }
 
@@ -321,11 +295,11 @@ function sendLoop(c: TcpConnection, now: number): void {
  */
 function restartAfterIdle(c: TcpConnection, now: number): void {
   const cc = c.cc;
-  const rw = Math.min(initialWindow(c.mss), cc.cwnd);
+  const rw = Math.min(initialWindow(c.snd.mss), cc.cwnd);
   if (cc.cwnd <= rw) return;
   cc.ssthresh = Math.max(cc.ssthresh, (cc.cwnd >> 1) + (cc.cwnd >> 2));
   let cwnd = cc.cwnd;
-  for (let idle = now - c.lastDataAt - c.rtt.rto; idle > 0 && cwnd > rw; idle -= c.rtt.rto) {
+  for (let idle = now - c.snd.lastDataAt - c.rtt.rto; idle > 0 && cwnd > rw; idle -= c.rtt.rto) {
     cwnd >>= 1;
   }
   cc.cwnd = Math.max(cwnd, rw);
@@ -338,13 +312,13 @@ function restartAfterIdle(c: TcpConnection, now: number): void {
  * scoreboard the next hole above HighRxt. Returns whether a segment went out.
  */
 export function retransmitHead(c: TcpConnection, now: number): boolean {
-  let seq = c.sndUna;
-  let limit = c.mss;
-  const sb = c.sb && c.sb.count > 0 ? c.sb : null;
+  let seq = c.snd.una;
+  let limit = c.snd.mss;
+  const sb = c.rec.sb && c.rec.sb.count > 0 ? c.rec.sb : null;
   if (sb) {
     // SACK-guided: the next hole above what this recovery already resent (RFC 6675 NextSeg).
-    const from = seqGt(sb.highRxt, c.sndUna) ? sb.highRxt : c.sndUna;
-    const hole = sb.nextHole(from, c.sndMax);
+    const from = seqGt(sb.highRxt, c.snd.una) ? sb.highRxt : c.snd.una;
+    const hole = sb.nextHole(from);
     if (hole < 0) return false;
     seq = hole;
     limit = Math.min(limit, seqDiff(sb.holeEnd(hole), hole));
@@ -362,19 +336,20 @@ export function retransmitHead(c: TcpConnection, now: number): boolean {
  * own loss can be seen (rtx_log.ts).
  */
 export function retransmitAt(c: TcpConnection, seq: number, limit: number, now: number): number {
-  let avail = seqDiff(c.sndEnd, seq);
+  let avail = seqDiff(c.snd.end, seq);
   if (avail < 0) avail = 0;
   const len = Math.min(avail, limit);
-  const fin = c.finQueued && seqAdd(seq, len) === c.finSeq && seqGt(c.sndMax, c.finSeq);
+  const fin = c.snd.finQueued && seqAdd(seq, len) === c.snd.finSeq &&
+    seqGt(c.snd.max, c.snd.finSeq);
   if (len === 0 && !fin) return -1;
-  if (c.rttStart >= 0 && !seqLt(c.rttSeq, seq)) c.rttStart = -1; // Karn's rule
-  c.rttStart = -1;
-  c.retransmits++;
+  if (c.snd.rttStart >= 0 && !seqLt(c.snd.rttSeq, seq)) c.snd.rttStart = -1; // Karn's rule
+  c.snd.rttStart = -1;
+  c.stats.retransmits++;
   const sent = sendData(c, seq, len, fin, now);
-  if (c.inRecovery && c.sackRecovery && sent > 0) {
-    (c.rtxLog ??= new RtxLog()).record(seq, sent, now, c.sndMax);
+  if (c.rec.state === "sack" && sent > 0) {
+    (c.rec.rtxLog ??= new RtxLog()).record(seq, sent, now, c.snd.max);
   }
-  if (c.rtxAt === Infinity) c.arm("rtxAt", now + c.rtt.rto);
+  if (c.timers.rtx === Infinity) c.arm("rtx", now + c.rtt.rto);
   return sent;
 }
 
@@ -384,8 +359,9 @@ export function retransmitAt(c: TcpConnection, seq: number, limit: number, now: 
  * Linux) and keepalives (RFC 1122 4.2.3.6).
  */
 export function sendProbe(c: TcpConnection, now: number): void {
-  const s = build(c, seqAdd(c.sndUna, -1), F_ACK, now);
-  c.host.tx.sendTcp(s, -1);
-  c.segsOut++;
+  const s = build(c, seqAdd(c.snd.una, -1), F_ACK, now);
+  payloadRoom(c, s, false, now);
+  c.host.tx.sendTcp(s, -1, now);
+  c.stats.segsOut++;
   acked(c);
 }

@@ -87,7 +87,7 @@ export interface TcpOptions {
   synRetries: number;
   /** 0 = off; else the longest time unacknowledged data (or a closed peer window) is tolerated. */
   userTimeoutMs: number;
-  /** Disable Nagle's algorithm (RFC 9293 3.7.4). */
+  /** Disable Nagle's algorithm (RFC 9293 3.7.4). Default false: Nagle on, as Linux. */
   noDelay: boolean;
   /** Delayed ACK timeout; capped at 200 ms (RFC 1122 4.2.3.2). Default 40 (Linux minimum). */
   delayedAckMs: number;
@@ -187,7 +187,7 @@ export function resolveOptions(
   return o;
 }
 
-/** Statistics of one connection (`TcpConnection.info()`). */
+/** Statistics of one connection (`conn.info()`): state, bytes, segments, RTT, windows, options. */
 export interface TcpConnInfo {
   /** Connection state. */
   state: TcpState;

@@ -8,7 +8,9 @@ import {
   parseIpv4,
   parseMac,
 } from "../../src/api/addr.ts";
-import { mapLayerError, toDenoError } from "../../src/api/errors.ts";
+import { type LayerErrorCode, mapLayerError, toDenoError } from "../../src/api/errors.ts";
+import { IfaceError } from "../../src/iface/errors.ts";
+import { TcpError } from "../../src/tcp/types.ts";
 import { VirtualClock } from "../../src/stack_clock.ts";
 
 Deno.test("addr: IPv4 parse and format round trip", () => {
@@ -47,7 +49,7 @@ Deno.test("addr: ports and NetAddr", () => {
 });
 
 Deno.test("errors: layer codes map to Deno classes with the address in the message", () => {
-  const cases: Array<[string, new (...a: never[]) => Error]> = [
+  const cases: Array<[LayerErrorCode, new (...a: never[]) => Error]> = [
     ["refused", Deno.errors.ConnectionRefused],
     ["reset", Deno.errors.ConnectionReset],
     ["timed-out", Deno.errors.TimedOut],
@@ -68,10 +70,15 @@ Deno.test("errors: layer codes map to Deno classes with the address in the messa
     toDenoError("refused", "10.7.0.1:8080").message,
     "Connection refused by 10.7.0.1:8080",
   );
-  const coded = Object.assign(new Error("x"), { code: "reset" });
+  const coded = new TcpError("reset", "x");
   const mapped = mapLayerError(coded, "1.2.3.4:5");
   assert.ok(mapped instanceof Deno.errors.ConnectionReset);
   assert.equal((mapped as Error).cause, coded);
+  const iface = new IfaceError("unreachable", "No route to 10.9.9.9");
+  assert.ok(mapLayerError(iface, "10.9.9.9:53") instanceof Deno.errors.NetworkUnreachable);
+  // Only the layers' own errors are mapped: a foreign error with a `code` passes through.
+  const foreign = Object.assign(new Error("x"), { code: "reset" });
+  assert.equal(mapLayerError(foreign, "1.2.3.4:5"), foreign);
 });
 
 Deno.test("clock: virtual clock only moves forward", () => {

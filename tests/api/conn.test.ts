@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { createMemoryLinkPair, createStack, type NetStack } from "../../mod.ts";
+import { pattern } from "../support/rng.ts";
 
 const A = "10.9.0.1";
 const B = "10.9.0.2";
@@ -25,18 +26,6 @@ async function pair(
       await b.close();
     },
   };
-}
-
-function pattern(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 255;
-  }
-  return out;
 }
 
 async function readAll(conn: { read(p: Uint8Array): Promise<number | null> }): Promise<Uint8Array> {
@@ -182,7 +171,13 @@ Deno.test("api: misuse errors", async () => {
   await using s = await pair();
   using l = s.b.listen({ port: 84 });
   assert.throws(() => s.b.listen({ port: 84 }), Deno.errors.AddrInUse);
-  await assert.rejects(s.a.connect({ hostname: "localhost", port: 1 }), TypeError);
+  await assert.rejects(s.a.connect({ hostname: "10.9.0.256", port: 1 }), TypeError);
+  await assert.rejects(s.a.connect({ hostname: "bad..name", port: 1 }), TypeError);
+  // "localhost" is 127.0.0.1 (loopback): nothing listens there.
+  await assert.rejects(
+    s.a.connect({ hostname: "localhost", port: 1 }),
+    Deno.errors.ConnectionRefused,
+  );
   await assert.rejects(s.a.connect({ hostname: B, port: 70000 }), RangeError);
   assert.equal(l.addr.port, 84);
 });

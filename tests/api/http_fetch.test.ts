@@ -159,9 +159,15 @@ Deno.test("http fetch: bad inputs give TypeError with Deno's class as the cause"
       e.message ===
         `error sending request for url (http://${B}:81/): Connection refused by ${B}:81`,
   );
-  // No resolver is configured: a name is refused clearly, before anything is sent.
+  // No DNS server is configured: the name fails clearly, before anything is sent.
   await assert.rejects(
     s.a.fetch("http://example.invalid/"),
-    (e: Error) => e instanceof TypeError && /example\.invalid/.test(e.message),
+    (e: Error) =>
+      e instanceof TypeError && e.cause instanceof Deno.errors.NotFound &&
+      /example\.invalid/.test(e.message),
+  );
+  await assert.rejects(
+    s.a.connectTls({ hostname: "example.invalid", port: 443 }),
+    Deno.errors.NotFound,
   );
 });

@@ -136,7 +136,9 @@ Deno.test({
       );
       await assert.rejects(
         stack.fetch("http://no-such-host.test/"),
-        (e: Error) => e instanceof TypeError && e.message.includes("no-such-host.test"),
+        (e: Error) =>
+          e instanceof TypeError && e.cause instanceof Deno.errors.NotFound &&
+          e.message.includes("no-such-host.test"),
       );
     });
   },

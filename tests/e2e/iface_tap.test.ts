@@ -12,7 +12,8 @@ import { parseIpv4 } from "../../src/iface/routing.ts";
 import type { Link } from "../../src/link/link.ts";
 import { withPcap } from "../../src/link/pcap.ts";
 import { requireTapOrSkip, tapIgnore, withTapNamespace } from "../../tools/netns.ts";
-import { makeEngine, seeded } from "../support/iface_harness.ts";
+import { makeEngine } from "../support/iface_harness.ts";
+import { rng } from "../support/rng.ts";
 
 const OUR = "10.7.5.2";
 const KERNEL = "10.7.5.1";
@@ -121,7 +122,7 @@ for (const kind of ["js", "wasm"] as EngineKind[]) {
               address: parseIpv4(OUR),
               prefixLength: 24,
               mtu: link.mtu,
-              random: seeded(7),
+              random: rng(7),
             });
             iface.start(Math.floor(performance.now()));
             // A UDP echo service on port 7.

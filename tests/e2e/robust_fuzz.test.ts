@@ -9,7 +9,8 @@
 import assert from "node:assert/strict";
 import { runFuzz } from "../support/fuzz_run.ts";
 import { loadTcpFactory } from "../support/fuzz_tcp_types.ts";
-import { hex, layoutOf, mutate, repairChecksums, Rng } from "../support/fuzz_frames.ts";
+import { hex, layoutOf, mutate, repairChecksums } from "../support/fuzz_frames.ts";
+import { Rng } from "../support/rng.ts";
 import { seedCorpus } from "../support/fuzz_corpus.ts";
 import { createJsEngine } from "../../src/kernels/js_engine.ts";
 import { RX_OFF } from "../../src/wire/layout.ts";

@@ -4,32 +4,14 @@
  * is printed on failure.
  */
 import assert from "node:assert/strict";
-import {
-  createMemoryLinkPair,
-  createStack,
-  type Link,
-  type NetStack,
-  Simulation,
-  VirtualClock,
-  withFaults,
-} from "../../mod.ts";
+import { createMemoryLinkPair, createStack, type Link, type NetStack } from "../../mod.ts";
+import { Simulation, VirtualClock, withFaults } from "../../testing.ts";
 import type { Conn } from "../../src/api/conn.ts";
 import { traceLink } from "../../tools/demo_lib.ts";
+import { pattern } from "../support/rng.ts";
 
 const A = "10.9.0.1";
 const B = "10.9.0.2";
-
-function pattern(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 255;
-  }
-  return out;
-}
 
 async function readExactly(conn: Conn, n: number): Promise<Uint8Array> {
   const out = new Uint8Array(n);

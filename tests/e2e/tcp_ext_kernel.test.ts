@@ -15,7 +15,8 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { createStack, withFaults } from "../../mod.ts";
+import { createStack } from "../../mod.ts";
+import { withFaults } from "../../testing.ts";
 import type { Conn } from "../../src/api/conn.ts";
 import { requireTapOrSkip, tapIgnore, withTapNamespace } from "../../tools/netns.ts";
 import { PY_PEER } from "../support/interop_env.ts";

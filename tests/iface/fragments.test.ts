@@ -1,6 +1,22 @@
 import assert from "node:assert/strict";
 import { Reassembler } from "../../src/iface/fragments.ts";
 import { resolveLimits } from "../../src/iface/limits.ts";
+import { Ipv4Header } from "../../src/wire/ipv4_header.ts";
+
+/** The decoded header of a fragment: header at mem[0..20), data at mem[100..100+len). */
+function ip(len: number, src: number, id: number, fragField: number): Ipv4Header {
+  const h = new Ipv4Header();
+  h.headerOff = 0;
+  h.headerLen = 20;
+  h.payloadOff = 100;
+  h.payloadLen = len;
+  h.src = src;
+  h.dst = 2;
+  h.proto = 17;
+  h.id = id;
+  h.frag = fragField;
+  return h;
+}
 
 /** A 20-byte IPv4 header at mem[0..20) and `data` placed at mem[100..). */
 function frag(data: Uint8Array): Uint8Array {
@@ -23,7 +39,7 @@ function add(r: Reassembler, data: Uint8Array, off: number, more: boolean, now =
     off + (more ? Math.min(1480, data.length - off) : data.length - off),
   );
   const mem = frag(piece);
-  return r.add(mem, 0, 20, 100, piece.length, 1, 2, 17, id, (more ? 0x2000 : 0) | (off / 8), now);
+  return r.add(mem, ip(piece.length, 1, id, (more ? 0x2000 : 0) | (off / 8)), now);
 }
 
 Deno.test("fragments: in-order and out-of-order fragments reassemble into one datagram", () => {
@@ -52,7 +68,7 @@ Deno.test("fragments: overlaps drop the whole datagram and later fragments of it
   const data = payload(4000);
   assert.equal(add(r, data, 0, true), "held");
   const mem = frag(data.subarray(8, 808));
-  assert.equal(r.add(mem, 0, 20, 100, 800, 1, 2, 17, 1, 0x2000 | 1, 0), "frag-overlap");
+  assert.equal(r.add(mem, ip(800, 1, 1, 0x2000 | 1), 0), "frag-overlap");
   assert.equal(r.memory, 0);
   assert.equal(add(r, data, 1480, true), "frag-dead");
   assert.equal(add(r, data, 2960, false), "frag-dead");
@@ -72,12 +88,12 @@ Deno.test("fragments: exact duplicates are dropped alone", () => {
 Deno.test("fragments: bad lengths, oversize and inconsistent last fragments", () => {
   const r = new Reassembler(resolveLimits({}));
   const mem = frag(payload(100));
-  assert.equal(r.add(mem, 0, 20, 100, 100, 1, 2, 17, 1, 0x2000, 0), "frag-bad-length");
-  assert.equal(r.add(mem, 0, 20, 100, 0, 1, 2, 17, 1, 0, 0), "frag-bad-length");
-  assert.equal(r.add(mem, 0, 20, 100, 100, 1, 2, 17, 1, 0x1fff, 0), "frag-too-long");
-  assert.equal(r.add(mem, 0, 20, 100, 96, 1, 2, 17, 2, 0x2000 | 100, 0), "held");
+  assert.equal(r.add(mem, ip(100, 1, 1, 0x2000), 0), "frag-bad-length");
+  assert.equal(r.add(mem, ip(0, 1, 1, 0), 0), "frag-bad-length");
+  assert.equal(r.add(mem, ip(100, 1, 1, 0x1fff), 0), "frag-too-long");
+  assert.equal(r.add(mem, ip(96, 1, 2, 0x2000 | 100), 0), "held");
   // A last fragment that ends before held data is inconsistent.
-  assert.equal(r.add(mem, 0, 20, 100, 8, 1, 2, 17, 2, 10, 0), "frag-overlap");
+  assert.equal(r.add(mem, ip(8, 1, 2, 10), 0), "frag-overlap");
 });
 
 Deno.test("fragments: timeout abandons datagrams and reports fragment zero", () => {
@@ -101,7 +117,7 @@ Deno.test("fragments: a fragment flood stays within memory and datagram bounds",
   const seen = new Set<string>();
   for (let id = 0; id < 1000; id++) {
     for (let k = 0; k < 12; k++) {
-      const res = r.add(piece, 0, 20, 100, 1480, 9, 2, 17, id, 0x2000 | (k * 185 * 2), 0);
+      const res = r.add(piece, ip(1480, 9, id, 0x2000 | (k * 185 * 2)), 0);
       seen.add(res);
       assert.ok(r.memory <= limits.fragMemory);
       assert.ok(r.datagrams <= limits.fragDatagrams);
@@ -114,7 +130,7 @@ Deno.test("fragments: a fragment flood stays within memory and datagram bounds",
   seen.clear();
   for (let id = 0; id < 100; id++) {
     for (let k = 0; k < 6; k++) {
-      seen.add(r2.add(piece, 0, 20, 100, 1480, 9, 2, 17, id, 0x2000 | (k * 185), 0));
+      seen.add(r2.add(piece, ip(1480, 9, id, 0x2000 | (k * 185)), 0));
       assert.ok(r2.datagrams <= 16);
     }
   }

@@ -21,7 +21,7 @@ import {
   K_TCP,
 } from "../../src/wire/layout.ts";
 import { parseIpv4 } from "../../src/iface/routing.ts";
-import { TcpSegment } from "../../src/wire/tcp_segment.ts";
+import { segment } from "../support/segment.ts";
 import { Harness, OUR_IP, PEER_IP } from "../support/iface_harness.ts";
 
 const seen = new Set<string>();
@@ -29,22 +29,19 @@ const SEED = Number(Deno.env.get("TCPIP_SEED") ?? 20261125);
 
 function corpus(h: Harness): Uint8Array[] {
   const data = new Uint8Array(3000).map((_, i) => i & 0xff);
-  const seg = new TcpSegment().clear();
-  seg.srcIp = PEER_IP;
-  seg.dstIp = OUR_IP;
-  seg.srcPort = 40000;
-  seg.dstPort = 80;
-  seg.seq = 100;
-  seg.flags = 2;
-  seg.mss = 1460;
-  seg.ws = 7;
-  seg.sackOk = true;
-  seg.hasTs = true;
-  const ours = new TcpSegment().clear();
-  ours.srcIp = OUR_IP;
-  ours.dstIp = PEER_IP;
-  ours.srcPort = 80;
-  ours.dstPort = 40000;
+  const seg = segment({
+    srcIp: PEER_IP,
+    dstIp: OUR_IP,
+    srcPort: 40000,
+    dstPort: 80,
+    seq: 100,
+    flags: 2,
+    mss: 1460,
+    ws: 7,
+    sackOk: true,
+    ts: { val: 0 },
+  });
+  const ours = segment({ srcIp: OUR_IP, dstIp: PEER_IP, srcPort: 80, dstPort: 40000 });
   const quote = h.build(K_TCP, new Uint8Array(0), (d) => {
     ours.toDesc(d);
     d[D_IP_SRC] = OUR_IP | 0;

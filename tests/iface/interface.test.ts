@@ -33,7 +33,8 @@ import {
 import type { EngineKind } from "../../src/kernels/engine.ts";
 import { IfaceError } from "../../src/iface/interface.ts";
 import { parseIpv4 } from "../../src/iface/routing.ts";
-import { TcpSegment } from "../../src/wire/tcp_segment.ts";
+import type { TcpSegment } from "../../src/wire/tcp_segment.ts";
+import { segment } from "../support/segment.ts";
 import {
   Harness,
   icmpMessage,
@@ -59,13 +60,7 @@ function each(name: string, fn: (kind: EngineKind) => void): void {
 
 /** A segment from us to the peer, no options, for sendTcp tests. */
 function outSegment(srcPort: number, dstPort: number, seq: number): TcpSegment {
-  const seg = new TcpSegment().clear();
-  seg.srcIp = OUR_IP;
-  seg.dstIp = PEER_IP;
-  seg.srcPort = srcPort;
-  seg.dstPort = dstPort;
-  seg.seq = seq;
-  return seg;
+  return segment({ srcIp: OUR_IP, dstIp: PEER_IP, srcPort, dstPort, seq });
 }
 
 each("start announces our address with a gratuitous ARP request", (kind) => {
@@ -406,11 +401,7 @@ void OUR_HI;
 void OUR_LO;
 
 function peerSeg(fill: (s: TcpSegment) => void): TcpSegment {
-  const s = new TcpSegment().clear();
-  s.srcIp = PEER_IP;
-  s.dstIp = OUR_IP;
-  s.srcPort = 40000;
-  s.dstPort = 80;
+  const s = segment({ srcIp: PEER_IP, dstIp: OUR_IP, srcPort: 40000, dstPort: 80 });
   fill(s);
   return s;
 }
@@ -457,7 +448,7 @@ each("TCP: sendTcp builds DF frames with the payload from the send ring", (kind)
   seg.flags = F_PSH | F_ACK;
   seg.wnd = 1000;
   seg.payloadLen = 500;
-  assert.ok(h.iface.sendTcp(seg, ring));
+  assert.ok(h.iface.sendTcp(seg, ring, h.now));
   const [f] = h.take();
   assert.equal(f!.verdict, 0);
   assert.equal(f!.desc[D_KIND], K_TCP);
@@ -469,12 +460,12 @@ each("TCP: sendTcp builds DF frames with the payload from the send ring", (kind)
   // A bare ACK with no ring.
   seg.flags = F_ACK;
   seg.payloadLen = 0;
-  assert.ok(h.iface.sendTcp(seg, -1));
+  assert.ok(h.iface.sendTcp(seg, -1, h.now));
   assert.equal(h.take()[0]!.payload.length, 0);
   seg.dstIp = parseIpv4("9.9.9.9");
-  assert.equal(h.iface.sendTcp(seg, -1), false);
+  assert.equal(h.iface.sendTcp(seg, -1, h.now), false);
   assert.equal(h.iface.stats()["tcp-no-route"], 1);
-  assert.equal(h.iface.pathMtu(PEER_IP), 1500);
+  assert.equal(h.iface.pathMtu(PEER_IP, h.now), 1500);
   assert.equal(h.iface.sourceFor(PEER_IP), OUR_IP);
 });
 
@@ -485,7 +476,7 @@ each("ICMP errors quoting our TCP segments reach TCP; frag-needed lowers the pat
   const seg = outSegment(50000, 443, 100);
   seg.flags = F_SYN;
   seg.mss = 1460;
-  h.iface.sendTcp(seg, -1);
+  h.iface.sendTcp(seg, -1, h.now);
   const quote = h.take()[0]!.bytes.slice(14, 14 + 28);
   h.deliver(h.icmp(3, 4, 1400, quote));
   assert.deepEqual(h.tcp.calls.at(-1), {
@@ -493,13 +484,13 @@ each("ICMP errors quoting our TCP segments reach TCP; frag-needed lowers the pat
     error: "fragmentation-needed",
     args: [OUR_IP, 50000, PEER_IP, 443, 100, 1400],
   });
-  assert.equal(h.iface.pathMtu(PEER_IP), 1400);
+  assert.equal(h.iface.pathMtu(PEER_IP, h.now), 1400);
   h.deliver(h.icmp(3, 3, 0, quote));
   const last = h.tcp.calls.at(-1);
   assert.ok(last?.kind === "icmp" && last.error === "port-unreachable");
   // A forged tiny MTU is floored at 552 (Linux min_pmtu).
   h.deliver(h.icmp(3, 4, 100, quote));
-  assert.equal(h.iface.pathMtu(PEER_IP), 552);
+  assert.equal(h.iface.pathMtu(PEER_IP, h.now), 552);
   // A quote of someone else's datagram is ignored.
   const other = quote.slice();
   other[15] = 99;
@@ -517,14 +508,14 @@ each("nothing larger than the link MTU is sent", (kind) => {
   const seg = outSegment(1, 2, 1);
   seg.flags = F_ACK;
   seg.payloadLen = 537;
-  assert.equal(h.iface.sendTcp(seg, ring), false);
+  assert.equal(h.iface.sendTcp(seg, ring, h.now), false);
   assert.equal(h.iface.stats()["tx-too-big"], 1);
   seg.payloadLen = 536;
-  assert.ok(h.iface.sendTcp(seg, ring));
+  assert.ok(h.iface.sendTcp(seg, ring, h.now));
   assert.equal(h.take()[0]!.bytes.length, 14 + 576);
 });
 
-each("a full-MSS segment that overflows only by SACK blocks loses blocks, not data", (kind) => {
+each("a TCP segment over the MTU is refused whole: TCP fits its SACK blocks itself", (kind) => {
   const h = new Harness(kind);
   h.learnPeer();
   const ring = h.engine.sndCreate(4096, 1);
@@ -535,12 +526,11 @@ each("a full-MSS segment that overflows only by SACK blocks loses blocks, not da
   seg.sackCount = 2;
   seg.sack.set([10, 20, 30, 40]);
   seg.payloadLen = 1448; // 20 + 32 (TS) + 1448 = 1500: no room for SACK blocks
-  assert.ok(h.iface.sendTcp(seg, ring));
-  const [f] = h.take();
-  assert.equal(f!.verdict, 0);
-  assert.equal(f!.bytes.length, 1514);
-  assert.deepEqual(f!.payload, bytes(1448));
-  assert.equal(h.iface.stats()["tcp-sack-trimmed"], 2);
+  assert.equal(h.iface.sendTcp(seg, ring, h.now), false);
+  assert.equal(h.take().length, 0);
+  assert.equal(h.iface.stats()["tx-too-big"], 1);
+  // payloadRoom (src/tcp/tcp_output.ts) is the one place that trims SACK blocks.
+  assert.equal(h.iface.stats()["tcp-sack-trimmed"], undefined);
 });
 
 /** Insert IPv4 options after the 20-byte header of `frame`, fixing IHL, length and checksum. */

@@ -13,7 +13,8 @@ import { parseIpv4 } from "../../src/iface/routing.ts";
 import { createMemoryLinkPair } from "../../src/link/memory.ts";
 import { type FaultOptions, withFaults } from "../../src/link/fault.ts";
 import type { Link } from "../../src/link/link.ts";
-import { makeEngine, seeded } from "../support/iface_harness.ts";
+import { makeEngine } from "../support/iface_harness.ts";
+import { rng } from "../support/rng.ts";
 
 const SEED = Number(Deno.env.get("TCPIP_SEED") ?? 77);
 const A = parseIpv4("10.9.0.1");
@@ -29,7 +30,7 @@ class Node {
       address,
       prefixLength: 24,
       mtu: link.mtu,
-      random: seeded(seed),
+      random: rng(seed),
     });
   }
   step(now: number): number {

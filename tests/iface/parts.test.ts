@@ -6,6 +6,7 @@ import { resolveLimits } from "../../src/iface/limits.ts";
 import { type UdpOwner, UdpTable } from "../../src/iface/udp.ts";
 import { IfaceError } from "../../src/iface/errors.ts";
 import { filterDestination, macHi, macLo, randomMac } from "../../src/iface/ethernet.ts";
+import { rng } from "../support/rng.ts";
 
 const ip = parseIpv4;
 
@@ -18,9 +19,13 @@ Deno.test("routing: on-link, gateway, broadcast and unroutable destinations", ()
   assert.equal(r.route(ip("1.1.1.1"))!.nextHop, ip("192.168.7.1"));
   assert.equal(r.route(ip("192.168.7.255"))!.nextHop, ip("192.168.7.255"));
   assert.ok(r.isBroadcast(ip("255.255.255.255")));
-  assert.equal(r.route(ip("127.0.0.1")), null);
+  // Local destinations are their own next hop (the loopback path), 127/8 from 127.0.0.1.
+  assert.deepEqual(r.route(ip("127.0.0.9")), { nextHop: ip("127.0.0.9"), source: ip("127.0.0.1") });
   assert.equal(r.route(0), null);
-  assert.equal(r.route(ip("192.168.7.2")), null);
+  assert.deepEqual(r.route(ip("192.168.7.2")), {
+    nextHop: ip("192.168.7.2"),
+    source: ip("192.168.7.2"),
+  });
   const noGw = new Router(ip("10.1.0.2"), 16);
   assert.equal(noGw.route(ip("10.2.0.1")), null);
   assert.equal(noGw.nextHop(ip("10.2.0.1")), -1);
@@ -77,8 +82,7 @@ Deno.test("udp table: bind conflicts, wildcard demux, ephemeral ports", () => {
 });
 
 Deno.test("ethernet: random MAC is locally administered unicast; filter", () => {
-  let s = 1;
-  const mac = randomMac(() => (s = (s * 48271) % 2147483647) / 2147483647);
+  const mac = randomMac(rng(1));
   assert.equal(mac[0]! & 3, 2);
   const hi = macHi(mac), lo = macLo(mac);
   assert.equal(filterDestination(hi, lo, hi, lo, false), "unicast");

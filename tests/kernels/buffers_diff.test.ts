@@ -8,6 +8,7 @@ import type { Engine } from "../../src/kernels/engine.ts";
 import { createJsEngine } from "../../src/kernels/js_engine.ts";
 import { createWasmEngine } from "../../src/kernels/wasm_engine.ts";
 import { RX_OFF, TX_PAYLOAD_OFF } from "../../src/wire/layout.ts";
+import { pattern } from "../support/rng.ts";
 
 const SEED = Number(Deno.env.get("TCPIP_SEED") ?? 20261125);
 const RUNS = 150;
@@ -49,13 +50,7 @@ const scenario = fc.record({
 });
 
 function makeStream(length: number, isn: number): Uint8Array {
-  const s = new Uint8Array(length);
-  let x = (isn ^ 0x9e3779b9) >>> 0;
-  for (let i = 0; i < length; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    s[i] = x >>> 24;
-  }
-  return s;
+  return pattern(length, isn ^ 0x9e3779b9);
 }
 
 type Scenario = typeof scenario extends fc.Arbitrary<infer T> ? T : never;

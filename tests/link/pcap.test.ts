@@ -3,6 +3,9 @@ import { withFaults } from "../../src/link/fault.ts";
 import { createMemoryLinkPair } from "../../src/link/memory.ts";
 import { withPcap } from "../../src/link/pcap.ts";
 import { requireTapOrSkip, tapIgnore, withTapNamespace } from "../../tools/netns.ts";
+import { createStack } from "../../mod.ts";
+import { pattern } from "../support/interop_env.ts";
+import { exchange, py, pyResult } from "../support/kernel_peer.ts";
 
 const MAC_A = [0x02, 0, 0, 0, 0, 0x0a];
 const MAC_B = [0x02, 0, 0, 0, 0, 0x0b];
@@ -225,7 +228,9 @@ Deno.test({
     if (!requireTapOrSkip()) return;
     const path = await Deno.makeTempFile({ suffix: ".pcap" });
     try {
-      await withTapNamespace({ kernelAddr: "10.7.0.1/24" }, async ({ ns, link }) => {
+      // The plain path: frames as the kernel sends them on the wire (offload below).
+      const opts = { kernelAddr: "10.7.0.1/24", offload: false };
+      await withTapNamespace(opts, async ({ ns, link }) => {
         const traced = withPcap(link, path);
         const neigh = await ns.run([
           "ip",
@@ -290,4 +295,45 @@ Deno.test("pcap: forwards the wrapped fault injector's nextDueAt", () => {
   } finally {
     Deno.removeSync(path);
   }
+});
+
+Deno.test({
+  name: "pcap: under offload (the default), a bulk capture is valid for tshark, large frames whole",
+  ignore: NO_TSHARK || tapIgnore(),
+  fn: async () => {
+    if (!requireTapOrSkip()) return;
+    const path = await Deno.makeTempFile({ suffix: ".pcap" });
+    const size = 4 * 1048576;
+    try {
+      await withTapNamespace({ kernelAddr: "10.7.0.1/24" }, async ({ ns, link }) => {
+        assert.equal(link.offload, true, "offload is the default");
+        const stack = await createStack({ link, address: "10.7.0.2/24", pcap: path });
+        try {
+          const listener = stack.listen({ port: 5001 });
+          const peer = py(ns, ["connect", "10.7.0.2", "5001", String(size), "21", "both"]);
+          const conn = await listener.accept();
+          const ours = await exchange(conn, pattern(size, 22));
+          conn.close();
+          listener.close();
+          const [sentSha] = await pyResult(peer);
+          assert.equal(ours.recvSha, sentSha);
+          assert.ok(link.stats.rxGsoFrames > 0, "no large frame arrived");
+        } finally {
+          await stack.close();
+        }
+      });
+      const { protocols, bad } = await tsharkRead(path);
+      assert.deepEqual(bad.slice(0, 5), [], `${bad.length} bad records`);
+      assert.ok(protocols.filter((p) => p.includes(":tcp")).length > 100);
+      const sizes = await new Deno.Command("tshark", {
+        args: ["-r", path, "-T", "fields", "-e", "frame.len"],
+        stdout: "piped",
+        stderr: "null",
+      }).output();
+      const lens = new TextDecoder().decode(sizes.stdout).trim().split("\n").map(Number);
+      assert.ok(Math.max(...lens) > 1514, "large received segments are recorded whole");
+    } finally {
+      await Deno.remove(path);
+    }
+  },
 });

@@ -45,7 +45,7 @@ Deno.test({
       assert.match(shown.stdout, /mtu 1500/);
       const req = arpRequest(KERNEL_IP);
       link.send(req, 0, req.length);
-      const buf = new Uint8Array(65536);
+      const buf = new Uint8Array(1 << 17);
       const meta = new Int32Array(128);
       const deadline = performance.now() + 3000;
       let reply: Uint8Array | null = null;
@@ -221,7 +221,7 @@ Deno.test({
           `for _ in range(${count}):\n` +
           "    s.sendto(b'x', ('10.7.0.2', 9)); time.sleep(0.0005)\n";
         const ping = ns.run(["/usr/bin/python3", "-c", py]);
-        const buf = new Uint8Array(1 << 16);
+        const buf = new Uint8Array(1 << 17);
         const meta = new Int32Array(256);
         let got = 0;
         const deadline = performance.now() + 5000;
@@ -301,7 +301,7 @@ Deno.test({
         const deadline = performance.now() + 3000;
         while (found < 0 && performance.now() < deadline) {
           await link.wait(500);
-          const view = new Uint8Array(memory.buffer).subarray(RX, RX + 65536); // fresh each time
+          const view = new Uint8Array(memory.buffer).subarray(RX, RX + (1 << 17)); // fresh each time
           const n = link.receive(view, meta, 32);
           for (let i = 0; i < n; i++) {
             const at = RX + meta[2 * i]!;

@@ -11,7 +11,8 @@
  */
 
 import { PEER_IP, TCP_PORT, VICTIM_IP } from "./fuzz_corpus.ts";
-import { layoutOf, repairChecksums, type Rng } from "./fuzz_frames.ts";
+import { layoutOf, repairChecksums } from "./fuzz_frames.ts";
+import { Rng } from "./rng.ts";
 import type { ConnLike, ListenerLike, TcpLike } from "./fuzz_tcp_types.ts";
 import type { World } from "./fuzz_world.ts";
 
@@ -153,15 +154,7 @@ export class Traffic {
     this.#session++;
     this.#startedAt = w.now;
     const data = (): Uint8Array => {
-      const d = new Uint8Array(bytes);
-      let x = rng.u32() | 1;
-      for (let i = 0; i < d.length; i++) {
-        x ^= x << 13;
-        x ^= x >>> 17;
-        x ^= x << 5;
-        d[i] = x & 0xff;
-      }
-      return d;
+      return new Rng(rng.u32()).fill(new Uint8Array(bytes));
     };
     for (let i = 0; i < protectedCount + sacrificial; i++) {
       const prot = i < protectedCount;

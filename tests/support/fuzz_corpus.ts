@@ -44,7 +44,8 @@ import {
   K_UDP,
   TX_PAYLOAD_OFF,
 } from "../../src/wire/layout.ts";
-import { TcpSegment } from "../../src/wire/tcp_segment.ts";
+import type { TcpSegment } from "../../src/wire/tcp_segment.ts";
+import { segment } from "./segment.ts";
 
 /** The victim's address (10.9.0.2). */
 export const VICTIM_IP = 0x0a090002;
@@ -150,12 +151,7 @@ export class FrameMaker {
 
 /** A TCP segment header from the peer to the victim's listener, to be filled further. */
 export function peerSegment(srcPort: number, dstPort = TCP_PORT): TcpSegment {
-  const s = new TcpSegment().clear();
-  s.srcIp = PEER_IP;
-  s.dstIp = VICTIM_IP;
-  s.srcPort = srcPort;
-  s.dstPort = dstPort;
-  return s;
+  return segment({ srcIp: PEER_IP, dstIp: VICTIM_IP, srcPort, dstPort });
 }
 
 /** The static seed corpus: one real frame of every kind. */
@@ -184,12 +180,13 @@ export function seedCorpus(m: FrameMaker = new FrameMaker()): Uint8Array[] {
   rst.seq = 777;
   rst.flags = 4;
   // The first 28 bytes of a segment we might have sent, quoted by ICMP errors.
-  const ours = new TcpSegment().clear();
-  ours.srcIp = VICTIM_IP;
-  ours.dstIp = PEER_IP;
-  ours.srcPort = TCP_PORT;
-  ours.dstPort = 40002;
-  ours.seq = 2001;
+  const ours = segment({
+    srcIp: VICTIM_IP,
+    dstIp: PEER_IP,
+    srcPort: TCP_PORT,
+    dstPort: 40002,
+    seq: 2001,
+  });
   const quoted = m.build(K_TCP, new Uint8Array(0), (d) => {
     ours.toDesc(d);
     d[D_IP_SRC] = VICTIM_IP;

@@ -1,5 +1,5 @@
 /**
- * Frame mutation for the whole-stack fuzz harness: a seeded PRNG, checksum repair (IPv4 header,
+ * Frame mutation for the whole-stack fuzz harness: checksum repair (IPv4 header,
  * TCP, UDP and ICMP, RFC 1071 with the RFC 768/9293 pseudo-header) so that a mutation reaches
  * the deep parsers, and a mutator that applies one hostile change to a real frame: bit flips,
  * random bytes, truncation, extension, field swaps, TCP option bytes, lengths and offsets set to
@@ -9,34 +9,7 @@
  * @module
  */
 
-/** A small seeded PRNG (mulberry32): reproducible from the seed it was made with. */
-export class Rng {
-  #s: number;
-  /** A generator starting from `seed` (any integer). */
-  constructor(seed: number) {
-    this.#s = seed >>> 0;
-  }
-  /** The next u32. */
-  u32(): number {
-    this.#s = (this.#s + 0x6d2b79f5) >>> 0;
-    let t = this.#s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  }
-  /** An integer in [0, n). */
-  int(n: number): number {
-    return n <= 0 ? 0 : this.u32() % n;
-  }
-  /** True with probability `p`. */
-  chance(p: number): boolean {
-    return this.u32() / 4294967296 < p;
-  }
-  /** One element of `xs`. */
-  pick<T>(xs: readonly T[]): T {
-    return xs[this.int(xs.length)]!;
-  }
-}
+import type { Rng } from "./rng.ts";
 
 /** Where the layers of an Ethernet frame start, as far as its bytes tell. */
 export interface FrameLayout {

@@ -12,6 +12,7 @@ import { D_ARP_OP, D_ARP_TPA, D_KIND, K_ARP, K_TCP, RX_OFF } from "../../src/wir
 import { TcpSegment } from "../../src/wire/tcp_segment.ts";
 import { FrameMaker, PEER_IP, TCP_PORT, VICTIM_IP } from "./fuzz_corpus.ts";
 import type { Node } from "./fuzz_world.ts";
+import { segment } from "./segment.ts";
 
 /** A segment the victim sent, with its payload copied out. */
 export interface Seen {
@@ -52,16 +53,17 @@ export class RawPeer {
 
   /** Inject a crafted TCP segment into the victim. */
   send(c: Craft): void {
-    const s = new TcpSegment().clear();
-    s.srcIp = c.srcIp ?? PEER_IP;
-    s.dstIp = VICTIM_IP;
-    s.srcPort = c.srcPort ?? this.srcPort;
-    s.dstPort = c.dstPort ?? this.dstPort;
-    s.seq = (c.seq ?? this.sndNxt) >>> 0;
-    s.ack = (c.ack ?? this.rcvNxt) >>> 0;
-    s.flags = c.flags;
-    s.wnd = c.wnd ?? 65535;
-    if ((c.flags & 2) !== 0) s.mss = 1460;
+    const s = segment({
+      srcIp: c.srcIp ?? PEER_IP,
+      dstIp: VICTIM_IP,
+      srcPort: c.srcPort ?? this.srcPort,
+      dstPort: c.dstPort ?? this.dstPort,
+      seq: c.seq ?? this.sndNxt,
+      ack: c.ack ?? this.rcvNxt,
+      flags: c.flags,
+      wnd: c.wnd ?? 65535,
+      ...((c.flags & 2) !== 0 ? { mss: 1460 } : {}),
+    });
     this.node.receive(this.maker.tcp(s, c.payload ?? new Uint8Array(0)), this.now);
   }
 

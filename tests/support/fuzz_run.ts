@@ -16,7 +16,8 @@ import type { EngineKind } from "../../src/kernels/engine.ts";
 import type { IfaceLimits } from "../../src/iface/limits.ts";
 import { protectPorts, Traffic } from "./fuzz_apps.ts";
 import { seedCorpus } from "./fuzz_corpus.ts";
-import { hex, mutate, Rng } from "./fuzz_frames.ts";
+import { hex, mutate } from "./fuzz_frames.ts";
+import { Rng } from "./rng.ts";
 import type { TcpFactory } from "./fuzz_tcp_types.ts";
 import { World } from "./fuzz_world.ts";
 

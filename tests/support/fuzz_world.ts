@@ -14,10 +14,10 @@ import { createWasmEngine } from "../../src/kernels/wasm_engine.ts";
 import { RX_OFF } from "../../src/wire/layout.ts";
 import { Interface } from "../../src/iface/interface.ts";
 import type { IfaceLimits } from "../../src/iface/limits.ts";
-import type { TcpHandler, TcpIcmpError } from "../../src/tcp/contract.ts";
+import type { TcpHandler, TcpIcmpReport } from "../../src/tcp/contract.ts";
 import type { TcpSegment } from "../../src/wire/tcp_segment.ts";
 import { PEER_IP, PEER_MAC, UDP_PORT, VICTIM_IP, VICTIM_MAC } from "./fuzz_corpus.ts";
-import { Rng } from "./fuzz_frames.ts";
+import { Rng } from "./rng.ts";
 import { type TcpFactory, type TcpLike, testIsn } from "./fuzz_tcp_types.ts";
 
 /** A TCP handler that takes segments and does nothing (interface-level fuzzing). */
@@ -27,7 +27,7 @@ export class NullTcp implements TcpHandler {
   input(_seg: TcpSegment, _now: number): void {
     this.segments++;
   }
-  icmpError(_k: TcpIcmpError, _a: number, _b: number, _c: number, _d: number): void {}
+  icmpError(_r: Readonly<TcpIcmpReport>, _now: number): void {}
   unreachable(_ip: number, _now: number): void {}
   poll(_now: number): void {}
   pollAt(): number {

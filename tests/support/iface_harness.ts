@@ -44,10 +44,11 @@ import {
   RX_OFF,
   TX_PAYLOAD_OFF,
 } from "../../src/wire/layout.ts";
-import type { TcpHandler, TcpIcmpError } from "../../src/tcp/contract.ts";
+import type { TcpHandler, TcpIcmpError, TcpIcmpReport } from "../../src/tcp/contract.ts";
 import type { TcpSegment } from "../../src/wire/tcp_segment.ts";
 import { Interface, type InterfaceOptions } from "../../src/iface/interface.ts";
 import { parseIpv4 } from "../../src/iface/routing.ts";
+import { rng } from "./rng.ts";
 
 /** Our address in the tests. */
 export const OUR_IP: number = parseIpv4("10.0.0.2");
@@ -69,12 +70,6 @@ export function makeEngine(kind: EngineKind): Engine {
   return kind === "js" ? createJsEngine() : createWasmEngine();
 }
 
-/** A seeded PRNG in [0, 1) (Lehmer). */
-export function seeded(seed: number): () => number {
-  let s = seed % 2147483647 || 1;
-  return () => (s = (s * 48271) % 2147483647) / 2147483647;
-}
-
 /** A recorded call into the fake TCP handler. */
 export type TcpCall =
   | { kind: "input"; seg: TcpSegment; payload: Uint8Array }
@@ -94,20 +89,11 @@ export class FakeTcp implements TcpHandler {
     const payload = this.#engine.mem.slice(seg.payloadOff, seg.payloadOff + seg.payloadLen);
     this.calls.push({ kind: "input", seg: copy, payload });
   }
-  icmpError(
-    error: TcpIcmpError,
-    localIp: number,
-    localPort: number,
-    remoteIp: number,
-    remotePort: number,
-    seq: number,
-    mtu: number,
-    _now: number,
-  ): void {
+  icmpError(r: Readonly<TcpIcmpReport>, _now: number): void {
     this.calls.push({
       kind: "icmp",
-      error,
-      args: [localIp, localPort, remoteIp, remotePort, seq, mtu],
+      error: r.kind,
+      args: [r.localIp, r.localPort, r.remoteIp, r.remotePort, r.seq, r.mtu],
     });
   }
   unreachable(ip: number, _now: number): void {
@@ -150,7 +136,7 @@ export class Harness {
       prefixLength: 24,
       mtu: 1500,
       mac: OUR_MAC,
-      random: seeded(42),
+      random: rng(42),
       ...options,
     });
     this.tcp = new FakeTcp(this.engine);

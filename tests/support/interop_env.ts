@@ -1,10 +1,12 @@
 /**
  * Helpers of the interop tests against the Linux kernel: a tcpdump capture inside the test's
  * namespace checked afterwards with tshark, a Python peer program run inside the namespace,
- * and a deterministic data pattern.
+ * and the deterministic data pattern of rng.ts (re-exported).
  */
 
 import type { Netns } from "../../tools/netns.ts";
+
+export { pattern } from "./rng.ts";
 
 /** A running capture. */
 export interface Capture {
@@ -202,16 +204,3 @@ try:
 except Exception as e:
     print(type(e).__name__, flush=True)
 `;
-
-/** Deterministic bytes (xorshift32). */
-export function pattern(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 255;
-  }
-  return out;
-}

@@ -12,18 +12,8 @@ import { RX_OFF, TX_PAYLOAD_OFF } from "../../src/wire/layout.ts";
 import { makeIsn } from "../../src/tcp/isn.ts";
 import { TcpLayer, type TcpOptions } from "../../src/tcp/tcp_layer.ts";
 import { TcpSegment } from "../../src/wire/tcp_segment.ts";
-
-/** Seeded PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "./rng.ts";
+import { segment } from "./segment.ts";
 
 /** Faults applied to every segment. */
 export interface Faults {
@@ -222,27 +212,11 @@ export class TcpPair {
 
   #deliver(p: InFlight): void {
     const e = p.to === "a" ? this.ea : this.eb;
-    const s = this.#rx.clear();
     const r = p.seg;
-    s.srcIp = r.srcIp;
-    s.dstIp = r.dstIp;
-    s.srcPort = r.srcPort;
-    s.dstPort = r.dstPort;
-    s.seq = r.seq;
-    s.ack = r.ack;
-    s.flags = r.flags;
-    s.wnd = r.wnd;
-    s.urg = r.urg;
-    s.mss = r.mss;
-    s.ws = r.ws;
-    s.sackOk = r.sackOk;
-    s.hasTs = r.hasTs;
+    const s = segment({ ...r, payloadOff: RX_OFF, payloadLen: p.data?.length ?? 0 }, this.#rx);
+    s.hasTs = r.hasTs; // the captured TSval/TSecr as sent, with or without the option
     s.tsVal = r.tsVal;
     s.tsEcr = r.tsEcr;
-    s.sackCount = r.sackCount;
-    for (let i = 0; i < r.sack.length; i++) s.sack[i] = r.sack[i]!;
-    s.payloadOff = RX_OFF;
-    s.payloadLen = p.data ? p.data.length : 0;
     if (p.data) e.mem.set(p.data, RX_OFF);
     this.delivered++;
     (p.to === "a" ? this.a : this.b).input(s, this.now);

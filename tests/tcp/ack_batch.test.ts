@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { F_ACK, RX_OFF } from "../../src/wire/layout.ts";
-import { TcpSegment } from "../../src/wire/tcp_segment.ts";
+import { segment } from "../support/segment.ts";
 import { IP_A, IP_B, TcpPair } from "../support/tcp_pair.ts";
 import { openPair } from "../support/tcp_transfer.ts";
 
@@ -21,19 +21,19 @@ function setup() {
   const ackOf = p.captured.filter((r) => r.from === "b").at(-1)!.seq;
   /** Hand b a 1000-byte segment at `seq` as if read in the current batch (no poll). */
   const inject = (seq: number) => {
-    const x = new TcpSegment();
-    x.srcIp = IP_A;
-    x.dstIp = IP_B;
-    x.srcPort = c.localPort;
-    x.dstPort = c.remotePort;
-    x.flags = F_ACK;
-    x.seq = seq >>> 0;
-    x.ack = ackOf;
-    x.wnd = 65535;
-    x.hasTs = true;
-    x.tsVal = p.now >>> 0;
-    x.payloadOff = RX_OFF;
-    x.payloadLen = 1000;
+    const x = segment({
+      srcIp: IP_A,
+      dstIp: IP_B,
+      srcPort: c.localPort,
+      dstPort: c.remotePort,
+      flags: F_ACK,
+      seq,
+      ack: ackOf,
+      wnd: 65535,
+      ts: { val: p.now },
+      payloadOff: RX_OFF,
+      payloadLen: 1000,
+    });
     p.b.input(x, p.now);
   };
   p.captured.length = 0;

@@ -1,6 +1,6 @@
 /**
  * Goodput of the TCP performance extensions in deterministic virtual time (harness
- * tools/goodput_table.ts): a 100 Mbit/s bottleneck with 10 ms RTT, NewReno (RFC 5681/6582)
+ * tests/support/bottleneck.ts): a 100 Mbit/s bottleneck with 10 ms RTT, NewReno (RFC 5681/6582)
  * and CUBIC (RFC 9438), with and without SACK (RFC 2018): byte-exact delivery and sane
  * goodput at loss 0 / 0.1 / 1 / 5 %, burst loss repaired within about one RTT with SACK, no
  * retransmission under reordering inside the duplicate-ACK window. The full table (4 MiB, two
@@ -10,10 +10,10 @@ import assert from "node:assert/strict";
 import {
   type GoodputCase,
   runGoodput,
-  runStackGoodput,
   TABLE_ROWS,
   type TraceEvent,
-} from "../../tools/goodput_table.ts";
+} from "../support/bottleneck.ts";
+import { runStackGoodput } from "../support/bottleneck_stack.ts";
 
 const LONG = Deno.env.get("TCPIP_LONG") === "1";
 const MIB = 1048576;

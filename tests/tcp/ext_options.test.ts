@@ -239,6 +239,29 @@ Deno.test("SACK: permitted on the SYN; blocks cover the newest arrival first, at
   }
 });
 
+Deno.test("SACK: a pure ACK keeps only the blocks that fit the path MTU (68 bytes)", () => {
+  for (const ts of [true, false]) {
+    const p = new TcpPair({
+      capture: true,
+      mtu: 68,
+      tcpA: { timestamps: ts },
+      tcpB: { timestamps: ts },
+    });
+    openPair(p);
+    const { rcvNxt, sndNxt, fromA } = edges(p);
+    const fit = ts ? 1 : 3; // (68 - 40 - 12) or (68 - 40) bytes of options: 4 + 8 per block
+    for (const k of [1, 3, 5, 7]) {
+      const before = p.captured.length;
+      inject(p, fromA, (rcvNxt + 1000 * k) >>> 0, sndNxt, 100, ts ? { val: p.now, ecr: 0 } : null);
+      const ack = p.captured.slice(before).filter((r) => r.from === "b").at(-1)!;
+      assert.ok(ack.sackCount >= 1, "out-of-order data is SACKed");
+      assert.ok(ack.sackCount <= fit, `${ack.sackCount} blocks with ts=${ts}`);
+      const bytes = 40 + (ack.hasTs ? 12 : 0) + (ack.sackCount > 0 ? 4 + 8 * ack.sackCount : 0);
+      assert.ok(bytes + ack.len <= 68, `${bytes + ack.len} bytes fit the MTU`);
+    }
+  }
+});
+
 Deno.test({
   name: "D-SACK: a duplicate segment is reported in the first SACK block (RFC 2883)",
   fn() {

@@ -1,12 +1,12 @@
 /**
  * Proportional rate reduction (RFC 6937) in SACK recovery, in the goodput harness
- * (tools/goodput_table.ts: 100 Mbit/s, 10 ms RTT, 4 MiB buffers so that the window, not the
+ * (tests/support/bottleneck.ts: 100 Mbit/s, 10 ms RTT, 4 MiB buffers so that the window, not the
  * buffer, limits the flight): after a burst loss the sender keeps sending new data at
  * ssthresh / RecoverFS of the rate the receiver reports deliveries, spread evenly over the
  * recovery, instead of RFC 6675's half round trip of silence followed by the rest.
  */
 import assert from "node:assert/strict";
-import { runGoodput, type TraceEvent } from "../../tools/goodput_table.ts";
+import { runGoodput, type TraceEvent } from "../support/bottleneck.ts";
 
 Deno.test("PRR: new data flows through the recovery at ssthresh / RecoverFS, no burst", () => {
   // NewReno halves (beta 0.5), CUBIC keeps 0.7 (RFC 9438).

@@ -1,11 +1,11 @@
 /**
  * RACK (RFC 8985 section 6): the send-time log and its rules as a unit, and in the goodput
- * harness (tools/goodput_table.ts) a loss found by time, sooner than by counting duplicates,
+ * harness (tests/support/bottleneck.ts) a loss found by time, sooner than by counting duplicates,
  * with no needless retransmission under reordering inside the reordering window.
  */
 import assert from "node:assert/strict";
 import { Rack } from "../../src/tcp/rack.ts";
-import { runGoodput } from "../../tools/goodput_table.ts";
+import { runGoodput } from "../support/bottleneck.ts";
 
 Deno.test("RACK: sent-before and expiry follow send time, then sequence (6.2 step 5)", () => {
   const r = new Rack();

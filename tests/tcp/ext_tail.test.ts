@@ -1,12 +1,12 @@
 /**
  * Tail loss probes (RFC 8985 section 7) in the deterministic goodput harness
- * (tools/goodput_table.ts: 100 Mbit/s, 10 ms RTT): the last segments of a transfer lost, with
+ * (tests/support/bottleneck.ts: 100 Mbit/s, 10 ms RTT): the last segments of a transfer lost, with
  * no later data to draw duplicate ACKs. With SACK a probe about two round trips after the last
  * ACK exposes the loss and fast recovery repairs it; without SACK (no probe, RFC 8985 7.2) the
  * RTO does.
  */
 import assert from "node:assert/strict";
-import { type GoodputCase, runGoodput } from "../../tools/goodput_table.ts";
+import { type GoodputCase, runGoodput } from "../support/bottleneck.ts";
 import { TcpPair } from "../support/tcp_pair.ts";
 import { openPair } from "../support/tcp_transfer.ts";
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { rng, TcpPair } from "../support/tcp_pair.ts";
+import { TcpPair } from "../support/tcp_pair.ts";
+import { rng } from "../support/rng.ts";
 import { openPair, Stream } from "../support/tcp_transfer.ts";
 
 const LONG = Deno.env.get("TCPIP_LONG") === "1";

@@ -1,17 +1,11 @@
 /**
  * Whole stack (interface + TCP + driver + API over a memory link with loss): data segments
- * carrying timestamps and SACK blocks fit the 1500-byte MTU by themselves, so the interface
- * never has to trim SACK blocks (`tcp-sack-trimmed`) nor drop a datagram as too big.
+ * carrying timestamps and SACK blocks fit the 1500-byte MTU by themselves (payloadRoom), so the
+ * interface never drops a datagram as too big (nor, as it once did, trims SACK blocks).
  */
 import assert from "node:assert/strict";
-import {
-  createMemoryLinkPair,
-  createStack,
-  type Link,
-  Simulation,
-  VirtualClock,
-  withFaults,
-} from "../../mod.ts";
+import { createMemoryLinkPair, createStack, type Link } from "../../mod.ts";
+import { Simulation, VirtualClock, withFaults } from "../../testing.ts";
 import type { Conn } from "../../src/api/conn.ts";
 
 async function readAll(conn: Conn, n: number): Promise<number> {

@@ -1,21 +1,22 @@
 import assert from "node:assert/strict";
 import { F_ACK, F_RST, F_SYN } from "../../src/wire/layout.ts";
 import { makeIsn } from "../../src/tcp/isn.ts";
-import { TcpSegment } from "../../src/wire/tcp_segment.ts";
+import type { TcpSegment } from "../../src/wire/tcp_segment.ts";
 import { IP_A, IP_B, TcpPair } from "../support/tcp_pair.ts";
 import { openPair } from "../support/tcp_transfer.ts";
+import { segment } from "../support/segment.ts";
 
 function seg(flags: number, seq: number, ack: number, sport = 40000, dport = 80): TcpSegment {
-  const s = new TcpSegment();
-  s.srcIp = IP_A;
-  s.dstIp = IP_B;
-  s.srcPort = sport;
-  s.dstPort = dport;
-  s.flags = flags;
-  s.seq = seq >>> 0;
-  s.ack = ack >>> 0;
-  s.wnd = 65535;
-  return s;
+  return segment({
+    srcIp: IP_A,
+    dstIp: IP_B,
+    srcPort: sport,
+    dstPort: dport,
+    flags,
+    seq,
+    ack,
+    wnd: 65535,
+  });
 }
 
 Deno.test("RFC 9293 3.10.7.1/2: replies to segments for no connection and to a listener", () => {

@@ -1,6 +1,11 @@
+/**
+ * Connection timers (src/tcp/tcp_timers.ts): retransmission with backoff and the RTO estimator
+ * (RFC 6298), SYN retries, delayed ACK (RFC 1122 4.2.3.2), persist and the user timeout (RFC
+ * 9293 3.8.6.1, RFC 5482), keepalive (RFC 1122 4.2.3.6).
+ */
+
 import assert from "node:assert/strict";
-import { F_ACK, F_PSH, F_RST, F_SYN } from "../../src/wire/layout.ts";
-import { TcpSegment } from "../../src/wire/tcp_segment.ts";
+import { F_SYN } from "../../src/wire/layout.ts";
 import { IP_B, TcpPair } from "../support/tcp_pair.ts";
 import { openPair } from "../support/tcp_transfer.ts";
 
@@ -80,37 +85,6 @@ Deno.test("delayed ACK: at most delayedAckMs late, every second segment, at once
   s.read(buf);
 });
 
-Deno.test("Nagle holds small segments while data is in flight; noDelay sends them", () => {
-  for (const noDelay of [false, true]) {
-    const p = new TcpPair({ capture: true, tcpA: { noDelay }, faults: { delayMs: 10 } });
-    const [c] = openPair(p);
-    p.captured.length = 0;
-    c.write(new Uint8Array(10));
-    p.poll();
-    c.write(new Uint8Array(10));
-    p.poll();
-    c.write(new Uint8Array(10));
-    p.poll();
-    const sent = p.captured.filter((r) => r.from === "a" && r.len > 0).length;
-    assert.equal(sent, noDelay ? 3 : 1);
-    p.advance(100);
-    const total = p.captured.filter((r) => r.from === "a").reduce((n, r) => n + r.len, 0);
-    assert.equal(total, 30);
-  }
-});
-
-Deno.test("PSH on the last segment of each write", () => {
-  const p = new TcpPair({ capture: true, faults: { delayMs: 1 } });
-  const [c, s] = openPair(p);
-  p.captured.length = 0;
-  c.write(new Uint8Array(5000));
-  const buf = new Uint8Array(8192);
-  p.advance(50, () => s.read(buf));
-  const data = p.captured.filter((r) => r.from === "a" && r.len > 0);
-  assert.ok(data.length >= 4);
-  data.forEach((r, i) => assert.equal((r.flags & F_PSH) !== 0, i === data.length - 1));
-});
-
 Deno.test("zero window: persist probes back off; the transfer resumes when the window opens", () => {
   const p = new TcpPair({
     capture: true,
@@ -147,42 +121,6 @@ Deno.test("zero window forever: the user timeout ends the sender", () => {
   assert.equal(c.error?.code, "timed-out");
 });
 
-Deno.test("receiver advertises free space; window update when the reader frees room", () => {
-  const p = new TcpPair({
-    capture: true,
-    tcpB: { rcvBuf: 8192, windowScale: false },
-    faults: { delayMs: 5 },
-  });
-  const [c, s] = openPair(p);
-  c.write(new Uint8Array(8192));
-  p.advance(200);
-  const last = p.captured.filter((r) => r.from === "b").pop()!;
-  assert.equal(last.wnd, 0);
-  p.captured.length = 0;
-  s.read(new Uint8Array(8192));
-  p.poll();
-  const upd = p.captured.filter((r) => r.from === "b");
-  assert.equal(upd.length, 1);
-  assert.equal(upd[0]!.wnd, 5 * 1448); // whole segments (receiver SWS avoidance, as Linux)
-});
-
-Deno.test("segments never exceed the peer's MSS or the path MTU", () => {
-  const p = new TcpPair({ capture: true, tcpB: { mss: 500 }, mtu: 1500, faults: { delayMs: 2 } });
-  const [c, s] = openPair(p);
-  c.write(new Uint8Array(20000));
-  const buf = new Uint8Array(30000);
-  p.advance(500, () => s.read(buf));
-  const syn = p.captured.find((r) => r.from === "b" && r.flags & F_SYN)!;
-  assert.equal(syn.mss, 500);
-  const max = Math.max(...p.captured.filter((r) => r.from === "a").map((r) => r.len));
-  assert.ok(max <= 500 - 12, `max ${max}`); // 12 bytes of timestamp option
-  const q = new TcpPair({ capture: true, mtu: 600 });
-  const [c2] = openPair(q);
-  c2.write(new Uint8Array(5000));
-  q.advance(100);
-  assert.ok(Math.max(...q.captured.map((r) => r.len)) <= 560);
-});
-
 Deno.test("keepalive: probes after idle, fails after keepCount unanswered probes", () => {
   const p = new TcpPair({
     capture: true,
@@ -198,123 +136,4 @@ Deno.test("keepalive: probes after idle, fails after keepCount unanswered probes
   p.blackhole.b = true;
   p.run(() => c.state === "CLOSED", 60000);
   assert.equal(c.error?.code, "timed-out");
-});
-
-Deno.test("RFC 5961: in-window RST and SYN get challenge ACKs; exact RST resets", () => {
-  const p = new TcpPair({ capture: true, faults: { delayMs: 5 } });
-  const [_c, s] = openPair(p);
-  const fromA = p.captured.filter((r) => r.from === "a").pop()!;
-  const raw = new TcpSegment();
-  raw.srcIp = fromA.srcIp;
-  raw.dstIp = fromA.dstIp;
-  raw.srcPort = fromA.srcPort;
-  raw.dstPort = fromA.dstPort;
-  raw.ack = fromA.ack;
-  p.captured.length = 0;
-  raw.seq = (fromA.seq + 100) >>> 0;
-  raw.flags = F_RST;
-  p.b.input(raw, p.now);
-  assert.equal(s.state, "ESTABLISHED");
-  assert.equal(p.captured.length, 1);
-  assert.equal(p.captured[0]!.flags, F_ACK);
-  raw.flags = F_SYN;
-  raw.seq = (fromA.seq + 5) >>> 0;
-  p.b.input(raw, p.now);
-  assert.equal(s.state, "ESTABLISHED");
-  assert.equal(p.captured.length, 2);
-  assert.equal(p.b.stats()["tcp-challenge-ack"], 2);
-  raw.flags = F_RST;
-  raw.seq = 12345;
-  p.b.input(raw, p.now); // outside the window: dropped silently
-  assert.equal(p.captured.length, 2);
-  raw.seq = (fromA.seq + 5) >>> 0;
-  for (let i = 0; i < 1100; i++) {
-    raw.flags = F_SYN;
-    p.b.input(raw, p.now);
-  }
-  assert.ok((p.b.stats()["tcp-challenge-ack-limited"] ?? 0) > 0, JSON.stringify(p.b.stats()));
-  raw.flags = F_RST;
-  raw.seq = fromA.seq;
-  p.b.input(raw, p.now);
-  assert.equal(s.state, "CLOSED");
-  assert.equal(s.error?.code, "reset");
-});
-
-Deno.test("URG: the urgent mark is reported inline (RFC 6093)", () => {
-  const p = new TcpPair({ capture: true, faults: { delayMs: 5 } });
-  const [c, s] = openPair(p);
-  const fromA = p.captured.filter((r) => r.from === "a").pop()!;
-  const raw = new TcpSegment();
-  raw.srcIp = fromA.srcIp;
-  raw.dstIp = fromA.dstIp;
-  raw.srcPort = fromA.srcPort;
-  raw.dstPort = fromA.dstPort;
-  raw.seq = fromA.seq;
-  raw.ack = fromA.ack;
-  raw.flags = F_ACK | 32;
-  raw.urg = 3;
-  raw.wnd = 1000;
-  raw.payloadOff = 327680;
-  raw.payloadLen = 5;
-  p.eb.mem.set([1, 2, 3, 4, 5], 327680);
-  p.b.input(raw, p.now);
-  assert.equal(s.readable, 5);
-  assert.equal(s.urgentMark, 3);
-  s.read(new Uint8Array(2));
-  assert.equal(s.urgentMark, 1);
-  s.read(new Uint8Array(5));
-  assert.equal(s.urgentMark, -1);
-  void c;
-});
-
-Deno.test("ICMP: port unreachable refuses a connecting socket; frag-needed lowers the MSS", () => {
-  const p = new TcpPair({ faults: { delayMs: 5 } });
-  p.blackhole.a = true;
-  const c = p.a.connect(IP_B, 80, p.now);
-  p.poll();
-  p.a.icmpError(
-    "port-unreachable",
-    c.localIp,
-    c.localPort,
-    c.remoteIp,
-    c.remotePort,
-    c.info().bytesOut + (c as unknown as { iss: number }).iss,
-    0,
-    p.now,
-  );
-  assert.equal(c.error?.code, "refused");
-  const q = new TcpPair({ capture: true, faults: { delayMs: 5 } });
-  const [d] = openPair(q);
-  d.write(new Uint8Array(3000));
-  q.poll();
-  const first = q.captured.filter((r) => r.from === "a" && r.len > 0)[0]!;
-  q.a.icmpError(
-    "fragmentation-needed",
-    d.localIp,
-    d.localPort,
-    d.remoteIp,
-    d.remotePort,
-    first.seq,
-    1000,
-    q.now,
-  );
-  assert.equal(d.info().mss, 1000 - 40 - 12);
-  q.captured.length = 0;
-  q.poll();
-  assert.ok(q.captured.every((r) => r.len <= 948));
-  q.advance(200);
-});
-
-Deno.test("statistics: bytes, segments, state, drops", () => {
-  const p = new TcpPair({ faults: { delayMs: 5 } });
-  const [c, s] = openPair(p);
-  c.write(new Uint8Array(1000));
-  p.advance(100);
-  const i = c.info();
-  assert.equal(i.bytesOut, 1000);
-  assert.equal(s.info().bytesIn, 1000);
-  assert.ok(i.segsOut >= 3 && i.segsIn >= 2);
-  assert.equal(i.state, "ESTABLISHED");
-  assert.equal(i.congestion, "cubic");
-  assert.ok(i.timestamps && i.sack && i.sndWscale > 0);
 });

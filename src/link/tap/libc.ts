@@ -116,8 +116,12 @@ export const SIOCGIFFLAGS = 0x8913n;
 export const SIOCSIFFLAGS = 0x8914n;
 export const SIOCGIFMTU = 0x8921n;
 export const SIOCSIFMTU = 0x8922n;
+export const SIOCSIFADDR = 0x8916n;
+export const SIOCSIFNETMASK = 0x891cn;
+export const SIOCSIFTXQLEN = 0x8943n;
 /** struct ifreq flags. */
 export const IFF_UP = 0x1;
+export const IFF_TUN = 0x0001;
 export const IFF_TAP = 0x0002;
 export const IFF_NO_PI = 0x1000;
 export const IFF_TUN_EXCL = 0x8000;

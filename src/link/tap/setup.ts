@@ -24,8 +24,11 @@ import {
   O_RDONLY,
   SIOCGIFFLAGS,
   SIOCGIFMTU,
+  SIOCSIFADDR,
   SIOCSIFFLAGS,
   SIOCSIFMTU,
+  SIOCSIFNETMASK,
+  SIOCSIFTXQLEN,
   SOCK_CLOEXEC,
   SOCK_DGRAM,
   TUN_F_CSUM,
@@ -96,8 +99,48 @@ export function enterNetns(c: Libc, ns: string): () => void {
   };
 }
 
-/** Set the MTU (when given) and IFF_UP on `ifname` by ioctl; returns the MTU now set. */
-export function configure(c: Libc, ifname: string, mtu: number | undefined): number {
+/** What {@link configure} sets besides IFF_UP. */
+export interface DeviceSetup {
+  /** IP MTU. */
+  mtu?: number;
+  /** Address and prefix length of the kernel's side ({@link parsePeer}). */
+  peer?: { address: number; prefixLength: number };
+  /** Transmit queue length. */
+  txQueueLen?: number;
+}
+
+/** Parse "a.b.c.d/n" (the kernel side of a link); TypeError or RangeError when malformed. */
+export function parsePeer(cidr: string): { address: number; prefixLength: number } {
+  const m = typeof cidr === "string"
+    ? /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr)
+    : null;
+  if (m === null) throw new TypeError(`Peer address must look like "10.7.0.1/24", got ${cidr}`);
+  const parts = m.slice(1, 5).map(Number);
+  const prefixLength = Number(m[5]);
+  if (parts.some((p) => p > 255) || prefixLength < 1 || prefixLength > 32) {
+    throw new RangeError(`Peer address ${cidr} is out of range`);
+  }
+  const address = ((parts[0]! << 24) | (parts[1]! << 16) | (parts[2]! << 8) | parts[3]!) >>> 0;
+  return { address, prefixLength };
+}
+
+/** Write a sockaddr_in holding `address` into the ifreq at offset 16. */
+function setSockaddr(ifr: Uint8Array, address: number): void {
+  ifr.fill(0, 16);
+  ifr[16] = AF_INET; // sa_family, little-endian u16
+  ifr[20] = address >>> 24;
+  ifr[21] = (address >>> 16) & 0xff;
+  ifr[22] = (address >>> 8) & 0xff;
+  ifr[23] = address & 0xff;
+}
+
+/**
+ * Set the MTU, the kernel side's address and netmask, the transmit queue length (each when
+ * given) and IFF_UP on `ifname` by ioctl, in the calling thread's namespace; returns the MTU
+ * now set.
+ */
+export function configure(c: Libc, ifname: string, setup: DeviceSetup): number {
+  const { mtu, peer, txQueueLen } = setup;
   const sock = c.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (sock < 0) {
     throw new Error(
@@ -114,6 +157,28 @@ export function configure(c: Libc, ifname: string, mtu: number | undefined): num
         throw new Error(`Cannot set MTU ${mtu} on TAP device ${ifname}: ${errnoName(errnoNow(c))}`);
       }
     }
+    if (txQueueLen !== undefined) {
+      ifr.fill(0, 16);
+      v.setInt32(16, txQueueLen, true);
+      if (c.ioctl(sock, SIOCSIFTXQLEN, ifr) < 0) {
+        throw new Error(
+          `Cannot set transmit queue length ${txQueueLen} on device ${ifname}: ${
+            errnoName(errnoNow(c))
+          }`,
+        );
+      }
+    }
+    if (peer !== undefined) {
+      setSockaddr(ifr, peer.address);
+      if (c.ioctl(sock, SIOCSIFADDR, ifr) < 0) {
+        throw new Error(`Cannot set address on device ${ifname}: ${errnoName(errnoNow(c))}`);
+      }
+      setSockaddr(ifr, peer.prefixLength === 0 ? 0 : (~0 << (32 - peer.prefixLength)) >>> 0);
+      if (c.ioctl(sock, SIOCSIFNETMASK, ifr) < 0) {
+        throw new Error(`Cannot set netmask on device ${ifname}: ${errnoName(errnoNow(c))}`);
+      }
+    }
+    ifr.fill(0, 16);
     if (c.ioctl(sock, SIOCGIFFLAGS, ifr) < 0) {
       throw new Error(`Cannot read flags of TAP device ${ifname}: ${errnoName(errnoNow(c))}`);
     }

@@ -1,13 +1,12 @@
 /**
- * The option, counter and link types of the TAP link (tap.ts).
+ * The option, counter and link types of the TAP and TUN links (tap.ts, tun.ts).
  *
  * @module
  */
 
-import type { Link } from "../link.ts";
-import type { ChecksumFn } from "./vnet.ts";
+import type { ChecksumFn, Link } from "../link.ts";
 
-/** Options of `openTap`. */
+/** Options of `openTap` (and `openTun`). */
 export interface TapOptions {
   /** Device name, at most 15 bytes ("tap0"; "tap%d" lets the kernel pick the number). */
   name: string;
@@ -18,12 +17,32 @@ export interface TapOptions {
    * device, failing when it does not exist. Absent: attach when it exists, else create.
    */
   create?: boolean;
-  /** Name of a network namespace (`ip netns add <name>`) to create or attach the device in. */
+  /**
+   * Name of a network namespace (`ip netns add <name>`) to create or attach the device in.
+   * With `create: true`, a namespace that does not exist is created (with the `ip` command,
+   * so `--allow-run` is needed) and deleted again when the link closes.
+   */
   netns?: string;
   /**
-   * Checksum and segmentation offload (`IFF_VNET_HDR`, `TUN_F_CSUM | TUN_F_TSO4`): the kernel
-   * sends TCP segments of up to 64 KiB, received as single frames larger than the MTU, so
-   * `receive()` needs 65553 bytes of room per frame. Default false.
+   * The kernel's side of the link, with prefix length ("10.7.0.1/24"): when given, openTap
+   * assigns this address to the device (in `netns` when given) before bringing it up, so the
+   * kernel can reach the stack at once. Our stack's own address is never configured in the
+   * kernel. Absent: the device is brought up without an address.
+   */
+  peer?: string;
+  /**
+   * Transmit queue length of the device: frames the kernel queues for us before it drops.
+   * Default 10000 when openTap creates the device (the kernel's default of 1000 dropped
+   * ~25,000 frames under 10,000 connections); left as it is when attaching.
+   */
+  txQueueLen?: number;
+  /**
+   * Checksum and segmentation offload (`IFF_VNET_HDR`, `TUN_F_CSUM | TUN_F_TSO4`), default
+   * true: the kernel sends TCP segments of up to 64 KiB, received as single frames larger than
+   * the MTU (`receive()` needs 65553 bytes of room per frame, see `maxFrame`), and takes the
+   * segments the stack sends merged into large frames (see `cork`). When the kernel refuses
+   * the offloads, the device is opened without them (`offloadRefused` says why). false: plain
+   * frames of at most mtu + 18 bytes.
    */
   offload?: boolean;
   /**
@@ -36,7 +55,9 @@ export interface TapOptions {
    * lets the event loop run what is queued, then checks the device without parking for up to
    * this many microseconds before it parks a poll (whose wake-up costs tens of microseconds).
    * Trades that much CPU per wait for request/response latency; an idle link never spins.
-   * Default 50; 0 turns it off.
+   * Adaptive: after two spins in a row that end without a frame the next waits park at once
+   * (1, then 2, 4 ... up to 64 waits per further miss), and a spin that finds one resets
+   * that, so a link whose frames arrive slowly (a starved bulk receiver) spins almost never. Default 50; 0 turns it off.
    */
   busyPollUs?: number;
 }
@@ -59,6 +80,10 @@ export interface TapStats {
   readyWaits: number;
   /** Waits answered by busy polling (see `busyPollUs`). */
   busyPollHits: number;
+  /** Busy polls that ended without a frame (then the wait parked). */
+  busyPollMisses: number;
+  /** Waits that parked at once although busy polling applied, after misses (adaptive). */
+  busyPollSkips: number;
   /** With offload: frames the kernel sent as one large segment (GSO type not NONE). */
   rxGsoFrames: number;
   /** With offload: frames whose partial checksum we completed (VIRTIO_NET_HDR_F_NEEDS_CSUM). */
@@ -71,18 +96,30 @@ export interface TapStats {
   txGsoFrames: number;
   /** With offload: segments sent inside merged frames (counted in `txFrames` too). */
   txMerged: number;
+  /** TUN: ARP requests of the interface answered by the link itself (no ARP on a TUN). */
+  arpAnswered: number;
+  /** TUN: frames not sent because they carried neither IP nor ARP. */
+  txDropped: number;
 }
 
-/** A TAP link: a {@link Link} plus the device name, its file descriptor and counters. */
+/** A TAP (or TUN) link: a {@link Link} plus the device name, its descriptor and counters. */
 export interface TapLink extends Link {
+  /** "tap" (Ethernet frames) or "tun" (IP packets behind an Ethernet face). */
+  readonly kind: "tap" | "tun";
   /** The device name the kernel gave (differs from the option when it held "%d"). */
   readonly ifname: string;
   /** The file descriptor of the open `/dev/net/tun`, or -1 once closed. */
   readonly fd: number;
   /** Counters. */
   readonly stats: TapStats;
-  /** True when the device was opened with offloads (`TapOptions.offload`). */
+  /** True when the device runs with offloads (`TapOptions.offload`, not refused). */
   readonly offload: boolean;
+  /** Why the kernel refused the offloads asked for (the device runs without), or null. */
+  readonly offloadRefused: string | null;
+  /** With offload: 65553, the largest frame `receive()` returns; else undefined. */
+  readonly maxFrame: number | undefined;
+  /** The counters as `tap-<name>` (or `tun-<name>`), plus `tap-offload` (1 or 0). */
+  counters(): Record<string, number>;
   /**
    * Use `fn` to complete partial checksums of offloaded frames (for example the WASM
    * engine's checksum, which is faster than the default JS one).

@@ -25,6 +25,9 @@
  * @module
  */
 
+import type { ChecksumFn } from "../link.ts";
+export type { ChecksumFn };
+
 /** Size of `struct virtio_net_hdr` (without `num_buffers`): the header in front of each frame. */
 export const VNET_HDR_LEN = 10;
 /** `flags`: the L4 checksum is partial, complete it over `[csum_start, end)`. */
@@ -108,12 +111,6 @@ export function writeVnetHeader(hdr: Uint8Array, h: VnetHeader): void {
   hdr[8] = h.csumOffset & 0xff;
   hdr[9] = h.csumOffset >>> 8;
 }
-
-/**
- * An Internet checksum function over a view (RFC 1071): the complement of the folded sum of
- * `mem[off, off+len)` plus `initial`, as `jsChecksum` of src/kernels/js/checksum.ts computes.
- */
-export type ChecksumFn = (mem: Uint8Array, off: number, len: number, initial: number) => number;
 
 /**
  * Complete the partial checksum of the frame at `mem[frameOff, frameOff+frameLen)` as a

@@ -10,6 +10,13 @@
  * the device without parking for up to that long, which takes the wake-up out of a
  * request/response round trip (88 to 34 us over TAP). An idle link never spins.
  *
+ * Adaptive (spin only while it pays): a spin that ends without a frame was wasted CPU, as
+ * when a bulk receiver is starved by a slow sender (frames every few hundred microseconds:
+ * fixed 50 us spins after each cost ~40% of a core). One miss is forgiven (a scheduling
+ * hiccup); after two in a row the next wait parks at once, and every further miss doubles
+ * that (2, 4 ... 64 waits); a spin that finds a frame resets it. Counted in waits, not time, so the policy is deterministic: a request/response
+ * peer keeps hitting and keeps its low latency; a slow trickle spins about once per 64 waits.
+ *
  * @module
  */
 
@@ -30,6 +37,8 @@ const ONE = 1n;
 const TWO = 2n;
 /** Busy polling applies this long after the last frame received (ms). */
 const BUSY_POLL_WINDOW_MS = 1;
+/** Waits skipped after a run of misses, at most (adaptive busy polling). */
+const MAX_SKIP = 64;
 
 /** The wait side of one TAP device. */
 export class TapWaiter {
@@ -47,6 +56,12 @@ export class TapWaiter {
   #spin: { resolve: () => void; handle: ReturnType<typeof setImmediate> } | null = null;
   #evBuf = new Uint8Array(new ArrayBuffer(8));
   #evIov = new Uint32Array(new ArrayBuffer(16));
+  /** Waits that park at once before the next spin (adaptive busy polling). */
+  #skip = 0;
+  /** The skip after the next miss: 0 (one miss forgiven), 1, 2, 4 ... MAX_SKIP; a hit resets. */
+  #backoff = 0;
+  /** The eventfd was written by wakeSoon() and must be drained. */
+  #woken = false;
 
   /** Waits on `fd` (device `ifname`), counting into `stats`. Throws if no eventfd is left. */
   constructor(c: Libc, fd: number, ifname: string, busyPollUs: number, stats: TapStats) {
@@ -79,8 +94,31 @@ export class TapWaiter {
     if (
       this.#parked === null && this.#spin === null && this.#busyPollMs > 0 &&
       performance.now() - this.lastRxAt < BUSY_POLL_WINDOW_MS
-    ) return this.#busyPoll(timeoutMs);
+    ) {
+      if (this.#skip === 0) return this.#busyPoll(timeoutMs);
+      this.#skip--;
+      this.#stats.busyPollSkips++;
+    }
     return this.#park(timeoutMs);
+  }
+
+  /**
+   * End the current wait soon although the device has nothing (the link made up frames of
+   * its own, a TUN's ARP replies): a spin settles, a parked poll is woken by the eventfd.
+   */
+  wakeSoon(): void {
+    if (this.#closed) return;
+    if (this.#spin !== null) {
+      clearImmediate(this.#spin.handle);
+      this.#spin.resolve();
+      this.#spin = null;
+      return;
+    }
+    if (this.#parked !== null && !this.#woken) {
+      this.#woken = true;
+      new DataView(this.#evBuf.buffer).setBigUint64(0, 1n, true);
+      this.#c.writev(this.#evfd, this.#evIov, 1);
+    }
   }
 
   /**
@@ -100,9 +138,14 @@ export class TapWaiter {
           do {
             if (this.#c.poll(this.#pollNow, ONE, 0) > 0) {
               this.#stats.busyPollHits++;
+              this.#backoff = 0;
               return resolve();
             }
           } while (performance.now() < end);
+          // A miss: the spin did not pay; park at once for the next waits (see the module).
+          this.#stats.busyPollMisses++;
+          this.#skip = this.#backoff;
+          this.#backoff = Math.min(MAX_SKIP, Math.max(1, this.#backoff * 2));
           const left = timeoutMs - (performance.now() - start);
           if (!(left > 0)) return resolve();
           this.#park(left).then(resolve);
@@ -123,6 +166,10 @@ export class TapWaiter {
       this.#parked = c.pollAsync(this.#pollPark, TWO, ms).then(() => {
         this.#parked = null;
         if (this.#closed) this.#closeEventFd();
+        else if (this.#woken) {
+          this.#woken = false;
+          c.readv(this.#evfd, this.#evIov, 1); // drain: the next parked poll must not return
+        }
       });
       return this.#parked;
     }

@@ -1,0 +1,384 @@
+/**
+ * The link over one open `/dev/net/tun` file descriptor, TAP (Ethernet frames) or TUN (IP
+ * packets, given an Ethernet face by l3.ts): frames read and written with `readv`/`writev`
+ * straight from and into the caller's view (no copy in JavaScript).
+ *
+ * Offloads: with `IFF_VNET_HDR` every frame carries a 10-byte virtio-net header (vnet.ts),
+ * read into a scratch buffer by a two-entry `readv` while the frame lands in the caller's view,
+ * and written from a static all-zero header by a two-entry `writev`. The kernel then hands us
+ * TCP segments of up to 64 KiB with a partial checksum, which `receive()` completes (RFC 1071)
+ * so that the frames above the link are ordinary valid frames, only larger than the MTU. On
+ * send, between `cork()` and `uncork()`, consecutive TCP segments of a flow are merged into
+ * one GSO frame (gso.ts): one write per 64 KiB.
+ *
+ * @module
+ */
+
+import type { TapLink, TapStats } from "./types.ts";
+import { SegmentMerger } from "./gso.ts";
+import { TapWaiter } from "./wait.ts";
+import { EthernetFace } from "./l3.ts";
+import {
+  type ChecksumFn,
+  completeChecksum,
+  VNET_F_NEEDS_CSUM,
+  VNET_GSO_NONE,
+  VNET_HDR_LEN,
+} from "./vnet.ts";
+import {
+  addressOf,
+  EAGAIN,
+  EBADF,
+  EBADFD,
+  EINTR,
+  errnoName,
+  errnoNow,
+  type Libc,
+  setIov,
+  setIovAt,
+} from "./libc.ts";
+
+/** Largest Ethernet header plus an 802.1Q tag: the frame room needed beyond the MTU. */
+const FRAME_OVERHEAD = 18;
+/** With offload: the largest frame, a 65535-byte IPv4 datagram behind a tagged header. */
+export const MAX_GSO_FRAME = 65535 + FRAME_OVERHEAD;
+const MIN_FRAME = 14;
+const ETH = 14;
+
+/** How a device was opened. */
+export interface DeviceConfig {
+  /** "tap" (Ethernet) or "tun" (IP packets behind an Ethernet face). */
+  kind: "tap" | "tun";
+  /** Opened with IFF_VNET_HDR and offloads. */
+  offload: boolean;
+  /** Why offloads were asked for and refused (the device runs without), or null. */
+  offloadRefused: string | null;
+  /** Checksum used to complete partial checksums. */
+  checksum: ChecksumFn;
+  /** Busy polling budget in microseconds. */
+  busyPollUs: number;
+  /** Called once after the descriptor is closed (deletes what openTap created). */
+  onClose?: () => void;
+}
+
+/** The link over one open TAP or TUN file descriptor. */
+export class TapDevice implements TapLink {
+  readonly name: string;
+  readonly ifname: string;
+  readonly mtu: number;
+  readonly stats: TapStats = {
+    rxFrames: 0,
+    rxBytes: 0,
+    txFrames: 0,
+    txBytes: 0,
+    txErrors: 0,
+    parkedWaits: 0,
+    readyWaits: 0,
+    busyPollHits: 0,
+    rxGsoFrames: 0,
+    rxChecksumsCompleted: 0,
+    rxLargestFrame: 0,
+    rxBadHeader: 0,
+    txGsoFrames: 0,
+    txMerged: 0,
+    busyPollMisses: 0,
+    busyPollSkips: 0,
+    arpAnswered: 0,
+    txDropped: 0,
+  };
+  readonly offload: boolean;
+  readonly offloadRefused: string | null;
+  readonly kind: "tap" | "tun";
+  readonly maxFrame: number | undefined;
+  #c: Libc;
+  #onClose: (() => void) | undefined;
+  /** TUN: the Ethernet face (l3.ts); null for TAP. */
+  #face: EthernetFace | null;
+  /** Bytes of Ethernet header the device does not carry: 14 for TUN, 0 for TAP. */
+  #shift: number;
+  #fd: number;
+  #waiter: TapWaiter;
+  #closed = false;
+  // iovecs ({ void *base; size_t len }) for readv/writev, written as u32 halves: one entry,
+  // or two with offload (the virtio-net header first, then the frame).
+  #rxIov = new Uint32Array(new ArrayBuffer(32));
+  #txIov = new Uint32Array(new ArrayBuffer(32));
+  #iovs: number;
+  #rxHdr = new Uint8Array(new ArrayBuffer(VNET_HDR_LEN));
+  #txHdr = new Uint8Array(new ArrayBuffer(VNET_HDR_LEN)); // all zero: nothing to offload
+  #checksum: ChecksumFn;
+  #merger: SegmentMerger | null;
+  #corked = false;
+  #gsoIov = new Uint32Array(new ArrayBuffer(32)); // the merger's header and frame
+  // Start addresses of the last ArrayBuffers seen. Keyed by the buffer, not the view, so a
+  // driver that takes a fresh subarray per burst pays no pointer lookup; a grown WASM memory
+  // detaches its old buffer and brings a new one, which misses and is looked up again.
+  #rxBuffer: ArrayBufferLike | null = null;
+  #rxBase = 0;
+  #txBuffer: ArrayBufferLike | null = null;
+  #txBase = 0;
+
+  constructor(c: Libc, fd: number, ifname: string, mtu: number, cfg: DeviceConfig) {
+    const offload = cfg.offload;
+    this.#c = c;
+    this.kind = cfg.kind;
+    this.offload = offload;
+    this.offloadRefused = cfg.offloadRefused;
+    this.maxFrame = offload ? MAX_GSO_FRAME : undefined;
+    this.#onClose = cfg.onClose;
+    this.#face = cfg.kind === "tun" ? new EthernetFace(this.stats) : null;
+    this.#shift = cfg.kind === "tun" ? ETH : 0;
+    this.#iovs = offload ? 2 : 1;
+    this.#checksum = cfg.checksum;
+    this.#merger = offload ? new SegmentMerger() : null;
+    this.#fd = fd;
+    this.ifname = ifname;
+    this.name = ifname;
+    this.mtu = mtu;
+    try {
+      this.#waiter = new TapWaiter(c, fd, ifname, cfg.busyPollUs, this.stats);
+    } catch (e) {
+      c.close(fd);
+      throw e;
+    }
+    if (offload) {
+      setIov(this.#rxIov, addressOf(this.#rxHdr), VNET_HDR_LEN);
+      setIov(this.#txIov, addressOf(this.#txHdr), VNET_HDR_LEN);
+      const m = this.#merger!;
+      setIov(this.#gsoIov, addressOf(m.hdr), VNET_HDR_LEN);
+      setIovAt(this.#gsoIov, 1, addressOf(m.buf) + this.#shift, 0);
+    }
+  }
+
+  /** The counters as `<kind>-<name>` ("tap-rx-frames"), plus `<kind>-offload` (1 or 0). */
+  counters(): Record<string, number> {
+    const out: Record<string, number> = { [`${this.kind}-offload`]: this.offload ? 1 : 0 };
+    for (const [k, v] of Object.entries(this.stats)) {
+      out[`${this.kind}-${k.replace(/[A-Z]/g, (ch) => `-${ch.toLowerCase()}`)}`] = v;
+    }
+    return out;
+  }
+
+  cork(): void {
+    if (this.#merger !== null && !this.#closed) this.#corked = true;
+  }
+
+  uncork(): void {
+    this.#corked = false;
+    if (this.#merger !== null && this.#merger.count > 0) this.#writeMerged();
+  }
+
+  /** Write the frame the merger holds (one segment as it came, or a GSO frame). */
+  #writeMerged(): void {
+    const m = this.#merger!;
+    const count = m.count;
+    let len = m.finish();
+    const shift = this.#shift;
+    if (shift > 0) {
+      // TUN: the device sees no Ethernet header; the GSO offsets count from the IP header.
+      len -= shift;
+      if (count > 1) {
+        const h = m.hdr;
+        const hdrLen = (h[2]! | (h[3]! << 8)) - shift;
+        const start = (h[6]! | (h[7]! << 8)) - shift;
+        h[2] = hdrLen & 0xff;
+        h[3] = hdrLen >>> 8;
+        h[6] = start & 0xff;
+        h[7] = start >>> 8;
+      }
+    }
+    this.#gsoIov[6] = len;
+    const c = this.#c;
+    let r = c.writev(this.#fd, this.#gsoIov, 2);
+    while (r < 0 && errnoNow(c) === EINTR) r = c.writev(this.#fd, this.#gsoIov, 2);
+    m.reset();
+    if (r < 0) {
+      this.stats.txErrors++; // as for a single frame: lost like on a wire
+      return;
+    }
+    if (count > 1) {
+      this.stats.txGsoFrames++;
+      this.stats.txMerged += count;
+    }
+  }
+
+  useChecksum(fn: ChecksumFn): void {
+    this.#checksum = fn;
+  }
+
+  get fd(): number {
+    return this.#closed ? -1 : this.#fd;
+  }
+
+  receive(buf: Uint8Array, meta: Int32Array, max: number): number {
+    if (this.#closed) return 0;
+    const offload = this.offload;
+    const room = offload ? MAX_GSO_FRAME : this.mtu + FRAME_OVERHEAD;
+    const size = buf.length;
+    if (max <= 0) return 0;
+    if (size < room) {
+      // A read into less room would cut a large frame: say so rather than stall silently.
+      throw new RangeError(
+        `${this.kind.toUpperCase()} device ${this.ifname} needs ${room} bytes of room per frame${
+          offload ? " (offload: frames up to 64 KiB)" : ""
+        }, got a ${size}-byte buffer`,
+      );
+    }
+    if (meta.length < 2 * max) max = meta.length >> 1;
+    if (buf.buffer !== this.#rxBuffer) {
+      this.#rxBuffer = buf.buffer;
+      this.#rxBase = addressOf(buf) - buf.byteOffset;
+    }
+    const c = this.#c;
+    const iov = this.#rxIov;
+    const iovs = this.#iovs;
+    const at = iovs - 1; // the frame's iovec entry
+    const base = this.#rxBase + buf.byteOffset;
+    const shift = this.#shift;
+    const face = this.#face;
+    let off = 0;
+    let n = 0;
+    if (face !== null && face.pending > 0) {
+      // TUN: ARP replies the link made up for the interface come first.
+      n = face.drain(buf, meta, 0, max, 0);
+      off = meta[2 * n - 2]! + meta[2 * n - 1]!;
+    }
+    let bytes = 0;
+    let largest = this.stats.rxLargestFrame;
+    let bad = 0; // frames dropped for their header, bounded so that a flood of them ends a pass
+    while (n < max && size - off >= room && bad < max) {
+      setIovAt(iov, at, base + off + shift, size - off - shift);
+      let r = c.readv(this.#fd, iov, iovs);
+      if (r <= 0) {
+        if (r === 0) break;
+        const e = errnoNow(c);
+        if (e === EAGAIN) break;
+        if (e === EINTR) continue;
+        throw new Deno.errors.BadResource(
+          `Cannot read from ${this.kind.toUpperCase()} device ${this.ifname}: ${
+            errnoName(e)
+          } (device removed?)`,
+        );
+      }
+      if (offload) r -= VNET_HDR_LEN;
+      if (face !== null) {
+        if (r < 1) {
+          bad++;
+          continue;
+        }
+        face.writeHeader(buf, off);
+        r += shift;
+      }
+      if (offload) {
+        if (r < MIN_FRAME || r > size - off || !this.#offloaded(buf, off, r)) {
+          this.stats.rxBadHeader++;
+          bad++;
+          continue;
+        }
+      }
+      if (r > largest) largest = r;
+      meta[2 * n] = off;
+      meta[2 * n + 1] = r;
+      off += r;
+      bytes += r;
+      n++;
+    }
+    if (n > 0) this.#waiter.lastRxAt = performance.now();
+    this.stats.rxFrames += n;
+    this.stats.rxBytes += bytes;
+    this.stats.rxLargestFrame = largest;
+    return n;
+  }
+
+  /**
+   * The virtio-net header of the frame just read at `buf[off, off+len)`: complete a partial
+   * checksum, count a large segment. False when the header does not fit the frame.
+   */
+  #offloaded(buf: Uint8Array, off: number, len: number): boolean {
+    const h = this.#rxHdr;
+    if (h[1] !== VNET_GSO_NONE) this.stats.rxGsoFrames++;
+    if ((h[0]! & VNET_F_NEEDS_CSUM) === 0) return true;
+    const start = (h[6]! | (h[7]! << 8)) + this.#shift;
+    const field = h[8]! | (h[9]! << 8);
+    if (!completeChecksum(buf, off, len, start, field, this.#checksum)) return false;
+    this.stats.rxChecksumsCompleted++;
+    return true;
+  }
+
+  send(buf: Uint8Array, off: number, len: number): void {
+    if (this.#closed) {
+      throw new Deno.errors.BadResource(
+        `Cannot send on ${this.kind.toUpperCase()} device ${this.ifname}: it is closed`,
+      );
+    }
+    if (!(off >= 0 && len >= 0 && off + len <= buf.length && Number.isInteger(off + len))) {
+      throw new RangeError(
+        `Frame range [${off}, ${off + len}) is outside the ${buf.length}-byte buffer`,
+      );
+    }
+    if (len < MIN_FRAME || len > this.mtu + FRAME_OVERHEAD) {
+      throw new RangeError(
+        `Frame of ${len} bytes does not fit ${this.kind.toUpperCase()} device ${this.ifname} (14 to ${
+          this.mtu + FRAME_OVERHEAD
+        } bytes)`,
+      );
+    }
+    const face = this.#face;
+    if (face !== null && !face.outbound(buf, off, len)) {
+      if (face.pending > 0) this.#waiter.wakeSoon();
+      return;
+    }
+    if (this.#corked) {
+      const m = this.#merger!;
+      let held = m.offer(buf, off, len);
+      if (!held && m.count > 0) {
+        this.#writeMerged(); // what is held goes first, in order
+        held = m.offer(buf, off, len);
+      }
+      if (held) {
+        this.stats.txFrames++;
+        this.stats.txBytes += len;
+        return;
+      }
+    }
+    if (buf.buffer !== this.#txBuffer) {
+      this.#txBuffer = buf.buffer;
+      this.#txBase = addressOf(buf) - buf.byteOffset;
+    }
+    const iovs = this.#iovs;
+    const shift = this.#shift;
+    setIovAt(this.#txIov, iovs - 1, this.#txBase + buf.byteOffset + off + shift, len - shift);
+    const c = this.#c;
+    let r = c.writev(this.#fd, this.#txIov, iovs);
+    while (r < 0 && errnoNow(c) === EINTR) r = c.writev(this.#fd, this.#txIov, iovs);
+    if (r < 0) {
+      const e = errnoNow(c);
+      if (e === EBADF || e === EBADFD) {
+        throw new Deno.errors.BadResource(
+          `Cannot write to ${this.kind.toUpperCase()} device ${this.ifname}: ${errnoName(e)}`,
+        );
+      }
+      this.stats.txErrors++; // EIO (device down), ENOBUFS, EAGAIN: the frame is lost like on a wire
+      return;
+    }
+    this.stats.txFrames++;
+    this.stats.txBytes += len;
+  }
+
+  wait(timeoutMs: number): Promise<void> {
+    if (this.#face !== null && this.#face.pending > 0 && !this.#closed) return Promise.resolve();
+    return this.#waiter.wait(timeoutMs);
+  }
+
+  /** Close the device; a parked wait() resolves. `await link.wait(0)` after close() settles it. */
+  close(): void {
+    if (this.#closed) return;
+    this.uncork();
+    this.#closed = true;
+    this.#waiter.close();
+    this.#c.close(this.#fd);
+    this.#rxBuffer = null;
+    this.#txBuffer = null;
+    this.#onClose?.();
+  }
+}
