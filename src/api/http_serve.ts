@@ -292,7 +292,11 @@ async function handleRequest(
   const hostHeader = req.headers.host ?? ctx.fallbackHost;
   let request: Request;
   try {
-    const url = new URL(req.url ?? "/", `${ctx.scheme}://${hostHeader}`);
+    // origin-form targets (RFC 9112 3.2.1) are the common case: one URL parse, in Request.
+    const target = req.url ?? "/";
+    const url = target.startsWith("/")
+      ? `${ctx.scheme}://${hostHeader}${target}`
+      : new URL(target, `${ctx.scheme}://${hostHeader}`).href;
     let body: ReadableStream<Uint8Array> | null = null;
     if (!NULL_BODY_METHODS.has(method)) body = requestBody(req, res, expectContinue);
     else req.resume();

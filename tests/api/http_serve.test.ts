@@ -204,3 +204,13 @@ Deno.test("http serve: HTTPS with cert and key, fetched with caCerts", async () 
     await certs.cleanup();
   }
 });
+
+Deno.test("http serve: port 0 picks a free port; the stack fetches itself over loopback", async () => {
+  await using s = await stackPair();
+  const server = s.b.serve({ port: 0, ...quiet }, (req) => new Response(new URL(req.url).host));
+  assert.ok(server.addr.port > 0, "a port was chosen");
+  const port = server.addr.port;
+  assert.equal(await (await s.a.fetch(`http://${B}:${port}/`)).text(), `${B}:${port}`);
+  assert.equal(await (await s.b.fetch(`http://127.0.0.1:${port}/`)).text(), `127.0.0.1:${port}`);
+  await server.shutdown();
+});
