@@ -74,6 +74,41 @@ async function ours(): Promise<number> {
   return rps;
 }
 
+/**
+ * Reference: the same answer written by a fixed responder straight on our `Conn`s (no HTTP
+ * parsing: one canned response per read), to show what the TCP stack over TAP costs by itself.
+ */
+async function oursRaw(): Promise<number> {
+  let rps = 0;
+  const reply = new TextEncoder().encode(
+    `HTTP/1.1 200 OK\r\ncontent-length: ${BODY.length}\r\nkeep-alive: timeout=5\r\n\r\n${BODY}`,
+  );
+  await withTapNamespace({ kernelAddr: "10.7.0.1/24" }, async ({ ns, link }) => {
+    const stack = await createStack({ link, address: "10.7.0.2/24", engine: ENGINE });
+    const listener = stack.listen({ port: 8080 });
+    const serving = (async () => {
+      for await (const conn of listener) {
+        (async () => {
+          const buf = new Uint8Array(65536);
+          try {
+            while ((await conn.read(buf)) !== null) await conn.write(reply);
+          } catch { /* ab closed */ }
+          conn.close();
+        })();
+      }
+    })();
+    try {
+      await ab(ns, "http://10.7.0.2:8080/");
+      rps = await ab(ns, "http://10.7.0.2:8080/");
+    } finally {
+      listener.close();
+      await serving;
+      await stack.close();
+    }
+  });
+  return rps;
+}
+
 /** One run of ab against Deno.serve in another namespace over veth. */
 function denoServe(): Promise<number> {
   return withVeth(1500, async (a, b) => {
@@ -96,14 +131,15 @@ function median(xs: number[]): number {
 
 if (import.meta.main) {
   if (!requireTapOrSkip()) Deno.exit(0);
-  const rows = { ours: [] as number[], deno: [] as number[] };
+  const rows = { ours: [] as number[], deno: [] as number[], raw: [] as number[] };
   for (let i = 0; i < RUNS; i++) {
     rows.deno.push(await denoServe());
     rows.ours.push(await ours());
+    rows.raw.push(await oursRaw());
     console.error(
       `run ${i + 1}/${RUNS}: Deno.serve ${rows.deno.at(-1)} req/s, stack.serve ${
         rows.ours.at(-1)
-      } req/s`,
+      } req/s, fixed responder ${rows.raw.at(-1)} req/s`,
     );
   }
   const md = median(rows.deno);
@@ -120,6 +156,12 @@ if (import.meta.main) {
   console.log(
     `| stack.serve, our TCP over TAP           | ${fmt(rows.ours)} | ${mo.toFixed(0)} | ${
       (mo / md).toFixed(2)
+    } |`,
+  );
+  const mr = median(rows.raw);
+  console.log(
+    `| (ref.) fixed responder on our Conn, TAP | ${fmt(rows.raw)} | ${mr.toFixed(0)} | ${
+      (mr / md).toFixed(2)
     } |`,
   );
   console.log(
