@@ -153,6 +153,7 @@ async function once(
     if (signal.aborted) throw signal.reason;
     throw sendError(url, err);
   }
+  conn.setNoDelay(true); // as node:http's client: request pieces leave at once
   const raw = new StackSocket({ conn });
   const socket = secure
     ? tls.connect({

@@ -138,22 +138,26 @@ export function serveHttp(
   });
   const net = host.nodeNet();
   const port = options.port ?? 8000;
-  const tcpServer: StackServer = net.createServer({ allowHalfOpen: true }, (socket) => {
-    state.add(socket);
-    if (!context) {
-      httpServer.emit("connection", socket);
-      return;
-    }
-    const secured = new tls.TLSSocket(socket as unknown as Socket, {
-      isServer: true,
-      secureContext: context,
-      ALPNProtocols: ["http/1.1"],
-    });
-    rawOf.set(secured, socket);
-    pauseUnderneath(secured, socket);
-    secured.once("close", () => socket.destroy());
-    httpServer.emit("connection", secured);
-  });
+  // noDelay as Deno.serve and node:http: streamed chunks leave at once (no Nagle delay).
+  const tcpServer: StackServer = net.createServer(
+    { allowHalfOpen: true, noDelay: true },
+    (socket) => {
+      state.add(socket);
+      if (!context) {
+        httpServer.emit("connection", socket);
+        return;
+      }
+      const secured = new tls.TLSSocket(socket as unknown as Socket, {
+        isServer: true,
+        secureContext: context,
+        ALPNProtocols: ["http/1.1"],
+      });
+      rawOf.set(secured, socket);
+      pauseUnderneath(secured, socket);
+      secured.once("close", () => socket.destroy());
+      httpServer.emit("connection", secured);
+    },
+  );
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse, expect: boolean) => {
     void handleRequest(req, res, expect, {
       scheme,

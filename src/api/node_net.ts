@@ -300,7 +300,12 @@ export function createNodeNet(host: NodeNetHost): NodeNetModule {
     server: EventEmitter & { listening?: boolean },
     options: StackListenOptions,
   ): StackServer => {
-    const tcp = new Server({ allowHalfOpen: true }, (socket) => server.emit("connection", socket));
+    // noDelay as node:http's server default (a response written in pieces is not held back
+    // by Nagle waiting for a delayed ACK).
+    const tcp = new Server(
+      { allowHalfOpen: true, noDelay: true },
+      (socket) => server.emit("connection", socket),
+    );
     tcp.on("error", (err) => server.emit("error", err));
     tcp.listen(options);
     Object.defineProperty(server, "listening", { get: () => tcp.listening, configurable: true });

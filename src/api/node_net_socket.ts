@@ -11,6 +11,7 @@
 import { Buffer } from "node:buffer";
 import { Duplex } from "node:stream";
 import type { Conn } from "./conn.ts";
+import { WriteBatcher } from "./node_net_writer.ts";
 
 /** What a `StackSocket` needs to open a connection: the stack's `connect`. */
 export interface SocketConnector {
@@ -81,13 +82,13 @@ export class StackSocket extends Duplex {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #last = 0;
   #readBuf: Buffer | undefined;
+  #writer: WriteBatcher | undefined;
   #noDelay: boolean | undefined;
   #keepAlive: boolean | undefined;
   /** True while a connect is in progress (as `net.Socket`). */
   connecting = false;
   /** Bytes received so far. */
   bytesRead = 0;
-  #written = 0;
 
   /**
    * A socket, connected when `options.conn` is given (servers), else call `connect()`.
@@ -153,6 +154,10 @@ export class StackSocket extends Duplex {
 
   #attach(conn: Conn): void {
     this.#conn = conn;
+    this.#writer = new WriteBatcher((bytes) => {
+      this.#touch();
+      return conn.write(bytes);
+    }, (err) => this.destroy(err));
     if (this.#noDelay !== undefined) conn.setNoDelay(this.#noDelay);
     if (this.#keepAlive !== undefined) conn.setKeepAlive(this.#keepAlive);
     this.#touch();
@@ -202,17 +207,8 @@ export class StackSocket extends Duplex {
     _encoding: BufferEncoding,
     callback: (error?: Error | null) => void,
   ): void {
-    const go = (): void => {
-      this.#conn!.write(chunk).then(() => {
-        this.#written += chunk.length;
-        this.#touch();
-        callback();
-      }, (err: Error) => callback(err));
-    };
-    if (this.#conn) go();
-    else {
-      this.once("connect", go);
-    }
+    if (this.#conn) this.#writer!.push(chunk, callback);
+    else this.once("connect", () => this.#writer!.push(chunk, callback));
   }
 
   /**
@@ -237,12 +233,15 @@ export class StackSocket extends Duplex {
       this.once("connect", () => this._final(callback));
       return;
     }
-    this.#conn.closeWrite().then(() => callback(), (err: Error) => {
-      // Already closed by the peer (or us): nothing left to half-close.
-      if (err instanceof Deno.errors.BadResource || err instanceof Deno.errors.NotConnected) {
-        callback();
-      } else callback(err);
-    });
+    this.#writer!.drained().then(() => this.#conn!.closeWrite()).then(
+      () => callback(),
+      (err: Error) => {
+        // Already closed by the peer (or us): nothing left to half-close.
+        if (err instanceof Deno.errors.BadResource || err instanceof Deno.errors.NotConnected) {
+          callback();
+        } else callback(err);
+      },
+    );
   }
 
   /**
@@ -352,7 +351,7 @@ export class StackSocket extends Duplex {
 
   /** Bytes handed to the connection so far. */
   get bytesWritten(): number {
-    return this.#written;
+    return this.#writer?.written ?? 0;
   }
 
   /** True before a connection exists. */
