@@ -113,6 +113,16 @@ export {
   type TunOptions,
   withPcap,
 } from "./src/link/mod.ts";
+export {
+  createGateway,
+  Forward,
+  type ForwardSpec,
+  Gateway,
+  GATEWAY_LIMITS,
+  type GatewayLimits,
+  type GatewayOptions,
+  parseForward,
+} from "./src/gateway/mod.ts";
 export type { TcpOptions } from "./src/tcp/tcp_layer.ts";
 export type { IsnFunction, TcpState } from "./src/tcp/types.ts";
 export type { EngineKind } from "./src/kernels/engine.ts";

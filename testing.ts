@@ -31,6 +31,6 @@ export { createJsEngine } from "./src/kernels/js_engine.ts";
 export { createWasmEngine } from "./src/kernels/wasm_engine.ts";
 export { VirtualClock } from "./src/stack_clock.ts";
 export type { Clock } from "./src/stack_clock.ts";
-export type { Link } from "./src/link/link.ts";
+export type { ChecksumFn, Link } from "./src/link/link.ts";
 export { type RunLimits, Simulation, type Steppable } from "./src/stack_sim.ts";
 export { type FaultLink, type FaultOptions, type FaultStats, withFaults } from "./src/link/mod.ts";

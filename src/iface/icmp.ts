@@ -38,6 +38,8 @@ export const CODE_PROTOCOL_UNREACHABLE = 2;
 export const CODE_PORT_UNREACHABLE = 3;
 /** Fragmentation needed and DF set. */
 export const CODE_FRAG_NEEDED = 4;
+/** Destination unreachable code 13: communication administratively prohibited (RFC 1812 5.2.7.1). */
+export const CODE_ADMIN_PROHIBITED = 13;
 
 /** RFC 1812 4.3.2.3 (and Linux): an error quotes as much as fits in a 576-byte datagram. */
 const MAX_QUOTE = 576 - 20 - 8;
@@ -61,6 +63,7 @@ export class Icmp {
   #router: Router;
   #counters: Counters;
   #bucket: TokenBucket;
+  #minPathMtu: number;
   /** The header of the message being sent. */
   #out = new IcmpHeader();
   /** The record handed to TCP's icmpError (reused). */
@@ -87,6 +90,7 @@ export class Icmp {
     this.#router = router;
     this.#counters = counters;
     this.#bucket = new TokenBucket(limits.icmpErrorsPerSecond, limits.icmpErrorBurst);
+    this.#minPathMtu = limits.minPathMtu;
   }
 
   /** Called with each echo reply to us: source, identifier, sequence number, data (a copy). */
@@ -229,9 +233,9 @@ export class Icmp {
         const tot = (mem[q + 2]! << 8) | mem[q + 3]!;
         mtu = PLATEAUS.find((p) => p < tot) ?? 68;
       }
-      this.#tx.pmtu.lower(qdst, mtu, now);
-      mtu = this.#tx.pmtu.get(qdst, now);
       this.#counters.inc("icmp-frag-needed");
+      // A quote of UDP or another protocol has no state to check it against: believed.
+      if (proto !== PROTO_TCP) this.#tx.pmtu.lower(qdst, mtu, now);
     }
     if (proto === PROTO_TCP) {
       const kind = errorKind(type, code);
@@ -246,8 +250,13 @@ export class Icmp {
       r.remoteIp = qdst;
       r.remotePort = (mem[o + 2]! << 8) | mem[o + 3]!;
       r.seq = u32(mem, o + 4);
-      r.mtu = mtu;
-      this.tcp.icmpError(r, now);
+      // What the path MTU becomes if TCP believes the error (floored as PathMtuCache.lower).
+      r.mtu = mtu > 0 ? Math.min(this.#tx.pmtu.get(qdst, now), Math.max(mtu, this.#minPathMtu)) : 0;
+      // RFC 5927 section 7.2 (as Linux tcp_v4_err): a fragmentation-needed message lowers the
+      // path MTU only when it quotes a connection's sequence number in flight, so a blind
+      // forged ICMP cannot shrink every later connection to that host.
+      if (this.tcp.icmpError(r, now) === true && mtu > 0) this.#tx.pmtu.lower(qdst, mtu, now);
+      else if (mtu > 0) this.#counters.inc("icmp-frag-needed-ignored");
     } else if (proto === PROTO_UDP) {
       this.#counters.inc("icmp-errors-udp");
     } else {

@@ -34,7 +34,7 @@ import {
   K_UDP,
   TX_PAYLOAD_OFF,
 } from "../wire/layout.ts";
-import { ARP_REQUEST, ArpPacket } from "../wire/arp_packet.ts";
+import { ARP_REPLY, ARP_REQUEST, ArpPacket } from "../wire/arp_packet.ts";
 import { EthernetFrame } from "../wire/ethernet_frame.ts";
 import { IcmpHeader } from "../wire/icmp_header.ts";
 import { hasSourceRoute, IP_DF, Ipv4Header } from "../wire/ipv4_header.ts";
@@ -48,18 +48,19 @@ import { IfaceError } from "./errors.ts";
 import { filterDestination, isGroupMac, macHi, macLo, randomMac } from "./ethernet.ts";
 import { Reassembler } from "./fragments.ts";
 import {
+  CODE_ADMIN_PROHIBITED,
   CODE_PORT_UNREACHABLE,
   CODE_PROTOCOL_UNREACHABLE,
   Icmp,
   ICMP_UNREACHABLE,
 } from "./icmp.ts";
-import type { FrameSink, InterfaceOptions } from "./interface_types.ts";
+import type { ForeignHandler, FrameSink, InterfaceOptions } from "./interface_types.ts";
 import { type IfaceLimits, resolveLimits } from "./limits.ts";
 import { formatIpv4, isMulticastIp, type Route, Router } from "./routing.ts";
 import { LOOPBACK_RX_OFF, REASM_OFF, Transmitter } from "./transmit.ts";
 import { type UdpOwner, type UdpSocket, UdpTable } from "./udp.ts";
 
-export type { FrameSink, InterfaceOptions } from "./interface_types.ts";
+export type { ForeignHandler, FrameSink, InterfaceOptions } from "./interface_types.ts";
 export type { IfaceLimits } from "./limits.ts";
 export { IfaceError } from "./errors.ts";
 export { UdpSocket } from "./udp.ts";
@@ -103,6 +104,8 @@ export class Interface implements TcpTransmit, UdpOwner {
   #lastNow = 0;
   /** True while a frame from the loopback queue is being received. */
   #looped = false;
+  /** Gateway mode: TCP and UDP to any address (see acceptForeign). */
+  #foreign: ForeignHandler | null = null;
 
   /**
    * An interface sending through `sink`. Throws a RangeError for an MTU below 68 (RFC 791) or
@@ -148,6 +151,39 @@ export class Interface implements TcpTransmit, UdpOwner {
   attachTcp(handler: TcpHandler): void {
     this.#tcp = handler;
     this.#icmp.tcp = handler;
+  }
+
+  /**
+   * Gateway mode: from now on take unicast TCP and UDP to any destination address (TCP goes
+   * to the TCP layer, whose `onUnclaimedSyn` decides; UDP to `handler.udp`), and answer ARP
+   * for `handler.ownsAddress`. Null turns it off. ICMP to other hosts is still dropped.
+   */
+  acceptForeign(handler: ForeignHandler | null): void {
+    this.#foreign = handler;
+  }
+
+  /**
+   * Gateway mode: send one UDP datagram with any source address and port (a relayed reply,
+   * or a DHCP offer to the broadcast address). False when unroutable or ARP could not queue it.
+   */
+  udpSendFrom(
+    srcIp: number,
+    srcPort: number,
+    dstIp: number,
+    dstPort: number,
+    data: Uint8Array,
+  ): boolean {
+    if (data.length > 65507) throw new RangeError(`UDP payload of ${data.length} bytes`);
+    const nh = this.#router.nextHop(dstIp >>> 0);
+    if (nh < 0) return false;
+    this.#engine.mem.set(data, TX_PAYLOAD_OFF);
+    const t = this.#tx.ipHeader(K_UDP, srcIp >>> 0, dstIp >>> 0, 0);
+    const u = this.#txUdp;
+    u.srcPort = srcPort;
+    u.dstPort = dstPort;
+    u.toDesc(t);
+    this.#counters.inc("udp-out");
+    return this.#tx.sendDatagram(TX_PAYLOAD_OFF, data.length, dstIp >>> 0, nh, this.#lastNow);
   }
 
   /** Announce our address once (a gratuitous ARP request, RFC 5227 section 2.3). */
@@ -202,6 +238,14 @@ export class Interface implements TcpTransmit, UdpOwner {
     // No VLAN is configured here: tagged frames belong to another interface (like Linux).
     if (eth.vlan >= 0) return c.inc("eth-vlan-tagged");
     if (eth.kind === K_ARP) {
+      const a = this.#arp.fromDesc(d);
+      if (
+        this.#foreign && a.op === ARP_REQUEST && a.tpa !== this.address &&
+        this.#foreign.ownsAddress(a.tpa) && !isGroupMac(a.shaHi) && a.spa !== 0
+      ) {
+        c.inc("arp-replies-foreign"); // RFC 826 reply for an address the gateway serves
+        return this.#tx.sendArp(ARP_REPLY, a.tpa, a.shaHi, a.shaLo, a.spa, a.shaHi, a.shaLo);
+      }
       return arpInput(this.#arp.fromDesc(d), this.#tx, this.#router, this.#counters, now);
     }
     if (eth.kind === K_ETH_OTHER) return c.inc("eth-unknown-type");
@@ -362,7 +406,8 @@ export class Interface implements TcpTransmit, UdpOwner {
     // 127/8 only from the loopback path.
     if (
       dst !== this.address && !bcast && !(mcast && this.#multicast) &&
-      !(looped && dst >>> 24 === 127)
+      !(looped && dst >>> 24 === 127) &&
+      !(this.#foreign && !mcast && (ip.kind === K_TCP || ip.kind === K_UDP))
     ) {
       return c.inc("ip-not-for-us");
     }
@@ -405,7 +450,19 @@ export class Interface implements TcpTransmit, UdpOwner {
   #udpInput(ip: Ipv4Header, udp: UdpHeader, group: boolean, now: number): void {
     const c = this.#counters;
     c.inc("udp-in");
-    const sock = this.#udp.find(ip.dst, udp.dstPort);
+    // Gateway mode: a datagram to another host is never one of our sockets'.
+    const foreignDst = this.#foreign !== null && ip.dst !== this.address && !group &&
+      !this.#looped;
+    const sock = foreignDst ? undefined : this.#udp.find(ip.dst, udp.dstPort);
+    if (sock === undefined && this.#foreign && !group && !this.#looped) {
+      const off = udp.payloadOff;
+      const data = this.#engine.mem.subarray(off, off + udp.payloadLen);
+      if (this.#foreign.udp(ip.src, udp.srcPort, ip.dst, udp.dstPort, data)) {
+        return c.inc("udp-foreign");
+      }
+      c.inc("udp-foreign-refused");
+      return this.#icmp.sendError(ICMP_UNREACHABLE, CODE_ADMIN_PROHIBITED, ip, false, now);
+    }
     if (sock === undefined) {
       c.inc("udp-no-socket");
       // RFC 1122 4.1.3.1: port unreachable when no socket listens (not for broadcasts).

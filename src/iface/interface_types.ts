@@ -33,3 +33,18 @@ export interface InterfaceOptions {
   /** Bounds and timers; see IfaceLimits for the defaults. */
   limits?: Partial<IfaceLimits>;
 }
+
+/**
+ * Gateway mode (`Interface.acceptForeign`, used by src/gateway/): the interface also takes
+ * unicast TCP and UDP addressed to other hosts, as a router that terminates them would.
+ */
+export interface ForeignHandler {
+  /** Extra addresses this interface answers ARP requests for (a DNS address beside ours). */
+  ownsAddress(ip: number): boolean;
+  /**
+   * A UDP datagram to another host, or to one of our ports no socket holds. `data` is a view
+   * of packet memory, valid only during the call. True: taken. False: refused; the sender gets
+   * ICMP unreachable "communication administratively prohibited" (RFC 1812 5.2.7.1, code 13).
+   */
+  udp(src: number, srcPort: number, dst: number, dstPort: number, data: Uint8Array): boolean;
+}

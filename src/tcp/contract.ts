@@ -61,8 +61,12 @@ export interface TcpIcmpReport {
 export interface TcpHandler {
   /** A TCP segment for one of our addresses, checksum already verified. */
   input(seg: TcpSegment, now: number): void;
-  /** An ICMP error quoting one of our segments (RFC 1122 4.2.3.9). */
-  icmpError(report: Readonly<TcpIcmpReport>, now: number): void;
+  /**
+   * An ICMP error quoting one of our segments (RFC 1122 4.2.3.9). Returns true when it matched a
+   * connection and quoted a sequence number in flight (RFC 5927 section 4.1): only then does
+   * the interface keep the path MTU a fragmentation-needed message reports (void: not believed).
+   */
+  icmpError(report: Readonly<TcpIcmpReport>, now: number): boolean | void;
   /** ARP gave up on `ip`: connections to it that are still connecting fail (host unreachable). */
   unreachable(remoteIp: number, now: number): void;
   /** Run timers and flush output that socket calls queued. */

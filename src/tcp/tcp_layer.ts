@@ -110,6 +110,26 @@ export class TcpLayer implements TcpHandler {
    */
   onWork: (() => void) | null = null;
 
+  /**
+   * Gateway hook (src/gateway/): asked about a SYN (no ACK, no RST) that no connection or
+   * listener claims, whatever its destination address (the interface passes up segments for
+   * any address only when told to, `Interface.acceptForeign`). It answers, before any SYN-ACK:
+   * a listener from `relayListener()` to take the SYN (the handshake proceeds as in LISTEN);
+   * "hold" to drop it silently while it decides (the peer retransmits; the decider may also
+   * hand a copy back to `input` later); or "reset" to refuse it with RST (RFC 9293 3.10.7.1).
+   * Null (the default): such SYNs are answered with RST as always.
+   */
+  onUnclaimedSyn: ((seg: TcpSegment, now: number) => TcpListener | "hold" | "reset") | null = null;
+
+  /**
+   * A listener bound to no address or port and absent from the demux table, for
+   * `onUnclaimedSyn`: the connections it makes take the SYN's destination as their local
+   * address and port. `backlog` bounds its accept queue.
+   */
+  relayListener(backlog?: number): TcpListener {
+    return new Listener(this.#host, this.#opt, 0, 0, backlog);
+  }
+
   #work(): void {
     if (!this.#driven) this.onWork?.();
   }
@@ -239,6 +259,13 @@ export class TcpLayer implements TcpHandler {
       l.input(seg, now);
       return;
     }
+    if (this.onUnclaimedSyn && (seg.flags & (F_SYN | F_ACK | F_RST)) === F_SYN) {
+      const v = this.onUnclaimedSyn(seg, now);
+      if (v instanceof Listener) return v.input(seg, now);
+      if (v === "hold") return this.#count("tcp-syn-held");
+      this.#count("tcp-syn-refused");
+      return replyRst(this.#host, seg, now);
+    }
     // RFC 9293 3.10.7.1: no connection: RST (never in reply to a RST).
     this.#count(seg.flags & F_SYN ? "tcp-no-listener" : "tcp-no-connection");
     replyRst(this.#host, seg, now);
@@ -279,26 +306,26 @@ export class TcpLayer implements TcpHandler {
   }
 
   /** ICMP errors (RFC 1122 4.2.3.9; RFC 1191 for fragmentation-needed). */
-  icmpError(report: Readonly<TcpIcmpReport>, _now: number): void {
+  icmpError(report: Readonly<TcpIcmpReport>, _now: number): boolean {
     const was = this.#driven;
     this.#driven = true;
     try {
-      this.#icmpError(report);
+      return this.#icmpError(report);
     } finally {
       this.#driven = was;
     }
   }
 
-  #icmpError(report: Readonly<TcpIcmpReport>): void {
+  #icmpError(report: Readonly<TcpIcmpReport>): boolean {
     const { kind, localIp, localPort, remoteIp, remotePort, seq, mtu } = report;
     const c = this.#conns.get(localIp >>> 0, localPort, remoteIp >>> 0, remotePort);
     if (!c) {
       this.#count("tcp-icmp-no-connection");
-      return;
+      return false;
     }
     this.#count(`tcp-icmp-${kind}`);
     // RFC 5927: only believe errors quoting a sequence number in flight.
-    if (seqLt(seq >>> 0, c.snd.una) || seqGt(seq >>> 0, c.snd.max)) return;
+    if (seqLt(seq >>> 0, c.snd.una) || seqGt(seq >>> 0, c.snd.max)) return false;
     if (kind === "fragmentation-needed") {
       if (mtu >= 68) {
         const m = Math.max(mtu - 40 - (c.tsOk ? 12 : 0), 28);
@@ -308,14 +335,15 @@ export class TcpLayer implements TcpHandler {
           c.touch();
         }
       }
-      return;
+      return true;
     }
-    if (c.state !== "SYN-SENT") return; // soft errors for synchronized connections
+    if (c.state !== "SYN-SENT") return true; // soft errors for synchronized connections
     if (kind === "port-unreachable" || kind === "protocol-unreachable") {
       c.toClosed(new TcpError("refused", "Connection refused"));
     } else if (kind !== "time-exceeded" && kind !== "parameter-problem") {
       c.toClosed(new TcpError("unreachable", "Host unreachable"));
     }
+    return true;
   }
 
   /** ARP gave up on `remoteIp`: connections still connecting to it fail. */

@@ -491,6 +491,17 @@ each("ICMP errors quoting our TCP segments reach TCP; frag-needed lowers the pat
   // A forged tiny MTU is floored at 552 (Linux min_pmtu).
   h.deliver(h.icmp(3, 4, 100, quote));
   assert.equal(h.iface.pathMtu(PEER_IP, h.now), 552);
+  const told = h.tcp.calls.at(-1);
+  assert.ok(told?.kind === "icmp" && told.args[5] === 552, "TCP is told the floored MTU");
+  // RFC 5927 7.2: an error TCP does not believe (no connection, sequence number not in flight)
+  // leaves the path MTU alone.
+  const h2 = new Harness(kind);
+  h2.learnPeer();
+  h2.iface.attachTcp(h2.tcp);
+  h2.tcp.believeIcmp = false;
+  h2.deliver(h2.icmp(3, 4, 1000, quote));
+  assert.equal(h2.iface.pathMtu(PEER_IP, h2.now), 1500);
+  assert.equal(h2.iface.stats()["icmp-frag-needed-ignored"], 1);
   // A quote of someone else's datagram is ignored.
   const other = quote.slice();
   other[15] = 99;

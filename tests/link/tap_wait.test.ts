@@ -115,8 +115,13 @@ Deno.test({
         if (hitsFrom < 0 && stats.busyPollHits > before) hitsFrom = i;
       }
       assert.ok(hitsFrom >= 0 && hitsFrom <= 16, `first hit at wait ${hitsFrom}`);
-      // From the first hit on, every wait is answered by the spin: no skip, no park.
-      assert.equal(stats.busyPollHits, 40 - hitsFrom);
+      // From the first hit on, the waits are answered by the spin, not skipped or parked. A
+      // loaded machine may deschedule us past one 5 ms spin now and then: allow two such misses.
+      const hits = stats.busyPollHits;
+      assert.ok(
+        hits >= 40 - hitsFrom - 2 && hits <= 40 - hitsFrom,
+        `${hits} hits from ${hitsFrom}`,
+      );
     } finally {
       w.close();
       dev.close();

@@ -89,12 +89,15 @@ export class FakeTcp implements TcpHandler {
     const payload = this.#engine.mem.slice(seg.payloadOff, seg.payloadOff + seg.payloadLen);
     this.calls.push({ kind: "input", seg: copy, payload });
   }
-  icmpError(r: Readonly<TcpIcmpReport>, _now: number): void {
+  /** Whether errors are believed (TcpHandler.icmpError's answer; the real TCP checks). */
+  believeIcmp = true;
+  icmpError(r: Readonly<TcpIcmpReport>, _now: number): boolean {
     this.calls.push({
       kind: "icmp",
       error: r.kind,
       args: [r.localIp, r.localPort, r.remoteIp, r.remotePort, r.seq, r.mtu],
     });
+    return this.believeIcmp;
   }
   unreachable(ip: number, _now: number): void {
     this.calls.push({ kind: "unreachable", ip });

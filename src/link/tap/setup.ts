@@ -60,12 +60,17 @@ export function checkIfName(name: string): void {
 
 /** Enter network namespace `ns` on this thread; returns the function that leaves it. */
 export function enterNetns(c: Libc, ns: string): () => void {
-  if (ns.length === 0 || ns.includes("/") || ns === "." || ns === "..") {
+  // An absolute path names a namespace file directly (/proc/PID/ns/net, as slirp4netns takes).
+  const abs = ns.startsWith("/");
+  if (!abs && (ns.length === 0 || ns.includes("/") || ns === "." || ns === "..")) {
     throw new TypeError(`Network namespace name "${ns}" is not valid`);
   }
-  const nsFd = c.open(cString(`${NS_DIR}/${ns}`), O_RDONLY | O_CLOEXEC);
+  const nsFd = c.open(cString(abs ? ns : `${NS_DIR}/${ns}`), O_RDONLY | O_CLOEXEC);
   if (nsFd < 0) {
     const e = errnoNow(c);
+    if (e === ENOENT && abs) {
+      throw new Deno.errors.NotFound(`Network namespace file ${ns} does not exist`);
+    }
     if (e === ENOENT) {
       throw new Deno.errors.NotFound(
         `Network namespace ${ns} does not exist (no ${NS_DIR}/${ns}; create it with ip netns add ${ns})`,

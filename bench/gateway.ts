@@ -1,0 +1,219 @@
+/**
+ * Gateway benchmark (`deno task bench:gateway`; not a test): bulk TCP throughput between a
+ * network namespace and a python 64 KiB sender/receiver on the host's 127.0.0.1, through our
+ * gateway (`tools/gateway.ts`, its own process) and through slirp4netns, in the same run, at
+ * MTU 1500 and 65520, both directions. Each case runs 3 times alternating the two gateways;
+ * the table shows medians and the ratio ours / slirp4netns. At MTU 1500 also the median round
+ * trip of 1-byte requests on one connection (TCP_NODELAY) and connections per second (connect,
+ * 1-byte exchange, close).
+ *
+ *   deno task bench:gateway [--mb=N] [--runs=N] [--mtu=1500,65520]
+ *
+ * Needs root, /dev/net/tun, python3 and slirp4netns. Traffic goes only to 127.0.0.1.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { createNetns, type Netns, tapAvailable } from "../tools/netns.ts";
+
+const SERVER = `
+import socket, sys, threading
+size = int(sys.argv[1])
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("127.0.0.1", 0)); l.listen(16)
+print(l.getsockname()[1], flush=True)
+chunk = b"x" * 65536
+def serve(c):
+    try:
+        cmd = c.recv(1)
+        if cmd == b"D":
+            left = size
+            while left > 0:
+                n = c.send(chunk if left >= 65536 else chunk[:left]); left -= n
+        elif cmd == b"E":
+            while True:
+                b = c.recv(65536)
+                if not b: break
+                c.sendall(b)
+        elif cmd == b"U":
+            n = 0
+            while True:
+                b = c.recv(65536)
+                if not b: break
+                n += len(b)
+            c.sendall(str(n).encode())
+    finally:
+        c.close()
+while True:
+    c, _ = l.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+`;
+
+const CLIENT = `
+import socket, sys, time
+mode, port, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+if mode == "crr":
+    t0 = time.monotonic()
+    for i in range(size):
+        s = socket.create_connection(("10.0.2.2", port), timeout=10)
+        s.sendall(b"Ex"); assert s.recv(1) == b"x"; s.close()
+    print(size, time.monotonic() - t0)
+    sys.exit(0)
+s = socket.create_connection(("10.0.2.2", port), timeout=60)
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+t0 = time.monotonic()
+if mode == "rr":
+    s.sendall(b"E"); rtts = []
+    for i in range(size):
+        t = time.monotonic(); s.sendall(b"x"); assert s.recv(1) == b"x"; rtts.append(time.monotonic() - t)
+    rtts.sort()
+    print(size, rtts[len(rtts) // 2])
+    sys.exit(0)
+if mode == "down":
+    s.sendall(b"D"); n = 0
+    while True:
+        b = s.recv(65536)
+        if not b: break
+        n += len(b)
+else:
+    s.sendall(b"U"); chunk = b"y" * 65536; left = size
+    while left > 0:
+        left -= s.send(chunk if left >= 65536 else chunk[:left])
+    s.shutdown(socket.SHUT_WR)
+    n = int(s.recv(64))
+dt = time.monotonic() - t0
+print(n, dt)
+`;
+
+type Kind = "ours" | "slirp4netns";
+
+async function startGateway(kind: Kind, ns: Netns, mtu: number): Promise<Deno.ChildProcess> {
+  const path = `/var/run/netns/${ns.name}`;
+  const args = kind === "ours"
+    ? [
+      "run",
+      "-A",
+      new URL("../tools/gateway.ts", import.meta.url).pathname,
+      "--configure",
+      `--mtu=${mtu}`,
+      "--netns-type=path",
+      path,
+      "tap0",
+    ]
+    : ["--configure", `--mtu=${mtu}`, "--netns-type=path", path, "tap0"];
+  const child = new Deno.Command(kind === "ours" ? Deno.execPath() : "slirp4netns", {
+    args,
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  // Ready when the default route is there and 10.0.2.2 answers a ping (bounded: 20 s).
+  for (let i = 0; i < 100; i++) {
+    const r = await ns.run(["ping", "-c", "1", "-W", "1", "10.0.2.2"]);
+    if (r.code === 0) return child;
+    await new Promise((res) => setTimeout(res, 200));
+  }
+  child.kill("SIGKILL");
+  throw new Error(`${kind} did not come up`);
+}
+
+/** The cases: bulk both ways (Gbit/s), request/response (median us), connections per second. */
+const CASES = {
+  down: { what: "host -> namespace, Gbit/s", count: 0 },
+  up: { what: "namespace -> host, Gbit/s", count: 0 },
+  rr: { what: "1-byte request/response, median us (lower is better)", count: 2000 },
+  crr: { what: "connect + 1-byte exchange + close, conn/s", count: 300 },
+} as const;
+type Mode = keyof typeof CASES;
+
+async function once(ns: Netns, mode: Mode, port: number, size: number): Promise<number> {
+  const n0 = CASES[mode].count || size;
+  const r = await ns.run(["python3", "-c", CLIENT, mode, `${port}`, `${n0}`]);
+  if (r.code !== 0) throw new Error(`client failed: ${r.stderr}`);
+  const [n, dt] = r.stdout.trim().split(" ").map(Number);
+  if (n !== n0) throw new Error(`moved ${n} of ${n0}`);
+  if (mode === "rr") return dt! * 1e6;
+  if (mode === "crr") return n! / dt!;
+  return (n! * 8) / dt! / 1e9;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      mb: { type: "string", default: "200" },
+      runs: { type: "string", default: "3" },
+      mtu: { type: "string", default: "1500,65520" },
+    },
+  });
+  const why = tapAvailable();
+  if (why !== null) {
+    console.log(`bench:gateway skipped: ${why}`);
+    return;
+  }
+  const size = Number(values.mb) << 20;
+  const runs = Number(values.runs);
+  const server = new Deno.Command("python3", {
+    args: ["-c", SERVER, `${size}`],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const reader = server.stdout.getReader();
+  const port = Number(new TextDecoder().decode((await reader.read()).value).trim());
+  reader.releaseLock();
+  const rows: string[] = [];
+  try {
+    for (const mtu of values.mtu!.split(",").map(Number)) {
+      const modes: Mode[] = mtu === 1500 ? ["down", "up", "rr", "crr"] : ["down", "up"];
+      for (const mode of modes) {
+        const got: Record<Kind, number[]> = { ours: [], slirp4netns: [] };
+        for (let i = 0; i < runs; i++) {
+          for (
+            const kind of (i % 2 ? ["slirp4netns", "ours"] : ["ours", "slirp4netns"]) as Kind[]
+          ) {
+            const ns = await createNetns("dgwb-");
+            let gw: Deno.ChildProcess | null = null;
+            try {
+              gw = await startGateway(kind, ns, mtu);
+              got[kind].push(await once(ns, mode, port, size));
+            } finally {
+              if (gw) {
+                gw.kill("SIGTERM");
+                await gw.status;
+              }
+              await ns.delete();
+            }
+          }
+        }
+        const o = median(got.ours), s = median(got.slirp4netns);
+        const what = CASES[mode].what;
+        rows.push(
+          `| ${mtu} | ${what} | ${o.toFixed(2)} | ${s.toFixed(2)} | ${(o / s).toFixed(2)}x | ` +
+            `${got.ours.map((x) => x.toFixed(2)).join(" ")} / ${
+              got.slirp4netns.map((x) => x.toFixed(2)).join(" ")
+            } |`,
+        );
+        console.error(rows.at(-1));
+      }
+    }
+  } finally {
+    server.kill("SIGKILL");
+    await server.status;
+  }
+  console.log(
+    `\nGateway throughput, ${values.mb} MiB per transfer, python 64 KiB sender/receiver on ` +
+      `127.0.0.1, medians of ${runs}\n`,
+  );
+  console.log("| MTU | case | ours | slirp4netns | ours/slirp | runs (ours / slirp) |");
+  console.log("|---|---|---|---|---|---|");
+  for (const r of rows) console.log(r);
+}
+
+if (import.meta.main) await main();

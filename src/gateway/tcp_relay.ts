@@ -1,0 +1,206 @@
+/**
+ * TCP relaying for the gateway: every SYN from the guest to any address is held while the
+ * gateway connects upstream with `Deno.connect`; only when that succeeds is the SYN handed to
+ * the TCP layer again and answered with SYN-ACK (so the guest sees exactly what the upstream
+ * did: a refused or unreachable upstream gives the guest RST, ECONNREFUSED). A destination the
+ * allow list refuses gets RST at once. Each accepted connection is then relayed both ways
+ * (relay.ts).
+ *
+ * @module
+ */
+
+import type { NetStack } from "../api/net_stack.ts";
+import { Conn } from "../api/conn.ts";
+import { TcpSegment } from "../wire/tcp_segment.ts";
+import type { TcpConnection, TcpListener } from "../tcp/tcp_layer.ts";
+import type { GatewayLimits } from "./config.ts";
+import { relay } from "./relay.ts";
+
+/** Where a guest's connection goes on the host, or null when it is not allowed. */
+export type TcpRoute = (
+  dstIp: number,
+  dstPort: number,
+) => { hostname: string; port: number } | null;
+
+/** Counters of the gateway (shared by its parts). */
+export type Count = (name: string, n?: number) => void;
+
+interface Pending {
+  state: "connecting" | "ready" | "refused" | "taken";
+  syn: TcpSegment;
+  upstream: Deno.TcpConn | null;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+/** How long a SYN-ACKed relay waits for the guest's ACK before its upstream is closed. */
+const TAKEN_MS = 15000;
+
+function keyOf(rip: number, rport: number, lip: number, lport: number): string {
+  return `${rip}:${rport}>${lip}:${lport}`;
+}
+
+/** The TCP side of a gateway. */
+export class TcpRelay {
+  readonly #stack: NetStack;
+  readonly #route: TcpRoute;
+  readonly #limits: GatewayLimits;
+  readonly #count: Count;
+  readonly #listener: TcpListener;
+  readonly #pending = new Map<string, Pending>();
+  readonly #flows = new Map<Promise<void>, { up: Deno.TcpConn; conn: Conn }>();
+  #closed = false;
+
+  /** Take over the unclaimed SYNs of `stack`'s TCP layer. */
+  constructor(stack: NetStack, route: TcpRoute, limits: GatewayLimits, count: Count) {
+    this.#stack = stack;
+    this.#route = route;
+    this.#limits = limits;
+    this.#count = count;
+    const tcp = stack.driver.tcp;
+    this.#listener = tcp.relayListener(limits.maxPendingConnects);
+    this.#listener.onAcceptable = () => this.#drain();
+    tcp.onUnclaimedSyn = (seg) => this.#onSyn(seg);
+  }
+
+  /** Relayed connections now, and SYNs waiting for their upstream. */
+  get active(): { flows: number; pending: number } {
+    return { flows: this.#flows.size, pending: this.#pending.size };
+  }
+
+  #onSyn(seg: TcpSegment): TcpListener | "hold" | "reset" {
+    const key = keyOf(seg.srcIp, seg.srcPort, seg.dstIp, seg.dstPort);
+    const p = this.#pending.get(key);
+    if (p) {
+      if (p.state === "ready") {
+        p.state = "taken";
+        // A guest that answers our SYN-ACK with RST (a SYN scan) or never answers leaves a
+        // half-open relay: it is dropped, with its upstream, after TAKEN_MS.
+        clearTimeout(p.timer);
+        p.timer = setTimeout(() => {
+          if (this.#pending.get(key) === p) this.#forget(key, p);
+        }, TAKEN_MS);
+        return this.#listener;
+      }
+      if (p.state === "refused") {
+        this.#forget(key, p);
+        return "reset";
+      }
+      return "hold"; // a retransmitted SYN while the upstream connect runs
+    }
+    if (this.#closed) return "reset";
+    const target = this.#route(seg.dstIp, seg.dstPort);
+    if (target === null) {
+      this.#count("gateway-tcp-denied");
+      return "reset";
+    }
+    if (
+      this.#pending.size >= this.#limits.maxPendingConnects ||
+      this.#flows.size >= this.#limits.maxTcpFlows
+    ) {
+      this.#count("gateway-tcp-busy"); // dropped: the guest retransmits its SYN later
+      return "hold";
+    }
+    const syn = Object.assign(new TcpSegment(), seg);
+    syn.sack.set(seg.sack);
+    syn.payloadLen = 0; // data on a SYN (TFO) is not kept: the guest sends it again
+    const entry: Pending = { state: "connecting", syn, upstream: null, timer: undefined };
+    // Bounded: an entry whose connect never settles is dropped (the connect has a timeout too).
+    entry.timer = setTimeout(() => {
+      if (this.#pending.get(key) === entry) this.#forget(key, entry);
+    }, 2 * this.#limits.connectTimeoutMs);
+    this.#pending.set(key, entry);
+    this.#count("gateway-tcp-connects");
+    Deno.connect({
+      hostname: target.hostname,
+      port: target.port,
+      signal: AbortSignal.timeout(this.#limits.connectTimeoutMs),
+    }).then(
+      (c) => this.#connected(key, entry, c),
+      () => this.#connected(key, entry, null),
+    );
+    return "hold";
+  }
+
+  #connected(key: string, p: Pending, c: Deno.TcpConn | null): void {
+    if (this.#pending.get(key) !== p || this.#closed) {
+      c?.close();
+      return;
+    }
+    p.upstream = c;
+    p.state = c ? "ready" : "refused";
+    if (!c) this.#count("gateway-tcp-upstream-failed");
+    const d = this.#stack.driver;
+    if (d.closed) return this.#forget(key, p);
+    d.tcp.input(p.syn, d.now()); // the held SYN again: now answered (SYN-ACK or RST)
+    d.kick();
+    // Not taken (a connection already holds the four-tuple): nothing will accept it.
+    if (this.#pending.get(key) === p && (p.state as Pending["state"]) !== "taken") {
+      this.#forget(key, p);
+    }
+  }
+
+  #forget(key: string, p: Pending): void {
+    clearTimeout(p.timer);
+    this.#pending.delete(key);
+    if (p.state !== "refused") p.upstream?.close();
+    p.upstream = null;
+  }
+
+  #drain(): void {
+    for (let tc = this.#listener.accept(); tc; tc = this.#listener.accept()) {
+      this.#start(tc);
+    }
+  }
+
+  #start(tc: TcpConnection): void {
+    const key = keyOf(tc.remoteIp, tc.remotePort, tc.localIp, tc.localPort);
+    const p = this.#pending.get(key);
+    const up = p?.upstream ?? null;
+    if (p) {
+      clearTimeout(p.timer);
+      this.#pending.delete(key);
+    }
+    const conn = new Conn(this.#stack.driver, tc);
+    if (up === null) {
+      conn.abort();
+      return;
+    }
+    // A relay adds no delay of its own: the guest's and the upstream's segmentation already
+    // happened, so Nagle would only hold back their small writes (as slirp4netns sets
+    // TCP_NODELAY toward the host).
+    conn.setNoDelay(true);
+    try {
+      up.setNoDelay(true);
+    } catch { /* closed meanwhile */ }
+    this.#count("gateway-tcp-relayed");
+    const flow = relay(conn, up, this.#limits.relayBufferBytes, () => conn.abort()).then(
+      (r) => {
+        this.#count("gateway-tcp-bytes-out", r.aToB);
+        this.#count("gateway-tcp-bytes-in", r.bToA);
+        if (!r.clean) this.#count("gateway-tcp-reset");
+      },
+      () => this.#count("gateway-tcp-reset"),
+    ).finally(() => this.#flows.delete(flow));
+    this.#flows.set(flow, { up, conn });
+  }
+
+  /** Stop relaying: pending upstream connects are closed, open relays reset both ways. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const [k, p] of [...this.#pending]) this.#forget(k, p);
+    for (const { up, conn } of this.#flows.values()) {
+      conn.abort();
+      try {
+        up.close();
+      } catch { /* closed */ }
+    }
+    this.#stack.driver.tcp.onUnclaimedSyn = null;
+    this.#listener.close();
+  }
+
+  /** Wait for the relays to end (after the stack closed). */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.#flows.keys()]);
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * UDP relaying for the gateway: each flow (guest address and port to a destination address
+ * and port) gets its own host socket (`node:dgram`, bound to port 0), so replies find their
+ * way back; replies from the flow's upstream are sent to the guest from the address and port
+ * it wrote to. Flows are bounded in number and closed after an idle time.
+ *
+ * @module
+ */
+
+import dgram from "node:dgram";
+import type { NetStack } from "../api/net_stack.ts";
+import type { GatewayLimits } from "./config.ts";
+import type { Count } from "./tcp_relay.ts";
+
+/**
+ * Where a guest's datagrams go on the host, or null when not allowed. `also`: further
+ * upstreams each datagram is sent to as well (the DNS forwarder asks every server, as
+ * dnsmasq --all-servers; the guest's resolver takes the first answer).
+ */
+export type UdpRoute = (
+  dstIp: number,
+  dstPort: number,
+) => UdpTarget | null;
+
+/** An upstream of a UDP flow. */
+export interface UdpTarget {
+  hostname: string;
+  port: number;
+  idleMs?: number;
+  also?: ReadonlyArray<{ hostname: string; port: number }>;
+}
+
+interface Flow {
+  sock: dgram.Socket;
+  targets: ReadonlyArray<{ hostname: string; port: number }>;
+  idleMs: number;
+  last: number;
+}
+
+/** The UDP side of a gateway. */
+export class UdpRelay {
+  readonly #stack: NetStack;
+  readonly #route: UdpRoute;
+  readonly #limits: GatewayLimits;
+  readonly #count: Count;
+  readonly #flows = new Map<string, Flow>();
+  readonly #sweep: ReturnType<typeof setInterval>;
+  #closed = false;
+
+  /** A relay sending guest datagrams through `route`. */
+  constructor(stack: NetStack, route: UdpRoute, limits: GatewayLimits, count: Count) {
+    this.#stack = stack;
+    this.#route = route;
+    this.#limits = limits;
+    this.#count = count;
+    this.#sweep = setInterval(() => this.#expire(), 1000);
+  }
+
+  /** UDP flows now. */
+  get flows(): number {
+    return this.#flows.size;
+  }
+
+  /**
+   * A guest datagram (the interface's foreign-UDP hook): true when relayed or queued, false
+   * when not allowed (the interface answers ICMP administratively prohibited).
+   */
+  input(src: number, srcPort: number, dst: number, dstPort: number, data: Uint8Array): boolean {
+    if (this.#closed) return false;
+    const key = `${src}:${srcPort}>${dst}:${dstPort}`;
+    let f = this.#flows.get(key);
+    if (!f) {
+      const target = this.#route(dst, dstPort);
+      if (target === null) {
+        this.#count("gateway-udp-denied");
+        return false;
+      }
+      if (this.#flows.size >= this.#limits.maxUdpFlows) {
+        this.#count("gateway-udp-flows-full");
+        return true; // dropped (counted), as a full queue would
+      }
+      f = this.#open(key, src, srcPort, dst, dstPort, target);
+    }
+    f.last = Date.now();
+    this.#count("gateway-udp-out");
+    const copy = data.slice();
+    for (const t of f.targets) {
+      f.sock.send(copy, t.port, t.hostname, (err) => {
+        if (err) this.#count("gateway-udp-send-errors");
+      });
+    }
+    return true;
+  }
+
+  #open(
+    key: string,
+    src: number,
+    srcPort: number,
+    dst: number,
+    dstPort: number,
+    target: UdpTarget,
+  ): Flow {
+    const sock = dgram.createSocket("udp4");
+    const f: Flow = {
+      sock,
+      targets: [target, ...(target.also ?? [])],
+      idleMs: target.idleMs ?? this.#limits.udpIdleMs,
+      last: Date.now(),
+    };
+    sock.on("error", () => this.#count("gateway-udp-socket-errors"));
+    sock.on("message", (msg: Uint8Array, rinfo: { address: string; port: number }) => {
+      // Only the flow's upstream may answer through it (as a NAT's endpoint-dependent filter).
+      if (!f.targets.some((t) => t.hostname === rinfo.address && t.port === rinfo.port)) {
+        return this.#count("gateway-udp-foreign-source");
+      }
+      const d = this.#stack.driver;
+      if (d.closed || msg.length > 65507) return;
+      f.last = Date.now();
+      this.#count("gateway-udp-in");
+      if (!d.iface.udpSendFrom(dst, dstPort, src, srcPort, msg)) {
+        this.#count("gateway-udp-reply-dropped");
+      }
+      d.kick();
+    });
+    const local = f.targets.every((t) => t.hostname.startsWith("127."));
+    sock.bind({ port: 0, address: local ? "127.0.0.1" : "0.0.0.0" });
+    sock.unref();
+    this.#flows.set(key, f);
+    this.#count("gateway-udp-flows");
+    return f;
+  }
+
+  #expire(): void {
+    const now = Date.now();
+    for (const [k, f] of this.#flows) {
+      if (now - f.last >= f.idleMs) {
+        this.#flows.delete(k);
+        f.sock.close();
+        this.#count("gateway-udp-expired");
+      }
+    }
+  }
+
+  /** Close every flow. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#sweep);
+    for (const f of this.#flows.values()) f.sock.close();
+    this.#flows.clear();
+  }
+}
