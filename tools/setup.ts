@@ -25,6 +25,7 @@ const NEEDED: ReadonlyArray<readonly [command: string, pkg: string]> = [
   ["ab", "apache2-utils"],
   ["nmap", "nmap"],
   ["openssl", "openssl"],
+  ["ethtool", "ethtool"],
   ["dnsmasq", "dnsmasq-base"],
 ];
 /** Python modules we need, and their Debian packages. */

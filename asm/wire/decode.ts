@@ -15,7 +15,7 @@ import {
   DROP_IP_TRUNCATED, DROP_IP_BAD_VERSION, DROP_IP_BAD_HLEN, DROP_IP_BAD_TOTLEN,
   DROP_IP_BAD_CHECKSUM, DROP_ICMP_TRUNCATED, DROP_ICMP_BAD_CHECKSUM, DROP_UDP_TRUNCATED,
   DROP_UDP_BAD_LENGTH, DROP_UDP_BAD_CHECKSUM, DROP_TCP_TRUNCATED, DROP_TCP_BAD_HLEN,
-  DROP_TCP_BAD_CHECKSUM, DROP_TCP_OPT_OVERRUN, DROP_TCP_OPT_BAD_LENGTH, DROP_TCP_OPT_BAD_SIZE,
+  DROP_TCP_BAD_CHECKSUM,
   DROP_FRAME_TOO_LONG,
 } from "../../src/wire/layout";
 import { cksum, pseudo } from "./checksum";
@@ -199,37 +199,32 @@ function options(i: i32, end: i32): i32 {
       i++;
       continue;
     }
-    if (i + 1 >= end) return drop(DROP_TCP_OPT_OVERRUN);
+    // An illegal length or an option past the header: stop, keep the segment (as Linux).
+    if (i + 1 >= end) break;
     const olen = u8at(i + 1);
-    if (olen < 2) return drop(DROP_TCP_OPT_BAD_LENGTH);
-    if (i + olen > end) return drop(DROP_TCP_OPT_OVERRUN);
+    if (olen < 2 || i + olen > end) break;
     switch (kind) {
       case 2: { // MSS
-        if (olen != 4) return drop(DROP_TCP_OPT_BAD_SIZE);
-        put(D_OPT_MSS, u16at(i + 2));
+        if (olen == 4) put(D_OPT_MSS, u16at(i + 2)); // wrong size: skipped, as Linux
         break;
       }
       case 3: { // window scale
-        if (olen != 3) return drop(DROP_TCP_OPT_BAD_SIZE);
-        put(D_OPT_WS, u8at(i + 2));
+        if (olen == 3) put(D_OPT_WS, u8at(i + 2));
         break;
       }
       case 4: { // SACK permitted
-        if (olen != 2) return drop(DROP_TCP_OPT_BAD_SIZE);
-        put(D_OPT_SACK_OK, 1);
+        if (olen == 2) put(D_OPT_SACK_OK, 1);
         break;
       }
       case 5: { // SACK: 1 to 4 blocks
-        if (olen != 10 && olen != 18 && olen != 26 && olen != 34) {
-          return drop(DROP_TCP_OPT_BAD_SIZE);
-        }
+        if (olen != 10 && olen != 18 && olen != 26 && olen != 34) break;
         const count = (olen - 2) >> 3;
         for (let k = 0; k < 2 * count; k++) put(D_OPT_SACK + k, i32at(i + 2 + 4 * k));
         put(D_OPT_SACK_N, count);
         break;
       }
       case 8: { // timestamps
-        if (olen != 10) return drop(DROP_TCP_OPT_BAD_SIZE);
+        if (olen != 10) break;
         put(D_OPT_TS, 1);
         put(D_OPT_TSVAL, i32at(i + 2));
         put(D_OPT_TSECR, i32at(i + 6));

@@ -184,8 +184,10 @@ export class NetStack implements AsyncDisposable {
   /**
    * Open a TCP connection to `hostname:port`: a dotted quad, or a name resolved by
    * `resolveHost` (hosts map, "localhost", then DNS). Rejects with `ConnectionRefused`,
-   * `TimedOut`, `NetworkUnreachable`, `NotFound` for an unknown name, or `Interrupted` when
-   * `signal` aborts first.
+   * `TimedOut`, `NetworkUnreachable` or `NotFound` for an unknown name; when `signal` aborts
+   * first (during the lookup or the handshake), the half-open connection is dropped and the
+   * promise rejects with `signal.reason`, as Deno does (an `AbortError` DOMException from
+   * `controller.abort()`, a `TimeoutError` from `AbortSignal.timeout()`, or the caller's own).
    */
   async connect(options: {
     hostname: string;
@@ -201,22 +203,16 @@ export class NetStack implements AsyncDisposable {
     let ip: number;
     if (isDottedQuad(options.hostname)) ip = parseIpv4(options.hostname);
     else {
-      if (signal?.aborted) {
-        throw new Deno.errors.Interrupted(`Connecting to ${options.hostname}:${port} was aborted`);
-      }
+      if (signal?.aborted) throw signal.reason;
       try {
         ip = parseIpv4(await this.resolveHost(options.hostname, signal ? { signal } : {}));
       } catch (err) {
-        if (signal?.aborted) {
-          throw new Deno.errors.Interrupted(
-            `Connecting to ${options.hostname}:${port} was aborted`,
-          );
-        }
+        if (signal?.aborted) throw signal.reason;
         throw err;
       }
     }
     const where = endpoint(ip, port);
-    if (signal?.aborted) throw new Deno.errors.Interrupted(`Connecting to ${where} was aborted`);
+    if (signal?.aborted) throw signal.reason;
     if (this.driver.closed) {
       throw new Deno.errors.BadResource(`Cannot connect to ${where}: the stack is closed`);
     }
@@ -239,7 +235,7 @@ export class NetStack implements AsyncDisposable {
     try {
       await conn.established();
     } catch (err) {
-      if (aborted) throw new Deno.errors.Interrupted(`Connecting to ${where} was aborted`);
+      if (aborted) throw signal!.reason;
       throw err;
     } finally {
       signal?.removeEventListener("abort", onAbort);

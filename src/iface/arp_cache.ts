@@ -16,7 +16,11 @@
  * - A REACHABLE entry is never overwritten by a different MAC (counted as a conflict); once it
  *   ages to STALE, the next ARP for that address updates it. A reply to a request we sent
  *   (INCOMPLETE, PROBE) is accepted.
- * - Our own resolutions may evict the least recently used entry that is not INCOMPLETE.
+ * - Our own resolutions may evict, in this order: the least recently used settled entry idle
+ *   for as long as a resolution may take (arpRetries x arpRetryMs), else the oldest INCOMPLETE
+ *   entry (its waiting frames dropped: a SYN flood from spoofed on-link sources fills the cache
+ *   with resolutions that never end, and must not push out the peers in use), else the least
+ *   recently used settled entry.
  *
  * @module
  */
@@ -87,6 +91,8 @@ export class ArpCache {
   #due = Infinity;
   /** Entries removed because their re-validation probes went unanswered. */
   probeFailures = 0;
+  /** INCOMPLETE entries given up early to make room for another resolution. */
+  incompleteEvicted = 0;
 
   /** A cache bounded by `limits`, calling `actions` for I/O. */
   constructor(limits: IfaceLimits, actions: ArpActions) {
@@ -113,7 +119,7 @@ export class ArpCache {
     const key = ip >>> 0;
     let e = this.#entries.get(key);
     if (e !== undefined) return this.use(e, now);
-    if (this.#entries.size >= this.#limits.arpCacheSize && !this.#evict()) return null;
+    if (this.#entries.size >= this.#limits.arpCacheSize && !this.#evict(now)) return null;
     e = new ArpEntry(key);
     e.usedAt = now;
     this.#entries.set(key, e);
@@ -235,15 +241,30 @@ export class ArpCache {
     this.#actions.request(e, now);
   }
 
-  /** Evict the least recently used entry that is not being resolved; false when none. */
-  #evict(): boolean {
+  /**
+   * Make room for a resolution of ours: an idle settled entry, else the oldest INCOMPLETE one
+   * (its frames dropped, counted in `incompleteEvicted`), else the least recently used settled
+   * entry. False when the cache is empty.
+   */
+  #evict(now: number): boolean {
     let victim: ArpEntry | null = null;
+    let oldestIncomplete: ArpEntry | null = null;
     for (const e of this.#entries.values()) {
-      if (e.state === ARP_INCOMPLETE) continue;
+      if (e.state === ARP_INCOMPLETE) {
+        oldestIncomplete ??= e; // Map order is creation order
+        continue;
+      }
       const t = Math.max(e.usedAt, e.updatedAt);
       if (victim === null || t < Math.max(victim.usedAt, victim.updatedAt)) victim = e;
     }
+    const idleMs = this.#limits.arpRetries * this.#limits.arpRetryMs;
+    const idle = victim !== null && now - Math.max(victim.usedAt, victim.updatedAt) >= idleMs;
+    if (!idle && oldestIncomplete !== null) victim = oldestIncomplete;
     if (victim === null) return false;
+    if (victim.state === ARP_INCOMPLETE) {
+      this.incompleteEvicted++;
+      victim.pending.length = 0;
+    }
     this.#entries.delete(victim.ip);
     return true;
   }

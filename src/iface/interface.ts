@@ -314,6 +314,7 @@ export class Interface implements TcpTransmit, UdpOwner {
     const s = this.#counters.snapshot();
     s["arp-cache-entries"] = this.#tx.arp.size;
     s["arp-probe-failed"] = this.#tx.arp.probeFailures;
+    s["arp-incomplete-evicted"] = this.#tx.arp.incompleteEvicted;
     s["frag-memory"] = this.#frags.memory;
     s["frag-datagrams"] = this.#frags.datagrams;
     s["udp-sockets"] = this.#udp.size;

@@ -57,7 +57,7 @@ export interface ConnHost {
   /** Count one layer event or drop reason. */
   count(name: string): void;
   /** A timer of `c` is due at `at`. */
-  schedule(at: number): void;
+  schedule(at: number, c: TcpConnection): void;
   /** `c` has output to flush at the next poll. */
   markDirty(c: TcpConnection): void;
   /** `c` reached CLOSED: forget it. */
@@ -237,7 +237,7 @@ export class TcpConnection implements TcpHandle {
       if (end < at) at = end;
     }
     this.timers[which] = at;
-    this.host.schedule(at);
+    this.host.schedule(at, this);
   }
 
   /** @internal The earliest timer. */
@@ -287,8 +287,16 @@ export class TcpConnection implements TcpHandle {
         if (e.rcvReadable(this.rcv.ring) === 0) this.#dropRcvRing();
         return n;
       }
-      // Window update when reading freed lots of room (rcv_window.ts).
-      if (windowUpdateDue(this.rcv, e.rcvWindow(this.rcv.ring), this.opt.rcvBuf, this.tsOk)) {
+      // Window update when reading freed lots of room (rcv_window.ts). Not while a delayed ACK
+      // waits for less than a full-sized segment (a request): the application's answer is to
+      // carry the ACK and the window (RFC 1122 4.2.3.2, RFC 9293 3.8.6.3), and the delayed-ACK
+      // timer bounds the wait.
+      const request = this.timers.delack !== Infinity &&
+        seqDiff(this.rcv.nxt, this.rcv.lastAckSent) < this.rcv.mss - (this.tsOk ? 12 : 0);
+      if (
+        !request &&
+        windowUpdateDue(this.rcv, e.rcvWindow(this.rcv.ring), this.opt.rcvBuf, this.tsOk)
+      ) {
         this.rcv.ackNow = true;
         this.touch();
       }

@@ -12,8 +12,8 @@ function rotl(x: number, r: number): number {
   return ((x << r) | (x >>> (32 - r))) >>> 0;
 }
 
-/** A 32-bit keyed mix of four words (an ARX permutation, 4 rounds per word). */
-function keyedHash(key: Uint32Array, a: number, b: number, c: number, d: number): number {
+/** A 32-bit keyed mix of four words (an ARX permutation, 4 rounds per word); also used by ports.ts and syncookie.ts. */
+export function keyedHash(key: Uint32Array, a: number, b: number, c: number, d: number): number {
   let v0 = key[0]! ^ 0x736f6d65, v1 = key[1]! ^ 0x646f7261, v2 = key[2]! ^ 0x6c796765;
   let v3 = key[3]! ^ 0x74656462;
   const words = [a, b, c, d];

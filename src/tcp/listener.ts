@@ -1,15 +1,26 @@
 /**
  * Passive open: a listening endpoint with a bounded queue of half-open connections
- * (SYN-RECEIVED) and a bounded queue of established, not yet accepted ones.
+ * (SYN-RECEIVED) and a bounded queue of established, not yet accepted ones. When the half-open
+ * queue is full, SYN cookies (syncookie.ts, RFC 4987 3.6) answer instead of an entry; when the
+ * accept queue is full, SYNs and cookie ACKs are dropped and the peer retries (as Linux).
  *
  * @module
  */
 
-import { F_ACK, F_RST, F_SYN } from "../wire/layout.ts";
+import { F_ACK, F_FIN, F_RST, F_SYN } from "../wire/layout.ts";
+import { seqAdd } from "../wire/seq.ts";
 import type { TcpSegment } from "../wire/tcp_segment.ts";
 import { TcpConnection } from "./connection.ts";
 import { firstWindow, initSend, negotiate } from "./handshake.ts";
 import type { ConnHost } from "./host.ts";
+import {
+  COOKIE_TICK_MS,
+  cookieState,
+  cookieSyn,
+  sendCookieSynAck,
+  type SynCookies,
+} from "./syncookie.ts";
+import { connInput } from "./tcp_input.ts";
 import { sendSyn } from "./tcp_output.ts";
 import { replyRst } from "./tcp_replies.ts";
 import type { IsnFunction, TcpOptions } from "./types.ts";
@@ -36,6 +47,8 @@ export interface ListenerHost extends ConnHost {
   removeListener(l: Listener): void;
   /** The ISN function. */
   readonly isn: IsnFunction;
+  /** The SYN cookie secret of the layer. */
+  readonly cookies: SynCookies;
 }
 
 /** The layer's listener implementation. */
@@ -53,6 +66,8 @@ export class Listener implements TcpListener {
   readonly #synBacklog: number;
   readonly #acceptBacklog: number;
   #closed = false;
+  /** When this listener last answered with a cookie (cookie ACKs are checked only after). */
+  #cookieAt = -Infinity;
 
   /** @internal Made by `TcpLayer.listen`. */
   constructor(host: ListenerHost, opt: TcpOptions, ip: number, port: number, backlog?: number) {
@@ -135,6 +150,7 @@ export class Listener implements TcpListener {
       return;
     }
     if (f & F_ACK) {
+      if (!(f & F_SYN) && this.#cookieAck(seg, now)) return;
       replyRst(this.#host, seg, now); // <SEQ=SEG.ACK><CTL=RST>
       return;
     }
@@ -142,12 +158,29 @@ export class Listener implements TcpListener {
       this.#host.count("tcp-listen-no-syn");
       return;
     }
-    if (this.#halfOpen.size >= this.#synBacklog) {
-      this.#host.count("tcp-syn-backlog-full");
+    if (f & F_FIN) {
+      // SYN+FIN opens nothing (a scan probe): dropped as Linux does (tcp_rcv_state_process).
+      this.#host.count("tcp-listen-syn-fin");
       return;
     }
     if (this.#ready.length >= this.#acceptBacklog) {
       this.#host.count("tcp-accept-queue-full"); // as Linux: drop the SYN, the peer retries
+      return;
+    }
+    if (this.#host.tx.sourceFor(seg.srcIp) < 0) {
+      // No route back: a SYN+ACK could not leave, so keep nothing (as Linux tcp_conn_request,
+      // whose route_req failure drops the SYN).
+      this.#host.count("tcp-syn-no-route");
+      return;
+    }
+    if (this.#halfOpen.size >= this.#synBacklog) {
+      if (!this.#opt.syncookies) {
+        this.#host.count("tcp-syn-backlog-full");
+        return;
+      }
+      // RFC 4987 3.6: answer statelessly; the ACK brings the state back.
+      this.#cookieAt = now;
+      sendCookieSynAck(this.#host, this.#host.cookies, this.#opt, seg, now);
       return;
     }
     const c = new TcpConnection(
@@ -169,5 +202,48 @@ export class Listener implements TcpListener {
     c.snd.rttStart = now;
     c.snd.rttSeq = c.snd.iss;
     sendSyn(c, now); // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>
+  }
+
+  /**
+   * An ACK for no connection: when this listener sent cookies lately, it may complete one
+   * (RFC 4987 3.6). Returns true when the segment was taken (connection made, or dropped for
+   * a full accept queue); false when it is no valid cookie (the caller answers RST).
+   */
+  #cookieAck(seg: TcpSegment, now: number): boolean {
+    if (!this.#opt.syncookies || now - this.#cookieAt >= 2 * COOKIE_TICK_MS) return false;
+    const host = this.#host;
+    const isn = seqAdd(seg.seq, -1), cookie = seqAdd(seg.ack, -1);
+    const l = seg.dstIp, lp = seg.dstPort, r = seg.srcIp, rp = seg.srcPort;
+    const idx = host.cookies.check(l, lp, r, rp, isn, cookie, now);
+    if (idx < 0) {
+      host.count("tcp-syncookie-failed"); // forged, stale, or for another tuple
+      return false;
+    }
+    if (this.#ready.length >= this.#acceptBacklog) {
+      host.count("tcp-accept-queue-full"); // as Linux: dropped; the peer's retransmission retries
+      return true;
+    }
+    if (!host.cookies.claim(l, lp, r, rp, isn, cookie, now)) {
+      host.count("tcp-syncookie-replayed"); // its connection came and went: not again
+      return false;
+    }
+    const syn = cookieSyn(seg, cookieState(idx, seg, this.#opt));
+    const c = new TcpConnection(host, this.#opt, l, lp, r, rp);
+    c.passive = true;
+    c.listener = this;
+    initSend(c, cookie, now);
+    negotiate(c, syn, now);
+    firstWindow(c, syn);
+    // As if our SYN+ACK had just been sent: SND.NXT past it, the window it offered.
+    c.snd.nxt = c.snd.max = seqAdd(cookie, 1);
+    c.rcv.adv = seqAdd(c.rcv.nxt, Math.min(this.#opt.rcvBuf, 65535));
+    c.rcv.lastAckSent = c.rcv.nxt;
+    c.st = "SYN-RECEIVED";
+    this.#halfOpen.add(c);
+    host.addConn(c);
+    host.count("tcp-syncookie-ok");
+    seg.tsEcr = 0; // it echoes options in its low bits, not a send time: no RTT sample
+    connInput(c, seg, now); // SYN-RECEIVED -> ESTABLISHED, and any data it carries
+    return true;
   }
 }

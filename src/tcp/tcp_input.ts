@@ -219,9 +219,10 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
       if (opened || c.timers.persist !== Infinity) c.timers.persist = Infinity;
     }
   }
-  if (c.st === "TIME-WAIT" && fin) {
+  if (c.st === "TIME-WAIT" && (fin || plen > 0)) {
+    // Text is ignored in TIME-WAIT (RFC 9293 3.10.7.4) but acknowledged, as Linux does.
     c.rcv.ackNow = true;
-    c.arm("timeWait", now + c.opt.timeWaitMs); // restart 2 MSL on a retransmitted FIN
+    if (fin) c.arm("timeWait", now + c.opt.timeWaitMs); // restart 2 MSL on a retransmitted FIN
   }
 
   // Sixth: URG (RFC 9293 3.8.5, RFC 6093: the pointer is the sequence after the urgent data).
@@ -237,7 +238,9 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
     if (c.userClosed) {
       // RFC 1122 4.2.2.13: data after close: reset (as Linux).
       c.host.count("tcp-data-after-close");
-      c.reset(true, null);
+      // <SEQ=SEG.ACK><CTL=RST> as Linux: exact for the peer even before it got our FIN (RFC 5961).
+      replyRst(c.host, seg, now);
+      c.reset(false, null);
       return;
     }
     if (plen > c.rcv.seg && plen <= c.rcv.mss) c.rcv.seg = plen; // for rcvRightEdge
@@ -247,15 +250,23 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
     const n = e.rcvInsert(c.rcv.ring, seq, off, plen);
     const how = e.rcvLastInsert(c.rcv.ring);
     c.rcv.nxt = e.rcvNext(c.rcv.ring);
+    if (
+      c.sackOk && (how & RI_DUPLICATE) && (how & RI_OUT_OF_ORDER) &&
+      e.rcvHeld(c.rcv.ring) === heldBefore
+    ) {
+      // RFC 2883 4.1.2: a duplicate of data held out of order: D-SACK block, then its block.
+      noteDsack(c, seq, seqAdd(seq, plen));
+    }
     if (n > 0) {
       c.stats.bytesIn += n;
       readable = true;
     }
     // RFC 5681 4.2: ACK at once for out-of-order data and for data filling a hole;
-    // otherwise at least every second segment (RFC 1122 4.2.3.2) or within the delay.
+    // otherwise at least every second full-sized segment (more than one full segment's worth
+    // unacknowledged, as Linux __tcp_ack_snd_check) or within the delay (RFC 1122 4.2.3.2).
     if ((how & (RI_OUT_OF_ORDER | RI_DUPLICATE)) || heldBefore > 0 || n === 0) {
       c.rcv.ackNow = urgent = true;
-    } else if (++c.rcv.unacked >= 2) c.rcv.ackNow = true;
+    } else if (seqDiff(c.rcv.nxt, c.rcv.lastAckSent) > fullSegment(c)) c.rcv.ackNow = true;
     else if (c.timers.delack === Infinity) c.arm("delack", now + c.opt.delayedAckMs);
     if (n > 0 && (flags & F_PSH)) readable = true; // PSH: deliver at once (we always do)
   }
@@ -292,12 +303,17 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
   if (readable && (c.st as TcpState) !== "CLOSED") c.emit("readable");
 }
 
-/** Report [left, min(right, RCV.NXT)) in a D-SACK block on the next ACK, sent at once. */
+/** Report [left, right) in a D-SACK block on the next ACK, sent at once (cut at RCV.NXT if it straddles it). */
 function noteDsack(c: TcpConnection, left: number, right: number): void {
   c.host.count("tcp-rcv-duplicate"); // a retransmission we did not need (or a network duplicate)
   c.rcv.dsackL = left;
-  c.rcv.dsackR = seqLt(right, c.rcv.nxt) ? right : c.rcv.nxt;
+  c.rcv.dsackR = seqLt(left, c.rcv.nxt) && seqGt(right, c.rcv.nxt) ? c.rcv.nxt : right;
   c.rcv.ackNow = true;
+}
+
+/** The peer's full-sized segment: the largest seen when it looks full (as rcvRightEdge). */
+function fullSegment(c: TcpConnection): number {
+  return c.rcv.seg >= 536 ? c.rcv.seg : c.rcv.mss - (c.tsOk ? 12 : 0);
 }
 
 function receiving(c: TcpConnection): boolean {

@@ -28,6 +28,9 @@ import { ConnTable, endpointKey } from "./demux.ts";
 import { initSend } from "./handshake.ts";
 import { makeIsn } from "./isn.ts";
 import { Listener, type ListenerHost, type TcpListener } from "./listener.ts";
+import { EphemeralPorts } from "./ports.ts";
+import { SynCookies } from "./syncookie.ts";
+import { TimerHeap } from "./timer_heap.ts";
 import { connInput } from "./tcp_input.ts";
 import { output } from "./tcp_output.ts";
 import { connRst, replyRst } from "./tcp_replies.ts";
@@ -42,8 +45,6 @@ export type { IsnFunction, TcpErrorCode, TcpEvent, TcpOptions, TcpState } from "
 export type { TcpHandler, TcpIcmpError, TcpTransmit } from "./contract.ts";
 export type { TcpSegment } from "../wire/tcp_segment.ts";
 
-const EPHEMERAL_LO = 49152;
-const EPHEMERAL_N = 65536 - EPHEMERAL_LO;
 /** RFC 5961 section 7: challenge ACKs per second (Linux tcp_challenge_ack_limit is 1000). */
 const CHALLENGE_PER_SEC = 1000;
 
@@ -57,9 +58,11 @@ export class TcpLayer implements TcpHandler {
   /** What connections and listeners see of the layer (not part of its public surface). */
   readonly #host: ListenerHost;
   #nextAt = Infinity;
+  /** Connections by their earliest timer. */
+  readonly #timers = new TimerHeap<TcpConnection>();
+  readonly #ports: EphemeralPorts; // RFC 6056 algorithm 4
   /** Inside a call of the driver (input, ICMP error, poll, closeAll): it polls afterwards. */
   #driven = false;
-  #ephemeral: number;
   /** The clock of the last call that carried one (for RSTs sent from socket calls). */
   #lastNow = 0;
   #challengeSec = -1;
@@ -69,14 +72,21 @@ export class TcpLayer implements TcpHandler {
   constructor(engine: Engine, tx: TcpTransmit, options?: Partial<TcpOptions>) {
     this.#opt = resolveOptions(TCP_DEFAULTS, options);
     const isn = this.#opt.isn ?? makeIsn();
-    this.#ephemeral = isn(0, 0, 0, 0, 0) % EPHEMERAL_N;
+    // The port secret is random; with an injected ISN function (tests) it is drawn from it,
+    // so that a seeded run repeats.
+    const given = this.#opt.isn;
+    this.#ports = new EphemeralPorts(
+      given ? Uint32Array.from({ length: 8 }, (_, i) => given(i, i, i, i, 0)) : undefined,
+    );
     this.#host = {
       engine,
       tx,
       out: new TcpSegment(),
       isn,
+      cookies: new SynCookies(), // RFC 4987 3.6 secret
       count: (name) => this.#count(name),
-      schedule: (at) => {
+      schedule: (at, c) => {
+        this.#timers.schedule(c, at);
         if (at < this.#nextAt) {
           this.#nextAt = at;
           this.#work();
@@ -87,6 +97,7 @@ export class TcpLayer implements TcpHandler {
       },
       release: (c) => {
         this.#conns.delete(c);
+        this.#timers.remove(c);
       },
       established: (c) => c.listener?.onConnDone(c, true),
       sendRst: (c) => {
@@ -207,11 +218,12 @@ export class TcpLayer implements TcpHandler {
         if (minIss < 0) throw new TcpError("addr-in-use", `Address already in use: port ${lport}`);
       }
     } else {
-      for (let i = 0; i < EPHEMERAL_N && !lport; i++) {
-        this.#ephemeral = (this.#ephemeral + 1) % EPHEMERAL_N;
-        const p = EPHEMERAL_LO + this.#ephemeral;
-        if (!this.#conns.has(lip, p, rip, remotePort)) lport = p;
-      }
+      lport = this.#ports.pick(
+        lip,
+        rip,
+        remotePort,
+        (p) => this.#conns.has(lip, p, rip, remotePort),
+      );
       if (!lport) throw new TcpError("addr-in-use", "No ephemeral port is free");
     }
     const opt = opts?.options ? resolveOptions(this.#opt, opts.options) : this.#opt;
@@ -346,12 +358,21 @@ export class TcpLayer implements TcpHandler {
     return true;
   }
 
-  /** ARP gave up on `remoteIp`: connections still connecting to it fail. */
+  /**
+   * ARP gave up on `remoteIp` (the interface dropped the frames queued for it): connections
+   * still connecting to it fail, and half-open connections of our listeners whose SYN+ACK
+   * could not be delivered are released at once instead of living through their SYN+ACK
+   * retries (a SYN from a spoofed on-link source; as Linux, whose request socket goes when
+   * the neighbour fails).
+   */
   unreachable(remoteIp: number, _now: number): void {
     const ip = remoteIp >>> 0;
     for (const c of [...this.#conns.all]) {
-      if (c.remoteIp === ip && c.state === "SYN-SENT") {
-        c.toClosed(new TcpError("unreachable", "Host unreachable"));
+      if (c.remoteIp !== ip) continue;
+      if (c.state === "SYN-SENT") c.toClosed(new TcpError("unreachable", "Host unreachable"));
+      else if (c.state === "SYN-RECEIVED" && c.passive) {
+        this.#count("tcp-syn-recv-unreachable");
+        c.toClosed(null);
       }
     }
   }
@@ -377,14 +398,15 @@ export class TcpLayer implements TcpHandler {
     }
     d.length = 0;
     if (now < this.#nextAt) return;
-    this.#nextAt = Infinity;
-    let next = Infinity;
-    for (const c of this.#conns.all) {
+    // Only the connections with a timer due (timer_heap.ts); one whose timers moved later is
+    // queued again at its real deadline.
+    const q = this.#timers;
+    for (let c = q.popDue(now); c !== undefined; c = q.popDue(now)) {
       if (c.deadline() <= now) runTimers(c, now);
       const t = c.deadline();
-      if (t < next) next = t;
+      if (t < Infinity && c.state !== "CLOSED") q.schedule(c, t);
     }
-    if (next < this.#nextAt) this.#nextAt = next;
+    this.#nextAt = q.peek();
   }
 
   /** The earliest deadline (Infinity when none; 0 when output is queued). */

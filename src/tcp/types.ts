@@ -101,10 +101,22 @@ export interface TcpOptions {
   keepCount: number;
   /** TIME-WAIT duration, 2 MSL (RFC 9293 3.10.7.4); default 60 s as Linux. */
   timeWaitMs: number;
-  /** Half-open (SYN-RECEIVED) connections per listener. */
+  /**
+   * Half-open (SYN-RECEIVED) connections per listener; past it, SYN cookies (when `syncookies`)
+   * or a dropped SYN. Default 4096 (Linux tcp_max_syn_backlog on a modern machine).
+   */
   synBacklog: number;
-  /** Established-not-accepted connections per listener. */
+  /**
+   * Established-not-accepted connections per listener (the `listen` backlog); past it new SYNs
+   * are dropped and the peer retries, as Linux. Default 4096 (Linux somaxconn since 5.4).
+   */
   acceptBacklog: number;
+  /**
+   * SYN cookies (RFC 4987 section 3.6, as Linux tcp_syncookies=1): when the half-open queue is
+   * full, the SYN+ACK carries the state in its sequence number (and timestamp) and no entry
+   * is kept. Default true.
+   */
+  syncookies: boolean;
   /** Offer window scaling (RFC 7323 section 2). */
   windowScale: boolean;
   /** Offer timestamps (RFC 7323 sections 3-5). */
@@ -162,8 +174,9 @@ export const TCP_DEFAULTS: Readonly<TcpOptions> = Object.freeze({
   keepIntervalMs: 75000,
   keepCount: 9,
   timeWaitMs: 60000,
-  synBacklog: 128,
-  acceptBacklog: 128,
+  synBacklog: 4096,
+  acceptBacklog: 4096,
+  syncookies: true,
   windowScale: true,
   timestamps: true,
   sack: true,

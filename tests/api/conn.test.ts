@@ -153,18 +153,28 @@ Deno.test("api: abort on one side resets the other", async () => {
   await assert.rejects(reading, Deno.errors.ConnectionReset);
 });
 
-Deno.test("api: AbortSignal interrupts a connect that cannot complete", async () => {
+Deno.test("api: an aborted connect rejects with the signal's reason, as Deno", async () => {
   await using s = await pair();
+  // 10.9.0.3 does not exist: ARP never answers, so only the signal can end these connects.
+  const isName = (name: string) => (e: unknown) => e instanceof DOMException && e.name === name;
   const ac = new AbortController();
-  // 10.9.0.3 does not exist: ARP never answers.
   const p = s.a.connect({ hostname: "10.9.0.3", port: 80, signal: ac.signal });
   setTimeout(() => ac.abort(), 20);
-  await assert.rejects(p, Deno.errors.Interrupted);
-  const pre = AbortSignal.abort();
+  await assert.rejects(p, isName("AbortError"));
   await assert.rejects(
-    s.a.connect({ hostname: B, port: 80, signal: pre }),
-    Deno.errors.Interrupted,
+    s.a.connect({ hostname: "10.9.0.3", port: 80, signal: AbortSignal.timeout(20) }),
+    isName("TimeoutError"),
   );
+  const mine = new Error("my reason");
+  const own = new AbortController();
+  const q = s.a.connect({ hostname: "10.9.0.3", port: 80, signal: own.signal });
+  setTimeout(() => own.abort(mine), 20);
+  await assert.rejects(q, (e: unknown) => e === mine);
+  await assert.rejects(
+    s.a.connect({ hostname: B, port: 80, signal: AbortSignal.abort() }),
+    isName("AbortError"),
+  );
+  assert.equal(s.a.driver.tcp.connectionCount, 0, "every aborted attempt was dropped");
 });
 
 Deno.test("api: misuse errors", async () => {

@@ -46,7 +46,7 @@ for (const kind of ["js", "wasm"] as const) {
     name: `robust limits (${kind}): synBacklog half-open connections, then refused`,
     ignore: noTcp,
     fn() {
-      const n = node(kind, {}, { synBacklog: 4 });
+      const n = node(kind, {}, { synBacklog: 4, syncookies: false });
       n.tcp!.listen(0, 80, 16);
       const p = new RawPeer(n);
       for (let i = 0; i < 5; i++) p.send({ srcPort: 2000 + i, flags: 2, seq: 1, ack: 0 });

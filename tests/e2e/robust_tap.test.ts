@@ -142,7 +142,7 @@ Deno.test({
         link,
         address: `${OURS}/24`,
         engine: "wasm",
-        tcp: { synBacklog: 32, synRetries: 1 }, // half-opens expire in about 3 s
+        tcp: { synBacklog: 32, synRetries: 1, syncookies: false }, // half-opens expire in ~3 s
         limits: { arpRetries: 1, arpRetryMs: 300 },
       });
       const listener = stack.listen({ port: 80 });

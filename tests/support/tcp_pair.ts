@@ -127,7 +127,8 @@ export class TcpPair {
     return {
       sendTcp: (seg: TcpSegment, ring: number): boolean => this.#send(from, seg, ring),
       pathMtu: (_ip: number): number => mtu,
-      sourceFor: (ip: number): number => (ip === IP_A || ip === IP_B ? self : -1),
+      // 10.0.0.0/16 is on-link (spoofed sources in flood tests); anything else has no route.
+      sourceFor: (ip: number): number => ((ip >>> 16) === (IP_A >>> 16) ? self : -1),
     };
   }
 

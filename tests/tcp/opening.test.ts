@@ -62,7 +62,7 @@ function seg(c: { localPort: number; remotePort: number }, flags: number, seq: n
 }
 
 Deno.test("SYN flood: a half-open queue under pressure expires old entries sooner (Linux)", () => {
-  const p = new TcpPair({ tcpB: { synBacklog: 16 } });
+  const p = new TcpPair({ tcpB: { synBacklog: 16, syncookies: false } });
   p.b.listen(0, 80);
   let port = 20000;
   const syn = () => {

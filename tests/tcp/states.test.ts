@@ -249,7 +249,7 @@ Deno.test("SYN to a closed port gets RST+ACK with ACK = SEQ + 1", () => {
 });
 
 Deno.test("listen: addr-in-use, wildcard conflicts, backlog bound", () => {
-  const p = new TcpPair({ tcpB: { synBacklog: 2 } });
+  const p = new TcpPair({ tcpB: { synBacklog: 2, syncookies: false } });
   p.b.listen(0, 80);
   assert.throws(() => p.b.listen(IP_B, 80), { code: "addr-in-use" } as unknown as Error);
   const conns = [0, 1, 2, 3].map(() => p.a.connect(IP_B, 80, p.now));

@@ -60,9 +60,6 @@ import {
   DROP_IP_TRUNCATED,
   DROP_TCP_BAD_CHECKSUM,
   DROP_TCP_BAD_HLEN,
-  DROP_TCP_OPT_BAD_LENGTH,
-  DROP_TCP_OPT_BAD_SIZE,
-  DROP_TCP_OPT_OVERRUN,
   DROP_TCP_TRUNCATED,
   DROP_UDP_BAD_CHECKSUM,
   DROP_UDP_BAD_LENGTH,
@@ -452,15 +449,26 @@ for (const engine of engines()) {
     check(mutate(good, 56, 0x55), DROP_TCP_BAD_CHECKSUM, "payload byte changed");
     check(tcpWith([2, 4, 5, 180]), 0, "mss");
     assert.equal(engine.rxDesc[D_OPT_MSS], 1460);
-    check(tcpWith([2, 3, 5, 1]), DROP_TCP_OPT_BAD_SIZE, "mss len 3");
-    check(tcpWith([3, 4, 5, 1]), DROP_TCP_OPT_BAD_SIZE, "ws len 4");
-    check(tcpWith([4, 3, 0, 1]), DROP_TCP_OPT_BAD_SIZE, "sackok len 3");
-    check(tcpWith([1, 1, 5, 6, 0, 0, 0, 0]), DROP_TCP_OPT_BAD_SIZE, "sack len 6");
-    check(tcpWith([8, 8, 0, 0, 0, 0, 0, 0]), DROP_TCP_OPT_BAD_SIZE, "ts len 8");
-    check(tcpWith([1, 1, 30, 0]), DROP_TCP_OPT_BAD_LENGTH, "len 0");
-    check(tcpWith([1, 1, 30, 1]), DROP_TCP_OPT_BAD_LENGTH, "len 1");
-    check(tcpWith([1, 1, 1, 30]), DROP_TCP_OPT_OVERRUN, "no room for the length");
-    check(tcpWith([1, 1, 30, 3]), DROP_TCP_OPT_OVERRUN, "past the header");
+    // A known option of the wrong size is skipped, the segment kept (as Linux; RFC 9293 MUST-7).
+    check(tcpWith([2, 3, 5, 1]), 0, "mss len 3");
+    assert.equal(engine.rxDesc[D_OPT_MSS], -1);
+    check(tcpWith([3, 4, 5, 1]), 0, "ws len 4");
+    assert.equal(engine.rxDesc[D_OPT_WS], -1);
+    check(tcpWith([4, 3, 0, 1]), 0, "sackok len 3");
+    assert.equal(engine.rxDesc[D_OPT_SACK_OK], 0);
+    check(tcpWith([1, 1, 5, 6, 0, 0, 0, 0]), 0, "sack len 6");
+    assert.equal(engine.rxDesc[D_OPT_SACK_N], 0);
+    check(tcpWith([8, 8, 0, 0, 0, 0, 0, 0]), 0, "ts len 8");
+    assert.equal(engine.rxDesc[D_OPT_TS], 0);
+    // An illegal length, or an option past the header, ends the parse; the segment is kept
+    // with the options before it (as Linux).
+    check(tcpWith([2, 4, 5, 180, 1, 1, 30, 0]), 0, "len 0");
+    assert.equal(engine.rxDesc[D_OPT_MSS], 1460);
+    check(tcpWith([1, 1, 30, 1]), 0, "len 1");
+    check(tcpWith([1, 1, 1, 30]), 0, "no room for the length");
+    check(tcpWith([2, 4, 5, 180, 1, 1, 3, 3]), 0, "past the header");
+    assert.equal(engine.rxDesc[D_OPT_MSS], 1460);
+    assert.equal(engine.rxDesc[D_OPT_WS], -1);
     check(tcpWith([30, 4, 9, 9, 3, 3, 9, 1]), 0, "unknown kind skipped");
     assert.equal(engine.rxDesc[D_OPT_WS], 9);
     check(tcpWith([0, 2, 3, 0]), 0, "EOL stops the parse");

@@ -81,9 +81,6 @@ import {
   DROP_IP_TRUNCATED,
   DROP_TCP_BAD_CHECKSUM,
   DROP_TCP_BAD_HLEN,
-  DROP_TCP_OPT_BAD_LENGTH,
-  DROP_TCP_OPT_BAD_SIZE,
-  DROP_TCP_OPT_OVERRUN,
   DROP_TCP_TRUNCATED,
   DROP_UDP_BAD_CHECKSUM,
   DROP_UDP_BAD_LENGTH,
@@ -320,7 +317,9 @@ function tcp(m: Uint8Array, p: number, n: number, src: number, dst: number, d: I
  * TCP options in `m[i, end)` (RFC 9293 section 3.2; MSS RFC 9293 3.7.1, window scale and
  * timestamps RFC 7323 sections 2.2 and 3.2, SACK RFC 2018 sections 2 and 3). Unknown kinds
  * are skipped by their length (RFC 9293 section 3.2 MUST). A later copy of an option
- * overwrites an earlier one.
+ * overwrites an earlier one. A known option of the wrong size is skipped too, and an illegal
+ * length ends the parsing, the segment kept, as Linux does (RFC 9293 3.1 MUST-7: cope with an
+ * illegal option length; found by the conformance bench).
  */
 function options(m: Uint8Array, i: number, end: number, d: Int32Array): number {
   while (i < end) {
@@ -330,34 +329,30 @@ function options(m: Uint8Array, i: number, end: number, d: Int32Array): number {
       i++;
       continue;
     }
-    if (i + 1 >= end) return drop(d, DROP_TCP_OPT_OVERRUN);
+    // A length of 0 or 1, or an option running past the header: stop parsing and keep the
+    // segment with the options read so far, as Linux (RFC 9293 3.1 MUST-7).
+    if (i + 1 >= end) break;
     const olen = m[i + 1]!;
-    if (olen < 2) return drop(d, DROP_TCP_OPT_BAD_LENGTH);
-    if (i + olen > end) return drop(d, DROP_TCP_OPT_OVERRUN);
+    if (olen < 2 || i + olen > end) break;
     switch (kind) {
       case 2: // MSS
-        if (olen !== 4) return drop(d, DROP_TCP_OPT_BAD_SIZE);
-        d[D_OPT_MSS] = u16(m, i + 2);
+        if (olen === 4) d[D_OPT_MSS] = u16(m, i + 2);
         break;
       case 3: // window scale
-        if (olen !== 3) return drop(d, DROP_TCP_OPT_BAD_SIZE);
-        d[D_OPT_WS] = m[i + 2]!;
+        if (olen === 3) d[D_OPT_WS] = m[i + 2]!;
         break;
       case 4: // SACK permitted
-        if (olen !== 2) return drop(d, DROP_TCP_OPT_BAD_SIZE);
-        d[D_OPT_SACK_OK] = 1;
+        if (olen === 2) d[D_OPT_SACK_OK] = 1;
         break;
       case 5: { // SACK: 1 to 4 blocks of two 32-bit edges
-        if (olen !== 10 && olen !== 18 && olen !== 26 && olen !== 34) {
-          return drop(d, DROP_TCP_OPT_BAD_SIZE);
-        }
+        if (olen !== 10 && olen !== 18 && olen !== 26 && olen !== 34) break;
         const count = (olen - 2) >> 3;
         for (let k = 0; k < 2 * count; k++) d[D_OPT_SACK + k] = i32(m, i + 2 + 4 * k);
         d[D_OPT_SACK_N] = count;
         break;
       }
       case 8: // timestamps
-        if (olen !== 10) return drop(d, DROP_TCP_OPT_BAD_SIZE);
+        if (olen !== 10) break;
         d[D_OPT_TS] = 1;
         d[D_OPT_TSVAL] = i32(m, i + 2);
         d[D_OPT_TSECR] = i32(m, i + 6);

@@ -1,0 +1,59 @@
+/** The layer's timer queue (timer_heap.ts): order, one live entry per item, lazy re-queueing. */
+
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { TimerHeap } from "../../src/tcp/timer_heap.ts";
+import { IP_B, TcpPair } from "../support/tcp_pair.ts";
+
+Deno.test("timer heap: pops due items in time order, each once, at its earliest time", () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.integer({ min: 0, max: 50 }), fc.integer({ min: 0, max: 1000 }))),
+      (ops) => {
+        const h = new TimerHeap<number>();
+        const earliest = new Map<number, number>();
+        for (const [item, at] of ops) {
+          h.schedule(item, at);
+          earliest.set(item, Math.min(earliest.get(item) ?? Infinity, at));
+        }
+        const popped: number[] = [];
+        let last = -1;
+        for (let now = 0; now <= 1000; now += 7) {
+          for (let x = h.popDue(now); x !== undefined; x = h.popDue(now)) {
+            assert.ok(earliest.get(x)! <= now);
+            assert.ok(earliest.get(x)! >= last - 7);
+            last = earliest.get(x)!;
+            popped.push(x);
+          }
+        }
+        for (let x = h.popDue(Infinity); x !== undefined; x = h.popDue(Infinity)) popped.push(x);
+        assert.deepEqual(
+          [...popped].sort((a, b) => a - b),
+          [...earliest.keys()].sort((a, b) => a - b),
+        );
+        assert.equal(h.peek(), Infinity);
+      },
+    ),
+  );
+  const h = new TimerHeap<string>();
+  h.schedule("a", 10);
+  h.remove("a");
+  assert.equal(h.popDue(100), undefined, "a removed item is not returned");
+});
+
+Deno.test("timer heap: 500 connections with keepalive times 10 ms apart probe each on time", () => {
+  const p = new TcpPair({ faults: { delayMs: 1 } });
+  const l = p.b.listen(0, 80);
+  const conns = Array.from({ length: 500 }, () => p.a.connect(IP_B, 80, p.now));
+  p.advance(20);
+  while (l.accept()) { /* accepted */ }
+  assert.ok(conns.every((c) => c.state === "ESTABLISHED"));
+  const t0 = p.now;
+  conns.forEach((c, i) => c.setKeepAlive(true, 10_000 + 10 * i));
+  p.poll(); // the keepalive timers are armed from this poll's time
+  const probes = () => p.a.stats()["tcp-keepalive-probe"] ?? 0;
+  for (const k of [0, 1, 99, 250, 499]) {
+    p.advance(t0 + 10_000 + 10 * k + 5 - p.now);
+    assert.equal(probes(), k + 1, `${k + 1} probes by ${10_000 + 10 * k + 5} ms`);
+  }
+});
