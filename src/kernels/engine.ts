@@ -28,10 +28,13 @@ export interface WireOps {
   decode(off: number, len: number): number;
   /** Decode an IPv4 datagram (no Ethernet header) at `mem[off, off+len)` into `rxDesc`. */
   decodeIpv4(off: number, len: number): number;
+  /** Decode an IPv6 datagram (no Ethernet header) at `mem[off, off+len)` into `rxDesc`. */
+  decodeIpv6(off: number, len: number): number;
   /**
    * Build the headers described by `txDesc` (kind `K_ARP`, `K_ICMP`, `K_UDP`, `K_TCP`, or
-   * `K_IPV4_FRAGMENT` for a raw IPv4 payload with the given `D_IP_FRAG` and `D_IP_PROTO`) in
-   * front of the payload at `mem[payloadOff, payloadOff+payloadLen)`, checksums filled in.
+   * `K_IPV4_FRAGMENT` for a raw IPv4 payload with the given `D_IP_FRAG` and `D_IP_PROTO`; or
+   * an IPv6 kind, `K_ICMP6`, `K_UDP6`, `K_TCP6`, `K_IPV6_FRAGMENT`, `K_IPV6_OTHER`, with the
+   * addresses at `TX_IP6_SRC` and `TX_IP6_DST`) in front of the payload at `mem[payloadOff, payloadOff+payloadLen)`, checksums filled in.
    * Returns the offset where the frame starts (the frame ends at payloadOff + payloadLen), or
    * `-ENC_*` on error.
    */
