@@ -64,6 +64,11 @@ export interface BufferOps {
   rcvReadable(h: number): number;
   /** Free window from rcv.nxt: capacity - readable. */
   rcvWindow(h: number): number;
+  /**
+   * Grow a reassembly buffer to `capacity` bytes (receive buffer auto-tuning); every byte held,
+   * in order or not, keeps its sequence number. RangeError below the current capacity.
+   */
+  rcvGrow(h: number, capacity: number): void;
   /** Copy up to dst.length readable bytes into dst and consume them. Returns the count. */
   rcvRead(h: number, dst: Uint8Array): number;
   /**
@@ -88,6 +93,8 @@ export interface BufferOps {
   sndLength(h: number): number;
   /** Free space. */
   sndFree(h: number): number;
+  /** Grow a send ring to `capacity` bytes, keeping what it holds. RangeError below the current one. */
+  sndGrow(h: number, capacity: number): void;
   /** Sequence number of the first byte held (snd.una as far as the ring knows). */
   sndHead(h: number): number;
 }
