@@ -1,50 +1,49 @@
 /**
- * The end-to-end benchmark (`deno task bench:e2e`): throughput and latency of our stack over
- * TAP against the Linux kernel, for both engines, next to kernel-to-kernel over veth,
- * slirp4netns (a C userspace stack over TAP) and two of our stacks joined by the memory link,
- * all in one run on this machine (at MTU 1500 also with TAP offloads, `TapOptions.offload`),
- * printed as one table (median of several runs, every row also
- * as a ratio to our WASM engine's row of the same test).
+ * The end-to-end benchmark (`deno task bench:e2e`): our stack over TAP with its DEFAULT options
+ * (offloads on, buffers auto-tuned, WASM engine) against ordinary applications on the kernel's
+ * TCP (python3 `sendall` of 16 and 64 KiB blocks and `recv_into`, curl upload and download,
+ * socat with 256 KiB blocks as the best case), next to the same applications talking to kernel
+ * sockets over veth (the baseline of every ratio) and through slirp4netns (a C userspace stack
+ * over TAP), plus latency, connection rate and two of our stacks joined by the memory link, all
+ * in one run on this machine, printed as one table: the median of several runs, the spread,
+ * the ratio to the same run's veth row and the CPU the measuring process used per Gbit/s.
  *
- *   deno run -A bench/e2e.ts [--seconds 10] [--runs 3] [--quick] [--big-mtu 9000]
- *     [--only <text>] [--no-profile] [--buf N] [--json out.json]
+ *   deno run -A bench/e2e.ts [--seconds 5] [--runs 3] [--quick] [--only <text>]
+ *     [--no-profile] [--json out.json]
  *
- * Bulk transfers stop at 1 GiB or `--seconds`, whichever comes first, after a 64 MiB warm-up
- * (past slow start); iperf3 references run `--seconds` and omit their first second. Latency
- * rows run min(3, seconds) seconds each. `--quick` is a smoke run (1 s, 1 run, small caps).
- * `--only` keeps the rows whose test or setup contains the text. Unless `--no-profile`, one
- * extra receive and send run of our WASM engine at MTU 1500, without and with offloads, is
+ * Bulk rows stop at 1 GiB or `--seconds`, whichever comes first, after a 32 MiB warm-up (past
+ * slow start, buffers grown). Latency rows run min(3, seconds) seconds each. `--quick` is a
+ * smoke run (1 s, 1 run, small caps). `--only` keeps the rows whose test or setup contains the
+ * text. Unless `--no-profile`, one extra receive and send run of our stack (python3 64 KiB) is
  * profiled with `--cpu-prof` and the top functions by self time are printed after the table.
  *
+ * CPU: process CPU time (user + system, /proc/self/stat) of the process that plays the
+ * listening role over the measured window, in % of one core per Gbit/s: our whole stack for
+ * our rows; for veth and slirp4netns rows only the Deno process on kernel sockets (the
+ * kernel's TCP work in softirq and slirp4netns itself are not in it).
+ *
  * Needs root and /dev/net/tun (every device and address lives in namespaces created and
- * deleted here), iperf3, socat, python3 and slirp4netns (`deno task setup` installs them).
+ * deleted here), socat, python3, curl and slirp4netns (`deno task setup` installs them).
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
 import { tapAvailable } from "../tools/netns.ts";
+import { APPS } from "./e2e_apps.ts";
 import { benchScript, lastJson } from "./e2e_peers.ts";
 import { newestProfile, summariseProfile } from "./e2e_profile.ts";
-import {
-  slirpLatency,
-  slirpThroughput,
-  vethLatency,
-  vethSocat,
-  vethThroughput,
-} from "./e2e_refs.ts";
+import { slirpApp, slirpLatency, vethApp, vethLatency } from "./e2e_refs.ts";
 import { renderTable, type Row, type Unit } from "./e2e_table.ts";
 
 const { values: args } = parseArgs({
   args: Deno.args,
   options: {
-    seconds: { type: "string", default: "10" },
+    seconds: { type: "string", default: "5" },
     runs: { type: "string", default: "3" },
     quick: { type: "boolean", default: false },
-    "big-mtu": { type: "string", default: "9000" },
     only: { type: "string" },
     "no-profile": { type: "boolean", default: false },
-    buf: { type: "string" },
     json: { type: "string" },
   },
 });
@@ -54,10 +53,14 @@ const seconds = quick ? 1 : Number(args.seconds);
 const runs = quick ? 1 : Number(args.runs);
 const latencySeconds = Math.min(3, seconds);
 const maxBytes = quick ? 256 << 20 : 1 << 30;
-const warmupBytes = quick ? 16 << 20 : 64 << 20;
-const bigMtu = Number(args["big-mtu"]);
-if (!(seconds > 0) || !(runs >= 1) || !(bigMtu >= 1500 && bigMtu <= 65521)) {
-  throw new RangeError("Bad --seconds, --runs or --big-mtu");
+const warmupBytes = quick ? 16 << 20 : 32 << 20;
+const limits = { seconds, maxBytes, warmupBytes };
+if (!(seconds > 0) || !(runs >= 1)) throw new RangeError("Bad --seconds or --runs");
+
+/** One run's figure and, for bulk rows, the CPU of the measuring process (% of a core). */
+interface Figure {
+  value: number;
+  cpuPct?: number;
 }
 
 /** One planned row: how to measure one run of it. */
@@ -67,38 +70,30 @@ interface Plan {
   unit: Unit;
   baseline?: boolean;
   /** Measure one run (run number `run`, from 0). */
-  measure: (run: number) => Promise<number>;
+  measure: (run: number) => Promise<Figure>;
 }
 
-/** Run our stack's child script once and return the figure under `key`. */
+/** Run our stack's child script once and return its result line. */
 async function ours(
   mode: string,
-  engine: string,
-  mtu: number,
   secs: number,
-  key: string,
+  extra: string[] = [],
   profileDir?: string,
-  offload = false,
-): Promise<number> {
+): Promise<Record<string, number>> {
   const flags = ["run", "-A"];
   if (profileDir) flags.push("--cpu-prof", `--cpu-prof-dir=${profileDir}`);
   const childArgs = [
     ...flags,
     benchScript("e2e_ours.ts"),
     mode,
-    "--engine",
-    engine,
-    "--mtu",
-    String(mtu),
     "--seconds",
     String(secs),
     "--max-bytes",
     String(maxBytes),
     "--warmup-bytes",
     String(warmupBytes),
+    ...extra,
   ];
-  if (args.buf !== undefined) childArgs.push("--buf", args.buf);
-  if (offload) childArgs.push("--offload");
   const child = new Deno.Command(Deno.execPath(), {
     args: childArgs,
     stdin: "null",
@@ -115,18 +110,14 @@ async function ours(
   }, limitMs);
   const out = await child.output().finally(() => clearTimeout(timer));
   const stderr = new TextDecoder().decode(out.stderr).trim();
-  const what = `${mode} ${engine} ${mtu}${offload ? " offload" : ""}`;
+  const what = `${mode} ${extra.join(" ")}`;
   if (stderr !== "") console.error(`  [${what}] ${lastLines(stderr)}`);
   if (!out.success) {
     throw new Error(`${what} failed (${out.code}): ${firstError(stderr)}`);
   }
-  const r = lastJson(new TextDecoder().decode(out.stdout));
-  const v = r[key];
-  if (typeof v !== "number" || !Number.isFinite(v)) {
-    throw new Error(`No ${key} in ${JSON.stringify(r)}`);
-  }
-  return v;
+  return lastJson(new TextDecoder().decode(out.stdout));
 }
+
 function lastLines(s: string): string {
   return s.split("\n").slice(-3).join(" / ");
 }
@@ -136,135 +127,153 @@ function firstError(s: string): string {
   return line.slice(0, 120);
 }
 
-async function one(f: Promise<number[]>): Promise<number> {
+function pick(r: Record<string, number>, key: string): Figure {
+  const v = r[key];
+  if (typeof v !== "number" || !Number.isFinite(v)) {
+    throw new Error(`No ${key} in ${JSON.stringify(r)}`);
+  }
+  return { value: v, cpuPct: r.cpuPct };
+}
+
+async function one(f: Promise<number[]>): Promise<Figure> {
   const [v] = await f;
   if (v === undefined) throw new Error("No figure");
-  return v;
+  return { value: v };
 }
+
+/** Reference runs shared by two rows (the veth socat row also stands beside the memory link). */
+const refRuns = new Map<string, Promise<Record<string, number>>>();
+function cachedRef(
+  key: string,
+  run: number,
+  f: () => Promise<Record<string, number>>,
+): Promise<Record<string, number>> {
+  const k = `${key}/${run}`;
+  let r = refRuns.get(k);
+  if (!r) {
+    r = f();
+    refRuns.set(k, r);
+  }
+  return r;
+}
+
+const RECEIVE_APPS = ["py-send-64k", "py-send-16k", "curl-up", "socat-send"];
+const SEND_APPS = ["py-recv-64k", "curl-down", "socat-recv"];
+/** Applications that also get a row of our stack without TAP offloads. */
+const NO_OFFLOAD_APPS = new Set(["py-send-64k", "py-recv-64k"]);
 
 function plan(): Plan[] {
   const p: Plan[] = [];
-  const engines = ["wasm", "js"] as const;
-  for (const mtu of [1500, bigMtu]) {
-    for (
-      const [dir, mode] of [["receive (kernel -> stack)", "tap-recv"], [
-        "send (stack -> kernel)",
-        "tap-send",
-      ]] as const
-    ) {
-      const test = `${dir} MTU ${mtu}`;
-      for (const e of engines) {
+  for (
+    const [dir, apps] of [
+      ["receive (kernel app sends, stack receives)", RECEIVE_APPS],
+      ["send (stack sends, kernel app receives)", SEND_APPS],
+    ] as const
+  ) {
+    for (const app of apps) {
+      const test = `${dir}: ${APPS[app]!.label}, MTU 1500`;
+      p.push({
+        test,
+        setup: "ours, defaults (TAP offload, auto-tuned buffers, wasm)",
+        unit: "Gbit/s",
+        measure: async () => pick(await ours("tap-app", seconds, ["--app", app]), "gbps"),
+      });
+      if (NO_OFFLOAD_APPS.has(app)) {
         p.push({
           test,
-          setup: `ours, ${e}, TAP (socat peer)`,
+          setup: "ours, offload: false",
           unit: "Gbit/s",
-          baseline: e === "wasm",
-          measure: () => ours(mode, e, mtu, seconds, "gbps"),
+          measure: async () =>
+            pick(await ours("tap-app", seconds, ["--app", app, "--no-offload"]), "gbps"),
         });
       }
-      if (mtu === 1500) {
-        // TAP offloads (IFF_VNET_HDR, TSO4): the kernel hands us segments of up to 64 KiB.
-        for (const e of engines) {
-          p.push({
-            test,
-            setup: `ours, ${e}, TAP offload (socat peer)`,
-            unit: "Gbit/s",
-            measure: () => ours(mode, e, mtu, seconds, "gbps", undefined, true),
-          });
-        }
-      }
       p.push({
         test,
-        setup: "kernel <-> kernel, veth (iperf3)",
+        setup: "kernel <-> kernel, veth",
         unit: "Gbit/s",
-        measure: (run) => vethCached(mtu, run),
+        baseline: true,
+        measure: async (run) => pick(await cachedRef(app, run, () => vethApp(app, limits)), "gbps"),
       });
       p.push({
         test,
-        setup: "kernel <-> kernel, veth (socat peer)",
+        setup: "slirp4netns, TAP",
         unit: "Gbit/s",
-        measure: () => vethSocat(mtu, mode === "tap-send", { seconds, maxBytes, warmupBytes }),
-      });
-      p.push({
-        test,
-        setup: "slirp4netns, TAP (iperf3)",
-        unit: "Gbit/s",
-        measure: () => one(slirpThroughput(mtu, mode === "tap-send", seconds, 1)),
+        measure: async () => pick(await slirpApp(app, limits), "gbps"),
       });
     }
-    const test = `memory link, stack -> stack MTU ${mtu}`;
-    for (const e of engines) {
-      p.push({
-        test,
-        setup: `ours, ${e}, two stacks, one process`,
-        unit: "Gbit/s",
-        baseline: e === "wasm",
-        measure: () => ours("mem-bulk", e, mtu, seconds, "gbps"),
-      });
-    }
+  }
+  {
+    const test = "memory link, stack -> stack, 256 KiB writes, MTU 1500";
+    p.push({
+      test,
+      setup: "ours, defaults, two stacks, one process",
+      unit: "Gbit/s",
+      measure: async () => pick(await ours("mem-bulk", seconds), "gbps"),
+    });
+    p.push({
+      test,
+      setup: "ours, memory link offload: true (merged 64 KiB frames)",
+      unit: "Gbit/s",
+      measure: async () => pick(await ours("mem-bulk", seconds, ["--mem-offload"]), "gbps"),
+    });
+    p.push({
+      test,
+      setup: "kernel <-> kernel, veth (socat 256 KiB)",
+      unit: "Gbit/s",
+      baseline: true,
+      measure: async (run) =>
+        pick(await cachedRef("socat-send", run, () => vethApp("socat-send", limits)), "gbps"),
+    });
   }
   for (
     const [kind, test, unit, key] of [
       ["rr", "1-byte request/response, median round trip", "us", "medianUs"],
-      ["cps", "connection setup rate (connect, FIN, close)", "conn/s", "rate"],
+      ["cps", "connection setup rate, Deno client (connect, FIN, close)", "conn/s", "rate"],
     ] as const
   ) {
-    for (const e of engines) {
-      p.push({
-        test,
-        setup: `ours, ${e}, TAP (Python peer)`,
-        unit,
-        baseline: e === "wasm",
-        measure: () => ours(`tap-${kind}`, e, 1500, latencySeconds, key),
-      });
-    }
     p.push({
       test,
-      setup: "kernel <-> kernel, veth (Deno client)",
+      setup: "ours, defaults, TAP (Python server)",
       unit,
+      measure: async () => pick(await ours(`tap-${kind}`, latencySeconds), key),
+    });
+    p.push({
+      test,
+      setup: "kernel <-> kernel, veth (Python server)",
+      unit,
+      baseline: true,
       measure: () => one(vethLatency(kind, latencySeconds, 1)),
     });
     p.push({
       test,
-      setup: "slirp4netns, TAP (Deno client)",
+      setup: "slirp4netns, TAP (Python server)",
       unit,
       measure: () => one(slirpLatency(kind, latencySeconds, 1)),
     });
-    for (const e of engines) {
-      p.push({
-        test,
-        setup: `ours, ${e}, memory link (both ends ours)`,
-        unit,
-        measure: () => ours(`mem-${kind}`, e, 1500, latencySeconds, key),
-      });
-    }
+    p.push({
+      test,
+      setup: "ours, memory link (both ends ours)",
+      unit,
+      measure: async () => pick(await ours(`mem-${kind}`, latencySeconds), key),
+    });
   }
   return p;
-}
-
-/** The veth row appears under both directions (kernel to kernel is one path): measure once. */
-const vethRuns = new Map<string, Promise<number>>();
-function vethCached(mtu: number, run: number): Promise<number> {
-  const key = `${mtu}/${run}`;
-  let r = vethRuns.get(key);
-  if (!r) {
-    r = one(vethThroughput(mtu, seconds, 1));
-    vethRuns.set(key, r);
-  }
-  return r;
 }
 
 async function profileRuns(): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "e2e-prof-" });
   const parts: string[] = [];
-  for (const offload of [false, true]) {
-    for (const mode of ["tap-recv", "tap-send"]) {
-      const name = `${mode}${offload ? "-offload" : ""}`;
+  for (const offload of [true, false]) {
+    for (const app of ["py-send-64k", "py-recv-64k"]) {
+      const name = `${app}${offload ? "" : "-no-offload"}`;
       try {
-        const v = await ours(mode, "wasm", 1500, seconds, "gbps", `${dir}/${name}`, offload);
+        const extra = ["--app", app, ...(offload ? [] : ["--no-offload"])];
+        const r = await ours("tap-app", seconds, extra, `${dir}/${name}`);
         const file = newestProfile(`${dir}/${name}`);
         parts.push(
-          `profile of ${name}, wasm, MTU 1500 (${v.toFixed(2)} Gbit/s under the profiler)`,
+          `profile of ours with ${name}, MTU 1500 (${
+            r.gbps?.toFixed(2)
+          } Gbit/s under the profiler)`,
         );
         parts.push(file ? await summariseProfile(file, 15) : "no profile written");
         if (file) parts.push(`(file: ${file})`);
@@ -306,7 +315,7 @@ if (import.meta.main) {
   const only = args.only?.toLowerCase();
   const todo: { item: Plan; row: Row; failures: number }[] = [];
   for (const item of plan()) {
-    const row: Row = { test: item.test, setup: item.setup, unit: item.unit, values: [] };
+    const row: Row = { test: item.test, setup: item.setup, unit: item.unit, values: [], cpu: [] };
     if (item.baseline) row.baseline = true;
     rows.push(row);
     if (only && !`${item.test} ${item.setup}`.toLowerCase().includes(only)) {
@@ -321,9 +330,13 @@ if (import.meta.main) {
       const t0 = performance.now();
       let fig: string;
       try {
-        const v = await t.item.measure(run);
-        t.row.values.push(v);
-        fig = `${v.toFixed(2)} ${t.item.unit}`;
+        const f = await t.item.measure(run);
+        t.row.values.push(f.value);
+        if (f.cpuPct !== undefined && Number.isFinite(f.cpuPct)) {
+          t.row.cpu!.push(f.cpuPct / f.value);
+        }
+        fig = `${f.value.toFixed(2)} ${t.item.unit}` +
+          (f.cpuPct !== undefined ? `, CPU ${f.cpuPct.toFixed(0)}%` : "");
       } catch (err) {
         t.failures++;
         t.row.note = (err as Error).message.split("\n")[0]!.slice(0, 140);

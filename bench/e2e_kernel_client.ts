@@ -5,15 +5,18 @@
  *
  *   deno run -A bench/e2e_kernel_client.ts rr|cps <host> <port> <seconds>
  *   deno run -A bench/e2e_kernel_client.ts sink|source <host> <port> <seconds> <max> <warmup>
+ *   deno run -A bench/e2e_kernel_client.ts serve:<app> <host> <port> <seconds> <max> <warmup>
  *
  * "sink" listens on host:port for one connection and reads (opposite socat's source), "source"
  * connects and writes (opposite socat's sink): the bulk loops over kernel sockets, to show
- * what the socat peer of our TAP rows can carry.
+ * what the socat peer of our TAP rows can carry. "serve:<app>" listens on host:port and plays
+ * the role the application <app> of e2e_apps.ts needs, as our stack does in its rows.
  *
  * @module
  */
 
 import { cpsLoop, type LoopConn, rrLoop, sinkLoop, sourceLoop } from "./e2e_loops.ts";
+import { APPS, playRole } from "./e2e_apps.ts";
 
 if (import.meta.main) {
   const [mode, host, portText, secondsText, maxText, warmText] = Deno.args;
@@ -33,6 +36,16 @@ if (import.meta.main) {
       async (): Promise<LoopConn> => await Deno.connect({ hostname: host, port }),
       { seconds, maxCount: 20000 },
     );
+    console.log(JSON.stringify(r));
+  } else if (mode?.startsWith("serve:")) {
+    const app = APPS[mode.slice(6)];
+    if (!app) throw new TypeError(`Unknown application ${mode}`);
+    const limits = { seconds, maxBytes: Number(maxText), warmupBytes: Number(warmText) };
+    const listener = Deno.listen({ hostname: host, port });
+    const conn = await listener.accept();
+    listener.close();
+    const r = await playRole(conn, app.role, limits);
+    conn.close();
     console.log(JSON.stringify(r));
   } else if (mode === "sink" || mode === "source") {
     const limits = { seconds, maxBytes: Number(maxText), warmupBytes: Number(warmText) };

@@ -31,12 +31,27 @@ export interface BulkResult {
   gbps: number;
   bytes: number;
   seconds: number;
+  /** CPU time of this process (all threads, user + system) over the window, % of one core. */
+  cpuPct: number;
 }
 
 const CHUNK = 262144;
 
-function result(bytes: number, ms: number): BulkResult {
-  return { gbps: (bytes * 8) / (ms * 1e6), bytes, seconds: ms / 1000 };
+/** CPU seconds (user + system, all threads) this process has used; NaN where /proc is absent. */
+export function processCpuSeconds(): number {
+  try {
+    const stat = Deno.readTextFileSync("/proc/self/stat");
+    // Fields after the command name (which may hold spaces) start at field 3.
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in USER_HZ (100 on Linux)
+  } catch {
+    return NaN;
+  }
+}
+
+function result(bytes: number, ms: number, cpu0: number): BulkResult {
+  const cpuPct = ((processCpuSeconds() - cpu0) * 1000 / ms) * 100;
+  return { gbps: (bytes * 8) / (ms * 1e6), bytes, seconds: ms / 1000, cpuPct };
 }
 
 /** Read and discard until the window ends; count the bytes read after the warm-up. */
@@ -49,6 +64,7 @@ export async function sinkLoop(conn: LoopConn, limits: BulkLimits): Promise<Bulk
     if (n === null) throw new Error(`Peer closed during warm-up after ${warm} bytes`);
     warm += n;
   }
+  const cpu0 = processCpuSeconds();
   const t0 = performance.now();
   const end = t0 + limits.seconds * 1000;
   let bytes = 0;
@@ -59,7 +75,7 @@ export async function sinkLoop(conn: LoopConn, limits: BulkLimits): Promise<Bulk
     bytes += n;
     now = performance.now();
   }
-  return result(bytes, now - t0);
+  return result(bytes, now - t0, cpu0);
 }
 
 /** Write a byte pattern until the window ends; count the bytes written after the warm-up. */
@@ -71,6 +87,7 @@ export async function sourceLoop(conn: LoopConn, limits: BulkLimits): Promise<Bu
   while (warm < limits.warmupBytes && performance.now() < warmDeadline) {
     warm += await conn.write(buf);
   }
+  const cpu0 = processCpuSeconds();
   const t0 = performance.now();
   const end = t0 + limits.seconds * 1000;
   let bytes = 0;
@@ -79,7 +96,7 @@ export async function sourceLoop(conn: LoopConn, limits: BulkLimits): Promise<Bu
     bytes += await conn.write(buf);
     now = performance.now();
   }
-  return result(bytes, now - t0);
+  return result(bytes, now - t0, cpu0);
 }
 
 /** Result of the request/response loop, in microseconds. */

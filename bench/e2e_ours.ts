@@ -4,11 +4,14 @@
  * line it prints last.
  *
  *   deno run -A bench/e2e_ours.ts <mode> --engine wasm|js --mtu 1500 --seconds 10
- *     [--max-bytes N] [--warmup-bytes N] [--buf N] [--offload]
+ *     [--max-bytes N] [--warmup-bytes N] [--buf N] [--no-offload] [--app KEY]
  *
- * Modes over TAP (a namespace with a TAP device, kernel 10.7.0.1/24, our stack 10.7.0.2/24;
- * the kernel side is socat or a small Python server inside that namespace; `--offload` opens
- * the TAP device with checksum and segmentation offloads, see `TapOptions.offload`):
+ * Our stack runs with its default options (offloads on, buffers auto-tuned) unless
+ * `--no-offload` (the TAP device without checksum and segmentation offloads) or `--buf N`
+ * (both buffers pinned at N bytes). Modes over TAP (a namespace with a TAP device, kernel
+ * 10.7.0.1/24, our stack 10.7.0.2/24; the kernel side is an application inside that namespace):
+ * - tap-app:  our stack listens and plays the role the application `--app` needs (e2e_apps.ts:
+ *   python3 sendall / recv_into, curl upload / download, socat); the application connects.
  * - tap-recv: the kernel sends (socat from /dev/zero), our stack reads and discards.
  * - tap-send: our stack writes a pattern, the kernel discards (socat to /dev/null).
  * - tap-rr:   1-byte request/response against a Python echo server in the namespace.
@@ -23,6 +26,7 @@ import { parseArgs } from "node:util";
 import { type Conn, createMemoryLinkPair, createStack, type NetStack } from "../mod.ts";
 import type { TcpOptions } from "../mod.ts";
 import { withTapNamespace } from "../tools/netns.ts";
+import { APPS, playRole } from "./e2e_apps.ts";
 import { cpsLoop, type LoopConn, rrLoop, sinkLoop, sourceLoop } from "./e2e_loops.ts";
 import { pyAcceptClose, pyEcho, socatSink, socatSource, stop, waitListening } from "./e2e_peers.ts";
 
@@ -36,7 +40,11 @@ interface Opts {
   maxBytes: number;
   warmupBytes: number;
   tcp: Partial<TcpOptions>;
-  offload: boolean;
+  /** false: `--no-offload`; undefined: the default (offloads on). */
+  offload: boolean | undefined;
+  app: string;
+  /** The memory link's segmentation offload (`MemoryLinkOptions.offload`). */
+  memOffload: boolean;
 }
 
 function parse(): { mode: string; opts: Opts } {
@@ -50,7 +58,9 @@ function parse(): { mode: string; opts: Opts } {
       "max-bytes": { type: "string", default: String(1 << 30) },
       "warmup-bytes": { type: "string", default: String(64 << 20) },
       buf: { type: "string" },
-      offload: { type: "boolean", default: false },
+      "no-offload": { type: "boolean", default: false },
+      app: { type: "string", default: "" },
+      "mem-offload": { type: "boolean", default: false },
     },
   });
   const engine = values.engine;
@@ -66,7 +76,9 @@ function parse(): { mode: string; opts: Opts } {
       maxBytes: Number(values["max-bytes"]),
       warmupBytes: Number(values["warmup-bytes"]),
       tcp,
-      offload: values.offload,
+      offload: values["no-offload"] ? false : undefined,
+      app: values.app,
+      memOffload: values["mem-offload"],
     },
   };
 }
@@ -88,7 +100,16 @@ async function tapMode(mode: string, o: Opts): Promise<Record<string, number>> {
     const stack = await createStack({ link, address: `${OURS}/24`, engine: o.engine, tcp: o.tcp });
     let peer: Deno.ChildProcess | undefined;
     try {
-      if (mode === "tap-recv") {
+      if (mode === "tap-app") {
+        const app = APPS[o.app];
+        if (!app) throw new TypeError(`Unknown --app ${o.app}`);
+        const listener = stack.listen({ port: 5001 });
+        peer = ns.spawn(app.cmd(OURS, 5001), { stdout: "null", stderr: "null" });
+        const conn = await listener.accept();
+        listener.close();
+        out = await playRole(conn, app.role, bulkLimits(o));
+        conn.abort();
+      } else if (mode === "tap-recv") {
         const listener = stack.listen({ port: 5001 });
         peer = ns.spawn(socatSource(OURS, 5001));
         const conn = await listener.accept();
@@ -120,7 +141,7 @@ async function tapMode(mode: string, o: Opts): Promise<Record<string, number>> {
       }
       report(stack);
       const t = link.stats;
-      if (o.offload) {
+      if (link.stats.rxGsoFrames !== undefined && o.offload !== false) {
         console.error(
           `tap: ${t.rxFrames} frames in (${t.rxGsoFrames} GSO, largest ${t.rxLargestFrame} B), ` +
             `${t.txFrames} out (${t.txMerged} merged into ${t.txGsoFrames} GSO)`,
@@ -135,7 +156,7 @@ async function tapMode(mode: string, o: Opts): Promise<Record<string, number>> {
 }
 
 async function memMode(mode: string, o: Opts): Promise<Record<string, number>> {
-  const [la, lb] = createMemoryLinkPair({ mtu: o.mtu });
+  const [la, lb] = createMemoryLinkPair({ mtu: o.mtu, offload: o.memOffload });
   const a = await createStack({ link: la, address: "10.9.0.1/24", engine: o.engine, tcp: o.tcp });
   const b = await createStack({ link: lb, address: "10.9.0.2/24", engine: o.engine, tcp: o.tcp });
   try {

@@ -17,6 +17,7 @@
  */
 
 import { createNetns, type Netns } from "../tools/netns.ts";
+import { APPS } from "./e2e_apps.ts";
 import {
   benchScript,
   lastJson,
@@ -287,4 +288,71 @@ export function vethSocat(
       if (source) await stop(source);
     }
   });
+}
+
+/**
+ * One application row over a kernel path: the role (e2e_kernel_client.ts `serve:<app>`) listens
+ * on `roleAddr` in `roleNs`, the application connects from `appNs` to `connectAddr`. Returns
+ * the role's result (gbps, cpuPct of the role's process).
+ */
+async function appOnce(
+  app: string,
+  roleNs: Netns,
+  roleAddr: string,
+  appNs: Netns,
+  connectAddr: string,
+  limits: { seconds: number; maxBytes: number; warmupBytes: number },
+): Promise<Record<string, number>> {
+  const a = APPS[app];
+  if (!a) throw new TypeError(`Unknown application ${app}`);
+  const port = 5004;
+  const role = roleNs.spawn([
+    Deno.execPath(),
+    "run",
+    "-A",
+    benchScript("e2e_kernel_client.ts"),
+    `serve:${app}`,
+    roleAddr,
+    String(port),
+    String(limits.seconds),
+    String(limits.maxBytes),
+    String(limits.warmupBytes),
+  ], { stdout: "piped", stderr: "piped" });
+  let peer: Deno.ChildProcess | undefined;
+  const timer = setTimeout(() => {
+    try {
+      role.kill("SIGKILL");
+    } catch { /* gone */ }
+  }, (limits.seconds + 40) * 1000);
+  try {
+    await waitListening(roleNs, port, 15000);
+    peer = appNs.spawn(a.cmd(connectAddr, port), { stdout: "null", stderr: "null" });
+    const out = await role.output();
+    if (!out.success) {
+      throw new Error(`${app} role failed: ${new TextDecoder().decode(out.stderr).trim()}`);
+    }
+    return lastJson(new TextDecoder().decode(out.stdout));
+  } finally {
+    clearTimeout(timer);
+    if (peer) await stop(peer);
+  }
+}
+
+/** An application row over veth (role in one namespace, application in the other). */
+export function vethApp(
+  app: string,
+  limits: { seconds: number; maxBytes: number; warmupBytes: number },
+): Promise<Record<string, number>> {
+  return withVeth(1500, (a, b) => appOnce(app, b, "10.8.0.2", a, "10.8.0.2", limits));
+}
+
+/** An application row through slirp4netns (application in the sandbox, role on the host). */
+export function slirpApp(
+  app: string,
+  limits: { seconds: number; maxBytes: number; warmupBytes: number },
+): Promise<Record<string, number>> {
+  return withSlirp(
+    1500,
+    (host, sandbox) => appOnce(app, host, "127.0.0.1", sandbox, "10.0.2.2", limits),
+  );
 }

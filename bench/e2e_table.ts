@@ -1,7 +1,8 @@
 /**
  * The end-to-end benchmark's result table: every measured figure is the median of several runs,
  * grouped by test (what was measured, at which MTU), and every row of a group is also given as
- * a ratio to our WASM engine's row of the same group (the baseline; its ratio is 1.00).
+ * a ratio to the group's baseline row (kernel to kernel over veth, measured in the same run;
+ * its ratio is 1.00), with the CPU the measuring process used per Gbit/s where known.
  *
  * @module
  */
@@ -23,6 +24,8 @@ export interface Row {
   baseline?: boolean;
   /** Why the row has no figure, or a short remark printed after it. */
   note?: string;
+  /** Per run: CPU of the measuring process in % of one core per Gbit/s (bulk rows). */
+  cpu?: number[];
 }
 
 /**
@@ -58,22 +61,22 @@ function padLeft(s: string, n: number): string {
 
 /**
  * Render the rows as one plain-text table (Markdown-compatible): test, setup, median, the
- * range over runs and the run count, and the ratio to the group's baseline row (our WASM
- * engine). Ratios are value / baseline for every unit, so for latency a ratio above 1 means
- * slower than ours.
+ * range over runs and the run count, the ratio to the group's baseline row (veth) and the
+ * median CPU per Gbit/s. Ratios are value / baseline for every unit, so for latency a ratio
+ * above 1 means slower than the baseline.
  *
  * @example
  * ```ts
  * import { renderTable } from "./e2e_table.ts";
  * const text = renderTable([
- *   { test: "t", setup: "ours, wasm", unit: "Gbit/s", values: [2, 4, 3], baseline: true },
- *   { test: "t", setup: "ours, js", unit: "Gbit/s", values: [1.5] },
+ *   { test: "t", setup: "veth", unit: "Gbit/s", values: [2, 4, 3], baseline: true },
+ *   { test: "t", setup: "ours", unit: "Gbit/s", values: [1.5], cpu: [40] },
  * ]);
  * if (!text.includes("0.50x")) throw new Error(text);
  * ```
  */
 export function renderTable(rows: readonly Row[]): string {
-  const header = ["test", "setup", "median", "min..max (runs)", "vs ours/wasm"];
+  const header = ["test", "setup", "median", "min..max (runs)", "vs veth", "CPU %/Gbit/s"];
   const body: string[][] = [];
   let lastTest = "";
   for (const row of rows) {
@@ -93,14 +96,15 @@ export function renderTable(rows: readonly Row[]): string {
     const fig = row.values.length === 0
       ? `not measured${row.note ? ` (${row.note})` : ""}`
       : formatValue(m, row.unit) + (row.note ? ` [${row.note}]` : "");
-    body.push([row.test === lastTest ? "" : row.test, row.setup, fig, range, ratio]);
+    const cpu = row.cpu && row.cpu.length > 0 ? median(row.cpu).toFixed(0) : "";
+    body.push([row.test === lastTest ? "" : row.test, row.setup, fig, range, ratio, cpu]);
     lastTest = row.test;
   }
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]): string =>
     `| ${
       cells.map((c, i) =>
-        (i === 2 || i === 4) && c !== "" && !c.startsWith("not")
+        (i === 2 || i >= 4) && c !== "" && !c.startsWith("not")
           ? padLeft(c, widths[i]!)
           : pad(c, widths[i]!)
       )

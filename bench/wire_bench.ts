@@ -1,8 +1,8 @@
 /**
  * Wire hot paths, JS engine (baseline) against WASM engine: Internet checksum, whole-frame
  * decode of a TCP frame (or UDP datagram) with every checksum verified, and whole-frame encode
- * with checksums filled in. One group per operation and size (`<operation> <bytes>`), two
- * benches per group: `js` and `wasm`.
+ * with checksums filled in (IPv4, and TCP over IPv6 in the `*-tcp6` groups). One group per
+ * operation and size (`<operation> <bytes>`), two benches per group: `js` and `wasm`.
  *
  *   deno bench -A bench/wire_bench.ts
  *
@@ -35,8 +35,11 @@ import {
   F_ACK,
   F_PSH,
   K_TCP,
+  K_TCP6,
   K_UDP,
   RX_OFF,
+  TX_IP6_DST,
+  TX_IP6_SRC,
   TX_PAYLOAD_OFF,
 } from "../src/wire/layout.ts";
 
@@ -171,6 +174,51 @@ for (const [k, size] of [64, 576, 1500].entries()) {
       n: 200000,
       fn() {
         desc[D_KIND] = K_UDP; // other groups share the descriptor
+        e.encode(TX_PAYLOAD_OFF, payload);
+      },
+    });
+  }
+}
+
+// TCP over IPv6 (RFC 8200): decode with the pseudo-header checksum verified, and encode, beside
+// the IPv4 groups of the same sizes (`decode-tcp <size>`, `encode-tcp <size>`).
+for (const [k, size] of [96, 1500, 9000].entries()) {
+  const at = RX_OFF + 0x20000 * (k + 9);
+  const { ts } = tcpPayloadLen(size);
+  const payload = size - 14 - 40 - (ts ? 32 : 20);
+  for (const e of engines) {
+    describeTcp(e, ts);
+    e.txDesc[D_KIND] = K_TCP6;
+    e.mem.set([0xfd, 0, ...new Array<number>(13).fill(0), 1], TX_IP6_SRC);
+    e.mem.set([0xfd, 0, ...new Array<number>(13).fill(0), 2], TX_IP6_DST);
+    fill(e.mem, TX_PAYLOAD_OFF, payload);
+    const start = e.encode(TX_PAYLOAD_OFF, payload);
+    if (start < 0 || TX_PAYLOAD_OFF + payload - start !== size) {
+      throw new Error("Bench setup failed");
+    }
+    e.mem.copyWithin(at, start, start + size);
+    if (e.decode(at, size) !== 0 || e.rxDesc[D_KIND] !== K_TCP6) {
+      throw new Error(`Bench IPv6 frame of ${size} bytes does not decode`);
+    }
+    Deno.bench({
+      name: e.kind,
+      group: `decode-tcp6 ${size}`,
+      baseline: e.kind === "js",
+      n: size >= 9000 ? 20000 : 200000,
+      fn() {
+        if (e.decode(at, size) !== 0) throw new Error("Bench frame does not decode");
+      },
+    });
+    const desc = e.txDesc;
+    const tsFlag = ts ? 1 : 0;
+    Deno.bench({
+      name: e.kind,
+      group: `encode-tcp6 ${size}`,
+      baseline: e.kind === "js",
+      n: size >= 9000 ? 20000 : 200000,
+      fn() {
+        desc[D_KIND] = K_TCP6; // other groups share the descriptor
+        desc[D_OPT_TS] = tsFlag;
         e.encode(TX_PAYLOAD_OFF, payload);
       },
     });

@@ -322,7 +322,9 @@ export class Driver<T extends DriverTcp = DriverTcp> {
     try {
       n = link.receive(buf, meta, BATCH);
       for (let i = 0; i < n; i++) {
-        this.observer?.frame("in", buf, meta[2 * i]!, meta[2 * i + 1]!);
+        // engine.mem, not buf: handling the previous frame may have grown WASM memory (a
+        // growing receive buffer), which detaches buf; the frames stay at their offsets.
+        this.observer?.frame("in", this.engine.mem, RX_OFF + meta[2 * i]!, meta[2 * i + 1]!);
         this.iface.receive(RX_OFF + meta[2 * i]!, meta[2 * i + 1]!, now);
       }
       this.#framesIn += n;

@@ -175,7 +175,8 @@ let staleChecked = false;
 
 /**
  * Create a network namespace named `<prefix><pid>-<tag><n>` (prefix "dtcp-"), with its loopback up
- * and IPv6 off (no router solicitations on the TAP device). Delete it with `delete()`.
+ * and IPv6 off (no router solicitations on the TAP device) unless `options.ipv6`. Delete it with
+ * `delete()`.
  *
  * @example
  * ```ts ignore
@@ -187,7 +188,10 @@ let staleChecked = false;
  * }
  * ```
  */
-export async function createNetns(prefix: string = PREFIX): Promise<Netns> {
+export async function createNetns(
+  prefix: string = PREFIX,
+  options: { ipv6?: boolean } = {},
+): Promise<Netns> {
   if (!staleChecked) {
     staleChecked = true;
     await cleanupStaleNamespaces().catch(() => {}); // left by runs that were killed
@@ -199,8 +203,11 @@ export async function createNetns(prefix: string = PREFIX): Promise<Netns> {
   const ns = new NetnsImpl(name);
   try {
     await ns.must(["ip", "link", "set", "lo", "up"]);
+    // IPv6 stays off unless asked for, so that the kernel's own IPv6 traffic (DAD, router
+    // solicitations, MLD) does not reach IPv4-only tests.
+    const off = options.ipv6 ? 0 : 1;
     for (const key of ["all", "default"]) {
-      await ns.must(["sysctl", "-q", "-w", `net.ipv6.conf.${key}.disable_ipv6=1`]);
+      await ns.must(["sysctl", "-q", "-w", `net.ipv6.conf.${key}.disable_ipv6=${off}`]);
     }
   } catch (e) {
     await ns.delete();
@@ -301,6 +308,8 @@ export interface TapNamespaceOptions {
   offload?: boolean;
   /** Busy polling of the TAP link in microseconds (`TapOptions.busyPollUs`). */
   busyPollUs?: number;
+  /** Leave IPv6 enabled in the namespace (default false: disabled, see `createNetns`). */
+  ipv6?: boolean;
 }
 
 /** What {@link withTapNamespace} hands to its callback. */
@@ -329,7 +338,7 @@ export async function withTapNamespace(
   opts: TapNamespaceOptions,
   fn: (ctx: TapNamespace) => Promise<void>,
 ): Promise<void> {
-  const ns = await createNetns();
+  const ns = await createNetns(undefined, { ipv6: opts.ipv6 });
   let link: TapLink | undefined;
   let onSignal: (() => void) | undefined;
   if (opts.signals) {

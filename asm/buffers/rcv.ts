@@ -255,6 +255,24 @@ export function rcvNext(h: i32): u32 { return rcvOf(h).nxt; }
 /** In-order bytes waiting for the reader. */
 export function rcvReadable(h: i32): u32 { return rcvOf(h).readable; }
 /** Free window from rcv.nxt. */
+/**
+ * Grow to `cap` bytes (the glue checked cap >= the current capacity): the old ring is copied
+ * from rdPos on to the start of the new one, so held bytes keep their sequence numbers.
+ */
+export function rcvGrow(h: i32, cap: u32): void {
+  const b = rcvOf(h);
+  const old = b.ring, oldCap = b.cap;
+  if (old != 0) {
+    const ring = ringAlloc(cap);
+    memory.copy(ring, old + b.rdPos, oldCap - b.rdPos);
+    memory.copy(ring + oldCap - b.rdPos, old, b.rdPos);
+    ringFree(old, oldCap);
+    b.ring = ring;
+    b.rdPos = 0;
+  }
+  b.cap = cap;
+}
+
 export function rcvWindow(h: i32): u32 {
   const b = rcvOf(h);
   return b.cap - b.readable;

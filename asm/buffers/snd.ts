@@ -114,5 +114,21 @@ export function sndFree(h: i32): u32 {
   const s = sndOf(h);
   return s.cap - s.length;
 }
+/** Grow to `cap` bytes (the glue checked cap >= the current one); held bytes move to index 0. */
+export function sndGrow(h: i32, cap: u32): void {
+  const s = sndOf(h);
+  const old = s.ring, oldCap = s.cap;
+  if (old != 0) {
+    const ring = ringAlloc(cap);
+    const first = min(s.length, oldCap - s.rdPos);
+    memory.copy(ring, old + s.rdPos, first);
+    if (first < s.length) memory.copy(ring + first, old, s.length - first);
+    ringFree(old, oldCap);
+    s.ring = ring;
+    s.rdPos = 0;
+  }
+  s.cap = cap;
+}
+
 /** Sequence number of the first byte held. */
 export function sndHead(h: i32): u32 { return sndOf(h).head; }

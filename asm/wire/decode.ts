@@ -16,19 +16,20 @@ import {
   DROP_IP_BAD_CHECKSUM, DROP_ICMP_TRUNCATED, DROP_ICMP_BAD_CHECKSUM, DROP_UDP_TRUNCATED,
   DROP_UDP_BAD_LENGTH, DROP_UDP_BAD_CHECKSUM, DROP_TCP_TRUNCATED, DROP_TCP_BAD_HLEN,
   DROP_TCP_BAD_CHECKSUM,
-  DROP_FRAME_TOO_LONG,
+  DROP_FRAME_TOO_LONG, DROP_UDP6_ZERO_CHECKSUM, K_UDP6,
 } from "../../src/wire/layout";
-import { cksum, pseudo } from "./checksum";
+import { cksum } from "./checksum";
+import { ipv6 } from "./decode6";
 
-const MAX_FRAME: i32 = 65535 + 18;
+export const MAX_FRAME: i32 = 65535 + 18;
 
-@inline function u8at(p: i32): i32 { return <i32>load<u8>(<usize>p); }
-@inline function u16at(p: i32): i32 { return <i32>bswap<u16>(load<u16>(<usize>p)); }
-@inline function i32at(p: i32): i32 { return <i32>bswap<u32>(load<u32>(<usize>p)); }
-@inline function put(i: i32, v: i32): void { store<i32>(<usize>(DESC_RX + (i << 2)), v); }
-@inline function drop(reason: i32): i32 { put(D_VERDICT, reason); return reason; }
+@inline export function u8at(p: i32): i32 { return <i32>load<u8>(<usize>p); }
+@inline export function u16at(p: i32): i32 { return <i32>bswap<u16>(load<u16>(<usize>p)); }
+@inline export function i32at(p: i32): i32 { return <i32>bswap<u32>(load<u32>(<usize>p)); }
+@inline export function put(i: i32, v: i32): void { store<i32>(<usize>(DESC_RX + (i << 2)), v); }
+@inline export function drop(reason: i32): i32 { put(D_VERDICT, reason); return reason; }
 
-@inline function reset(off: i32, len: i32): void {
+@inline export function reset(off: i32, len: i32): void {
   const zero = i32x4.splat(0);
   const d = <usize>DESC_RX;
   for (let i: usize = 0; i < 256; i += 64) {
@@ -67,6 +68,7 @@ export function decode(off: i32, len: i32): i32 {
   put(D_L3_OFF, l3);
   const rem = off + len - l3;
   if (type == 0x0800) return ipv4(l3, rem);
+  if (type == 0x86dd) return ipv6(l3, rem);
   if (type == 0x0806) return arp(l3, rem);
   put(D_KIND, K_ETH_OTHER);
   return 0;
@@ -132,8 +134,9 @@ function ipv4(p: i32, n: i32): i32 {
     put(D_KIND, K_IPV4_FRAGMENT);
     return 0;
   }
-  if (proto == 6) return tcp(l4, l4len, src, dst);
-  if (proto == 17) return udp(l4, l4len, src, dst);
+  const addrs = (<u32>src >> 16) + (<u32>src & 0xffff) + (<u32>dst >> 16) + (<u32>dst & 0xffff);
+  if (proto == 6) return tcp(l4, l4len, addrs, K_TCP);
+  if (proto == 17) return udp(l4, l4len, addrs, K_UDP);
   if (proto == 1) return icmp(l4, l4len);
   put(D_KIND, K_IPV4_OTHER);
   return 0;
@@ -152,13 +155,16 @@ function icmp(p: i32, n: i32): i32 {
   return 0;
 }
 
-// UDP (RFC 768): the length field bounds the datagram; checksum 0 means none sent.
-function udp(p: i32, n: i32, src: i32, dst: i32): i32 {
-  put(D_KIND, K_UDP);
+// UDP (RFC 768) over IPv4 (K_UDP) or IPv6 (K_UDP6); addrSum is the pseudo-header's address
+// sum. Checksum 0 means none sent over IPv4 and is a drop over IPv6 (RFC 8200 section 8.1).
+export function udp(p: i32, n: i32, addrSum: u32, kind: i32): i32 {
+  put(D_KIND, kind);
   if (n < 8) return drop(DROP_UDP_TRUNCATED);
   const ulen = u16at(p + 4);
   if (ulen < 8 || ulen > n) return drop(DROP_UDP_BAD_LENGTH);
-  if (u16at(p + 6) != 0 && cksum(<usize>p, <usize>ulen, pseudo(src, dst, 17, ulen)) != 0) {
+  if (u16at(p + 6) == 0) {
+    if (kind == K_UDP6) return drop(DROP_UDP6_ZERO_CHECKSUM);
+  } else if (cksum(<usize>p, <usize>ulen, addrSum + 17 + <u32>ulen) != 0) {
     return drop(DROP_UDP_BAD_CHECKSUM);
   }
   put(D_SRC_PORT, u16at(p));
@@ -169,13 +175,14 @@ function udp(p: i32, n: i32, src: i32, dst: i32): i32 {
   return 0;
 }
 
-// TCP (RFC 9293 section 3.1): header, pseudo-header checksum, then the options.
-function tcp(p: i32, n: i32, src: i32, dst: i32): i32 {
-  put(D_KIND, K_TCP);
+// TCP (RFC 9293 section 3.1) over IPv4 (K_TCP) or IPv6 (K_TCP6): header, pseudo-header
+// checksum (addrSum as for udp), then the options.
+export function tcp(p: i32, n: i32, addrSum: u32, kind: i32): i32 {
+  put(D_KIND, kind);
   if (n < 20) return drop(DROP_TCP_TRUNCATED);
   const hlen = (u8at(p + 12) >> 4) << 2;
   if (hlen < 20 || hlen > n) return drop(DROP_TCP_BAD_HLEN);
-  if (cksum(<usize>p, <usize>n, pseudo(src, dst, 6, n)) != 0) return drop(DROP_TCP_BAD_CHECKSUM);
+  if (cksum(<usize>p, <usize>n, addrSum + 6 + <u32>n) != 0) return drop(DROP_TCP_BAD_CHECKSUM);
   put(D_SRC_PORT, u16at(p));
   put(D_DST_PORT, u16at(p + 2));
   put(D_TCP_SEQ, i32at(p + 4));

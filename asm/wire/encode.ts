@@ -9,17 +9,18 @@ import {
   D_ICMP_REST, D_SRC_PORT, D_DST_PORT, D_TCP_SEQ, D_TCP_ACK, D_TCP_FLAGS, D_TCP_WND, D_TCP_URG,
   D_OPT_MSS, D_OPT_WS, D_OPT_SACK_OK, D_OPT_TS, D_OPT_TSVAL, D_OPT_TSECR, D_OPT_SACK_N,
   D_OPT_SACK, K_ARP, K_ICMP, K_UDP, K_TCP, K_IPV4_OTHER, K_IPV4_FRAGMENT, F_SYN,
-  ENC_BAD_KIND, ENC_TOO_LONG, ENC_BAD_OPTIONS, ENC_NO_HEADROOM,
+  ENC_BAD_KIND, ENC_TOO_LONG, ENC_BAD_OPTIONS, ENC_NO_HEADROOM, K_ICMP6, K_IPV6_OTHER,
 } from "../../src/wire/layout";
-import { cksum, pseudo } from "./checksum";
+import { cksum } from "./checksum";
+import { encode6 } from "./encode6";
 
-@inline function get(i: i32): i32 { return load<i32>(<usize>(DESC_TX + (i << 2))); }
-@inline function put8(p: i32, v: i32): void { store<u8>(<usize>p, <u8>v); }
-@inline function put16(p: i32, v: i32): void { store<u16>(<usize>p, bswap<u16>(<u16>v)); }
-@inline function put32(p: i32, v: i32): void { store<u32>(<usize>p, bswap<u32>(<u32>v)); }
+@inline export function get(i: i32): i32 { return load<i32>(<usize>(DESC_TX + (i << 2))); }
+@inline export function put8(p: i32, v: i32): void { store<u8>(<usize>p, <u8>v); }
+@inline export function put16(p: i32, v: i32): void { store<u16>(<usize>p, bswap<u16>(<u16>v)); }
+@inline export function put32(p: i32, v: i32): void { store<u32>(<usize>p, bswap<u32>(<u32>v)); }
 
 // Length of the TCP options the descriptor asks for, or -1 when a value is out of range.
-function optionsLength(): i32 {
+export function optionsLength(): i32 {
   const mss = get(D_OPT_MSS);
   const ws = get(D_OPT_WS);
   const n = get(D_OPT_SACK_N);
@@ -69,7 +70,33 @@ function writeOptions(i: i32): void {
   }
 }
 
-function ethernet(i: i32, type: i32): void {
+// The TCP header and its checksum over l4len bytes; addrSum is the pseudo-header's address sum.
+export function tcpHeader(l4: i32, l4h: i32, l4len: i32, addrSum: u32): void {
+  put16(l4, get(D_SRC_PORT));
+  put16(l4 + 2, get(D_DST_PORT));
+  put32(l4 + 4, get(D_TCP_SEQ));
+  put32(l4 + 8, get(D_TCP_ACK));
+  put8(l4 + 12, l4h << 2);
+  put8(l4 + 13, get(D_TCP_FLAGS));
+  put16(l4 + 14, get(D_TCP_WND));
+  put16(l4 + 16, 0);
+  put16(l4 + 18, get(D_TCP_URG));
+  if (l4h > 20) writeOptions(l4 + 20);
+  put16(l4 + 16, cksum(<usize>l4, <usize>l4len, addrSum + 6 + <u32>l4len));
+}
+
+// The UDP header and its checksum over l4len bytes.
+export function udpHeader(l4: i32, l4len: i32, addrSum: u32): void {
+  put16(l4, get(D_SRC_PORT));
+  put16(l4 + 2, get(D_DST_PORT));
+  put16(l4 + 4, l4len);
+  put16(l4 + 6, 0);
+  // RFC 768, RFC 8200 section 8.1: a computed zero is sent as all ones (zero means "none").
+  const c = cksum(<usize>l4, <usize>l4len, addrSum + 17 + <u32>l4len);
+  put16(l4 + 6, c == 0 ? 0xffff : c);
+}
+
+export function ethernet(i: i32, type: i32): void {
   put16(i, get(D_ETH_DST_HI));
   put32(i + 2, get(D_ETH_DST_LO));
   put16(i + 6, get(D_ETH_SRC_HI));
@@ -116,6 +143,8 @@ export function encode(payloadOff: i32, payloadLen: i32): i32 {
     arp(payloadOff - 28);
     ethernet(start, 0x0806);
     return start;
+  } else if (kind >= K_ICMP6 && kind <= K_IPV6_OTHER) {
+    return encode6(payloadOff, payloadLen, eth);
   } else {
     return -ENC_BAD_KIND;
   }
@@ -128,28 +157,13 @@ export function encode(payloadOff: i32, payloadLen: i32): i32 {
   const src = get(D_IP_SRC);
   const dst = get(D_IP_DST);
   let proto: i32;
+  const addrs = (<u32>src >> 16) + (<u32>src & 0xffff) + (<u32>dst >> 16) + (<u32>dst & 0xffff);
   if (kind == K_TCP) {
     proto = 6;
-    put16(l4, get(D_SRC_PORT));
-    put16(l4 + 2, get(D_DST_PORT));
-    put32(l4 + 4, get(D_TCP_SEQ));
-    put32(l4 + 8, get(D_TCP_ACK));
-    put8(l4 + 12, l4h << 2);
-    put8(l4 + 13, get(D_TCP_FLAGS));
-    put16(l4 + 14, get(D_TCP_WND));
-    put16(l4 + 16, 0);
-    put16(l4 + 18, get(D_TCP_URG));
-    if (l4h > 20) writeOptions(l4 + 20);
-    put16(l4 + 16, cksum(<usize>l4, <usize>l4len, pseudo(src, dst, 6, l4len)));
+    tcpHeader(l4, l4h, l4len, addrs);
   } else if (kind == K_UDP) {
     proto = 17;
-    put16(l4, get(D_SRC_PORT));
-    put16(l4 + 2, get(D_DST_PORT));
-    put16(l4 + 4, l4len);
-    put16(l4 + 6, 0);
-    // RFC 768: a computed checksum of zero is sent as all ones (zero means "none").
-    const c = cksum(<usize>l4, <usize>l4len, pseudo(src, dst, 17, l4len));
-    put16(l4 + 6, c == 0 ? 0xffff : c);
+    udpHeader(l4, l4len, addrs);
   } else if (kind == K_ICMP) {
     proto = 1;
     put8(l4, get(D_ICMP_TYPE));

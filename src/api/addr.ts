@@ -6,6 +6,8 @@
  * @module
  */
 
+import { parseIpv6 } from "../wire/ipv6_address.ts";
+
 /**
  * Parse a dotted-quad IPv4 address into an unsigned 32-bit number.
  *
@@ -63,6 +65,37 @@ export function parseCidr(text: string): { address: number; prefixLength: number
     throw new TypeError(`Cannot parse "${text}" as a CIDR: bad prefix length "${prefix}"`);
   }
   return { address: parseIpv4(text.slice(0, slash)), prefixLength: Number(prefix) };
+}
+
+/**
+ * Parse an IPv6 CIDR ("fd00::2/64", RFC 4291 section 2.3) into 16 bytes and a prefix length.
+ * Throws a TypeError when it is not one.
+ *
+ * @example Parse an IPv6 CIDR
+ * ```ts
+ * import { parseCidr6 } from "./addr.ts";
+ * const { address, prefixLength } = parseCidr6("fd00::2/64");
+ * if (address[15] !== 2 || prefixLength !== 64) throw new Error("parse failed");
+ * ```
+ */
+export function parseCidr6(text: string): { address: Uint8Array; prefixLength: number } {
+  const slash = text.indexOf("/");
+  if (slash < 0) {
+    throw new TypeError(`Cannot parse "${text}" as a CIDR: expected an address and "/prefix"`);
+  }
+  const prefix = text.slice(slash + 1);
+  if (!/^[0-9]{1,3}$/.test(prefix) || Number(prefix) > 128) {
+    throw new TypeError(`Cannot parse "${text}" as a CIDR: bad prefix length "${prefix}"`);
+  }
+  const address = parseIpv6(text.slice(0, slash));
+  if (address === null) {
+    throw new TypeError(`Cannot parse "${text}" as a CIDR: not an IPv6 address`);
+  }
+  if (address[0] === 0xff) throw new TypeError(`Cannot use "${text}": a multicast address`);
+  if (address.every((b, i) => b === (i === 15 ? 1 : 0)) || address.every((b) => b === 0)) {
+    throw new TypeError(`Cannot use "${text}": the loopback or unspecified address`);
+  }
+  return { address, prefixLength: Number(prefix) };
 }
 
 /**

@@ -21,6 +21,7 @@ import {
   formatIpv4,
   formatMac,
   parseCidr,
+  parseCidr6,
   parseIpv4,
   parseMac,
 } from "./addr.ts";
@@ -43,8 +44,12 @@ import { openTrace, type StackTrace, type TraceOptions } from "./trace.ts";
 export interface StackOptions {
   /** The link: `openTap()`, one end of `createMemoryLinkPair()`, or a decorated link. */
   link: Link;
-  /** Our address and prefix, for example "10.7.0.2/24". */
-  address: string;
+  /**
+   * Our address and prefix, for example "10.7.0.2/24"; or a list with one IPv4 CIDR and IPv6
+   * ones (`["10.7.0.2/24", "fd00::2/64"]`). IPv6 so far answers neighbor discovery and ping
+   * on these addresses and the link-local one from the MAC; TCP and UDP are IPv4 only.
+   */
+  address: string | string[];
   /** The default gateway (dotted quad), for destinations outside the prefix. */
   gateway?: string;
   /** Our MAC ("02:00:00:00:00:01" or 6 bytes); a random locally administered one by default. */
@@ -416,7 +421,16 @@ function hostIp(hostname: string | undefined): number {
  */
 export async function createStack(options: StackOptions): Promise<NetStack> {
   await Promise.resolve(); // option errors reject the promise rather than throw
-  const { address, prefixLength } = parseCidr(options.address);
+  const cidrs = typeof options.address === "string" ? [options.address] : options.address;
+  if (!Array.isArray(cidrs) || cidrs.some((c) => typeof c !== "string")) {
+    throw new TypeError("Invalid address: expected a CIDR string or an array of them");
+  }
+  const v4 = cidrs.filter((c) => !c.includes(":"));
+  if (v4.length !== 1) {
+    throw new TypeError(`Invalid address: expected exactly one IPv4 CIDR, got ${v4.length}`);
+  }
+  const { address, prefixLength } = parseCidr(v4[0]!);
+  const ipv6 = cidrs.filter((c) => c.includes(":")).map(parseCidr6);
   const gateway = options.gateway === undefined ? undefined : parseIpv4(options.gateway);
   const mac = typeof options.mac === "string" ? parseMac(options.mac) : options.mac;
   if (mac !== undefined && mac.length !== 6) {
@@ -448,6 +462,7 @@ export async function createStack(options: StackOptions): Promise<NetStack> {
       ...(gateway !== undefined ? { gateway } : {}),
       ...(mac !== undefined ? { mac } : {}),
       ...(options.limits ? { limits: options.limits } : {}),
+      ...(ipv6.length > 0 ? { ipv6 } : {}),
     },
   });
   driver.start();

@@ -25,6 +25,10 @@
 
 import type { Engine } from "../kernels/engine.ts";
 import {
+  D_ETH_DST_HI,
+  D_ETH_DST_LO,
+  D_ETHERTYPE,
+  D_VLAN,
   K_ARP,
   K_ETH_OTHER,
   K_ICMP,
@@ -35,7 +39,8 @@ import {
   TX_PAYLOAD_OFF,
 } from "../wire/layout.ts";
 import { ARP_REPLY, ARP_REQUEST, ArpPacket } from "../wire/arp_packet.ts";
-import { EthernetFrame } from "../wire/ethernet_frame.ts";
+import { EthernetFrame, ETHERTYPE_IPV6 } from "../wire/ethernet_frame.ts";
+import { Icmp6Host } from "./icmp6.ts";
 import { IcmpHeader } from "../wire/icmp_header.ts";
 import { hasSourceRoute, IP_DF, Ipv4Header } from "../wire/ipv4_header.ts";
 import { UdpHeader } from "../wire/udp_header.ts";
@@ -84,6 +89,7 @@ export class Interface implements TcpTransmit, UdpOwner {
   #icmp: Icmp;
   #frags: Reassembler;
   #udp: UdpTable;
+  #ip6: Icmp6Host;
   #tcp: TcpHandler | null = null;
   // Received headers, one reused record per layer (filled from the receive descriptor).
   #eth = new EthernetFrame();
@@ -145,6 +151,30 @@ export class Interface implements TcpTransmit, UdpOwner {
     this.#icmp = new Icmp(engine, this.#tx, this.#router, this.#counters, this.limits);
     this.#frags = new Reassembler(this.limits);
     this.#udp = new UdpTable(Math.floor(random() * 65536));
+    this.#ip6 = new Icmp6Host(engine, this.mac, {
+      send: (start, len) => {
+        this.#counters.framesOut++;
+        this.#counters.bytesOut += len;
+        sink.send(this.#engine.mem, start, len);
+      },
+      inc: (name, n) => this.#counters.inc(name, n),
+    }, this.limits);
+    for (const a of options.ipv6 ?? []) {
+      if (a.address.length !== 16) {
+        throw new RangeError(`IPv6 address must be 16 bytes, got ${a.address.length}`);
+      }
+      this.#ip6.addresses.push(Uint8Array.from(a.address));
+    }
+  }
+
+  /** Our IPv6 addresses (copies): the link-local one first, then those configured. */
+  get ipv6Addresses(): Uint8Array[] {
+    return this.#ip6.addresses.map((a) => a.slice());
+  }
+
+  /** Our IPv6 link-local address (fe80::/64 with the modified EUI-64 of our MAC). */
+  get linkLocal(): Uint8Array {
+    return this.#ip6.addresses[0]!.slice();
   }
 
   /** Attach the TCP layer; until then TCP segments are counted as "tcp-no-handler" and dropped. */
@@ -230,11 +260,27 @@ export class Interface implements TcpTransmit, UdpOwner {
     this.#lastNow = now;
     const c = this.#counters;
     const verdict = this.#engine.decode(off, len);
-    if (verdict !== 0) return c.inc(dropName(verdict));
+    if (verdict !== 0) {
+      c.inc(dropName(verdict));
+      const d = this.#engine.rxDesc;
+      // RFC 8200 section 4: some IPv6 drops are answered with a Parameter Problem.
+      if (
+        d[D_ETHERTYPE] === ETHERTYPE_IPV6 && d[D_VLAN] === -1 &&
+        (d[D_ETH_DST_HI]! & 0xffff) === this.#macHi && d[D_ETH_DST_LO]! >>> 0 === this.#macLo
+      ) this.#ip6.dropped(verdict, now);
+      return;
+    }
     const d = this.#engine.rxDesc;
     const eth = this.#eth.fromDesc(d);
     const cast = filterDestination(eth.dstHi, eth.dstLo, this.#macHi, this.#macLo, this.#multicast);
-    if (cast === "not-for-us") return c.inc("eth-not-for-us");
+    if (cast === "not-for-us") {
+      // Our IPv6 multicast groups (all-nodes, solicited-node) are accepted (RFC 2464 7).
+      if (eth.ethertype === ETHERTYPE_IPV6 && this.#ip6.acceptsMac(eth.dstHi, eth.dstLo)) {
+        if (eth.vlan < 0) this.#ip6.input(now);
+        return;
+      }
+      return c.inc("eth-not-for-us");
+    }
     // No VLAN is configured here: tagged frames belong to another interface (like Linux).
     if (eth.vlan >= 0) return c.inc("eth-vlan-tagged");
     if (eth.kind === K_ARP) {
@@ -249,6 +295,8 @@ export class Interface implements TcpTransmit, UdpOwner {
       return arpInput(this.#arp.fromDesc(d), this.#tx, this.#router, this.#counters, now);
     }
     if (eth.kind === K_ETH_OTHER) return c.inc("eth-unknown-type");
+    // IPv6: link-local echo and neighbor discovery so far (icmp6.ts).
+    if (eth.ethertype === ETHERTYPE_IPV6) return this.#ip6.input(now);
     this.#ipv4(cast !== "unicast", now);
   }
 

@@ -32,6 +32,11 @@ export interface InterfaceOptions {
   ttl?: number;
   /** Bounds and timers; see IfaceLimits for the defaults. */
   limits?: Partial<IfaceLimits>;
+  /**
+   * IPv6 addresses (16 bytes each) besides the link-local one made from the MAC, which is
+   * always there.
+   */
+  ipv6?: { address: Uint8Array; prefixLength: number }[];
 }
 
 /**

@@ -21,6 +21,14 @@ export function checkCapacity(capacity: number): void {
   }
 }
 
+/** Throw a RangeError unless `capacity` is a valid capacity not below `current` (no shrinking). */
+export function checkGrow(capacity: number, current: number): void {
+  checkCapacity(capacity);
+  if (capacity < current) {
+    throw new RangeError(`Cannot shrink a buffer from ${current} to ${capacity} bytes`);
+  }
+}
+
 /** Throw a RangeError unless `seq` is an integer in [0, 2^32). */
 export function checkSeq(seq: number): void {
   if (!Number.isInteger(seq) || seq < 0 || seq > 0xffffffff) {

@@ -28,10 +28,13 @@ export interface WireOps {
   decode(off: number, len: number): number;
   /** Decode an IPv4 datagram (no Ethernet header) at `mem[off, off+len)` into `rxDesc`. */
   decodeIpv4(off: number, len: number): number;
+  /** Decode an IPv6 datagram (no Ethernet header) at `mem[off, off+len)` into `rxDesc`. */
+  decodeIpv6(off: number, len: number): number;
   /**
    * Build the headers described by `txDesc` (kind `K_ARP`, `K_ICMP`, `K_UDP`, `K_TCP`, or
-   * `K_IPV4_FRAGMENT` for a raw IPv4 payload with the given `D_IP_FRAG` and `D_IP_PROTO`) in
-   * front of the payload at `mem[payloadOff, payloadOff+payloadLen)`, checksums filled in.
+   * `K_IPV4_FRAGMENT` for a raw IPv4 payload with the given `D_IP_FRAG` and `D_IP_PROTO`; or
+   * an IPv6 kind, `K_ICMP6`, `K_UDP6`, `K_TCP6`, `K_IPV6_FRAGMENT`, `K_IPV6_OTHER`, with the
+   * addresses at `TX_IP6_SRC` and `TX_IP6_DST`) in front of the payload at `mem[payloadOff, payloadOff+payloadLen)`, checksums filled in.
    * Returns the offset where the frame starts (the frame ends at payloadOff + payloadLen), or
    * `-ENC_*` on error.
    */
@@ -61,6 +64,11 @@ export interface BufferOps {
   rcvReadable(h: number): number;
   /** Free window from rcv.nxt: capacity - readable. */
   rcvWindow(h: number): number;
+  /**
+   * Grow a reassembly buffer to `capacity` bytes (receive buffer auto-tuning); every byte held,
+   * in order or not, keeps its sequence number. RangeError below the current capacity.
+   */
+  rcvGrow(h: number, capacity: number): void;
   /** Copy up to dst.length readable bytes into dst and consume them. Returns the count. */
   rcvRead(h: number, dst: Uint8Array): number;
   /**
@@ -85,6 +93,8 @@ export interface BufferOps {
   sndLength(h: number): number;
   /** Free space. */
   sndFree(h: number): number;
+  /** Grow a send ring to `capacity` bytes, keeping what it holds. RangeError below the current one. */
+  sndGrow(h: number, capacity: number): void;
   /** Sequence number of the first byte held (snd.una as far as the ring knows). */
   sndHead(h: number): number;
 }

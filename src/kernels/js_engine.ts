@@ -9,6 +9,7 @@ import { DESC_RX, DESC_TX, DESC_WORDS, PKT_SIZE } from "../wire/layout.ts";
 import { jsChecksum } from "./js/checksum.ts";
 import { jsDecode, jsDecodeIpv4 } from "./js/decode.ts";
 import { jsEncode } from "./js/encode.ts";
+import { jsDecodeIpv6 } from "./js/decode6.ts";
 import { JsBuffers } from "./js/buffers.ts";
 
 /** Create a JS engine with its own packet memory. */
@@ -38,6 +39,9 @@ class JsEngine extends JsBuffers implements Engine {
   }
   decodeIpv4(off: number, len: number): number {
     return jsDecodeIpv4(this.mem, off, len, this.rxDesc);
+  }
+  decodeIpv6(off: number, len: number): number {
+    return jsDecodeIpv6(this.mem, off, len, this.rxDesc);
   }
   encode(payloadOff: number, payloadLen: number): number {
     return jsEncode(this.mem, this.txDesc, payloadOff, payloadLen);

@@ -81,6 +81,10 @@ class WasmEngine extends WasmBuffers implements Engine {
     this.#span(off, len);
     return this.#ex.decodeIpv4(off, len);
   }
+  decodeIpv6(off: number, len: number): number {
+    this.#span(off, len);
+    return this.#ex.decodeIpv6(off, len);
+  }
   encode(payloadOff: number, payloadLen: number): number {
     this.#span(payloadOff, payloadLen);
     return this.#ex.encode(payloadOff, payloadLen);

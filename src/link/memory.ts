@@ -3,22 +3,40 @@
  * through a bounded queue (frames beyond the limit are dropped and counted, as a full NIC
  * ring would). For tests, simulations and the unprivileged demo.
  *
- * No buffer allocation per frame once warm: each queue is a ring of frame slots created on first
- * use and then reused (a copy makes only a transient subarray view). `wait()` resolves as soon as the peer sends (no polling timer); a timer
+ * No buffer allocation per frame once warm: each queue is a ring of frame slots whose buffers
+ * are created on first use and reused once their frame is received (a copy makes only a
+ * transient subarray view). With `offload`, segments sent in one pass merge into large frames. `wait()` resolves as soon as the peer sends (no polling timer); a timer
  * runs only for a finite timeout and is cleared when the wait ends.
  *
  * @module
  */
 
-import type { Link } from "./link.ts";
+import type { ChecksumFn, Link } from "./link.ts";
+import { jsChecksum } from "../kernels/js/checksum.ts";
+import { SegmentMerger } from "./tap/gso.ts";
+import { completeChecksum } from "./tap/vnet.ts";
 export type { Link };
+
+/** Largest frame of a memory link with `offload`: an Ethernet header and a 65535-byte datagram. */
+const MAX_LARGE_FRAME = 14 + 65535;
 
 /** Options of {@link createMemoryLinkPair}. */
 export interface MemoryLinkOptions {
   /** IP MTU of both ends (default 1500); frames may be up to mtu + 18 bytes. */
   mtu?: number;
-  /** Frames each direction holds before it drops (default 1024). */
+  /**
+   * Frames each direction holds before it drops (default 4096: 6 MB at MTU 1500, more than the
+   * 4 MiB a connection's send ring may grow to, so auto-tuned windows do not overrun it).
+   */
   queueLimit?: number;
+  /**
+   * Segmentation offload between the two ends (default false): within one driver pass
+   * (`cork()`/`uncork()`), consecutive TCP segments of a flow travel as one frame of up to
+   * 64 KiB (merged by the TAP link's rules, src/link/tap/gso.ts, with a complete checksum), so
+   * each end handles one frame where it would handle up to 45. The ends declare `maxFrame`;
+   * each queue slot then holds 64 KiB (allocated when first used: up to `queueLimit` x 64 KiB).
+   */
+  offload?: boolean;
 }
 
 /** Counters of one memory endpoint. */
@@ -45,6 +63,10 @@ const FRAME_OVERHEAD = 18;
 class FrameQueue {
   readonly slots: (Uint8Array | undefined)[];
   readonly lens: Int32Array;
+  /** 1 where the frame is a merged segment whose TCP checksum the receiver completes. */
+  readonly partial: Uint8Array;
+  /** Slot buffers not holding a frame. */
+  readonly free: Uint8Array[] = [];
   head = 0;
   count = 0;
   waiters: (() => void)[] = [];
@@ -52,15 +74,18 @@ class FrameQueue {
   constructor(readonly limit: number, readonly slotSize: number) {
     this.slots = new Array(limit);
     this.lens = new Int32Array(limit);
+    this.partial = new Uint8Array(limit);
   }
 
-  push(src: Uint8Array, off: number, len: number): boolean {
+  push(src: Uint8Array, off: number, len: number, partial = 0): boolean {
     if (this.count === this.limit) return false;
     const i = (this.head + this.count) % this.limit;
-    let slot = this.slots[i];
-    if (slot === undefined) slot = this.slots[i] = new Uint8Array(this.slotSize);
+    // Slot storage comes back to `free` when the frame is received: as many buffers exist as
+    // frames were ever queued at once, whatever the queue limit.
+    const slot = this.slots[i] = this.free.pop() ?? new Uint8Array(this.slotSize);
     slot.set(src.subarray(off, off + len));
     this.lens[i] = len;
+    this.partial[i] = partial;
     this.count++;
     return true;
   }
@@ -77,12 +102,56 @@ class MemoryEnd implements MemoryLink {
   readonly stats: MemoryLinkStats = { sent: 0, received: 0, dropped: 0 };
   peer!: MemoryEnd;
   closed = false;
+  /** Large frames this end receives (with `offload`), else undefined: mtu + 18. */
+  readonly maxFrame?: number;
+  readonly #merger: SegmentMerger | null;
+  #corked = false;
+  #checksum: ChecksumFn = jsChecksum;
 
   constructor(
     readonly name: string,
     readonly mtu: number,
     readonly inbox: FrameQueue,
-  ) {}
+    offload: boolean,
+  ) {
+    this.#merger = offload ? new SegmentMerger() : null;
+    if (offload) this.maxFrame = MAX_LARGE_FRAME;
+  }
+
+  cork(): void {
+    if (this.#merger !== null && !this.closed) this.#corked = true;
+  }
+
+  uncork(): void {
+    this.#corked = false;
+    if (this.#merger !== null && this.#merger.count > 0) this.#flush();
+  }
+
+  useChecksum(fn: ChecksumFn): void {
+    this.#checksum = fn;
+  }
+
+  /** Send what the merger holds: one segment as it came, or a merged frame, checksum complete. */
+  #flush(): void {
+    const m = this.#merger!;
+    const count = m.count;
+    const len = m.finish();
+    // A merged frame's TCP checksum field holds the pseudo-header sum (gso.ts): the receiving
+    // end completes it over the whole segment (RFC 9293 3.1) in its own packet memory, with
+    // its engine's checksum, as a TAP link does for the kernel's partial checksums.
+    this.#deliver(m.buf, 0, len, count > 1 ? 1 : 0);
+    m.reset();
+  }
+
+  #deliver(buf: Uint8Array, off: number, len: number, partial = 0): void {
+    const peer = this.peer;
+    if (peer.closed || !peer.inbox.push(buf, off, len, partial)) {
+      this.stats.dropped++;
+      return;
+    }
+    this.stats.sent++;
+    peer.inbox.wake();
+  }
 
   get pending(): number {
     return this.inbox.count;
@@ -95,13 +164,17 @@ class MemoryEnd implements MemoryLink {
 
   receive(buf: Uint8Array, meta: Int32Array, max: number): number {
     const q = this.inbox;
-    const room = this.mtu + FRAME_OVERHEAD;
+    const room = this.maxFrame ?? this.mtu + FRAME_OVERHEAD;
     if (meta.length < 2 * max) max = meta.length >> 1;
     let off = 0;
     let n = 0;
     while (n < max && q.count > 0 && buf.length - off >= room) {
       const len = q.lens[q.head]!;
-      buf.set((q.slots[q.head] as Uint8Array).subarray(0, len), off);
+      const slot = q.slots[q.head] as Uint8Array;
+      buf.set(slot.subarray(0, len), off);
+      q.free.push(slot);
+      q.slots[q.head] = undefined;
+      if (q.partial[q.head] === 1) completeChecksum(buf, off, len, 34, 16, this.#checksum);
       meta[2 * n] = off;
       meta[2 * n + 1] = len;
       off += len;
@@ -127,13 +200,16 @@ class MemoryEnd implements MemoryLink {
         } bytes)`,
       );
     }
-    const peer = this.peer;
-    if (peer.closed || !peer.inbox.push(buf, off, len)) {
-      this.stats.dropped++;
-      return;
+    if (this.#corked) {
+      const m = this.#merger!;
+      let held = m.offer(buf, off, len);
+      if (!held && m.count > 0) {
+        this.#flush(); // what is held goes first, in order
+        held = m.offer(buf, off, len);
+      }
+      if (held) return;
     }
-    this.stats.sent++;
-    peer.inbox.wake();
+    this.#deliver(buf, off, len);
   }
 
   wait(timeoutMs: number): Promise<void> {
@@ -182,16 +258,17 @@ class MemoryEnd implements MemoryLink {
  */
 export function createMemoryLinkPair(options: MemoryLinkOptions = {}): [MemoryLink, MemoryLink] {
   const mtu = options.mtu ?? 1500;
-  const limit = options.queueLimit ?? 1024;
+  const limit = options.queueLimit ?? 4096;
   if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) {
     throw new RangeError(`Memory link MTU must be an integer from 68 to 65535, got ${mtu}`);
   }
   if (!Number.isInteger(limit) || limit < 1) {
     throw new RangeError(`Memory link queue limit must be a positive integer, got ${limit}`);
   }
-  const size = mtu + FRAME_OVERHEAD;
-  const a = new MemoryEnd("memory-a", mtu, new FrameQueue(limit, size));
-  const b = new MemoryEnd("memory-b", mtu, new FrameQueue(limit, size));
+  const offload = options.offload ?? false;
+  const size = offload ? MAX_LARGE_FRAME : mtu + FRAME_OVERHEAD;
+  const a = new MemoryEnd("memory-a", mtu, new FrameQueue(limit, size), offload);
+  const b = new MemoryEnd("memory-b", mtu, new FrameQueue(limit, size), offload);
   a.peer = b;
   b.peer = a;
   return [a, b];

@@ -15,6 +15,7 @@
 import { seqAdd, seqDiff } from "../wire/seq.ts";
 import { type CongestionControl, NewReno } from "./congestion.ts";
 import type { Engine } from "../kernels/engine.ts";
+import type { BufferBudget } from "./buf_tune.ts";
 import type { TcpSegment } from "../wire/tcp_segment.ts";
 import type { TcpTransmit } from "./contract.ts";
 import { connInfo } from "./conn_info.ts";
@@ -68,6 +69,8 @@ export interface ConnHost {
   sendRst(c: TcpConnection): void;
   /** Challenge ACK budget (RFC 5961 section 7): true when one may be sent now. */
   challengeAllowed(now: number): boolean;
+  /** The layer's budget for buffer growth (buf_tune.ts). */
+  readonly budget: BufferBudget;
 }
 
 /**
@@ -181,6 +184,8 @@ export class TcpConnection implements TcpHandle {
     this.noDelay = opt.noDelay;
     this.keepAlive = opt.keepAlive;
     this.keepIdleMs = opt.keepIdleMs;
+    this.rcv.buf = opt.rcvBuf;
+    this.snd.buf = opt.sndBuf;
   }
 
   /** The current state (RFC 9293 3.3.2). */
@@ -283,6 +288,7 @@ export class TcpConnection implements TcpHandle {
     const e = this.host.engine;
     const n = e.rcvRead(this.rcv.ring, into);
     if (n > 0) {
+      this.rcv.copied += n;
       if (this.st === "CLOSED") {
         if (e.rcvReadable(this.rcv.ring) === 0) this.#dropRcvRing();
         return n;
@@ -295,7 +301,7 @@ export class TcpConnection implements TcpHandle {
         seqDiff(this.rcv.nxt, this.rcv.lastAckSent) < this.rcv.mss - (this.tsOk ? 12 : 0);
       if (
         !request &&
-        windowUpdateDue(this.rcv, e.rcvWindow(this.rcv.ring), this.opt.rcvBuf, this.tsOk)
+        windowUpdateDue(this.rcv, e.rcvWindow(this.rcv.ring), this.rcv.buf, this.tsOk)
       ) {
         this.rcv.ackNow = true;
         this.touch();
@@ -364,6 +370,8 @@ export class TcpConnection implements TcpHandle {
     if (this.snd.ring >= 0) {
       e.sndDestroy(this.snd.ring);
       this.snd.ring = -1;
+      this.host.budget.give(this.snd.grown);
+      this.snd.grown = 0;
     }
     // Unread data of a normally closed connection stays readable until read or close().
     if (err || this.userClosed || this.readable === 0) this.#dropRcvRing();
@@ -376,6 +384,8 @@ export class TcpConnection implements TcpHandle {
     if (this.rcv.ring >= 0) {
       this.host.engine.rcvDestroy(this.rcv.ring);
       this.rcv.ring = -1;
+      this.host.budget.give(this.rcv.grown);
+      this.rcv.grown = 0;
     }
   }
 

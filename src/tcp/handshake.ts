@@ -9,6 +9,7 @@
 import { F_ACK, F_RST, F_SYN } from "../wire/layout.ts";
 import { seqAdd, seqGt, seqLe } from "../wire/seq.ts";
 import type { TcpSegment } from "../wire/tcp_segment.ts";
+import { scaleBuffer } from "./buf_tune.ts";
 import { NewReno } from "./congestion.ts";
 import { Cubic } from "./cubic.ts";
 import type { TcpConnection } from "./connection.ts";
@@ -33,7 +34,7 @@ export function initSend(c: TcpConnection, iss: number, now: number): void {
   c.snd.ring = e.sndCreate(c.opt.sndBuf, c.snd.end);
   const mtu = c.host.tx.pathMtu(c.remoteIp, now);
   c.rcv.mss = Math.max(Math.min(c.opt.mss, mtu - 40), 88);
-  c.rcv.wscale = c.opt.windowScale ? scaleFor(c.opt.rcvBuf) : 0;
+  c.rcv.wscale = c.opt.windowScale ? scaleFor(scaleBuffer(c)) : 0; // for rcvBufMax (buf_tune.ts)
 }
 
 /** Record the peer's SYN options and sequence number; create the receive buffer. */

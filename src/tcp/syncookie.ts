@@ -234,7 +234,7 @@ export function sendCookieSynAck(
   s.flags = F_SYN | F_ACK;
   s.wnd = Math.min(opt.rcvBuf, 65535); // RFC 7323 2.2: never scaled on a SYN
   s.mss = Math.max(Math.min(opt.mss, mtu - 40), 88);
-  if (peerWs >= 0) s.ws = scaleFor(opt.rcvBuf);
+  if (peerWs >= 0) s.ws = scaleFor(Math.max(opt.rcvBuf, opt.rcvBufMax)); // as initSend (buf_tune.ts)
   if (sack) s.sackOk = true;
   if (ts) {
     s.hasTs = true;

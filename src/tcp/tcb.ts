@@ -44,6 +44,10 @@ export class SendSpace {
   peerMss = 536;
   /** Send ring of the engine, -1 none. */
   ring = -1;
+  /** Capacity of the send ring now (grows with cwnd up to sndBufMax, buf_tune.ts). */
+  buf = 0;
+  /** Bytes of that capacity taken from the layer's buffer budget. */
+  grown = 0;
   /** FIN queued by shutdownWrite. */
   finQueued = false;
   /** Sequence number of our FIN. */
@@ -74,6 +78,18 @@ export class RecvSpace {
   seg = 0;
   /** Receive ring of the engine, -1 none. */
   ring = -1;
+  /** Capacity of the receive ring now, RCV.BUFF (grows up to rcvBufMax, buf_tune.ts). */
+  buf = 0;
+  /** Bytes of that capacity taken from the layer's buffer budget. */
+  grown = 0;
+  /** Bytes the application has read (Linux copied_seq, as a count). */
+  copied = 0;
+  /** Bytes read per RTT at the last measure (Linux rcvq_space.space), 0 before the first. */
+  space = 0;
+  /** `copied` at the start of the current measure. */
+  spaceCopied = 0;
+  /** When the current measure began. */
+  spaceAt = 0;
   /** The peer's FIN was received (in order). */
   peerFin = false;
   /** Sequence number of a FIN that arrived out of order, -1 none. */

@@ -25,6 +25,7 @@ import {
 import { hasDsack, onProbeAck } from "./tlp.ts";
 import { armRackTimer, rackDelivered, retransmitted } from "./loss.ts";
 import { TcpError, type TcpState } from "./types.ts";
+import { rcvSpaceAdjust, sndBufExpand } from "./buf_tune.ts";
 
 /** RFC 7323 5.5: TS.Recent of a connection idle this long is invalid (24 days). */
 const PAWS_IDLE_MS = 24 * 86_400_000;
@@ -260,6 +261,7 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
     if (n > 0) {
       c.stats.bytesIn += n;
       readable = true;
+      rcvSpaceAdjust(c, now); // receive buffer auto-tuning (buf_tune.ts)
     }
     // RFC 5681 4.2: ACK at once for out-of-order data and for data filling a hole;
     // otherwise at least every second full-sized segment (more than one full segment's worth
@@ -376,6 +378,7 @@ function onNewAck(c: TcpConnection, seg: TcpSegment, now: number): boolean {
   const mss = c.snd.mss;
   if (c.rec.fastRecovery) onRecoveryAck(c, seg, dataAcked, sackSpan, now);
   else if (dataAcked > 0) c.cc.onAck(dataAcked, mss, now);
+  if (dataAcked > 0) sndBufExpand(c); // send buffer auto-tuning (buf_tune.ts)
   c.rec.dupAcks = 0;
   c.rec.limitedTx = 0;
   // RFC 6298 5.2 / 5.3: stop the timer when all is acknowledged, else restart it.

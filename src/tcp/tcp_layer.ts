@@ -19,6 +19,7 @@
  */
 
 import type { Engine } from "../kernels/engine.ts";
+import { BufferBudget } from "./buf_tune.ts";
 import { F_ACK, F_RST, F_SYN } from "../wire/layout.ts";
 import { seqAdd, seqGt, seqLt } from "../wire/seq.ts";
 import { TcpSegment } from "../wire/tcp_segment.ts";
@@ -105,6 +106,7 @@ export class TcpLayer implements TcpHandler {
         this.#work(); // sent from a socket call: the layer below may have queued it (ARP)
       },
       challengeAllowed: (now) => this.#challengeAllowed(now),
+      budget: new BufferBudget(this.#opt.bufferBudget),
       addConn: (c) => this.#conns.add(c),
       removeListener: (l) => {
         const k = endpointKey(l.localIp, l.localPort);
@@ -152,7 +154,13 @@ export class TcpLayer implements TcpHandler {
 
   /** Layer counters: events and drop reasons. */
   stats(): Record<string, number> {
-    return { ...this.#counters, "tcp-listeners": this.#listeners.size };
+    const b = this.#host.budget;
+    return {
+      ...this.#counters,
+      "tcp-listeners": this.#listeners.size,
+      "tcp-buffer-growth-bytes": b.used,
+      "tcp-buffer-growth-refused": b.refused,
+    };
   }
 
   #count(name: string): void {

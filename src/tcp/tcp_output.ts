@@ -30,7 +30,7 @@ function build(c: TcpConnection, seq: number, flags: number, now: number): TcpSe
   if (flags & F_ACK) s.ack = c.rcv.nxt;
   const ring = c.rcv.ring;
   const free = ring >= 0 ? c.host.engine.rcvWindow(ring) : -1;
-  s.wnd = advertise(c.rcv, free, c.opt.rcvBuf, c.tsOk, syn);
+  s.wnd = advertise(c.rcv, free, c.rcv.buf, c.tsOk, syn);
   if (syn) {
     // RFC 9293 3.7.1: MSS on every SYN; RFC 7323/2018 options offered (or echoed when the
     // peer offered them in its SYN).

@@ -69,10 +69,29 @@ export class TcpError extends Error {
 
 /** Tuning of the TCP layer and of each connection. */
 export interface TcpOptions {
-  /** Receive buffer in bytes (the most we advertise). Default 262144. */
+  /**
+   * Initial receive buffer in bytes (the most we advertise at first). Default 262144. It grows
+   * with what the application drains per round trip up to `rcvBufMax` (buf_tune.ts). Setting
+   * `rcvBuf` without `rcvBufMax` pins the buffer at that size, as Linux SO_RCVBUF does.
+   */
   rcvBuf: number;
-  /** Send ring in bytes. Default 262144. */
+  /** Initial send ring in bytes. Default 262144. Grows with cwnd up to `sndBufMax`; pinned like rcvBuf. */
   sndBuf: number;
+  /**
+   * Largest the receive buffer may grow to; the window scale is chosen for it at SYN time.
+   * Default 6 MiB, as Linux tcp_rmem[2].
+   */
+  rcvBufMax: number;
+  /** Largest the send ring may grow to. Default 4 MiB, as Linux tcp_wmem[2]. */
+  sndBufMax: number;
+  /** Buffer auto-tuning; false pins both buffers at rcvBuf and sndBuf. Default true. */
+  autotune: boolean;
+  /**
+   * Bytes of buffer growth (beyond the initial sizes) that all connections of one TCP layer may
+   * hold together, as Linux tcp_mem; once spent, buffers stop growing until connections close.
+   * Read from the layer's options only. Default 256 MiB.
+   */
+  bufferBudget: number;
   /** Our MSS cap; the effective value is also bounded by `tx.pathMtu() - 40`. Default 65495. */
   mss: number;
   /** RTO before the first RTT sample (RFC 6298 2.1: 1 s). */
@@ -160,6 +179,10 @@ export type IsnFunction = NonNullable<TcpOptions["isn"]>;
 export const TCP_DEFAULTS: Readonly<TcpOptions> = Object.freeze({
   rcvBuf: 262144,
   sndBuf: 262144,
+  rcvBufMax: 6 * 1024 * 1024,
+  sndBufMax: 4 * 1024 * 1024,
+  autotune: true,
+  bufferBudget: 256 * 1024 * 1024,
   mss: 65495,
   rtoInitialMs: 1000,
   rtoMinMs: 200,
@@ -194,6 +217,21 @@ export function resolveOptions(
   const o: TcpOptions = { ...base, ...(over ?? {}) };
   for (const k of ["rcvBuf", "sndBuf", "mss", "rtoMinMs", "rtoMaxMs", "rtoInitialMs"] as const) {
     if (!(o[k] > 0)) throw new RangeError(`Invalid TCP option ${k}: ${o[k]}`);
+  }
+  if (!(o.bufferBudget >= 0)) {
+    throw new RangeError(`Invalid TCP option bufferBudget: ${o.bufferBudget}`);
+  }
+  // Auto-tuning limits (buf_tune.ts): an explicit size without a maximum pins the buffer (as
+  // Linux SO_RCVBUF / SO_SNDBUF lock it); a maximum below an inherited size lowers that size.
+  for (const [b, m] of [["rcvBuf", "rcvBufMax"], ["sndBuf", "sndBufMax"]] as const) {
+    if (!(o[m] > 0)) throw new RangeError(`Invalid TCP option ${m}: ${o[m]}`);
+    if (!o.autotune || (over?.[b] !== undefined && over[m] === undefined)) o[m] = o[b];
+    else if (o[m] < o[b]) {
+      if (over?.[b] !== undefined) {
+        throw new RangeError(`TCP option ${m} (${o[m]}) is below ${b} (${o[b]})`);
+      }
+      o[b] = o[m];
+    }
   }
   if (o.delayedAckMs > 200) o.delayedAckMs = 200; // RFC 1122 4.2.3.2: at most 0.5 s; Linux 200 ms
   if (o.delayedAckMs < 0) o.delayedAckMs = 0;

@@ -28,6 +28,21 @@ export const DROP_NAMES: readonly string[] = [
   "tcp-option-bad-length",
   "tcp-option-bad-size",
   "frame-too-long",
+  "ip6-truncated",
+  "ip6-bad-version",
+  "ip6-bad-payload-length",
+  "ip6-extension-truncated",
+  "ip6-too-many-headers",
+  "ip6-hop-by-hop-not-first",
+  "ip6-option-discard",
+  "ip6-option-unknown",
+  "ip6-option-overrun",
+  "ip6-routing-unknown",
+  "ip6-fragment-bad-length",
+  "ip6-fragment-too-long",
+  "icmp6-truncated",
+  "icmp6-bad-checksum",
+  "udp6-zero-checksum",
 ];
 
 /** The name of a DROP_* code. */

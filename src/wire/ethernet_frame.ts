@@ -41,6 +41,8 @@ import {
 export const ETHERTYPE_IPV4 = 0x0800;
 /** EtherType of ARP (RFC 826). */
 export const ETHERTYPE_ARP = 0x0806;
+/** EtherType of IPv6 (RFC 2464). */
+export const ETHERTYPE_IPV6 = 0x86dd;
 
 /** The link-layer header of a frame, and what the engine found inside it. */
 export class EthernetFrame {

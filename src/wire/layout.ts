@@ -9,9 +9,15 @@
 export const DESC_RX = 0;
 /** Transmit descriptor: 64 int32 words read by encode(). Same field indices as DESC_RX. */
 export const DESC_TX = 256;
-/** Scratch area (SACK blocks out of the reassembly buffer, 8 uint32 words, and spare). */
+/**
+ * Scratch area: SACK blocks out of the reassembly buffer (8 uint32 words at SCRATCH), the IPv6
+ * addresses encode() reads (TX_IP6_SRC, TX_IP6_DST), and spare.
+ */
 export const SCRATCH = 512;
 export const SCRATCH_SIZE = 3584;
+/** IPv6 source and destination addresses that encode() puts in an IPv6 header (16 bytes each). */
+export const TX_IP6_SRC = 576;
+export const TX_IP6_DST = 592;
 /** Transmit area: one frame is built here at a time. */
 export const TX_OFF = 4096;
 export const TX_SIZE = 262144;
@@ -82,6 +88,17 @@ export const D_OPT_SACK_N = 47; // number of SACK blocks (0..4)
 export const D_OPT_SACK = 48; // 8 words: left0 right0 left1 right1 ...
 export const D_PAYLOAD_OFF = 56; // offset of the L4 payload (TCP data, UDP data, ICMP data after 8 bytes)
 export const D_PAYLOAD_LEN = 57;
+// IPv6 (RFC 8200 section 3). The other IPv6 fields share the IPv4 words: D_IP_TOS is the
+// traffic class, D_IP_TTL the hop limit, D_IP_TOTLEN 40 + payload length, D_IP_HLEN the bytes
+// from the IPv6 header to the upper-layer header (40 + extension headers), D_IP_PROTO the
+// upper-layer Next Header value, D_IP_ID the fragment identification and D_IP_FRAG the
+// fragment header's offset word (offset << 3 | M) when a fragment header is present. D_IP_SRC
+// and D_IP_DST stay 0: the addresses are read in place at mem[D_L3_OFF + 8, + 24) and
+// mem[D_L3_OFF + 24, + 40). On encode they are taken from TX_IP6_SRC and TX_IP6_DST.
+export const D_IP6_FLOW = 58; // flow label (20 bits)
+export const D_IP6_FRAG_HDR = 59; // offset of the fragment header in packet memory, 0 when none
+export const D_IP6_PTR = 60; // ICMPv6 Parameter Problem pointer (from the IPv6 header), see below
+export const D_IP6_EXT = 61; // EXT6_* bits: the extension headers seen
 
 // ---- Kinds (D_KIND)
 export const K_NONE = 0;
@@ -91,7 +108,20 @@ export const K_UDP = 3;
 export const K_TCP = 4;
 export const K_IPV4_OTHER = 5; // IPv4 with another protocol number: IP fields valid
 export const K_IPV4_FRAGMENT = 6; // a fragment (MF set or offset > 0): IP fields valid, L4 not parsed
-export const K_ETH_OTHER = 7; // another EtherType (IPv6 and so on): Ethernet fields valid
+export const K_ETH_OTHER = 7; // another EtherType: Ethernet fields valid
+export const K_ICMP6 = 8; // ICMPv6 (RFC 4443) over IPv6
+export const K_UDP6 = 9; // UDP over IPv6
+export const K_TCP6 = 10; // TCP over IPv6
+export const K_IPV6_FRAGMENT = 11; // an IPv6 fragment (offset > 0 or M): L4 not parsed
+// Another upper layer (D_IP_PROTO; 59 = No Next Header). D_IP6_PTR points at the Next Header
+// byte that named it, for a Parameter Problem code 1 (RFC 8200 section 4).
+export const K_IPV6_OTHER = 12;
+
+// ---- IPv6 extension headers seen (D_IP6_EXT bits)
+export const EXT6_HOP_BY_HOP = 1;
+export const EXT6_ROUTING = 2;
+export const EXT6_FRAGMENT = 4;
+export const EXT6_DEST_OPTS = 8;
 
 // ---- TCP flag bits
 export const F_FIN = 1;
@@ -126,10 +156,31 @@ export const DROP_TCP_OPT_OVERRUN = 18; // an option runs past the header
 export const DROP_TCP_OPT_BAD_LENGTH = 19; // option length 0 or 1
 export const DROP_TCP_OPT_BAD_SIZE = 20; // MSS/WS/SACK-permitted/TS/SACK with the wrong length
 export const DROP_FRAME_TOO_LONG = 21; // frame larger than the engine accepts (65535 + 18)
-export const DROP_COUNT = 22; // number of reasons the wire layer knows; higher layers start here
+// IPv6 (RFC 8200). Drops marked (PP n) carry D_IP6_PTR for an ICMPv6 Parameter Problem with
+// code n (RFC 4443 section 3.4); the caller decides whether to send it.
+export const DROP_IP6_TRUNCATED = 22; // fewer than 40 bytes
+export const DROP_IP6_BAD_VERSION = 23;
+export const DROP_IP6_BAD_LENGTH = 24; // payload length beyond the bytes received, or 0 (jumbo)
+export const DROP_IP6_EXT_TRUNCATED = 25; // an extension header runs past the payload
+export const DROP_IP6_TOO_MANY_HEADERS = 26; // more extension headers than EXT6_MAX
+export const DROP_IP6_HBH_NOT_FIRST = 27; // hop-by-hop options after another header (PP 1)
+export const DROP_IP6_OPT_DISCARD = 28; // unknown option, action 01: discard silently
+export const DROP_IP6_OPT_UNKNOWN = 29; // unknown option, action 10 or 11 (PP 2; 11: unicast only)
+export const DROP_IP6_OPT_OVERRUN = 30; // an option runs past its header
+export const DROP_IP6_ROUTING_UNKNOWN = 31; // unknown routing type, segments left > 0 (PP 0)
+export const DROP_IP6_FRAG_BAD_LENGTH = 32; // M set, fragment length not a multiple of 8 (PP 0)
+export const DROP_IP6_FRAG_TOO_LONG = 33; // offset + length beyond 65535 (PP 0)
+export const DROP_ICMP6_TRUNCATED = 34;
+export const DROP_ICMP6_BAD_CHECKSUM = 35;
+export const DROP_UDP6_ZERO_CHECKSUM = 36; // RFC 8200 section 8.1: UDP over IPv6 must be checksummed
+export const DROP_COUNT = 37; // number of reasons the wire layer knows; higher layers start here
+
+/** The most extension headers decode walks before dropping (DROP_IP6_TOO_MANY_HEADERS). */
+export const EXT6_MAX = 8;
 
 // ---- Encode errors (encode returns -ENC_* when it cannot build the frame)
 export const ENC_BAD_KIND = 1;
 export const ENC_TOO_LONG = 2; // IPv4 total length would exceed 65535
 export const ENC_BAD_OPTIONS = 3; // options do not fit in 40 bytes
 export const ENC_NO_HEADROOM = 4; // headers would start before packet memory offset 0
+// IPv6 payload length would exceed 65535: ENC_TOO_LONG as well.

@@ -74,15 +74,15 @@ Deno.test("ladder: a pcap our stack wrote over the memory link replays the seed'
     assert.ok(at > 0, r.out);
     assert.deepEqual(lines.slice(at + 1, at + 9), [
       `  C = client 10.9.0.1:${port}, S = server 10.9.0.2:80`,
-      "  C --> S  SYN SEQ=100 ACK=- WIN=65535 <MSS=1460 WS=3 (x8) SACK_PERM TS val=0 ecr=0>",
-      "  C <-- S  SYN+ACK SEQ=2000 ACK=101 WIN=65535 <MSS=1460 WS=3 (x8) SACK_PERM TS val=0 " +
+      "  C --> S  SYN SEQ=100 ACK=- WIN=65535 <MSS=1460 WS=7 (x128) SACK_PERM TS val=0 ecr=0>",
+      "  C <-- S  SYN+ACK SEQ=2000 ACK=101 WIN=65535 <MSS=1460 WS=7 (x128) SACK_PERM TS val=0 " +
       "ecr=0>  [ACK 101 = 100 + 1 (SYN)]",
-      "  C --> S  ACK SEQ=101 ACK=2001 WIN=32761 (x8 = 262088)  [ACK 2001 = 2000 + 1 (SYN)]",
-      "  C --> S  PSH+ACK SEQ=101 ACK=2001 LEN=100 WIN=32761 (x8 = 262088)",
+      "  C --> S  ACK SEQ=101 ACK=2001 WIN=2047 (x128 = 262016)  [ACK 2001 = 2000 + 1 (SYN)]",
+      "  C --> S  PSH+ACK SEQ=101 ACK=2001 LEN=100 WIN=2047 (x128 = 262016)",
       // The reply carries the request's ACK, as the seed note draws it (RFC 1122 4.2.3.2).
-      "  C <-- S  PSH+ACK SEQ=2001 ACK=201 LEN=500 WIN=32761 (x8 = 262088)  " +
+      "  C <-- S  PSH+ACK SEQ=2001 ACK=201 LEN=500 WIN=2047 (x128 = 262016)  " +
       "[ACK 201 = 101 + 100 bytes]",
-      "  C --> S  ACK SEQ=201 ACK=2501 WIN=32698 (x8 = 261584)  [ACK 2501 = 2001 + 500 bytes]",
+      "  C --> S  ACK SEQ=201 ACK=2501 WIN=2043 (x128 = 261504)  [ACK 2501 = 2001 + 500 bytes]",
       "  C --> S  RST+ACK SEQ=201 ACK=2501 WIN=0  [RESET: the connection is aborted]",
     ]);
   } finally {

@@ -68,7 +68,8 @@ while tw.is_alive() and rounds < 10 and time.time() - t0 < 60:
         base()/T(flags="R", seq=(sq + 10_000_000) & 0xffffffff),
         base()/T(flags="R", seq=(sq - 10_000_000) & 0xffffffff),
         base()/T(flags="RA", seq=(sq + 3_000_000_000) & 0xffffffff, ack=ak),
-        base()/T(flags="A", seq=(sq + 5_000_000) & 0xffffffff, ack=ak)/Raw(b"P"),
+        # beyond any window (the receive buffer may auto-tune to 6 MiB): trimmed, answered
+        base()/T(flags="A", seq=(sq + 50_000_000) & 0xffffffff, ack=ak)/Raw(b"P"),
         base()/T(flags="A", seq=sq, ack=(ak + 100_000_000) & 0xffffffff)/Raw(b"Q"*10),
         base()/T(flags="FSRPAUEC", seq=sq, ack=ak),
         base()/T(flags=0, seq=sq, ack=ak),
@@ -121,6 +122,7 @@ if r is not None: rst(40006, 1012)
 sn.stop()
 
 # A slow reader on port 9: our server stops reading after 1 MiB for 5 s. The kernel's sendall
+# (16 MiB: more than the 6 MiB the receive buffer may auto-tune to after the fast first MiB)
 # meets our zero window and probes it; scapy probes it too (a byte at RCV.NXT and the classic
 # SEQ = RCV.NXT - 1 probe): each must get an ACK that keeps the window shut and the byte out.
 zw = {}
@@ -131,7 +133,7 @@ def seen9(p):
         acks.append((p[TCP].ack, p[TCP].window, len(p[TCP].payload)))
 sn9 = AsyncSniffer(iface=iface, filter="tcp port 9", store=False, prn=seen9)
 sn9.start(); time.sleep(0.5)
-n9 = 4 << 20
+n9 = 16 << 20
 data9 = random.Random(9).randbytes(n9)
 c = socket.create_connection((ours, 9), timeout=30)
 def wr9():
@@ -259,13 +261,11 @@ Deno.test({
         ) {
           assert.ok((s[key] ?? 0) > 0, `${key} not counted: ${JSON.stringify(s)}`);
         }
-        assert.ok(
-          (s["tcp-option-bad-length"] ?? 0) + (s["tcp-option-overrun"] ?? 0) > 0,
-          "bad options not counted",
-        );
-        if (out["synfin-listener"] !== null) {
-          console.log(`  note: SYN+FIN to a listener was answered ${out["synfin-listener"]}`);
-        }
+        // Malformed option lengths end option parsing and the segment is kept, as Linux does
+        // (tests/conformance): the echo above stayed byte-exact through them.
+        // SYN+FIN to a listener is dropped, as Linux (tcp_rcv_state_process) does.
+        assert.equal(out["synfin-listener"], null, `SYN+FIN answered ${out["synfin-listener"]}`);
+        assert.ok((s["tcp-listen-syn-fin"] ?? 0) > 0, "tcp-listen-syn-fin not counted");
       } finally {
         echo.close();
         slow.close();

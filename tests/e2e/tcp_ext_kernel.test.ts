@@ -188,12 +188,12 @@ Deno.test({
     console.log(`  ss: ${first.text.slice(0, 120)}...`);
     console.log(`  ss cwnd: ${r.samples.map((s) => s.cwnd).join(" ")}`);
     console.log(`  TCP_INFO: ${JSON.stringify({ ...r.kernel, cwnds: r.kernel.cwnds.length })}`);
-    // ss: wscale:<snd>,<rcv>. The kernel's snd_wscale is our shift (from our 256 KiB receive
-    // buffer: 3, RFC 7323 2.3); its rcv_wscale is the shift it offered, which we apply to its
-    // windows (info().sndWscale).
+    // ss: wscale:<snd>,<rcv>. The kernel's snd_wscale is our shift (chosen for the receive
+    // buffer's 6 MiB maximum, rcvBufMax: 7, RFC 7323 2.3, as Linux for tcp_rmem[2]); its
+    // rcv_wscale is the shift it offered, which we apply to its windows (info().sndWscale).
     assert.ok(first.wscale, `no wscale in: ${first.text}`);
-    assert.deepEqual(first.wscale, [3, r.info.sndWscale]);
-    assert.equal(r.info.rcvWscale, 3);
+    assert.deepEqual(first.wscale, [7, r.info.sndWscale]);
+    assert.equal(r.info.rcvWscale, 7);
     // ts and sack: ss prints them on some kernel/iproute2 pairs; TCP_INFO always has the bits.
     if (!first.ts || !first.sack) console.log("  (this ss leaves out ts/sack; TCP_INFO checked)");
     const want = TCPI_OPT_TIMESTAMPS | TCPI_OPT_SACK | TCPI_OPT_WSCALE;

@@ -47,6 +47,8 @@ const scenario = fc.record({
   ),
   reads: fc.array(fc.integer({ min: 0, max: 5000 }), { minLength: 1, maxLength: 20 }),
   conflicts: fc.boolean(),
+  // Receive buffer auto-tuning: grow by this much at every fifth segment (0: never).
+  grow: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 5000 })),
 });
 
 function makeStream(length: number, isn: number): Uint8Array {
@@ -106,7 +108,13 @@ Deno.test("js and wasm reassembly agree on random segment streams", () => {
         });
         assert.deepEqual(got[1], got[0]);
       };
+      let capacity = sc.capacity;
       const step = (s: Seg, i: number): void => {
+        if (sc.grow > 0 && i % 5 === 4) {
+          capacity += sc.grow;
+          engines.forEach((e, k) => e.rcvGrow(handles[k]!, capacity));
+          assert.deepEqual(rcvState(engines[1]!, handles[1]!), rcvState(engines[0]!, handles[0]!));
+        }
         const r = engines.map((e, k) => insertSeg(e, handles[k]!, sc.isn, stream, s));
         assert.equal(r[1], r[0], `insert result, segment ${i}`);
         assert.deepEqual(rcvState(engines[1]!, handles[1]!), rcvState(engines[0]!, handles[0]!));
@@ -180,13 +188,15 @@ Deno.test("js and wasm send rings agree on random write, copy and release", () =
     fc.record({ kind: fc.constant("write" as const), n: fc.integer({ min: 0, max: 5000 }) }),
     fc.record({ kind: fc.constant("copy" as const), at: fc.nat(), n: fc.nat({ max: 3000 }) }),
     fc.record({ kind: fc.constant("release" as const), n: fc.integer({ min: -10, max: 4000 }) }),
+    fc.record({ kind: fc.constant("grow" as const), n: fc.nat({ max: 6000 }) }),
   );
   fc.assert(
     fc.property(
       fc.nat({ max: 0xffffffff }),
       fc.integer({ min: 1, max: 8000 }),
       fc.array(op, { maxLength: 60 }),
-      (isn, capacity, ops) => {
+      (isn, capacity0, ops) => {
+        let capacity = capacity0;
         const engines = [createJsEngine(), createWasmEngine()];
         const handles = engines.map((e) => e.sndCreate(capacity, isn));
         const stream = makeStream(200000, isn);
@@ -209,6 +219,9 @@ Deno.test("js and wasm send rings agree on random write, copy and release", () =
             });
             assert.deepEqual(got[0], stream.subarray(una + rel, una + rel + len));
             assert.deepEqual(got[1], got[0]);
+          } else if (o.kind === "grow") {
+            capacity += o.n;
+            engines.forEach((e, k) => e.sndGrow(handles[k]!, capacity));
           } else {
             const ack = (isn + una + o.n) >>> 0;
             const r = engines.map((e, k) => e.sndRelease(handles[k]!, ack));
@@ -227,4 +240,20 @@ Deno.test("js and wasm send rings agree on random write, copy and release", () =
     ),
     { seed: SEED, numRuns: RUNS },
   );
+});
+
+Deno.test("both engines refuse to shrink a buffer and grow an empty one without storage", () => {
+  for (const e of [createJsEngine(), createWasmEngine()]) {
+    const r = e.rcvCreate(1000, 5), s = e.sndCreate(1000, 5);
+    assert.throws(() => e.rcvGrow(r, 999), RangeError);
+    assert.throws(() => e.sndGrow(s, 999), RangeError);
+    assert.throws(() => e.rcvGrow(r, 0), RangeError);
+    e.rcvGrow(r, 4000);
+    e.sndGrow(s, 4000);
+    assert.equal(e.rcvWindow(r), 4000);
+    assert.equal(e.sndFree(s), 4000);
+    assert.throws(() => e.rcvGrow(99, 5000), RangeError);
+    e.rcvDestroy(r);
+    e.sndDestroy(s);
+  }
 });

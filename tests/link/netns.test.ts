@@ -117,3 +117,22 @@ Deno.test({
     assert.ok(!(await namespaces()).includes(name), `${name} left behind`);
   },
 });
+
+Deno.test({
+  name: "netns: IPv6 stays on when asked for (createNetns options.ipv6)",
+  ignore: tapIgnore(),
+  fn: async () => {
+    if (!requireTapOrSkip()) return;
+    const ns = await createNetns(undefined, { ipv6: true });
+    try {
+      for (const key of ["all", "default"]) {
+        const v6 = await ns.run(["sysctl", "-n", `net.ipv6.conf.${key}.disable_ipv6`]);
+        assert.equal(v6.stdout.trim(), "0", key);
+      }
+      const lo = await ns.run(["ip", "-6", "addr", "show", "dev", "lo"]);
+      assert.match(lo.stdout, /::1\/128/);
+    } finally {
+      await ns.delete();
+    }
+  },
+});

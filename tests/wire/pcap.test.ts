@@ -13,11 +13,13 @@ import {
   D_DST_PORT,
   D_ETHERTYPE,
   D_ICMP_TYPE,
+  D_IP6_EXT,
   D_IP_DST,
   D_IP_FRAG,
   D_IP_PROTO,
   D_IP_SRC,
   D_KIND,
+  D_L3_OFF,
   D_OPT_MSS,
   D_OPT_SACK,
   D_OPT_SACK_N,
@@ -32,16 +34,19 @@ import {
   D_TCP_FLAGS,
   D_TCP_SEQ,
   D_TCP_WND,
+  EXT6_HOP_BY_HOP,
   K_ARP,
-  K_ETH_OTHER,
   K_ICMP,
+  K_ICMP6,
   K_IPV4_FRAGMENT,
   K_TCP,
   K_UDP,
   RX_OFF,
+  TX_IP6_SRC,
   TX_PAYLOAD_OFF,
 } from "../../src/wire/layout.ts";
 import { engines, ip4 } from "../support/wire_frames.ts";
+import { formatIpv6 } from "../../src/wire/ipv6_address.ts";
 
 const FIXTURES = new URL("./fixtures/", import.meta.url);
 
@@ -112,6 +117,11 @@ const CAPTURES = await Promise.all(["linux_veth", "linux_sack"].map(async (name)
   name,
   frames: readPcap(await Deno.readFile(new URL(`${name}.pcap`, FIXTURES))),
   rows: readTsv(await Deno.readTextFile(new URL(`${name}.tsv`, FIXTURES))),
+  // tshark's reading of the IPv6 frames (fixtures/tshark_ipv6.sh), by frame number.
+  ipv6: new Map(
+    (await Deno.readTextFile(new URL(`${name}.ipv6.tsv`, FIXTURES))).split("\n")
+      .filter((l) => l !== "").map((l) => l.split("\t")).map((c) => [c[0]!, c]),
+  ),
 })));
 
 Deno.test("the Linux captures hold the frames tshark read", () => {
@@ -125,7 +135,7 @@ for (const engine of engines()) {
   Deno.test(`${engine.kind}: frames captured from Linux decode as tshark reads them`, () => {
     const kinds = new Set<number>();
     let sackFrames = 0;
-    for (const { name, frames, rows } of CAPTURES) {
+    for (const { name, frames, rows, ipv6 } of CAPTURES) {
       for (const [i, frame] of frames.entries()) {
         const row = rows[i]!;
         const what = `${name} frame ${row.number}`;
@@ -136,7 +146,15 @@ for (const engine of engines()) {
         assert.equal(frame.length, Number(row.len), what);
         assert.equal(r[D_ETHERTYPE], parseInt(row.ethType, 16), what);
         if (row.ethType === "0x86dd") {
-          assert.equal(r[D_KIND], K_ETH_OTHER, what);
+          // Linux's own IPv6: DAD neighbour solicitations, router solicitations and MLDv2
+          // reports behind a hop-by-hop header (router alert), every checksum verified.
+          const [, src, dst, nxt, hopNxt, icmpType] = ipv6.get(row.number)!;
+          const l3 = r[D_L3_OFF]!;
+          assert.equal(formatIpv6(engine.mem, RX_OFF + 14 + 8), src, what);
+          assert.equal(formatIpv6(engine.mem, l3 + 24), dst, what);
+          assert.equal(engine.mem[l3 + 6], Number(nxt), what);
+          assert.equal(r[D_IP6_EXT], hopNxt === "" ? 0 : EXT6_HOP_BY_HOP, what);
+          assert.deepEqual([r[D_KIND], r[D_ICMP_TYPE]], [K_ICMP6, Number(icmpType)], what);
           continue;
         }
         if (row.arpOp !== "") {
@@ -165,7 +183,7 @@ for (const engine of engines()) {
         }
       }
     }
-    for (const k of [K_ARP, K_ICMP, K_UDP, K_TCP, K_IPV4_FRAGMENT, K_ETH_OTHER]) {
+    for (const k of [K_ARP, K_ICMP, K_UDP, K_TCP, K_IPV4_FRAGMENT, K_ICMP6]) {
       assert.ok(kinds.has(k), `the captures hold kind ${k}`);
     }
     assert.ok(sackFrames >= 3, "the captures hold SACK blocks");
@@ -177,9 +195,15 @@ for (const engine of engines()) {
         const what = `${name} frame ${rows[i]!.number}`;
         engine.mem.set(frame, RX_OFF);
         assert.equal(engine.decode(RX_OFF, frame.length), 0, what);
-        if (engine.rxDesc[D_KIND] === K_ETH_OTHER) continue;
-        // The transmit descriptor has the receive descriptor's layout: copy it across.
+        // Frames with IPv6 extension headers are not rebuilt: encode writes none.
+        if (engine.rxDesc[D_IP6_EXT] !== 0) continue;
+        // The transmit descriptor has the receive descriptor's layout: copy it across (and
+        // the IPv6 addresses to where encode reads them).
         engine.txDesc.set(engine.rxDesc);
+        if (engine.rxDesc[D_KIND] === K_ICMP6) {
+          const l3 = engine.rxDesc[D_L3_OFF]!;
+          engine.mem.copyWithin(TX_IP6_SRC, l3 + 8, l3 + 40);
+        }
         const off = engine.rxDesc[D_PAYLOAD_OFF]!;
         const len = engine.rxDesc[D_KIND] === K_ARP ? 0 : engine.rxDesc[D_PAYLOAD_LEN]!;
         engine.mem.copyWithin(TX_PAYLOAD_OFF, off, off + len);

@@ -13,6 +13,7 @@
 import type { BufferOps } from "../engine.ts";
 import {
   checkCapacity,
+  checkGrow,
   checkSackMax,
   checkSeq,
   checkSndRange,
@@ -99,6 +100,11 @@ export class JsBuffers implements BufferOps {
   rcvWindow(h: number): number {
     return this.#r(h).window();
   }
+  rcvGrow(h: number, capacity: number): void {
+    const b = this.#r(h);
+    checkGrow(capacity, b.capacity);
+    b.grow(capacity);
+  }
   rcvRead(h: number, dst: Uint8Array): number {
     return this.#r(h).read(dst);
   }
@@ -148,6 +154,11 @@ export class JsBuffers implements BufferOps {
   sndFree(h: number): number {
     const s = this.#s(h);
     return s.capacity - s.length;
+  }
+  sndGrow(h: number, capacity: number): void {
+    const s = this.#s(h);
+    checkGrow(capacity, s.capacity);
+    s.grow(capacity);
   }
   sndHead(h: number): number {
     return this.#s(h).head;

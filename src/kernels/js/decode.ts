@@ -24,14 +24,11 @@ import {
   D_ARP_THA_HI,
   D_ARP_THA_LO,
   D_ARP_TPA,
-  D_DST_PORT,
   D_ETH_DST_HI,
   D_ETH_DST_LO,
   D_ETH_SRC_HI,
   D_ETH_SRC_LO,
   D_ETHERTYPE,
-  D_FRAME_LEN,
-  D_FRAME_OFF,
   D_ICMP_CODE,
   D_ICMP_REST,
   D_ICMP_TYPE,
@@ -48,25 +45,8 @@ import {
   D_L3_OFF,
   D_L4_LEN,
   D_L4_OFF,
-  D_OPT_MSS,
-  D_OPT_SACK,
-  D_OPT_SACK_N,
-  D_OPT_SACK_OK,
-  D_OPT_TS,
-  D_OPT_TSECR,
-  D_OPT_TSVAL,
-  D_OPT_WS,
   D_PAYLOAD_LEN,
   D_PAYLOAD_OFF,
-  D_SRC_PORT,
-  D_TCP_ACK,
-  D_TCP_FLAGS,
-  D_TCP_HLEN,
-  D_TCP_SEQ,
-  D_TCP_URG,
-  D_TCP_WND,
-  D_UDP_LEN,
-  D_VERDICT,
   D_VLAN,
   DROP_ARP_TRUNCATED,
   DROP_ARP_UNSUPPORTED,
@@ -79,12 +59,6 @@ import {
   DROP_IP_BAD_TOTLEN,
   DROP_IP_BAD_VERSION,
   DROP_IP_TRUNCATED,
-  DROP_TCP_BAD_CHECKSUM,
-  DROP_TCP_BAD_HLEN,
-  DROP_TCP_TRUNCATED,
-  DROP_UDP_BAD_CHECKSUM,
-  DROP_UDP_BAD_LENGTH,
-  DROP_UDP_TRUNCATED,
   DROP_VLAN_TRUNCATED,
   K_ARP,
   K_ETH_OTHER,
@@ -95,39 +69,16 @@ import {
   K_UDP,
 } from "../../wire/layout.ts";
 import { checkWireSpan, jsChecksum } from "./checksum.ts";
-import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, pseudoHeaderSum } from "../../wire/checksum.ts";
+import { PROTO_ICMP, PROTO_TCP, PROTO_UDP } from "../../wire/checksum.ts";
+import { drop, i32, MAX_FRAME, reset, tcp, u16, udp } from "./decode_parts.ts";
+import { ETH_IPV6, ipv6 } from "./decode6.ts";
 
-/** The largest frame decode accepts: a 65535-byte IPv4 datagram behind a tagged header. */
-export const MAX_FRAME: number = 65535 + 18;
+export { MAX_FRAME };
 
 /** EtherTypes (IEEE 802.3 / IANA). */
 const ETH_IPV4 = 0x0800;
 const ETH_ARP = 0x0806;
 const ETH_VLAN = 0x8100;
-
-function u16(m: Uint8Array, i: number): number {
-  return (m[i]! << 8) | m[i + 1]!;
-}
-
-/** A big-endian 32-bit value as its int32 bit pattern. */
-function i32(m: Uint8Array, i: number): number {
-  return (m[i]! << 24) | (m[i + 1]! << 16) | (m[i + 2]! << 8) | m[i + 3]!;
-}
-
-function drop(d: Int32Array, reason: number): number {
-  d[D_VERDICT] = reason;
-  return reason;
-}
-
-/** Zero the descriptor, mark the optional fields absent and record the frame bounds. */
-function reset(d: Int32Array, off: number, len: number): void {
-  d.fill(0);
-  d[D_OPT_MSS] = -1;
-  d[D_OPT_WS] = -1;
-  d[D_VLAN] = -1;
-  d[D_FRAME_OFF] = off;
-  d[D_FRAME_LEN] = len;
-}
 
 /**
  * Decode the Ethernet frame at `mem[off, off+len)` into `desc` (all 64 words rewritten),
@@ -143,8 +94,8 @@ function reset(d: Int32Array, off: number, len: number): void {
  * const mem = new Uint8Array(64);
  * const desc = new Int32Array(64);
  * assert(jsDecode(mem, 0, 10, desc) === DROP_ETH_TRUNCATED);
- * mem[12] = 0x86; // IPv6 is another EtherType
- * mem[13] = 0xdd;
+ * mem[12] = 0x88; // 0x88b5 (local experimental) is another EtherType
+ * mem[13] = 0xb5;
  * assert(jsDecode(mem, 0, 60, desc) === 0 && desc[D_KIND] === K_ETH_OTHER);
  * ```
  */
@@ -172,6 +123,7 @@ export function jsDecode(mem: Uint8Array, off: number, len: number, desc: Int32A
   d[D_L3_OFF] = l3;
   const rem = off + len - l3;
   if (type === ETH_IPV4) return ipv4(mem, l3, rem, d);
+  if (type === ETH_IPV6) return ipv6(mem, l3, rem, d);
   if (type === ETH_ARP) return arp(mem, l3, rem, d);
   d[D_KIND] = K_ETH_OTHER;
   return 0;
@@ -253,8 +205,9 @@ function ipv4(m: Uint8Array, p: number, n: number, d: Int32Array): number {
     d[D_KIND] = K_IPV4_FRAGMENT;
     return 0;
   }
-  if (proto === PROTO_TCP) return tcp(m, l4, l4len, src, dst, d);
-  if (proto === PROTO_UDP) return udp(m, l4, l4len, src, dst, d);
+  const addrs = (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff);
+  if (proto === PROTO_TCP) return tcp(m, l4, l4len, addrs, K_TCP, d);
+  if (proto === PROTO_UDP) return udp(m, l4, l4len, addrs, K_UDP, d);
   if (proto === PROTO_ICMP) return icmp(m, l4, l4len, d);
   d[D_KIND] = K_IPV4_OTHER;
   return 0;
@@ -270,95 +223,5 @@ function icmp(m: Uint8Array, p: number, n: number, d: Int32Array): number {
   d[D_ICMP_REST] = i32(m, p + 4);
   d[D_PAYLOAD_OFF] = p + 8;
   d[D_PAYLOAD_LEN] = n - 8;
-  return 0;
-}
-
-/** UDP (RFC 768): the length field bounds the datagram; checksum 0 means none sent. */
-function udp(m: Uint8Array, p: number, n: number, src: number, dst: number, d: Int32Array): number {
-  d[D_KIND] = K_UDP;
-  if (n < 8) return drop(d, DROP_UDP_TRUNCATED);
-  const ulen = u16(m, p + 4);
-  if (ulen < 8 || ulen > n) return drop(d, DROP_UDP_BAD_LENGTH);
-  const sum = pseudoHeaderSum(src, dst, PROTO_UDP, ulen);
-  if (u16(m, p + 6) !== 0 && jsChecksum(m, p, ulen, sum) !== 0) {
-    return drop(d, DROP_UDP_BAD_CHECKSUM);
-  }
-  d[D_SRC_PORT] = u16(m, p);
-  d[D_DST_PORT] = u16(m, p + 2);
-  d[D_UDP_LEN] = ulen;
-  d[D_PAYLOAD_OFF] = p + 8;
-  d[D_PAYLOAD_LEN] = ulen - 8;
-  return 0;
-}
-
-/** TCP (RFC 9293 section 3.1): header, pseudo-header checksum, then the options. */
-function tcp(m: Uint8Array, p: number, n: number, src: number, dst: number, d: Int32Array): number {
-  d[D_KIND] = K_TCP;
-  if (n < 20) return drop(d, DROP_TCP_TRUNCATED);
-  const hlen = (m[p + 12]! >> 4) << 2;
-  if (hlen < 20 || hlen > n) return drop(d, DROP_TCP_BAD_HLEN);
-  if (jsChecksum(m, p, n, pseudoHeaderSum(src, dst, PROTO_TCP, n)) !== 0) {
-    return drop(d, DROP_TCP_BAD_CHECKSUM);
-  }
-  d[D_SRC_PORT] = u16(m, p);
-  d[D_DST_PORT] = u16(m, p + 2);
-  d[D_TCP_SEQ] = i32(m, p + 4);
-  d[D_TCP_ACK] = i32(m, p + 8);
-  d[D_TCP_HLEN] = hlen;
-  d[D_TCP_FLAGS] = m[p + 13]!;
-  d[D_TCP_WND] = u16(m, p + 14);
-  d[D_TCP_URG] = u16(m, p + 18);
-  d[D_PAYLOAD_OFF] = p + hlen;
-  d[D_PAYLOAD_LEN] = n - hlen;
-  return hlen > 20 ? options(m, p + 20, p + hlen, d) : 0;
-}
-
-/**
- * TCP options in `m[i, end)` (RFC 9293 section 3.2; MSS RFC 9293 3.7.1, window scale and
- * timestamps RFC 7323 sections 2.2 and 3.2, SACK RFC 2018 sections 2 and 3). Unknown kinds
- * are skipped by their length (RFC 9293 section 3.2 MUST). A later copy of an option
- * overwrites an earlier one. A known option of the wrong size is skipped too, and an illegal
- * length ends the parsing, the segment kept, as Linux does (RFC 9293 3.1 MUST-7: cope with an
- * illegal option length; found by the conformance bench).
- */
-function options(m: Uint8Array, i: number, end: number, d: Int32Array): number {
-  while (i < end) {
-    const kind = m[i]!;
-    if (kind === 0) break; // End of Option List
-    if (kind === 1) { // No-Operation
-      i++;
-      continue;
-    }
-    // A length of 0 or 1, or an option running past the header: stop parsing and keep the
-    // segment with the options read so far, as Linux (RFC 9293 3.1 MUST-7).
-    if (i + 1 >= end) break;
-    const olen = m[i + 1]!;
-    if (olen < 2 || i + olen > end) break;
-    switch (kind) {
-      case 2: // MSS
-        if (olen === 4) d[D_OPT_MSS] = u16(m, i + 2);
-        break;
-      case 3: // window scale
-        if (olen === 3) d[D_OPT_WS] = m[i + 2]!;
-        break;
-      case 4: // SACK permitted
-        if (olen === 2) d[D_OPT_SACK_OK] = 1;
-        break;
-      case 5: { // SACK: 1 to 4 blocks of two 32-bit edges
-        if (olen !== 10 && olen !== 18 && olen !== 26 && olen !== 34) break;
-        const count = (olen - 2) >> 3;
-        for (let k = 0; k < 2 * count; k++) d[D_OPT_SACK + k] = i32(m, i + 2 + 4 * k);
-        d[D_OPT_SACK_N] = count;
-        break;
-      }
-      case 8: // timestamps
-        if (olen !== 10) break;
-        d[D_OPT_TS] = 1;
-        d[D_OPT_TSVAL] = i32(m, i + 2);
-        d[D_OPT_TSECR] = i32(m, i + 6);
-        break;
-    }
-    i += olen;
-  }
   return 0;
 }

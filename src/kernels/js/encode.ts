@@ -6,8 +6,8 @@
  * Kinds: `K_ARP` (payload normally empty), `K_ICMP` (8-byte header: type, code, checksum,
  * D_ICMP_REST), `K_UDP`, `K_TCP`, and `K_IPV4_FRAGMENT` or `K_IPV4_OTHER` for a raw IPv4
  * payload carried with D_IP_PROTO (the payload is not checksummed). The IPv4 header is always
- * 20 bytes; D_VLAN >= 0 adds an 802.1Q tag. The WASM twin (asm/wire/encode.ts) writes the same
- * bytes.
+ * 20 bytes; D_VLAN >= 0 adds an 802.1Q tag. The IPv6 kinds (`K_ICMP6` ... `K_IPV6_OTHER`) are
+ * built by encode6.ts. The WASM twin (asm/wire/encode.ts) writes the same bytes.
  *
  * TCP options follow Linux's layout (tcp_options_write in net/ipv4/tcp_output.c):
  * - SYN: MSS; then SACK-permitted + timestamps, or NOP NOP timestamps, or NOP NOP
@@ -65,20 +65,25 @@ import {
   F_SYN,
   K_ARP,
   K_ICMP,
+  K_ICMP6,
   K_IPV4_FRAGMENT,
   K_IPV4_OTHER,
+  K_IPV6_OTHER,
   K_TCP,
   K_UDP,
 } from "../../wire/layout.ts";
 import { checkWireSpan, jsChecksum } from "./checksum.ts";
-import { PROTO_ICMP, PROTO_TCP, PROTO_UDP, pseudoHeaderSum } from "../../wire/checksum.ts";
+import { PROTO_ICMP, PROTO_TCP, PROTO_UDP } from "../../wire/checksum.ts";
+import { encode6 } from "./encode6.ts";
 
-function put16(m: Uint8Array, i: number, v: number): void {
+/** Write a big-endian 16-bit value. */
+export function put16(m: Uint8Array, i: number, v: number): void {
   m[i] = v >>> 8;
   m[i + 1] = v;
 }
 
-function put32(m: Uint8Array, i: number, v: number): void {
+/** Write a big-endian 32-bit value. */
+export function put32(m: Uint8Array, i: number, v: number): void {
   m[i] = v >>> 24;
   m[i + 1] = v >>> 16;
   m[i + 2] = v >>> 8;
@@ -183,6 +188,8 @@ export function jsEncode(
     arp(mem, payloadOff - 28, d);
     ethernet(mem, start, d, 0x0806);
     return start;
+  } else if (kind >= K_ICMP6 && kind <= K_IPV6_OTHER) {
+    return encode6(mem, d, payloadOff, payloadLen, eth);
   } else {
     return -ENC_BAD_KIND;
   }
@@ -195,29 +202,13 @@ export function jsEncode(
   const src = d[D_IP_SRC]!;
   const dst = d[D_IP_DST]!;
   let proto: number;
+  const addrs = (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff);
   if (kind === K_TCP) {
     proto = PROTO_TCP;
-    put16(mem, l4, d[D_SRC_PORT]!);
-    put16(mem, l4 + 2, d[D_DST_PORT]!);
-    put32(mem, l4 + 4, d[D_TCP_SEQ]!);
-    put32(mem, l4 + 8, d[D_TCP_ACK]!);
-    mem[l4 + 12] = l4h << 2; // data offset in 32-bit words, high nibble
-    mem[l4 + 13] = d[D_TCP_FLAGS]!;
-    put16(mem, l4 + 14, d[D_TCP_WND]!);
-    put16(mem, l4 + 16, 0);
-    put16(mem, l4 + 18, d[D_TCP_URG]!);
-    if (l4h > 20) writeOptions(mem, l4 + 20, d);
-    const sum = pseudoHeaderSum(src, dst, PROTO_TCP, l4len);
-    put16(mem, l4 + 16, jsChecksum(mem, l4, l4len, sum));
+    tcpHeader(mem, l4, l4h, l4len, addrs, d);
   } else if (kind === K_UDP) {
     proto = PROTO_UDP;
-    put16(mem, l4, d[D_SRC_PORT]!);
-    put16(mem, l4 + 2, d[D_DST_PORT]!);
-    put16(mem, l4 + 4, l4len);
-    put16(mem, l4 + 6, 0);
-    const sum = pseudoHeaderSum(src, dst, PROTO_UDP, l4len);
-    // RFC 768: a computed checksum of zero is sent as all ones (zero means "none").
-    put16(mem, l4 + 6, jsChecksum(mem, l4, l4len, sum) || 0xffff);
+    udpHeader(mem, l4, l4len, addrs, d);
   } else if (kind === K_ICMP) {
     proto = PROTO_ICMP;
     mem[l4] = d[D_ICMP_TYPE]!;
@@ -245,8 +236,49 @@ export function jsEncode(
   return start;
 }
 
+/**
+ * The TCP header with `desc`'s fields and options at `m[l4, l4 + l4h)` and its checksum over
+ * `l4len` bytes; `addrSum` is the pseudo-header's address sum (either family).
+ */
+export function tcpHeader(
+  m: Uint8Array,
+  l4: number,
+  l4h: number,
+  l4len: number,
+  addrSum: number,
+  d: Int32Array,
+): void {
+  put16(m, l4, d[D_SRC_PORT]!);
+  put16(m, l4 + 2, d[D_DST_PORT]!);
+  put32(m, l4 + 4, d[D_TCP_SEQ]!);
+  put32(m, l4 + 8, d[D_TCP_ACK]!);
+  m[l4 + 12] = l4h << 2; // data offset in 32-bit words, high nibble
+  m[l4 + 13] = d[D_TCP_FLAGS]!;
+  put16(m, l4 + 14, d[D_TCP_WND]!);
+  put16(m, l4 + 16, 0);
+  put16(m, l4 + 18, d[D_TCP_URG]!);
+  if (l4h > 20) writeOptions(m, l4 + 20, d);
+  put16(m, l4 + 16, jsChecksum(m, l4, l4len, addrSum + PROTO_TCP + l4len));
+}
+
+/** The UDP header at `m[l4, l4 + 8)` and its checksum over `l4len` bytes. */
+export function udpHeader(
+  m: Uint8Array,
+  l4: number,
+  l4len: number,
+  addrSum: number,
+  d: Int32Array,
+): void {
+  put16(m, l4, d[D_SRC_PORT]!);
+  put16(m, l4 + 2, d[D_DST_PORT]!);
+  put16(m, l4 + 4, l4len);
+  put16(m, l4 + 6, 0);
+  // RFC 768, RFC 8200 section 8.1: a computed zero is sent as all ones (zero means "none").
+  put16(m, l4 + 6, jsChecksum(m, l4, l4len, addrSum + PROTO_UDP + l4len) || 0xffff);
+}
+
 /** Ethernet II header (with the 802.1Q tag when D_VLAN >= 0) at `m[i, ...)`. */
-function ethernet(m: Uint8Array, i: number, d: Int32Array, type: number): void {
+export function ethernet(m: Uint8Array, i: number, d: Int32Array, type: number): void {
   put16(m, i, d[D_ETH_DST_HI]!);
   put32(m, i + 2, d[D_ETH_DST_LO]!);
   put16(m, i + 6, d[D_ETH_SRC_HI]!);

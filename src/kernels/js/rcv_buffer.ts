@@ -70,8 +70,25 @@ export class RcvBuffer {
   /** Inserts whose overlapping bytes differed from those held. */
   conflicts = 0;
 
-  constructor(readonly capacity: number, seq: number, private readonly pool: RingPool) {
+  constructor(public capacity: number, seq: number, private readonly pool: RingPool) {
     this.nxt = seq >>> 0;
+  }
+
+  /**
+   * Grow to `capacity` bytes (at least the current capacity). Held bytes keep their sequence
+   * numbers: the old ring is copied from `rdPos` on to the start of the new one, so every ring
+   * index relative to rdPos is unchanged. The window only grows (RFC 9293 3.8.6).
+   */
+  grow(capacity: number): void {
+    const old = this.ring, cap = this.capacity;
+    this.capacity = capacity;
+    if (old === null) return;
+    const ring = this.pool.take(capacity);
+    ring.set(old.subarray(this.rdPos, cap), 0);
+    ring.set(old.subarray(0, this.rdPos), cap - this.rdPos);
+    this.pool.give(old);
+    this.ring = ring;
+    this.rdPos = 0;
   }
 
   /** Free window from rcv.nxt. */

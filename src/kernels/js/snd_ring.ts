@@ -18,8 +18,22 @@ export class SndRing {
   /** Sequence number of the first byte held (u32). */
   head: number;
 
-  constructor(readonly capacity: number, seq: number, private readonly pool: RingPool) {
+  constructor(public capacity: number, seq: number, private readonly pool: RingPool) {
     this.head = seq >>> 0;
+  }
+
+  /** Grow to `capacity` bytes (at least the current one); the held bytes move to index 0. */
+  grow(capacity: number): void {
+    const old = this.ring, cap = this.capacity;
+    this.capacity = capacity;
+    if (old === null) return;
+    const ring = this.pool.take(capacity);
+    const first = Math.min(this.length, cap - this.rdPos);
+    ring.set(old.subarray(this.rdPos, this.rdPos + first), 0);
+    if (first < this.length) ring.set(old.subarray(0, this.length - first), first);
+    this.pool.give(old);
+    this.ring = ring;
+    this.rdPos = 0;
   }
 
   /** Append as much of src as fits; returns the count accepted. */

@@ -18,6 +18,7 @@ import type { BufferOps } from "../engine.ts";
 import { PKT_SIZE, SCRATCH } from "../../wire/layout.ts";
 import {
   checkCapacity,
+  checkGrow,
   checkSackMax,
   checkSeq,
   checkSndRange,
@@ -116,6 +117,14 @@ export class WasmBuffers implements BufferOps {
   rcvWindow(h: number): number {
     return this.wasm.rcvWindow(this.#r(h));
   }
+  rcvGrow(h: number, capacity: number): void {
+    checkGrow(capacity, this.rcvWindow(h) + this.rcvReadable(h));
+    try {
+      this.wasm.rcvGrow(h, capacity);
+    } catch (err) {
+      throw allocFailed(`the storage of a ${capacity}-byte receive buffer`, err);
+    }
+  }
   rcvRead(h: number, dst: Uint8Array): number {
     const w = this.wasm;
     this.#r(h);
@@ -213,6 +222,14 @@ export class WasmBuffers implements BufferOps {
   }
   sndFree(h: number): number {
     return this.wasm.sndFree(this.#s(h));
+  }
+  sndGrow(h: number, capacity: number): void {
+    checkGrow(capacity, this.sndFree(h) + this.sndLength(h));
+    try {
+      this.wasm.sndGrow(h, capacity);
+    } catch (err) {
+      throw allocFailed(`the storage of a ${capacity}-byte send ring`, err);
+    }
   }
   sndHead(h: number): number {
     return this.wasm.sndHead(this.#s(h)) >>> 0;
