@@ -59,6 +59,33 @@ export { Conn } from "./src/api/conn.ts";
 export type { ConnInfo } from "./src/api/conn.ts";
 export { Listener } from "./src/api/listener.ts";
 export { DatagramConn } from "./src/api/datagram.ts";
+export type {
+  ServeArgs,
+  StackHttpServer,
+  StackServeHandler,
+  StackServeHandlerInfo,
+  StackServeOptions,
+} from "./src/api/http_serve.ts";
+export type { StackFetchInit } from "./src/api/http_fetch.ts";
+export {
+  type StackConnectTlsOptions,
+  type StackListenTlsOptions,
+  type StackStartTlsOptions,
+  TlsListener,
+} from "./src/api/tls.ts";
+export { TlsConn, type TlsHandshakeInfo } from "./src/api/tls_conn.ts";
+export {
+  type NodeNetModule,
+  type StackListenOptions,
+  StackServer,
+  type StackServerOptions,
+} from "./src/api/node_net.ts";
+export {
+  type ConnectListener,
+  type StackConnectOptions,
+  StackSocket,
+  type StackSocketOptions,
+} from "./src/api/node_net_socket.ts";
 export type { DnsOptions, DnsRecordType, DnsResultMap, ResolveDnsOptions } from "./src/api/dns.ts";
 export { StackTrace, TRACE_LIMIT } from "./src/api/trace.ts";
 export type {

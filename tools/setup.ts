@@ -24,6 +24,7 @@ const NEEDED: ReadonlyArray<readonly [command: string, pkg: string]> = [
   ["slirp4netns", "slirp4netns"],
   ["ab", "apache2-utils"],
   ["nmap", "nmap"],
+  ["openssl", "openssl"],
   ["ethtool", "ethtool"],
   ["dnsmasq", "dnsmasq-base"],
 ];

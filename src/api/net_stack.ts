@@ -30,6 +30,11 @@ import { EPHEMERAL_FIRST } from "../iface/udp.ts";
 import { Conn } from "./conn.ts";
 import { Listener } from "./listener.ts";
 import { DatagramConn } from "./datagram.ts";
+import { type ServeArgs, serveArgs, serveHttp, type StackHttpServer } from "./http_serve.ts";
+import { stackFetch, type StackFetchInit } from "./http_fetch.ts";
+import * as tlsApi from "./tls.ts";
+import type { TlsConn } from "./tls_conn.ts";
+import { createNodeNet, type NodeNetModule } from "./node_net.ts";
 import {
   type DnsOptions,
   type DnsRecordType,
@@ -259,6 +264,40 @@ export class NetStack implements AsyncDisposable {
       throw mapLayerError(err, endpoint(ip, port));
     }
   }
+
+  // HTTP, TLS and node:net over the stack: thin delegations to http_*.ts, tls*.ts, node_net*.ts.
+
+  /** Serve HTTP/1.1 (HTTPS with `cert`/`key`) on the stack, shaped like `Deno.serve`. */
+  serve(...args: ServeArgs): StackHttpServer {
+    const [options, handler] = serveArgs(args);
+    return serveHttp(this, options, handler);
+  }
+
+  /** `fetch` for http: and https: URLs over the stack (`caCerts` for private CAs). */
+  fetch(input: string | URL | Request, init?: StackFetchInit): Promise<Response> {
+    return stackFetch(this, input, init);
+  }
+
+  /** Open a TLS connection, shaped like `Deno.connectTls`. */
+  connectTls(options: tlsApi.StackConnectTlsOptions): Promise<TlsConn> {
+    return tlsApi.connectTls(this, options);
+  }
+
+  /** Listen for TLS connections, shaped like `Deno.listenTls`. */
+  listenTls(options: tlsApi.StackListenTlsOptions): tlsApi.TlsListener {
+    return tlsApi.listenTls(this, options);
+  }
+
+  /** Upgrade a connection of this stack to TLS (client side), shaped like `Deno.startTls`. */
+  startTls(conn: Conn, options?: tlsApi.StackStartTlsOptions): Promise<TlsConn> {
+    return tlsApi.startTls(conn, options);
+  }
+
+  /** A `node:net`-compatible module over this stack, for npm clients that take a socket. */
+  nodeNet(): NodeNetModule {
+    return this.#nodeNet ??= createNodeNet(this);
+  }
+  #nodeNet: NodeNetModule | undefined;
 
   /**
    * Look up DNS records of `query`, shaped like `Deno.resolveDns`: A, AAAA, CAA, CNAME, MX,
