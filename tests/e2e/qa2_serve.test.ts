@@ -158,7 +158,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "qa2 serve: HTTPS with a throwaway CA for curl --cacert and openssl s_client -alpn",
+  name:
+    "qa2 serve: HTTPS with a throwaway CA for curl --cacert, openssl s_client -alpn, close_notify",
   ignore,
   async fn() {
     await inNamespace(async ({ ns, stack, certs }) => {
@@ -173,16 +174,35 @@ Deno.test({
         `curl -sS -m 10 --cacert ${certs.dir}/ca.pem -d x=1 https://${OURS}:8443/`,
       );
       assert.equal(post, "secure POST https:\n");
-      // The request goes after the handshake has settled (see the report: a request in the
-      // client's first flight after Finished is not answered yet).
+      // The request leaves with the client's Finished (TLS 1.3) and asks to close: the answer
+      // and close_notify must both arrive (they were lost when the TLS layer destroyed the TCP
+      // socket while its last writes were still batched).
       const s = await sh(
         ns,
-        `(sleep 1; printf 'GET / HTTP/1.1\\r\\nHost: a\\r\\nConnection: close\\r\\n\\r\\n'; sleep 2) | timeout 10 openssl s_client -connect ${OURS}:8443 -alpn h2,http/1.1 -CAfile ${certs.dir}/ca.pem 2>&1 || true`,
+        `printf 'GET / HTTP/1.1\\r\\nHost: a\\r\\nConnection: close\\r\\n\\r\\n' | timeout 10 openssl s_client -connect ${OURS}:8443 -alpn h2,http/1.1 -CAfile ${certs.dir}/ca.pem -ign_eof 2>&1`,
       );
+      assert.doesNotMatch(s, /unexpected eof/, s);
       assert.match(s, /ALPN protocol: http\/1\.1/, s);
       assert.match(s, /Verify return code: 0/, s);
       assert.match(s, /secure GET https:/, s);
       await server.shutdown();
+      // listenTls: write and close() as Deno.TlsConn: the reply, then close_notify.
+      const listener = stack.listenTls({ port: 853, cert: certs.cert, key: certs.key });
+      const client = ns.run([
+        "sh",
+        "-c",
+        `(printf 'ping\\n'; sleep 3) | timeout 10 openssl s_client -connect ${OURS}:853 -CAfile ${certs.dir}/ca.pem -quiet 2>&1`,
+      ]);
+      const conn = await listener.accept();
+      const buf = new Uint8Array(16);
+      assert.equal(await conn.read(buf), 5);
+      await conn.write(new TextEncoder().encode("pong\n"));
+      conn.close();
+      const r = await client;
+      assert.equal(r.code, 0, r.stdout);
+      assert.match(r.stdout, /pong/);
+      assert.doesNotMatch(r.stdout, /unexpected eof/);
+      listener.close();
     });
   },
 });
