@@ -9,7 +9,7 @@
  * the ratio to the same run's veth row and the CPU the measuring process used per Gbit/s.
  *
  *   deno run -A bench/e2e.ts [--seconds 5] [--runs 3] [--quick] [--only <text>]
- *     [--no-profile] [--json out.json]
+ *     [--no-profile] [--json out.json] [--gateway]
  *
  * Bulk rows stop at 1 GiB or `--seconds`, whichever comes first, after a 32 MiB warm-up (past
  * slow start, buffers grown). Latency rows run min(3, seconds) seconds each. `--quick` is a
@@ -35,6 +35,7 @@ import { benchScript, lastJson } from "./e2e_peers.ts";
 import { newestProfile, summariseProfile } from "./e2e_profile.ts";
 import { slirpApp, slirpLatency, vethApp, vethLatency } from "./e2e_refs.ts";
 import { renderTable, type Row, type Unit } from "./e2e_table.ts";
+import { gatewayBench } from "./gateway.ts";
 
 const { values: args } = parseArgs({
   args: Deno.args,
@@ -45,6 +46,8 @@ const { values: args } = parseArgs({
     only: { type: "string" },
     "no-profile": { type: "boolean", default: false },
     json: { type: "string" },
+    // Also the gateway table of bench/gateway.ts (ours vs slirp4netns), same runs.
+    gateway: { type: "boolean", default: false },
   },
 });
 
@@ -360,6 +363,9 @@ if (import.meta.main) {
   );
   console.log(renderTable(rows.filter((r) => r.note !== "filtered out by --only")));
   if (args.json) await Deno.writeTextFile(args.json, JSON.stringify(rows, null, 2));
+  if (args.gateway) {
+    console.log(`\n${await gatewayBench({ mb: quick ? 32 : 200, runs, mtus: [1500, 65520] })}`);
+  }
   if (!args["no-profile"] && (!only || "receive send profile".includes(only))) {
     console.log(`\n${await profileRuns()}`);
   }

@@ -7,7 +7,8 @@
  * trip of 1-byte requests on one connection (TCP_NODELAY) and connections per second (connect,
  * 1-byte exchange, close).
  *
- *   deno task bench:gateway [--mb=N] [--runs=N] [--mtu=1500,65520]
+ *   deno task bench:gateway [--mb=N] [--runs=N] [--mtu=1500,65520] [--cases=down,up,rr,crr]
+ *     [--only=ours|slirp4netns] [--cpu-prof-dir=DIR (profiles our gateway process)]
  *
  * Needs root, /dev/net/tun, python3 and slirp4netns. Traffic goes only to 127.0.0.1.
  *
@@ -88,12 +89,18 @@ print(n, dt)
 
 type Kind = "ours" | "slirp4netns";
 
-async function startGateway(kind: Kind, ns: Netns, mtu: number): Promise<Deno.ChildProcess> {
+async function startGateway(
+  kind: Kind,
+  ns: Netns,
+  mtu: number,
+  prof: string | undefined,
+): Promise<Deno.ChildProcess> {
   const path = `/var/run/netns/${ns.name}`;
   const args = kind === "ours"
     ? [
       "run",
       "-A",
+      ...(prof ? ["--cpu-prof", `--cpu-prof-dir=${prof}`] : []),
       new URL("../tools/gateway.ts", import.meta.url).pathname,
       "--configure",
       `--mtu=${mtu}`,
@@ -143,22 +150,31 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      mb: { type: "string", default: "200" },
-      runs: { type: "string", default: "3" },
-      mtu: { type: "string", default: "1500,65520" },
-    },
-  });
+/** Options of `gatewayBench` (the command line's flags). */
+export interface GatewayBenchOptions {
+  /** MiB per bulk transfer. */
+  mb: number;
+  /** Runs per case and gateway (medians). */
+  runs: number;
+  /** MTUs to test (request/response and connection rows at 1500 only). */
+  mtus: number[];
+  /** Cases to run (default all). */
+  cases?: Mode[];
+  /** Run one gateway only. */
+  only?: Kind;
+  /** Write `--cpu-prof` profiles of our gateway process here. */
+  cpuProfDir?: string;
+}
+
+/**
+ * Run the gateway benchmark and return its table (markdown), or a one-line note when TAP is
+ * not available here. Also used by `bench/e2e.ts --gateway`.
+ */
+export async function gatewayBench(o: GatewayBenchOptions): Promise<string> {
   const why = tapAvailable();
-  if (why !== null) {
-    console.log(`bench:gateway skipped: ${why}`);
-    return;
-  }
-  const size = Number(values.mb) << 20;
-  const runs = Number(values.runs);
+  if (why !== null) return `bench:gateway skipped: ${why}`;
+  const size = o.mb << 20;
+  const runs = o.runs;
   const server = new Deno.Command("python3", {
     args: ["-c", SERVER, `${size}`],
     stdin: "null",
@@ -170,18 +186,21 @@ async function main(): Promise<void> {
   reader.releaseLock();
   const rows: string[] = [];
   try {
-    for (const mtu of values.mtu!.split(",").map(Number)) {
-      const modes: Mode[] = mtu === 1500 ? ["down", "up", "rr", "crr"] : ["down", "up"];
+    for (const mtu of o.mtus) {
+      const modes = (o.cases ?? (Object.keys(CASES) as Mode[])).filter((m) =>
+        mtu === 1500 || m === "down" || m === "up"
+      );
       for (const mode of modes) {
         const got: Record<Kind, number[]> = { ours: [], slirp4netns: [] };
         for (let i = 0; i < runs; i++) {
           for (
             const kind of (i % 2 ? ["slirp4netns", "ours"] : ["ours", "slirp4netns"]) as Kind[]
           ) {
+            if (o.only && o.only !== kind) continue;
             const ns = await createNetns("dgwb-");
             let gw: Deno.ChildProcess | null = null;
             try {
-              gw = await startGateway(kind, ns, mtu);
+              gw = await startGateway(kind, ns, mtu, o.cpuProfDir);
               got[kind].push(await once(ns, mode, port, size));
             } finally {
               if (gw) {
@@ -192,13 +211,15 @@ async function main(): Promise<void> {
             }
           }
         }
-        const o = median(got.ours), s = median(got.slirp4netns);
+        const ours = got.ours.length ? median(got.ours) : NaN;
+        const slirp = got.slirp4netns.length ? median(got.slirp4netns) : NaN;
         const what = CASES[mode].what;
         rows.push(
-          `| ${mtu} | ${what} | ${o.toFixed(2)} | ${s.toFixed(2)} | ${(o / s).toFixed(2)}x | ` +
-            `${got.ours.map((x) => x.toFixed(2)).join(" ")} / ${
-              got.slirp4netns.map((x) => x.toFixed(2)).join(" ")
-            } |`,
+          `| ${mtu} | ${what} | ${ours.toFixed(2)} | ${slirp.toFixed(2)} | ${
+            (ours / slirp).toFixed(2)
+          }x | ${got.ours.map((x) => x.toFixed(2)).join(" ")} / ${
+            got.slirp4netns.map((x) => x.toFixed(2)).join(" ")
+          } |`,
         );
         console.error(rows.at(-1));
       }
@@ -207,13 +228,43 @@ async function main(): Promise<void> {
     server.kill("SIGKILL");
     await server.status;
   }
+  return [
+    `Gateway (bench/gateway.ts), ${o.mb} MiB per transfer, python 64 KiB sender/receiver on ` +
+    `127.0.0.1, medians of ${runs}, ours and slirp4netns alternating in the same run`,
+    "",
+    "| MTU | case | ours | slirp4netns | ours/slirp | runs (ours / slirp) |",
+    "|---|---|---|---|---|---|",
+    ...rows,
+  ].join("\n");
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      mb: { type: "string", default: "200" },
+      runs: { type: "string", default: "3" },
+      mtu: { type: "string", default: "1500,65520" },
+      cases: { type: "string", default: "down,up,rr,crr" },
+      only: { type: "string" },
+      "cpu-prof-dir": { type: "string" },
+    },
+  });
+  const cases = values.cases!.split(",");
+  for (const c of cases) if (!(c in CASES)) throw new TypeError(`Unknown case ${c}`);
+  if (values.only !== undefined && values.only !== "ours" && values.only !== "slirp4netns") {
+    throw new TypeError(`--only must be ours or slirp4netns, got ${values.only}`);
+  }
   console.log(
-    `\nGateway throughput, ${values.mb} MiB per transfer, python 64 KiB sender/receiver on ` +
-      `127.0.0.1, medians of ${runs}\n`,
+    "\n" + await gatewayBench({
+      mb: Number(values.mb),
+      runs: Number(values.runs),
+      mtus: values.mtu!.split(",").map(Number),
+      cases: cases as Mode[],
+      only: values.only as Kind | undefined,
+      cpuProfDir: values["cpu-prof-dir"],
+    }),
   );
-  console.log("| MTU | case | ours | slirp4netns | ours/slirp | runs (ours / slirp) |");
-  console.log("|---|---|---|---|---|---|");
-  for (const r of rows) console.log(r);
 }
 
 if (import.meta.main) await main();

@@ -19,7 +19,8 @@ export interface GatewayLimits {
   /**
    * Bytes read per direction of a relayed TCP connection at a time (one buffer each way).
    * Default 262144: with 64 KiB the relay moved host-to-guest bulk data at about half the
-   * rate (bench/gateway.ts).
+   * rate (bench/gateway.ts). A direction's buffer starts at 16 KiB (or this bound, if
+   * smaller) and grows 4x per read that fills it, up to this bound.
    */
   relayBufferBytes: number;
   /** UDP flows (guest address and port to a destination) at once. Default 1024. */

@@ -1,8 +1,9 @@
 /**
  * Relaying one TCP connection's bytes both ways between two connection-shaped objects (our
- * stack's `Conn` and a host `Deno.Conn`): one bounded buffer per direction, each write awaited
- * before the next read (backpressure), a read end passed on as `closeWrite` (half-close,
- * RFC 9293 3.6), and an error on either side ending both.
+ * stack's `Conn` and a host `Deno.Conn`): one bounded buffer per direction (16 KiB at first,
+ * growing while reads fill it), each write awaited before the next read (backpressure), a read
+ * end passed on as `closeWrite` (half-close, RFC 9293 3.6), and an error on either side ending
+ * both.
  *
  * @module
  */
@@ -25,19 +26,26 @@ export interface RelayResult {
   clean: boolean;
 }
 
+/** The first read buffer of a direction; it grows 4x per full read up to the relay's bound. */
+export const RELAY_FIRST_BUFFER = 16384;
+
 async function pipe(
   from: RelayEnd,
   to: RelayEnd,
   bufBytes: number,
   moved: (n: number) => void,
 ): Promise<void> {
-  const buf = new Uint8Array(bufBytes);
+  // Small at first: most connections move a few kilobytes (requests, replies), and a fresh
+  // 256 KiB buffer each way cost every short connection half a megabyte zeroed and collected.
+  // A bulk direction fills its reads and reaches `bufBytes` after two of them.
+  let buf = new Uint8Array(Math.min(bufBytes, RELAY_FIRST_BUFFER));
   for (;;) {
     const n = await from.read(buf);
     if (n === null) break;
     let off = 0;
     while (off < n) off += await to.write(buf.subarray(off, n));
     moved(n);
+    if (n === buf.length && n < bufBytes) buf = new Uint8Array(Math.min(bufBytes, 4 * n));
   }
   await to.closeWrite();
 }
