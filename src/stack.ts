@@ -131,6 +131,8 @@ export class Driver<T extends DriverTcp = DriverTcp> {
   #kickPending = false;
   #continuePending = false;
   #microRun = 0;
+  /** The application has work queued (accepts): the next continued pass yields first. */
+  #appFirst = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = Infinity;
   #yieldTimer: ReturnType<typeof setImmediate> | undefined;
@@ -193,11 +195,27 @@ export class Driver<T extends DriverTcp = DriverTcp> {
    */
   kick(): void {
     if (this.#kickPending || this.#closed) return;
+    if (this.#appFirst) {
+      this.#continue(); // the application catches up first; the next turn flushes this
+      return;
+    }
     this.#kickPending = true;
     queueMicrotask(() => {
       this.#kickPending = false;
       this.#service();
     });
+  }
+
+  /**
+   * The application has work the stack made (connections to accept): the next continued pass
+   * waits for a macrotask turn, so that every pending continuation (an accept loop takes a few
+   * promise hops per connection) runs first; kicks wait for that turn too. Without it a
+   * connection burst filled the accept queue during a run of microtask passes (continued
+   * batches, and the kicks of the application's own writes) and the listener dropped
+   * handshakes (issue 17).
+   */
+  deferToApp(): void {
+    if (!this.clock.virtual) this.#appFirst = true;
   }
 
   /**
@@ -326,6 +344,7 @@ export class Driver<T extends DriverTcp = DriverTcp> {
 
   /** Run another pass soon: in a microtask, or after a macrotask turn now and then. */
   #continue(): void {
+    if (this.#appFirst) this.#microRun = MICRO_RUN;
     if (++this.#microRun < MICRO_RUN) {
       // Readers woken by this batch run first (their continuations are already queued), so
       // the application drains the receive buffer between batches and the window stays open.
@@ -344,6 +363,7 @@ export class Driver<T extends DriverTcp = DriverTcp> {
       this.#yieldTimer = setImmediate(() => {
         this.#yieldTimer = undefined;
         this.#microRun = 0;
+        this.#appFirst = false; // every continuation queued before this turn has run
         this.#service();
       });
     }

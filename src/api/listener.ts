@@ -11,6 +11,9 @@ import { netAddr } from "./addr.ts";
 import { Conn } from "./conn.ts";
 import { WakeList } from "./wake.ts";
 
+/** Connections waiting for accept() that make the driver let the application catch up. */
+const APP_BEHIND = 64;
+
 /**
  * A listening TCP socket on our stack. Get one from `stack.listen()`.
  *
@@ -55,7 +58,11 @@ export class Listener implements AsyncIterable<Conn>, Disposable {
     this.#driver = driver;
     this.#tl = tl;
     this.addr = netAddr("tcp", tl.localIp, tl.localPort);
-    tl.onAcceptable = () => this.#wake.wakeAll();
+    tl.onAcceptable = () => {
+      this.#wake.wakeAll();
+      // A batch's worth waiting: the accept loop runs before the next batch (stack.ts).
+      if (tl.pending >= APP_BEHIND) driver.deferToApp();
+    };
     this.#unhook = driver.onClose(() => {
       this.#closed = true;
       this.#wake.wakeAll();

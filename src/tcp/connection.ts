@@ -144,7 +144,7 @@ export class TcpConnection implements TcpHandle {
   /** @internal made by a listener (passive open) */ passive = false;
   /** @internal listener while not yet accepted */ listener: {
     onConnDone(c: TcpConnection, ok: boolean): void;
-    synRetryLimit(): number;
+    synRetryLimit(now: number): number;
   } | null = null;
   /** @internal send sequence space */ readonly snd: SendSpace = new SendSpace();
   /** @internal receive sequence space */ readonly rcv: RecvSpace = new RecvSpace();

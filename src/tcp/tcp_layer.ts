@@ -375,8 +375,11 @@ export class TcpLayer implements TcpHandler {
    */
   unreachable(remoteIp: number, _now: number): void {
     const ip = remoteIp >>> 0;
-    for (const c of [...this.#conns.all]) {
-      if (c.remoteIp !== ip) continue;
+    // The few toward `ip` are picked first (closing changes the table), without copying the
+    // whole table per failed address: a flood from spoofed on-link sources fails hundreds.
+    const toward: TcpConnection[] = [];
+    for (const c of this.#conns.all) if (c.remoteIp === ip) toward.push(c);
+    for (const c of toward) {
       if (c.state === "SYN-SENT") c.toClosed(new TcpError("unreachable", "Host unreachable"));
       else if (c.state === "SYN-RECEIVED" && c.passive) {
         this.#count("tcp-syn-recv-unreachable");

@@ -69,7 +69,7 @@ function onRto(c: TcpConnection, now: number): void {
   const st = c.st;
   if (st === "SYN-SENT" || st === "SYN-RECEIVED") {
     // A half-open connection of a listener under SYN pressure gets fewer retries (Linux).
-    const limit = c.listener ? c.listener.synRetryLimit() : c.opt.synRetries;
+    const limit = c.listener ? c.listener.synRetryLimit(now) : c.opt.synRetries;
     if (++c.timers.retries > limit) {
       if (c.passive) c.toClosed(null);
       else timedOut(c);

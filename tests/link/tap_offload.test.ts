@@ -212,6 +212,10 @@ Deno.test("gso: a single segment goes out as it came; other flows and flags are 
   const udp = udpFrame({}, { src: 1, dst: 2 }, 1, 2, new Uint8Array(100));
   assert.equal(m.offer(udp, 0, udp.length), false, "UDP");
   assert.equal(m.count, 0);
+  // A pushed segment with nothing held ends the merge before it starts: written as it is.
+  const pushed = segment(0, 1, { flags: 0x18 });
+  assert.equal(m.offer(pushed, 0, pushed.length), false, "PSH, nothing held");
+  assert.equal(m.count, 0);
 });
 
 // ---- Through a TAP device with offloads, against the kernel in a namespace

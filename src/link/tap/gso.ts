@@ -97,6 +97,9 @@ export class SegmentMerger {
     const flags = f[off + L4 + 13]!;
     const seq = readU32(f, off + L4 + 4);
     if (this.#count === 0) {
+      // A pushed segment ends a merge before it starts: sent as it is, not copied and held
+      // (the one-byte replies of a connection burst are all such).
+      if (flags & F_PSH) return false;
       this.buf.set(f.subarray(off, off + len), 0);
       this.#len = len;
       this.#count = 1;
