@@ -253,7 +253,10 @@ export class StackSocket extends Duplex {
     this.#clearTimer();
     if (this.#conn) {
       if (err) this.#conn.abort();
-      else this.#conn.close();
+      else {
+        this.#writer?.flushNow();
+        this.#conn.close();
+      }
     }
     callback(err);
   }

@@ -71,6 +71,15 @@ export class WriteBatcher {
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
+  /**
+   * Hand what waits to the connection now (before a close): a real socket's `write()` reaches
+   * the kernel at once, so `destroy()` after `write()` still sends it (TLS close_notify and a
+   * last response written just before the TLS layer destroys its transport).
+   */
+  flushNow(): void {
+    if (this.#scheduled) this.#flush();
+  }
+
   #flush(): void {
     this.#scheduled = false;
     if (this.#pendingBytes === 0 || this.#failed) return;

@@ -224,7 +224,12 @@ export class TlsConn implements Disposable {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#sock.destroy();
+    const sock = this.#sock;
+    if (this.#secured && !this.#error && sock.writable && !sock.destroyed) {
+      // As Deno.TlsConn.close(): close_notify (RFC 8446 6.1) goes before the TCP close, so the
+      // peer sees an orderly end, not a truncation ("unexpected eof" in OpenSSL).
+      sock.end(() => sock.destroy());
+    } else sock.destroy();
     const list = this.#wakers;
     this.#wakers = [];
     for (const w of list) w();
