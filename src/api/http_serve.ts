@@ -51,6 +51,13 @@ export interface StackServeOptions {
   key?: string;
   /** Idle keep-alive connections are closed after this many ms (default 5000, as node:http). */
   keepAliveTimeout?: number;
+  /**
+   * A connection must deliver a complete request header within this many ms of arriving, and of
+   * its previous response ending, or it is closed (default 60000, as node:http's
+   * `headersTimeout`): a client that sends half a header and stalls cannot hold a connection
+   * forever.
+   */
+  headersTimeout?: number;
 }
 
 /** The server `stack.serve` returns, shaped like `Deno.HttpServer`. */
@@ -136,6 +143,26 @@ export function serveHttp(
     get: () => !state.shuttingDown,
     configurable: true,
   });
+  // Header deadline per connection (node:http applies its own only to servers it listens with).
+  const headersTimeout = options.headersTimeout ?? 60_000;
+  if (!(headersTimeout > 0)) throw new RangeError(`Invalid headersTimeout: ${headersTimeout}`);
+  const headerTimers = new Map<Duplex, ReturnType<typeof setTimeout>>();
+  const disarm = (s: Duplex): void => {
+    const t = headerTimers.get(s);
+    if (t !== undefined) clearTimeout(t);
+    headerTimers.delete(s);
+  };
+  const arm = (s: Duplex): void => {
+    disarm(s);
+    if (s.destroyed) return;
+    headerTimers.set(
+      s,
+      setTimeout(() => {
+        headerTimers.delete(s);
+        s.destroy();
+      }, headersTimeout),
+    );
+  };
   const net = host.nodeNet();
   const port = options.port ?? 8000;
   // noDelay as Deno.serve and node:http: streamed chunks leave at once (no Nagle delay).
@@ -144,6 +171,8 @@ export function serveHttp(
     (socket) => {
       state.add(socket);
       if (!context) {
+        arm(socket);
+        socket.once("close", () => disarm(socket));
         httpServer.emit("connection", socket);
         return;
       }
@@ -154,11 +183,19 @@ export function serveHttp(
       });
       rawOf.set(secured, socket);
       pauseUnderneath(secured, socket);
-      secured.once("close", () => socket.destroy());
+      secured.once("close", () => {
+        disarm(secured);
+        socket.destroy();
+      });
+      arm(secured);
       httpServer.emit("connection", secured);
     },
   );
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse, expect: boolean) => {
+    // A whole header arrived: no deadline while the request runs; a new one once it is answered.
+    const conn = req.socket as Duplex;
+    disarm(conn);
+    res.once("finish", () => arm(conn));
     void handleRequest(req, res, expect, {
       scheme,
       fallbackHost: `${host.address}:${port}`,

@@ -214,3 +214,40 @@ Deno.test("http serve: port 0 picks a free port; the stack fetches itself over l
   assert.equal(await (await s.b.fetch(`http://127.0.0.1:${port}/`)).text(), `127.0.0.1:${port}`);
   await server.shutdown();
 });
+
+Deno.test("http serve: a half-sent header is cut off after headersTimeout; others are served", async () => {
+  await using s = await stackPair();
+  const server = s.b.serve({ port: 81, headersTimeout: 300, ...quiet }, () => new Response("ok"));
+  // A client that sends half a request header and stalls.
+  using stalled = await s.a.connect({ hostname: B, port: 81 });
+  await stalled.write(enc.encode("GET / HTTP/1.1\r\nHost: x\r\n"));
+  // A well-behaved client on a second connection is answered meanwhile.
+  const res = await s.a.fetch(`http://${B}:81/`);
+  assert.equal(await res.text(), "ok");
+  // The stalled connection is closed by the server (EOF or reset), within a bounded time.
+  const buf = new Uint8Array(64);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const limit = new Promise<string>((r) =>
+    timer = setTimeout(() => r("still open after 5 s"), 5000)
+  );
+  const end = await Promise.race([stalled.read(buf).catch(() => null), limit]);
+  clearTimeout(timer);
+  assert.equal(end, null);
+  // A keep-alive connection that answered one request gets a new deadline for the next header.
+  using kept = await s.a.connect({ hostname: B, port: 81 });
+  await kept.write(enc.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\n"));
+  let text = "";
+  for (;;) {
+    const n = await kept.read(buf).catch(() => null);
+    if (n === null) break;
+    text += new TextDecoder().decode(buf.subarray(0, n));
+  }
+  assert.match(text, /^HTTP\/1\.1 200 OK/);
+  assert.equal(text.split("HTTP/1.1 200").length, 2); // one answer, then the cut
+  assert.throws(
+    () => s.b.serve({ port: 82, headersTimeout: 0, ...quiet }, () => new Response()),
+    RangeError,
+  );
+  await server.shutdown();
+  await server.finished;
+});
