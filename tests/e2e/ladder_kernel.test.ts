@@ -1,7 +1,7 @@
 /**
- * `deno task ladder` and `deno task plot` on live captures of real tools: tcpdump (classic pcap)
- * and tshark (pcapng, its default) record the kernel's curl downloading from our stack on a TAP
- * device in a namespace of the test's own. Both files read the same, the kernel's SYN options
+ * `deno task ladder` and `deno task plot` on captures of real tools: tcpdump (classic pcap)
+ * records the kernel's curl downloading from our stack on a TAP device in a namespace of the
+ * test's own, and tshark rewrites it as pcapng (its default format). Both files read the same, the kernel's SYN options
  * are spelled out, every data segment is drawn. Needs root and /dev/net/tun (skips otherwise;
  * fails when TCPIP_REQUIRE_TAP=1).
  */
@@ -62,6 +62,8 @@ Deno.test({
                 "-Z",
                 "root",
                 "--immediate-mode",
+                "-B",
+                "32768",
                 "-i",
                 ifname,
                 "-U",
@@ -71,12 +73,7 @@ Deno.test({
               ],
               { stderr: "piped" },
             );
-            const shark = ns.spawn(
-              ["tshark", "-i", ifname, "-w", `${dir}/shark.pcapng`, "-f", "tcp"],
-              { stderr: "piped" },
-            );
             await waitFor(dump.stderr, /listening on/, 15_000);
-            await waitFor(shark.stderr, /Capturing on/, 15_000);
             // A capture is up to date once it holds the latest probe: a SYN to a closed port.
             const probes = async (f: string): Promise<number> => {
               try {
@@ -87,10 +84,7 @@ Deno.test({
                 return 0; // not written yet
               }
             };
-            const counts = async () => [
-              await probes(`${dir}/dump.pcap`),
-              await probes(`${dir}/shark.pcapng`),
-            ];
+            const counts = async () => [await probes(`${dir}/dump.pcap`)];
             const sync = async (): Promise<void> => {
               for (let i = 0; i < 20; i++) {
                 const before = await counts();
@@ -98,10 +92,10 @@ Deno.test({
                 for (let j = 0; j < 5; j++) {
                   await new Promise((r) => setTimeout(r, 200));
                   const now = await counts();
-                  if (now[0]! > before[0]! && now[1]! > before[1]!) return;
+                  if (now[0]! > before[0]!) return;
                 }
               }
-              throw new Error("tcpdump and tshark did not catch up within 20 s");
+              throw new Error("tcpdump did not catch up within 20 s");
             };
             await sync();
             const listener = stack.listen({ port: 80 });
@@ -121,15 +115,21 @@ Deno.test({
             listener.close();
             assert.equal(curl.stdout, `200 ${BODY}`, curl.stderr);
             await sync(); // the last ACKs and FINs are in both files
-            for (const p of [dump, shark]) {
-              p.kill("SIGINT");
-              await p.status;
-            }
+            dump.kill("SIGINT");
+            await dump.status;
           } finally {
             await stack.close();
           }
         },
       );
+      // tshark writes the same frames as pcapng, its default format. (Two live captures side by
+      // side do not always hold the same frames: one may drop a few under load.)
+      const conv = await new Deno.Command("tshark", {
+        args: ["-r", `${dir}/dump.pcap`, "-F", "pcapng", "-w", `${dir}/shark.pcapng`],
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      assert.equal(conv.code, 0, new TextDecoder().decode(conv.stderr));
       const a = captureSegments(await Deno.readFile(`${dir}/dump.pcap`));
       const b = captureSegments(await Deno.readFile(`${dir}/shark.pcapng`));
       const key = (s: { src: string; seq: number; ack: number; len: number; flags: number }) =>
