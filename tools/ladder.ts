@@ -9,7 +9,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { PcapError, readCaptureFile } from "./pcap_read.ts";
+import { readCaptureFile, runCaptureCli } from "./pcap_read.ts";
 import { explainLadder, relativeSeq, splitConnections } from "./ladder_lib.ts";
 
 const USAGE = "usage: deno task ladder capture.pcap [--conn N] [--max N] [--no-time] [--relative]";
@@ -62,18 +62,4 @@ async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) {
-  try {
-    Deno.exit(await main(Deno.args));
-  } catch (err) {
-    if (
-      err instanceof PcapError || err instanceof RangeError ||
-      err instanceof Deno.errors.NotFound ||
-      (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")
-    ) {
-      console.error(`ladder: ${(err as Error).message}`);
-      Deno.exit(2);
-    }
-    throw err;
-  }
-}
+if (import.meta.main) await runCaptureCli("ladder", main);

@@ -202,3 +202,26 @@ export function captureSegments(bytes: Uint8Array, name = "capture"): CaptureSeg
 export async function readCaptureFile(path: string): Promise<CaptureSegments> {
   return captureSegments(await Deno.readFile(path), path);
 }
+
+/**
+ * Run a capture command's `main` and exit with its code; a user's mistake (a bad capture, a
+ * missing file, a bad option) prints `name: message` and exits 2 instead of a stack trace.
+ */
+export async function runCaptureCli(
+  name: string,
+  main: (args: string[]) => Promise<number>,
+): Promise<never> {
+  try {
+    return Deno.exit(await main(Deno.args));
+  } catch (err) {
+    if (
+      err instanceof PcapError || err instanceof RangeError ||
+      err instanceof Deno.errors.NotFound ||
+      (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")
+    ) {
+      console.error(`${name}: ${(err as Error).message}`);
+      return Deno.exit(2);
+    }
+    throw err;
+  }
+}

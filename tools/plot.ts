@@ -8,7 +8,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { PcapError, readCaptureFile } from "./pcap_read.ts";
+import { readCaptureFile, runCaptureCli } from "./pcap_read.ts";
 import { splitConnections } from "./ladder_lib.ts";
 import { plotSvg } from "./plot_svg.ts";
 import { intOption } from "./ladder.ts";
@@ -53,18 +53,4 @@ async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) {
-  try {
-    Deno.exit(await main(Deno.args));
-  } catch (err) {
-    if (
-      err instanceof PcapError || err instanceof RangeError ||
-      err instanceof Deno.errors.NotFound ||
-      (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")
-    ) {
-      console.error(`plot: ${(err as Error).message}`);
-      Deno.exit(2);
-    }
-    throw err;
-  }
-}
+if (import.meta.main) await runCaptureCli("plot", main);
