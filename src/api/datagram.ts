@@ -7,7 +7,7 @@
 
 import type { Driver } from "../stack.ts";
 import type { UdpSocket } from "../iface/udp.ts";
-import { endpoint, netAddr, parseIpv4 } from "./addr.ts";
+import { endpoint, formatIp6, netAddr, parseIpLiteral } from "./addr.ts";
 import { mapLayerError } from "./errors.ts";
 import { WakeList } from "./wake.ts";
 
@@ -49,7 +49,12 @@ export class DatagramConn
   constructor(driver: Driver, sock: UdpSocket) {
     this.#driver = driver;
     this.#sock = sock;
-    this.addr = netAddr("udp", sock.localIp, sock.localPort);
+    this.addr = netAddr(
+      "udp",
+      sock.localIp,
+      sock.localPort,
+      (ip) => driver.iface.formatAddress(ip),
+    );
     sock.onReadable = () => this.#wake.wakeAll();
     this.#unhook = driver.onClose(() => {
       this.#closed = true;
@@ -75,24 +80,36 @@ export class DatagramConn
           p.set(data.subarray(0, n));
           data = p.subarray(0, n) as Uint8Array<ArrayBuffer>;
         }
-        return [data, netAddr("udp", d.remoteIp, d.remotePort)];
+        const from = d.remoteIp6
+          ? { transport: "udp" as const, hostname: formatIp6(d.remoteIp6), port: d.remotePort }
+          : netAddr("udp", d.remoteIp, d.remotePort);
+        return [data, from];
       }
       await this.#wake.wait();
     }
   }
 
-  /** Send `data` to `addr` (a dotted-quad hostname). Resolves the number of bytes sent. */
+  /** Send `data` to `addr` (an IPv4 or IPv6 literal hostname). Resolves the number of bytes sent. */
   send(data: Uint8Array, addr: Deno.NetAddr): Promise<number> {
     if (this.#closed) {
       return Promise.reject(
         new Deno.errors.BadResource(`UDP socket on port ${this.addr.port} is closed`),
       );
     }
-    const ip = parseIpv4(addr.hostname);
+    let ip: number | Uint8Array | null;
+    try {
+      ip = parseIpLiteral(addr.hostname);
+      if (ip === null) throw new TypeError(`Cannot send to "${addr.hostname}": not an IP address`);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     try {
       this.#sock.send(data, ip, addr.port);
     } catch (err) {
-      return Promise.reject(mapLayerError(err, endpoint(ip, addr.port)));
+      const where = typeof ip === "number"
+        ? endpoint(ip, addr.port)
+        : `[${formatIp6(ip)}]:${addr.port}`;
+      return Promise.reject(mapLayerError(err, where));
     }
     this.#driver.kick();
     return Promise.resolve(data.length);

@@ -28,6 +28,7 @@ import {
   D_ETH_DST_HI,
   D_ETH_DST_LO,
   D_ETHERTYPE,
+  D_L3_OFF,
   D_VLAN,
   K_ARP,
   K_ETH_OTHER,
@@ -35,12 +36,17 @@ import {
   K_IPV4_FRAGMENT,
   K_IPV4_OTHER,
   K_TCP,
+  K_TCP6,
   K_UDP,
+  K_UDP6,
   TX_PAYLOAD_OFF,
 } from "../wire/layout.ts";
 import { ARP_REPLY, ARP_REQUEST, ArpPacket } from "../wire/arp_packet.ts";
 import { EthernetFrame, ETHERTYPE_IPV6 } from "../wire/ethernet_frame.ts";
 import { Icmp6Host } from "./icmp6.ts";
+import { Ip6Data } from "./ip6_data.ts";
+import { OnLinkIp6 } from "./ip6_onlink.ts";
+import { isIpv6Handle } from "../wire/ip_handle.ts";
 import { IcmpHeader } from "../wire/icmp_header.ts";
 import { hasSourceRoute, IP_DF, Ipv4Header } from "../wire/ipv4_header.ts";
 import { UdpHeader } from "../wire/udp_header.ts";
@@ -90,6 +96,10 @@ export class Interface implements TcpTransmit, UdpOwner {
   #frags: Reassembler;
   #udp: UdpTable;
   #ip6: Icmp6Host;
+  /** TCP and UDP over IPv6 (ip6_data.ts). */
+  #ip6d: Ip6Data;
+  /** The IPv6 routing and neighbors in use until neighbor discovery provides them. */
+  #onLink: OnLinkIp6;
   #tcp: TcpHandler | null = null;
   // Received headers, one reused record per layer (filled from the receive descriptor).
   #eth = new EthernetFrame();
@@ -165,6 +175,64 @@ export class Interface implements TcpTransmit, UdpOwner {
       }
       this.#ip6.addresses.push(Uint8Array.from(a.address));
     }
+    const ip6List = [
+      { address: this.#ip6.addresses[0]!, prefixLength: 64 },
+      ...(options.ipv6 ?? []).map((a) => ({ address: a.address, prefixLength: a.prefixLength })),
+    ];
+    this.#onLink = new OnLinkIp6(engine, {
+      macHi: this.#macHi,
+      macLo: this.#macLo,
+      mtu: options.mtu,
+      addresses: () => ip6List,
+      isOurs: (m, off) => this.#ip6.isOurs(m, off),
+      send: (buf, off, len) => {
+        this.#counters.framesOut++;
+        this.#counters.bytesOut += len;
+        sink.send(buf, off, len);
+      },
+      loop: (buf, off, len) => this.#tx.loopback.push(buf, off, len),
+      inc: (name, n) => this.#counters.inc(name, n),
+    });
+    this.#ip6d = new Ip6Data(engine, this.#onLink, {
+      counters: this.#counters,
+      udp: this.#udp,
+      mtu: options.mtu,
+      macHi: this.#macHi,
+      macLo: this.#macLo,
+      tableSize: this.limits.ip6AddressTable,
+      seed: Math.floor(random() * 4294967296),
+      ours: this.#ip6.addresses,
+    });
+  }
+
+  /**
+   * The text of a numeric address: a dotted quad, or an IPv6 handle of this interface's
+   * address table in RFC 5952 form.
+   */
+  formatAddress(ip: number): string {
+    return isIpv6Handle(ip) ? this.#ip6d.addrs.format(ip) : formatIpv4(ip);
+  }
+
+  /**
+   * The numeric handle of an IPv6 address (16 bytes) for a call that holds it at once
+   * (`TcpLayer.connect`, `listen` on one of our addresses): its entry, else a tentative handle
+   * valid until the next received frame.
+   */
+  ipv6Handle(addr: Uint8Array): number {
+    if (addr.length !== 16) {
+      throw new RangeError(`IPv6 address must be 16 bytes, got ${addr.length}`);
+    }
+    return this.#ip6d.addrs.probe(addr, 0);
+  }
+
+  /** The 16 bytes of an IPv6 handle (a copy). */
+  ipv6Bytes(h: number): Uint8Array {
+    return this.#ip6d.addrs.bytes(h).slice();
+  }
+
+  /** Whether `addr` (16 bytes) is one of our IPv6 addresses or ::1. */
+  isOwnIpv6(addr: Uint8Array): boolean {
+    return this.#ip6.isOurs(addr, 0) || (addr.every((b, i) => b === (i === 15 ? 1 : 0)));
   }
 
   /** Our IPv6 addresses (copies): the link-local one first, then those configured. */
@@ -181,6 +249,7 @@ export class Interface implements TcpTransmit, UdpOwner {
   attachTcp(handler: TcpHandler): void {
     this.#tcp = handler;
     this.#icmp.tcp = handler;
+    this.#ip6d.tcp = handler;
   }
 
   /**
@@ -295,8 +364,15 @@ export class Interface implements TcpTransmit, UdpOwner {
       return arpInput(this.#arp.fromDesc(d), this.#tx, this.#router, this.#counters, now);
     }
     if (eth.kind === K_ETH_OTHER) return c.inc("eth-unknown-type");
-    // IPv6: link-local echo and neighbor discovery so far (icmp6.ts).
-    if (eth.ethertype === ETHERTYPE_IPV6) return this.#ip6.input(now);
+    // IPv6: TCP and UDP (ip6_data.ts), the rest to the IPv6 host (icmp6.ts).
+    if (eth.ethertype === ETHERTYPE_IPV6) {
+      const k = eth.kind;
+      if (!this.#looped && cast === "unicast") {
+        this.#onLink.learn(this.#engine.mem, d[D_L3_OFF]! + 8, eth.srcHi, eth.srcLo, now);
+      }
+      if ((k === K_TCP6 || k === K_UDP6) && this.#ip6d.input(this.#looped, now)) return;
+      return this.#ip6.input(now);
+    }
     this.#ipv4(cast !== "unicast", now);
   }
 
@@ -304,6 +380,7 @@ export class Interface implements TcpTransmit, UdpOwner {
   poll(now: number): void {
     this.#lastNow = now;
     this.#tx.arp.poll(now);
+    this.#onLink.poll(now);
     const expired = this.#frags.poll(now, (x) => this.#icmp.reassemblyTimeout(x, now));
     if (expired > 0) this.#counters.inc("frag-timeout", expired);
   }
@@ -311,7 +388,7 @@ export class Interface implements TcpTransmit, UdpOwner {
   /** The earliest deadline of poll() in ms (0 while looped frames wait), or Infinity. */
   pollAt(): number {
     if (this.#tx.loopback.pending > 0) return 0;
-    return Math.min(this.#tx.arp.pollAt(), this.#frags.pollAt());
+    return Math.min(this.#tx.arp.pollAt(), this.#frags.pollAt(), this.#onLink.pollAt());
   }
 
   /**
@@ -320,7 +397,13 @@ export class Interface implements TcpTransmit, UdpOwner {
    * that is not ours.
    */
   udpBind(port: number, localIp = 0): UdpSocket {
-    if (localIp !== 0 && !this.#router.isLocal(localIp)) {
+    if (isIpv6Handle(localIp)) {
+      if (!this.isOwnIpv6(this.#ip6d.addrs.bytes(localIp))) {
+        throw new RangeError(
+          `Address ${this.formatAddress(localIp)} is not an address of this interface`,
+        );
+      }
+    } else if (localIp !== 0 && !this.#router.isLocal(localIp)) {
       throw new RangeError(`Address ${formatIpv4(localIp)} is not an address of this interface`);
     }
     return this.#udp.bind(this, port, localIp, this.limits.udpQueueDatagrams);
@@ -366,6 +449,8 @@ export class Interface implements TcpTransmit, UdpOwner {
     s["frag-memory"] = this.#frags.memory;
     s["frag-datagrams"] = this.#frags.datagrams;
     s["udp-sockets"] = this.#udp.size;
+    s["ip6-address-table-entries"] = this.#ip6d.addrs.size;
+    s["ip6-address-table-full"] = this.#ip6d.addrs.fullCount;
     const lo = this.#tx.loopback.stats;
     if (lo.frames > 0) {
       s["loopback-frames"] = lo.frames;
@@ -382,6 +467,7 @@ export class Interface implements TcpTransmit, UdpOwner {
    * unroutable or the ARP cache/queue is full.
    */
   sendTcp(seg: TcpSegment, ring: number, now: number): boolean {
+    if (seg.dstIp >= 4294967296) return this.#ip6d.sendTcp(seg, ring, now); // an IPv6 handle
     const dst = seg.dstIp >>> 0;
     const nh = this.#router.nextHop(dst);
     // RFC 1122 4.2.3.10: no TCP to broadcast or multicast addresses.
@@ -406,11 +492,28 @@ export class Interface implements TcpTransmit, UdpOwner {
 
   /** The IP MTU toward `remoteIp` at `now`: the link MTU, lowered by ICMP fragmentation-needed. */
   pathMtu(remoteIp: number, now: number): number {
+    if (remoteIp >= 4294967296) return this.#ip6d.pathMtu(remoteIp, now);
     return this.#tx.pmtu.get(remoteIp, now);
+  }
+
+  /** TcpTransmit: a connection holds its IPv6 peer's entry in the address table. */
+  holdAddress(ip: number): boolean {
+    return !isIpv6Handle(ip) || this.#ip6d.addrs.hold(ip);
+  }
+
+  /** TcpTransmit: the connection left the table. */
+  releaseAddress(ip: number): void {
+    if (isIpv6Handle(ip)) this.#ip6d.addrs.release(ip);
+  }
+
+  /** TcpTransmit: the bytes of an IPv6 handle (a view: read during the call only). */
+  addressBytes(ip: number): Uint8Array | null {
+    return isIpv6Handle(ip) ? this.#ip6d.addrs.bytes(ip) : null;
   }
 
   /** Our address (127.0.0.1 toward 127/8) when `remoteIp` is routable, else -1. */
   sourceFor(remoteIp: number): number {
+    if (isIpv6Handle(remoteIp)) return this.#ip6d.sourceFor(remoteIp);
     const dst = remoteIp >>> 0;
     if (this.#router.nextHop(dst) < 0 || this.#router.isBroadcast(dst) || isMulticastIp(dst)) {
       return -1;
@@ -433,6 +536,11 @@ export class Interface implements TcpTransmit, UdpOwner {
     u.toDesc(t);
     this.#counters.inc("udp-out");
     this.#tx.sendDatagram(TX_PAYLOAD_OFF, data.length, remoteIp, nh, this.#lastNow);
+  }
+
+  /** Send one UDP datagram over IPv6 (called by UdpSocket.send with a 16-byte address). */
+  udpSend6(sock: UdpSocket, data: Uint8Array, remote: Uint8Array, remotePort: number): void {
+    this.#ip6d.udpSend(sock, data, remote, remotePort, this.#lastNow);
   }
 
   /** Forget a closed socket (called by UdpSocket.close). */

@@ -44,6 +44,12 @@ export interface IfaceLimits {
   minPathMtu: number;
   /** Frames waiting on the loopback path (Linux netdev_max_backlog 1000). Default 1024. */
   loopbackQueueFrames: number;
+  /**
+   * IPv6 addresses with a numeric handle at once (addr6_table.ts): ours, and each peer of a
+   * connection (held while it is in the table). Past it, SYNs and connects toward new IPv6
+   * peers fail (`ip6-address-table-full`). At most 2^20 - 1. Default 65536.
+   */
+  ip6AddressTable: number;
 }
 
 /** The default limits (see each field of {@linkcode IfaceLimits}). */
@@ -64,6 +70,7 @@ export const DEFAULT_LIMITS: Readonly<IfaceLimits> = Object.freeze({
   pmtuExpiresMs: 600000,
   minPathMtu: 552,
   loopbackQueueFrames: 1024,
+  ip6AddressTable: 65536,
 });
 
 /**
