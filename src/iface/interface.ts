@@ -225,6 +225,11 @@ export class Interface implements TcpTransmit, UdpOwner {
     return this.#ip6d.addrs.probe(addr, 0);
   }
 
+  /** The handle of an IPv6 address (16 bytes) that has one, else -1 (nothing is entered). */
+  ipv6Lookup(addr: Uint8Array): number {
+    return addr.length === 16 ? this.#ip6d.addrs.lookup(addr, 0) : -1;
+  }
+
   /** The 16 bytes of an IPv6 handle (a copy). */
   ipv6Bytes(h: number): Uint8Array {
     return this.#ip6d.addrs.bytes(h).slice();
@@ -450,7 +455,6 @@ export class Interface implements TcpTransmit, UdpOwner {
     s["frag-datagrams"] = this.#frags.datagrams;
     s["udp-sockets"] = this.#udp.size;
     s["ip6-address-table-entries"] = this.#ip6d.addrs.size;
-    s["ip6-address-table-full"] = this.#ip6d.addrs.fullCount;
     const lo = this.#tx.loopback.stats;
     if (lo.frames > 0) {
       s["loopback-frames"] = lo.frames;
