@@ -35,8 +35,8 @@ import type { Engine } from "../kernels/engine.ts";
 import { TokenBucket } from "./rate_limit.ts";
 import type { Ip6ErrorReport, Ip6Route, Ip6Services } from "./ip6_types.ts";
 import type { IfaceLimits } from "./limits.ts";
-import { ADDR_DUPLICATE } from "./ndp_addresses.ts";
 import { Ndp } from "./ndp.ts";
+import { macSeeded } from "./ndp_wire.ts";
 import { errorInput } from "./icmp6_errors.ts";
 import {
   D_ETH_DST_HI,
@@ -223,36 +223,45 @@ export class Icmp6Host implements Ip6Services {
     return this.nd.hopLimit6();
   }
 
-  /**
-   * Whether mem[off, off+16) is a multicast group we joined: all-nodes, or the solicited-node
-   * group of one of our addresses (tentative ones too, RFC 4862 5.4.2).
-   */
-  #joined(m: Uint8Array, off: number): boolean {
-    if (m[off] !== 0xff || m[off + 1] !== 0x02) return false;
-    for (let i = 2; i < 11; i++) if (m[off + i] !== 0) return false;
-    if (m[off + 11] === 0 && m[off + 12] === 0 && m[off + 13] === 0 && m[off + 14] === 0) {
-      return m[off + 15] === 1; // ff02::1
-    }
-    if (m[off + 11] !== 1 || m[off + 12] !== 0xff) return false;
-    for (const { addr: a, state } of this.nd.addrs.list) {
-      if (state === ADDR_DUPLICATE) continue;
-      if (m[off + 13] === a[13] && m[off + 14] === a[14] && m[off + 15] === a[15]) return true;
-    }
-    return false;
-  }
-
   /** Whether an Ethernet multicast destination (RFC 2464 section 7) is one of our groups. */
   acceptsMac(hi: number, lo: number): boolean {
-    if ((hi & 0xffff) !== 0x3333) return false;
-    const l = lo >>> 0;
-    if (l === 1) return true; // 33:33:00:00:00:01, all-nodes
-    if (l >>> 24 !== 0xff) return false;
-    for (const { addr: a, state } of this.nd.addrs.list) {
-      if (state === ADDR_DUPLICATE) continue;
-      if ((l & 0xffffff) === ((a[13]! << 16) | (a[14]! << 8) | a[15]!)) return true;
-    }
-    return false;
+    return this.nd.addrs.joinedMac(hi, lo);
   }
+
+  /**
+   * Send an ICMPv6 echo request (RFC 4443 4.1) of `data` to `dst` with identifier and sequence
+   * number, from the source route6 chooses, resolving the neighbor as needed. Replies arrive
+   * through `onEchoReply6`. False when there is no route (or no usable source address) or the
+   * frame was dropped; RangeError when it does not fit the path MTU (no fragmentation here).
+   */
+  ping6(dst: Uint8Array, ident: number, seq: number, data: Uint8Array, now: number): boolean {
+    const r = this.route6(dst);
+    if (r === null) return false;
+    if (48 + data.length > this.pathMtu6(dst, now)) {
+      throw new RangeError(`Echo data of ${data.length} bytes exceeds the path MTU`);
+    }
+    const m = this.#engine.mem;
+    m.set(data, TX_PAYLOAD_OFF);
+    m.set(r.source, TX_IP6_SRC);
+    m.set(dst.subarray(0, 16), TX_IP6_DST);
+    const t = this.#engine.txDesc;
+    t.fill(0);
+    t[D_KIND] = K_ICMP6;
+    t[D_VLAN] = -1;
+    t[D_ETH_SRC_HI] = this.#macHi;
+    t[D_ETH_SRC_LO] = this.#macLo | 0;
+    t[D_IP_TTL] = this.hopLimit6();
+    t[D_ICMP_TYPE] = ECHO_REQUEST;
+    t[D_ICMP_REST] = ((ident & 0xffff) << 16) | (seq & 0xffff);
+    const start = this.#engine.encode(TX_PAYLOAD_OFF, data.length);
+    if (start < 0) return false;
+    this.#env.inc("icmp6-echo-requests");
+    return this.emit6(r.nextHop, start, TX_PAYLOAD_OFF + data.length - start, now);
+  }
+
+  /** Called with each echo reply to us: source, identifier, sequence, data (a view). */
+  onEchoReply6: ((from: Uint8Array, ident: number, seq: number, data: Uint8Array) => void) | null =
+    null;
 
   /**
    * A decode drop of an IPv6 datagram to our MAC: the Parameter Problem RFC 8200 section 4
@@ -278,7 +287,7 @@ export class Icmp6Host implements Ip6Services {
     const m = this.#engine.mem;
     const l3 = d[D_L3_OFF]!;
     const toUs = this.isOurs(m, l3 + 24);
-    if (!toUs && !this.#joined(m, l3 + 24)) {
+    if (!toUs && !this.nd.addrs.joined(m, l3 + 24)) {
       // RFC 4862 5.4: datagrams to a tentative address are dropped, except DAD's messages.
       const a = this.nd.addrs.find(m, l3 + 24);
       const nd = d[D_KIND] === K_ICMP6 && d[D_ICMP_TYPE]! >= 133 && d[D_ICMP_TYPE]! <= 137;
@@ -307,6 +316,13 @@ export class Icmp6Host implements Ip6Services {
       // RFC 4443 section 4.2: the reply carries the request's identifier, sequence and data.
       if (!toUs) return this.#env.inc("icmp6-echo-multicast-ignored");
       return this.#echoReply(d, m, l3);
+    }
+    if (type === ECHO_REPLY && toUs) {
+      this.#env.inc("icmp6-echo-replies-in");
+      const p = d[D_PAYLOAD_OFF]!;
+      const rest = d[D_ICMP_REST]! >>> 0;
+      const data = m.subarray(p, p + d[D_PAYLOAD_LEN]!);
+      return this.onEchoReply6?.(m.slice(l3 + 8, l3 + 24), rest >>> 16, rest & 0xffff, data);
     }
     if (type >= 133 && type <= 137) return this.nd.input(type, now);
     if (type >= 1 && type <= 4) {
@@ -378,17 +394,4 @@ export class Icmp6Host implements Ip6Services {
     if (start < 0) return this.#env.inc(`encode-error-${-start}`);
     this.#env.send(this.#engine.mem, start, TX_PAYLOAD_OFF + len - start);
   }
-}
-
-/** A small deterministic generator (xorshift32) seeded from the MAC. */
-function macSeeded(mac: Uint8Array): () => number {
-  let x = ((mac[2]! << 24) | (mac[3]! << 16) | (mac[4]! << 8) | mac[5]!) ^ (mac[1]! << 8) ^
-    0x9e3779b9;
-  if (x === 0) x = 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 4294967296;
-  };
 }

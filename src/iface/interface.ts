@@ -175,6 +175,11 @@ export class Interface implements TcpTransmit, UdpOwner {
     return this.#ip6.addresses.map((a) => a.slice());
   }
 
+  /** The IPv6 host: neighbor discovery, DAD, SLAAC, path MTU (for tools and tests). */
+  get ip6Host(): Icmp6Host {
+    return this.#ip6;
+  }
+
   /** Our IPv6 link-local address (fe80::/64 with the modified EUI-64 of our MAC). */
   get linkLocal(): Uint8Array {
     return this.#ip6.addresses[0]!.slice();

@@ -38,8 +38,9 @@ import {
 import { isGroupMac, writeMac } from "./ethernet.ts";
 import type { Ip6Route, Ip6Services } from "./ip6_types.ts";
 import type { IfaceLimits } from "./limits.ts";
-import { ADDR_DUPLICATE, ADDR_TENTATIVE, AddressTable6, isLinkLocal } from "./ndp_addresses.ts";
+import { ADDR_DUPLICATE, ADDR_TENTATIVE, AddressTable6 } from "./ndp_addresses.ts";
 import { RouterTable6 } from "./ndp_routers.ts";
+import { RouterDiscovery } from "./ndp_router.ts";
 import {
   groupLo,
   linkLocalFromMac,
@@ -58,14 +59,6 @@ import {
 import { ND_INCOMPLETE, type Neighbor6, NeighborCache6 } from "./neighbor6.ts";
 import { IPV6_MIN_MTU, PathMtuCache6 } from "./pmtu6.ts";
 
-/** RFC 4861 section 10 host constants. */
-const MAX_RTR_SOLICITATION_DELAY_MS = 1000;
-const RTR_SOLICITATION_INTERVAL_MS = 4000;
-const MAX_RTR_SOLICITATIONS = 3;
-const MAX_REACHABLE_TIME_MS = 3600000;
-/** Bounds we put on an advertised RetransTimer (our choice, documented in docs/limits.md). */
-const RETRANS_MIN_MS = 100;
-const RETRANS_MAX_MS = 60000;
 const ALL_NODES = Uint8Array.from([0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
 
 /** What Neighbor Discovery needs from the interface. */
@@ -104,20 +97,18 @@ export class Ndp implements Ip6Services {
   onUnreachable6: ((addr: Uint8Array, now: number) => void) | null = null;
   /** See Ip6Services (called by the ICMPv6 error input, icmp6.ts). */
   onError6: Ip6Services["onError6"] = null;
-  #engine: Engine;
-  #env: NdpEnv;
-  #tx: NdSender;
-  #opts = new NdOptions();
+  /** The engine (for the ND modules). */
+  readonly engine: Engine;
+  /** The interface's services (for the ND modules). */
+  readonly env: NdpEnv;
+  /** The sender of ND messages. */
+  readonly tx: NdSender;
+  /** The option parser (reused). */
+  readonly opts: NdOptions = new NdOptions();
+  #rd: RouterDiscovery;
   #macHi: number;
   #macLo: number;
-  #iid: Uint8Array;
-  #slaac: boolean;
-  #linkMtu: number;
-  #random: () => number;
-  #baseReachable: number;
   #lastNow = 0;
-  #rsSent = 0;
-  #rsAt = Infinity;
 
   /** ND for our MAC on a link of MTU `opts.mtu`. */
   constructor(
@@ -127,26 +118,29 @@ export class Ndp implements Ip6Services {
     limits: IfaceLimits,
     opts: NdpOptions,
   ) {
-    this.#engine = engine;
-    this.#env = env;
+    this.engine = engine;
+    this.env = env;
     this.#macHi = (mac[0]! << 8) | mac[1]!;
     this.#macLo = ((mac[2]! << 24) | (mac[3]! << 16) | (mac[4]! << 8) | mac[5]!) >>> 0;
-    this.#tx = new NdSender(engine, mac, (s, l) => env.send(engine.mem, s, l));
-    this.#slaac = opts.slaac;
-    this.#linkMtu = opts.mtu;
-    this.#random = opts.random;
-    this.#baseReachable = limits.ndReachableMs;
+    this.tx = new NdSender(engine, mac, (s, l) => env.send(engine.mem, s, l));
     this.cache = new NeighborCache6(limits, this.#neighborActions(), opts.random);
     this.routers = new RouterTable6(limits);
     this.addrs = new AddressTable6(limits, {
       dadSolicit: (a) => {
         env.inc("ndp-dad-solicitations");
-        this.#tx.solicit(a.addr, null, null); // RFC 4862 5.4.2: from ::, no SLLA
+        this.tx.solicit(a.addr, null, null); // RFC 4862 5.4.2: from ::, no SLLA
       },
     });
     this.pmtu = new PathMtuCache6(Math.max(opts.mtu, IPV6_MIN_MTU), limits);
-    this.#iid = linkLocalFromMac(mac);
-    this.addrs.add(this.#iid, 64, "link-local");
+    const iid = linkLocalFromMac(mac);
+    this.addrs.add(iid, 64, "link-local");
+    this.#rd = new RouterDiscovery(this, {
+      iid,
+      slaac: opts.slaac,
+      linkMtu: opts.mtu,
+      random: opts.random,
+      baseReachable: limits.ndReachableMs,
+    });
   }
 
   /** Add a configured address and its on-link prefix; it is used once DAD passes. */
@@ -159,16 +153,16 @@ export class Ndp implements Ip6Services {
   start(now: number): void {
     this.#lastNow = now;
     this.addrs.start(now);
-    this.#rsAt = now + Math.floor(this.#random() * MAX_RTR_SOLICITATION_DELAY_MS);
+    this.#rd.start(now);
   }
 
   /** Timers: DAD, lifetimes, neighbor states, router solicitations. */
   poll(now: number): void {
     this.#lastNow = now;
     const gone = this.addrs.poll(now) + this.routers.poll(now);
-    if (gone > 0) this.#env.inc("ndp-lifetime-expired", gone);
+    if (gone > 0) this.env.inc("ndp-lifetime-expired", gone);
     this.cache.poll(now);
-    if (now >= this.#rsAt) this.#routerSolicit(now);
+    this.#rd.poll(now);
   }
 
   /** The earliest deadline of poll(), or Infinity. */
@@ -177,7 +171,7 @@ export class Ndp implements Ip6Services {
       this.addrs.pollAt(),
       this.routers.pollAt(),
       this.cache.pollAt(),
-      this.#rsAt,
+      this.#rd.pollAt(),
     );
   }
 
@@ -200,33 +194,33 @@ export class Ndp implements Ip6Services {
   /** See Ip6Services.emit6 (RFC 4861 7.2.2). */
   emit6(nextHop: Uint8Array, start: number, len: number, now: number): boolean {
     this.#lastNow = now;
-    const m = this.#engine.mem;
+    const m = this.engine.mem;
     if (nextHop[0] === 0xff) {
       writeMac(m, start, 0x3333, groupLo(nextHop)); // RFC 2464 section 7
-      this.#env.send(m, start, len);
+      this.env.send(m, start, len);
       return true;
     }
     if (this.addrs.isOurs(nextHop)) {
       writeMac(m, start, this.#macHi, this.#macLo);
-      if (this.#env.loop(start, len)) return true;
-      this.#env.inc("loopback-queue-full");
+      if (this.env.loop(start, len)) return true;
+      this.env.inc("loopback-queue-full");
       return false;
     }
     const e = this.cache.get(nextHop);
     if (e !== undefined && e.state !== ND_INCOMPLETE) {
       this.cache.use(e, now);
       writeMac(m, start, e.macHi, e.macLo);
-      this.#env.send(m, start, len);
+      this.env.send(m, start, len);
       return true;
     }
     const copy = m.slice(start, start + len);
     const n = this.cache.lookup(nextHop, now); // may send a solicitation (ndp_wire.ts)
     if (n === null) {
-      this.#env.inc("ndp-cache-full");
+      this.env.inc("ndp-cache-full");
       return false;
     }
     if (!this.cache.enqueue(n, copy)) {
-      this.#env.inc("ndp-queue-full");
+      this.env.inc("ndp-queue-full");
       return false;
     }
     return true;
@@ -257,28 +251,28 @@ export class Ndp implements Ip6Services {
   /** An ND message (ICMPv6 type 133..137) decoded in rxDesc, to us or a group we joined. */
   input(type: number, now: number): void {
     this.#lastNow = now;
-    const d = this.#engine.rxDesc;
-    const env = this.#env;
+    const d = this.engine.rxDesc;
+    const env = this.env;
     if (d[D_IP_TTL] !== 255) return env.inc("ndp-bad-hop-limit"); // RFC 4861 7.1: not routed
     if (d[D_ICMP_CODE] !== 0 || (d[D_IP6_EXT]! & EXT6_FRAGMENT) !== 0) {
       return env.inc("ndp-invalid");
     }
     if (type === ND_NEIGHBOR_SOLICIT) return this.#solicitation(now);
     if (type === ND_NEIGHBOR_ADVERT) return this.#advertisement(now);
-    if (type === ND_ROUTER_ADVERT) return this.#routerAdvert(now);
+    if (type === ND_ROUTER_ADVERT) return this.#rd.input(now);
     if (type === ND_ROUTER_SOLICIT) return env.inc("ndp-rs-ignored");
     env.inc("ndp-redirect-ignored");
   }
 
   /** RFC 4861 7.1.1 validation, 7.2.3 (cache), 7.2.4 (answer); RFC 4862 5.4.3 (DAD). */
   #solicitation(now: number): void {
-    const d = this.#engine.rxDesc;
-    const m = this.#engine.mem;
-    const env = this.#env;
+    const d = this.engine.rxDesc;
+    const m = this.engine.mem;
+    const env = this.env;
     const l3 = d[D_L3_OFF]!;
     const p = d[D_PAYLOAD_OFF]!; // the target address
     const n = d[D_PAYLOAD_LEN]!;
-    const o = this.#opts;
+    const o = this.opts;
     if (n < 16 || m[p] === 0xff || m[l3 + 8] === 0xff) return env.inc("ndp-invalid");
     if (!o.parse(m, p + 16, p + n, OPT_SLLA)) return env.inc("ndp-invalid");
     const fromUnspecified = unspecified(m, l3 + 8);
@@ -312,24 +306,24 @@ export class Ndp implements Ip6Services {
     env.inc("ndp-advertisements");
     if (fromUnspecified) {
       // Section 7.2.4: to all-nodes, not solicited (a duplicate address is being detected).
-      this.#tx.advertise(a.addr, ALL_NODES, 0x3333, 1, NA_OVERRIDE);
+      this.tx.advertise(a.addr, ALL_NODES, 0x3333, 1, NA_OVERRIDE);
     } else {
       const src = m.slice(l3 + 8, l3 + 24);
-      this.#tx.advertise(a.addr, src, hi, lo, NA_SOLICITED | NA_OVERRIDE);
+      this.tx.advertise(a.addr, src, hi, lo, NA_SOLICITED | NA_OVERRIDE);
     }
   }
 
   /** RFC 4861 7.1.2 validation and 7.2.5; RFC 4862 5.4.4 (DAD). */
   #advertisement(now: number): void {
-    const d = this.#engine.rxDesc;
-    const m = this.#engine.mem;
-    const env = this.#env;
+    const d = this.engine.rxDesc;
+    const m = this.engine.mem;
+    const env = this.env;
     const l3 = d[D_L3_OFF]!;
     const p = d[D_PAYLOAD_OFF]!;
     const n = d[D_PAYLOAD_LEN]!;
     const flags = d[D_ICMP_REST]! >>> 0;
     const s = (flags & NA_SOLICITED) !== 0;
-    const o = this.#opts;
+    const o = this.opts;
     if (n < 16 || m[p] === 0xff || (s && m[l3 + 24] === 0xff)) return env.inc("ndp-invalid");
     if (!o.parse(m, p + 16, p + n, OPT_TLLA)) return env.inc("ndp-invalid");
     if (o.lla && isGroupMac(o.llaHi)) return env.inc("ndp-invalid");
@@ -350,107 +344,29 @@ export class Ndp implements Ip6Services {
     env.inc(`ndp-na-${r}`);
   }
 
-  /** RFC 4861 6.1.2 validation and 6.3.4 processing; RFC 4862 5.5.3 (SLAAC). */
-  #routerAdvert(now: number): void {
-    const d = this.#engine.rxDesc;
-    const m = this.#engine.mem;
-    const env = this.#env;
-    const l3 = d[D_L3_OFF]!;
-    const p = d[D_PAYLOAD_OFF]!; // Reachable Time, Retrans Timer, options
-    const n = d[D_PAYLOAD_LEN]!;
-    const o = this.#opts;
-    if (!isLinkLocal(m, l3 + 8)) return env.inc("ndp-ra-not-link-local");
-    if (n < 8 || !o.parse(m, p + 8, p + n, OPT_SLLA)) return env.inc("ndp-invalid");
-    if (o.lla && isGroupMac(o.llaHi)) return env.inc("ndp-invalid");
-    env.inc("ndp-router-advertisements");
-    const rest = d[D_ICMP_REST]! >>> 0;
-    const hops = rest >>> 24;
-    const lifetimeS = rest & 0xffff;
-    if (hops !== 0) this.curHopLimit = hops;
-    const reachable = u32(m, p);
-    if (
-      reachable !== 0 && reachable <= MAX_REACHABLE_TIME_MS && reachable !== this.#baseReachable
-    ) {
-      this.#baseReachable = reachable; // section 6.3.4: a new ReachableTime is drawn
-      this.cache.reachableMs = Math.round(reachable * (0.5 + this.#random()));
-    }
-    const retrans = u32(m, p + 4);
-    if (retrans !== 0) {
-      const v = Math.min(RETRANS_MAX_MS, Math.max(RETRANS_MIN_MS, retrans));
-      this.cache.retransMs = this.addrs.retransMs = v;
-    }
-    const src = m.slice(l3 + 8, l3 + 24);
-    env.inc(`ndp-router-${this.routers.router(src, lifetimeS, now)}`);
-    if (o.lla) {
-      env.inc(`ndp-ra-lla-${this.cache.observe(src, o.llaHi, o.llaLo, true, now)}`);
-      const e = this.cache.get(src);
-      if (e !== undefined) e.isRouter = true;
-    }
-    // MTU option: bounded to [1280, link MTU] (RFC 4861 6.3.4, RFC 8200 section 5).
-    if (o.mtu >= 0) {
-      if (o.mtu >= IPV6_MIN_MTU && o.mtu <= this.#linkMtu) {
-        this.pmtu.linkMtu = o.mtu;
-        env.inc("ndp-ra-mtu");
-      } else env.inc("ndp-ra-mtu-ignored");
-    }
-    for (const off of o.prefixes) this.#prefixInfo(m, off, now);
-    if (lifetimeS > 0) this.#rsAt = Infinity; // section 6.3.7: solicitations are answered
-  }
-
-  /** One Prefix Information option (RFC 4861 4.6.2) at `m[off, +32)`. */
-  #prefixInfo(m: Uint8Array, off: number, now: number): void {
-    const len = m[off + 2]!;
-    const flags = m[off + 3]!;
-    const valid = u32(m, off + 4);
-    const preferred = u32(m, off + 8);
-    const prefix = m.slice(off + 16, off + 32);
-    if ((flags & 0x80) !== 0) {
-      this.#env.inc(`ndp-prefix-${this.routers.prefix(prefix, len, valid, now)}`);
-    }
-    if ((flags & 0x40) !== 0 && this.#slaac) {
-      const r = this.addrs.slaac(prefix, len, valid, preferred, this.#iid, now);
-      this.#env.inc(`ndp-slaac-${r}`);
-    }
-  }
-
-  #routerSolicit(now: number): void {
-    const ll = this.addrs.list[0];
-    if (ll !== undefined && ll.origin === "link-local" && ll.state === ADDR_TENTATIVE) {
-      this.#rsAt = Math.max(now, ll.dadAt); // after DAD of the link-local address
-      return;
-    }
-    const src = ll !== undefined && ll.origin === "link-local" && ll.usable ? ll.addr : null;
-    this.#env.inc("ndp-router-solicitations");
-    this.#tx.routerSolicit(src);
-    this.#rsSent++;
-    this.#rsAt = this.#rsSent >= MAX_RTR_SOLICITATIONS
-      ? Infinity
-      : now + RTR_SOLICITATION_INTERVAL_MS;
-  }
-
   #neighborActions() {
     return {
       solicit: (e: Neighbor6, _now: number) => {
         // Section 7.2.2: from the address we would send from (never a tentative one).
         const src = this.addrs.source(e.addr) ?? this.#anyUsable();
-        if (src === null) return this.#env.inc("ndp-no-source");
-        this.#env.inc("ndp-solicitations-out");
-        this.#tx.solicit(e.addr, src, e.state === ND_INCOMPLETE ? null : [e.macHi, e.macLo]);
+        if (src === null) return this.env.inc("ndp-no-source");
+        this.env.inc("ndp-solicitations-out");
+        this.tx.solicit(e.addr, src, e.state === ND_INCOMPLETE ? null : [e.macHi, e.macLo]);
       },
       resolved: (e: Neighbor6, _now: number) => {
         for (const f of e.pending.splice(0)) {
           writeMac(f, 0, e.macHi, e.macLo);
-          this.#env.send(f, 0, f.length);
+          this.env.send(f, 0, f.length);
         }
       },
       failed: (e: Neighbor6, now: number) => {
-        this.#env.inc("ndp-unresolved", e.pending.length);
-        this.#env.inc("ndp-failed");
+        this.env.inc("ndp-unresolved", e.pending.length);
+        this.env.inc("ndp-failed");
         e.pending.length = 0;
         this.onUnreachable6?.(e.addr, now);
       },
       notRouter: (e: Neighbor6, _now: number) => {
-        if (this.routers.removeRouter(e.addr)) this.#env.inc("ndp-router-gone");
+        if (this.routers.removeRouter(e.addr)) this.env.inc("ndp-router-gone");
       },
     };
   }
@@ -471,8 +387,4 @@ function solicitedNodeGroup(m: Uint8Array, off: number): boolean {
   if (m[off] !== 0xff || m[off + 1] !== 0x02) return false;
   for (let i = 2; i < 11; i++) if (m[off + i] !== 0) return false;
   return m[off + 11] === 1 && m[off + 12] === 0xff;
-}
-
-function u32(m: Uint8Array, off: number): number {
-  return ((m[off]! << 24) | (m[off + 1]! << 16) | (m[off + 2]! << 8) | m[off + 3]!) >>> 0;
 }

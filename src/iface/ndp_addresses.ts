@@ -129,6 +129,37 @@ export class AddressTable6 {
     return false;
   }
 
+  /**
+   * Whether `m[off, off+16)` is a multicast group we joined: all-nodes, or the solicited-node
+   * group of one of our addresses (tentative ones too, RFC 4862 5.4.2; not duplicates).
+   */
+  joined(m: Uint8Array, off: number): boolean {
+    if (m[off] !== 0xff || m[off + 1] !== 0x02) return false;
+    for (let i = 2; i < 11; i++) if (m[off + i] !== 0) return false;
+    if (m[off + 11] === 0 && m[off + 12] === 0 && m[off + 13] === 0 && m[off + 14] === 0) {
+      return m[off + 15] === 1; // ff02::1
+    }
+    if (m[off + 11] !== 1 || m[off + 12] !== 0xff) return false;
+    return this.#groupLow24((m[off + 13]! << 16) | (m[off + 14]! << 8) | m[off + 15]!);
+  }
+
+  /** Whether an Ethernet multicast destination (RFC 2464 section 7) is one of our groups. */
+  joinedMac(hi: number, lo: number): boolean {
+    if ((hi & 0xffff) !== 0x3333) return false;
+    const l = lo >>> 0;
+    if (l === 1) return true; // 33:33:00:00:00:01, all-nodes
+    return l >>> 24 === 0xff && this.#groupLow24(l & 0xffffff);
+  }
+
+  #groupLow24(low: number): boolean {
+    for (const { addr: a, state } of this.list) {
+      if (state !== ADDR_DUPLICATE && low === ((a[13]! << 16) | (a[14]! << 8) | a[15]!)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** DAD of `a` saw another node with its address: never use it (RFC 4862 5.4.5). */
   duplicate(a: Address6): void {
     if (a.state !== ADDR_TENTATIVE) return;

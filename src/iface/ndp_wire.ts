@@ -236,3 +236,16 @@ export function solicitedNode(addr: Uint8Array): Uint8Array {
   a[15] = addr[15]!;
   return a;
 }
+
+/** A small deterministic generator (xorshift32) seeded from the MAC. */
+export function macSeeded(mac: Uint8Array): () => number {
+  let x = ((mac[2]! << 24) | (mac[3]! << 16) | (mac[4]! << 8) | mac[5]!) ^ (mac[1]! << 8) ^
+    0x9e3779b9;
+  if (x === 0) x = 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 4294967296;
+  };
+}

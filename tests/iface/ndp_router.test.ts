@@ -53,7 +53,10 @@ for (const e of engines()) {
     const y = host(e, { random: () => 0 });
     const now = settle(y);
     y.h.poll(now);
-    y.feed(icmp6Frame(e, { src: "fe80::1", dst: "ff02::1", type: 134, rest: RA(1800) }, raBody([])), now + 1);
+    y.feed(
+      icmp6Frame(e, { src: "fe80::1", dst: "ff02::1", type: 134, rest: RA(1800) }, raBody([])),
+      now + 1,
+    );
     for (let t = now; t <= now + 20000; t += 500) y.h.poll(t);
     assert.equal(y.count.get("ndp-router-solicitations"), 1);
   }); // deno-fmt-ignore-line
