@@ -103,6 +103,9 @@ export class DatagramConn
     } catch (err) {
       return Promise.reject(err);
     }
+    if (typeof ip !== "number" && this.#driver.iface.ip6Host.dadPending) {
+      return this.#sendLater(data, ip, addr.port);
+    }
     try {
       this.#sock.send(data, ip, addr.port);
     } catch (err) {
@@ -113,6 +116,27 @@ export class DatagramConn
     }
     this.#driver.kick();
     return Promise.resolve(data.length);
+  }
+
+  /**
+   * Our IPv6 addresses are used once duplicate address detection passed (RFC 4862 5.4, about
+   * one second after start): a send before waits for it (at most 3 s).
+   */
+  async #sendLater(data: Uint8Array, ip: Uint8Array, port: number): Promise<number> {
+    const host = this.#driver.iface.ip6Host;
+    for (let i = 0; i < 150 && host.dadPending && !this.#driver.closed; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    if (this.#closed) {
+      throw new Deno.errors.BadResource(`UDP socket on port ${this.addr.port} is closed`);
+    }
+    try {
+      this.#sock.send(data, ip, port);
+    } catch (err) {
+      throw mapLayerError(err, `[${formatIp6(ip)}]:${port}`);
+    }
+    this.#driver.kick();
+    return data.length;
   }
 
   /** Close the socket; pending receives reject with `BadResource`. */

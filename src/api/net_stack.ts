@@ -55,6 +55,9 @@ export interface StackOptions {
    * Our address and prefix, for example "10.7.0.2/24"; or a list with one IPv4 CIDR and IPv6
    * ones (`["10.7.0.2/24", "fd00::2/64"]`). TCP and UDP work over both; IPv6 also answers
    * neighbor discovery and ping on these addresses and the link-local one from the MAC.
+   * The word "slaac" in the list (`["10.7.0.2/24", "slaac"]`) also forms an address from each
+   * prefix a router advertises for autoconfiguration (RFC 4862). Every IPv6 address is used
+   * once duplicate address detection passed, about one second after start.
    */
   address: string | string[];
   /** The default gateway (dotted quad), for destinations outside the prefix. */
@@ -180,6 +183,18 @@ export class NetStack implements AsyncDisposable {
     throw new Deno.errors.AddrInUse(`No free port to listen on at ${this.#fmt(ip)}`);
   }
 
+  /**
+   * Our IPv6 addresses are used once duplicate address detection passed (RFC 4862 5.4, about
+   * one second after start): a connect made before waits for it (at most 3 s).
+   */
+  async #dadSettled(signal: AbortSignal | undefined): Promise<void> {
+    const host = this.driver.iface.ip6Host;
+    for (let i = 0; i < 150 && host.dadPending && !this.driver.closed; i++) {
+      if (signal?.aborted) throw signal.reason;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
   /** Formats this stack's numeric addresses (IPv6 handles through its interface). */
   readonly #fmt = (ip: number): string => this.driver.iface.formatAddress(ip);
 
@@ -247,6 +262,7 @@ export class NetStack implements AsyncDisposable {
         throw err;
       }
     }
+    if (lit instanceof Uint8Array) await this.#dadSettled(signal);
     // No await from here to tcp.connect, which holds an IPv6 handle.
     const ip = this.#literal(lit);
     const where = endpoint(ip, port, this.#fmt);
@@ -499,7 +515,8 @@ export async function createStack(options: StackOptions): Promise<NetStack> {
   if (!Array.isArray(cidrs) || cidrs.some((c) => typeof c !== "string")) {
     throw new TypeError("Invalid address: expected a CIDR string or an array of them");
   }
-  const v4 = cidrs.filter((c) => !c.includes(":"));
+  const slaac = cidrs.includes("slaac"); // RFC 4862 SLAAC (ndp.ts)
+  const v4 = cidrs.filter((c) => !c.includes(":") && c !== "slaac");
   if (v4.length !== 1) {
     throw new TypeError(`Invalid address: expected exactly one IPv4 CIDR, got ${v4.length}`);
   }
@@ -537,6 +554,7 @@ export async function createStack(options: StackOptions): Promise<NetStack> {
       ...(mac !== undefined ? { mac } : {}),
       ...(options.limits ? { limits: options.limits } : {}),
       ...(ipv6.length > 0 ? { ipv6 } : {}),
+      ...(slaac ? { slaac } : {}),
     },
   });
   driver.start();

@@ -28,7 +28,6 @@ import {
   D_ETH_DST_HI,
   D_ETH_DST_LO,
   D_ETHERTYPE,
-  D_L3_OFF,
   D_VLAN,
   K_ARP,
   K_ETH_OTHER,
@@ -45,7 +44,6 @@ import { ARP_REPLY, ARP_REQUEST, ArpPacket } from "../wire/arp_packet.ts";
 import { EthernetFrame, ETHERTYPE_IPV6 } from "../wire/ethernet_frame.ts";
 import { Icmp6Host } from "./icmp6.ts";
 import { Ip6Data } from "./ip6_data.ts";
-import { OnLinkIp6 } from "./ip6_onlink.ts";
 import { isIpv6Handle } from "../wire/ip_handle.ts";
 import { IcmpHeader } from "../wire/icmp_header.ts";
 import { hasSourceRoute, IP_DF, Ipv4Header } from "../wire/ipv4_header.ts";
@@ -98,8 +96,6 @@ export class Interface implements TcpTransmit, UdpOwner {
   #ip6: Icmp6Host;
   /** TCP and UDP over IPv6 (ip6_data.ts). */
   #ip6d: Ip6Data;
-  /** The IPv6 routing and neighbors in use until neighbor discovery provides them. */
-  #onLink: OnLinkIp6;
   #tcp: TcpHandler | null = null;
   // Received headers, one reused record per layer (filled from the receive descriptor).
   #eth = new EthernetFrame();
@@ -162,38 +158,23 @@ export class Interface implements TcpTransmit, UdpOwner {
     this.#frags = new Reassembler(this.limits);
     this.#udp = new UdpTable(Math.floor(random() * 65536));
     this.#ip6 = new Icmp6Host(engine, this.mac, {
-      send: (start, len) => {
-        this.#counters.framesOut++;
-        this.#counters.bytesOut += len;
-        sink.send(this.#engine.mem, start, len);
-      },
-      inc: (name, n) => this.#counters.inc(name, n),
-    }, this.limits);
-    for (const a of options.ipv6 ?? []) {
-      if (a.address.length !== 16) {
-        throw new RangeError(`IPv6 address must be 16 bytes, got ${a.address.length}`);
-      }
-      this.#ip6.addresses.push(Uint8Array.from(a.address));
-    }
-    const ip6List = [
-      { address: this.#ip6.addresses[0]!, prefixLength: 64 },
-      ...(options.ipv6 ?? []).map((a) => ({ address: a.address, prefixLength: a.prefixLength })),
-    ];
-    this.#onLink = new OnLinkIp6(engine, {
-      macHi: this.#macHi,
-      macLo: this.#macLo,
-      mtu: options.mtu,
-      addresses: () => ip6List,
-      isOurs: (m, off) => this.#ip6.isOurs(m, off),
       send: (buf, off, len) => {
         this.#counters.framesOut++;
         this.#counters.bytesOut += len;
         sink.send(buf, off, len);
       },
-      loop: (buf, off, len) => this.#tx.loopback.push(buf, off, len),
+      loop: (start, len) => this.#tx.loopback.push(this.#engine.mem, start, len),
       inc: (name, n) => this.#counters.inc(name, n),
-    });
-    this.#ip6d = new Ip6Data(engine, this.#onLink, {
+      mtu: options.mtu,
+      slaac: options.slaac ?? false,
+    }, this.limits);
+    for (const a of options.ipv6 ?? []) {
+      if (a.address.length !== 16) {
+        throw new RangeError(`IPv6 address must be 16 bytes, got ${a.address.length}`);
+      }
+      this.#ip6.addAddress(a.address, a.prefixLength);
+    }
+    this.#ip6d = new Ip6Data(engine, this.#ip6, {
       counters: this.#counters,
       udp: this.#udp,
       mtu: options.mtu,
@@ -202,6 +183,7 @@ export class Interface implements TcpTransmit, UdpOwner {
       tableSize: this.limits.ip6AddressTable,
       seed: Math.floor(random() * 4294967296),
       ours: this.#ip6.addresses,
+      loop: (start, len) => this.#tx.loopback.push(this.#engine.mem, start, len),
     });
   }
 
@@ -243,6 +225,11 @@ export class Interface implements TcpTransmit, UdpOwner {
   /** Our IPv6 addresses (copies): the link-local one first, then those configured. */
   get ipv6Addresses(): Uint8Array[] {
     return this.#ip6.addresses.map((a) => a.slice());
+  }
+
+  /** The IPv6 host: neighbor discovery, DAD, SLAAC, path MTU (for tools and tests). */
+  get ip6Host(): Icmp6Host {
+    return this.#ip6;
   }
 
   /** Our IPv6 link-local address (fe80::/64 with the modified EUI-64 of our MAC). */
@@ -294,6 +281,7 @@ export class Interface implements TcpTransmit, UdpOwner {
   start(now: number): void {
     this.#lastNow = now;
     this.#tx.sendArp(ARP_REQUEST, this.address, 0, 0, this.address, 0xffff, 0xffffffff);
+    this.#ip6.start(now); // IPv6: DAD, then router solicitations (ndp.ts)
   }
 
   /** Process one frame lying in `engine.mem[off, off+len)`. Never throws on any bytes. */
@@ -372,9 +360,6 @@ export class Interface implements TcpTransmit, UdpOwner {
     // IPv6: TCP and UDP (ip6_data.ts), the rest to the IPv6 host (icmp6.ts).
     if (eth.ethertype === ETHERTYPE_IPV6) {
       const k = eth.kind;
-      if (!this.#looped && cast === "unicast") {
-        this.#onLink.learn(this.#engine.mem, d[D_L3_OFF]! + 8, eth.srcHi, eth.srcLo, now);
-      }
       if ((k === K_TCP6 || k === K_UDP6) && this.#ip6d.input(this.#looped, now)) return;
       return this.#ip6.input(now);
     }
@@ -385,15 +370,15 @@ export class Interface implements TcpTransmit, UdpOwner {
   poll(now: number): void {
     this.#lastNow = now;
     this.#tx.arp.poll(now);
-    this.#onLink.poll(now);
     const expired = this.#frags.poll(now, (x) => this.#icmp.reassemblyTimeout(x, now));
     if (expired > 0) this.#counters.inc("frag-timeout", expired);
+    this.#ip6.poll(now);
   }
 
   /** The earliest deadline of poll() in ms (0 while looped frames wait), or Infinity. */
   pollAt(): number {
     if (this.#tx.loopback.pending > 0) return 0;
-    return Math.min(this.#tx.arp.pollAt(), this.#frags.pollAt(), this.#onLink.pollAt());
+    return Math.min(this.#tx.arp.pollAt(), this.#frags.pollAt(), this.#ip6.pollAt());
   }
 
   /**
@@ -455,6 +440,7 @@ export class Interface implements TcpTransmit, UdpOwner {
     s["frag-datagrams"] = this.#frags.datagrams;
     s["udp-sockets"] = this.#udp.size;
     s["ip6-address-table-entries"] = this.#ip6d.addrs.size;
+    this.#ip6.stats(s); // IPv6 neighbor discovery gauges
     const lo = this.#tx.loopback.stats;
     if (lo.frames > 0) {
       s["loopback-frames"] = lo.frames;

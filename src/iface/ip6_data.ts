@@ -43,14 +43,23 @@ import { TcpSegment } from "../wire/tcp_segment.ts";
 import { Addr6Table } from "./addr6_table.ts";
 import type { Counters } from "./counters.ts";
 import { IfaceError } from "./errors.ts";
-import type { Ip6ErrorReport, Ip6Services } from "./ip6_types.ts";
-import { isLoopback6 } from "./ip6_onlink.ts";
+import { writeMac } from "./ethernet.ts";
+import type { Ip6ErrorReport, Ip6Route, Ip6Services } from "./ip6_types.ts";
 import type { UdpSocket, UdpTable } from "./udp.ts";
 
 /** The loopback address ::1. */
 const LOOPBACK6 = Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
 /** Hop limit of what we send (RFC 8200 section 3; Linux hop_limit 64). */
 const HOP_LIMIT = 64;
+
+/** The loopback address ::1 at m[off, off+16). */
+export function isLoopback6(m: Uint8Array, off: number): boolean {
+  for (let i = 0; i < 15; i++) if (m[off + i] !== 0) return false;
+  return m[off + 15] === 1;
+}
+
+/** The route toward ::1 (RFC 4291 2.5.3: never onto the link). */
+const LOOPBACK_ROUTE: Ip6Route = { nextHop: LOOPBACK6, source: LOOPBACK6 };
 
 function unspecified(m: Uint8Array, off: number): boolean {
   for (let i = 0; i < 16; i++) if (m[off + i] !== 0) return false;
@@ -69,6 +78,7 @@ export class Ip6Data {
   #counters: Counters;
   #udp: UdpTable;
   #mtu: number;
+  #loop: (start: number, len: number) => boolean;
   #macHi: number;
   #macLo: number;
   #seg = new TcpSegment();
@@ -94,8 +104,11 @@ export class Ip6Data {
       tableSize: number;
       seed: number;
       ours: readonly Uint8Array[];
+      /** Queue the frame at `engine.mem[start, +len)` on the loopback path; false when full. */
+      loop: (start: number, len: number) => boolean;
     },
   ) {
+    this.#loop = opts.loop;
     this.#engine = engine;
     this.svc = svc;
     this.#counters = opts.counters;
@@ -175,10 +188,15 @@ export class Ip6Data {
     return true;
   }
 
-  /** Whether the address handle `h` is ours or can be held (sourceFor's check). */
+  /** route6, and ::1 to itself. */
+  #route(dst: Uint8Array): Ip6Route | null {
+    return isLoopback6(dst, 0) ? LOOPBACK_ROUTE : this.svc.route6(dst);
+  }
+
+  /** Our source address's handle toward handle `h`, -1 when unroutable. */
   #routeSource(h: number): number {
     const b = this.addrs.bytes(h);
-    const r = this.svc.route6(b);
+    const r = this.#route(b);
     if (r === null) return -1;
     const s = this.addrs.lookup(r.source, 0);
     if (s >= 0) return s;
@@ -202,13 +220,14 @@ export class Ip6Data {
 
   /** TcpTransmit.pathMtu for an IPv6 handle. */
   pathMtu(h: number, now: number): number {
-    return this.svc.pathMtu6(this.addrs.bytes(h), now);
+    const b = this.addrs.bytes(h);
+    return isLoopback6(b, 0) ? this.#mtu : this.svc.pathMtu6(b, now);
   }
 
   /** TcpTransmit.sendTcp toward an IPv6 handle. */
   sendTcp(seg: TcpSegment, ring: number, now: number): boolean {
     const dstB = this.addrs.bytes(seg.dstIp);
-    const r = this.svc.route6(dstB);
+    const r = this.#route(dstB);
     const e = this.#engine;
     if (r === null || dstB[0] === 0xff) {
       this.#counters.inc("tcp-no-route");
@@ -235,9 +254,9 @@ export class Ip6Data {
     if (remote[0] === 0xff || unspecified(remote, 0)) {
       throw new RangeError(`Cannot send UDP to ${formatIpv6(remote)}`);
     }
-    const r = this.svc.route6(remote);
+    const r = this.#route(remote);
     if (r === null) throw new IfaceError("unreachable", `No route to ${formatIpv6(remote)}`);
-    const mtu = this.svc.pathMtu6(remote, now);
+    const mtu = isLoopback6(remote, 0) ? this.#mtu : this.svc.pathMtu6(remote, now);
     if (48 + data.length > mtu) {
       throw new RangeError(
         `UDP datagram of ${data.length} bytes exceeds the IPv6 path MTU (${mtu} - 48); ` +
@@ -284,7 +303,11 @@ export class Ip6Data {
       this.#counters.inc("tx-too-big");
       return false;
     }
-    return this.svc.emit6(nextHop, start, flen, now);
+    if (!isLoopback6(nextHop, 0)) return this.svc.emit6(nextHop, start, flen, now);
+    writeMac(this.#engine.mem, start, this.#macHi, this.#macLo);
+    if (this.#loop(start, flen)) return true;
+    this.#counters.inc("loopback-queue-full");
+    return false;
   }
 
   /** An ICMPv6 error about one of our TCP segments: to the TCP layer (RFC 4443, RFC 8201). */

@@ -70,7 +70,12 @@ for (const e of engines()) {
       random: () => 0.5,
       limits: { icmpErrorBurst: 1e9, icmpErrorsPerSecond: 1e9 },
     });
-    let now = 0;
+    // Duplicate address detection (RFC 4862 5.4) first: the link-local address is usable at 1 s.
+    iface.start(0);
+    iface.poll(0);
+    iface.poll(1000);
+    sent.length = 0;
+    let now = 1000;
     const prop = fc.property(frame, (f) => {
       const t = e.txDesc;
       t.fill(0);

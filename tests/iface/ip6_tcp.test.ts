@@ -38,6 +38,7 @@ import { formatIpv6, parseIpv6 } from "../../src/wire/ipv6_address.ts";
 import { engines } from "../support/wire_frames.ts";
 import type { Engine } from "../../src/kernels/engine.ts";
 import { rng } from "../support/rng.ts";
+import { icmp6Frame, llaOption, raBody } from "../support/ndp_frames.ts";
 
 const OUR_MAC = Uint8Array.from([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]);
 const OURS = parseIpv6("fd00::2")!;
@@ -70,8 +71,9 @@ function tcp6(
   return e.mem.slice(start, TX_PAYLOAD_OFF);
 }
 
+/** Peers off-link (2001:db8::/64), reached through the router fe80::1 (PEER_MAC). */
 function peer(i: number): Uint8Array {
-  return parseIpv6(`fd00::${(0x100 + i).toString(16)}`)!;
+  return parseIpv6(`2001:db8::${(0x100 + i).toString(16)}`)!;
 }
 
 for (const e of engines()) {
@@ -90,7 +92,9 @@ for (const e of engines()) {
     const tcp = new TcpLayer(e, iface);
     iface.attachTcp(tcp);
     tcp.listen(0, 80);
-    const now = 1000;
+    let now = 0;
+    iface.start(now);
+    for (let i = 0; i < 4; i++) iface.poll(now += 500); // duplicate address detection passed
     const feed = (f: Uint8Array) => {
       e.mem.set(f, RX_OFF);
       iface.receive(RX_OFF, f.length, now);
@@ -98,7 +102,11 @@ for (const e of engines()) {
     };
     /** The segments sent since the last call: [flags, dst, mss]. */
     const out = () => {
-      const r = sent.splice(0).map((f) => {
+      const tcpOnly = sent.splice(0).filter((f) => {
+        e.mem.set(f, RX_OFF);
+        return e.decode(RX_OFF, f.length) === 0 && e.rxDesc[D_KIND] === K_TCP6;
+      });
+      const r = tcpOnly.map((f) => {
         e.mem.set(f, RX_OFF);
         assert.equal(e.decode(RX_OFF, f.length), 0);
         const d = e.rxDesc;
@@ -109,6 +117,15 @@ for (const e of engines()) {
       });
       return r;
     };
+    // A router advertisement (RFC 4861 6.3.4) with its link-layer address: the default router.
+    feed(
+      icmp6Frame(
+        e,
+        { src: "fe80::1", dst: "ff02::1", type: 134, rest: (64 << 24) | 1800 },
+        raBody([...llaOption(1)]),
+      ),
+    );
+    sent.length = 0;
     const entries = () => iface.stats()["ip6-address-table-entries"];
     assert.equal(entries(), 3);
     // 1000 ACKs from random sources for no connection: each gets a RST, none enters the table.
@@ -126,9 +143,9 @@ for (const e of engines()) {
     assert.equal(iface.stats()["ip6-bad-source"], 1);
     // Two peers open: SYN+ACK with MSS 1440 each, and each holds an entry.
     feed(tcp6(e, peer(1), { sport: 5001, flags: F_SYN, seq: 1000, mss: 1460 }));
-    assert.deepEqual(out(), [[F_SYN | F_ACK, "fd00::101", 1440]]);
+    assert.deepEqual(out(), [[F_SYN | F_ACK, "2001:db8::101", 1440]]);
     feed(tcp6(e, peer(2), { sport: 5002, flags: F_SYN, seq: 2000, mss: 1460 }));
-    assert.deepEqual(out(), [[F_SYN | F_ACK, "fd00::102", 1440]]);
+    assert.deepEqual(out(), [[F_SYN | F_ACK, "2001:db8::102", 1440]]);
     assert.equal(entries(), 5);
     // Full: a third peer's SYN opens nothing (no reply: it retransmits).
     feed(tcp6(e, peer(3), { sport: 5003, flags: F_SYN, seq: 3000, mss: 1460 }));
@@ -141,7 +158,7 @@ for (const e of engines()) {
     feed(tcp6(e, peer(1), { sport: 5001, flags: F_RST, seq: 1001 }));
     assert.equal(entries(), 4);
     feed(tcp6(e, peer(3), { sport: 5003, flags: F_SYN, seq: 3000, mss: 1460 }));
-    assert.deepEqual(out(), [[F_SYN | F_ACK, "fd00::103", 1440]]);
+    assert.deepEqual(out(), [[F_SYN | F_ACK, "2001:db8::103", 1440]]);
     assert.equal(entries(), 5);
     assert.equal(tcp.connectionCount, 2);
   });
