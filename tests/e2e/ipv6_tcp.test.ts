@@ -125,9 +125,17 @@ Deno.test({
         assert(neigh.includes(stack.mac), neigh);
         // A connection the kernel sees as established while it is open.
         const slow = ns.spawn([
-          "sh",
-          "-c",
-          `curl -6 -g -sS --max-time 30 --limit-rate 200k -o /dev/null http://[${OURS}]:8080/`,
+          "curl",
+          "-6",
+          "-g",
+          "-sS",
+          "--max-time",
+          "30",
+          "--limit-rate",
+          "200k",
+          "-o",
+          "/dev/null",
+          `http://[${OURS}]:8080/`,
         ], { stdout: "null", stderr: "null" });
         let ss = "";
         for (let i = 0; i < 50 && !ss.includes(`[${OURS}]:8080`); i++) {

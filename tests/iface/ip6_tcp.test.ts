@@ -46,7 +46,7 @@ const OURS = parseIpv6("fd00::2")!;
 function tcp6(
   e: Engine,
   src: Uint8Array,
-  o: { sport: number; flags: number; seq: number; ack?: number; mss?: number },
+  o: { sport: number; flags: number; seq: number; ack?: number; mss?: number; dport?: number },
 ): Uint8Array {
   const t = e.txDesc;
   t.fill(0);
@@ -58,7 +58,7 @@ function tcp6(
   t[D_ETH_SRC_LO] = 1;
   t[D_IP_TTL] = 64;
   t[D_SRC_PORT] = o.sport;
-  t[D_DST_PORT] = 80;
+  t[D_DST_PORT] = o.dport ?? 80;
   t[D_TCP_SEQ] = o.seq;
   t[D_TCP_ACK] = o.ack ?? 0;
   t[D_TCP_FLAGS] = o.flags;
@@ -161,5 +161,84 @@ for (const e of engines()) {
     assert.deepEqual(out(), [[F_SYN | F_ACK, "2001:db8::103", 1440]]);
     assert.equal(entries(), 5);
     assert.equal(tcp.connectionCount, 2);
+  });
+}
+
+for (const e of engines()) {
+  Deno.test(`${e.kind} ip6 tcp: a Packet Too Big quoting our segment lowers the MSS to 1220`, () => {
+    const sent: Uint8Array[] = [];
+    const iface = new Interface(e, { send: (b, o, n) => sent.push(b.slice(o, o + n)) }, {
+      address: 0x0a000002,
+      prefixLength: 24,
+      mtu: 1500,
+      mac: OUR_MAC,
+      random: rng(4),
+      ipv6: [{ address: OURS, prefixLength: 64 }],
+    });
+    const tcp = new TcpLayer(e, iface);
+    iface.attachTcp(tcp);
+    let now = 0;
+    iface.start(now);
+    for (let i = 0; i < 4; i++) iface.poll(now += 500);
+    const feed = (f: Uint8Array) => {
+      e.mem.set(f, RX_OFF);
+      iface.receive(RX_OFF, f.length, now);
+      tcp.poll(now);
+    };
+    feed(
+      icmp6Frame(
+        e,
+        { src: "fe80::1", dst: "ff02::1", type: 134, rest: (64 << 24) | 1800 },
+        raBody([...llaOption(1)]),
+      ),
+    );
+    sent.length = 0;
+    const tcpOut = () =>
+      sent.splice(0).filter((f) => {
+        e.mem.set(f, RX_OFF);
+        return e.decode(RX_OFF, f.length) === 0 && e.rxDesc[D_KIND] === K_TCP6;
+      });
+    const c = tcp.connect(iface.ipv6Handle(peer(5)), 80, now);
+    tcp.poll(now);
+    const [syn] = tcpOut();
+    e.mem.set(syn!, RX_OFF);
+    e.decode(RX_OFF, syn!.length);
+    const iss = e.rxDesc[D_TCP_SEQ]! >>> 0;
+    assert.equal(e.rxDesc[D_OPT_MSS], 1440);
+    feed(
+      tcp6(e, peer(5), {
+        sport: 80,
+        dport: c.localPort,
+        flags: F_SYN | F_ACK,
+        seq: 7000,
+        ack: iss + 1,
+        mss: 1460,
+      }),
+    );
+    assert.equal(c.state, "ESTABLISHED");
+    assert.equal(c.info().mss, 1440);
+    c.write(new Uint8Array(8000).fill(7));
+    tcp.poll(now);
+    const data = tcpOut().filter((f) => f.length > 1000);
+    assert(data.length >= 2 && data.every((f) => f.length === 14 + 1500));
+    // RFC 4443 3.2 / RFC 8201 4: the next hop takes 1280; the error quotes our first segment.
+    const quote = data[0]!.subarray(14, 14 + 1232);
+    feed(
+      icmp6Frame(e, {
+        src: "fe80::1",
+        dst: "fd00::2",
+        type: 2,
+        rest: 1280,
+        ethDst: [0x5254, 0x00123456],
+      }, quote),
+    );
+    assert.equal(c.info().mss, 1280 - 60);
+    now += 10;
+    tcp.poll(now);
+    const again = tcpOut();
+    assert(
+      again.length > 0 && again.every((f) => f.length <= 14 + 1280),
+      String(again.map((f) => f.length)),
+    );
   });
 }
