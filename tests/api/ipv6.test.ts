@@ -5,11 +5,12 @@
  * `conn.info()` at MTU 1500; dual-stack listeners (no hostname and "::" take both families,
  * "0.0.0.0" IPv4 only, an IPv6 address only that address); UDP both ways; loopback to ::1
  * and our own address; `fetch("http://[fd00::2]:PORT/")` against `stack.serve`; the trace;
- * clear errors for bad literals.
+ * TLS to an IPv6 address; clear errors for bad literals.
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { createMemoryLinkPair, createStack, type NetStack } from "../../mod.ts";
+import { makeTestCerts } from "../support/tls_certs.ts";
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
@@ -181,4 +182,26 @@ Deno.test("ipv6 api: fetch http://[fd00::2]:PORT/ against stack.serve, node:net 
   assert.equal(new TextDecoder().decode(await readAll(c.readable)), "ok");
   c.close();
   await new Promise((r) => srv.close(r));
+});
+
+Deno.test("ipv6 api: connectTls to listenTls at fd00::2 (certificate IP SAN), echo", async () => {
+  const certs = await makeTestCerts(["fd00::2"]);
+  try {
+    await using p = await pair();
+    const { a, b } = p;
+    using listener = b.listenTls({ port: 443, cert: certs.cert, key: certs.key });
+    const served = (async () => {
+      const conn = await listener.accept();
+      await conn.readable.pipeTo(conn.writable);
+    })();
+    const conn = await a.connectTls({ hostname: "fd00::2", port: 443, caCerts: [certs.ca] });
+    assert.equal(conn.remoteAddr.hostname, "fd00::2");
+    await conn.write(new TextEncoder().encode("over TLS and IPv6"));
+    await conn.closeWrite();
+    assert.equal(new TextDecoder().decode(await readAll(conn.readable)), "over TLS and IPv6");
+    conn.close();
+    await served;
+  } finally {
+    await certs.cleanup();
+  }
 });
