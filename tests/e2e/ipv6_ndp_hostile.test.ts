@@ -13,7 +13,9 @@
  *
  * Afterwards the cache still maps the kernel's address to the kernel's MAC, the tables stayed
  * within their bounds, no router or prefix came from an invalid advertisement, and both
- * directions of ping still work. Needs root, /dev/net/tun and python3-scapy.
+ * directions of ping still work. A second test sends Packet Too Big messages: 1400 about one of
+ * our datagrams lowers that path MTU and is reported, 1000 is ignored (RFC 8201 section 4), one
+ * quoting another host's datagram is ignored. Needs root, /dev/net/tun and python3-scapy.
  */
 
 import assert from "node:assert/strict";
@@ -158,6 +160,78 @@ Deno.test({
           );
           const p = await ns.run(["ping", "-6", "-c", "2", "-i", "0.2", "-W", "2", "fd00:7b::2"]);
           assert.equal(p.code, 0, `ping -6: ${p.stdout}${p.stderr}`);
+        } finally {
+          await stack.close();
+        }
+      },
+    );
+  },
+}); // deno-fmt-ignore-line
+
+const SCAPY_PTB = String.raw`
+import sys, time
+from scapy.all import Ether, conf, sendp
+from scapy.layers.inet6 import IPv6, ICMPv6PacketTooBig, ICMPv6DestUnreach, UDP
+conf.verb = 0
+iface, ours, ourmac, kernel = sys.argv[1:5]
+mac = open("/sys/class/net/%s/address" % iface).read().strip()
+base = Ether(dst=ourmac, src=mac) / IPv6(src=kernel, dst=ours, hlim=64)
+def quote(src, dst):
+    return IPv6(src=src, dst=dst) / UDP(sport=5353, dport=9) / (b"q" * 1300)
+sendp([
+    base / ICMPv6PacketTooBig(mtu=1400) / bytes(quote(ours, "fd00:7c::9"))[:1232],
+    base / ICMPv6PacketTooBig(mtu=1000) / bytes(quote(ours, "fd00:7c::8"))[:1232],
+    base / ICMPv6PacketTooBig(mtu=1300) / bytes(quote("fd00:7c::77", "fd00:7c::7"))[:1232],
+    base / ICMPv6DestUnreach(code=1) / bytes(quote(ours, "fd00:7c::6"))[:1232],
+], iface=iface)
+time.sleep(0.3)
+print("done")
+`;
+
+Deno.test({
+  name:
+    "ipv6 ndp hostile: Packet Too Big lowers the path MTU, never below 1280, only about our datagrams",
+  ignore: tapIgnore(),
+  sanitizeResources: false,
+  async fn() {
+    if (!requireTapOrSkip()) return;
+    const missing = await scapyMissing();
+    if (missing !== null) {
+      if (Deno.env.get("TCPIP_REQUIRE_TAP") === "1") throw new Error(missing);
+      console.warn(`skipped: ${missing}`);
+      return;
+    }
+    await withTapNamespace(
+      { kernelAddr: "10.7.12.1/24", ipv6: true },
+      async ({ ns, link, ifname }) => {
+        await must(ns, ["ip", "-6", "addr", "add", "fd00:7c::1/64", "dev", ifname, "nodad"]);
+        const stack = await createStack({ link, address: ["10.7.12.2/24", "fd00:7c::2/64"] });
+        try {
+          await ip6Ready(stack, 2);
+          const host = stack.driver.iface.ip6Host;
+          const reports: string[] = [];
+          host.onError6 = (r) => reports.push(`${r.kind} ${r.mtu} ${r.srcPort}>${r.dstPort}`);
+          const r = await ns.run([
+            PYTHON,
+            "-c",
+            SCAPY_PTB,
+            ifname,
+            "fd00:7c::2",
+            stack.mac,
+            "fd00:7c::1",
+          ]);
+          assert.equal(r.code, 0, `scapy failed: ${r.stderr}`);
+          await new Promise((res) => setTimeout(res, 200));
+          const now = stack.driver.now();
+          const mtu = (a: string) => host.pathMtu6(parseIpv6(a)!, now);
+          assert.equal(mtu("fd00:7c::9"), 1400);
+          assert.equal(mtu("fd00:7c::8"), 1500, "a Packet Too Big below 1280 is ignored");
+          assert.equal(mtu("fd00:7c::7"), 1500, "not about a datagram of ours");
+          assert.deepEqual(reports, ["too-big 1400 5353>9", "unreachable 0 5353>9"]);
+          const st = stack.stats();
+          assert.equal(st["icmp6-too-big-ignored"], 1);
+          assert.equal(st["icmp6-error-invalid"], 1);
+          assert.equal(st["ip6-pmtu-entries"], 1);
         } finally {
           await stack.close();
         }

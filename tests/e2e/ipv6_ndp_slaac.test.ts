@@ -98,7 +98,7 @@ Deno.test({
             );
             assert.equal(st["ndp-slaac-formed"], 1);
             // (radvd's first unsolicited advertisement may come before our solicitation is due.)
-          assert.ok(st["ndp-router-advertisements"]! >= 1);
+            assert.ok(st["ndp-router-advertisements"]! >= 1);
             // The kernel reaches it.
             const p = await ns.run(["ping", "-6", "-c", "3", "-i", "0.2", "-W", "2", ours]);
             assert.equal(p.code, 0, `ping -6 ${ours}: ${p.stdout}${p.stderr}`);
