@@ -57,7 +57,9 @@ export interface StackOptions {
    * neighbor discovery and ping on these addresses and the link-local one from the MAC.
    * The word "slaac" in the list (`["10.7.0.2/24", "slaac"]`) also forms an address from each
    * prefix a router advertises for autoconfiguration (RFC 4862). Every IPv6 address is used
-   * once duplicate address detection passed, about one second after start.
+   * once duplicate address detection passed, about one second after start: with IPv6 CIDRs in
+   * the list, `createStack` resolves once they passed (a duplicate is counted in `stats()` as
+   * `ndp-dad-duplicates` and not used).
    */
   address: string | string[];
   /** The default gateway (dotted quad), for destinations outside the prefix. */
@@ -558,5 +560,11 @@ export async function createStack(options: StackOptions): Promise<NetStack> {
     },
   });
   driver.start();
+  // RFC 4862 5.4: IPv6 addresses are used once duplicate address detection passed (about 1 s);
+  // a stack given IPv6 addresses resolves when they are ready (at most 3 s; virtual time: at once).
+  for (let i = 0; i < 150 && ipv6.length > 0 && !clock.virtual; i++) {
+    if (!driver.iface.ip6Host.dadPending) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
   return new NetStack(driver, formatIpv4(address), prefixLength, dns);
 }

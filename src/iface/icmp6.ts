@@ -131,9 +131,13 @@ export class Icmp6Host implements Ip6Services {
     });
   }
 
-  /** Our unicast addresses in every state (tentative, duplicate too), the link-local one first. */
+  /**
+   * Our unicast addresses in every state (tentative and duplicate too; `isOurs` tells the usable
+   * ones), the link-local one first. A live array: SLAAC adds to it, expiry removes from it. Do
+   * not modify it (`addAddress` adds).
+   */
   get addresses(): Uint8Array[] {
-    return this.nd.addrs.list.map((a) => a.addr);
+    return this.nd.addrs.bytes;
   }
 
   /** Add a configured address (used once duplicate address detection passes). */

@@ -82,6 +82,8 @@ export interface AddressActions {
 export class AddressTable6 {
   /** Every address, link-local first (duplicates stay listed, as Linux shows "dadfailed"). */
   readonly list: Address6[] = [];
+  /** The same addresses' bytes, in the same order: a live array (kept in step with `list`). */
+  readonly bytes: Uint8Array[] = [];
   #limits: IfaceLimits;
   #actions: AddressActions;
   #started = false;
@@ -105,6 +107,7 @@ export class AddressTable6 {
   add(addr: Uint8Array, prefixLength: number, origin: Address6["origin"], now = 0): Address6 {
     const a = new Address6(addr, prefixLength, origin);
     this.list.push(a);
+    this.bytes.push(a.addr);
     if (this.#started) this.#beginDad(a, Math.max(now, this.#startAt));
     return a;
   }
@@ -240,6 +243,7 @@ export class AddressTable6 {
       const a = this.list[i]!;
       if (now >= a.validUntil) {
         this.list.splice(i, 1);
+        this.bytes.splice(i, 1);
         removed++;
         continue;
       }

@@ -37,7 +37,7 @@ const LL = linkLocalFromMac(MAC);
 
 const frame = fc.record({
   kind: fc.constantFrom(K_ICMP6, K_ICMP6, K_UDP6, K_TCP6),
-  type: fc.constantFrom(128, 135, 135, 136, 133, 1, 4, 200),
+  type: fc.constantFrom(128, 135, 135, 136, 133, 134, 134, 137, 1, 2, 3, 4, 200),
   hops: fc.constantFrom(255, 64, 1),
   toGroup: fc.boolean(),
   srcZero: fc.boolean(),

@@ -119,11 +119,13 @@ for (const e of engines()) {
   Deno.test(`${e.kind} ndp router: SLAAC forms prefix::EUI-64 after DAD; lifetimes and the two-hour rule`, () => {
     const x = host(e, { slaac: true, limits: { ndSlaacAddresses: 1 } });
     let now = settle(x);
+    const live = x.h.addresses; // a live array: SLAAC adds to it, expiry removes
     const ra = (opts: number[], t: number) =>
       x.feed(icmp6Frame(e, { src: "fe80::1", dst: "ff02::1", type: 134, rest: RA(1800) }, raBody(opts)), t);
     ra([...prefixOption("2001:db8:1::", 64, 0xc0, 3 * 3600, 3600)], now);
     const formed = "2001:db8:1:0:5054:ff:fe12:3456";
     assert.equal(x.count.get("ndp-slaac-formed"), 1);
+    assert.deepEqual(live.map((a) => formatIpv6(a)), [LL, "2001:db8:1:0:5054:ff:fe12:3456"]);
     const a = x.h.nd.addrs.find(ip6(formed))!;
     assert.equal(a.state, ADDR_TENTATIVE);
     assert.equal(x.h.isOurs(ip6(formed), 0), false, "tentative: not ours yet");
@@ -148,6 +150,7 @@ for (const e of engines()) {
     assert.equal(x.h.route6(ip6("2001:db8::99")) !== null, true, "deprecated but still valid");
     x.h.poll(now + 7200000);
     assert.equal(x.h.nd.addrs.find(ip6(formed)), undefined, "valid lifetime over: removed");
+    assert.equal(live.length, 1);
     // Without `slaac`, no address is formed.
     const y = host(e);
     const t = settle(y);
