@@ -12,7 +12,7 @@
  */
 
 import type { Engine } from "../kernels/engine.ts";
-import type { TcpHandler, TcpIcmpReport } from "../tcp/contract.ts";
+import type { TcpHandler, TcpIcmpError, TcpIcmpReport } from "../tcp/contract.ts";
 import { isIpv6Handle } from "../wire/ip_handle.ts";
 import {
   D_DST_PORT,
@@ -64,6 +64,28 @@ const LOOPBACK_ROUTE: Ip6Route = { nextHop: LOOPBACK6, source: LOOPBACK6 };
 function unspecified(m: Uint8Array, off: number): boolean {
   for (let i = 0; i < 16; i++) if (m[off + i] !== 0) return false;
   return true;
+}
+
+/**
+ * The TCP name of an ICMPv6 error (RFC 4443 3.1 codes; as Linux icmpv6_err_convert: port
+ * unreachable refuses a connection attempt, the others are soft errors or "unreachable").
+ */
+function tcpErrorOf(r: Ip6ErrorReport): TcpIcmpError {
+  if (r.kind === "too-big") return "fragmentation-needed";
+  if (r.kind === "time-exceeded") return "time-exceeded";
+  if (r.kind === "parameter-problem") return "parameter-problem";
+  switch (r.code) {
+    case 0:
+      return "net-unreachable"; // no route to destination
+    case 1:
+    case 5:
+    case 6:
+      return "admin-prohibited"; // prohibited, ingress policy, reject route
+    case 4:
+      return "port-unreachable";
+    default:
+      return "host-unreachable"; // beyond scope, address unreachable
+  }
 }
 
 /** TCP and UDP over IPv6 for one interface. */
@@ -316,7 +338,7 @@ export class Ip6Data {
     const l = this.addrs.lookup(r.src, 0), p = this.addrs.lookup(r.dst, 0);
     if (l < 0 || p < 0) return this.#counters.inc("icmp6-error-no-connection");
     const rep = this.#report;
-    rep.kind = r.kind === "too-big" ? "fragmentation-needed" : "host-unreachable";
+    rep.kind = tcpErrorOf(r);
     rep.localIp = l;
     rep.localPort = r.srcPort;
     rep.remoteIp = p;

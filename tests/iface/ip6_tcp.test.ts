@@ -3,7 +3,9 @@
 // a segment for no connection with a RST; segments from a multicast source are dropped and
 // counted. The address table (addr6_table.ts) at its edge: random sources that open nothing
 // never enter it, each half-open connection holds its peer, a SYN from a new peer while it is
-// full opens nothing (counted), and an entry comes back when its connection goes.
+// full opens nothing (counted), and an entry comes back when its connection goes. ICMPv6
+// errors reach TCP: Packet Too Big lowers the MSS (RFC 8201), port unreachable refuses a
+// connect (RFC 4443 3.1 code 4).
 
 import assert from "node:assert/strict";
 import { Interface } from "../../src/iface/interface.ts";
@@ -240,5 +242,55 @@ for (const e of engines()) {
       again.length > 0 && again.every((f) => f.length <= 14 + 1280),
       String(again.map((f) => f.length)),
     );
+  });
+}
+
+for (const e of engines()) {
+  Deno.test(`${e.kind} ip6 tcp: an ICMPv6 port unreachable quoting our SYN refuses the connect`, () => {
+    const sent: Uint8Array[] = [];
+    const iface = new Interface(e, { send: (b, o, n) => sent.push(b.slice(o, o + n)) }, {
+      address: 0x0a000002,
+      prefixLength: 24,
+      mtu: 1500,
+      mac: OUR_MAC,
+      random: rng(5),
+      ipv6: [{ address: OURS, prefixLength: 64 }],
+    });
+    const tcp = new TcpLayer(e, iface);
+    iface.attachTcp(tcp);
+    let now = 0;
+    iface.start(now);
+    for (let i = 0; i < 4; i++) iface.poll(now += 500);
+    const feed = (f: Uint8Array) => {
+      e.mem.set(f, RX_OFF);
+      iface.receive(RX_OFF, f.length, now);
+      tcp.poll(now);
+    };
+    feed(
+      icmp6Frame(
+        e,
+        { src: "fe80::1", dst: "ff02::1", type: 134, rest: (64 << 24) | 1800 },
+        raBody([...llaOption(1)]),
+      ),
+    );
+    sent.length = 0;
+    const c = tcp.connect(iface.ipv6Handle(peer(6)), 81, now);
+    tcp.poll(now);
+    const syn = sent.find((f) => {
+      e.mem.set(f, RX_OFF);
+      return e.decode(RX_OFF, f.length) === 0 && e.rxDesc[D_KIND] === K_TCP6;
+    })!;
+    // RFC 4443 3.1 code 4 from the peer, quoting the SYN (as Linux: ECONNREFUSED).
+    feed(
+      icmp6Frame(e, {
+        src: "2001:db8::106",
+        dst: "fd00::2",
+        type: 1,
+        code: 4,
+        ethDst: [0x5254, 0x00123456],
+      }, syn.subarray(14)),
+    );
+    assert.equal(c.state, "CLOSED");
+    assert.equal(c.error?.code, "refused");
   });
 }
