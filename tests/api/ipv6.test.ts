@@ -11,6 +11,24 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { createMemoryLinkPair, createStack, type NetStack } from "../../mod.ts";
 import { makeTestCerts } from "../support/tls_certs.ts";
+import { SegmentDecoder } from "../../src/api/trace_segment.ts";
+import { createJsEngine } from "../../src/kernels/js_engine.ts";
+import { parseIpv6 } from "../../src/wire/ipv6_address.ts";
+import {
+  D_DST_PORT,
+  D_IP_TTL,
+  D_KIND,
+  D_OPT_MSS,
+  D_OPT_WS,
+  D_SRC_PORT,
+  D_TCP_FLAGS,
+  D_TCP_SEQ,
+  D_VLAN,
+  K_TCP6,
+  TX_IP6_DST,
+  TX_IP6_SRC,
+  TX_PAYLOAD_OFF,
+} from "../../src/wire/layout.ts";
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
@@ -204,4 +222,35 @@ Deno.test("ipv6 api: connectTls to listenTls at fd00::2 (certificate IP SAN), ec
   } finally {
     await certs.cleanup();
   }
+});
+
+Deno.test("ipv6 api: the trace decoder reads TCP over IPv6, also with a partial checksum", () => {
+  const e = createJsEngine();
+  const t = e.txDesc;
+  t.fill(0);
+  t[D_KIND] = K_TCP6;
+  t[D_VLAN] = -1;
+  t[D_IP_TTL] = 64;
+  t[D_SRC_PORT] = 443;
+  t[D_DST_PORT] = 50000;
+  t[D_TCP_SEQ] = 1000;
+  t[D_TCP_FLAGS] = 0x12;
+  t[D_OPT_MSS] = 1440;
+  t[D_OPT_WS] = -1;
+  e.mem.set(parseIpv6("fd00::2")!, TX_IP6_SRC);
+  e.mem.set(parseIpv6("fd00::1")!, TX_IP6_DST);
+  const start = e.encode(TX_PAYLOAD_OFF, 0);
+  const frame = e.mem.slice(start, TX_PAYLOAD_OFF);
+  const dec = new SegmentDecoder();
+  const seg = dec.decode(frame, 0, frame.length);
+  assert(typeof seg !== "string", String(seg));
+  assert.equal(seg.src, "[fd00::2]:443");
+  assert.equal(seg.dst, "[fd00::1]:50000");
+  assert.equal(seg.options.mss, 1440);
+  assert.equal(seg.checksumBad, undefined);
+  frame[14 + 40 + 16] = frame[14 + 40 + 16]! ^ 0xff; // a checksum not final (TAP offload)
+  const again = dec.decode(frame, 0, frame.length);
+  assert(typeof again !== "string", String(again));
+  assert.equal(again.checksumBad, true);
+  assert.equal(again.seq, 1000);
 });
