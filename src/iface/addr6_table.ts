@@ -160,6 +160,12 @@ export class Addr6Table {
     return true;
   }
 
+  /** Whether handle `h` is an entry (held or pinned), not a tentative or scratch handle. */
+  isEntry(h: number): boolean {
+    const slot = h - IPV6_HANDLE_BASE;
+    return slot >= 0 && slot < this.#limit && this.#state[slot] !== FREE;
+  }
+
   /** Whether `hold(h)` would succeed now (an entry, or the tentative handle of the last probe). */
   holdable(h: number): boolean {
     const slot = h - IPV6_HANDLE_BASE;

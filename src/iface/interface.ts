@@ -493,7 +493,7 @@ export class Interface implements TcpTransmit, UdpOwner {
 
   /** TcpTransmit: the connection left the table. */
   releaseAddress(ip: number): void {
-    if (isIpv6Handle(ip)) this.#ip6d.addrs.release(ip);
+    if (isIpv6Handle(ip)) this.#ip6d.release(ip);
   }
 
   /** TcpTransmit: the bytes of an IPv6 handle (a view: read during the call only). */

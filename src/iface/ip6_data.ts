@@ -104,6 +104,13 @@ export class Ip6Data {
   #macHi: number;
   #macLo: number;
   #seg = new TcpSegment();
+  /**
+   * The route of the last segment sent, reused for the segments of the same destination in
+   * the same millisecond (a burst): route6 is asked again at least once per ms.
+   */
+  #rtHandle = -1;
+  #rtAt = -1;
+  #rt: Ip6Route | null = null;
   #report: TcpIcmpReport = {
     kind: "host-unreachable",
     localIp: 0,
@@ -229,6 +236,12 @@ export class Ip6Data {
     }
   }
 
+  /** Drop a connection's reference to a peer's handle (TcpTransmit.releaseAddress). */
+  release(h: number): void {
+    this.addrs.release(h);
+    if (h === this.#rtHandle && !this.addrs.isEntry(h)) this.#rtHandle = -1; // slot reusable
+  }
+
   /** TcpTransmit.sourceFor for an IPv6 handle: our source toward it, -1 when unroutable. */
   sourceFor(h: number): number {
     if (!this.addrs.holdable(h)) {
@@ -249,7 +262,16 @@ export class Ip6Data {
   /** TcpTransmit.sendTcp toward an IPv6 handle. */
   sendTcp(seg: TcpSegment, ring: number, now: number): boolean {
     const dstB = this.addrs.bytes(seg.dstIp);
-    const r = this.#route(dstB);
+    let r = this.#rt;
+    if (seg.dstIp !== this.#rtHandle || now !== this.#rtAt) {
+      r = this.#route(dstB);
+      // Only for an entry: a tentative handle names another address at the next probe.
+      if (this.addrs.isEntry(seg.dstIp)) {
+        this.#rt = r;
+        this.#rtHandle = seg.dstIp;
+        this.#rtAt = now;
+      }
+    }
     const e = this.#engine;
     if (r === null || dstB[0] === 0xff) {
       this.#counters.inc("tcp-no-route");
