@@ -36,7 +36,7 @@ import { tapAvailable } from "../tools/netns.ts";
 import { APPS } from "./e2e_apps.ts";
 import { benchScript, lastJson } from "./e2e_peers.ts";
 import { newestProfile, summariseProfile } from "./e2e_profile.ts";
-import { slirpApp, slirpLatency, vethApp, vethLatency } from "./e2e_refs.ts";
+import { slirpApp, slirpLatency, vethApp, vethApp6, vethLatency } from "./e2e_refs.ts";
 import { renderTable, type Row, type Unit } from "./e2e_table.ts";
 import { gatewayBench } from "./gateway.ts";
 
@@ -293,6 +293,21 @@ function plan(): Plan[] {
       setup: "ours, IPv6, defaults",
       unit: "Gbit/s",
       measure: async () => pick(await ours("tap-app", seconds, ["--app", app, "--ipv6"]), "gbps"),
+    });
+    // The kernel's own IPv6/IPv4 ratio on the same applications, as a reference.
+    const ref = `IPv6 vs IPv4 (kernel reference), ${label.replace("stack", "Deno on kernel")}`;
+    p.push({
+      test: ref,
+      setup: "kernel <-> kernel, veth, IPv4",
+      unit: "Gbit/s",
+      baseline: true,
+      measure: async (run) => pick(await cachedRef(app, run, () => vethApp(app, limits)), "gbps"),
+    });
+    p.push({
+      test: ref,
+      setup: "kernel <-> kernel, veth, IPv6",
+      unit: "Gbit/s",
+      measure: async () => pick(await vethApp6(app, limits), "gbps"),
     });
   }
   {
