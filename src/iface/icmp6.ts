@@ -1,14 +1,15 @@
 /**
- * The first IPv6 host functions of the interface, sans-I/O: our link-local address from the
- * MAC (modified EUI-64, RFC 4291 section 2.5.6 and appendix A), the Ethernet multicast groups
- * it listens to (all-nodes and our solicited-node group, RFC 4291 section 2.7.1, mapped as
- * RFC 2464 section 7), echo replies (RFC 4443 section 4.2) and neighbor advertisements in
- * answer to solicitations for our address (RFC 4861 sections 7.1.1 and 7.2.4).
+ * The IPv6 host of the interface, sans-I/O: our addresses (link-local from the MAC, modified
+ * EUI-64, RFC 4291 section 2.5.6 and appendix A; configured; SLAAC), the Ethernet multicast
+ * groups it listens to (all-nodes and our solicited-node groups, RFC 4291 section 2.7.1, mapped
+ * as RFC 2464 section 7), echo replies (RFC 4443 section 4.2) and echo requests of our own
+ * (`ping6`), and the dispatch of Neighbor Discovery (ndp.ts) and of ICMPv6 errors about our
+ * datagrams (icmp6_errors.ts).
  *
  * ICMPv6 errors (RFC 4443 section 2.4) go back about datagrams to our unicast addresses:
  * Parameter Problem for the extension-header drops that carry a pointer (RFC 8200 section 4)
- * and for an unknown upper layer, Destination Unreachable (port) for UDP and TCP (no IPv6
- * sockets yet); never about multicast or unspecified sources, never about an ICMPv6 error, at most
+ * and for an unknown upper layer, Destination Unreachable (port) for UDP and TCP that no
+ * socket took; never about multicast or unspecified sources, never about an ICMPv6 error, at most
  * `icmpErrorsPerSecond` with a burst of `icmpErrorBurst`, as for IPv4.
  *
  * Neighbor discovery, DAD, router advertisements, SLAAC and the path MTU live in ndp.ts; this

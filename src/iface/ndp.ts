@@ -219,10 +219,8 @@ export class Ndp implements Ip6Services {
       this.env.inc("ndp-cache-full");
       return false;
     }
-    if (!this.cache.enqueue(n, copy)) {
-      this.env.inc("ndp-queue-full");
-      return false;
-    }
+    // A full queue drops its oldest frame for this one (RFC 4861 7.2.2), counted.
+    if (!this.cache.enqueue(n, copy)) this.env.inc("ndp-queue-full");
     return true;
   }
 

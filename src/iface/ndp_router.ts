@@ -105,9 +105,9 @@ export class RouterDiscovery {
     env.inc(`ndp-router-${this.#nd.routers.router(src, lifetimeS, now)}`);
     if (o.lla) {
       env.inc(`ndp-ra-lla-${this.#nd.cache.observe(src, o.llaHi, o.llaLo, true, now)}`);
-      const e = this.#nd.cache.get(src);
-      if (e !== undefined) e.isRouter = true;
     }
+    const e = this.#nd.cache.get(src);
+    if (e !== undefined) e.isRouter = true; // section 6.3.4: the sender is a router
     // MTU option: bounded to [1280, link MTU] (RFC 4861 6.3.4, RFC 8200 section 5).
     if (o.mtu >= 0) {
       if (o.mtu >= IPV6_MIN_MTU && o.mtu <= this.#linkMtu) {

@@ -181,11 +181,15 @@ export class NeighborCache6 {
     return e;
   }
 
-  /** Queue a frame on an INCOMPLETE entry; false when its queue is full. */
+  /**
+   * Queue a frame on an INCOMPLETE entry. When the queue is full the oldest frame gives way
+   * (RFC 4861 7.2.2: "the new arrival SHOULD replace the oldest entry"); false then.
+   */
   enqueue(e: Neighbor6, frame: Uint8Array): boolean {
-    if (e.pending.length >= this.#limits.ndPendingPerAddress) return false;
+    const full = e.pending.length >= this.#limits.ndPendingPerAddress;
+    if (full) e.pending.shift();
     e.pending.push(frame);
-    return true;
+    return !full;
   }
 
   /** An upper-layer reachability confirmation (section 7.3.1): the entry becomes REACHABLE. */

@@ -8,7 +8,9 @@
  * - our stack resolves the kernel (an echo request from us: a solicitation, the kernel's
  *   advertisement, the reply) and holds the kernel's MAC as REACHABLE;
  * - DAD conflict: the kernel holds our intended address first, so our stack marks it duplicate,
- *   counts it, and never uses it.
+ *   counts it, and never uses it;
+ * - NUD (RFC 4861 7.3.3, ndReachableMs 1 s): our entry for the kernel goes STALE, DELAY on use,
+ *   and the kernel answers the unicast probe, making it REACHABLE again.
  *
  * tshark checks the capture: no malformed frame and no bad ICMPv6 checksum, every ND message we
  * sent with hop limit 255.
@@ -144,6 +146,47 @@ Deno.test({
         const ll = formatIpv6(stack.driver.iface.linkLocal);
         const p = await ns.run(["ping", "-6", "-c", "2", "-i", "0.2", "-W", "2", `${ll}%${ifname}`]);
         assert.equal(p.code, 0, `ping -6 ${ll}: ${p.stdout}${p.stderr}`);
+      } finally {
+        await stack.close();
+      }
+    });
+  },
+}); // deno-fmt-ignore-line
+
+Deno.test({
+  name: "ipv6 ndp kernel: NUD - a stale entry in use is probed by unicast and the kernel's answer makes it REACHABLE",
+  ignore: tapIgnore(),
+  sanitizeResources: false,
+  async fn() {
+    if (!requireTapOrSkip()) return;
+    await withTapNamespace({ kernelAddr: "10.7.13.1/24", ipv6: true }, async ({ ns, link, ifname }) => {
+      await must(ns, ["ip", "-6", "addr", "add", "fd00:7d::1/64", "dev", ifname, "nodad"]);
+      // BaseReachableTime 1 s (so ReachableTime 0.5..1.5 s): the entry goes STALE quickly.
+      const stack = await createStack({
+        link,
+        address: ["10.7.13.2/24", "fd00:7d::2/64"],
+        limits: { ndReachableMs: 1000 },
+      });
+      try {
+        const kernel = parseIpv6("fd00:7d::1")!;
+        const nd = stack.driver.iface.ip6Host.nd;
+        assert.ok(await ping6From(stack, kernel, 3) >= 0, "no echo reply from the kernel");
+        const state = () => ND_STATE_NAMES[nd.cache.get(kernel)!.state]!;
+        const until = async (want: string, ms: number) => {
+          const t0 = performance.now();
+          while (state() !== want && performance.now() - t0 < ms) {
+            await new Promise((r) => setTimeout(r, 20));
+          }
+          return state();
+        };
+        assert.equal(await until("STALE", 3000), "STALE");
+        const before = stack.stats()["ndp-solicitations-out"] ?? 0;
+        assert.ok(await ping6From(stack, kernel, 3) >= 0, "no echo reply while STALE");
+        assert.equal(state(), "DELAY");
+        // DELAY_FIRST_PROBE_TIME (5 s), then a unicast probe the kernel answers (solicited).
+        assert.equal(await until("REACHABLE", 8000), "REACHABLE");
+        assert.ok((stack.stats()["ndp-solicitations-out"] ?? 0) > before, "no probe was sent");
+        assert.equal(stack.stats()["ndp-probe-failed"], 0);
       } finally {
         await stack.close();
       }

@@ -39,9 +39,11 @@ Deno.test("ndp cache: INCOMPLETE queues frames, resolves on a solicited advertis
   const e = c.lookup(A, 0)!;
   assert.equal(e.state, ND_INCOMPLETE);
   assert.deepEqual(calls, ["solicit multicast"]);
-  assert.ok(c.enqueue(e, new Uint8Array(60)));
-  assert.ok(c.enqueue(e, new Uint8Array(60)));
-  assert.ok(!c.enqueue(e, new Uint8Array(60)), "ndPendingPerAddress = 2: the third is refused");
+  assert.ok(c.enqueue(e, new Uint8Array([1])));
+  assert.ok(c.enqueue(e, new Uint8Array([2])));
+  // ndPendingPerAddress = 2: the third replaces the oldest (RFC 4861 7.2.2).
+  assert.ok(!c.enqueue(e, new Uint8Array([3])));
+  assert.deepEqual(e.pending.map((f) => f[0]), [2, 3]);
   // An advertisement without a target link-layer address cannot resolve it.
   assert.equal(c.advert(A, false, 0, 0, S, 10), "ignored-no-override");
   assert.equal(c.advert(A, true, 0x0200, 1, S, 10), "resolved");
