@@ -78,13 +78,11 @@ export class SackScoreboard {
    */
   add(left: number, right: number, una: number, sndMax: number): number {
     if (!seqLt(left, right) || seqLe(right, una) || seqGt(right, sndMax)) return 0;
-    const before = this.#bytes;
-    this.#add(left, right, una);
-    const gained = this.#bytes - before;
-    return gained > 0 ? gained : 0;
+    return this.#add(left, right, una);
   }
 
-  #add(left: number, right: number, una: number): void {
+  /** Merge [left, right) in; returns the bytes newly SACKed (0 when it was not kept). */
+  #add(left: number, right: number, una: number): number {
     left = seqMax(left, una);
     // Find the insertion point, then merge with neighbours that touch or overlap.
     const i = this.#firstEndingAtOrAfter(left);
@@ -100,7 +98,7 @@ export class SackScoreboard {
     const removed = j - i;
     if (removed === 0) {
       if (this.#n === MAX_RANGES) {
-        if (i === this.#n) return; // keep the lowest ranges
+        if (i === this.#n) return 0; // keep the lowest ranges
         this.#bytes -= seqDiff(R[this.#n - 1]!, L[this.#n - 1]!); // the highest makes room
         this.#n--;
       } else if (this.#n === L.length) this.#grow();
@@ -115,7 +113,9 @@ export class SackScoreboard {
     }
     this.#l[i] = nl;
     this.#r[i] = nr;
-    this.#bytes += seqDiff(nr, nl) - merged;
+    const gained = seqDiff(nr, nl) - merged;
+    this.#bytes += gained;
+    return gained;
   }
 
   #grow(): void {

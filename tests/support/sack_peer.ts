@@ -208,3 +208,66 @@ export class SackPeer {
     return this.#toldAck >= n + (fin ? 1 : 0);
   }
 }
+
+/**
+ * Watch side a of a {@link TcpPair} whose link carries the traffic (faults and all): the SACK
+ * blocks and cumulative ACKs delivered to `c`, and every data segment `c` sends that repeats
+ * sequence space, with the bytes of it those blocks covered when it was sent. Segments are
+ * examined at each delivery to side a (before and after it is processed) and at `scan()`, so
+ * what a segment is judged against is what the sender knew when it sent it.
+ */
+export class SackWatch {
+  /** Retransmissions seen. */
+  readonly resent: Resent[] = [];
+  readonly #base: number;
+  #told: Range[] = [];
+  #toldAck = 0;
+  #high = 0;
+  #scanned: number;
+
+  constructor(readonly p: TcpPair, readonly c: TcpConnection) {
+    this.#base = c.snd.una;
+    this.#scanned = p.captured.length;
+    const input = p.a.input.bind(p.a);
+    p.a.input = (seg: TcpSegment, now: number) => {
+      this.scan();
+      if (seg.srcPort === c.remotePort && seg.dstPort === c.localPort && (seg.flags & F_ACK)) {
+        const ack = this.#rel(seg.ack);
+        if (ack < 0x80000000 && ack > this.#toldAck) this.#toldAck = ack;
+        for (let i = 0; i < seg.sackCount; i++) {
+          const l = this.#rel(seg.sack[2 * i]!), r = this.#rel(seg.sack[2 * i + 1]!);
+          if (r > this.#toldAck && r < 0x80000000 && l < r) addRange(this.#told, l, r);
+        }
+      }
+      input(seg, now);
+      this.scan();
+    };
+  }
+
+  #rel(seq: number): number {
+    return (seq - this.#base) >>> 0;
+  }
+
+  /** Examine the segments side a sent since the last look. */
+  scan(): void {
+    const cap = this.p.captured;
+    for (; this.#scanned < cap.length; this.#scanned++) {
+      const x = cap[this.#scanned]!;
+      if (x.from !== "a" || x.len === 0 || x.srcPort !== this.c.localPort) continue;
+      const from = this.#rel(x.seq), to = from + x.len;
+      if (from < this.#high) {
+        const told = this.#told.filter(([, r]) => r > this.#toldAck);
+        this.#told = told;
+        this.resent.push({
+          at: x.at,
+          from,
+          to,
+          sackedBytes: overlap(told, Math.max(from, this.#toldAck), to),
+          state: this.c.rec.state,
+          rtos: this.p.a.stats()["tcp-rto"] ?? 0,
+        });
+      }
+      if (to > this.#high) this.#high = to;
+    }
+  }
+}

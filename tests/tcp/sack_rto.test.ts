@@ -10,6 +10,7 @@ import { TcpPair } from "../support/tcp_pair.ts";
 import { openPair } from "../support/tcp_transfer.ts";
 import { type Resent, SackPeer } from "../support/sack_peer.ts";
 import type { TcpConnection } from "../../src/tcp/tcp_layer.ts";
+import { MAX_RANGES, SackScoreboard } from "../../src/tcp/sack.ts";
 
 type Range = [number, number];
 
@@ -183,4 +184,26 @@ Deno.test("RTO with SACK: data SACKed, then covered by the cumulative ACK, is no
   const after = peer.resent.filter((r) => r.rtos > 0);
   for (const r of after) assert.equal(r.sackedBytes, 0);
   assert.equal(after[0]!.from, 0);
+});
+
+Deno.test("scoreboard: at most MAX_RANGES ranges, the lowest kept, bytes counted", () => {
+  const sb = new SackScoreboard();
+  // Ranges of 10 bytes every 20 from 20, added from the top down (each new one is the lowest).
+  for (let k = MAX_RANGES + 44; k >= 1; k--) sb.add(20 * k, 20 * k + 10, 0, 1 << 20);
+  assert.equal(sb.count, MAX_RANGES);
+  assert.equal(sb.sacked, 10 * MAX_RANGES);
+  assert.equal(sb.highest, 20 * MAX_RANGES + 10);
+  // A range above the highest kept is not remembered; one below evicts the highest.
+  assert.equal(sb.add(20 * (MAX_RANGES + 1), 20 * (MAX_RANGES + 1) + 10, 0, 1 << 20), 0);
+  assert.equal(sb.add(5, 8, 0, 1 << 20), 3);
+  assert.equal(sb.count, MAX_RANGES);
+  assert.equal(sb.highest, 20 * (MAX_RANGES - 1) + 10);
+  // Filling the gaps merges everything into one range.
+  sb.add(5, 20 * MAX_RANGES, 0, 1 << 20);
+  assert.equal(sb.count, 1);
+  assert.equal(sb.sacked, 20 * MAX_RANGES - 5);
+  assert.ok(!sb.headSacked(0) && sb.headSacked(5));
+  sb.prune(100);
+  assert.equal(sb.sacked, 20 * MAX_RANGES - 100);
+  assert.ok(sb.headSacked(100));
 });
