@@ -69,7 +69,7 @@ export class SackScoreboard {
    * reneged, discarding SACKed data (RFC 2018 section 8; Linux FLAG_SACK_RENEGING).
    */
   headSacked(una: number): boolean {
-    return this.#n > 0 && seqLe(this.#l[0]!, una);
+    return this.#n > 0 && seqLe(this.#l[0]!, una) && seqGt(this.#r[0]!, una);
   }
 
   /**
