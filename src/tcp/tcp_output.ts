@@ -10,12 +10,13 @@ import { F_ACK, F_FIN, F_PSH, F_SYN } from "../wire/layout.ts";
 import { seqAdd, seqDiff, seqGt, seqLt } from "../wire/seq.ts";
 import type { TcpSegment } from "../wire/tcp_segment.ts";
 import type { TcpConnection } from "./connection.ts";
-import { goBackFlight, type NextSeg, nextSeg } from "./loss.ts";
+import { type NextSeg, nextSeg } from "./loss.ts";
 import { initialWindow } from "./congestion.ts";
 import { RtxLog } from "./rtx_log.ts";
 import { Rack } from "./rack.ts";
 import { schedulePto } from "./tlp.ts";
 import { advertise } from "./rcv_window.ts";
+import { goBackFlight } from "./loss.ts";
 
 /** Fill the addressing, numbers, window and options of `c.host.out`. */
 function build(c: TcpConnection, seq: number, flags: number, now: number): TcpSegment {
