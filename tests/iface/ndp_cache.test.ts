@@ -204,3 +204,18 @@ Deno.test("ndp cache: no sequence of wire events grows it past ndCacheSize (fast
     { seed: 0x6e64, numRuns: 200 },
   );
 });
+
+Deno.test("ndp cache: ndRetransMs sets the solicitation interval (edge: 250 ms)", () => {
+  const { c, calls } = cache({ ndRetransMs: 250 });
+  c.lookup(A, 0);
+  c.poll(249);
+  assert.equal(calls.length, 1);
+  c.poll(250);
+  c.poll(500);
+  assert.equal(calls.length, 3);
+  c.poll(749);
+  assert.equal(c.size, 1);
+  c.poll(750);
+  assert.deepEqual(calls.at(-1), "failed 0");
+  assert.equal(c.size, 0);
+});

@@ -108,6 +108,18 @@ for (const e of engines()) {
     assert.equal(x.count.get("ndp-ra-mtu-ignored"), 2);
     ra("fe80::1", mtuOption(1500));
     assert.equal(x.h.pathMtu6(ip6("2001:db8::1"), now), 1500);
+    // Retrans Timer clamped to [100 ms, 60 s]; a Reachable Time over 1 h ignored.
+    const timers = (reachable: number, retrans: number) =>
+      x.feed(icmp6Frame(e, { src: "fe80::1", dst: "ff02::1", type: 134, rest: RA(600) }, raBody([], reachable, retrans)), now);
+    timers(0, 1);
+    assert.equal(x.h.nd.cache.retransMs, 100);
+    timers(0, 100000);
+    assert.equal(x.h.nd.cache.retransMs, 60000);
+    const before = x.h.nd.cache.reachableMs;
+    timers(3600001, 0);
+    assert.equal(x.h.nd.cache.reachableMs, before);
+    timers(10000, 0);
+    assert.equal(x.h.nd.cache.reachableMs, 10000, "x random 0.5..1.5 with random() = 0.5");
     ra("fe80::2", []);
     ra("fe80::3", []);
     assert.equal(x.count.get("ndp-router-added"), 2);
