@@ -209,13 +209,17 @@ export class TcpLayer implements TcpHandler {
       throw new RangeError(`Invalid port to listen on: ${localPort}`);
     }
     const ip = ipNum(localIp);
+    const v4Any = ip === 0 && opts?.ipv4Only === true;
     for (const l of this.#listeners.values()) {
-      if (l.localPort === localPort && (l.localIp === 0 || ip === 0 || l.localIp === ip)) {
+      if (l.localPort !== localPort) continue;
+      // "0.0.0.0" and one IPv6 address do not overlap (as Linux with a v4 and a v6 socket).
+      if ((l.ipv4Only && isIpv6Handle(ip)) || (v4Any && isIpv6Handle(l.localIp))) continue;
+      if (l.localIp === 0 || ip === 0 || l.localIp === ip) {
         throw new TcpError("addr-in-use", `Address already in use: port ${localPort}`);
       }
     }
     const l = new Listener(this.#host, this.#opt, ip, localPort, backlog);
-    if (ip === 0 && opts?.ipv4Only) l.ipv4Only = true;
+    if (v4Any) l.ipv4Only = true;
     this.#listeners.set(endpointKey(ip, localPort), l);
     return l;
   }

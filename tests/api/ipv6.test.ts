@@ -125,6 +125,9 @@ Deno.test("ipv6 api: dual-stack listeners (none, '::', '0.0.0.0', an IPv6 addres
   const v4 = b.listen({ port: 3, hostname: "0.0.0.0" });
   assert(await reaches(a, "10.9.0.2", 3));
   assert(!await reaches(a, "fd00::2", 3));
+  const v6beside = b.listen({ port: 3, hostname: "fd00::2" }); // no overlap with 0.0.0.0
+  assert(await reaches(a, "fd00::2", 3));
+  v6beside.close();
   v4.close();
   const one = b.listen({ port: 4, hostname: "fd00::2" });
   assert.equal(one.addr.hostname, "fd00::2");
