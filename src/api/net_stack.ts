@@ -309,7 +309,9 @@ export class NetStack implements AsyncDisposable {
     try {
       return new DatagramConn(
         this.driver,
-        this.driver.iface.udpBind(port, ip === 0 ? undefined : ip),
+        this.driver.iface.udpBind(port, ip === 0 ? undefined : ip, {
+          ipv4Only: options.hostname?.replace(/^\[(.*)\]$/, "$1") === "0.0.0.0",
+        }),
       );
     } catch (err) {
       throw mapLayerError(err, endpoint(ip, port, this.#fmt));

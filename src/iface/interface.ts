@@ -383,10 +383,11 @@ export class Interface implements TcpTransmit, UdpOwner {
 
   /**
    * Bind a UDP socket to `port` (0 = a free ephemeral port) on `localIp` (0 or absent = any of
-   * our addresses; our address or one of 127.0.0.0/8). Throws IfaceError "addr-in-use", RangeError for a bad port or an address
-   * that is not ours.
+   * our addresses, IPv4 and IPv6, or IPv4 only with `ipv4Only`; our address, one of 127.0.0.0/8,
+   * or the handle of one of our IPv6 addresses). Throws IfaceError "addr-in-use", RangeError for
+   * a bad port or an address that is not ours.
    */
-  udpBind(port: number, localIp = 0): UdpSocket {
+  udpBind(port: number, localIp = 0, opts?: { ipv4Only?: boolean }): UdpSocket {
     if (isIpv6Handle(localIp)) {
       if (!this.isOwnIpv6(this.#ip6d.addrs.bytes(localIp))) {
         throw new RangeError(
@@ -396,7 +397,9 @@ export class Interface implements TcpTransmit, UdpOwner {
     } else if (localIp !== 0 && !this.#router.isLocal(localIp)) {
       throw new RangeError(`Address ${formatIpv4(localIp)} is not an address of this interface`);
     }
-    return this.#udp.bind(this, port, localIp, this.limits.udpQueueDatagrams);
+    const sock = this.#udp.bind(this, port, localIp, this.limits.udpQueueDatagrams);
+    if (localIp === 0 && opts?.ipv4Only) sock.ipv4Only = true;
+    return sock;
   }
 
   /**

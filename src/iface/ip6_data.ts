@@ -292,7 +292,7 @@ export class Ip6Data {
 
   /** UdpOwner.udpSend toward an IPv6 address (16 bytes). */
   udpSend(sock: UdpSocket, data: Uint8Array, remote: Uint8Array, port: number, now: number): void {
-    if (isIpv6Handle(sock.localIp) === false && sock.localIp !== 0) {
+    if ((isIpv6Handle(sock.localIp) === false && sock.localIp !== 0) || sock.ipv4Only) {
       throw new RangeError("Cannot send to an IPv6 address from a socket bound to IPv4");
     }
     if (remote[0] === 0xff || unspecified(remote, 0)) {

@@ -42,6 +42,8 @@ export class UdpSocket {
   readonly localIp: number;
   /** The local port. */
   readonly localPort: number;
+  /** Bound to "0.0.0.0": IPv4 only (a socket on no address otherwise takes both families). */
+  ipv4Only = false;
   /** Called (synchronously, from Interface.receive) when a datagram was queued. */
   onReadable: (() => void) | null = null;
   #owner: UdpOwner;
@@ -149,7 +151,7 @@ export class UdpTable {
     let any: UdpSocket | undefined;
     for (const s of list) {
       if (s.localIp === ipNum(dstIp)) return s;
-      if (s.localIp === 0) any = s;
+      if (s.localIp === 0 && !(s.ipv4Only && dstIp >= 4294967296)) any = s;
     }
     return any;
   }

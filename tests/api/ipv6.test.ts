@@ -165,6 +165,16 @@ Deno.test("ipv6 api: UDP both ways, loopback to ::1 and our own address", async 
   );
   sa.close();
   sb.close();
+  // "0.0.0.0" is IPv4 only: a datagram to fd00::2 gets a port unreachable, not this socket.
+  const v4only = b.listenDatagram({ port: 5354, hostname: "0.0.0.0" });
+  const sc = a.listenDatagram({ port: 0 });
+  await sc.send(new Uint8Array([1]), { transport: "udp", hostname: "fd00::2", port: 5354 });
+  await sc.send(new Uint8Array([2]), { transport: "udp", hostname: "10.9.0.2", port: 5354 });
+  const [only] = await v4only.receive();
+  assert.deepEqual([...only], [2]);
+  assert.equal(b.stats()["udp6-no-socket"], 1);
+  v4only.close();
+  sc.close();
   for (const host of ["::1", "fd00::1"]) {
     using l = a.listen({ port: 0 });
     const acc = l.accept();
