@@ -80,6 +80,7 @@ export class Interface implements TcpTransmit, UdpOwner {
   readonly prefixLength: number;
   /** The link's IP MTU. */
   readonly mtu: number;
+  #maxSendFrame: number;
   /** The limits in force. */
   readonly limits: Readonly<IfaceLimits>;
   #engine: Engine;
@@ -133,6 +134,7 @@ export class Interface implements TcpTransmit, UdpOwner {
     this.address = this.#router.address;
     this.prefixLength = options.prefixLength;
     this.mtu = options.mtu;
+    this.#maxSendFrame = options.maxSendFrame ?? 0;
     this.#multicast = options.acceptMulticast ?? false;
     this.limits = resolveLimits(options.limits);
     const ttl = options.ttl ?? 64;
@@ -144,6 +146,7 @@ export class Interface implements TcpTransmit, UdpOwner {
       macLo: this.#macLo,
       ttl,
       mtu: options.mtu,
+      maxSendFrame: options.maxSendFrame,
       limits: this.limits,
       idSeed: Math.floor(random() * 65536),
     });
@@ -407,6 +410,18 @@ export class Interface implements TcpTransmit, UdpOwner {
   /** The IP MTU toward `remoteIp` at `now`: the link MTU, lowered by ICMP fragmentation-needed. */
   pathMtu(remoteIp: number, now: number): number {
     return this.#tx.pmtu.get(remoteIp, now);
+  }
+
+  /**
+   * The largest IPv4 datagram a TCP segment toward `remoteIp` may be sent in when the link
+   * takes segments larger than the MTU (TSO, src/tcp/tso.ts); 0 when it does not, or when the
+   * destination is our own (the loopback queue holds MTU-sized frames).
+   */
+  tsoMax(remoteIp: number): number {
+    const most = (this.#maxSendFrame - 14) | 0;
+    if (most <= this.mtu) return 0;
+    const nh = this.#router.nextHop(remoteIp >>> 0);
+    return nh < 0 || this.#router.isLocal(nh) ? 0 : Math.min(most, 65535);
   }
 
   /** Our address (127.0.0.1 toward 127/8) when `remoteIp` is routable, else -1. */

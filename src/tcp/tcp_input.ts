@@ -26,6 +26,7 @@ import { hasDsack, onProbeAck } from "./tlp.ts";
 import { armRackTimer, rackDelivered, retransmitted } from "./loss.ts";
 import { TcpError, type TcpState } from "./types.ts";
 import { rcvSpaceAdjust, sndBufExpand } from "./buf_tune.ts";
+import { cwndLimited } from "./congestion.ts";
 
 /** RFC 7323 5.5: TS.Recent of a connection idle this long is invalid (24 days). */
 const PAWS_IDLE_MS = 24 * 86_400_000;
@@ -377,7 +378,10 @@ function onNewAck(c: TcpConnection, seg: TcpSegment, now: number): boolean {
   c.timers.progressAt = now;
   const mss = c.snd.mss;
   if (c.rec.fastRecovery) onRecoveryAck(c, seg, dataAcked, sackSpan, now);
-  else if (dataAcked > 0) c.cc.onAck(dataAcked, mss, now);
+  // RFC 7661 4.3 / Linux tcp_is_cwnd_limited: cwnd grows only while it limits sending.
+  else if (dataAcked > 0 && cwndLimited(c.snd, c.cc.cwnd, c.cc.ssthresh)) {
+    c.cc.onAck(dataAcked, mss, now);
+  }
   if (dataAcked > 0) sndBufExpand(c); // send buffer auto-tuning (buf_tune.ts)
   c.rec.dupAcks = 0;
   c.rec.limitedTx = 0;

@@ -1,0 +1,53 @@
+/**
+ * TCP segmentation offload on send: when the link takes TCP segments larger than the MTU
+ * (`maxSendFrame`, src/link/link.ts), new data goes out in segments of several MSS, each
+ * carried whole (a memory link's peer takes it as one segment, as Linux GRO would hand it up).
+ * One header, one copy call and one frame per 64 KiB instead of per MSS.
+ *
+ * The size follows Linux `tcp_tso_autosize`: about 1 ms of the pacing rate (2 cwnd / SRTT in
+ * slow start, 1.2 cwnd / SRTT after, as `tcp_update_pacing_rate`), at least two segments, at
+ * most what one IP datagram holds, always a whole number of MSS. Sequence space, SACK, RACK
+ * and the retransmission timer stay per byte; retransmissions are cut at the MSS again
+ * (tcp_output.ts), as Linux re-segments them (`tcp_fragment`).
+ *
+ * @module
+ */
+
+import type { TcpConnection } from "./connection.ts";
+
+/** Room for the IP header (40 for IPv6) and the largest TCP header (60) within a datagram. */
+const HEADERS = 100;
+
+/**
+ * The largest payload of one new-data segment of `c` now: a multiple of the MSS when the link
+ * takes large segments, else the MSS.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { tsoGoal } from "./tso.ts";
+ * import type { TcpConnection } from "./connection.ts";
+ * const c = {
+ *   remoteIp: 1,
+ *   snd: { mss: 1000 },
+ *   cc: { cwnd: 100000, ssthresh: 0x7fffffff },
+ *   rtt: { srtt: 1 },
+ *   host: { tx: { tsoMax: () => 65535 } },
+ * } as unknown as TcpConnection;
+ * assert.equal(tsoGoal(c), 65000); // 1 ms of 2 cwnd / 1 ms, up to 65 MSS in 64 KiB
+ * c.cc.cwnd = 1500;
+ * assert.equal(tsoGoal(c), 3000); // 3000 bytes per ms: at least two segments anyway
+ * ```
+ */
+export function tsoGoal(c: TcpConnection): number {
+  const mss = c.snd.mss;
+  const max = c.host.tx.tsoMax?.(c.remoteIp) ?? 0;
+  if (max - HEADERS < 2 * mss) return mss;
+  const cc = c.cc;
+  const srtt = c.rtt.srtt > 1 ? c.rtt.srtt : 1; // ms; the clock ticks per ms
+  const perMs = (cc.cwnd * (cc.cwnd < cc.ssthresh ? 2 : 1.2)) / srtt;
+  let segs = Math.floor(perMs / mss);
+  if (segs < 2) segs = 2;
+  const most = Math.floor((max - HEADERS) / mss);
+  return (segs < most ? segs : most) * mss;
+}
