@@ -414,14 +414,16 @@ export class Interface implements TcpTransmit, UdpOwner {
 
   /**
    * The largest IPv4 datagram a TCP segment toward `remoteIp` may be sent in when the link
-   * takes segments larger than the MTU (TSO, src/tcp/tso.ts); 0 when it does not, or when the
-   * destination is our own (the loopback queue holds MTU-sized frames).
+   * takes segments larger than the MTU (TSO, src/tcp/tso.ts); 0 when it does not, when the
+   * destination is our own (the loopback queue holds MTU-sized frames), or when ICMP lowered
+   * the path MTU below the link's (a device cuts large segments at the link MTU).
    */
-  tsoMax(remoteIp: number): number {
+  tsoMax(remoteIp: number, now: number): number {
     const most = (this.#maxSendFrame - 14) | 0;
     if (most <= this.mtu) return 0;
     const nh = this.#router.nextHop(remoteIp >>> 0);
-    return nh < 0 || this.#router.isLocal(nh) ? 0 : Math.min(most, 65535);
+    if (nh < 0 || this.#router.isLocal(nh)) return 0;
+    return this.#tx.pmtu.get(remoteIp, now) < this.mtu ? 0 : Math.min(most, 65535);
   }
 
   /** Our address (127.0.0.1 toward 127/8) when `remoteIp` is routable, else -1. */

@@ -92,8 +92,9 @@ class PcapWriter implements PcapLink {
   }
 
   send(buf: Uint8Array, off: number, len: number): void {
-    this.inner.send(buf, off, len);
+    // Recorded first: a link doing TSO leaves a partial checksum in a large segment it sends.
     if (this.#file !== null) this.#record(this.#clock(), buf, off, len);
+    this.inner.send(buf, off, len);
   }
 
   nextDueAt(): number {

@@ -25,7 +25,7 @@ export interface TcpTransmit {
    * The largest IP datagram a TCP segment toward `remoteIp` may be sent in when the link takes
    * segments larger than the MTU (TSO, src/tcp/tso.ts); 0 or absent: none above the path MTU.
    */
-  tsoMax?(remoteIp: number): number;
+  tsoMax?(remoteIp: number, now: number): number;
   /** The local address a connection to `remoteIp` should use, or -1 when unroutable. */
   sourceFor(remoteIp: number): number;
 }

@@ -192,7 +192,7 @@ const NEXT: NextSeg = { room: 0, lost: -1, hole: -1, resend: -1 };
 
 function sendLoop(c: TcpConnection, now: number): void {
   const mss = c.snd.mss;
-  const tso = tsoGoal(c); // > mss: new data goes in large segments (tso.ts)
+  const tso = tsoGoal(c, now); // > mss: new data goes in large segments (tso.ts)
   for (let guard = 0; guard < 100000; guard++) {
     const flight = seqDiff(c.snd.nxt, c.snd.una);
     let room = Math.min(c.snd.wnd, c.cc.cwnd + c.rec.limitedTx * c.snd.mss) - flight;

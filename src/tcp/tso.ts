@@ -30,19 +30,25 @@ const HEADERS = 100;
  * const c = {
  *   remoteIp: 1,
  *   snd: { mss: 1000 },
+ *   tsOk: false,
  *   cc: { cwnd: 100000, ssthresh: 0x7fffffff },
  *   rtt: { srtt: 1 },
- *   host: { tx: { tsoMax: () => 65535 } },
+ *   host: { tx: { tsoMax: () => 65535, pathMtu: () => 1040 } },
  * } as unknown as TcpConnection;
- * assert.equal(tsoGoal(c), 65000); // 1 ms of 2 cwnd / 1 ms, up to 65 MSS in 64 KiB
+ * assert.equal(tsoGoal(c, 0), 65000); // 1 ms of 2 cwnd / 1 ms, up to 65 MSS in 64 KiB
  * c.cc.cwnd = 1500;
- * assert.equal(tsoGoal(c), 3000); // 3000 bytes per ms: at least two segments anyway
+ * assert.equal(tsoGoal(c, 0), 3000); // 3000 bytes per ms: at least two segments anyway
  * ```
  */
-export function tsoGoal(c: TcpConnection): number {
+export function tsoGoal(c: TcpConnection, now: number): number {
   const mss = c.snd.mss;
-  const max = c.host.tx.tsoMax?.(c.remoteIp) ?? 0;
+  const tx = c.host.tx;
+  const max = tx.tsoMax?.(c.remoteIp, now) ?? 0;
   if (max - HEADERS < 2 * mss) return mss;
+  // A device cuts a large segment into segments as large as the link MTU allows with its
+  // headers (gso.ts tsoFrame): only when that is our MSS (the peer's MSS option did not lower
+  // it) is every cut a segment we could have sent (RFC 9293 3.7.1).
+  if (mss < tx.pathMtu(c.remoteIp, now) - 40 - (c.tsOk ? 12 : 0)) return mss;
   const cc = c.cc;
   const srtt = c.rtt.srtt > 1 ? c.rtt.srtt : 1; // ms; the clock ticks per ms
   const perMs = (cc.cwnd * (cc.cwnd < cc.ssthresh ? 2 : 1.2)) / srtt;
