@@ -279,12 +279,23 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
   if (c.rcv.finSeq >= 0 && !c.rcv.peerFin && c.rcv.finSeq === c.rcv.nxt && finStates(c)) {
     c.rcv.nxt = seqAdd(c.rcv.nxt, 1);
     c.rcv.peerFin = true;
+    const owed = c.rcv.ackNow;
     c.rcv.ackNow = true;
     readable = true;
     switch (c.st) {
       case "SYN-RECEIVED":
+        c.st = "CLOSE-WAIT";
+        break;
       case "ESTABLISHED":
         c.st = "CLOSE-WAIT";
+        // As Linux tcp_fin (pingpong mode): the ACK of the FIN is delayed (RFC 1122 4.2.3.2)
+        // so that the application's reply or its own FIN, usually right behind, carries it:
+        // one segment fewer per connection. A FIN that comes with data is answered at once (a
+        // retransmission, a tail loss probe, may carry it).
+        if (!owed && plen === 0) {
+          c.rcv.ackNow = false;
+          if (c.timers.delack === Infinity) c.arm("delack", now + c.opt.delayedAckMs);
+        }
         break;
       case "FIN-WAIT-1":
         // Our FIN not yet acknowledged (else we would be in FIN-WAIT-2): simultaneous close.
