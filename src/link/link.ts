@@ -9,7 +9,7 @@
  * | capability      | members                 | who has it                              |
  * | --------------- | ----------------------- | --------------------------------------- |
  * | large frames    | `maxFrame`              | TAP/TUN with offload (up to 65553 bytes) |
- * | large sends     | `maxSendFrame`          | the memory link (TCP segmentation offload) |
+ * | large sends     | `maxSendFrame`          | TAP with offload, the memory link (TSO) |
  * | corking         | `cork()`, `uncork()`    | TAP/TUN with offload (merges segments)  |
  * | checksum help   | `useChecksum(fn)`       | TAP/TUN with offload                    |
  * | counters        | `counters()`            | every link here (prefixed names)        |
