@@ -420,7 +420,8 @@ export class Interface implements TcpTransmit, UdpOwner {
    */
   tsoMax(remoteIp: number, now: number): number {
     const most = (this.#maxSendFrame - 14) | 0;
-    if (most <= this.mtu) return 0;
+    // IPv4 only: an IPv6 peer (a handle above 2^32) gets MTU-sized segments.
+    if (most <= this.mtu || remoteIp > 0xffffffff) return 0;
     const nh = this.#router.nextHop(remoteIp >>> 0);
     if (nh < 0 || this.#router.isLocal(nh)) return 0;
     return this.#tx.pmtu.get(remoteIp, now) < this.mtu ? 0 : Math.min(most, 65535);

@@ -100,10 +100,11 @@ export const FRAME_OVERHEAD = 18;
  * ```ts
  * import { createMemoryLinkPair } from "./memory.ts";
  * import { frameRoom } from "./link.ts";
- * const [a, b] = createMemoryLinkPair({ mtu: 1500 });
+ * const [a, b] = createMemoryLinkPair({ mtu: 1500, tso: false });
  * if (frameRoom(a) !== 1518) throw new Error("wrong room");
- * a.close();
- * b.close();
+ * const [c, d] = createMemoryLinkPair({ mtu: 1500 }); // large TCP segments (TSO)
+ * if (frameRoom(c) !== 65549) throw new Error("wrong room");
+ * for (const l of [a, b, c, d]) l.close();
  * ```
  */
 export function frameRoom(link: Link): number {
