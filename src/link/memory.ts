@@ -229,7 +229,9 @@ class MemoryEnd implements MemoryLink {
         })`,
       );
     }
-    if (this.#corked) {
+    if (this.#corked && len > most) {
+      if (this.#merger!.count > 0) this.#flush(); // a large segment (TSO) goes whole, in order
+    } else if (this.#corked) {
       const m = this.#merger!;
       let held = m.offer(buf, off, len);
       if (!held && m.count > 0) {
