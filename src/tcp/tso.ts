@@ -38,6 +38,8 @@ const HEADERS = 100;
  * assert.equal(tsoGoal(c, 0), 65000); // 1 ms of 2 cwnd / 1 ms, up to 65 MSS in 64 KiB
  * c.cc.cwnd = 1500;
  * assert.equal(tsoGoal(c, 0), 3000); // 3000 bytes per ms: at least two segments anyway
+ * c.host.tx.pathMtu = () => 1500; // the peer's MSS (1000) is below what the MTU allows (1460):
+ * assert.equal(tsoGoal(c, 0), 1000); // a device's cut at the MTU would be too large: no TSO
  * ```
  */
 export function tsoGoal(c: TcpConnection, now: number): number {
