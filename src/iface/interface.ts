@@ -407,11 +407,6 @@ export class Interface implements TcpTransmit, UdpOwner {
     return this.#tx.encodeAndSend(TX_PAYLOAD_OFF, len, nh, now);
   }
 
-  /** The IP MTU toward `remoteIp` at `now`: the link MTU, lowered by ICMP fragmentation-needed. */
-  pathMtu(remoteIp: number, now: number): number {
-    return this.#tx.pmtu.get(remoteIp, now);
-  }
-
   /**
    * The largest IPv4 datagram a TCP segment toward `remoteIp` may be sent in when the link
    * takes segments larger than the MTU (TSO, src/tcp/tso.ts); 0 when it does not, when the
@@ -425,6 +420,11 @@ export class Interface implements TcpTransmit, UdpOwner {
     const nh = this.#router.nextHop(remoteIp >>> 0);
     if (nh < 0 || this.#router.isLocal(nh)) return 0;
     return this.#tx.pmtu.get(remoteIp, now) < this.mtu ? 0 : Math.min(most, 65535);
+  }
+
+  /** The IP MTU toward `remoteIp` at `now`: the link MTU, lowered by ICMP fragmentation-needed. */
+  pathMtu(remoteIp: number, now: number): number {
+    return this.#tx.pmtu.get(remoteIp, now);
   }
 
   /** Our address (127.0.0.1 toward 127/8) when `remoteIp` is routable, else -1. */
