@@ -4,7 +4,8 @@
  * line it prints last.
  *
  *   deno run -A bench/e2e_ours.ts <mode> --engine wasm|js --mtu 1500 --seconds 10
- *     [--max-bytes N] [--warmup-bytes N] [--buf N] [--no-offload] [--app KEY] [--ipv6]
+ *     [--max-bytes N] [--warmup-bytes N] [--buf N] [--no-offload] [--app KEY] [--busy-poll-us N]
+ *     [--ipv6]
  *
  * Our stack runs with its default options (offloads on, buffers auto-tuned) unless
  * `--no-offload` (the TAP device without checksum and segmentation offloads) or `--buf N`
@@ -51,6 +52,8 @@ interface Opts {
   app: string;
   /** The memory link's segmentation offload (`MemoryLinkOptions.offload`). */
   memOffload: boolean;
+  /** `TapOptions.busyPollUs` (undefined: the default). */
+  busyPollUs: number | undefined;
   /** TAP modes over IPv6. */
   ipv6: boolean;
 }
@@ -69,6 +72,7 @@ function parse(): { mode: string; opts: Opts } {
       "no-offload": { type: "boolean", default: false },
       app: { type: "string", default: "" },
       "mem-offload": { type: "boolean", default: false },
+      "busy-poll-us": { type: "string" },
       ipv6: { type: "boolean", default: false },
     },
   });
@@ -88,6 +92,7 @@ function parse(): { mode: string; opts: Opts } {
       offload: values["no-offload"] ? false : undefined,
       app: values.app,
       memOffload: values["mem-offload"],
+      busyPollUs: values["busy-poll-us"] === undefined ? undefined : Number(values["busy-poll-us"]),
       ipv6: values.ipv6,
     },
   };
@@ -110,6 +115,7 @@ async function tapMode(mode: string, o: Opts): Promise<Record<string, number>> {
     mtu: o.mtu,
     signals: true,
     offload: o.offload,
+    busyPollUs: o.busyPollUs,
     ipv6: o.ipv6,
   };
   if (o.ipv6) [KERNEL, OURS] = [KERNEL6, OURS6];
