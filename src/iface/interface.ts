@@ -187,6 +187,7 @@ export class Interface implements TcpTransmit, UdpOwner {
       seed: Math.floor(random() * 4294967296),
       ours: this.#ip6.addresses,
       loop: (start, len) => this.#tx.loopback.push(this.#engine.mem, start, len),
+      maxSendFrame: options.maxSendFrame ?? 0,
     });
   }
 
@@ -487,15 +488,15 @@ export class Interface implements TcpTransmit, UdpOwner {
   }
 
   /**
-   * The largest IPv4 datagram a TCP segment toward `remoteIp` may be sent in when the link
+   * The largest IP datagram a TCP segment toward `remoteIp` (IPv4, or an IPv6 handle) may be sent in when the link
    * takes segments larger than the MTU (TSO, src/tcp/tso.ts); 0 when it does not, when the
    * destination is our own (the loopback queue holds MTU-sized frames), or when ICMP lowered
    * the path MTU below the link's (a device cuts large segments at the link MTU).
    */
   tsoMax(remoteIp: number, now: number): number {
     const most = (this.#maxSendFrame - 14) | 0;
-    // IPv4 only: an IPv6 peer (a handle above 2^32) gets MTU-sized segments.
-    if (most <= this.mtu || remoteIp > 0xffffffff) return 0;
+    if (most <= this.mtu) return 0;
+    if (isIpv6Handle(remoteIp)) return this.#ip6d.tsoMax(remoteIp, now, most);
     const nh = this.#router.nextHop(remoteIp >>> 0);
     if (nh < 0 || this.#router.isLocal(nh)) return 0;
     return this.#tx.pmtu.get(remoteIp, now) < this.mtu ? 0 : Math.min(most, 65535);

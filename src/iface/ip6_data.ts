@@ -101,6 +101,8 @@ export class Ip6Data {
   #udp: UdpTable;
   #mtu: number;
   #loop: (start: number, len: number) => boolean;
+  /** Largest frame the link takes when it is a TCP segment (TSO), else 0. */
+  #maxSend: number;
   #macHi: number;
   #macLo: number;
   #seg = new TcpSegment();
@@ -135,9 +137,12 @@ export class Ip6Data {
       ours: readonly Uint8Array[];
       /** Queue the frame at `engine.mem[start, +len)` on the loopback path; false when full. */
       loop: (start: number, len: number) => boolean;
+      /** The link's `maxSendFrame` (TSO), 0 when none. */
+      maxSendFrame?: number;
     },
   ) {
     this.#loop = opts.loop;
+    this.#maxSend = opts.maxSendFrame ?? 0;
     this.#engine = engine;
     this.svc = svc;
     this.#counters = opts.counters;
@@ -253,6 +258,18 @@ export class Ip6Data {
     return this.#routeSource(h);
   }
 
+  /**
+   * TcpTransmit.tsoMax for an IPv6 handle: `most` toward a peer on the link (not ours, not ::1)
+   * whose path MTU is the link's (a device cuts large segments at the link MTU), else 0.
+   */
+  tsoMax(h: number, now: number, most: number): number {
+    const b = this.addrs.bytes(h);
+    if (isLoopback6(b, 0) || this.svc.isOurs(b, 0)) return 0;
+    const r = this.svc.route6(b);
+    if (r === null || this.svc.isOurs(r.nextHop, 0)) return 0;
+    return this.svc.pathMtu6(b, now) < this.#mtu ? 0 : Math.min(most, 65535);
+  }
+
   /** TcpTransmit.pathMtu for an IPv6 handle. */
   pathMtu(h: number, now: number): number {
     const b = this.addrs.bytes(h);
@@ -343,7 +360,9 @@ export class Ip6Data {
       return false;
     }
     const flen = TX_PAYLOAD_OFF + len - start;
-    if (flen - 14 > this.#mtu) {
+    // Nothing larger than the link MTU, but TCP segments built for a link that takes large
+    // sends (TSO, tsoMax); UDP is sized to the path MTU before.
+    if (flen - 14 > this.#mtu && flen > this.#maxSend) {
       this.#counters.inc("tx-too-big");
       return false;
     }

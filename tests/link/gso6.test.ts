@@ -1,10 +1,11 @@
 // Send-side segmentation offload over IPv6 (src/link/tap/gso.ts): consecutive TCP-over-IPv6
 // segments of one flow merge into one frame with a GSO_TCPV6 virtio-net header whose partial
 // checksum, completed as the kernel does, gives a segment both engines accept with the
-// payload intact; another flow, or an IPv4 segment after IPv6 ones, is not merged.
+// payload intact; another flow, or an IPv4 segment after IPv6 ones, is not merged; a large
+// IPv6 segment TCP built (TSO) gets its GSO_TCPV6 header.
 
 import assert from "node:assert/strict";
-import { SegmentMerger } from "../../src/link/tap/gso.ts";
+import { SegmentMerger, tsoFrame } from "../../src/link/tap/gso.ts";
 import { completeChecksum, readVnetHeader, VNET_F_NEEDS_CSUM } from "../../src/link/tap/vnet.ts";
 import { jsChecksum } from "../../src/kernels/js/checksum.ts";
 import {
@@ -124,4 +125,32 @@ Deno.test("gso6: another source address or an IPv4 segment is not merged with IP
   assert.equal(m.offer(v4, 0, v4.length), false);
   assert.equal(m.finish(), a.length); // one segment: as it came
   assert.equal(m.hdr.every((b) => b === 0), true);
+});
+
+Deno.test("gso6: tsoFrame describes a large IPv6 segment TCP built (GSO_TCPV6, gso_size 1428)", () => {
+  // One segment of 3 x 1428 + 100 bytes: the frame as TCP's TSO path builds it.
+  const big = seg6(0, 3 * 1428 + 100, { flags: 0x19 }); // ACK, PSH, FIN on the last cut
+  const hdr = new Uint8Array(10);
+  assert.ok(tsoFrame(big, 0, big.length, 1500, hdr));
+  const h = readVnetHeader(hdr, {
+    flags: 0,
+    gsoType: 0,
+    hdrLen: 0,
+    gsoSize: 0,
+    csumStart: 0,
+    csumOffset: 0,
+  });
+  assert.deepEqual(h, {
+    flags: VNET_F_NEEDS_CSUM,
+    gsoType: 4,
+    hdrLen: 14 + 40 + 32,
+    gsoSize: 1500 - 40 - 32,
+    csumStart: 54,
+    csumOffset: 16,
+  });
+  assert.ok(completeChecksum(big, 0, big.length, 54, 16, jsChecksum));
+  for (const e of engines()) assert.equal(decodeAt(e, big, 327680), 0, e.kind);
+  // A SYN is no TSO segment.
+  const syn = seg6(0, 100, { flags: 0x02 });
+  assert.equal(tsoFrame(syn, 0, syn.length, 1500, hdr), false);
 });

@@ -297,6 +297,7 @@ export function tsoFrame(
   mtu: number,
   hdr: Uint8Array,
 ): boolean {
+  if (f[off + 12] === 0x86) return tsoFrame6(f, off, len, mtu, hdr);
   if (len > MAX_FRAME || len < L4 + 21) return false;
   // The merge rules' header checks, but FIN and PSH may end a TSO segment (the device sets
   // them on the last cut only, as Linux tcp_gso_segment).
@@ -318,6 +319,36 @@ export function tsoFrame(
     hdrLen,
     gsoSize,
     csumStart: L4,
+    csumOffset: 16,
+  });
+  return true;
+}
+
+/**
+ * tsoFrame for TCP over IPv6 (`GSO_TCPV6`; Linux `tcp_v6_send_check`): a 40-byte IPv6 header
+ * with no extension header; the partial checksum over the RFC 8200 section 8.1 pseudo-header.
+ */
+function tsoFrame6(f: Uint8Array, off: number, len: number, mtu: number, hdr: Uint8Array): boolean {
+  if (len > MAX_FRAME || len < L4_6 + 21) return false;
+  if (f[off + 13] !== 0xdd || f[off + ETH]! >>> 4 !== 6 || f[off + ETH + 6] !== 6) return false;
+  if (((f[off + ETH + 4]! << 8) | f[off + ETH + 5]!) !== len - L4_6) return false;
+  const flags = f[off + L4_6 + 13]!;
+  if ((flags & F_ACK) === 0 || (flags & (F_STOP & ~F_FIN)) !== 0) return false;
+  const hdrLen = L4_6 + ((f[off + L4_6 + 12]! >>> 4) << 2);
+  if (hdrLen < L4_6 + 20 || hdrLen >= len) return false;
+  const gsoSize = mtu - (hdrLen - ETH);
+  if (gsoSize <= 0) return false;
+  let s = 6 + (len - L4_6);
+  for (let i = off + ETH + 8; i < off + L4_6; i += 2) s += (f[i]! << 8) | f[i + 1]!;
+  const partial = foldSum(s);
+  f[off + L4_6 + 16] = partial >>> 8;
+  f[off + L4_6 + 17] = partial & 0xff;
+  writeVnetHeader(hdr, {
+    flags: VNET_F_NEEDS_CSUM,
+    gsoType: VNET_GSO_TCPV6,
+    hdrLen,
+    gsoSize,
+    csumStart: L4_6,
     csumOffset: 16,
   });
   return true;
