@@ -10,7 +10,7 @@
  */
 
 import { createStack, type NetStack } from "../api/net_stack.ts";
-import { formatIpv4 } from "../api/addr.ts";
+import { formatIpv4, parseIpv4 } from "../api/addr.ts";
 import type { Link } from "../link/link.ts";
 import type { TcpOptions } from "../tcp/tcp_layer.ts";
 import type { EngineKind } from "../kernels/engine.ts";
@@ -29,6 +29,7 @@ import { DhcpServer } from "./dhcp.ts";
 import { Forward, type ForwardSpec } from "./forward.ts";
 import { TcpRelay } from "./tcp_relay.ts";
 import { UdpRelay } from "./udp_relay.ts";
+import { GatewayStack } from "./stack_access.ts";
 
 /**
  * The send buffer of the gateway's TCP connections unless `tcp.sndBuf` says otherwise. Fixed:
@@ -93,17 +94,20 @@ export class Gateway implements AsyncDisposable {
   readonly guestAddress: string;
   /** The allow list in force. */
   readonly allow: readonly string[];
+  readonly #access: GatewayStack;
   readonly #tcp: TcpRelay;
   readonly #udp: UdpRelay;
   readonly #dhcp: DhcpServer | null;
   readonly #forwards = new Set<Forward>();
   readonly #counters: Record<string, number>;
   readonly #limits: GatewayLimits;
+  readonly #gatewayIp: number;
+  readonly #inside: (ip: number) => boolean;
   #closed = false;
 
   /** @internal Use `createGateway`. */
   constructor(
-    stack: NetStack,
+    access: GatewayStack,
     parts: {
       tcp: TcpRelay;
       udp: UdpRelay;
@@ -113,8 +117,11 @@ export class Gateway implements AsyncDisposable {
       dns: number;
       guest: number;
       allow: readonly Cidr[];
+      inside: (ip: number) => boolean;
     },
   ) {
+    const stack = access.stack;
+    this.#access = access;
     this.stack = stack;
     this.address = stack.address;
     this.dnsAddress = formatIpv4(parts.dns);
@@ -125,6 +132,8 @@ export class Gateway implements AsyncDisposable {
     this.#dhcp = parts.dhcp;
     this.#counters = parts.counters;
     this.#limits = parts.limits;
+    this.#gatewayIp = parseIpv4(stack.address);
+    this.#inside = parts.inside;
   }
 
   /**
@@ -133,10 +142,12 @@ export class Gateway implements AsyncDisposable {
    */
   forward(spec: ForwardSpec): Forward {
     if (this.#closed) throw new Deno.errors.BadResource("The gateway is closed");
-    const f = new Forward(this.stack, spec, this.guestAddress, {
+    const f = new Forward(this.#access, spec, this.guestAddress, {
       bufBytes: this.#limits.relayBufferBytes,
       maxConns: this.#limits.maxForwardConns,
       count: (n, k) => this.#inc(n, k),
+      gateway: this.#gatewayIp,
+      inside: this.#inside,
     });
     this.#forwards.add(f);
     return f;
@@ -236,14 +247,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     if (inside(dst) || !inPrefixes(allow, dst)) return null;
     return { hostname: formatIpv4(dst), port };
   };
-  const tcp = new TcpRelay(stack, (d, p) => route(d, p), limits, count);
-  const udp = new UdpRelay(stack, (d, p) => route(d, p, 10000), limits, count);
-  stack.driver.iface.acceptForeign({
+  const access = new GatewayStack(stack);
+  const tcp = new TcpRelay(access, (d, p) => route(d, p), limits, count);
+  const udp = new UdpRelay(access, (d, p) => route(d, p, 10000), limits, count);
+  access.acceptForeign({
     ownsAddress: (ip) => ip === a.dns,
     udp: (s, sp, d, dp, data) => udp.input(s, sp, d, dp, data),
   });
-  const dhcp = options.dhcp === false ? null : new DhcpServer(stack, a, dns.length > 0, count);
-  const gw = new Gateway(stack, {
+  const dhcp = options.dhcp === false ? null : new DhcpServer(access, a, dns.length > 0, count);
+  const gw = new Gateway(access, {
     tcp,
     udp,
     dhcp,
@@ -252,6 +264,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     dns: a.dns,
     guest: a.guest,
     allow,
+    inside,
   });
   for (const f of options.forwards ?? []) gw.forward(f);
   return gw;
