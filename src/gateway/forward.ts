@@ -10,7 +10,8 @@
  * network, would be answered on the guest's loopback or its link: those come from the gateway
  * address (.2, the host's 127.0.0.1 as the guest knows it) and an ephemeral port, as with
  * slirp4netns. So does a client whose address and port are already taken toward that guest
- * port.
+ * port, and one the guest did not answer within {@link KEPT_SOURCE_TIMEOUT_MS} (a guest with no
+ * route back to the client's address).
  *
  * @module
  */
@@ -97,6 +98,13 @@ export function forwardSource(
   return { ip, port: client.port };
 }
 
+/**
+ * How long a forward waits for the guest to answer from the client's own address before it
+ * opens the connection from the gateway address instead (a guest with no route back to the
+ * client never answers the first).
+ */
+export const KEPT_SOURCE_TIMEOUT_MS = 3000;
+
 /** A running forward. */
 export class Forward {
   /** The host address listened on. */
@@ -136,11 +144,19 @@ export class Forward {
       const src = forwardSource(host.remoteAddr as Deno.NetAddr, opts.gateway, opts.inside);
       if (src.port !== 0) {
         try {
-          const conn = await stack.connectFrom(src.ip, src.port, guestIp, guestPort);
+          const conn = await stack.connectFrom(
+            src.ip,
+            src.port,
+            guestIp,
+            guestPort,
+            KEPT_SOURCE_TIMEOUT_MS,
+          );
           opts.count("gateway-forward-source-kept");
           return conn;
         } catch (e) {
-          if (!(e instanceof Deno.errors.AddrInUse)) throw e;
+          // Taken, or the guest never answered (no route back to the client's address):
+          // from the gateway address then.
+          if (!(e instanceof Deno.errors.AddrInUse || e instanceof Deno.errors.TimedOut)) throw e;
         }
       }
       return await stack.connectFrom(opts.gateway, 0, guestIp, guestPort);

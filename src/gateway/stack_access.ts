@@ -69,14 +69,16 @@ export class GatewayStack {
   /**
    * Open a TCP connection to `remoteIp:remotePort` from `localIp` (any address, also one that
    * is not ours: the guest answers it through its route to us) and `localPort` (0: an
-   * ephemeral port). Resolves once established; rejects as `NetStack.connect` does, and with
-   * `AddrInUse` when the four-tuple is taken.
+   * ephemeral port). Resolves once established; rejects as `NetStack.connect` does, with
+   * `AddrInUse` when the four-tuple is taken, and with `TimedOut` after `timeoutMs` (default:
+   * only the TCP layer's own SYN retries bound it).
    */
   async connectFrom(
     localIp: number,
     localPort: number,
     remoteIp: number,
     remotePort: number,
+    timeoutMs = Infinity,
   ): Promise<Conn> {
     const d = this.stack.driver;
     const where = endpoint(remoteIp, remotePort);
@@ -91,11 +93,25 @@ export class GatewayStack {
       throw mapLayerError(err, where);
     }
     d.kick();
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      await conn.established();
+      if (timeoutMs === Infinity) await conn.established();
+      else {
+        await Promise.race([
+          conn.established(),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(
+              () => reject(new Deno.errors.TimedOut(`Connection to ${where} timed out`)),
+              timeoutMs,
+            );
+          }),
+        ]);
+      }
     } catch (err) {
       conn.abort();
       throw err;
+    } finally {
+      clearTimeout(timer);
     }
     return conn;
   }

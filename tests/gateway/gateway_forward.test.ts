@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { createNetns, requireTapOrSkip, tapIgnore } from "../../tools/netns.ts";
-import { forwardSource } from "../../src/gateway/forward.ts";
+import { forwardSource, KEPT_SOURCE_TIMEOUT_MS } from "../../src/gateway/forward.ts";
 import { parseIpv4 } from "../../src/api/addr.ts";
 
 const GW = parseIpv4("10.0.2.2");
@@ -33,7 +33,7 @@ import socket
 l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 l.bind(("0.0.0.0", 8080)); l.listen(4)
 print("listening", flush=True)
-for _ in range(2):
+for _ in range(3):
     c, peer = l.accept()
     c.sendall(("%s:%d\\n" % peer).encode()); c.close()
 `;
@@ -48,7 +48,8 @@ print(s.recv(100).decode().strip())
 `;
 
 Deno.test({
-  name: "gateway (TAP): a forward shows the guest a remote client's address; loopback as 10.0.2.2",
+  name:
+    "gateway (TAP): a forward shows the guest a remote client's address; loopback, or no route back, as 10.0.2.2",
   ignore: tapIgnore(),
   async fn() {
     if (!requireTapOrSkip()) return;
@@ -103,6 +104,23 @@ Deno.test({
       const local = await outer.run(["python3", "-c", CLIENT, "-", "0", "127.0.0.1", "18080"]);
       assert.equal(local.code, 0, local.stderr);
       assert.match(local.stdout.trim(), /^10\.0\.2\.2:\d+$/, "a loopback client comes from .2");
+      // A guest with no route back to the client cannot answer it from 192.0.2.7: after
+      // KEPT_SOURCE_TIMEOUT_MS the forward comes from .2 instead.
+      const del = await guest.run(["ip", "route", "del", "default"]);
+      assert.equal(del.code, 0, del.stderr);
+      const t0 = performance.now();
+      const noRoute = await outer.run([
+        "python3",
+        "-c",
+        CLIENT,
+        "192.0.2.7",
+        "40008",
+        "192.0.2.1",
+        "18080",
+      ]);
+      assert.equal(noRoute.code, 0, noRoute.stderr);
+      assert.match(noRoute.stdout.trim(), /^10\.0\.2\.2:\d+$/, "the fallback comes from .2");
+      assert.ok(performance.now() - t0 >= KEPT_SOURCE_TIMEOUT_MS - 100, "after the kept try");
     } finally {
       for (const p of [gw, server]) {
         if (p === null) continue;
