@@ -155,24 +155,32 @@ export class Interface implements TcpTransmit, UdpOwner {
     this.#frags = new Reassembler(this.limits);
     this.#udp = new UdpTable(Math.floor(random() * 65536));
     this.#ip6 = new Icmp6Host(engine, this.mac, {
-      send: (start, len) => {
+      send: (buf, off, len) => {
         this.#counters.framesOut++;
         this.#counters.bytesOut += len;
-        sink.send(this.#engine.mem, start, len);
+        sink.send(buf, off, len);
       },
+      loop: (start, len) => this.#tx.loopback.push(this.#engine.mem, start, len),
       inc: (name, n) => this.#counters.inc(name, n),
+      mtu: options.mtu,
+      slaac: options.slaac ?? false,
     }, this.limits);
     for (const a of options.ipv6 ?? []) {
       if (a.address.length !== 16) {
         throw new RangeError(`IPv6 address must be 16 bytes, got ${a.address.length}`);
       }
-      this.#ip6.addresses.push(Uint8Array.from(a.address));
+      this.#ip6.addAddress(a.address, a.prefixLength);
     }
   }
 
   /** Our IPv6 addresses (copies): the link-local one first, then those configured. */
   get ipv6Addresses(): Uint8Array[] {
     return this.#ip6.addresses.map((a) => a.slice());
+  }
+
+  /** The IPv6 host: neighbor discovery, DAD, SLAAC, path MTU (for tools and tests). */
+  get ip6Host(): Icmp6Host {
+    return this.#ip6;
   }
 
   /** Our IPv6 link-local address (fe80::/64 with the modified EUI-64 of our MAC). */
@@ -223,6 +231,7 @@ export class Interface implements TcpTransmit, UdpOwner {
   start(now: number): void {
     this.#lastNow = now;
     this.#tx.sendArp(ARP_REQUEST, this.address, 0, 0, this.address, 0xffff, 0xffffffff);
+    this.#ip6.start(now); // IPv6: DAD, then router solicitations (ndp.ts)
   }
 
   /** Process one frame lying in `engine.mem[off, off+len)`. Never throws on any bytes. */
@@ -309,12 +318,13 @@ export class Interface implements TcpTransmit, UdpOwner {
     this.#tx.arp.poll(now);
     const expired = this.#frags.poll(now, (x) => this.#icmp.reassemblyTimeout(x, now));
     if (expired > 0) this.#counters.inc("frag-timeout", expired);
+    this.#ip6.poll(now);
   }
 
   /** The earliest deadline of poll() in ms (0 while looped frames wait), or Infinity. */
   pollAt(): number {
     if (this.#tx.loopback.pending > 0) return 0;
-    return Math.min(this.#tx.arp.pollAt(), this.#frags.pollAt());
+    return Math.min(this.#tx.arp.pollAt(), this.#frags.pollAt(), this.#ip6.pollAt());
   }
 
   /**
@@ -369,6 +379,7 @@ export class Interface implements TcpTransmit, UdpOwner {
     s["frag-memory"] = this.#frags.memory;
     s["frag-datagrams"] = this.#frags.datagrams;
     s["udp-sockets"] = this.#udp.size;
+    this.#ip6.stats(s); // IPv6 neighbor discovery gauges
     const lo = this.#tx.loopback.stats;
     if (lo.frames > 0) {
       s["loopback-frames"] = lo.frames;
