@@ -67,8 +67,15 @@ export class RouterDiscovery {
     if (now >= this.#rsAt) this.#solicit(now);
   }
 
-  /** When the next solicitation is due, or Infinity. */
+  /**
+   * When the next solicitation is due, or Infinity: not before the link-local address leaves
+   * DAD (no wake-up in between for a solicitation that would have to wait anyway).
+   */
   pollAt(): number {
+    const ll = this.#nd.addrs.list[0];
+    if (ll !== undefined && ll.origin === "link-local" && ll.state === ADDR_TENTATIVE) {
+      return Math.max(this.#rsAt, ll.dadAt);
+    }
     return this.#rsAt;
   }
 

@@ -36,6 +36,8 @@ for (const e of engines()) {
     assert.deepEqual([dad.type, dad.hops, dad.src, dad.dst], [135, 255, "::", "ff02::1:ff12:3456"]);
     assert.equal(dad.payload.length, 16);
     assert.deepEqual(dad.ethDst, [0x3333, 0xff123456]);
+    // No wake-up before DAD ends: the solicitation due at 250 ms waits for it anyway.
+    assert.equal(x.h.pollAt(), 1000);
     // The solicitation was due at 250 ms, but waits for the link-local address (1 s).
     x.h.poll(250);
     assert.equal(x.sent.length, 1);
