@@ -3,13 +3,18 @@
  *
  *   deno task gateway [--configure|-c] [--mtu=N] [--disable-host-loopback] [--cidr=CIDR]
  *     [--netns-type=pid|path] [--userns-path=PATH] [--allow CIDR]... [--dns=ADDR[:PORT]]...
- *     [--forward tcp:HOSTPORT:GUESTPORT]... [--disable-dhcp] [--pcap FILE] [-r FD] [-e FD]
+ *     [--forward tcp:HOSTPORT:GUESTPORT]... [--disable-dhcp] [--enable-ipv6|-6] [--pcap FILE]
+ *     [-r FD] [-e FD]
  *     PID|PATH TAPNAME
  *
  * It opens TAPNAME inside the network namespace of process PID (or the namespace file PATH)
  * with setns, as slirp4netns does; with --configure the device gets 10.0.2.100/24 (the .100 of
  * --cidr), the default route via 10.0.2.2, and is brought up (with lo). Our stack is then the
  * gateway 10.0.2.2 (the host's 127.0.0.1 unless --disable-host-loopback) and DNS 10.0.2.3.
+ *
+ * With --enable-ipv6 the stack is also fd00::2 (the host's ::1) and fd00::3 and advertises
+ * fd00::/64 as a router, so the guest forms its IPv6 address by SLAAC; --configure then only
+ * turns off the device's DAD (as slirp4netns does) and relies on the advertisement.
  *
  * Secure by default: nothing but the host-loopback mapping is relayed unless allowed with
  * `--allow CIDR` (repeatable; `--allow 0.0.0.0/0` relays anywhere, as slirp4netns does).
@@ -34,6 +39,7 @@ const USAGE = `Usage: deno task gateway [OPTIONS] PID|PATH TAPNAME
   --dns=ADDR[:PORT]          upstream DNS for 10.0.2.3 (repeatable; must be allowed)
   --forward=tcp:HP:GP        forward host 127.0.0.1:HP to the guest's port GP (repeatable)
   --disable-dhcp             do not answer DHCP
+  -6, --enable-ipv6          also fd00::2 (the host's ::1) and fd00::3, advertise fd00::/64
   --pcap=FILE                capture the guest's link
   -r, --ready-fd=FD          write "1" to FD once serving (as slirp4netns)
   -e, --exit-fd=FD           exit when FD reaches end of file (as slirp4netns)
@@ -56,6 +62,7 @@ export function parseGatewayArgs(args: string[]): {
       configure: { type: "boolean", short: "c" },
       mtu: { type: "string" },
       "disable-host-loopback": { type: "boolean" },
+      "enable-ipv6": { type: "boolean", short: "6" },
       cidr: { type: "string" },
       "netns-type": { type: "string" },
       "userns-path": { type: "string" },
@@ -112,20 +119,21 @@ export function parseGatewayArgs(args: string[]): {
       dns: values.dns ?? [],
       forwards: (values.forward ?? []).map(parseForward),
       dhcp: !values["disable-dhcp"],
+      ipv6: values["enable-ipv6"] ?? false,
       ...(values.pcap ? { pcap: values.pcap } : {}),
     },
   };
 }
 
-async function nsRun(nsPath: string, args: string[]): Promise<void> {
+async function nsRun(nsPath: string, args: string[], cmd = "ip"): Promise<void> {
   const out = await new Deno.Command("nsenter", {
-    args: [`--net=${nsPath}`, "ip", ...args],
+    args: [`--net=${nsPath}`, cmd, ...args],
     stdin: "null",
     stdout: "null",
     stderr: "piped",
   }).output();
   if (out.code !== 0) {
-    throw new Error(`ip ${args.join(" ")}: ${new TextDecoder().decode(out.stderr).trim()}`);
+    throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr).trim()}`);
   }
 }
 
@@ -161,6 +169,10 @@ async function main(): Promise<number> {
   if (configure) {
     await nsRun(nsPath, ["link", "set", "lo", "up"]);
     await nsRun(nsPath, ["route", "replace", "default", "via", gwAddr, "dev", link.ifname]);
+    if (options.ipv6) {
+      // As slirp4netns: no DAD on the device; its address and route come from our RA.
+      await nsRun(nsPath, ["-w", `net.ipv6.conf.${link.ifname}.accept_dad=0`], "sysctl");
+    }
   }
   const gw = await createGateway({ link, ...options });
   const forwards = options.forwards?.length
@@ -168,7 +180,8 @@ async function main(): Promise<number> {
     : "";
   console.log(
     `gateway ready tap=${link.ifname} gateway=${gw.address} dns=${gw.dnsAddress} ` +
-      `guest=${gw.guestAddress} allow=${gw.allow.join(",") || "none"}${forwards}`,
+      `guest=${gw.guestAddress} allow=${gw.allow.join(",") || "none"}${forwards}` +
+      (gw.address6 ? ` gateway6=${gw.address6} dns6=${gw.dnsAddress6}` : ""),
   );
   const { promise, resolve } = Promise.withResolvers<void>();
   Deno.addSignalListener("SIGINT", resolve);

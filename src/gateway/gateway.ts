@@ -30,6 +30,9 @@ import { Forward, type ForwardSpec } from "./forward.ts";
 import { TcpRelay } from "./tcp_relay.ts";
 import { UdpRelay } from "./udp_relay.ts";
 import { GatewayStack } from "./stack_access.ts";
+import { RouterAdvertiser } from "./ra.ts";
+import { parseIpv6 } from "../wire/ipv6_address.ts";
+import { isIpv6Handle } from "../wire/ip_handle.ts";
 
 /**
  * The send buffer of the gateway's TCP connections unless `tcp.sndBuf` says otherwise. Fixed:
@@ -80,7 +83,22 @@ export interface GatewayOptions {
   tcp?: Partial<TcpOptions>;
   /** Capture the guest's link to this pcap file. */
   pcap?: string;
+  /**
+   * IPv6 as slirp4netns `--enable-ipv6` (default false): the gateway is also fd00::2 (the
+   * host's ::1 unless `hostLoopback: false`) and fd00::3 (the DNS forwarder, IPv4 upstreams),
+   * and advertises fd00::/64 as a router (RFC 4861) so that the guest forms its address by
+   * SLAAC and routes through our link-local address. TCP and UDP to fd00::2 and fd00::3 are
+   * relayed; other IPv6 destinations are answered administratively prohibited (not relayed).
+   */
+  ipv6?: boolean;
 }
+
+/** The IPv6 prefix (fd00::/64), gateway (fd00::2) and DNS forwarder (fd00::3) addresses. */
+export const GATEWAY_IPV6 = Object.freeze({
+  prefix: "fd00::/64",
+  gateway: "fd00::2",
+  dns: "fd00::3",
+});
 
 /** A running gateway. */
 export class Gateway implements AsyncDisposable {
@@ -94,6 +112,11 @@ export class Gateway implements AsyncDisposable {
   readonly guestAddress: string;
   /** The allow list in force. */
   readonly allow: readonly string[];
+  /** The gateway's IPv6 address ("fd00::2") with `ipv6`, else null. */
+  readonly address6: string | null;
+  /** The DNS forwarder's IPv6 address ("fd00::3") with `ipv6`, else null. */
+  readonly dnsAddress6: string | null;
+  readonly #ra: RouterAdvertiser | null;
   readonly #access: GatewayStack;
   readonly #tcp: TcpRelay;
   readonly #udp: UdpRelay;
@@ -118,6 +141,7 @@ export class Gateway implements AsyncDisposable {
       guest: number;
       allow: readonly Cidr[];
       inside: (ip: number) => boolean;
+      ra: RouterAdvertiser | null;
     },
   ) {
     const stack = access.stack;
@@ -134,6 +158,9 @@ export class Gateway implements AsyncDisposable {
     this.#limits = parts.limits;
     this.#gatewayIp = parseIpv4(stack.address);
     this.#inside = parts.inside;
+    this.#ra = parts.ra;
+    this.address6 = parts.ra ? GATEWAY_IPV6.gateway : null;
+    this.dnsAddress6 = parts.ra ? GATEWAY_IPV6.dns : null;
   }
 
   /**
@@ -164,6 +191,7 @@ export class Gateway implements AsyncDisposable {
     out["gateway-tcp-active"] = t.flows;
     out["gateway-tcp-pending"] = t.pending;
     out["gateway-udp-active"] = this.#udp.flows;
+    if (this.#ra) out["gateway-ra-sent"] = this.#ra.sent;
     return out;
   }
 
@@ -171,6 +199,7 @@ export class Gateway implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#ra?.close();
     for (const f of this.#forwards) await f.close();
     this.#tcp.close();
     this.#udp.close();
@@ -209,6 +238,14 @@ export class Gateway implements AsyncDisposable {
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   await Promise.resolve();
   const a = addressesOf(options.cidr);
+  for (const c of options.allow ?? []) {
+    if (c.includes(":")) {
+      throw new TypeError(
+        `Cannot allow ${c}: IPv6 destinations other than the gateway's own fd00::2 and ` +
+          "fd00::3 are not relayed",
+      );
+    }
+  }
   const allow = (options.allow ?? []).map(parsePrefix);
   const dns: HostPort[] = (options.dns ?? []).map((s) => parseHostPort(s, 53));
   for (const d of dns) {
@@ -222,9 +259,11 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   }
   const limits = resolveGatewayLimits(options.limits);
   const hostLoopback = options.hostLoopback ?? true;
+  const ipv6 = options.ipv6 ?? false;
+  const v4cidr = `${formatIpv4(a.gateway)}/${a.prefixLength}`;
   const stack = await createStack({
     link: options.link,
-    address: `${formatIpv4(a.gateway)}/${a.prefixLength}`,
+    address: ipv6 ? [v4cidr, `${GATEWAY_IPV6.gateway}/64`, `${GATEWAY_IPV6.dns}/64`] : v4cidr,
     mac: "52:55:0a:00:02:02",
     ...(options.engine ? { engine: options.engine } : {}),
     tcp: { sndBuf: GATEWAY_SND_BUF, rcvBuf: GATEWAY_RCV_BUF, ...options.tcp },
@@ -248,8 +287,41 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     return { hostname: formatIpv4(dst), port };
   };
   const access = new GatewayStack(stack);
-  const tcp = new TcpRelay(access, (d, p) => route(d, p), limits, count);
-  const udp = new UdpRelay(access, (d, p) => route(d, p, 10000), limits, count);
+  const gw6 = parseIpv6(GATEWAY_IPV6.gateway)!, dns6 = parseIpv6(GATEWAY_IPV6.dns)!;
+  const same = (x: Uint8Array, y: Uint8Array) => x.every((b, i) => b === y[i]);
+  // IPv6 (ipv6: true): only our own fd00::2 and fd00::3 reach the relays.
+  const route6 = (dst: Uint8Array, port: number, dnsIdle?: number) => {
+    if (same(dst, gw6)) return hostLoopback ? { hostname: "::1", port } : null;
+    if (same(dst, dns6)) return route(a.dns, port, dnsIdle);
+    return null;
+  };
+  const tcpRoute = (d: number, p: number) => {
+    if (!isIpv6Handle(d)) return route(d, p);
+    const b = access.ipv6Bytes(d);
+    return b === null ? null : route6(b, p);
+  };
+  const tcp = new TcpRelay(access, tcpRoute, limits, count);
+  const udp = new UdpRelay(
+    access,
+    (d, p) => route(d, p, 10000),
+    limits,
+    count,
+    ipv6 ? (d, p) => route6(d, p, 10000) : null,
+  );
+  let ra: RouterAdvertiser | null = null;
+  if (ipv6) {
+    ra = new RouterAdvertiser({
+      mac: stack.driver.iface.mac,
+      linkLocal: access.linkLocal,
+      prefix: parseIpv6(GATEWAY_IPV6.prefix.split("/")[0]!)!,
+      mtu: stack.driver.iface.mtu,
+    }, (f) => access.sendFrame(f));
+    const adv = ra;
+    access.acceptIpv6(
+      () => adv.solicited(),
+      (s, sp, d, dp, data) => udp.input6(s, sp, d, dp, data),
+    );
+  }
   access.acceptForeign({
     ownsAddress: (ip) => ip === a.dns,
     udp: (s, sp, d, dp, data) => udp.input(s, sp, d, dp, data),
@@ -265,6 +337,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     guest: a.guest,
     allow,
     inside,
+    ra,
   });
   for (const f of options.forwards ?? []) gw.forward(f);
   return gw;

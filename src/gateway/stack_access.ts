@@ -121,6 +121,68 @@ export class GatewayStack {
     this.stack.driver.iface.acceptForeign(handler);
   }
 
+  /**
+   * Keep an address's IPv6 handle (a SYN's source while its upstream connects: a received
+   * source's handle is only tentative); false when the table is full. IPv4: always true.
+   */
+  holdAddress(ip: number): boolean {
+    return this.stack.driver.iface.holdAddress(ip);
+  }
+
+  /** Drop what `holdAddress` kept. */
+  releaseAddress(ip: number): void {
+    this.stack.driver.iface.releaseAddress(ip);
+  }
+
+  /** The 16 bytes of an IPv6 handle, null for an IPv4 address. */
+  ipv6Bytes(ip: number): Uint8Array | null {
+    return this.stack.driver.iface.addressBytes(ip)?.slice() ?? null;
+  }
+
+  /** Our IPv6 link-local address. */
+  get linkLocal(): Uint8Array {
+    return this.stack.driver.iface.linkLocal;
+  }
+
+  /** Send a whole Ethernet frame onto the guest's link (a router advertisement). */
+  sendFrame(frame: Uint8Array): void {
+    const d = this.stack.driver;
+    if (d.closed) return;
+    d.observer?.frame("out", frame, 0, frame.length); // a pcap capture
+    d.link.send(frame, 0, frame.length);
+  }
+
+  /**
+   * IPv6 gateway mode: answer router solicitations with `onRs` (null: off; while on, unicast
+   * to other IPv6 hosts is answered administratively prohibited), and take UDP to our IPv6
+   * addresses' unbound ports with `udp6` (views valid during the call; true: taken).
+   */
+  acceptIpv6(
+    onRs: (() => void) | null,
+    udp6:
+      | ((src: Uint8Array, sp: number, dst: Uint8Array, dp: number, data: Uint8Array) => boolean)
+      | null,
+  ): void {
+    const iface = this.stack.driver.iface;
+    iface.ip6Host.onRouterSolicit = onRs === null ? null : () => onRs();
+    iface.foreignUdp6 = udp6;
+  }
+
+  /** Send one UDP datagram over IPv6 from one of our addresses; false when not sent. */
+  sendUdp6From(
+    src: Uint8Array,
+    srcPort: number,
+    dst: Uint8Array,
+    dstPort: number,
+    data: Uint8Array,
+  ): boolean {
+    const d = this.stack.driver;
+    if (d.closed) return false;
+    const ok = d.iface.udpSendFrom6(src, srcPort, dst, dstPort, data);
+    d.kick();
+    return ok;
+  }
+
   /** Send one UDP datagram from any address and port; false when it could not be queued. */
   sendUdpFrom(
     srcIp: number,

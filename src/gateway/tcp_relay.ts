@@ -29,6 +29,8 @@ interface Pending {
   state: "connecting" | "ready" | "refused" | "taken";
   syn: TcpSegment;
   upstream: Deno.TcpConn | null;
+  /** The SYN's IPv6 source handle, held while pending (a received one is only tentative). */
+  held: number;
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
@@ -101,7 +103,17 @@ export class TcpRelay {
     const syn = Object.assign(new TcpSegment(), seg);
     syn.sack.set(seg.sack);
     syn.payloadLen = 0; // data on a SYN (TFO) is not kept: the guest sends it again
-    const entry: Pending = { state: "connecting", syn, upstream: null, timer: undefined };
+    if (!this.#stack.holdAddress(seg.srcIp)) {
+      this.#count("gateway-tcp-busy"); // the IPv6 address table is full: as above
+      return "hold";
+    }
+    const entry: Pending = {
+      state: "connecting",
+      syn,
+      upstream: null,
+      held: seg.srcIp,
+      timer: undefined,
+    };
     // Bounded: an entry whose connect never settles is dropped (the connect has a timeout too).
     entry.timer = setTimeout(() => {
       if (this.#pending.get(key) === entry) this.#forget(key, entry);
@@ -136,10 +148,16 @@ export class TcpRelay {
   }
 
   #forget(key: string, p: Pending): void {
+    this.#unhold(p);
     clearTimeout(p.timer);
     this.#pending.delete(key);
     if (p.state !== "refused") p.upstream?.close();
     p.upstream = null;
+  }
+
+  #unhold(p: Pending): void {
+    if (p.held >= 0) this.#stack.releaseAddress(p.held);
+    p.held = -1;
   }
 
   #drain(): void {
@@ -153,6 +171,7 @@ export class TcpRelay {
     const p = this.#pending.get(key);
     const up = p?.upstream ?? null;
     if (p) {
+      this.#unhold(p);
       clearTimeout(p.timer);
       this.#pending.delete(key);
     }

@@ -11,6 +11,7 @@ import dgram from "node:dgram";
 import type { GatewayStack } from "./stack_access.ts";
 import type { GatewayLimits } from "./config.ts";
 import type { Count } from "./tcp_relay.ts";
+import { formatIpv6 } from "../wire/ipv6_address.ts";
 
 /**
  * Where a guest's datagrams go on the host, or null when not allowed. `also`: further
@@ -21,6 +22,9 @@ export type UdpRoute = (
   dstIp: number,
   dstPort: number,
 ) => UdpTarget | null;
+
+/** As UdpRoute, for a destination IPv6 address (16 bytes). */
+export type UdpRoute6 = (dst: Uint8Array, dstPort: number) => UdpTarget | null;
 
 /** An upstream of a UDP flow. */
 export interface UdpTarget {
@@ -41,6 +45,7 @@ interface Flow {
 export class UdpRelay {
   readonly #stack: GatewayStack;
   readonly #route: UdpRoute;
+  readonly #route6: UdpRoute6 | null;
   readonly #limits: GatewayLimits;
   readonly #count: Count;
   readonly #flows = new Map<string, Flow>();
@@ -48,9 +53,16 @@ export class UdpRelay {
   #closed = false;
 
   /** A relay sending guest datagrams through `route`. */
-  constructor(stack: GatewayStack, route: UdpRoute, limits: GatewayLimits, count: Count) {
+  constructor(
+    stack: GatewayStack,
+    route: UdpRoute,
+    limits: GatewayLimits,
+    count: Count,
+    route6: UdpRoute6 | null = null,
+  ) {
     this.#stack = stack;
     this.#route = route;
+    this.#route6 = route6;
     this.#limits = limits;
     this.#count = count;
     this.#sweep = setInterval(() => this.#expire(), 1000);
@@ -68,9 +80,40 @@ export class UdpRelay {
   input(src: number, srcPort: number, dst: number, dstPort: number, data: Uint8Array): boolean {
     if (this.#closed) return false;
     const key = `${src}:${srcPort}>${dst}:${dstPort}`;
+    return this.#input(key, data, () => this.#route(dst, dstPort), (msg) => {
+      return this.#stack.sendUdpFrom(dst, dstPort, src, srcPort, msg);
+    });
+  }
+
+  /**
+   * A guest datagram over IPv6 to one of the gateway's IPv6 addresses (views valid during the
+   * call): true when relayed or queued, false when not allowed (port unreachable).
+   */
+  input6(
+    src: Uint8Array,
+    srcPort: number,
+    dst: Uint8Array,
+    dstPort: number,
+    data: Uint8Array,
+  ): boolean {
+    if (this.#closed || this.#route6 === null) return false;
+    const key = `${formatIpv6(src)}.${srcPort}>${formatIpv6(dst)}.${dstPort}`;
+    const route6 = this.#route6;
+    const s = src.slice(), d = dst.slice();
+    return this.#input(key, data, () => route6(d, dstPort), (msg) => {
+      return this.#stack.sendUdp6From(d, dstPort, s, srcPort, msg);
+    });
+  }
+
+  #input(
+    key: string,
+    data: Uint8Array,
+    route: () => UdpTarget | null,
+    reply: (msg: Uint8Array) => boolean,
+  ): boolean {
     let f = this.#flows.get(key);
     if (!f) {
-      const target = this.#route(dst, dstPort);
+      const target = route();
       if (target === null) {
         this.#count("gateway-udp-denied");
         return false;
@@ -79,7 +122,7 @@ export class UdpRelay {
         this.#count("gateway-udp-flows-full");
         return true; // dropped (counted), as a full queue would
       }
-      f = this.#open(key, src, srcPort, dst, dstPort, target);
+      f = this.#open(key, target, reply);
     }
     f.last = Date.now();
     this.#count("gateway-udp-out");
@@ -92,18 +135,13 @@ export class UdpRelay {
     return true;
   }
 
-  #open(
-    key: string,
-    src: number,
-    srcPort: number,
-    dst: number,
-    dstPort: number,
-    target: UdpTarget,
-  ): Flow {
-    const sock = dgram.createSocket("udp4");
+  #open(key: string, target: UdpTarget, reply: (msg: Uint8Array) => boolean): Flow {
+    const targets = [target, ...(target.also ?? [])];
+    const v6 = targets.every((t) => t.hostname.includes(":"));
+    const sock = dgram.createSocket(v6 ? "udp6" : "udp4");
     const f: Flow = {
       sock,
-      targets: [target, ...(target.also ?? [])],
+      targets,
       idleMs: target.idleMs ?? this.#limits.udpIdleMs,
       last: Date.now(),
     };
@@ -116,12 +154,10 @@ export class UdpRelay {
       if (this.#stack.closed || msg.length > 65507) return;
       f.last = Date.now();
       this.#count("gateway-udp-in");
-      if (!this.#stack.sendUdpFrom(dst, dstPort, src, srcPort, msg)) {
-        this.#count("gateway-udp-reply-dropped");
-      }
+      if (!reply(msg)) this.#count("gateway-udp-reply-dropped");
     });
-    const local = f.targets.every((t) => t.hostname.startsWith("127."));
-    sock.bind({ port: 0, address: local ? "127.0.0.1" : "0.0.0.0" });
+    const local = targets.every((t) => t.hostname.startsWith("127.") || t.hostname === "::1");
+    sock.bind({ port: 0, address: local ? (v6 ? "::1" : "127.0.0.1") : (v6 ? "::" : "0.0.0.0") });
     sock.unref();
     this.#flows.set(key, f);
     this.#count("gateway-udp-flows");

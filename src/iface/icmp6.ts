@@ -230,6 +230,7 @@ export class Icmp6Host implements Ip6Services {
 
   /** Whether an Ethernet multicast destination (RFC 2464 section 7) is one of our groups. */
   acceptsMac(hi: number, lo: number): boolean {
+    if (this.onRouterSolicit !== null && (hi & 0xffff) === 0x3333 && lo >>> 0 === 2) return true;
     return this.nd.addrs.joinedMac(hi, lo);
   }
 
@@ -292,6 +293,9 @@ export class Icmp6Host implements Ip6Services {
     const m = this.#engine.mem;
     const l3 = d[D_L3_OFF]!;
     const toUs = this.isOurs(m, l3 + 24);
+    if (!toUs && this.onRouterSolicit !== null && !this.nd.addrs.joined(m, l3 + 24)) {
+      return this.#routerInput(d, m, l3, now);
+    }
     if (!toUs && !this.nd.addrs.joined(m, l3 + 24)) {
       // RFC 4862 5.4: datagrams to a tentative address are dropped, except DAD's messages.
       const a = this.nd.addrs.find(m, l3 + 24);
@@ -335,6 +339,35 @@ export class Icmp6Host implements Ip6Services {
       return errorInput(m, d, this.nd, this.#env, now);
     }
     this.#env.inc("icmp6-ignored");
+  }
+
+  /**
+   * Gateway mode (src/gateway): each valid router solicitation (RFC 4861 6.1.1: hop limit 255,
+   * code 0) to the all-routers group goes here (the gateway answers it, 6.2.6). While set,
+   * ff02::2 is joined, and unicast datagrams to other hosts (which the gateway does not relay)
+   * are answered with destination unreachable, administratively prohibited (RFC 4443 3.1
+   * code 1).
+   */
+  onRouterSolicit: ((now: number) => void) | null = null;
+
+  #routerInput(d: Int32Array, m: Uint8Array, l3: number, now: number): void {
+    const dst = l3 + 24;
+    if (m[dst] === 0xff) {
+      let allRouters = m[dst + 1] === 0x02 && m[dst + 15] === 2;
+      for (let i = 2; i < 15; i++) if (m[dst + i] !== 0) allRouters = false;
+      if (
+        allRouters && d[D_KIND] === K_ICMP6 && d[D_ICMP_TYPE] === 133 &&
+        d[D_ICMP_CODE] === 0 && m[l3 + 7] === 255
+      ) {
+        this.#env.inc("ndp-rs-in");
+        return this.onRouterSolicit?.(now);
+      }
+      return this.#env.inc("ip6-not-for-us");
+    }
+    // Not about a RST (RFC 4443 2.4 (e) covers ICMPv6 errors in #error).
+    if (d[D_KIND] === K_TCP6 && (d[D_TCP_FLAGS]! & F_RST) !== 0) return;
+    this.#env.inc("ip6-foreign-refused");
+    this.#error(DEST_UNREACHABLE, 1, 0, now);
   }
 
   #echoReply(d: Int32Array, m: Uint8Array, l3: number): void {

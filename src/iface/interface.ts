@@ -236,6 +236,22 @@ export class Interface implements TcpTransmit, UdpOwner {
     return this.#ip6;
   }
 
+  /** Gateway mode over IPv6: UDP to our addresses' unbound ports (Ip6Data.foreignUdp6). */
+  set foreignUdp6(fn: Ip6Data["foreignUdp6"]) {
+    this.#ip6d.foreignUdp6 = fn;
+  }
+
+  /** Gateway mode over IPv6: a UDP datagram from `src` (ours), Ip6Data.udpSendFrom. */
+  udpSendFrom6(
+    src: Uint8Array,
+    srcPort: number,
+    dst: Uint8Array,
+    dstPort: number,
+    data: Uint8Array,
+  ): boolean {
+    return this.#ip6d.udpSendFrom(src, srcPort, dst, dstPort, data, this.#lastNow);
+  }
+
   /** Our IPv6 link-local address (fe80::/64 with the modified EUI-64 of our MAC). */
   get linkLocal(): Uint8Array {
     return this.#ip6.addresses[0]!.slice();

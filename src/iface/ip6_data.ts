@@ -210,16 +210,59 @@ export class Ip6Data {
     }
     c.inc("udp6-in");
     const sock = this.#udp.find(dst, d[D_DST_PORT]!);
+    const off = d[D_PAYLOAD_OFF]!;
+    const data = m.subarray(off, off + d[D_PAYLOAD_LEN]!);
     if (sock === undefined) {
+      const f = this.foreignUdp6;
+      const src16 = m.subarray(srcOff, srcOff + 16), dst16 = m.subarray(dstOff, dstOff + 16);
+      if (f !== null && !looped && f(src16, d[D_SRC_PORT]!, dst16, d[D_DST_PORT]!, data)) {
+        c.inc("udp6-foreign");
+        return true;
+      }
       c.inc("udp6-no-socket");
       return false;
     }
-    const off = d[D_PAYLOAD_OFF]!;
-    const data = m.subarray(off, off + d[D_PAYLOAD_LEN]!);
     if (!sock.deliver(data, 0, d[D_SRC_PORT]!, m.subarray(srcOff, srcOff + 16))) {
       c.inc("udp-queue-full");
     }
     return true;
+  }
+
+  /**
+   * Gateway mode (src/gateway): UDP to one of our addresses' ports no socket holds goes here
+   * (views of packet memory, valid only during the call); true when taken, false to answer
+   * port unreachable as without it.
+   */
+  foreignUdp6:
+    | ((src: Uint8Array, sp: number, dst: Uint8Array, dp: number, data: Uint8Array) => boolean)
+    | null = null;
+
+  /**
+   * Gateway mode: one UDP datagram from any of our addresses `src` and any port (a relayed
+   * reply). False when unroutable, larger than the path MTU, or dropped.
+   */
+  udpSendFrom(
+    src: Uint8Array,
+    srcPort: number,
+    remote: Uint8Array,
+    port: number,
+    data: Uint8Array,
+    now: number,
+  ): boolean {
+    const r = this.#route(remote);
+    if (r === null || remote[0] === 0xff) return false;
+    if (48 + data.length > this.svc.pathMtu6(remote, now)) return false;
+    const e = this.#engine, m = e.mem;
+    m.set(data, TX_PAYLOAD_OFF);
+    m.set(remote, TX_IP6_DST);
+    m.set(src, TX_IP6_SRC);
+    const t = e.txDesc;
+    t.fill(0);
+    t[D_SRC_PORT] = srcPort;
+    t[D_DST_PORT] = port;
+    this.#header(t, K_UDP6);
+    this.#counters.inc("udp6-out");
+    return this.#emit(r.nextHop, data.length, now);
   }
 
   /** route6, and ::1 to itself. */

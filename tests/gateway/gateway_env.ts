@@ -23,7 +23,7 @@ export async function withGateway(
   opts: Omit<GatewayOptions, "link">,
   fn: (env: GatewayEnv) => Promise<void>,
 ): Promise<void> {
-  const ns = await createNetns("dgw-");
+  const ns = await createNetns("dgw-", { ipv6: opts.ipv6 ?? false });
   try {
     const link = openTap({ name: "tap0", netns: ns.name, peer: "10.0.2.100/24" });
     let gw: Gateway;

@@ -1,0 +1,154 @@
+/**
+ * The gateway with `ipv6: true` (slirp4netns --enable-ipv6) against the kernel of a namespace
+ * it serves (TAP): the kernel forms an fd00::/64 address by SLAAC from our router
+ * advertisement and takes our link-local address as its default router; curl reaches an HTTP
+ * server on the host's [::1] through [fd00::2] with SHA-256-exact bodies both ways; a refused
+ * upstream is curl exit 7 (ECONNREFUSED); an IPv6 destination the gateway does not relay is
+ * refused at once (administratively prohibited); UDP echo on [::1] through fd00::2. Upstream
+ * traffic goes only to services this test starts on the host's ::1.
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import dgram from "node:dgram";
+import { requireTapOrSkip, tapIgnore } from "../../tools/netns.ts";
+import type { Netns } from "../../tools/netns.ts";
+import { pattern, py, sha, withGateway } from "./gateway_env.ts";
+
+const MiB = 1 << 20;
+
+/** Wait (bounded) until the namespace has a usable fd00::/64 address and a default route. */
+async function waitSlaac(ns: Netns): Promise<{ addr: string; route: string }> {
+  const deadline = Date.now() + 20000;
+  for (let i = 0; i < 200 && Date.now() < deadline; i++) {
+    const a = await ns.run(["ip", "-6", "-o", "addr", "show", "dev", "tap0", "scope", "global"]);
+    const r = await ns.run(["ip", "-6", "route", "show", "default"]);
+    const m = /inet6 (fd00::[0-9a-f:]+)\/64 .*dynamic/.exec(a.stdout);
+    if (m && !a.stdout.includes("tentative") && r.stdout.includes("via fe80::")) {
+      return { addr: m[1]!, route: r.stdout.trim() };
+    }
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  const a = await ns.run(["ip", "-6", "addr"]);
+  throw new Error(`no SLAAC address or default route in 20 s:\n${a.stdout}`);
+}
+
+/** An HTTP server on the host's [::1]: GET sends `blob`, POST answers the body's SHA-256. */
+function httpOnLoopback6(blob: Uint8Array): Deno.HttpServer<Deno.NetAddr> {
+  return Deno.serve({ hostname: "::1", port: 0, onListen() {} }, async (req) => {
+    if (req.method === "POST") {
+      const h = createHash("sha256");
+      for await (const c of req.body!) h.update(c);
+      return new Response(`${h.digest("hex")}\n`);
+    }
+    return new Response(blob as Uint8Array<ArrayBuffer>);
+  });
+}
+
+/** A free port on [::1] (bound and closed). */
+function freePort6(): number {
+  const l = Deno.listen({ hostname: "::1", port: 0 });
+  const p = l.addr.port;
+  l.close();
+  return p;
+}
+
+Deno.test({
+  name: "gateway (TAP, IPv6): SLAAC from our RA, curl -6 through [fd00::2] to [::1], refusals",
+  ignore: tapIgnore(),
+  sanitizeResources: false, // Deno.serve's connections close after the response
+  async fn() {
+    if (!requireTapOrSkip()) return;
+    const blob = pattern(2 * MiB + 77, 31);
+    const up = pattern(3 * MiB + 5, 32);
+    const server = httpOnLoopback6(blob);
+    const port = server.addr.port;
+    const dir = await Deno.makeTempDir({ prefix: "gw6-" });
+    try {
+      await Deno.writeFile(`${dir}/up.bin`, up);
+      await withGateway({ ipv6: true }, async ({ ns, gw }) => {
+        assert.equal(gw.address6, "fd00::2");
+        const { route } = await waitSlaac(ns);
+        assert.match(route, /via fe80::5055:aff:fe00:202 dev tap0/);
+        assert(gw.stats()["gateway-ra-sent"]! >= 1);
+
+        const curl = (args: string[]) =>
+          ns.run(["curl", "-6", "-g", "-sS", "--max-time", "30", ...args]);
+        const down = await curl(["-o", `${dir}/down.bin`, `http://[fd00::2]:${port}/`]);
+        assert.equal(down.code, 0, down.stderr);
+        assert.equal(sha(await Deno.readFile(`${dir}/down.bin`)), sha(blob));
+        const post = await curl(["--data-binary", `@${dir}/up.bin`, `http://[fd00::2]:${port}/`]);
+        assert.equal(post.code, 0, post.stderr);
+        assert.equal(post.stdout.trim(), sha(up));
+
+        // Nothing listens on [::1]:closed: the guest sees RST (ECONNREFUSED, curl exit 7).
+        const closed = freePort6();
+        const refused = await curl([`http://[fd00::2]:${closed}/`]);
+        assert.equal(refused.code, 7, refused.stderr);
+        assert.deepEqual(await py(ns, ["connect", "fd00::2", `${closed}`]), ["refused"]);
+        assert(gw.stats()["gateway-tcp-upstream-failed"]! >= 1);
+
+        // Another IPv6 host (documentation prefix, routed to us): refused at once, not relayed.
+        const t0 = Date.now();
+        const other = await curl(["--connect-timeout", "10", `http://[2001:db8::1]:${port}/`]);
+        assert.equal(other.code, 7, other.stderr);
+        assert(Date.now() - t0 < 5000, "an ICMPv6 error, not a timeout");
+        assert(gw.stats()["ip6-foreign-refused"]! >= 1);
+        // Linux reports administratively prohibited as EACCES (13).
+        assert.deepEqual(await py(ns, ["connect", "2001:db8::1", `${port}`]), ["oserror", "13"]);
+
+        const s = gw.stats();
+        assert(s["gateway-tcp-bytes-in"]! >= blob.length);
+        assert(s["gateway-tcp-bytes-out"]! >= up.length);
+      });
+    } finally {
+      await server.shutdown();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+const PY_UDP6 = `
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.settimeout(3)
+got = []
+for i in range(3):
+    s.sendto(("ping6 %d" % i).encode(), (sys.argv[1], int(sys.argv[2])))
+    try:
+        d, a = s.recvfrom(2048)
+        got.append("%s|%s.%d" % (d.decode().replace(" ", "_"), a[0], a[1]))
+    except socket.timeout:
+        got.append("timeout")
+print(" ".join(got))
+`;
+
+Deno.test({
+  name: "gateway (TAP, IPv6): UDP echo on [::1] through fd00::2",
+  ignore: tapIgnore(),
+  async fn() {
+    if (!requireTapOrSkip()) return;
+    const echo = dgram.createSocket("udp6");
+    echo.on("message", (m: Uint8Array, r: { address: string; port: number }) => {
+      echo.send(m, r.port, r.address);
+    });
+    await new Promise<void>((res) => echo.bind(0, "::1", () => res()));
+    const port = echo.address().port;
+    try {
+      await withGateway({ ipv6: true }, async ({ ns, gw }) => {
+        await waitSlaac(ns);
+        const r = await ns.run(["python3", "-c", PY_UDP6, "fd00::2", `${port}`]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.deepEqual(r.stdout.trim().split(" "), [
+          `ping6_0|fd00::2.${port}`,
+          `ping6_1|fd00::2.${port}`,
+          `ping6_2|fd00::2.${port}`,
+        ]);
+        const s = gw.stats();
+        assert.equal(s["gateway-udp-flows"], 1);
+        assert.equal(s["gateway-udp-in"], 3);
+      });
+    } finally {
+      echo.close();
+    }
+  },
+});
