@@ -7,6 +7,7 @@
  */
 
 import { formatIpv4, parseCidr, parseIpv4 } from "../api/addr.ts";
+import { formatIpv6, parseIpv6 } from "../wire/ipv6_address.ts";
 
 /** Limits of a gateway (all bounded; see docs/limits.md). */
 export interface GatewayLimits {
@@ -73,6 +74,50 @@ export function inPrefixes(list: readonly Cidr[], ip: number): boolean {
 /** Format a prefix. */
 export function formatPrefix(c: Cidr): string {
   return `${formatIpv4(c.network)}/${c.prefixLength}`;
+}
+
+/** One IPv6 prefix of the allow list. */
+export interface Cidr6 {
+  /** Network address (16 bytes, host bits zero). */
+  readonly network: Uint8Array;
+  /** Prefix length 0..128. */
+  readonly prefixLength: number;
+}
+
+/** Parse "x::y/n" (or a bare IPv6 address as /128); TypeError/RangeError when malformed. */
+export function parsePrefix6(text: string): Cidr6 {
+  const slash = text.indexOf("/");
+  const addr = parseIpv6(slash < 0 ? text : text.slice(0, slash));
+  if (addr === null) throw new TypeError(`Invalid IPv6 prefix "${text}"`);
+  const lenText = slash < 0 ? "128" : text.slice(slash + 1);
+  const n = Number(lenText);
+  if (!/^[0-9]{1,3}$/.test(lenText) || n > 128) {
+    throw new RangeError(`Invalid IPv6 prefix length in "${text}" (0..128)`);
+  }
+  const network = addr.slice();
+  for (let i = 0; i < 16; i++) {
+    const keep = Math.max(0, Math.min(8, n - 8 * i));
+    network[i]! &= (0xff00 >> keep) & 0xff;
+  }
+  return { network, prefixLength: n };
+}
+
+/** True when the IPv6 address `ip` (16 bytes) lies in one of `list`. */
+export function inPrefixes6(list: readonly Cidr6[], ip: Uint8Array): boolean {
+  for (const c of list) {
+    let ok = true;
+    for (let i = 0; i < 16 && ok; i++) {
+      const keep = Math.max(0, Math.min(8, c.prefixLength - 8 * i));
+      ok = (ip[i]! & ((0xff00 >> keep) & 0xff)) === c.network[i];
+    }
+    if (ok) return true;
+  }
+  return false;
+}
+
+/** Format an IPv6 prefix. */
+export function formatPrefix6(c: Cidr6): string {
+  return `${formatIpv6(c.network)}/${c.prefixLength}`;
 }
 
 /** The addresses of the virtual network. */

@@ -17,12 +17,16 @@ import type { EngineKind } from "../kernels/engine.ts";
 import {
   addressesOf,
   type Cidr,
+  type Cidr6,
   formatPrefix,
+  formatPrefix6,
   type GatewayLimits,
   type HostPort,
   inPrefixes,
+  inPrefixes6,
   parseHostPort,
   parsePrefix,
+  parsePrefix6,
   resolveGatewayLimits,
 } from "./config.ts";
 import { DhcpServer } from "./dhcp.ts";
@@ -31,7 +35,7 @@ import { TcpRelay } from "./tcp_relay.ts";
 import { UdpRelay } from "./udp_relay.ts";
 import { GatewayStack } from "./stack_access.ts";
 import { RouterAdvertiser } from "./ra.ts";
-import { parseIpv6 } from "../wire/ipv6_address.ts";
+import { formatIpv6, parseIpv6 } from "../wire/ipv6_address.ts";
 import { isIpv6Handle } from "../wire/ip_handle.ts";
 
 /**
@@ -59,7 +63,8 @@ export interface GatewayOptions {
   hostLoopback?: boolean;
   /**
    * Destinations (CIDRs) the gateway may relay to besides the host-loopback mapping. Default
-   * none; ["0.0.0.0/0"] relays anywhere, as slirp4netns does.
+   * none; ["0.0.0.0/0"] relays anywhere, as slirp4netns does. IPv6 CIDRs ("::/0",
+   * "2001:db8::/32") apply with `ipv6`.
    */
   allow?: string[];
   /**
@@ -88,7 +93,9 @@ export interface GatewayOptions {
    * host's ::1 unless `hostLoopback: false`) and fd00::3 (the DNS forwarder, IPv4 upstreams),
    * and advertises fd00::/64 as a router (RFC 4861) so that the guest forms its address by
    * SLAAC and routes through our link-local address. TCP and UDP to fd00::2 and fd00::3 are
-   * relayed; other IPv6 destinations are answered administratively prohibited (not relayed).
+   * relayed, and to other IPv6 destinations inside an IPv6 CIDR of `allow`; TCP to one outside
+   * gets RST (as IPv4), UDP and anything else destination unreachable, administratively
+   * prohibited (RFC 4443 3.1 code 1).
    */
   ipv6?: boolean;
 }
@@ -140,6 +147,7 @@ export class Gateway implements AsyncDisposable {
       dns: number;
       guest: number;
       allow: readonly Cidr[];
+      allow6: readonly Cidr6[];
       inside: (ip: number) => boolean;
       ra: RouterAdvertiser | null;
     },
@@ -150,7 +158,7 @@ export class Gateway implements AsyncDisposable {
     this.address = stack.address;
     this.dnsAddress = formatIpv4(parts.dns);
     this.guestAddress = formatIpv4(parts.guest);
-    this.allow = parts.allow.map(formatPrefix);
+    this.allow = [...parts.allow.map(formatPrefix), ...parts.allow6.map(formatPrefix6)];
     this.#tcp = parts.tcp;
     this.#udp = parts.udp;
     this.#dhcp = parts.dhcp;
@@ -238,15 +246,8 @@ export class Gateway implements AsyncDisposable {
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   await Promise.resolve();
   const a = addressesOf(options.cidr);
-  for (const c of options.allow ?? []) {
-    if (c.includes(":")) {
-      throw new TypeError(
-        `Cannot allow ${c}: IPv6 destinations other than the gateway's own fd00::2 and ` +
-          "fd00::3 are not relayed",
-      );
-    }
-  }
-  const allow = (options.allow ?? []).map(parsePrefix);
+  const allow = (options.allow ?? []).filter((c) => !c.includes(":")).map(parsePrefix);
+  const allow6 = (options.allow ?? []).filter((c) => c.includes(":")).map(parsePrefix6);
   const dns: HostPort[] = (options.dns ?? []).map((s) => parseHostPort(s, 53));
   for (const d of dns) {
     if (!inPrefixes(allow, d.ip)) {
@@ -288,12 +289,18 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   };
   const access = new GatewayStack(stack);
   const gw6 = parseIpv6(GATEWAY_IPV6.gateway)!, dns6 = parseIpv6(GATEWAY_IPV6.dns)!;
+  const prefix6 = parseIpv6(GATEWAY_IPV6.prefix.split("/")[0]!)!;
   const same = (x: Uint8Array, y: Uint8Array) => x.every((b, i) => b === y[i]);
   // IPv6 (ipv6: true): only our own fd00::2 and fd00::3 reach the relays.
   const route6 = (dst: Uint8Array, port: number, dnsIdle?: number) => {
     if (same(dst, gw6)) return hostLoopback ? { hostname: "::1", port } : null;
     if (same(dst, dns6)) return route(a.dns, port, dnsIdle);
-    return null;
+    // fd00::/64 is the guest's own link; ::1 and link-local are not routed (RFC 4291 2.5.3).
+    if (same(dst.subarray(0, 8), prefix6.subarray(0, 8)) || !inPrefixes6(allow6, dst)) {
+      return null;
+    }
+    if (dst.every((b, i) => b === (i === 15 ? 1 : 0))) return null;
+    return { hostname: formatIpv6(dst), port };
   };
   const tcpRoute = (d: number, p: number) => {
     if (!isIpv6Handle(d)) return route(d, p);
@@ -313,7 +320,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     ra = new RouterAdvertiser({
       mac: stack.driver.iface.mac,
       linkLocal: access.linkLocal,
-      prefix: parseIpv6(GATEWAY_IPV6.prefix.split("/")[0]!)!,
+      prefix: prefix6,
       mtu: stack.driver.iface.mtu,
     }, (f) => access.sendFrame(f));
     const adv = ra;
@@ -336,6 +343,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     dns: a.dns,
     guest: a.guest,
     allow,
+    allow6,
     inside,
     ra,
   });

@@ -153,9 +153,10 @@ export class GatewayStack {
   }
 
   /**
-   * IPv6 gateway mode: answer router solicitations with `onRs` (null: off; while on, unicast
-   * to other IPv6 hosts is answered administratively prohibited), and take UDP to our IPv6
-   * addresses' unbound ports with `udp6` (views valid during the call; true: taken).
+   * IPv6 gateway mode: answer router solicitations with `onRs` (null: off), take TCP to any
+   * unicast IPv6 address (to the SYN hook) and UDP to other hosts and to our IPv6 addresses'
+   * unbound ports with `udp6` (views valid during the call; true: taken; false: the guest
+   * gets destination unreachable, administratively prohibited for another host).
    */
   acceptIpv6(
     onRs: (() => void) | null,
@@ -166,6 +167,7 @@ export class GatewayStack {
     const iface = this.stack.driver.iface;
     iface.ip6Host.onRouterSolicit = onRs === null ? null : () => onRs();
     iface.foreignUdp6 = udp6;
+    iface.foreign6 = udp6 !== null;
   }
 
   /** Send one UDP datagram over IPv6 from one of our addresses; false when not sent. */

@@ -31,8 +31,13 @@ interface Pending {
   upstream: Deno.TcpConn | null;
   /** The SYN's IPv6 source handle, held while pending (a received one is only tentative). */
   held: number;
+  /** Its IPv6 destination (another host's) handle, held while pending and relayed. */
+  heldDst: number;
   timer: ReturnType<typeof setTimeout> | undefined;
 }
+
+/** How long an IPv6 destination's handle outlives its relay (beyond our TIME-WAIT). */
+const LINGER_MS = 130000;
 
 /** How long a SYN-ACKed relay waits for the guest's ACK before its upstream is closed. */
 const TAKEN_MS = 15000;
@@ -50,6 +55,7 @@ export class TcpRelay {
   readonly #listener: TcpListener;
   readonly #pending = new Map<string, Pending>();
   readonly #flows = new Map<Promise<void>, { up: Deno.TcpConn; conn: Conn }>();
+  readonly #lingering = new Set<ReturnType<typeof setTimeout>>();
   #closed = false;
 
   /** Take over the unclaimed SYNs of `stack`'s TCP layer. */
@@ -107,11 +113,17 @@ export class TcpRelay {
       this.#count("gateway-tcp-busy"); // the IPv6 address table is full: as above
       return "hold";
     }
+    if (!this.#stack.holdAddress(seg.dstIp)) {
+      this.#stack.releaseAddress(seg.srcIp);
+      this.#count("gateway-tcp-busy");
+      return "hold";
+    }
     const entry: Pending = {
       state: "connecting",
       syn,
       upstream: null,
       held: seg.srcIp,
+      heldDst: seg.dstIp,
       timer: undefined,
     };
     // Bounded: an entry whose connect never settles is dropped (the connect has a timeout too).
@@ -155,9 +167,11 @@ export class TcpRelay {
     p.upstream = null;
   }
 
-  #unhold(p: Pending): void {
+  #unhold(p: Pending, keepDst = false): void {
     if (p.held >= 0) this.#stack.releaseAddress(p.held);
     p.held = -1;
+    if (!keepDst && p.heldDst >= 0) this.#stack.releaseAddress(p.heldDst);
+    if (!keepDst) p.heldDst = -1;
   }
 
   #drain(): void {
@@ -170,8 +184,11 @@ export class TcpRelay {
     const key = keyOf(tc.remoteIp, tc.remotePort, tc.localIp, tc.localPort);
     const p = this.#pending.get(key);
     const up = p?.upstream ?? null;
+    // The destination's handle (another IPv6 host: our connection's local address) stays held
+    // while the relay runs.
+    const dst = p !== undefined && up !== null ? p.heldDst : -1;
     if (p) {
-      this.#unhold(p);
+      this.#unhold(p, dst >= 0);
       clearTimeout(p.timer);
       this.#pending.delete(key);
     }
@@ -195,7 +212,18 @@ export class TcpRelay {
         if (!r.clean) this.#count("gateway-tcp-reset");
       },
       () => this.#count("gateway-tcp-reset"),
-    ).finally(() => this.#flows.delete(flow));
+    ).finally(() => {
+      this.#flows.delete(flow);
+      // Later: our side of the connection may linger closing (TIME-WAIT, RFC 9293 3.6.1).
+      if (dst >= 0 && this.#closed) this.#stack.releaseAddress(dst);
+      else if (dst >= 0) {
+        const t = setTimeout(() => {
+          this.#lingering.delete(t);
+          this.#stack.releaseAddress(dst);
+        }, LINGER_MS);
+        this.#lingering.add(t);
+      }
+    });
     this.#flows.set(flow, { up, conn });
   }
 
@@ -203,6 +231,8 @@ export class TcpRelay {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    for (const t of this.#lingering) clearTimeout(t);
+    this.#lingering.clear();
     for (const [k, p] of [...this.#pending]) this.#forget(k, p);
     for (const { up, conn } of this.#flows.values()) {
       conn.abort();

@@ -241,6 +241,11 @@ export class Interface implements TcpTransmit, UdpOwner {
     this.#ip6d.foreignUdp6 = fn;
   }
 
+  /** Gateway mode over IPv6: take TCP and UDP to other hosts too (Ip6Data.foreign6). */
+  set foreign6(on: boolean) {
+    this.#ip6d.foreign6 = on;
+  }
+
   /** Gateway mode over IPv6: a UDP datagram from `src` (ours), Ip6Data.udpSendFrom. */
   udpSendFrom6(
     src: Uint8Array,

@@ -177,7 +177,11 @@ export class Ip6Data {
     const l3 = d[D_L3_OFF]!;
     const dstOff = l3 + 24, srcOff = l3 + 8;
     const loop6 = isLoopback6(m, dstOff);
-    if (!(loop6 ? looped : this.svc.isOurs(m, dstOff))) return false;
+    const ours = loop6 ? looped : this.svc.isOurs(m, dstOff);
+    // Gateway mode: unicast to other hosts too (not link-local: those are not routed).
+    const foreign = !ours && this.foreign6 && !looped && m[dstOff] !== 0xff &&
+      !(m[dstOff] === 0xfe && (m[dstOff + 1]! & 0xc0) === 0x80) && !unspecified(m, dstOff);
+    if (!ours && !foreign) return false;
     // RFC 4291 2.5.2, 2.7: never from the unspecified or a multicast address; ::1 and our own
     // addresses only from the loopback path (RFC 4291 2.5.3).
     if (
@@ -188,7 +192,17 @@ export class Ip6Data {
       return true;
     }
     let dst = this.addrs.lookup(m, dstOff);
-    if (dst < 0) {
+    let tmp = -1;
+    if (dst < 0 && foreign) {
+      if (d[D_KIND] !== K_TCP6) return this.#foreignUdp(m, d, srcOff, dstOff);
+      // Held during the input only: the gateway's relay holds it for a connection.
+      dst = this.addrs.probe(m, dstOff);
+      if (!this.addrs.hold(dst)) {
+        c.inc("ip6-address-table-full");
+        return true;
+      }
+      tmp = dst;
+    } else if (dst < 0) {
       try {
         dst = this.addrs.pin(m.slice(dstOff, dstOff + 16)); // an address of ours added later
       } catch {
@@ -198,7 +212,10 @@ export class Ip6Data {
     }
     if (d[D_KIND] === K_TCP6) {
       const tcp = this.tcp;
-      if (tcp === null) return false; // no TCP layer: the IPv6 host answers port unreachable
+      if (tcp === null) { // no TCP layer: the IPv6 host answers port unreachable
+        if (tmp >= 0) this.release(tmp);
+        return false;
+      }
       // Looked up, not entered: the entry is made only if a connection holds it.
       const src = this.addrs.probe(m, srcOff);
       const seg = this.#seg.fromDesc(d);
@@ -206,19 +223,16 @@ export class Ip6Data {
       seg.dstIp = dst;
       c.tcpIn++;
       tcp.input(seg, now);
+      if (tmp >= 0) this.release(tmp);
       return true;
     }
+    if (foreign) return this.#foreignUdp(m, d, srcOff, dstOff);
     c.inc("udp6-in");
     const sock = this.#udp.find(dst, d[D_DST_PORT]!);
     const off = d[D_PAYLOAD_OFF]!;
     const data = m.subarray(off, off + d[D_PAYLOAD_LEN]!);
     if (sock === undefined) {
-      const f = this.foreignUdp6;
-      const src16 = m.subarray(srcOff, srcOff + 16), dst16 = m.subarray(dstOff, dstOff + 16);
-      if (f !== null && !looped && f(src16, d[D_SRC_PORT]!, dst16, d[D_DST_PORT]!, data)) {
-        c.inc("udp6-foreign");
-        return true;
-      }
+      if (!looped && this.#foreignUdp(m, d, srcOff, dstOff)) return true;
       c.inc("udp6-no-socket");
       return false;
     }
@@ -263,6 +277,19 @@ export class Ip6Data {
     this.#header(t, K_UDP6);
     this.#counters.inc("udp6-out");
     return this.#emit(r.nextHop, data.length, now);
+  }
+
+  /** Gateway mode: take TCP and UDP to other hosts' unicast addresses (not link-local). */
+  foreign6 = false;
+
+  #foreignUdp(m: Uint8Array, d: Int32Array, srcOff: number, dstOff: number): boolean {
+    const f = this.foreignUdp6;
+    const off = d[D_PAYLOAD_OFF]!;
+    const data = m.subarray(off, off + d[D_PAYLOAD_LEN]!);
+    const src16 = m.subarray(srcOff, srcOff + 16), dst16 = m.subarray(dstOff, dstOff + 16);
+    if (f === null || !f(src16, d[D_SRC_PORT]!, dst16, d[D_DST_PORT]!, data)) return false;
+    this.#counters.inc("udp6-foreign");
+    return true;
   }
 
   /** route6, and ::1 to itself. */

@@ -70,6 +70,7 @@ Deno.test({
         const { route } = await waitSlaac(ns);
         assert.match(route, /via fe80::5055:aff:fe00:202 dev tap0/);
         assert(gw.stats()["gateway-ra-sent"]! >= 1);
+        assert(gw.stats()["ndp-rs-in"]! >= 1, "the kernel solicited, we answered");
 
         const curl = (args: string[]) =>
           ns.run(["curl", "-6", "-g", "-sS", "--max-time", "30", ...args]);
@@ -87,14 +88,18 @@ Deno.test({
         assert.deepEqual(await py(ns, ["connect", "fd00::2", `${closed}`]), ["refused"]);
         assert(gw.stats()["gateway-tcp-upstream-failed"]! >= 1);
 
-        // Another IPv6 host (documentation prefix, routed to us): refused at once, not relayed.
+        // Another IPv6 host outside --allow (documentation prefix, routed to us): TCP gets RST
+        // at once (as IPv4), UDP administratively prohibited; nothing is relayed.
         const t0 = Date.now();
         const other = await curl(["--connect-timeout", "10", `http://[2001:db8::1]:${port}/`]);
         assert.equal(other.code, 7, other.stderr);
-        assert(Date.now() - t0 < 5000, "an ICMPv6 error, not a timeout");
+        assert(Date.now() - t0 < 5000, "refused, not a timeout");
+        assert.deepEqual(await py(ns, ["connect", "2001:db8::1", `${port}`]), ["refused"]);
+        assert(gw.stats()["gateway-tcp-denied"]! >= 2);
+        const u = await ns.run(["python3", "-c", PY_UDP_DENIED, "2001:db8::1", "9"]);
+        assert.equal(u.stdout.trim(), "errno 13", u.stderr); // EACCES: prohibited
+        assert(gw.stats()["gateway-udp-denied"]! >= 1);
         assert(gw.stats()["ip6-foreign-refused"]! >= 1);
-        // Linux reports administratively prohibited as EACCES (13).
-        assert.deepEqual(await py(ns, ["connect", "2001:db8::1", `${port}`]), ["oserror", "13"]);
 
         const s = gw.stats();
         assert(s["gateway-tcp-bytes-in"]! >= blob.length);
@@ -106,6 +111,25 @@ Deno.test({
     }
   },
 });
+
+/** A connected UDP socket sees the ICMPv6 error of its first datagram on its second send. */
+const PY_UDP_DENIED = `
+import socket, sys, time
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.connect((sys.argv[1], int(sys.argv[2])))
+out = "no error"
+for i in range(20):
+    try:
+        s.send(b"x")
+        s.settimeout(0.2)
+        s.recv(16)
+    except socket.timeout:
+        continue
+    except OSError as e:
+        out = "errno %d" % e.errno
+        break
+print(out)
+`;
 
 const PY_UDP6 = `
 import socket, sys
