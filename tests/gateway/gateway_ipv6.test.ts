@@ -176,3 +176,90 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "gateway (TAP, IPv6): deno task gateway --configure --enable-ipv6 PID tap0 serves curl -6",
+  ignore: tapIgnore(),
+  sanitizeResources: false, // Deno.serve's connections close after the response
+  async fn() {
+    if (!requireTapOrSkip()) return;
+    const blob = pattern(MiB + 3, 33);
+    const server = httpOnLoopback6(blob);
+    const holder = new Deno.Command("unshare", {
+      args: ["-n", "sleep", "60"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    const gwProc = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("../../tools/gateway.ts", import.meta.url).pathname,
+        "--configure",
+        "--enable-ipv6",
+        `${holder.pid}`,
+        "tap0",
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const inNs = async (cmd: string[]) => {
+      const o = await new Deno.Command("nsenter", {
+        args: ["-t", `${holder.pid}`, "-n", ...cmd],
+      }).output();
+      const dec = new TextDecoder();
+      return { code: o.code, stdout: dec.decode(o.stdout), stderr: dec.decode(o.stderr) };
+    };
+    try {
+      const reader = gwProc.stdout.getReader();
+      const line = await Promise.race([
+        reader.read().then((r) => new TextDecoder().decode(r.value)),
+        new Promise<string>((r) => setTimeout(() => r("timeout"), 30000)),
+      ]);
+      reader.releaseLock();
+      assert.match(line, /gateway6=fd00::2 dns6=fd00::3/);
+      const dad = await inNs(["sysctl", "-n", "net.ipv6.conf.tap0.accept_dad"]);
+      assert.equal(dad.stdout.trim(), "0", "--configure turns DAD off, as slirp4netns");
+      let addr = "", route = "";
+      for (let i = 0; i < 200 && !(addr && route); i++) { // bounded: 20 s
+        const a = await inNs(["ip", "-6", "-o", "addr", "show", "dev", "tap0", "scope", "global"]);
+        const r = await inNs(["ip", "-6", "route", "show", "default"]);
+        addr = /inet6 (fd00::[0-9a-f:]+)\/64/.exec(a.stdout)?.[1] ?? "";
+        route = r.stdout.includes("via fe80::") ? r.stdout : "";
+        if (!(addr && route)) await new Promise((res) => setTimeout(res, 100));
+      }
+      assert(addr && route, "SLAAC address and default route from our advertisement");
+      const curl = await inNs([
+        "curl",
+        "-6",
+        "-g",
+        "-sS",
+        "-m",
+        "30",
+        "-o",
+        "/dev/stdout",
+        "-w",
+        "\n%{size_download}",
+        `http://[fd00::2]:${server.addr.port}/`,
+      ]);
+      assert.equal(curl.code, 0, curl.stderr);
+      assert.equal(Number(curl.stdout.trim().split("\n").at(-1)), blob.length);
+    } finally {
+      try {
+        gwProc.kill("SIGTERM");
+      } catch { /* gone */ }
+      const st = await Promise.race([
+        gwProc.status,
+        new Promise<null>((r) => setTimeout(() => r(null), 5000)),
+      ]);
+      if (st === null) gwProc.kill("SIGKILL");
+      await gwProc.status;
+      await gwProc.stderr.cancel();
+      holder.kill("SIGKILL");
+      await holder.status;
+      await server.shutdown();
+    }
+  },
+});
