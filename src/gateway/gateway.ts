@@ -248,6 +248,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const a = addressesOf(options.cidr);
   const allow = (options.allow ?? []).filter((c) => !c.includes(":")).map(parsePrefix);
   const allow6 = (options.allow ?? []).filter((c) => c.includes(":")).map(parsePrefix6);
+  if (allow6.length > 0 && !options.ipv6) {
+    throw new TypeError(`Cannot allow ${formatPrefix6(allow6[0]!)} without ipv6 (--enable-ipv6)`);
+  }
   const dns: HostPort[] = (options.dns ?? []).map((s) => parseHostPort(s, 53));
   for (const d of dns) {
     if (!inPrefixes(allow, d.ip)) {

@@ -293,7 +293,10 @@ export class Icmp6Host implements Ip6Services {
     const m = this.#engine.mem;
     const l3 = d[D_L3_OFF]!;
     const toUs = this.isOurs(m, l3 + 24);
-    if (!toUs && this.onRouterSolicit !== null && !this.nd.addrs.joined(m, l3 + 24)) {
+    if (
+      !toUs && this.onRouterSolicit !== null && !this.nd.addrs.joined(m, l3 + 24) &&
+      this.nd.addrs.find(m, l3 + 24) === undefined // not one of ours (a tentative one)
+    ) {
       return this.#routerInput(d, m, l3, now);
     }
     if (!toUs && !this.nd.addrs.joined(m, l3 + 24)) {

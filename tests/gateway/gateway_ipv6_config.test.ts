@@ -48,6 +48,13 @@ Deno.test("gateway: ipv6 reports fd00::2 / fd00::3 and its IPv6 allow list", asy
   assert.equal(gw.dnsAddress6, "fd00::3");
   assert.deepEqual(gw.allow, ["10.1.0.0/16", "2001:db8::/32"]);
   assert(gw.stats()["gateway-ra-sent"]! >= 1, "an advertisement at start");
+  const [gl6, ul6] = createMemoryLinkPair();
+  await assert.rejects(
+    () => createGateway({ link: gl6, allow: ["::/0"] }),
+    (e) => e instanceof TypeError && /without ipv6/.test(e.message),
+  );
+  gl6.close();
+  ul6.close();
   const [gl4, ul4] = createMemoryLinkPair();
   await using v4 = await createGateway({ link: gl4 });
   ul4.close();
