@@ -166,7 +166,9 @@ async function tapMode(mode: string, o: Opts): Promise<Record<string, number>> {
       if (link.stats.rxGsoFrames !== undefined && o.offload !== false) {
         console.error(
           `tap: ${t.rxFrames} frames in (${t.rxGsoFrames} GSO, largest ${t.rxLargestFrame} B), ` +
-            `${t.txFrames} out (${t.txMerged} merged into ${t.txGsoFrames} GSO)`,
+            `${t.txFrames} out (${t.txMerged} merged into ${t.txGsoFrames} GSO); waits: ` +
+            `${t.readyWaits} ready, ${t.busyPollHits} busy-poll hits, ${t.busyPollMisses} misses, ` +
+            `${t.busyPollSkips} skips, ${t.parkedWaits} parked`,
         );
       }
     } finally {
