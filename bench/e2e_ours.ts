@@ -5,6 +5,7 @@
  *
  *   deno run -A bench/e2e_ours.ts <mode> --engine wasm|js --mtu 1500 --seconds 10
  *     [--max-bytes N] [--warmup-bytes N] [--buf N] [--no-offload] [--app KEY] [--busy-poll-us N]
+ *     [--ipv6]
  *
  * Our stack runs with its default options (offloads on, buffers auto-tuned) unless
  * `--no-offload` (the TAP device without checksum and segmentation offloads) or `--buf N`
@@ -17,6 +18,8 @@
  * - tap-rr:   1-byte request/response against a Python echo server in the namespace.
  * - tap-cps:  connection setup rate against a Python listener that closes at once.
  * - tap-crr:  the same with a 1-byte request and a 1-byte answer on each connection.
+ * With `--ipv6` the TAP modes run over IPv6 (kernel fd00:7::1/64, our stack fd00:7::2/64, the
+ * same namespace and device; the kernel's applications connect to or serve the IPv6 address).
  * Modes over the memory link (two of our stacks in this process, no device):
  * - mem-bulk, mem-rr, mem-cps, mem-crr: the same measurements between the two stacks.
  *
@@ -39,8 +42,12 @@ import {
   waitListening,
 } from "./e2e_peers.ts";
 
-const KERNEL = "10.7.0.1";
-const OURS = "10.7.0.2";
+const KERNEL4 = "10.7.0.1";
+const OURS4 = "10.7.0.2";
+const KERNEL6 = "fd00:7::1";
+const OURS6 = "fd00:7::2";
+let KERNEL = KERNEL4;
+let OURS = OURS4;
 
 interface Opts {
   engine: "wasm" | "js";
@@ -56,6 +63,8 @@ interface Opts {
   memOffload: boolean;
   /** `TapOptions.busyPollUs` (undefined: the default). */
   busyPollUs: number | undefined;
+  /** TAP modes over IPv6. */
+  ipv6: boolean;
 }
 
 function parse(): { mode: string; opts: Opts } {
@@ -73,6 +82,7 @@ function parse(): { mode: string; opts: Opts } {
       app: { type: "string", default: "" },
       "mem-offload": { type: "boolean", default: false },
       "busy-poll-us": { type: "string" },
+      ipv6: { type: "boolean", default: false },
     },
   });
   const engine = values.engine;
@@ -92,6 +102,7 @@ function parse(): { mode: string; opts: Opts } {
       app: values.app,
       memOffload: values["mem-offload"],
       busyPollUs: values["busy-poll-us"] === undefined ? undefined : Number(values["busy-poll-us"]),
+      ipv6: values.ipv6,
     },
   };
 }
@@ -109,14 +120,34 @@ async function tapMode(mode: string, o: Opts): Promise<Record<string, number>> {
   let out: Record<string, number> = {};
   // signals: the driver's time limit sends SIGTERM; the namespace (and the peer in it) goes too.
   const ctx = {
-    kernelAddr: `${KERNEL}/24`,
+    kernelAddr: `${KERNEL4}/24`,
     mtu: o.mtu,
     signals: true,
     offload: o.offload,
     busyPollUs: o.busyPollUs,
+    ipv6: o.ipv6,
   };
-  await withTapNamespace(ctx, async ({ ns, link }) => {
-    const stack = await createStack({ link, address: `${OURS}/24`, engine: o.engine, tcp: o.tcp });
+  if (o.ipv6) [KERNEL, OURS] = [KERNEL6, OURS6];
+  await withTapNamespace(ctx, async ({ ns, link, ifname }) => {
+    const address = o.ipv6 ? [`${OURS4}/24`, `${OURS6}/64`] : `${OURS4}/24`;
+    const stack = await createStack({ link, address, engine: o.engine, tcp: o.tcp });
+    if (o.ipv6) {
+      const add = await ns.run([
+        "ip",
+        "-6",
+        "addr",
+        "add",
+        `${KERNEL6}/64`,
+        "dev",
+        ifname,
+        "nodad",
+      ]);
+      if (add.code !== 0) throw new Error(`ip -6 addr add failed: ${add.stderr}`);
+      // Our address is used once duplicate address detection passed (about 1 s).
+      for (let i = 0; i < 150 && stack.driver.iface.ip6Host.dadPending; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
     let peer: Deno.ChildProcess | undefined;
     try {
       if (mode === "tap-app") {
