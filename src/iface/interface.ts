@@ -34,6 +34,7 @@ import {
   K_ICMP,
   K_IPV4_FRAGMENT,
   K_IPV4_OTHER,
+  K_IPV6_FRAGMENT,
   K_TCP,
   K_UDP,
   TX_PAYLOAD_OFF,
@@ -52,6 +53,7 @@ import { Counters } from "./counters.ts";
 import { IfaceError } from "./errors.ts";
 import { filterDestination, isGroupMac, macHi, macLo, randomMac } from "./ethernet.ts";
 import { Reassembler } from "./fragments.ts";
+import { Frag6Host } from "./fragments6_host.ts";
 import {
   CODE_ADMIN_PROHIBITED,
   CODE_PORT_UNREACHABLE,
@@ -90,6 +92,7 @@ export class Interface implements TcpTransmit, UdpOwner {
   #frags: Reassembler;
   #udp: UdpTable;
   #ip6: Icmp6Host;
+  #frag6: Frag6Host;
   #tcp: TcpHandler | null = null;
   // Received headers, one reused record per layer (filled from the receive descriptor).
   #eth = new EthernetFrame();
@@ -151,14 +154,28 @@ export class Interface implements TcpTransmit, UdpOwner {
     this.#icmp = new Icmp(engine, this.#tx, this.#router, this.#counters, this.limits);
     this.#frags = new Reassembler(this.limits);
     this.#udp = new UdpTable(Math.floor(random() * 65536));
+    const send6 = (start: number, len: number) => {
+      this.#counters.framesOut++;
+      this.#counters.bytesOut += len;
+      sink.send(this.#engine.mem, start, len);
+    };
+    const inc = (name: string, n?: number) => this.#counters.inc(name, n);
     this.#ip6 = new Icmp6Host(engine, this.mac, {
-      send: (start, len) => {
-        this.#counters.framesOut++;
-        this.#counters.bytesOut += len;
-        sink.send(this.#engine.mem, start, len);
-      },
-      inc: (name, n) => this.#counters.inc(name, n),
+      send: (start, len) => this.#frag6.output(start, len, this.mtu, send6),
+      inc,
     }, this.limits);
+    this.#frag6 = new Frag6Host(
+      engine,
+      {
+        isOurs: (m, off) => this.#ip6.isOurs(m, off),
+        send: send6,
+        inc,
+        random,
+      },
+      this.#macHi,
+      this.#macLo,
+      this.limits,
+    );
     for (const a of options.ipv6 ?? []) {
       if (a.address.length !== 16) {
         throw new RangeError(`IPv6 address must be 16 bytes, got ${a.address.length}`);
@@ -276,7 +293,9 @@ export class Interface implements TcpTransmit, UdpOwner {
     if (cast === "not-for-us") {
       // Our IPv6 multicast groups (all-nodes, solicited-node) are accepted (RFC 2464 7).
       if (eth.ethertype === ETHERTYPE_IPV6 && this.#ip6.acceptsMac(eth.dstHi, eth.dstLo)) {
-        if (eth.vlan < 0) this.#ip6.input(now);
+        if (eth.vlan < 0 && (eth.kind !== K_IPV6_FRAGMENT || this.#frag6.input(now))) {
+          this.#ip6.input(now);
+        }
         return;
       }
       return c.inc("eth-not-for-us");
@@ -296,7 +315,11 @@ export class Interface implements TcpTransmit, UdpOwner {
     }
     if (eth.kind === K_ETH_OTHER) return c.inc("eth-unknown-type");
     // IPv6: link-local echo and neighbor discovery so far (icmp6.ts).
-    if (eth.ethertype === ETHERTYPE_IPV6) return this.#ip6.input(now);
+    if (eth.ethertype === ETHERTYPE_IPV6) {
+      // RFC 8200 4.5: a fragment goes to reassembly; a completed datagram is dispatched.
+      if (eth.kind === K_IPV6_FRAGMENT && !this.#frag6.input(now)) return;
+      return this.#ip6.input(now);
+    }
     this.#ipv4(cast !== "unicast", now);
   }
 
@@ -306,12 +329,13 @@ export class Interface implements TcpTransmit, UdpOwner {
     this.#tx.arp.poll(now);
     const expired = this.#frags.poll(now, (x) => this.#icmp.reassemblyTimeout(x, now));
     if (expired > 0) this.#counters.inc("frag-timeout", expired);
+    this.#frag6.poll(now);
   }
 
   /** The earliest deadline of poll() in ms (0 while looped frames wait), or Infinity. */
   pollAt(): number {
     if (this.#tx.loopback.pending > 0) return 0;
-    return Math.min(this.#tx.arp.pollAt(), this.#frags.pollAt());
+    return Math.min(this.#tx.arp.pollAt(), this.#frags.pollAt(), this.#frag6.pollAt());
   }
 
   /**
@@ -365,6 +389,8 @@ export class Interface implements TcpTransmit, UdpOwner {
     s["arp-incomplete-evicted"] = this.#tx.arp.incompleteEvicted;
     s["frag-memory"] = this.#frags.memory;
     s["frag-datagrams"] = this.#frags.datagrams;
+    s["frag6-memory"] = this.#frag6.reassembler.memory;
+    s["frag6-datagrams"] = this.#frag6.reassembler.datagrams;
     s["udp-sockets"] = this.#udp.size;
     const lo = this.#tx.loopback.stats;
     if (lo.frames > 0) {
