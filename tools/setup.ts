@@ -27,6 +27,8 @@ const NEEDED: ReadonlyArray<readonly [command: string, pkg: string]> = [
   ["openssl", "openssl"],
   ["ethtool", "ethtool"],
   ["dnsmasq", "dnsmasq-base"],
+  ["hping3", "hping3"],
+  ["radvd", "radvd"],
 ];
 /** Python modules we need, and their Debian packages. */
 const PY_MODULES: ReadonlyArray<readonly [module: string, pkg: string]> = [

@@ -220,3 +220,52 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "tap setup: Ctrl-C (SIGINT) or SIGTERM on a program deletes the namespace openTap created",
+  ignore,
+  fn: async () => {
+    if (!requireTapOrSkip()) return;
+    const mod = new URL("../../mod.ts", import.meta.url).href;
+    for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+      const nsName = `dtcp-${Deno.pid}-sig${crypto.getRandomValues(new Uint32Array(1))[0]}`;
+      const program = `import { createStack, openTap } from "${mod}";
+const link = openTap({ name: "tap0", netns: "${nsName}", create: true, peer: "10.7.0.1/24" });
+await createStack({ link, address: "10.7.0.2/24" });
+console.log("ready");
+await new Promise((r) => setTimeout(r, 20000));`;
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["eval", "--quiet", program],
+        stdout: "piped",
+        stderr: "inherit",
+      }).spawn();
+      const reader = child.stdout.getReader();
+      const first = await Promise.race([
+        reader.read(),
+        new Promise<null>((r) => setTimeout(() => r(null), 15000)),
+      ]);
+      try {
+        assert.ok(first && !first.done, "the program did not start");
+        assert.match(new TextDecoder().decode(first.value), /ready/);
+        Deno.statSync(`/var/run/netns/${nsName}`); // it exists while the program runs
+        child.kill(signal);
+        const status = await child.status;
+        assert.equal(status.code, code, `${signal}: exit status`);
+        assert.throws(
+          () => Deno.statSync(`/var/run/netns/${nsName}`),
+          Deno.errors.NotFound,
+          `${signal}: the namespace is gone`,
+        );
+      } finally {
+        reader.releaseLock();
+        await child.stdout.cancel().catch(() => {});
+        try {
+          child.kill("SIGKILL");
+        } catch { /* exited */ }
+        await child.status;
+        await new Deno.Command("ip", { args: ["netns", "delete", nsName], stderr: "null" })
+          .output();
+      }
+    }
+  },
+});

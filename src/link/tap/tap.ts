@@ -14,7 +14,8 @@
  * the kernel side's address (`peer`) and IFF_UP, all by ioctl), then returns to its own
  * namespace. The device is born inside the namespace and never exists in the main one; the
  * open file keeps working from any namespace. With `create: true`, a namespace that does not
- * exist yet is created (`ip netns add`) and deleted again when the link closes.
+ * exist yet is created (`ip netns add`) and deleted again when the link closes, or when the
+ * process is interrupted (SIGINT, SIGTERM) first.
  *
  * @module
  */
@@ -103,7 +104,7 @@ export function openDevice(kind: "tap" | "tun", options: TapOptions, c?: Libc): 
     createNamedNetns(options.netns);
     ownNetns = options.netns;
   }
-  const cleanup = ownNetns === null ? undefined : () => deleteNamedNetns(ownNetns!);
+  const cleanup = ownNetns === null ? undefined : deleteOnSignal(ownNetns);
   try {
     const want = options.offload ?? true;
     let opened: Opened;
@@ -127,6 +128,34 @@ export function openDevice(kind: "tap" | "tun", options: TapOptions, c?: Libc): 
     cleanup?.();
     throw e;
   }
+}
+
+/**
+ * Delete the namespace openTap created when the link closes, and also when the process is
+ * interrupted (SIGINT, SIGTERM) before that: a namespace outlives its process (`ip netns add`
+ * pins it), so Ctrl-C on a program would otherwise leave it behind. The handler deletes it and
+ * exits with 128 + the signal number, as the default action would; it is removed on close.
+ */
+function deleteOnSignal(name: string): () => void {
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  const handlers = signals.map((sig) => {
+    const h = () => {
+      deleteNamedNetns(name);
+      Deno.exit(sig === "SIGINT" ? 130 : 143);
+    };
+    try {
+      Deno.addSignalListener(sig, h);
+    } catch { /* signals unavailable here: cleanup on close only */ }
+    return [sig, h] as const;
+  });
+  return () => {
+    for (const [sig, h] of handlers) {
+      try {
+        Deno.removeSignalListener(sig, h);
+      } catch { /* never added */ }
+    }
+    deleteNamedNetns(name);
+  };
 }
 
 /** The kernel refused IFF_VNET_HDR or the offloads: open again without them. */

@@ -20,7 +20,8 @@ export interface TapOptions {
   /**
    * Name of a network namespace (`ip netns add <name>`) to create or attach the device in.
    * With `create: true`, a namespace that does not exist is created (with the `ip` command,
-   * so `--allow-run` is needed) and deleted again when the link closes. An absolute path
+   * so `--allow-run` is needed) and deleted again when the link closes or the process gets
+   * SIGINT or SIGTERM (the handler then exits with 130 or 143). An absolute path
    * ("/proc/1234/ns/net", a bind-mounted namespace file) names the namespace file itself.
    */
   netns?: string;
