@@ -1,6 +1,6 @@
 /**
  * IPv6 fragments against the Linux kernel through a TAP device in a namespace, both engines:
- * `ping -6 -s 3000` and `-s 20000` (the kernel fragments each request, we reassemble it, our
+ * `ping -6 -s 3000`, `-s 20000` and `-s 65527` (the kernel fragments each request, we reassemble it, our
  * reply is larger than the MTU and leaves in fragments the kernel reassembles; ping checks the
  * data), `-s 1452` (a full 1500-byte packet, not fragmented) and small pings. Then scapy,
  * next to the kernel, sends overlapping fragments (RFC 5722: never answered), a first fragment
@@ -186,6 +186,7 @@ for (const kind of ["js", "wasm"] as EngineKind[]) {
             await ping(1452, 2, ["-M", "do"]);
             await ping(56, 2);
             await ping(20000, 2);
+            await ping(65527, 1); // the largest: a 65535-byte ICMPv6 payload, 46 fragments
             assert.equal(iface.stats()["frag6-memory"], 0);
 
             const r = await run([
@@ -230,7 +231,7 @@ for (const kind of ["js", "wasm"] as EngineKind[]) {
           "a frame of ours is larger than the MTU",
         );
         const ours = await tshark(capture, `eth.src == ${ourMac} && ipv6.fraghdr.ident`);
-        assert.ok(ours.split("\n").length >= 9 + 28 + 6, "our fragments are missing");
+        assert.ok(ours.split("\n").length >= 9 + 28 + 46 + 6, "our fragments are missing");
       } finally {
         await Deno.remove(capture).catch(() => {});
       }
