@@ -1,7 +1,8 @@
 /**
  * IPv6 fragment reassembly (RFC 8200 section 4.5), with the bounds of the IPv4 reassembler
  * (fragments.ts): `fragMemory` bytes of buffer, `fragDatagrams` datagrams and
- * `fragPerDatagram` fragments per datagram, each family in its own buffer (as Linux keeps
+ * `fragPerDatagram` fragments per datagram (the kept headers of first fragments count in
+ * `fragMemory` too), each family in its own buffer (as Linux keeps
  * ip6frag_* apart from ipfrag_*), and a timeout of `frag6TimeoutMs` (60 s, section 4.5).
  *
  * - A datagram is identified by source, destination and Fragment Identification (4.5).
@@ -127,7 +128,7 @@ export class Reassembler6 {
     this.#limits = limits;
   }
 
-  /** Bytes of buffer held. */
+  /** Bytes held: data buffers and the first fragments' headers. */
   get memory(): number {
     return this.#memory;
   }
@@ -180,9 +181,15 @@ export class Reassembler6 {
     const unfrag = start === 0 ? fh - l3 - 40 : g.head !== null ? g.head.length - 48 : 0;
     if (unfrag + Math.max(end, g.total) > MAX_PAYLOAD) return this.#kill(g, "frag6-too-long");
     if (r.length >= 2 * this.#limits.fragPerDatagram) return "frag6-too-many-fragments";
+    // The first fragment's headers are kept too, and counted (up to 8 extension headers).
+    const headLen = start === 0 ? dataOff - l3 : 0;
+    if (headLen > 0 && this.#memory + headLen > this.#limits.fragMemory) {
+      if (r.length === 0) this.#datagrams.delete(key);
+      return "frag6-memory-full";
+    }
     if (end > g.buf.length) {
       const cap = Math.min(MAX_PAYLOAD, Math.max(end, 2 * g.buf.length, 2048));
-      if (this.#memory - g.buf.length + cap > this.#limits.fragMemory) {
+      if (this.#memory + headLen - g.buf.length + cap > this.#limits.fragMemory) {
         if (r.length === 0) this.#datagrams.delete(key);
         return "frag6-memory-full";
       }
@@ -196,6 +203,7 @@ export class Reassembler6 {
     g.held += dataLen;
     if (start === 0) {
       g.head = mem.slice(l3, dataOff);
+      this.#memory += headLen;
       g.firstLen = dataLen;
       g.macHi = d[D_ETH_SRC_HI]!;
       g.macLo = d[D_ETH_SRC_LO]! >>> 0;
@@ -267,7 +275,7 @@ export class Reassembler6 {
 
   /** Free a datagram's memory and mark it dead; it stays until its timeout (RFC 5722). */
   #kill(g: Datagram6, why: Frag6Result): Frag6Result {
-    this.#memory -= g.buf.length;
+    this.#memory -= g.buf.length + (g.head?.length ?? 0);
     g.buf = new Uint8Array(0);
     g.ranges.length = 0;
     g.head = null;
@@ -276,7 +284,7 @@ export class Reassembler6 {
   }
 
   #remove(g: Datagram6): void {
-    this.#memory -= g.buf.length;
+    this.#memory -= g.buf.length + (g.head?.length ?? 0);
     this.#datagrams.delete(g.key);
   }
 }

@@ -209,26 +209,32 @@ for (const e of engines()) {
     for (let i = 0; i < 4; i++) assert.equal(add(e, p, fragFrame(dg, i * 8, 8, true)), "held");
     assert.equal(add(e, p, fragFrame(dg, 32, 8, true)), "frag6-too-many-fragments");
 
-    // Buffers are 2048 bytes at least and double: 4096 holds two datagrams' first pieces.
-    const m = new Reassembler6(resolveLimits({ fragMemory: 4096 }));
+    // Buffers are 2048 bytes at least and double, and the first fragment's 48 header bytes
+    // count too: 4192 holds two datagrams' first pieces.
+    const m = new Reassembler6(resolveLimits({ fragMemory: 4192 }));
     assert.equal(add(e, m, fragFrame(dg, 0, 1448, true, { id: 1 })), "held");
     assert.equal(add(e, m, fragFrame(dg, 0, 1448, true, { id: 2 })), "held");
-    assert.equal(m.memory, 4096);
+    assert.equal(m.memory, 4192);
     assert.equal(add(e, m, fragFrame(dg, 0, 1448, true, { id: 3 })), "frag6-memory-full");
     assert.equal(m.datagrams, 2); // the refused one left no entry
     assert.equal(add(e, m, fragFrame(dg, 1448, 1448, true, { id: 1 })), "frag6-memory-full");
-    // With 6144 bytes one of them can grow to 4096, not both.
-    const g = new Reassembler6(resolveLimits({ fragMemory: 6144 }));
+    // With 6240 bytes one of them can grow to 4096, not both.
+    const g = new Reassembler6(resolveLimits({ fragMemory: 6240 }));
     const one = cut(dg, 1448, { id: 1 });
     const two = cut(dg, 1448, { id: 2 });
     assert.equal(add(e, g, one[0]!), "held");
     assert.equal(add(e, g, two[0]!), "held");
     assert.equal(add(e, g, one[1]!), "held");
-    assert.equal(g.memory, 6144);
+    assert.equal(g.memory, 6240);
     assert.equal(add(e, g, two[1]!), "frag6-memory-full");
     assert.equal(add(e, g, one[2]!), "complete"); // fits its buffer: completes, frees 4096
-    assert.equal(g.memory, 2048);
+    assert.equal(g.memory, 2096);
     assert.equal(add(e, g, two[1]!), "held");
+    // A later fragment first (2048), then fragment zero's headers need 48 more bytes.
+    const h = new Reassembler6(resolveLimits({ fragMemory: 2048 + 47 }));
+    assert.equal(add(e, h, fragFrame(dg, 8, 8, true)), "held");
+    assert.equal(add(e, h, fragFrame(dg, 0, 8, true)), "frag6-memory-full");
+    assert.equal(h.memory, 2048);
   });
 
   Deno.test(name("frag6TimeoutMs: abandoned at 60 s, first fragment quoted"), () => {
