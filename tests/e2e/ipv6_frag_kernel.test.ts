@@ -8,7 +8,8 @@
  * (bounded by fragPerDatagram), a lone first fragment (both get Time Exceeded code 1 after
  * `frag6TimeoutMs`, RFC 4443 3.3) and an atomic fragment (answered, RFC 6946). The stack
  * answers ping afterwards and tshark finds no malformed frame, bad checksum or frame over the
- * MTU among ours in the capture. Needs root, /dev/net/tun and python3-scapy (`deno task setup`).
+ * MTU among ours in the capture. A stack from `createStack` (the API) answers `ping -6 -s
+ * 3000` at its global and link-local addresses. Needs root, /dev/net/tun and python3-scapy (`deno task setup`).
  */
 
 import assert from "node:assert/strict";
@@ -18,7 +19,9 @@ import { Interface } from "../../src/iface/interface.ts";
 import { parseIpv4 } from "../../src/iface/routing.ts";
 import type { Link } from "../../src/link/link.ts";
 import { withPcap } from "../../src/link/pcap.ts";
-import { parseIpv6 } from "../../src/wire/ipv6_address.ts";
+import { formatIpv6, parseIpv6 } from "../../src/wire/ipv6_address.ts";
+import { linkLocalFromMac } from "../../src/iface/icmp6.ts";
+import { createStack } from "../../mod.ts";
 import { requireTapOrSkip, tapIgnore, withTapNamespace } from "../../tools/netns.ts";
 import { makeEngine } from "../support/iface_harness.ts";
 import { rng } from "../support/rng.ts";
@@ -238,3 +241,46 @@ for (const kind of ["js", "wasm"] as EngineKind[]) {
     },
   });
 }
+
+Deno.test({
+  name: "ipv6 frag kernel: a stack from createStack answers ping -6 -s 3000 at both addresses",
+  ignore: tapIgnore(),
+  sanitizeResources: false, // the TAP fd is closed by withTapNamespace after the test body
+  async fn() {
+    if (!requireTapOrSkip()) return;
+    await withTapNamespace(
+      { kernelAddr: "10.7.10.1/24", ipv6: true },
+      async ({ ns, link, ifname }) => {
+        const stack = await createStack({ link, address: ["10.7.10.2/24", "fd00:7:10::2/64"] });
+        try {
+          const add = await ns.run(
+            ["ip", "-6", "addr", "add", "fd00:7:10::1/64", "dev", ifname, "nodad"],
+          );
+          assert.equal(add.code, 0, add.stderr);
+          // The kernel's link-local address leaves DAD (tentative) before it can send.
+          const wait = await ns.run([
+            "sh",
+            "-c",
+            `for i in $(seq 100); do ip -6 addr show dev ${ifname} tentative | grep -q inet6 || exit 0; sleep 0.1; done; exit 1`,
+          ]);
+          assert.equal(wait.code, 0, "the kernel's link-local address stayed tentative");
+          const mac = Uint8Array.from(stack.mac.split(":"), (h) => parseInt(h, 16));
+          const targets = ["fd00:7:10::2", `${formatIpv6(linkLocalFromMac(mac))}%${ifname}`];
+          for (const to of targets) {
+            const p = await ns.run(
+              ["ping", "-6", "-c", "2", "-i", "0.2", "-W", "2", "-s", "3000", to],
+            );
+            assert.equal(p.code, 0, `ping -6 -s 3000 ${to} failed: ${p.stdout}${p.stderr}`);
+            assert.match(p.stdout, /2 received/);
+            assert.doesNotMatch(p.stdout, /wrong data|DUP!/);
+          }
+          const st = stack.stats();
+          assert.equal(st["ip6-reassembled"], 2 * targets.length);
+          assert.equal(st["ip6-fragments-out"], 6 * targets.length);
+        } finally {
+          await stack.close();
+        }
+      },
+    );
+  },
+});
