@@ -1,15 +1,16 @@
 /**
  * IPv6 fragments against the Linux kernel through a TAP device in a namespace, both engines:
- * `ping -6 -s 3000`, `-s 20000` and `-s 65527` (the kernel fragments each request, we reassemble it, our
- * reply is larger than the MTU and leaves in fragments the kernel reassembles; ping checks the
- * data), `-s 1452` (a full 1500-byte packet, not fragmented) and small pings. Then scapy,
- * next to the kernel, sends overlapping fragments (RFC 5722: never answered), a first fragment
- * without its TCP header (RFC 7112: Parameter Problem code 3), a flood of tiny fragments
- * (bounded by fragPerDatagram), a lone first fragment (both get Time Exceeded code 1 after
- * `frag6TimeoutMs`, RFC 4443 3.3) and an atomic fragment (answered, RFC 6946). The stack
- * answers ping afterwards and tshark finds no malformed frame, bad checksum or frame over the
- * MTU among ours in the capture. A stack from `createStack` (the API) answers `ping -6 -s
- * 3000` at its global and link-local addresses. Needs root, /dev/net/tun and python3-scapy (`deno task setup`).
+ * `ping -6 -s 3000`, `-s 20000` and `-s 65527` (the kernel fragments each request, we
+ * reassemble it, our reply is larger than the MTU and leaves in fragments the kernel
+ * reassembles; ping checks the data), `-s 1452` (a full 1500-byte packet, not fragmented) and
+ * small pings. Then scapy, next to the kernel, sends overlapping fragments (RFC 5722: never
+ * answered), a first fragment without its TCP header (RFC 7112: Parameter Problem code 3), a
+ * flood of tiny fragments (bounded by fragPerDatagram), a lone first fragment (both get Time
+ * Exceeded code 1 after `frag6TimeoutMs`, RFC 4443 3.3) and an atomic fragment (answered, RFC
+ * 6946). The stack answers ping afterwards and tshark finds no malformed frame, bad checksum or
+ * frame over the MTU among ours in the capture. A stack from `createStack` (the API) answers
+ * `ping -6 -s 3000` at its global and link-local addresses. Needs root, /dev/net/tun and
+ * python3-scapy (`deno task setup`).
  */
 
 import assert from "node:assert/strict";
