@@ -10,6 +10,10 @@ import assert from "node:assert/strict";
 import type { Engine } from "../../src/kernels/engine.ts";
 import { Interface } from "../../src/iface/interface.ts";
 import { fragment6 } from "../../src/iface/fragment6_out.ts";
+import { Reassembler6 } from "../../src/iface/fragments6.ts";
+import { resolveLimits } from "../../src/iface/limits.ts";
+import { REASM_OFF } from "../../src/iface/transmit.ts";
+import fc from "fast-check";
 import {
   D_ICMP_CODE,
   D_ICMP_REST,
@@ -263,5 +267,43 @@ for (const e of engines()) {
       assert.deepEqual(joinFragments(frags), whole);
       assert.equal(decode6(e, whole)[D_KIND], K_UDP6);
     }
+  });
+
+  Deno.test(name("fragment6 then Reassembler6, any size, MTU and order (property)"), () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1233, max: 65527 }),
+        fc.integer({ min: 1280, max: 9000 }),
+        fc.integer(),
+        (size, mtu, seed) => {
+          const whole = udp6(e, pattern(size, seed & 0xff));
+          e.mem.set(whole, TX_PAYLOAD_OFF - 40);
+          const frames: Uint8Array[] = [];
+          const n = fragment6(e, TX_PAYLOAD_OFF - 40, whole.length, mtu, seed >>> 0, (s, l) => {
+            frames.push(e.mem.slice(s, s + l));
+            return true;
+          });
+          if (48 + size + 8 <= mtu) return; // fits: fragment6 is not called for it
+          assert.equal(n, frames.length);
+          let x = seed >>> 0;
+          for (let i = frames.length - 1; i > 0; i--) {
+            x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+            const j = x % (i + 1);
+            [frames[i], frames[j]] = [frames[j]!, frames[i]!];
+          }
+          const r = new Reassembler6(resolveLimits({}));
+          const results = frames.map((f) => {
+            e.mem.set(f, RX_OFF);
+            assert.equal(e.decode(RX_OFF, f.length), 0);
+            return r.add(e.mem, e.rxDesc, 0);
+          });
+          assert.equal(results.at(-1), "complete");
+          assert.equal(results.filter((x) => x === "complete").length, 1);
+          const len = r.takeInto(e.mem, REASM_OFF);
+          assert.deepEqual(e.mem.slice(REASM_OFF, REASM_OFF + len), whole);
+        },
+      ),
+      { numRuns: 40 },
+    );
   });
 }
