@@ -147,23 +147,26 @@ export class Frag6Host {
   }
 
   /**
-   * Send the IPv6 frame at `engine.mem[start, start+len)` (a 14-byte Ethernet header, its
-   * destination filled in) through `emit`: as it is when its datagram fits in `mtu`, else in
-   * fragments with a random identification (RFC 7739). Returns the fragments sent (0: whole).
+   * Send the frame at `buf[start, start+len)` through `emit`: as it is unless it is an IPv6
+   * datagram in `engine.mem` (a 14-byte Ethernet header, its destination filled in) larger
+   * than `mtu`, which leaves in fragments with a random identification (RFC 7739; fragment6).
+   * Returns the fragments sent (0: sent whole).
    */
   output(
+    buf: Uint8Array,
     start: number,
     len: number,
     mtu: number,
-    emit: (start: number, len: number) => void,
+    emit: (buf: Uint8Array, start: number, len: number) => void,
   ): number {
-    if (len - 14 <= mtu) {
-      emit(start, len);
+    const e = this.#engine;
+    if (len - 14 <= mtu || buf !== e.mem || buf[start + 12] !== 0x86 || buf[start + 13] !== 0xdd) {
+      emit(buf, start, len);
       return 0;
     }
     const ident = Math.floor(this.#env.random() * 0x100000000) >>> 0;
-    const n = fragment6(this.#engine, start + 14, len - 14, mtu, ident, (s, l) => {
-      emit(s, l);
+    const n = fragment6(e, start + 14, len - 14, mtu, ident, (s, l) => {
+      emit(e.mem, s, l);
       return true;
     });
     if (n < 0) {

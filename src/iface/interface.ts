@@ -154,21 +154,22 @@ export class Interface implements TcpTransmit, UdpOwner {
     this.#icmp = new Icmp(engine, this.#tx, this.#router, this.#counters, this.limits);
     this.#frags = new Reassembler(this.limits);
     this.#udp = new UdpTable(Math.floor(random() * 65536));
-    const send6 = (start: number, len: number) => {
+    const send6 = (buf: Uint8Array, start: number, len: number) => {
       this.#counters.framesOut++;
       this.#counters.bytesOut += len;
-      sink.send(this.#engine.mem, start, len);
+      sink.send(buf, start, len);
     };
     const inc = (name: string, n?: number) => this.#counters.inc(name, n);
     this.#ip6 = new Icmp6Host(engine, this.mac, {
-      send: (start, len) => this.#frag6.output(start, len, this.mtu, send6),
+      // IPv6 frames over the MTU (echo replies) leave in fragments (fragments6_host.ts).
+      send: (start, len) => this.#frag6.output(this.#engine.mem, start, len, this.mtu, send6),
       inc,
     }, this.limits);
     this.#frag6 = new Frag6Host(
       engine,
       {
         isOurs: (m, off) => this.#ip6.isOurs(m, off),
-        send: send6,
+        send: (start, len) => send6(this.#engine.mem, start, len),
         inc,
         random,
       },
