@@ -162,6 +162,16 @@ for (const kind of ["js", "wasm"] as EngineKind[]) {
             );
             assert.equal(add.code, 0, add.stderr);
             const run = (cmd: string[], ms = 15000) => drive(link, iface, engine, ns.run(cmd), ms);
+            // Duplicate address detection of ours (RFC 4862 5.4, when the interface does it)
+            // runs from start, driven by drive(); the kernel's link-local address must leave
+            // DAD (tentative) too before the kernel sends.
+            iface.start(Math.floor(performance.now()));
+            const wait = await run([
+              "sh",
+              "-c",
+              `sleep 1.2; for i in $(seq 100); do ip -6 addr show dev ${ifname} tentative | grep -q inet6 || exit 0; sleep 0.1; done; exit 1`,
+            ]);
+            assert.equal(wait.code, 0, "the kernel's link-local address stayed tentative");
             const ping = async (size: number, count = 3, extra: string[] = []) => {
               const p = await run([
                 "ping",
