@@ -125,6 +125,20 @@ function pipeWith(c: TcpConnection, highRxt: number, lost: number): number {
   return c.rec.rtxLog !== null ? p - c.rec.rtxLog.lostBytes : p;
 }
 
+/**
+ * The bytes in flight that the send loop counts against cwnd, given `flight` = SND.NXT -
+ * SND.UNA. While going back after a timeout (SND.NXT below SND.MAX) with a scoreboard, SACKed
+ * ranges below SND.NXT were skipped, not sent: only the un-SACKed bytes resent since the
+ * timeout are in the network (RFC 6675 5.1 keeps the scoreboard; as Linux's
+ * tcp_packets_in_flight after tcp_enter_loss marks every un-SACKed segment lost), so the holes
+ * are repaired at the pace of slow start, not slowed by the SACKed data between them.
+ */
+export function goBackFlight(c: TcpConnection, flight: number): number {
+  const sb = c.rec.sb;
+  if (sb === null || sb.count === 0 || c.snd.nxt === c.snd.max) return flight;
+  return sb.unsackedBelow(c.snd.una, c.snd.nxt);
+}
+
 /** Whether `seq` may have been sent more than once (a go-back after an RTO, or a recovery). */
 export function retransmitted(c: TcpConnection, seq: number): boolean {
   if (c.timers.retries > 0) return true;

@@ -7,6 +7,10 @@
  * While recovery runs with a scoreboard, nothing here transmits beyond the first
  * retransmission: the send loop sends what cwnd - pipe allows (RFC 6675 section 5 (C)).
  *
+ * The scoreboard outlives a retransmission timeout (the go-back then resends only the holes,
+ * RFC 6675 section 5.1, as Linux) unless the receiver reneged (RFC 2018 section 8): see
+ * {@link onAckReneging} and {@link renegedAtTimeout}.
+ *
  * @module
  */
 
@@ -149,4 +153,38 @@ export function prrAck(c: TcpConnection, delivered: number, now: number): void {
   }
   if (sndcnt < (c.rec.prrOut === 0 ? mss : 0)) sndcnt = c.rec.prrOut === 0 ? mss : 0;
   c.cc.cwnd = pipe + sndcnt;
+}
+
+/**
+ * After an ACK that advanced SND.UNA (`c.snd.una` is the new value): when the cumulative ACK
+ * stops at data the receiver SACKed before, the receiver discarded it (reneged, RFC 2018
+ * section 8). As Linux (tcp_check_sack_reneging), the retransmission timer is brought forward
+ * to max(SRTT / 2, 10 ms) instead of a whole RTO: later ACKs may still cover that data, and
+ * otherwise the timeout forgets the scoreboard ({@link renegedAtTimeout}) and the go-back
+ * resends the discarded data. Returns whether reneging is suspected.
+ */
+export function onAckReneging(c: TcpConnection, now: number): boolean {
+  const sb = c.rec.sb;
+  if (sb === null || !sb.headSacked(c.snd.una) || c.snd.una === c.snd.max) return false;
+  const at = now + Math.max(Math.ceil(c.rtt.srtt / 2), RENEGING_DELAY_MS);
+  if (at < c.timers.rtx) c.arm("rtx", at);
+  return true;
+}
+
+/** Linux's floor of the timer after suspected reneging (msecs_to_jiffies(10)). */
+const RENEGING_DELAY_MS = 10;
+
+/**
+ * At a retransmission timeout: RFC 6675 section 5.1 lets the scoreboard survive a timeout when
+ * reneging is tested for; Linux keeps it unless the segment at SND.UNA is marked SACKed
+ * (tcp_timeout_mark_lost). Then the receiver reneged (RFC 2018 section 8: it discarded data it
+ * had SACKed) and every SACK mark is forgotten, so that the go-back resends that data. Returns
+ * whether the scoreboard was cleared.
+ */
+export function renegedAtTimeout(c: TcpConnection): boolean {
+  const sb = c.rec.sb;
+  if (sb === null || !sb.headSacked(c.snd.una)) return false;
+  sb.clear();
+  c.host.count("tcp-sack-reneging");
+  return true;
 }

@@ -17,6 +17,7 @@ import { output, sendSyn } from "./tcp_output.ts";
 import { challengeAck, invalidAck, replyRst } from "./tcp_replies.ts";
 import {
   checkScoreboardLoss,
+  onAckReneging,
   onDupAck,
   onRecoveryAck,
   prrAck,
@@ -384,6 +385,7 @@ function onNewAck(c: TcpConnection, seg: TcpSegment, now: number): boolean {
   // RFC 6298 5.2 / 5.3: stop the timer when all is acknowledged, else restart it.
   if (c.snd.una === c.snd.max) c.timers.rtx = Infinity;
   else c.arm("rtx", now + c.rtt.rto);
+  onAckReneging(c, now); // RFC 2018 section 8: the ACK stopped at SACKed data
   c.timers.pto = Infinity; // output() schedules the probe afresh (RFC 8985 7.2)
   if (c.snd.writeBlocked && c.snd.ring >= 0 && c.host.engine.sndFree(c.snd.ring) > 0) {
     c.snd.writeBlocked = false;

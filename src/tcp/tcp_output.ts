@@ -16,6 +16,7 @@ import { RtxLog } from "./rtx_log.ts";
 import { Rack } from "./rack.ts";
 import { schedulePto } from "./tlp.ts";
 import { advertise } from "./rcv_window.ts";
+import { goBackFlight } from "./loss.ts";
 
 /** Fill the addressing, numbers, window and options of `c.host.out`. */
 function build(c: TcpConnection, seq: number, flags: number, now: number): TcpSegment {
@@ -189,7 +190,8 @@ const NEXT: NextSeg = { room: 0, lost: -1, hole: -1, resend: -1 };
 function sendLoop(c: TcpConnection, now: number): void {
   for (let guard = 0; guard < 100000; guard++) {
     const flight = seqDiff(c.snd.nxt, c.snd.una);
-    let room = Math.min(c.snd.wnd, c.cc.cwnd + c.rec.limitedTx * c.snd.mss) - flight;
+    let room = Math.min(c.snd.wnd, c.cc.cwnd + c.rec.limitedTx * c.snd.mss) -
+      goBackFlight(c, flight);
     const sackRec = c.rec.state === "sack" && c.rec.sb !== null;
     if (sackRec) {
       // RFC 6675 section 5 (C): while cwnd - pipe >= 1 SMSS, send NextSeg: (1) a lost hole,
@@ -243,14 +245,16 @@ function sendLoop(c: TcpConnection, now: number): void {
       if (c.opt.slowStartAfterIdle && now - c.snd.lastDataAt > c.rtt.rto) restartAfterIdle(c, now);
     }
     if (c.rec.sb && c.rec.sb.count > 0 && seqLt(seq, c.snd.max)) {
-      // Going back after a timeout: skip what the receiver SACKed, stop at the next range.
+      // Going back after a timeout: skip what the receiver SACKed, stop at the next range
+      // (RFC 6675 5.1, as Linux: only the holes; the FIN waits for the segment that ends there).
       const sk = c.rec.sb.skip(seq);
       if (sk !== seq) {
         c.snd.nxt = seqLt(sk, c.snd.max) ? sk : c.snd.max;
+        c.host.count("tcp-rto-sacked-skipped");
         continue;
       }
       const end = c.rec.sb.holeEnd(seq);
-      if (end !== seq && seqDiff(end, seq) < len && !fin) {
+      if (end !== seq && seqDiff(end, seq) < len) {
         c.snd.nxt = seqAdd(seq, sendData(c, seq, seqDiff(end, seq), false, now));
         c.stats.retransmits++;
         if (c.timers.rtx === Infinity) c.arm("rtx", now + c.rtt.rto);

@@ -11,7 +11,7 @@ import type { TcpConnection } from "./connection.ts";
 import { output, retransmitAt, sendData, sendProbe, sendSyn } from "./tcp_output.ts";
 import { TcpError } from "./types.ts";
 import { Rack } from "./rack.ts";
-import { checkScoreboardLoss } from "./recovery.ts";
+import { checkScoreboardLoss, renegedAtTimeout } from "./recovery.ts";
 import { armRackTimer } from "./loss.ts";
 
 function timedOut(c: TcpConnection): void {
@@ -96,7 +96,10 @@ function onRto(c: TcpConnection, now: number): void {
   c.rec.dupThresh = 3; // a timeout: forget the reordering estimate
   c.rtt.backoff();
   c.snd.rttStart = -1;
-  c.snd.nxt = c.snd.una; // go back: resend from the first unacknowledged byte
+  // Go back: resend from the first unacknowledged byte, only the holes of the scoreboard
+  // (kept unless the receiver reneged: RFC 6675 5.1, RFC 2018 section 8, recovery.ts).
+  renegedAtTimeout(c);
+  c.snd.nxt = c.snd.una;
   if (c.rec.sb) c.rec.sb.highRxt = c.snd.una;
   output(c, now);
   if (c.timers.rtx === Infinity && c.timers.persist === Infinity) c.arm("rtx", now + c.rtt.rto);

@@ -5,7 +5,7 @@
 
 import type { Case } from "./cases.ts";
 import { toTimeWait } from "./cases_close.ts";
-import { type Ctx, Flow, type Frame, passiveOpen, rel, sdiff, sleep } from "./harness.ts";
+import { bucket, type Ctx, Flow, type Frame, passiveOpen, rel, sdiff, sleep } from "./harness.ts";
 
 /** SACK blocks of an ACK, relative to the bench's next sequence number. */
 function sackStr(f: Flow, x: Frame | null): string {
@@ -228,11 +228,72 @@ export const EXTENSION_CASES: Case[] = [
       const t = await ctx.bench.now();
       await ctx.bench.send(sack(3000), sack(4000), sack(4000));
       // 150 ms: the SACK-driven retransmission, before a timeout (>= 200 ms after it) could
-      // resend more; what each stack resends after an RTO is another question.
+      // resend more; what each stack resends after an RTO: tcp_sack_rto_resends_only_holes.
       const after = (await f.all(150)).filter((x) => x.t > t && x.len);
       const hole = after.some((x) => x.seq === s(1000));
       const sacked = after.some((x) => sdiff(x.seq!, s(2000)) >= 0);
       return `hole resent: ${hole}; SACKed resent: ${sacked}`;
+    },
+  },
+  {
+    name: "tcp_sack_rto_resends_only_holes",
+    rfc: "RFC 6675 5.1 / RFC 2018 8 (after a timeout, SACK information kept: only the holes)",
+    run: async (ctx) => {
+      const f = await passiveOpen(ctx, { opts: NO_TS });
+      const segs = await burst(ctx, f, 8000);
+      if (segs.length < 8) return `sent ${segs.length} segments`;
+      const base = f.rcvNxt;
+      const s = (d: number): number => (base + d) >>> 0;
+      const ack = (a: number, blocks: number[][]) =>
+        f.seg("A", {
+          ack: s(a),
+          opts: [["NOP", null], ["NOP", null], ["SAck", blocks.flat().map(s)]],
+        });
+      // Holes at 1000 and 4000; the fast retransmissions are not answered: a timeout follows.
+      const dup = ack(1000, [[5000, 8000], [2000, 4000]]);
+      await ctx.bench.send(ack(1000, [[2000, 4000]]), dup, dup);
+      await f.all(150);
+      const [rto] = await ctx.bench.collect(
+        { type: "tcp", sport: f.dport, dport: f.bport },
+        2000,
+        1,
+      );
+      if (!rto?.len) return `no retransmission by timeout (${f.describe(rto ?? null)})`;
+      // The timeout's retransmission arrived: everything below the second hole is acknowledged,
+      // [5000, 8000) is still SACKed. What follows the timeout, each segment once (when the
+      // second hole goes, before or after this ACK, is each stack's own timing).
+      await ctx.bench.send(ack(4000, [[5000, 8000]]));
+      const after = [rto, ...(await f.all(150)).filter((x) => x.len)];
+      const what = [...new Set(after.map((x) => sdiff(x.seq!, base)))].sort((a, b) => a - b);
+      const sacked = after.some((x) => sdiff(x.seq!, s(5000)) >= 0);
+      return `rto: una0+${sdiff(rto.seq!, base)} first; resent ${
+        what.map((d) => `una0+${d}`).join(", ")
+      }; SACKed resent: ${sacked}`;
+    },
+  },
+  {
+    name: "tcp_sack_reneging_resent_soon",
+    rfc: "RFC 2018 8 (SACKed data may be discarded: resent when the cumulative ACK stops at it)",
+    run: async (ctx) => {
+      const f = await passiveOpen(ctx, { opts: NO_TS });
+      const segs = await burst(ctx, f, 10_000);
+      if (segs.length < 10) return `sent ${segs.length} segments`;
+      const base = f.rcvNxt;
+      const s = (d: number): number => (base + d) >>> 0;
+      const ack = (a: number, l: number, r: number) =>
+        f.seg("A", { ack: s(a), opts: [["NOP", null], ["NOP", null], ["SAck", [s(l), s(r)]]] });
+      // Everything but the first segment SACKed: it is resent (as the Linux commit d2a0fc3's
+      // packetdrill script). Then the ACK of it stops at 1000 and SACKs only [9000, 10000):
+      // [1000, 9000), SACKed before, was discarded by the receiver (reneging).
+      await ctx.bench.send(ack(0, 1000, 10_000));
+      // (A tail loss probe of the last segment may come first on a loaded machine: skipped.)
+      let first: Frame | null = null;
+      for (let i = 0; i < 4 && first?.seq !== s(0); i++) first = await f.next(1000);
+      if (first?.seq !== s(0)) return `first retransmission ${f.describe(first)}`;
+      const t = await ctx.bench.send(ack(1000, 9000, 10_000));
+      const x = (await f.all(1500)).find((y) => y.len && y.t > t && y.seq === s(1000));
+      if (!x) return "reneged data not resent";
+      return `resends una0+1000 ${bucket((x.t - t) * 1000, [100, 1000])} after`;
     },
   },
   {

@@ -98,6 +98,8 @@ export class TcpPair {
   dropped = 0;
   /** Set to drop every segment from a side (tests of timeouts). */
   blackhole: { a: boolean; b: boolean } = { a: false, b: false };
+  /** Set to drop chosen segments (loss patterns): true loses the segment. */
+  lose: ((seg: Readonly<Captured>) => boolean) | null = null;
   #q: InFlight[] = [];
   #order = 0;
   #rand: () => number;
@@ -169,7 +171,7 @@ export class TcpPair {
       }
     }
     if (seg.dstIp !== (from === "a" ? IP_B : IP_A)) return false;
-    if (this.blackhole[from]) {
+    if (this.blackhole[from] || (this.lose !== null && this.lose(rec))) {
       this.dropped++;
       return true;
     }
