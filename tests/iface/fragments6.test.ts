@@ -289,4 +289,42 @@ for (const e of engines()) {
     const d = e.rxDesc;
     assert.equal(d[D_PAYLOAD_OFF]! > 0, true);
   });
+
+  Deno.test(name("hostile fragment streams stay within every bound (property)"), () => {
+    const limits = resolveLimits({ fragMemory: 65536, fragDatagrams: 8, fragPerDatagram: 16 });
+    const dg = udp6(e, pattern(8000));
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            id: fc.integer({ min: 0, max: 11 }),
+            off: fc.integer({ min: 0, max: 999 }),
+            units: fc.integer({ min: 1, max: 180 }),
+            more: fc.boolean(),
+            t: fc.integer({ min: 0, max: 70000 }),
+          }),
+          { maxLength: 120 },
+        ),
+        (frags) => {
+          const r = new Reassembler6(limits);
+          let now = 0;
+          for (const f of frags) {
+            now = Math.max(now, f.t);
+            const off = f.off * 8;
+            const len = Math.min(f.units * 8, dg.length - 40 - off);
+            if (len <= 0 || (off === 0 && !f.more)) continue; // atomic: not a fragment
+            r.poll(now);
+            const res = add(e, r, fragFrame(dg, off, len, f.more, { id: f.id }), now);
+            if (res === "complete") assert.ok(r.takeInto(e.mem, REASM_OFF) > 0);
+            assert.ok(r.memory <= limits.fragMemory, `memory ${r.memory}`);
+            assert.ok(r.datagrams <= limits.fragDatagrams);
+          }
+          r.poll(now + limits.frag6TimeoutMs);
+          assert.equal(r.memory, 0);
+          assert.equal(r.datagrams, 0);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
 }
