@@ -4,7 +4,7 @@
  * line it prints last.
  *
  *   deno run -A bench/e2e_ours.ts <mode> --engine wasm|js --mtu 1500 --seconds 10
- *     [--max-bytes N] [--warmup-bytes N] [--buf N] [--no-offload] [--app KEY]
+ *     [--max-bytes N] [--warmup-bytes N] [--buf N] [--no-offload] [--app KEY] [--busy-poll-us N]
  *
  * Our stack runs with its default options (offloads on, buffers auto-tuned) unless
  * `--no-offload` (the TAP device without checksum and segmentation offloads) or `--buf N`
@@ -45,6 +45,8 @@ interface Opts {
   app: string;
   /** The memory link's segmentation offload (`MemoryLinkOptions.offload`). */
   memOffload: boolean;
+  /** `TapOptions.busyPollUs` (undefined: the default). */
+  busyPollUs: number | undefined;
 }
 
 function parse(): { mode: string; opts: Opts } {
@@ -61,6 +63,7 @@ function parse(): { mode: string; opts: Opts } {
       "no-offload": { type: "boolean", default: false },
       app: { type: "string", default: "" },
       "mem-offload": { type: "boolean", default: false },
+      "busy-poll-us": { type: "string" },
     },
   });
   const engine = values.engine;
@@ -79,6 +82,7 @@ function parse(): { mode: string; opts: Opts } {
       offload: values["no-offload"] ? false : undefined,
       app: values.app,
       memOffload: values["mem-offload"],
+      busyPollUs: values["busy-poll-us"] === undefined ? undefined : Number(values["busy-poll-us"]),
     },
   };
 }
@@ -95,7 +99,13 @@ async function connectKernel(stack: NetStack, port: number, o: Opts): Promise<Co
 async function tapMode(mode: string, o: Opts): Promise<Record<string, number>> {
   let out: Record<string, number> = {};
   // signals: the driver's time limit sends SIGTERM; the namespace (and the peer in it) goes too.
-  const ctx = { kernelAddr: `${KERNEL}/24`, mtu: o.mtu, signals: true, offload: o.offload };
+  const ctx = {
+    kernelAddr: `${KERNEL}/24`,
+    mtu: o.mtu,
+    signals: true,
+    offload: o.offload,
+    busyPollUs: o.busyPollUs,
+  };
   await withTapNamespace(ctx, async ({ ns, link }) => {
     const stack = await createStack({ link, address: `${OURS}/24`, engine: o.engine, tcp: o.tcp });
     let peer: Deno.ChildProcess | undefined;

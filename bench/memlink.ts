@@ -4,7 +4,7 @@
  * older checkout for a same-run baseline.
  *
  *   deno run -A bench/memlink.ts [--seconds 3] [--warmup-mib 64] [--offload] [--no-autotune]
- *     [--engine wasm|js]
+ *     [--no-tso] [--engine wasm|js]
  *
  * Prints one JSON line: goodput (Gbit/s) over the window after the warm-up, and the stack
  * counters that explain a figure (retransmissions, timeouts, link drops).
@@ -23,6 +23,7 @@ const { values } = parseArgs({
     offload: { type: "boolean" },
     "no-offload": { type: "boolean", default: false },
     "no-autotune": { type: "boolean", default: false },
+    "no-tso": { type: "boolean", default: false },
     engine: { type: "string", default: "wasm" },
     queue: { type: "string" },
   },
@@ -34,6 +35,7 @@ const engine = values.engine === "js" ? "js" : "wasm";
 const linkOpts: Record<string, unknown> = { mtu: 1500 };
 if (values.offload) linkOpts.offload = true;
 if (values["no-offload"]) linkOpts.offload = false;
+if (values["no-tso"]) linkOpts.tso = false; // MTU-sized segments (the memory link's `tso`)
 if (values.queue !== undefined) linkOpts.queueLimit = Number(values.queue);
 const tcp: Record<string, unknown> = {};
 if (values["no-autotune"]) tcp.autotune = false;

@@ -159,6 +159,7 @@ export class Driver<T extends DriverTcp = DriverTcp> {
     this.iface = new Interface(this.engine, sink, {
       ...options.iface,
       mtu: options.iface.mtu ?? this.link.mtu,
+      maxSendFrame: options.iface.maxSendFrame ?? this.link.maxSendFrame,
     });
     this.tcp = options.createTcp(this.engine, this.iface);
     this.iface.attachTcp(this.tcp);

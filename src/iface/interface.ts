@@ -82,6 +82,7 @@ export class Interface implements TcpTransmit, UdpOwner {
   readonly prefixLength: number;
   /** The link's IP MTU. */
   readonly mtu: number;
+  #maxSendFrame: number;
   /** The limits in force. */
   readonly limits: Readonly<IfaceLimits>;
   #engine: Engine;
@@ -136,6 +137,7 @@ export class Interface implements TcpTransmit, UdpOwner {
     this.address = this.#router.address;
     this.prefixLength = options.prefixLength;
     this.mtu = options.mtu;
+    this.#maxSendFrame = options.maxSendFrame ?? 0;
     this.#multicast = options.acceptMulticast ?? false;
     this.limits = resolveLimits(options.limits);
     const ttl = options.ttl ?? 64;
@@ -147,6 +149,7 @@ export class Interface implements TcpTransmit, UdpOwner {
       macLo: this.#macLo,
       ttl,
       mtu: options.mtu,
+      maxSendFrame: options.maxSendFrame,
       limits: this.limits,
       idSeed: Math.floor(random() * 65536),
     });
@@ -429,6 +432,21 @@ export class Interface implements TcpTransmit, UdpOwner {
     if (len > 0) this.#engine.sndCopy(ring, seg.seq, len, TX_PAYLOAD_OFF);
     this.#counters.tcpOut++;
     return this.#tx.encodeAndSend(TX_PAYLOAD_OFF, len, nh, now);
+  }
+
+  /**
+   * The largest IPv4 datagram a TCP segment toward `remoteIp` may be sent in when the link
+   * takes segments larger than the MTU (TSO, src/tcp/tso.ts); 0 when it does not, when the
+   * destination is our own (the loopback queue holds MTU-sized frames), or when ICMP lowered
+   * the path MTU below the link's (a device cuts large segments at the link MTU).
+   */
+  tsoMax(remoteIp: number, now: number): number {
+    const most = (this.#maxSendFrame - 14) | 0;
+    // IPv4 only: an IPv6 peer (a handle above 2^32) gets MTU-sized segments.
+    if (most <= this.mtu || remoteIp > 0xffffffff) return 0;
+    const nh = this.#router.nextHop(remoteIp >>> 0);
+    if (nh < 0 || this.#router.isLocal(nh)) return 0;
+    return this.#tx.pmtu.get(remoteIp, now) < this.mtu ? 0 : Math.min(most, 65535);
   }
 
   /** The IP MTU toward `remoteIp` at `now`: the link MTU, lowered by ICMP fragmentation-needed. */

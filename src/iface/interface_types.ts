@@ -26,6 +26,11 @@ export interface InterfaceOptions {
   random?: () => number;
   /** The link's IP MTU (1500 on Ethernet). */
   mtu: number;
+  /**
+   * The largest frame the link takes when it is a TCP segment (the link's `maxSendFrame`,
+   * src/link/link.ts): TCP then builds segments larger than the MTU (TSO). Default: mtu + 14.
+   */
+  maxSendFrame?: number;
   /** Accept frames to Ethernet multicast addresses (and UDP to IPv4 multicast). Default false. */
   acceptMulticast?: boolean;
   /** TTL of the datagrams we send (RFC 1122 3.2.1.7; Linux ip_default_ttl 64). */

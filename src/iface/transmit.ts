@@ -85,6 +85,8 @@ export class Transmitter implements ArpActions {
   }
   #ttl: number;
   #mtu: number;
+  /** Largest frame the link takes (a TCP segment above the MTU when the link does TSO). */
+  #maxSend: number;
   #ipId: number;
   /** The headers of the frame being built (written to the transmit descriptor). */
   #eth = new EthernetFrame();
@@ -102,6 +104,7 @@ export class Transmitter implements ArpActions {
       macLo: number;
       ttl: number;
       mtu: number;
+      maxSendFrame?: number;
       limits: IfaceLimits;
       idSeed: number;
     },
@@ -114,6 +117,7 @@ export class Transmitter implements ArpActions {
     this.#macLo = opts.macLo;
     this.#ttl = opts.ttl;
     this.#mtu = opts.mtu;
+    this.#maxSend = Math.max(opts.maxSendFrame ?? 0, opts.mtu + 14);
     this.#ipId = opts.idSeed & 0xffff;
     this.arp = new ArpCache(opts.limits, this);
     this.pmtu = new PathMtuCache(opts.mtu, opts.limits);
@@ -159,7 +163,8 @@ export class Transmitter implements ArpActions {
    * (encode error, ARP cache or queue full).
    */
   encodeAndSend(payloadOff: number, payloadLen: number, nextHop: number, now: number): boolean {
-    // Nothing leaves larger than the link MTU (TCP is never fragmented: DF). TCP sizes its
+    // Nothing leaves larger than the link MTU (TCP is never fragmented: DF), but the TCP
+    // segments of a link that takes large sends (TSO, src/tcp/tso.ts). TCP sizes its
     // segments, SACK blocks included, to the path MTU (payloadRoom in src/tcp/tcp_output.ts).
     const start = this.#engine.encode(payloadOff, payloadLen);
     if (start < 0) {
@@ -167,7 +172,7 @@ export class Transmitter implements ArpActions {
       return false;
     }
     const len = payloadOff + payloadLen - start;
-    if (len - 14 > this.#mtu) {
+    if (len - 14 > this.#mtu && len > this.#maxSend) {
       this.#counters.inc("tx-too-big");
       return false;
     }

@@ -9,6 +9,7 @@
  * | capability      | members                 | who has it                              |
  * | --------------- | ----------------------- | --------------------------------------- |
  * | large frames    | `maxFrame`              | TAP/TUN with offload (up to 65553 bytes) |
+ * | large sends     | `maxSendFrame`          | TAP with offload, the memory link (TSO) |
  * | corking         | `cork()`, `uncork()`    | TAP/TUN with offload (merges segments)  |
  * | checksum help   | `useChecksum(fn)`       | TAP/TUN with offload                    |
  * | counters        | `counters()`            | every link here (prefixed names)        |
@@ -53,9 +54,17 @@ export interface Link {
   /**
    * Large frames: the largest frame `receive()` may return, when above mtu + 18 (a TAP link
    * with segmentation offload hands in TCP segments of up to 64 KiB as single, valid frames).
-   * Absent: mtu + 18. Frames sent are never larger than mtu + 18.
+   * Absent: mtu + 18. Frames sent are never larger than mtu + 18, unless `maxSendFrame`.
    */
   readonly maxFrame?: number;
+  /**
+   * Large sends (TCP segmentation offload): the largest frame `send()` takes when it is a TCP
+   * segment, above mtu + 18. TCP then builds segments of up to 64 KiB (several MSS of payload,
+   * src/tcp/tso.ts) and the link carries them whole, its receiver taking them as one segment
+   * (as Linux GRO hands a merged segment up). Every other frame stays within mtu + 18.
+   * Absent: no frame sent is larger than mtu + 18.
+   */
+  readonly maxSendFrame?: number;
   /**
    * Corking: from now on, the link may hold consecutive TCP segments of a flow to send them
    * as one large frame (segmentation offload). The driver brackets each pass with
@@ -91,10 +100,11 @@ export const FRAME_OVERHEAD = 18;
  * ```ts
  * import { createMemoryLinkPair } from "./memory.ts";
  * import { frameRoom } from "./link.ts";
- * const [a, b] = createMemoryLinkPair({ mtu: 1500 });
+ * const [a, b] = createMemoryLinkPair({ mtu: 1500, tso: false });
  * if (frameRoom(a) !== 1518) throw new Error("wrong room");
- * a.close();
- * b.close();
+ * const [c, d] = createMemoryLinkPair({ mtu: 1500 }); // large TCP segments (TSO)
+ * if (frameRoom(c) !== 65549) throw new Error("wrong room");
+ * for (const l of [a, b, c, d]) l.close();
  * ```
  */
 export function frameRoom(link: Link): number {

@@ -5,8 +5,11 @@
  *
  * No buffer allocation per frame once warm: each queue is a ring of frame slots whose buffers
  * are created on first use and reused once their frame is received (a copy makes only a
- * transient subarray view). With `offload`, segments sent in one pass merge into large frames. `wait()` resolves as soon as the peer sends (no polling timer); a timer
- * runs only for a finite timeout and is cleared when the wait ends.
+ * transient subarray view). By default the ends take large TCP segments (`tso`): TCP builds
+ * segments of up to 64 KiB and the peer takes each whole, as Linux GRO hands up a merged
+ * segment. With `offload`, MTU-sized segments sent in one pass merge into large frames too.
+ * `wait()` resolves as soon as the peer sends (no polling timer); a timer runs only for a
+ * finite timeout and is cleared when the wait ends.
  *
  * @module
  */
@@ -17,7 +20,7 @@ import { SegmentMerger } from "./tap/gso.ts";
 import { completeChecksum } from "./tap/vnet.ts";
 export type { Link };
 
-/** Largest frame of a memory link with `offload`: an Ethernet header and a 65535-byte datagram. */
+/** Largest frame of a memory link with `tso` or `offload`: an Ethernet header and a 65535-byte datagram. */
 const MAX_LARGE_FRAME = 14 + 65535;
 
 /** Options of {@link createMemoryLinkPair}. */
@@ -29,6 +32,13 @@ export interface MemoryLinkOptions {
    * 4 MiB a connection's send ring may grow to, so auto-tuned windows do not overrun it).
    */
   queueLimit?: number;
+  /**
+   * TCP segmentation offload (default true): both ends declare `maxSendFrame` and `maxFrame`
+   * (14 + 65535 bytes), so TCP sends segments of up to 64 KiB as single frames and the peer
+   * takes them whole (as GRO). Other frames stay within mtu + 18. False: every frame is at
+   * most mtu + 18 bytes, as on a wire.
+   */
+  tso?: boolean;
   /**
    * Segmentation offload between the two ends (default false): within one driver pass
    * (`cork()`/`uncork()`), consecutive TCP segments of a flow travel as one frame of up to
@@ -65,13 +75,15 @@ class FrameQueue {
   readonly lens: Int32Array;
   /** 1 where the frame is a merged segment whose TCP checksum the receiver completes. */
   readonly partial: Uint8Array;
-  /** Slot buffers not holding a frame. */
+  /** Slot buffers of `slotSize` bytes not holding a frame. */
   readonly free: Uint8Array[] = [];
+  /** Slot buffers of `largeSize` bytes (frames above `slotSize`) not holding a frame. */
+  readonly freeLarge: Uint8Array[] = [];
   head = 0;
   count = 0;
   waiters: (() => void)[] = [];
 
-  constructor(readonly limit: number, readonly slotSize: number) {
+  constructor(readonly limit: number, readonly slotSize: number, readonly largeSize: number) {
     this.slots = new Array(limit);
     this.lens = new Int32Array(limit);
     this.partial = new Uint8Array(limit);
@@ -82,7 +94,9 @@ class FrameQueue {
     const i = (this.head + this.count) % this.limit;
     // Slot storage comes back to `free` when the frame is received: as many buffers exist as
     // frames were ever queued at once, whatever the queue limit.
-    const slot = this.slots[i] = this.free.pop() ?? new Uint8Array(this.slotSize);
+    const slot = this.slots[i] = len <= this.slotSize
+      ? this.free.pop() ?? new Uint8Array(this.slotSize)
+      : this.freeLarge.pop() ?? new Uint8Array(this.largeSize);
     slot.set(src.subarray(off, off + len));
     this.lens[i] = len;
     this.partial[i] = partial;
@@ -98,12 +112,21 @@ class FrameQueue {
   }
 }
 
+/** Whether `f[off, off+len)` is an untagged IPv4 or IPv6 frame carrying TCP (no extension headers). */
+function isTcp(f: Uint8Array, off: number, len: number): boolean {
+  if (len < 54 || f[off + 12] !== 0x08 && f[off + 12] !== 0x86) return false;
+  if (f[off + 12] === 0x08) return f[off + 13] === 0x00 && f[off + 23] === 6;
+  return f[off + 13] === 0xdd && f[off + 20] === 6;
+}
+
 class MemoryEnd implements MemoryLink {
   readonly stats: MemoryLinkStats = { sent: 0, received: 0, dropped: 0 };
   peer!: MemoryEnd;
   closed = false;
-  /** Large frames this end receives (with `offload`), else undefined: mtu + 18. */
+  /** Large frames this end receives (with `tso` or `offload`), else undefined: mtu + 18. */
   readonly maxFrame?: number;
+  /** Large TCP segments this end sends whole (with `tso`), else undefined: mtu + 18. */
+  readonly maxSendFrame?: number;
   readonly #merger: SegmentMerger | null;
   #corked = false;
   #checksum: ChecksumFn = jsChecksum;
@@ -113,9 +136,11 @@ class MemoryEnd implements MemoryLink {
     readonly mtu: number,
     readonly inbox: FrameQueue,
     offload: boolean,
+    tso: boolean,
   ) {
     this.#merger = offload ? new SegmentMerger() : null;
-    if (offload) this.maxFrame = MAX_LARGE_FRAME;
+    if (offload || tso) this.maxFrame = MAX_LARGE_FRAME;
+    if (tso) this.maxSendFrame = MAX_LARGE_FRAME;
   }
 
   cork(): void {
@@ -164,15 +189,18 @@ class MemoryEnd implements MemoryLink {
 
   receive(buf: Uint8Array, meta: Int32Array, max: number): number {
     const q = this.inbox;
-    const room = this.maxFrame ?? this.mtu + FRAME_OVERHEAD;
+    // Room for an MTU-sized frame, or for the next frame when it is larger (a large segment):
+    // frameRoom() bytes always suffice, and a small buffer still takes small frames.
+    const room = this.mtu + FRAME_OVERHEAD;
     if (meta.length < 2 * max) max = meta.length >> 1;
     let off = 0;
     let n = 0;
-    while (n < max && q.count > 0 && buf.length - off >= room) {
+    while (n < max && q.count > 0) {
       const len = q.lens[q.head]!;
+      if (buf.length - off < (len > room ? len : room)) break;
       const slot = q.slots[q.head] as Uint8Array;
       buf.set(slot.subarray(0, len), off);
-      q.free.push(slot);
+      (slot.length === q.slotSize ? q.free : q.freeLarge).push(slot);
       q.slots[q.head] = undefined;
       if (q.partial[q.head] === 1) completeChecksum(buf, off, len, 34, 16, this.#checksum);
       meta[2 * n] = off;
@@ -193,14 +221,17 @@ class MemoryEnd implements MemoryLink {
         `Frame range [${off}, ${off + len}) is outside the ${buf.length}-byte buffer`,
       );
     }
-    if (len < 14 || len > this.mtu + FRAME_OVERHEAD) {
+    const most = this.mtu + FRAME_OVERHEAD;
+    if (len < 14 || (len > most && !(len <= (this.maxSendFrame ?? 0) && isTcp(buf, off, len)))) {
       throw new RangeError(
-        `Frame of ${len} bytes does not fit ${this.name} (14 to ${
-          this.mtu + FRAME_OVERHEAD
-        } bytes)`,
+        `Frame of ${len} bytes does not fit ${this.name} (14 to ${most} bytes${
+          this.maxSendFrame ? `, TCP segments to ${this.maxSendFrame}` : ""
+        })`,
       );
     }
-    if (this.#corked) {
+    if (this.#corked && len > most) {
+      if (this.#merger!.count > 0) this.#flush(); // a large segment (TSO) goes whole, in order
+    } else if (this.#corked) {
       const m = this.#merger!;
       let held = m.offer(buf, off, len);
       if (!held && m.count > 0) {
@@ -266,9 +297,22 @@ export function createMemoryLinkPair(options: MemoryLinkOptions = {}): [MemoryLi
     throw new RangeError(`Memory link queue limit must be a positive integer, got ${limit}`);
   }
   const offload = options.offload ?? false;
+  const tso = options.tso ?? true;
   const size = offload ? MAX_LARGE_FRAME : mtu + FRAME_OVERHEAD;
-  const a = new MemoryEnd("memory-a", mtu, new FrameQueue(limit, size), offload);
-  const b = new MemoryEnd("memory-b", mtu, new FrameQueue(limit, size), offload);
+  const a = new MemoryEnd(
+    "memory-a",
+    mtu,
+    new FrameQueue(limit, size, MAX_LARGE_FRAME),
+    offload,
+    tso,
+  );
+  const b = new MemoryEnd(
+    "memory-b",
+    mtu,
+    new FrameQueue(limit, size, MAX_LARGE_FRAME),
+    offload,
+    tso,
+  );
   a.peer = b;
   b.peer = a;
   return [a, b];

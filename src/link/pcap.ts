@@ -52,6 +52,7 @@ class PcapWriter implements PcapLink {
   readonly mtu: number;
   readonly inner: Link;
   readonly maxFrame: number | undefined;
+  readonly maxSendFrame: number | undefined;
   #records = 0;
   #file: Deno.FsFile | null;
   #buf = new Uint8Array(BUFFER_SIZE);
@@ -65,6 +66,7 @@ class PcapWriter implements PcapLink {
     this.name = inner.name;
     this.mtu = inner.mtu;
     this.maxFrame = inner.maxFrame;
+    this.maxSendFrame = inner.maxSendFrame;
     this.#file = file;
     this.#nanos = options.nanoseconds ?? false;
     this.#clock = options.clock ?? (() => performance.timeOrigin + performance.now());
@@ -90,8 +92,9 @@ class PcapWriter implements PcapLink {
   }
 
   send(buf: Uint8Array, off: number, len: number): void {
-    this.inner.send(buf, off, len);
+    // Recorded first: a link doing TSO leaves a partial checksum in a large segment it sends.
     if (this.#file !== null) this.#record(this.#clock(), buf, off, len);
+    this.inner.send(buf, off, len);
   }
 
   nextDueAt(): number {

@@ -121,3 +121,53 @@ export class NewReno implements CongestionControl {
     this.#caAcc = 0;
   }
 }
+
+/** The send state {@link noteCwndUse} and {@link cwndLimited} keep (fields of SendSpace). */
+export interface CwndUse {
+  /** SND.UNA. */
+  una: number;
+  /** The highest sequence sent. */
+  max: number;
+  /** Largest flight of the current window. */
+  maxFlight: number;
+  /** cwnd limited sending in the current window. */
+  cwndLimited: boolean;
+  /** Where the current window ends. */
+  usageSeq: number;
+}
+
+/**
+ * After a send pass: remember how much of cwnd the flow used, per window of data (as Linux
+ * tcp_cwnd_validate; RFC 7661 section 4.1 validated phase). `limited` is whether cwnd (and not
+ * the peer's window or the application) stopped the pass.
+ */
+export function noteCwndUse(u: CwndUse, flight: number, limited: boolean): void {
+  if ((u.una - u.usageSeq | 0) >= 0 || flight > u.maxFlight) {
+    // A new window: start over from this pass (Linux resets when cwnd_usage_seq is acked).
+    u.usageSeq = u.max;
+    u.maxFlight = flight;
+    u.cwndLimited = false;
+  }
+  if (limited) u.cwndLimited = true;
+}
+
+/**
+ * Whether an ACK may grow cwnd: in slow start while cwnd is below twice the largest flight of
+ * the window, after slow start only if cwnd limited what was sent (Linux tcp_is_cwnd_limited,
+ * RFC 7661 section 4.3: cwnd does not grow when the flow is rate- or receiver-limited, so it
+ * cannot drift to gigabytes when the peer's window is what limits).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { cwndLimited } from "./congestion.ts";
+ * const u = { una: 0, max: 0, maxFlight: 20000, cwndLimited: false, usageSeq: 0 };
+ * assert.equal(cwndLimited(u, 30000, 0x7fffffff), true); // slow start, below 2 x flight
+ * assert.equal(cwndLimited(u, 50000, 0x7fffffff), false);
+ * assert.equal(cwndLimited(u, 50000, 10000), false); // avoidance: only when cwnd limited
+ * ```
+ */
+export function cwndLimited(u: CwndUse, cwnd: number, ssthresh: number): boolean {
+  if (cwnd < ssthresh) return cwnd < 2 * u.maxFlight;
+  return u.cwndLimited;
+}

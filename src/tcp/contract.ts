@@ -21,6 +21,11 @@ export interface TcpTransmit {
   sendTcp(seg: TcpSegment, ring: number, now: number): boolean;
   /** The IP MTU toward `remoteIp` (the link MTU, lowered by ICMP fragmentation-needed). */
   pathMtu(remoteIp: number, now: number): number;
+  /**
+   * The largest IP datagram a TCP segment toward `remoteIp` may be sent in when the link takes
+   * segments larger than the MTU (TSO, src/tcp/tso.ts); 0 or absent: none above the path MTU.
+   */
+  tsoMax?(remoteIp: number, now: number): number;
   /** The local address a connection to `remoteIp` should use, or -1 when unroutable. */
   sourceFor(remoteIp: number): number;
 }

@@ -60,6 +60,12 @@ export class SendSpace {
   rttSeq = 0;
   /** When the timed sequence was sent, -1 when none is being timed. */
   rttStart = -1;
+  /** Largest flight in bytes of the current window (Linux max_packets_out; congestion.ts). */
+  maxFlight = 0;
+  /** cwnd limited what was sent in the current window (Linux is_cwnd_limited; RFC 7661). */
+  cwndLimited = false;
+  /** The current window of that bookkeeping ends when this sequence is acknowledged. */
+  usageSeq = 0;
 }
 
 /** Receive sequence space (RFC 9293 3.3.1 figure 4), the receive window and ACK state. */

@@ -27,6 +27,7 @@ import { hasDsack, onProbeAck } from "./tlp.ts";
 import { armRackTimer, rackDelivered, retransmitted } from "./loss.ts";
 import { TcpError, type TcpState } from "./types.ts";
 import { rcvSpaceAdjust, sndBufExpand } from "./buf_tune.ts";
+import { cwndLimited } from "./congestion.ts";
 
 /** RFC 7323 5.5: TS.Recent of a connection idle this long is invalid (24 days). */
 const PAWS_IDLE_MS = 24 * 86_400_000;
@@ -279,12 +280,23 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
   if (c.rcv.finSeq >= 0 && !c.rcv.peerFin && c.rcv.finSeq === c.rcv.nxt && finStates(c)) {
     c.rcv.nxt = seqAdd(c.rcv.nxt, 1);
     c.rcv.peerFin = true;
+    const owed = c.rcv.ackNow;
     c.rcv.ackNow = true;
     readable = true;
     switch (c.st) {
       case "SYN-RECEIVED":
+        c.st = "CLOSE-WAIT";
+        break;
       case "ESTABLISHED":
         c.st = "CLOSE-WAIT";
+        // As Linux tcp_fin (pingpong mode): the ACK of the FIN is delayed (RFC 1122 4.2.3.2)
+        // so that the application's reply or its own FIN, usually right behind, carries it:
+        // one segment fewer per connection. A FIN that comes with data is answered at once (a
+        // retransmission, a tail loss probe, may carry it).
+        if (!owed && plen === 0) {
+          c.rcv.ackNow = false;
+          if (c.timers.delack === Infinity) c.arm("delack", now + c.opt.delayedAckMs);
+        }
         break;
       case "FIN-WAIT-1":
         // Our FIN not yet acknowledged (else we would be in FIN-WAIT-2): simultaneous close.
@@ -378,7 +390,10 @@ function onNewAck(c: TcpConnection, seg: TcpSegment, now: number): boolean {
   c.timers.progressAt = now;
   const mss = c.snd.mss;
   if (c.rec.fastRecovery) onRecoveryAck(c, seg, dataAcked, sackSpan, now);
-  else if (dataAcked > 0) c.cc.onAck(dataAcked, mss, now);
+  // RFC 7661 4.3 / Linux tcp_is_cwnd_limited: cwnd grows only while it limits sending.
+  else if (dataAcked > 0 && cwndLimited(c.snd, c.cc.cwnd, c.cc.ssthresh)) {
+    c.cc.onAck(dataAcked, mss, now);
+  }
   if (dataAcked > 0) sndBufExpand(c); // send buffer auto-tuning (buf_tune.ts)
   c.rec.dupAcks = 0;
   c.rec.limitedTx = 0;

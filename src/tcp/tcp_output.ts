@@ -11,7 +11,8 @@ import { seqAdd, seqDiff, seqGt, seqLt } from "../wire/seq.ts";
 import type { TcpSegment } from "../wire/tcp_segment.ts";
 import type { TcpConnection } from "./connection.ts";
 import { type NextSeg, nextSeg } from "./loss.ts";
-import { initialWindow } from "./congestion.ts";
+import { initialWindow, noteCwndUse } from "./congestion.ts";
+import { tsoGoal } from "./tso.ts";
 import { RtxLog } from "./rtx_log.ts";
 import { Rack } from "./rack.ts";
 import { schedulePto } from "./tlp.ts";
@@ -126,6 +127,8 @@ function payloadRoom(c: TcpConnection, s: TcpSegment, data: boolean, now: number
 /**
  * Send up to `len` bytes (and FIN when `fin` and every byte fits) from the ring at `seq`.
  * Returns the bytes sent: fewer than `len` when this segment's options leave less room.
+ * `large`: `len` was sized by tsoGoal (tso.ts) and may exceed one segment's room: the link
+ * carries the segment whole.
  */
 export function sendData(
   c: TcpConnection,
@@ -133,10 +136,11 @@ export function sendData(
   len: number,
   fin: boolean,
   now: number,
+  large = false,
 ): number {
   const s = build(c, seq, F_ACK, now);
   const room = payloadRoom(c, s, true, now);
-  if (len > room) {
+  if (len > room && !large) {
     len = room;
     fin = false;
   }
@@ -188,6 +192,8 @@ export function output(c: TcpConnection, now: number): void {
 const NEXT: NextSeg = { room: 0, lost: -1, hole: -1, resend: -1 };
 
 function sendLoop(c: TcpConnection, now: number): void {
+  const mss = c.snd.mss;
+  const tso = tsoGoal(c, now); // > mss: new data goes in large segments (tso.ts)
   for (let guard = 0; guard < 100000; guard++) {
     const flight = seqDiff(c.snd.nxt, c.snd.una);
     let room = Math.min(c.snd.wnd, c.cc.cwnd + c.rec.limitedTx * c.snd.mss) -
@@ -222,7 +228,12 @@ function sendLoop(c: TcpConnection, now: number): void {
     }
     let avail = seqDiff(c.snd.end, c.snd.nxt);
     if (avail < 0) avail = 0;
-    const len = Math.min(avail, c.snd.mss, room > 0 ? room : 0);
+    // New data may go in a large segment; what was sent before goes again per MSS.
+    const large = tso > mss && !seqLt(c.snd.nxt, c.snd.max);
+    let len = Math.min(avail, large ? tso : mss, room > 0 ? room : 0);
+    // A large segment ends on an MSS boundary unless it carries the last bytes queued (Linux
+    // tcp_mss_split_point): the rest goes by the sender SWS and Nagle rules below.
+    if (len > mss && len < avail) len -= len % mss;
     const fin = finPending(c) && len === avail;
     let blocked = len === 0 && !fin;
     if (blocked) {
@@ -268,7 +279,7 @@ function sendLoop(c: TcpConnection, now: number): void {
       c.snd.rttSeq = seq;
       c.snd.rttStart = now;
     }
-    const sent = sendData(c, seq, len, fin, now);
+    const sent = sendData(c, seq, len, fin, now, len > mss);
     // RACK (RFC 8985 6.1) keeps the send time of each fresh segment.
     if (sent > 0 && c.sackOk && !seqLt(seq, c.snd.max)) {
       (c.rec.rack ??= new Rack()).record(seqAdd(seq, sent), now);
@@ -280,6 +291,9 @@ function sendLoop(c: TcpConnection, now: number): void {
     c.timers.persist = Infinity;
     if (finSent) break;
   }
+  // How much of cwnd this pass used (congestion.ts, RFC 7661): cwnd grows only when it limits.
+  const flight = seqDiff(c.snd.nxt, c.snd.una);
+  noteCwndUse(c.snd, flight, flight + mss > c.cc.cwnd);
   // Data waits on a window too small to use and nothing is in flight: the persist timer
   // (RFC 9293 3.8.6.1) probes the window so a lost update cannot deadlock us.
   const waiting = seqDiff(c.snd.end, c.snd.nxt) > 0 || finPending(c);

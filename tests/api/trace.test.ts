@@ -90,7 +90,8 @@ Deno.test("trace: conn.trace() follows one connection; state changes through the
     let got = 0;
     while (got < 20) got += (await w.sim.run(pa.read(buf))) ?? 0;
     a.close();
-    await w.sim.advance(10);
+    // Past the delayed ACK of the FIN (40 ms: it waits for a reply to ride on, as Linux).
+    await w.sim.advance(100);
     pa.close();
     await w.sim.advance(200_000); // through TIME-WAIT
     const evs = await drain(ta);

@@ -41,7 +41,8 @@ function offloadLike(inner: Link): Link & { calls: string[]; checksums: Checksum
 Deno.test("capabilities: stats() keeps fault-* and the link's counters with pcap set", async () => {
   const path = await Deno.makeTempFile({ suffix: ".pcap" });
   try {
-    const [la, lb] = createMemoryLinkPair();
+    // Wire-sized frames (no TSO): one fault-injector frame per frame the memory link received.
+    const [la, lb] = createMemoryLinkPair({ tso: false });
     const faulty = withFaults(lb, { seed: 5, drop: 0.1, clock: () => performance.now() });
     const a = await createStack({ link: la, address: "10.9.0.1/24", engine: "js" });
     const b = await createStack({ link: faulty, address: "10.9.0.2/24", pcap: path });

@@ -56,7 +56,7 @@ Deno.test("memory: frames are copied when sent; misuse throws clear errors", () 
   assert.equal(buf[0], 5);
   assert.throws(() => a.send(new Uint8Array(200), 0, 119), {
     name: "RangeError",
-    message: "Frame of 119 bytes does not fit memory-a (14 to 118 bytes)",
+    message: "Frame of 119 bytes does not fit memory-a (14 to 118 bytes, TCP segments to 65549)",
   });
   assert.throws(() => a.send(f, 30, 60), RangeError);
   assert.throws(() => createMemoryLinkPair({ queueLimit: 0 }), RangeError);

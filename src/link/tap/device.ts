@@ -15,7 +15,7 @@
  */
 
 import type { TapLink, TapStats } from "./types.ts";
-import { SegmentMerger } from "./gso.ts";
+import { SegmentMerger, tsoFrame } from "./gso.ts";
 import { TapWaiter } from "./wait.ts";
 import { EthernetFace } from "./l3.ts";
 import {
@@ -90,6 +90,7 @@ export class TapDevice implements TapLink {
   readonly offloadRefused: string | null;
   readonly kind: "tap" | "tun";
   readonly maxFrame: number | undefined;
+  readonly maxSendFrame: number | undefined;
   #c: Libc;
   #onClose: (() => void) | undefined;
   /** TUN: the Ethernet face (l3.ts); null for TAP. */
@@ -106,6 +107,8 @@ export class TapDevice implements TapLink {
   #iovs: number;
   #rxHdr = new Uint8Array(new ArrayBuffer(VNET_HDR_LEN));
   #txHdr = new Uint8Array(new ArrayBuffer(VNET_HDR_LEN)); // all zero: nothing to offload
+  #tsoHdr = new Uint8Array(new ArrayBuffer(VNET_HDR_LEN)); // a large segment's GSO header
+  #tsoIov = new Uint32Array(new ArrayBuffer(32));
   #checksum: ChecksumFn;
   #merger: SegmentMerger | null;
   #corked = false;
@@ -125,6 +128,8 @@ export class TapDevice implements TapLink {
     this.offload = offload;
     this.offloadRefused = cfg.offloadRefused;
     this.maxFrame = offload ? MAX_GSO_FRAME : undefined;
+    // TSO (gso.ts tsoFrame): TAP only; a TUN device keeps merging what TCP sends per MSS.
+    this.maxSendFrame = offload && cfg.kind === "tap" ? MAX_GSO_FRAME : undefined;
     this.#onClose = cfg.onClose;
     this.#face = cfg.kind === "tun" ? new EthernetFace(this.stats) : null;
     this.#shift = cfg.kind === "tun" ? ETH : 0;
@@ -144,6 +149,7 @@ export class TapDevice implements TapLink {
     if (offload) {
       setIov(this.#rxIov, addressOf(this.#rxHdr), VNET_HDR_LEN);
       setIov(this.#txIov, addressOf(this.#txHdr), VNET_HDR_LEN);
+      setIov(this.#tsoIov, addressOf(this.#tsoHdr), VNET_HDR_LEN);
       const m = this.#merger!;
       setIov(this.#gsoIov, addressOf(m.hdr), VNET_HDR_LEN);
       setIovAt(this.#gsoIov, 1, addressOf(m.buf) + this.#shift, 0);
@@ -316,7 +322,13 @@ export class TapDevice implements TapLink {
         `Frame range [${off}, ${off + len}) is outside the ${buf.length}-byte buffer`,
       );
     }
-    if (len < MIN_FRAME || len > this.mtu + FRAME_OVERHEAD) {
+    let tso = false;
+    if (len > this.mtu + FRAME_OVERHEAD && this.maxSendFrame !== undefined) {
+      // A large TCP segment (TSO): what the merger holds goes first, then this one whole.
+      if (this.#merger !== null && this.#merger.count > 0) this.#writeMerged();
+      tso = tsoFrame(buf, off, len, this.mtu, this.#tsoHdr);
+    }
+    if (len < MIN_FRAME || (len > this.mtu + FRAME_OVERHEAD && !tso)) {
       throw new RangeError(
         `Frame of ${len} bytes does not fit ${this.kind.toUpperCase()} device ${this.ifname} (14 to ${
           this.mtu + FRAME_OVERHEAD
@@ -328,7 +340,7 @@ export class TapDevice implements TapLink {
       if (face.pending > 0) this.#waiter.wakeSoon();
       return;
     }
-    if (this.#corked) {
+    if (this.#corked && !tso) {
       const m = this.#merger!;
       let held = m.offer(buf, off, len);
       if (!held && m.count > 0) {
@@ -347,10 +359,11 @@ export class TapDevice implements TapLink {
     }
     const iovs = this.#iovs;
     const shift = this.#shift;
-    setIovAt(this.#txIov, iovs - 1, this.#txBase + buf.byteOffset + off + shift, len - shift);
+    const iov = tso ? this.#tsoIov : this.#txIov;
+    setIovAt(iov, iovs - 1, this.#txBase + buf.byteOffset + off + shift, len - shift);
     const c = this.#c;
-    let r = c.writev(this.#fd, this.#txIov, iovs);
-    while (r < 0 && errnoNow(c) === EINTR) r = c.writev(this.#fd, this.#txIov, iovs);
+    let r = c.writev(this.#fd, iov, iovs);
+    while (r < 0 && errnoNow(c) === EINTR) r = c.writev(this.#fd, iov, iovs);
     if (r < 0) {
       const e = errnoNow(c);
       if (e === EBADF || e === EBADFD) {
@@ -363,6 +376,7 @@ export class TapDevice implements TapLink {
     }
     this.stats.txFrames++;
     this.stats.txBytes += len;
+    if (tso) this.stats.txGsoFrames++;
   }
 
   wait(timeoutMs: number): Promise<void> {

@@ -194,14 +194,14 @@ export class SegmentMerger {
  * without options or fragmentation, TCP with ACK and no FIN/SYN/RST/URG/ECE/CWR, at least one
  * byte of payload, no Ethernet padding. 0 for any other frame.
  */
-function mergeableHeaderLen(f: Uint8Array, off: number, len: number): number {
+function mergeableHeaderLen(f: Uint8Array, off: number, len: number, fin = false): number {
   if (len < L4 + 21) return 0;
   if (f[off + 12] !== 0x08 || f[off + 13] !== 0x00 || f[off + ETH] !== 0x45) return 0;
   if (f[off + ETH + 9] !== 6) return 0;
   if ((((f[off + ETH + 6]! << 8) | f[off + ETH + 7]!) & 0x3fff) !== 0) return 0;
   if (((f[off + ETH + 2]! << 8) | f[off + ETH + 3]!) !== len - ETH) return 0;
   const flags = f[off + L4 + 13]!;
-  if ((flags & F_ACK) === 0 || (flags & F_STOP) !== 0) return 0;
+  if ((flags & F_ACK) === 0 || (flags & (fin ? F_STOP & ~F_FIN : F_STOP)) !== 0) return 0;
   const hdrLen = L4 + ((f[off + L4 + 12]! >>> 4) << 2);
   if (hdrLen < L4 + 20 || hdrLen >= len) return 0;
   return hdrLen;
@@ -209,4 +209,52 @@ function mergeableHeaderLen(f: Uint8Array, off: number, len: number): number {
 
 function readU32(b: Uint8Array, i: number): number {
   return ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0;
+}
+
+/**
+ * Prepare a large TCP segment that TCP built itself (TSO, src/tcp/tso.ts) for a device that
+ * cuts it: write into `hdr` the virtio-net header (`GSO_TCPV4`, `NEEDS_CSUM`, `gso_size` the
+ * payload that fits `mtu` with these headers: what TCP sized each MSS to) and leave in the TCP
+ * checksum field the folded pseudo-header sum, as `finish()` does for a merged frame (RFC 9293
+ * section 3.1; Linux `tcp_v4_send_check`). Returns false, touching nothing, when the frame is
+ * not an option-less IPv4 TCP segment with data that such a header can describe.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { tsoFrame } from "./gso.ts";
+ * assert.equal(tsoFrame(new Uint8Array(3000), 0, 3000, 1500, new Uint8Array(10)), false);
+ * ```
+ */
+export function tsoFrame(
+  f: Uint8Array,
+  off: number,
+  len: number,
+  mtu: number,
+  hdr: Uint8Array,
+): boolean {
+  if (len > MAX_FRAME || len < L4 + 21) return false;
+  // The merge rules' header checks, but FIN and PSH may end a TSO segment (the device sets
+  // them on the last cut only, as Linux tcp_gso_segment).
+  const flags = f[off + L4 + 13]!;
+  if ((flags & F_ACK) === 0 || (flags & (F_STOP & ~F_FIN)) !== 0) return false;
+  const hdrLen = mergeableHeaderLen(f, off, len, true);
+  if (hdrLen === 0) return false;
+  const gsoSize = mtu - (hdrLen - ETH);
+  if (gsoSize <= 0) return false;
+  const ipLen = len - ETH;
+  const partial = foldSum(
+    pseudoHeaderSum(readU32(f, off + ETH + 12), readU32(f, off + ETH + 16), 6, ipLen - IP),
+  );
+  f[off + L4 + 16] = partial >>> 8;
+  f[off + L4 + 17] = partial & 0xff;
+  writeVnetHeader(hdr, {
+    flags: VNET_F_NEEDS_CSUM,
+    gsoType: VNET_GSO_TCPV4,
+    hdrLen,
+    gsoSize,
+    csumStart: L4,
+    csumOffset: 16,
+  });
+  return true;
 }

@@ -94,7 +94,10 @@ export interface TapStats {
   rxLargestFrame: number;
   /** With offload: frames dropped for a virtio-net header that does not fit the frame. */
   rxBadHeader: number;
-  /** With offload: merged frames written (each carries `txMerged` segments in all). */
+  /**
+   * With offload: GSO frames written, merged here (each carries `txMerged` segments in all) or
+   * built large by TCP (TSO).
+   */
   txGsoFrames: number;
   /** With offload: segments sent inside merged frames (counted in `txFrames` too). */
   txMerged: number;
@@ -120,6 +123,11 @@ export interface TapLink extends Link {
   readonly offloadRefused: string | null;
   /** With offload: 65553, the largest frame `receive()` returns; else undefined. */
   readonly maxFrame: number | undefined;
+  /**
+   * TAP with offload: 65553, the largest TCP segment `send()` takes (TSO: TCP builds segments
+   * of several MSS, the kernel cuts them at the MTU when it must); else undefined.
+   */
+  readonly maxSendFrame: number | undefined;
   /** The counters as `tap-<name>` (or `tun-<name>`), plus `tap-offload` (1 or 0). */
   counters(): Record<string, number>;
   /**
