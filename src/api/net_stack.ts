@@ -53,6 +53,11 @@ export interface StackOptions {
    * Our address and prefix, for example "10.7.0.2/24"; or a list with one IPv4 CIDR and IPv6
    * ones (`["10.7.0.2/24", "fd00::2/64"]`). IPv6 so far answers neighbor discovery and ping
    * on these addresses and the link-local one from the MAC; TCP and UDP are IPv4 only.
+   * The word "slaac" in the list (`["10.7.0.2/24", "slaac"]`) also forms an address from each
+   * prefix a router advertises for autoconfiguration (RFC 4862). Every IPv6 address is used
+   * once duplicate address detection passed, about one second after start: with IPv6 CIDRs in
+   * the list, `createStack` resolves once they passed (a duplicate is counted in `stats()` as
+   * `ndp-dad-duplicates` and not used).
    */
   address: string | string[];
   /** The default gateway (dotted quad), for destinations outside the prefix. */
@@ -464,7 +469,8 @@ export async function createStack(options: StackOptions): Promise<NetStack> {
   if (!Array.isArray(cidrs) || cidrs.some((c) => typeof c !== "string")) {
     throw new TypeError("Invalid address: expected a CIDR string or an array of them");
   }
-  const v4 = cidrs.filter((c) => !c.includes(":"));
+  const slaac = cidrs.includes("slaac"); // RFC 4862 SLAAC (ndp.ts)
+  const v4 = cidrs.filter((c) => !c.includes(":") && c !== "slaac");
   if (v4.length !== 1) {
     throw new TypeError(`Invalid address: expected exactly one IPv4 CIDR, got ${v4.length}`);
   }
@@ -502,8 +508,15 @@ export async function createStack(options: StackOptions): Promise<NetStack> {
       ...(mac !== undefined ? { mac } : {}),
       ...(options.limits ? { limits: options.limits } : {}),
       ...(ipv6.length > 0 ? { ipv6 } : {}),
+      ...(slaac ? { slaac } : {}),
     },
   });
   driver.start();
+  // RFC 4862 5.4: IPv6 addresses are used once duplicate address detection passed (about 1 s);
+  // a stack given IPv6 addresses resolves when they are ready (at most 3 s; virtual time: at once).
+  for (let i = 0; i < 150 && ipv6.length > 0 && !clock.virtual; i++) {
+    if (!driver.iface.ip6Host.dadPending) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
   return new NetStack(driver, formatIpv4(address), prefixLength, dns);
 }

@@ -1,19 +1,23 @@
 /**
- * The first IPv6 host functions of the interface, sans-I/O: our link-local address from the
- * MAC (modified EUI-64, RFC 4291 section 2.5.6 and appendix A), the Ethernet multicast groups
- * it listens to (all-nodes and our solicited-node group, RFC 4291 section 2.7.1, mapped as
- * RFC 2464 section 7), echo replies (RFC 4443 section 4.2) and neighbor advertisements in
- * answer to solicitations for our address (RFC 4861 sections 7.1.1 and 7.2.4).
+ * The IPv6 host of the interface, sans-I/O: our addresses (link-local from the MAC, modified
+ * EUI-64, RFC 4291 section 2.5.6 and appendix A; configured; SLAAC), the Ethernet multicast
+ * groups it listens to (all-nodes and our solicited-node groups, RFC 4291 section 2.7.1, mapped
+ * as RFC 2464 section 7), echo replies (RFC 4443 section 4.2) and echo requests of our own
+ * (`ping6`), and the dispatch of Neighbor Discovery (ndp.ts) and of ICMPv6 errors about our
+ * datagrams (icmp6_errors.ts).
  *
  * ICMPv6 errors (RFC 4443 section 2.4) go back about datagrams to our unicast addresses:
  * Parameter Problem for the extension-header drops that carry a pointer (RFC 8200 section 4)
- * and for an unknown upper layer, Destination Unreachable (port) for UDP and TCP (no IPv6
- * sockets yet); never about multicast or unspecified sources, never about an ICMPv6 error, at most
+ * and for an unknown upper layer, Destination Unreachable (port) for UDP and TCP that no
+ * socket took; never about multicast or unspecified sources, never about an ICMPv6 error, at most
  * `icmpErrorsPerSecond` with a burst of `icmpErrorBurst`, as for IPv4.
  *
- * Not here yet: a neighbor cache (replies go to the requester's link-layer source, which on
- * one link is the neighbor or the router that forwarded the request), DAD, router
- * advertisements, reassembly, TCP and UDP over IPv6.
+ * Neighbor discovery, DAD, router advertisements, SLAAC and the path MTU live in ndp.ts; this
+ * host owns it and offers the interface's IPv6 data path its services (ip6_types.ts). ICMPv6
+ * errors about datagrams we sent (RFC 4443 sections 3.1 to 3.4) are read in icmp6_errors.ts:
+ * Packet Too Big lowers the path MTU (RFC 8201), and each is reported through `onError6`.
+ * Echo replies and errors we send go back to the requester's link-layer source (on one link,
+ * the neighbor or the router that forwarded the request), without a neighbor cache lookup.
  *
  * @example
  * ```ts
@@ -30,6 +34,11 @@
 
 import type { Engine } from "../kernels/engine.ts";
 import { TokenBucket } from "./rate_limit.ts";
+import type { Ip6ErrorReport, Ip6Route, Ip6Services } from "./ip6_types.ts";
+import type { IfaceLimits } from "./limits.ts";
+import { Ndp } from "./ndp.ts";
+import { macSeeded } from "./ndp_wire.ts";
+import { errorInput } from "./icmp6_errors.ts";
 import {
   D_ETH_DST_HI,
   D_ETH_DST_LO,
@@ -68,45 +77,8 @@ const DEST_UNREACHABLE = 1;
 const PARAM_PROBLEM = 4;
 const ECHO_REQUEST = 128;
 const ECHO_REPLY = 129;
-const NEIGHBOR_SOLICIT = 135;
-const NEIGHBOR_ADVERT = 136;
-/** NA flags (RFC 4861 section 4.4) in the word after the checksum. */
-const NA_SOLICITED = 0x40000000;
-const NA_OVERRIDE = 0x20000000;
 
-/** The link-local address of a MAC: fe80::/64 with the modified EUI-64 interface identifier. */
-export function linkLocalFromMac(mac: Uint8Array): Uint8Array {
-  const a = new Uint8Array(16);
-  a[0] = 0xfe;
-  a[1] = 0x80;
-  a[8] = mac[0]! ^ 0x02; // the universal/local bit inverted
-  a[9] = mac[1]!;
-  a[10] = mac[2]!;
-  a[11] = 0xff;
-  a[12] = 0xfe;
-  a[13] = mac[3]!;
-  a[14] = mac[4]!;
-  a[15] = mac[5]!;
-  return a;
-}
-
-/** The solicited-node multicast address of `addr`: ff02::1:ff00:0/104 and its low 24 bits. */
-export function solicitedNode(addr: Uint8Array): Uint8Array {
-  const a = new Uint8Array(16);
-  a[0] = 0xff;
-  a[1] = 0x02;
-  a[11] = 0x01;
-  a[12] = 0xff;
-  a[13] = addr[13]!;
-  a[14] = addr[14]!;
-  a[15] = addr[15]!;
-  return a;
-}
-
-function equal16(m: Uint8Array, off: number, a: Uint8Array): boolean {
-  for (let i = 0; i < 16; i++) if (m[off + i] !== a[i]) return false;
-  return true;
-}
+export { linkLocalFromMac, solicitedNode } from "./ndp_wire.ts";
 
 function unspecified(m: Uint8Array, off: number): boolean {
   for (let i = 0; i < 16; i++) if (m[off + i] !== 0) return false;
@@ -115,70 +87,186 @@ function unspecified(m: Uint8Array, off: number): boolean {
 
 /** What the host needs from the interface. */
 export interface Icmp6Env {
-  /** Send the frame at `engine.mem[start, start+len)`. */
-  send(start: number, len: number): void;
+  /** Send `buf[off, off+len)`, a whole Ethernet frame (`buf` is often `engine.mem`). */
+  send(buf: Uint8Array, off: number, len: number): void;
+  /** Queue the frame at `engine.mem[start, +len)` on the loopback path; false when full. */
+  loop(start: number, len: number): boolean;
   /** Count an event. */
   inc(name: string, n?: number): void;
+  /** The link MTU. */
+  mtu: number;
+  /** Form addresses from router-advertised prefixes (RFC 4862 SLAAC). Default false. */
+  slaac?: boolean;
+  /**
+   * Random numbers in [0, 1) for the router solicitation delay and ReachableTime; by default a
+   * generator seeded from the MAC (the interface's own random source is left untouched).
+   */
+  random?: () => number;
 }
 
-/** Our IPv6 addresses and the ICMPv6 messages we answer. */
-export class Icmp6Host {
-  /** Our unicast addresses, the link-local one first. */
-  readonly addresses: Uint8Array[];
+/** Our IPv6 addresses, the ICMPv6 messages we answer, and the IPv6 services of ip6_types.ts. */
+export class Icmp6Host implements Ip6Services {
+  /** Neighbor discovery, DAD, SLAAC, path MTU. */
+  readonly nd: Ndp;
   #engine: Engine;
   #env: Icmp6Env;
-  #mac: Uint8Array;
   #macHi: number;
   #macLo: number;
-
   #bucket: TokenBucket;
 
   constructor(
     engine: Engine,
     mac: Uint8Array,
     env: Icmp6Env,
-    limits: { icmpErrorsPerSecond: number; icmpErrorBurst: number },
+    limits: IfaceLimits,
   ) {
     this.#bucket = new TokenBucket(limits.icmpErrorsPerSecond, limits.icmpErrorBurst);
     this.#engine = engine;
     this.#env = env;
-    this.#mac = Uint8Array.from(mac);
     this.#macHi = (mac[0]! << 8) | mac[1]!;
     this.#macLo = ((mac[2]! << 24) | (mac[3]! << 16) | (mac[4]! << 8) | mac[5]!) >>> 0;
-    this.addresses = [linkLocalFromMac(mac)];
+    this.nd = new Ndp(engine, mac, env, limits, {
+      mtu: env.mtu,
+      slaac: env.slaac ?? false,
+      random: env.random ?? macSeeded(mac),
+    });
   }
 
-  /** Whether mem[off, off+16) is one of our unicast addresses. */
+  /**
+   * Our unicast addresses in every state (tentative and duplicate too; `isOurs` tells the usable
+   * ones), the link-local one first. A live array: SLAAC adds to it, expiry removes from it. Do
+   * not modify it (`addAddress` adds).
+   */
+  get addresses(): Uint8Array[] {
+    return this.nd.addrs.bytes;
+  }
+
+  /** Add a configured address (used once duplicate address detection passes). */
+  addAddress(addr: Uint8Array, prefixLength: number): void {
+    this.nd.addAddress(addr, prefixLength);
+  }
+
+  /** Interface start: DAD, router solicitations. */
+  start(now: number): void {
+    this.nd.start(now);
+  }
+
+  /** Timers of neighbor discovery. */
+  poll(now: number): void {
+    this.nd.poll(now);
+  }
+
+  /** The earliest deadline of poll(), or Infinity. */
+  pollAt(): number {
+    return this.nd.pollAt();
+  }
+
+  /** Write the gauges of IPv6 neighbor discovery into `s` (see docs/stats.md). */
+  stats(s: Record<string, number>): void {
+    const nd = this.nd;
+    s["ndp-cache-entries"] = nd.cache.size;
+    s["ndp-probe-failed"] = nd.cache.probeFailures;
+    s["ndp-incomplete-evicted"] = nd.cache.incompleteEvicted;
+    s["ndp-routers"] = nd.routers.routers.length;
+    s["ndp-prefixes"] = nd.routers.prefixes.length;
+    s["ndp-addresses"] = nd.addrs.list.length;
+    s["ndp-dad-duplicates"] = nd.addrs.duplicates;
+    s["ndp-dad-completed"] = nd.addrs.dadCompleted;
+    s["ip6-pmtu-entries"] = nd.pmtu.size;
+  }
+
+  /** Whether duplicate address detection is still running for some address. */
+  get dadPending(): boolean {
+    return this.nd.addrs.tentative;
+  }
+
+  // ---- Ip6Services (ip6_types.ts), served by ndp.ts ----
+
+  /** See Ip6Services.route6. */
+  route6(dst: Uint8Array): Ip6Route | null {
+    return this.nd.route6(dst);
+  }
+
+  /** See Ip6Services.emit6. */
+  emit6(nextHop: Uint8Array, start: number, len: number, now: number): boolean {
+    return this.nd.emit6(nextHop, start, len, now);
+  }
+
+  /** See Ip6Services.pathMtu6. */
+  pathMtu6(dst: Uint8Array, now: number): number {
+    return this.nd.pathMtu6(dst, now);
+  }
+
+  /** Whether mem[off, off+16) is one of our unicast addresses (DAD passed). */
   isOurs(m: Uint8Array, off: number): boolean {
-    for (const a of this.addresses) if (equal16(m, off, a)) return true;
-    return false;
+    return this.nd.addrs.isOurs(m, off);
   }
 
-  /** Whether mem[off, off+16) is a multicast group we joined: all-nodes or a solicited-node. */
-  #joined(m: Uint8Array, off: number): boolean {
-    if (m[off] !== 0xff || m[off + 1] !== 0x02) return false;
-    for (let i = 2; i < 11; i++) if (m[off + i] !== 0) return false;
-    if (m[off + 11] === 0 && m[off + 12] === 0 && m[off + 13] === 0 && m[off + 14] === 0) {
-      return m[off + 15] === 1; // ff02::1
-    }
-    if (m[off + 11] !== 1 || m[off + 12] !== 0xff) return false;
-    for (const a of this.addresses) {
-      if (m[off + 13] === a[13] && m[off + 14] === a[14] && m[off + 15] === a[15]) return true;
-    }
-    return false;
+  /** See Ip6Services.onUnreachable6. */
+  get onUnreachable6(): ((addr: Uint8Array, now: number) => void) | null {
+    return this.nd.onUnreachable6;
+  }
+  set onUnreachable6(fn: ((addr: Uint8Array, now: number) => void) | null) {
+    this.nd.onUnreachable6 = fn;
+  }
+
+  /** See Ip6Services.onError6. */
+  get onError6(): ((report: Ip6ErrorReport, now: number) => void) | null {
+    return this.nd.onError6;
+  }
+  set onError6(fn: ((report: Ip6ErrorReport, now: number) => void) | null) {
+    this.nd.onError6 = fn;
+  }
+
+  /** See Ip6Services.confirm6. */
+  confirm6(addr: Uint8Array, now: number): void {
+    this.nd.confirm6(addr, now);
+  }
+
+  /** See Ip6Services.hopLimit6. */
+  hopLimit6(): number {
+    return this.nd.hopLimit6();
   }
 
   /** Whether an Ethernet multicast destination (RFC 2464 section 7) is one of our groups. */
   acceptsMac(hi: number, lo: number): boolean {
-    if ((hi & 0xffff) !== 0x3333) return false;
-    const l = lo >>> 0;
-    if (l === 1) return true; // 33:33:00:00:00:01, all-nodes
-    if (l >>> 24 !== 0xff) return false;
-    for (const a of this.addresses) {
-      if ((l & 0xffffff) === ((a[13]! << 16) | (a[14]! << 8) | a[15]!)) return true;
-    }
-    return false;
+    return this.nd.addrs.joinedMac(hi, lo);
   }
+
+  /**
+   * Send an ICMPv6 echo request (RFC 4443 4.1) of `data` to `dst` with identifier and sequence
+   * number, from the source route6 chooses, resolving the neighbor as needed. Replies arrive
+   * through `onEchoReply6`. False when there is no route (or no usable source address) or the
+   * frame was dropped; RangeError when it does not fit the path MTU (no fragmentation here).
+   */
+  ping6(dst: Uint8Array, ident: number, seq: number, data: Uint8Array, now: number): boolean {
+    const r = this.route6(dst);
+    if (r === null) return false;
+    if (48 + data.length > this.pathMtu6(dst, now)) {
+      throw new RangeError(`Echo data of ${data.length} bytes exceeds the path MTU`);
+    }
+    const m = this.#engine.mem;
+    m.set(data, TX_PAYLOAD_OFF);
+    m.set(r.source, TX_IP6_SRC);
+    m.set(dst.subarray(0, 16), TX_IP6_DST);
+    const t = this.#engine.txDesc;
+    t.fill(0);
+    t[D_KIND] = K_ICMP6;
+    t[D_VLAN] = -1;
+    t[D_ETH_SRC_HI] = this.#macHi;
+    t[D_ETH_SRC_LO] = this.#macLo | 0;
+    t[D_IP_TTL] = this.hopLimit6();
+    t[D_ICMP_TYPE] = ECHO_REQUEST;
+    t[D_ICMP_REST] = ((ident & 0xffff) << 16) | (seq & 0xffff);
+    const start = this.#engine.encode(TX_PAYLOAD_OFF, data.length);
+    if (start < 0) return false;
+    this.#env.inc("icmp6-echo-requests");
+    return this.emit6(r.nextHop, start, TX_PAYLOAD_OFF + data.length - start, now);
+  }
+
+  /** Called with each echo reply to us: source, identifier, sequence, data (a view). */
+  onEchoReply6: ((from: Uint8Array, ident: number, seq: number, data: Uint8Array) => void) | null =
+    null;
 
   /**
    * A decode drop of an IPv6 datagram to our MAC: the Parameter Problem RFC 8200 section 4
@@ -204,7 +292,14 @@ export class Icmp6Host {
     const m = this.#engine.mem;
     const l3 = d[D_L3_OFF]!;
     const toUs = this.isOurs(m, l3 + 24);
-    if (!toUs && !this.#joined(m, l3 + 24)) return this.#env.inc("ip6-not-for-us");
+    if (!toUs && !this.nd.addrs.joined(m, l3 + 24)) {
+      // RFC 4862 5.4: datagrams to a tentative address are dropped, except DAD's messages.
+      const a = this.nd.addrs.find(m, l3 + 24);
+      const nd = d[D_KIND] === K_ICMP6 && d[D_ICMP_TYPE]! >= 133 && d[D_ICMP_TYPE]! <= 137;
+      if (a === undefined || !nd) {
+        return this.#env.inc(a === undefined ? "ip6-not-for-us" : "ip6-to-tentative");
+      }
+    }
     const kind = d[D_KIND];
     if (kind !== K_ICMP6) {
       this.#env.inc("ip6-unhandled");
@@ -227,7 +322,18 @@ export class Icmp6Host {
       if (!toUs) return this.#env.inc("icmp6-echo-multicast-ignored");
       return this.#echoReply(d, m, l3);
     }
-    if (type === NEIGHBOR_SOLICIT) return this.#solicitation(d, m, l3);
+    if (type === ECHO_REPLY && toUs) {
+      this.#env.inc("icmp6-echo-replies-in");
+      const p = d[D_PAYLOAD_OFF]!;
+      const rest = d[D_ICMP_REST]! >>> 0;
+      const data = m.subarray(p, p + d[D_PAYLOAD_LEN]!);
+      return this.onEchoReply6?.(m.slice(l3 + 8, l3 + 24), rest >>> 16, rest & 0xffff, data);
+    }
+    if (type >= 133 && type <= 137) return this.nd.input(type, now);
+    if (type >= 1 && type <= 4) {
+      if (!toUs) return this.#env.inc("icmp6-error-not-unicast");
+      return errorInput(m, d, this.nd, this.#env, now);
+    }
     this.#env.inc("icmp6-ignored");
   }
 
@@ -241,55 +347,6 @@ export class Icmp6Host {
     m.copyWithin(TX_IP6_DST, l3 + 8, l3 + 24);
     this.#env.inc("icmp6-echo-replies");
     this.#send(ECHO_REPLY, rest, 64, hi, lo, len);
-  }
-
-  /** RFC 4861 section 7.1.1 validation, then section 7.2.4: advertise our address. */
-  #solicitation(d: Int32Array, m: Uint8Array, l3: number): void {
-    const p = d[D_PAYLOAD_OFF]!; // the target address
-    const n = d[D_PAYLOAD_LEN]!;
-    if (d[D_IP_TTL] !== 255 || d[D_ICMP_CODE] !== 0 || n < 16 || m[p] === 0xff) {
-      return this.#env.inc("ndp-invalid");
-    }
-    const fromUnspecified = unspecified(m, l3 + 8);
-    // Options: every length non-zero and inside the message; the source link-layer address.
-    let hi = d[D_ETH_SRC_HI]!;
-    let lo = d[D_ETH_SRC_LO]!;
-    let slla = false;
-    for (let i = p + 16; i < p + n;) {
-      const olen = m[i + 1]! * 8;
-      if (i + 2 > p + n || olen === 0 || i + olen > p + n) return this.#env.inc("ndp-invalid");
-      if (m[i] === 1 && olen === 8) {
-        slla = true;
-        hi = (m[i + 2]! << 8) | m[i + 3]!;
-        lo = (m[i + 4]! << 24) | (m[i + 5]! << 16) | (m[i + 6]! << 8) | m[i + 7]!;
-      }
-      i += olen;
-    }
-    // From the unspecified address (DAD): to a solicited-node group, without SLLA.
-    if (fromUnspecified && (slla || m[l3 + 24] !== 0xff)) return this.#env.inc("ndp-invalid");
-    if (!this.isOurs(m, p)) return this.#env.inc("ndp-not-our-target");
-    this.#env.inc("ndp-solicitations");
-    // The advertisement: target, then our link-layer address (option 2, RFC 4861 4.6.1).
-    m.copyWithin(TX_PAYLOAD_OFF, p, p + 16);
-    m[TX_PAYLOAD_OFF + 16] = 2;
-    m[TX_PAYLOAD_OFF + 17] = 1;
-    m.set(this.#mac, TX_PAYLOAD_OFF + 18);
-    m.copyWithin(TX_IP6_SRC, p, p + 16);
-    let flags = NA_OVERRIDE;
-    if (fromUnspecified) {
-      // Section 7.2.4: to all-nodes, not solicited (a duplicate address is being detected).
-      m.fill(0, TX_IP6_DST, TX_IP6_DST + 16);
-      m[TX_IP6_DST] = 0xff;
-      m[TX_IP6_DST + 1] = 0x02;
-      m[TX_IP6_DST + 15] = 1;
-      hi = 0x3333;
-      lo = 1;
-    } else {
-      m.copyWithin(TX_IP6_DST, l3 + 8, l3 + 24);
-      flags |= NA_SOLICITED;
-    }
-    this.#env.inc("ndp-advertisements");
-    this.#send(NEIGHBOR_ADVERT, flags, 255, hi, lo, 24);
   }
 
   /**
@@ -340,6 +397,6 @@ export class Icmp6Host {
     t[D_ICMP_REST] = rest;
     const start = this.#engine.encode(TX_PAYLOAD_OFF, len);
     if (start < 0) return this.#env.inc(`encode-error-${-start}`);
-    this.#env.send(start, TX_PAYLOAD_OFF + len - start);
+    this.#env.send(this.#engine.mem, start, TX_PAYLOAD_OFF + len - start);
   }
 }

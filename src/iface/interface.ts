@@ -164,9 +164,12 @@ export class Interface implements TcpTransmit, UdpOwner {
     };
     const inc = (name: string, n?: number) => this.#counters.inc(name, n);
     this.#ip6 = new Icmp6Host(engine, this.mac, {
-      // IPv6 frames over the MTU (echo replies) leave in fragments (fragments6_host.ts).
-      send: (start, len) => this.#frag6.output(this.#engine.mem, start, len, this.mtu, send6),
+      // IPv6 frames over the path MTU (echo replies) leave in fragments (fragments6_host.ts).
+      send: (buf, off, len) => this.#frag6.output(buf, off, len, this.#mtu6(buf, off), send6),
+      loop: (start, len) => this.#tx.loopback.push(this.#engine.mem, start, len),
       inc,
+      mtu: options.mtu,
+      slaac: options.slaac ?? false,
     }, this.limits);
     this.#frag6 = new Frag6Host(
       engine,
@@ -184,13 +187,24 @@ export class Interface implements TcpTransmit, UdpOwner {
       if (a.address.length !== 16) {
         throw new RangeError(`IPv6 address must be 16 bytes, got ${a.address.length}`);
       }
-      this.#ip6.addresses.push(Uint8Array.from(a.address));
+      this.#ip6.addAddress(a.address, a.prefixLength);
     }
+  }
+
+  /** The path MTU toward the destination of the IPv6 frame at `buf[off, ...)` (RFC 8201). */
+  #mtu6(buf: Uint8Array, off: number): number {
+    if (buf.length < off + 54) return this.mtu;
+    return this.#ip6.pathMtu6(buf.subarray(off + 38, off + 54), this.#lastNow);
   }
 
   /** Our IPv6 addresses (copies): the link-local one first, then those configured. */
   get ipv6Addresses(): Uint8Array[] {
     return this.#ip6.addresses.map((a) => a.slice());
+  }
+
+  /** The IPv6 host: neighbor discovery, DAD, SLAAC, path MTU (for tools and tests). */
+  get ip6Host(): Icmp6Host {
+    return this.#ip6;
   }
 
   /** Our IPv6 link-local address (fe80::/64 with the modified EUI-64 of our MAC). */
@@ -241,6 +255,7 @@ export class Interface implements TcpTransmit, UdpOwner {
   start(now: number): void {
     this.#lastNow = now;
     this.#tx.sendArp(ARP_REQUEST, this.address, 0, 0, this.address, 0xffff, 0xffffffff);
+    this.#ip6.start(now); // IPv6: DAD, then router solicitations (ndp.ts)
   }
 
   /** Process one frame lying in `engine.mem[off, off+len)`. Never throws on any bytes. */
@@ -333,13 +348,19 @@ export class Interface implements TcpTransmit, UdpOwner {
     this.#tx.arp.poll(now);
     const expired = this.#frags.poll(now, (x) => this.#icmp.reassemblyTimeout(x, now));
     if (expired > 0) this.#counters.inc("frag-timeout", expired);
+    this.#ip6.poll(now);
     this.#frag6.poll(now);
   }
 
   /** The earliest deadline of poll() in ms (0 while looped frames wait), or Infinity. */
   pollAt(): number {
     if (this.#tx.loopback.pending > 0) return 0;
-    return Math.min(this.#tx.arp.pollAt(), this.#frags.pollAt(), this.#frag6.pollAt());
+    return Math.min(
+      this.#tx.arp.pollAt(),
+      this.#frags.pollAt(),
+      this.#ip6.pollAt(),
+      this.#frag6.pollAt(),
+    );
   }
 
   /**
@@ -396,6 +417,7 @@ export class Interface implements TcpTransmit, UdpOwner {
     s["frag6-memory"] = this.#frag6.reassembler.memory;
     s["frag6-datagrams"] = this.#frag6.reassembler.datagrams;
     s["udp-sockets"] = this.#udp.size;
+    this.#ip6.stats(s); // IPv6 neighbor discovery gauges
     const lo = this.#tx.loopback.stats;
     if (lo.frames > 0) {
       s["loopback-frames"] = lo.frames;

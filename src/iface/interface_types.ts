@@ -42,6 +42,12 @@ export interface InterfaceOptions {
    * always there.
    */
   ipv6?: { address: Uint8Array; prefixLength: number }[];
+  /**
+   * Stateless address autoconfiguration (RFC 4862): form an address from each prefix a router
+   * advertises with the autonomous flag. Default false (router advertisements still give the
+   * default router, on-link prefixes and the MTU).
+   */
+  slaac?: boolean;
 }
 
 /**

@@ -18,8 +18,15 @@ export interface Ip6Route {
 
 /** Why the IPv6 host reports a destination to the transport layers. */
 export interface Ip6ErrorReport {
-  /** "too-big": Packet Too Big lowered the path MTU (RFC 8201); "unreachable": RFC 4443 3.1. */
-  readonly kind: "too-big" | "unreachable";
+  /**
+   * "too-big": Packet Too Big lowered the path MTU (RFC 8201); "unreachable": Destination
+   * Unreachable (RFC 4443 3.1); "time-exceeded" (3.3) and "parameter-problem" (3.4) are soft
+   * errors for TCP (RFC 5461).
+   */
+  readonly kind: "too-big" | "unreachable" | "time-exceeded" | "parameter-problem";
+  /** The ICMPv6 type and code (RFC 4443 section 2.1). */
+  readonly type: number;
+  readonly code: number;
   /** Upper-layer protocol of the quoted datagram (6 TCP, 17 UDP). */
   readonly proto: number;
   /** Source and destination of the quoted datagram (ours, theirs). */
@@ -57,4 +64,11 @@ export interface Ip6Services {
   onUnreachable6: ((addr: Uint8Array, now: number) => void) | null;
   /** Called with each ICMPv6 error about a datagram we sent (for TCP and UDP). */
   onError6: ((report: Ip6ErrorReport, now: number) => void) | null;
+  /**
+   * An upper-layer reachability confirmation for neighbor `addr` (RFC 4861 7.3.1: e.g. TCP saw
+   * new data acknowledged): its cache entry becomes REACHABLE without a probe. Optional to call.
+   */
+  confirm6(addr: Uint8Array, now: number): void;
+  /** The hop limit for our datagrams: Cur Hop Limit of router advertisements, else 64. */
+  hopLimit6(): number;
 }

@@ -47,6 +47,20 @@ export interface IfaceLimits {
   minPathMtu: number;
   /** Frames waiting on the loopback path (Linux netdev_max_backlog 1000). Default 1024. */
   loopbackQueueFrames: number;
+  /** IPv6 neighbor cache entries, every state (RFC 4861 7.3). Default 512. */
+  ndCacheSize: number;
+  /** Frames queued per IPv6 neighbor being resolved (RFC 4861 7.2.2). Default 64. */
+  ndPendingPerAddress: number;
+  /** Default routers remembered from router advertisements (RFC 4861 6.3.4). Default 8. */
+  ndRouters: number;
+  /** On-link prefixes remembered from router advertisements (RFC 4861 6.3.4). Default 16. */
+  ndPrefixes: number;
+  /** Addresses formed by SLAAC (RFC 4862 5.5.3), at once. Default 16. */
+  ndSlaacAddresses: number;
+  /** RetransTimer (RFC 4861 section 10): interval between solicitations. Default 1000 ms. */
+  ndRetransMs: number;
+  /** BaseReachableTime (RFC 4861 section 10), randomized x0.5..1.5. Default 30000 ms. */
+  ndReachableMs: number;
 }
 
 /** The default limits (see each field of {@linkcode IfaceLimits}). */
@@ -68,6 +82,13 @@ export const DEFAULT_LIMITS: Readonly<IfaceLimits> = Object.freeze({
   pmtuExpiresMs: 600000,
   minPathMtu: 552,
   loopbackQueueFrames: 1024,
+  ndCacheSize: 512,
+  ndPendingPerAddress: 64,
+  ndRouters: 8,
+  ndPrefixes: 16,
+  ndSlaacAddresses: 16,
+  ndRetransMs: 1000,
+  ndReachableMs: 30000,
 });
 
 /**

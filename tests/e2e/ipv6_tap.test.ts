@@ -63,6 +63,8 @@ for (const kind of ["js", "wasm"] as EngineKind[]) {
               random: rng(11),
               ipv6: [{ address: parseIpv6("fd00:7:6::2")!, prefixLength: 64 }],
             });
+            // Duplicate address detection (RFC 4862 5.4) runs from start; drive() polls it.
+            iface.start(Math.floor(performance.now()));
             const add = await ns.run([
               "ip",
               "-6",

@@ -94,6 +94,10 @@ Deno.test({
             "nodad",
           ]);
           assert.equal(add.code, 0, add.stderr);
+          // Our address is usable once duplicate address detection passed (RFC 4862 5.4).
+          for (let i = 0; i < 50 && (stack.stats()["ndp-dad-completed"] ?? 0) < 2; i++) {
+            await new Promise((r) => setTimeout(r, 100));
+          }
           const r = await ns.run([
             PYTHON,
             "-c",

@@ -51,6 +51,11 @@ function setup(e: Engine, burst = 50) {
     random: () => 0.5,
     limits: { icmpErrorBurst: burst },
   });
+  // Duplicate address detection (RFC 4862 5.4) first: one solicitation, one second of silence.
+  iface.start(0);
+  iface.poll(0);
+  iface.poll(1000);
+  sent.length = 0;
   return { iface, sent };
 }
 
@@ -141,7 +146,8 @@ for (const e of engines()) {
     feed(e, iface, icmp6(e, { dst: sn, macHi: 0x3333, macLo: snMac, type: 135 }, Uint8Array.from([...ll, 1, 0, 0, 0, 0, 0, 0, 0])));
     feed(e, iface, icmp6(e, { dst: sn, macHi: 0x3333, macLo: snMac, type: 135 }, sn));
     assert.equal(sent.length, n0);
-    assert.equal(iface.stats()["ndp-invalid"], 3);
+    assert.equal(iface.stats()["ndp-bad-hop-limit"], 1);
+    assert.equal(iface.stats()["ndp-invalid"], 2);
     // Another node's target on our group: no answer.
     const other = ll.slice();
     other[8] = 0x99;

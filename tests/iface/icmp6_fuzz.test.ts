@@ -37,7 +37,7 @@ const LL = linkLocalFromMac(MAC);
 
 const frame = fc.record({
   kind: fc.constantFrom(K_ICMP6, K_ICMP6, K_UDP6, K_TCP6),
-  type: fc.constantFrom(128, 135, 135, 136, 133, 1, 4, 200),
+  type: fc.constantFrom(128, 135, 135, 136, 133, 134, 134, 137, 1, 2, 3, 4, 200),
   hops: fc.constantFrom(255, 64, 1),
   toGroup: fc.boolean(),
   srcZero: fc.boolean(),
@@ -70,7 +70,12 @@ for (const e of engines()) {
       random: () => 0.5,
       limits: { icmpErrorBurst: 1e9, icmpErrorsPerSecond: 1e9 },
     });
-    let now = 0;
+    // Duplicate address detection (RFC 4862 5.4) first: the link-local address is usable at 1 s.
+    iface.start(0);
+    iface.poll(0);
+    iface.poll(1000);
+    sent.length = 0;
+    let now = 1000;
     const prop = fc.property(frame, (f) => {
       const t = e.txDesc;
       t.fill(0);
