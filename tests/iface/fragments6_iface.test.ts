@@ -4,7 +4,8 @@
 // data; atomic fragments are answered as whole datagrams without touching reassembly (RFC
 // 6946); overlaps and tiny fragments are dropped and counted; an incomplete first fragment gets
 // a Parameter Problem code 3 (RFC 7112) and an expired datagram a Time Exceeded code 1 (RFC
-// 4443 3.3) quoting its first fragment; fragment6 itself at the MTU edges.
+// 4443 3.3) quoting its first fragment; a path MTU lowered by Packet Too Big (RFC 8201) cuts the
+// reply; fragment6 itself at the MTU edges.
 
 import assert from "node:assert/strict";
 import type { Engine } from "../../src/kernels/engine.ts";
@@ -15,9 +16,14 @@ import { resolveLimits } from "../../src/iface/limits.ts";
 import { REASM_OFF } from "../../src/iface/transmit.ts";
 import fc from "fast-check";
 import {
+  D_ETH_DST_HI,
+  D_ETH_DST_LO,
+  D_ETH_SRC_HI,
+  D_ETH_SRC_LO,
   D_ICMP_CODE,
   D_ICMP_REST,
   D_ICMP_TYPE,
+  D_IP_TTL,
   D_KIND,
   D_PAYLOAD_LEN,
   D_PAYLOAD_OFF,
@@ -26,6 +32,8 @@ import {
   K_ICMP6,
   K_UDP6,
   RX_OFF,
+  TX_IP6_DST,
+  TX_IP6_SRC,
   TX_PAYLOAD_OFF,
 } from "../../src/wire/layout.ts";
 import { parseIpv6 } from "../../src/wire/ipv6_address.ts";
@@ -136,6 +144,39 @@ for (const e of engines()) {
     assert.deepEqual(e.mem.slice(d[D_PAYLOAD_OFF]!, d[D_PAYLOAD_OFF]! + d[D_PAYLOAD_LEN]!), data);
     // One byte more than the largest IPv6 datagram is refused by decode.
     assert.equal(e.decodeIpv6(RX_OFF, 40 + 65536), DROP_FRAME_TOO_LONG);
+  });
+
+  Deno.test(name("a path MTU lowered by Packet Too Big cuts the echo reply (RFC 8201)"), () => {
+    const { iface, sent, feed } = setup(e);
+    // Packet Too Big (RFC 4443 3.2) with MTU 1280 quoting one of our datagrams to the peer.
+    const quoted = echo6(e, pattern(1300), 1, 1, OUR6, PEER6).subarray(0, 1232);
+    const t = e.txDesc;
+    t.fill(0);
+    t[D_KIND] = K_ICMP6;
+    t[D_VLAN] = -1;
+    t[D_ETH_DST_HI] = 0x5254;
+    t[D_ETH_DST_LO] = 0x00123456;
+    t[D_ETH_SRC_HI] = 0x0200;
+    t[D_ETH_SRC_LO] = 1;
+    t[D_IP_TTL] = 64;
+    t[D_ICMP_TYPE] = 2;
+    t[D_ICMP_REST] = 1280;
+    e.mem.set(PEER6, TX_IP6_SRC);
+    e.mem.set(OUR6, TX_IP6_DST);
+    e.mem.set(quoted, TX_PAYLOAD_OFF);
+    const start = e.encode(TX_PAYLOAD_OFF, quoted.length);
+    feed(e.mem.slice(start, TX_PAYLOAD_OFF + quoted.length));
+    assert.equal(iface.ip6Host.pathMtu6(PEER6, 1000), 1280);
+    // A 1300-byte echo request fits the link (1348 bytes); its reply does not fit the path.
+    const data = pattern(1300, 5);
+    const req = echo6(e, data, 3, 3);
+    feed(Uint8Array.from([...OUR_MAC6, 2, 0, 0, 0, 0, 1, 0x86, 0xdd, ...req]));
+    const frags = sent.map(parseFragment);
+    assert.equal(frags.length, 2);
+    for (const f of frags) assert.ok(48 + f.data.length <= 1280);
+    const d = decode6(e, joinFragments(frags));
+    assert.equal(d[D_ICMP_TYPE], 129);
+    assert.deepEqual(e.mem.slice(d[D_PAYLOAD_OFF]!, d[D_PAYLOAD_OFF]! + d[D_PAYLOAD_LEN]!), data);
   });
 
   Deno.test(name("each datagram gets its own random identification (RFC 7739)"), () => {
