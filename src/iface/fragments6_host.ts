@@ -4,7 +4,8 @@
  *
  * - `input()` takes the fragment decoded in `engine.rxDesc`. When it completes a datagram,
  *   the datagram is written at `REASM_OFF` (transmit.ts), decoded there with
- *   `engine.decodeIpv6` (the last fragment's Ethernet fields kept in the descriptor) and
+ *   `engine.decodeIpv6` (the last fragment's Ethernet fields kept in the descriptor, and
+ *   EXT6_FRAGMENT set in D_IP6_EXT so that neighbor discovery drops it, RFC 6980) and
  *   `input()` returns true: the caller dispatches `rxDesc` as any unfragmented datagram.
  * - A first fragment without the whole header chain (RFC 7112 section 5) is dropped and
  *   answered with a Parameter Problem code 3, pointer 0 (RFC 8200 4.5, RFC 4443 3.4).
@@ -29,12 +30,14 @@ import {
   D_ICMP_CODE,
   D_ICMP_REST,
   D_ICMP_TYPE,
+  D_IP6_EXT,
   D_IP_FRAG,
   D_IP_TOTLEN,
   D_IP_TTL,
   D_KIND,
   D_L3_OFF,
   D_VLAN,
+  EXT6_FRAGMENT,
   K_ICMP6,
   K_IPV6_FRAGMENT,
   TX_IP6_DST,
@@ -132,6 +135,8 @@ export class Frag6Host {
       inc("frag6-still-fragment");
       return false;
     }
+    // It came in fragments: neighbor discovery drops it (RFC 6980 section 5, ndp.ts).
+    out[D_IP6_EXT] = out[D_IP6_EXT]! | EXT6_FRAGMENT;
     return true;
   }
 

@@ -179,6 +179,36 @@ for (const e of engines()) {
     assert.deepEqual(e.mem.slice(d[D_PAYLOAD_OFF]!, d[D_PAYLOAD_OFF]! + d[D_PAYLOAD_LEN]!), data);
   });
 
+  Deno.test(name("neighbor discovery in fragments is dropped after reassembly (RFC 6980)"), () => {
+    const { iface, sent, feed } = setup(e);
+    // A neighbor solicitation for our address, padded with options to 2000 bytes.
+    const body = new Uint8Array(16 + 8 + 1976);
+    body.set(OUR6, 0);
+    body.set([1, 1, 2, 0, 0, 0, 0, 1], 16); // source link-layer address
+    for (let o = 24; o < body.length; o += 8 * 247) {
+      body[o] = 200; // an unknown option of 247 * 8 bytes at most (ignored, RFC 4861 4.6)
+      body[o + 1] = Math.min(247, (body.length - o) / 8);
+    }
+    const t = e.txDesc;
+    t.fill(0);
+    t[D_KIND] = K_ICMP6;
+    t[D_VLAN] = -1;
+    t[D_IP_TTL] = 255;
+    t[D_ICMP_TYPE] = 135;
+    e.mem.set(PEER6, TX_IP6_SRC);
+    e.mem.set(OUR6, TX_IP6_DST);
+    e.mem.set(body, TX_PAYLOAD_OFF);
+    const start = e.encode(TX_PAYLOAD_OFF, body.length);
+    const ns = e.mem.slice(start + 14, TX_PAYLOAD_OFF + body.length);
+    const before = iface.stats();
+    for (const f of cut(ns, 1448)) feed(f);
+    const after = iface.stats();
+    assert.equal(after["ip6-reassembled"], 1);
+    assert.equal(after["ndp-invalid"], (before["ndp-invalid"] ?? 0) + 1);
+    assert.equal(after["ndp-advertisements"], before["ndp-advertisements"]); // not answered
+    assert.equal(sent.length, 0);
+  });
+
   Deno.test(name("each datagram gets its own random identification (RFC 7739)"), () => {
     const { sent, feed } = setup(e);
     const ids = new Set<number>();
