@@ -5,7 +5,11 @@
  * MTU 1500 and 65520, both directions. Each case runs 3 times alternating the two gateways;
  * the table shows medians and the ratio ours / slirp4netns. At MTU 1500 also the median round
  * trip of 1-byte requests on one connection (TCP_NODELAY) and connections per second (connect,
- * 1-byte exchange, close).
+ * 1-byte exchange, close). Beside each figure, the CPU the gateway process itself used for the
+ * work (all its threads, user and system time from /proc): milliseconds per GiB moved, or
+ * microseconds per exchange or connection. It moves far less with the machine's load than the
+ * rates do (the rates of both gateways swing up to 2x with it), so it says where a ratio comes
+ * from: work per byte or per exchange, or waiting.
  *
  *   deno task bench:gateway [--mb=N] [--runs=N] [--mtu=1500,65520] [--cases=down,up,rr,crr]
  *     [--only=ours|slirp4netns] [--cpu-prof-dir=DIR (profiles our gateway process)]
@@ -134,15 +138,39 @@ const CASES = {
 } as const;
 type Mode = keyof typeof CASES;
 
-async function once(ns: Netns, mode: Mode, port: number, size: number): Promise<number> {
+/** CPU time (user + system, all threads) of process `pid` so far, in ms; NaN if unreadable. */
+function cpuMs(pid: number): number {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    // Fields after the ")" that ends the command name: utime and stime are the 12th and 13th.
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) * 1000 / CLOCK_TICKS;
+  } catch {
+    return NaN;
+  }
+}
+/** USER_HZ, the unit of /proc/PID/stat times (100 on Linux). */
+const CLOCK_TICKS = 100;
+
+/** One client run: the figure (Gbit/s, us or conn/s) and the gateway's CPU per unit. */
+async function once(
+  ns: Netns,
+  mode: Mode,
+  port: number,
+  size: number,
+  gwPid: number,
+): Promise<{ value: number; cpu: number }> {
   const n0 = CASES[mode].count || size;
+  const c0 = cpuMs(gwPid);
   const r = await ns.run(["python3", "-c", CLIENT, mode, `${port}`, `${n0}`]);
+  const used = cpuMs(gwPid) - c0;
   if (r.code !== 0) throw new Error(`client failed: ${r.stderr}`);
   const [n, dt] = r.stdout.trim().split(" ").map(Number);
   if (n !== n0) throw new Error(`moved ${n} of ${n0}`);
-  if (mode === "rr") return dt! * 1e6;
-  if (mode === "crr") return n! / dt!;
-  return (n! * 8) / dt! / 1e9;
+  // Per exchange or connection in microseconds; per GiB in milliseconds.
+  if (mode === "rr") return { value: dt! * 1e6, cpu: used * 1000 / n0 };
+  if (mode === "crr") return { value: n! / dt!, cpu: used * 1000 / n0 };
+  return { value: (n! * 8) / dt! / 1e9, cpu: used / (n0 / 2 ** 30) };
 }
 
 function median(xs: number[]): number {
@@ -192,6 +220,7 @@ export async function gatewayBench(o: GatewayBenchOptions): Promise<string> {
       );
       for (const mode of modes) {
         const got: Record<Kind, number[]> = { ours: [], slirp4netns: [] };
+        const cpu: Record<Kind, number[]> = { ours: [], slirp4netns: [] };
         for (let i = 0; i < runs; i++) {
           for (
             const kind of (i % 2 ? ["slirp4netns", "ours"] : ["ours", "slirp4netns"]) as Kind[]
@@ -201,7 +230,9 @@ export async function gatewayBench(o: GatewayBenchOptions): Promise<string> {
             let gw: Deno.ChildProcess | null = null;
             try {
               gw = await startGateway(kind, ns, mtu, o.cpuProfDir);
-              got[kind].push(await once(ns, mode, port, size));
+              const r = await once(ns, mode, port, size, gw.pid);
+              got[kind].push(r.value);
+              cpu[kind].push(r.cpu);
             } finally {
               if (gw) {
                 gw.kill("SIGTERM");
@@ -214,12 +245,15 @@ export async function gatewayBench(o: GatewayBenchOptions): Promise<string> {
         const ours = got.ours.length ? median(got.ours) : NaN;
         const slirp = got.slirp4netns.length ? median(got.slirp4netns) : NaN;
         const what = CASES[mode].what;
+        const co = cpu.ours.length ? median(cpu.ours) : NaN;
+        const cs = cpu.slirp4netns.length ? median(cpu.slirp4netns) : NaN;
+        const unit = mode === "rr" ? "us/exchange" : mode === "crr" ? "us/conn" : "ms/GiB";
         rows.push(
           `| ${mtu} | ${what} | ${ours.toFixed(2)} | ${slirp.toFixed(2)} | ${
             (ours / slirp).toFixed(2)
-          }x | ${got.ours.map((x) => x.toFixed(2)).join(" ")} / ${
-            got.slirp4netns.map((x) => x.toFixed(2)).join(" ")
-          } |`,
+          }x | ${co.toFixed(0)} / ${cs.toFixed(0)} ${unit} | ${
+            got.ours.map((x) => x.toFixed(2)).join(" ")
+          } / ${got.slirp4netns.map((x) => x.toFixed(2)).join(" ")} |`,
         );
         console.error(rows.at(-1));
       }
@@ -232,8 +266,8 @@ export async function gatewayBench(o: GatewayBenchOptions): Promise<string> {
     `Gateway (bench/gateway.ts), ${o.mb} MiB per transfer, python 64 KiB sender/receiver on ` +
     `127.0.0.1, medians of ${runs}, ours and slirp4netns alternating in the same run`,
     "",
-    "| MTU | case | ours | slirp4netns | ours/slirp | runs (ours / slirp) |",
-    "|---|---|---|---|---|---|",
+    "| MTU | case | ours | slirp4netns | ours/slirp | gateway CPU (ours / slirp) | runs (ours / slirp) |",
+    "|---|---|---|---|---|---|---|",
     ...rows,
   ].join("\n");
 }

@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { NetStack } from "../api/net_stack.ts";
+import type { GatewayStack } from "./stack_access.ts";
 import type { DatagramConn } from "../api/datagram.ts";
 import {
   decodeDhcp,
@@ -47,7 +47,7 @@ function ipOf(v: Uint8Array | number[] | undefined): number {
 
 /** The DHCP server of a gateway. */
 export class DhcpServer {
-  readonly #stack: NetStack;
+  readonly #stack: GatewayStack;
   readonly #a: GatewayAddresses;
   readonly #dns: boolean;
   readonly #count: Count;
@@ -55,12 +55,12 @@ export class DhcpServer {
   readonly #leases = new Map<string, number>();
 
   /** Serve on UDP port 67 of `stack`. */
-  constructor(stack: NetStack, a: GatewayAddresses, dns: boolean, count: Count) {
+  constructor(stack: GatewayStack, a: GatewayAddresses, dns: boolean, count: Count) {
     this.#stack = stack;
     this.#a = a;
     this.#dns = dns;
     this.#count = count;
-    this.#sock = stack.listenDatagram({ port: 67 });
+    this.#sock = stack.stack.listenDatagram({ port: 67 });
     this.#serve().catch(() => {});
   }
 
@@ -150,10 +150,7 @@ export class DhcpServer {
       chaddr: m.chaddr,
       options,
     });
-    const d = this.#stack.driver;
-    if (d.closed) return;
-    d.iface.udpSendFrom(a.gateway, 67, 0xffffffff, 68, bytes);
-    d.kick();
+    this.#stack.sendUdpFrom(a.gateway, 67, 0xffffffff, 68, bytes);
   }
 
   /** Stop serving. */

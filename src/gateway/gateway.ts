@@ -10,7 +10,7 @@
  */
 
 import { createStack, type NetStack } from "../api/net_stack.ts";
-import { formatIpv4 } from "../api/addr.ts";
+import { formatIpv4, parseIpv4 } from "../api/addr.ts";
 import type { Link } from "../link/link.ts";
 import type { TcpOptions } from "../tcp/tcp_layer.ts";
 import type { EngineKind } from "../kernels/engine.ts";
@@ -29,9 +29,22 @@ import { DhcpServer } from "./dhcp.ts";
 import { Forward, type ForwardSpec } from "./forward.ts";
 import { TcpRelay } from "./tcp_relay.ts";
 import { UdpRelay } from "./udp_relay.ts";
+import { GatewayStack } from "./stack_access.ts";
 
-/** The send buffer of the gateway's TCP connections unless `tcp.sndBuf` says otherwise. */
+/**
+ * The send buffer of the gateway's TCP connections unless `tcp.sndBuf` says otherwise. Fixed:
+ * letting it grow with cwnd up to 4 MiB (the stack's auto-tuning) measured no faster in
+ * bench:gateway (host to guest), and a bigger ring's copies run cache-cold.
+ */
 export const GATEWAY_SND_BUF = 1 << 20;
+/**
+ * The receive buffer (the window offered to the guest) unless `tcp.rcvBuf` says otherwise.
+ * The stack's auto-tuning does not grow a buffer on a path whose round trip is below its 1 ms
+ * clock tick (a TAP link always is), so the stack's 256 KiB would stay: with 64 KiB frames
+ * (MTU 65520) that is four frames in flight, and guest-to-host relaying stalled on it (1 MiB:
+ * 2.2 to 4.0 Gbit/s, bench:gateway).
+ */
+export const GATEWAY_RCV_BUF = 1 << 20;
 
 /** Options of `createGateway`. */
 export interface GatewayOptions {
@@ -60,8 +73,9 @@ export interface GatewayOptions {
   /** Hot-path engine of the stack (default "wasm"). */
   engine?: EngineKind;
   /**
-   * TCP tuning of the stack. The gateway's default send buffer is 1 MiB (`sndBuf`; the
-   * stack's own default is 256 KiB), which keeps a host-to-guest relay streaming.
+   * TCP tuning of the stack. The gateway's default send and receive buffers are 1 MiB each
+   * (`sndBuf`, `rcvBuf`; the stack's own defaults are 256 KiB), which keeps relays streaming
+   * both ways.
    */
   tcp?: Partial<TcpOptions>;
   /** Capture the guest's link to this pcap file. */
@@ -80,17 +94,20 @@ export class Gateway implements AsyncDisposable {
   readonly guestAddress: string;
   /** The allow list in force. */
   readonly allow: readonly string[];
+  readonly #access: GatewayStack;
   readonly #tcp: TcpRelay;
   readonly #udp: UdpRelay;
   readonly #dhcp: DhcpServer | null;
   readonly #forwards = new Set<Forward>();
   readonly #counters: Record<string, number>;
   readonly #limits: GatewayLimits;
+  readonly #gatewayIp: number;
+  readonly #inside: (ip: number) => boolean;
   #closed = false;
 
   /** @internal Use `createGateway`. */
   constructor(
-    stack: NetStack,
+    access: GatewayStack,
     parts: {
       tcp: TcpRelay;
       udp: UdpRelay;
@@ -100,8 +117,11 @@ export class Gateway implements AsyncDisposable {
       dns: number;
       guest: number;
       allow: readonly Cidr[];
+      inside: (ip: number) => boolean;
     },
   ) {
+    const stack = access.stack;
+    this.#access = access;
     this.stack = stack;
     this.address = stack.address;
     this.dnsAddress = formatIpv4(parts.dns);
@@ -112,6 +132,8 @@ export class Gateway implements AsyncDisposable {
     this.#dhcp = parts.dhcp;
     this.#counters = parts.counters;
     this.#limits = parts.limits;
+    this.#gatewayIp = parseIpv4(stack.address);
+    this.#inside = parts.inside;
   }
 
   /**
@@ -120,10 +142,12 @@ export class Gateway implements AsyncDisposable {
    */
   forward(spec: ForwardSpec): Forward {
     if (this.#closed) throw new Deno.errors.BadResource("The gateway is closed");
-    const f = new Forward(this.stack, spec, this.guestAddress, {
+    const f = new Forward(this.#access, spec, this.guestAddress, {
       bufBytes: this.#limits.relayBufferBytes,
       maxConns: this.#limits.maxForwardConns,
       count: (n, k) => this.#inc(n, k),
+      gateway: this.#gatewayIp,
+      inside: this.#inside,
     });
     this.#forwards.add(f);
     return f;
@@ -203,7 +227,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     address: `${formatIpv4(a.gateway)}/${a.prefixLength}`,
     mac: "52:55:0a:00:02:02",
     ...(options.engine ? { engine: options.engine } : {}),
-    tcp: { sndBuf: GATEWAY_SND_BUF, ...options.tcp },
+    tcp: { sndBuf: GATEWAY_SND_BUF, rcvBuf: GATEWAY_RCV_BUF, ...options.tcp },
     ...(options.pcap ? { pcap: options.pcap } : {}),
   });
   const counters: Record<string, number> = {};
@@ -223,14 +247,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     if (inside(dst) || !inPrefixes(allow, dst)) return null;
     return { hostname: formatIpv4(dst), port };
   };
-  const tcp = new TcpRelay(stack, (d, p) => route(d, p), limits, count);
-  const udp = new UdpRelay(stack, (d, p) => route(d, p, 10000), limits, count);
-  stack.driver.iface.acceptForeign({
+  const access = new GatewayStack(stack);
+  const tcp = new TcpRelay(access, (d, p) => route(d, p), limits, count);
+  const udp = new UdpRelay(access, (d, p) => route(d, p, 10000), limits, count);
+  access.acceptForeign({
     ownsAddress: (ip) => ip === a.dns,
     udp: (s, sp, d, dp, data) => udp.input(s, sp, d, dp, data),
   });
-  const dhcp = options.dhcp === false ? null : new DhcpServer(stack, a, dns.length > 0, count);
-  const gw = new Gateway(stack, {
+  const dhcp = options.dhcp === false ? null : new DhcpServer(access, a, dns.length > 0, count);
+  const gw = new Gateway(access, {
     tcp,
     udp,
     dhcp,
@@ -239,6 +264,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     dns: a.dns,
     guest: a.guest,
     allow,
+    inside,
   });
   for (const f of options.forwards ?? []) gw.forward(f);
   return gw;

@@ -9,12 +9,12 @@
  * @module
  */
 
-import type { NetStack } from "../api/net_stack.ts";
-import { Conn } from "../api/conn.ts";
+import type { Conn } from "../api/conn.ts";
 import { TcpSegment } from "../wire/tcp_segment.ts";
 import type { TcpConnection, TcpListener } from "../tcp/tcp_layer.ts";
 import type { GatewayLimits } from "./config.ts";
 import { relay } from "./relay.ts";
+import type { GatewayStack } from "./stack_access.ts";
 
 /** Where a guest's connection goes on the host, or null when it is not allowed. */
 export type TcpRoute = (
@@ -41,7 +41,7 @@ function keyOf(rip: number, rport: number, lip: number, lport: number): string {
 
 /** The TCP side of a gateway. */
 export class TcpRelay {
-  readonly #stack: NetStack;
+  readonly #stack: GatewayStack;
   readonly #route: TcpRoute;
   readonly #limits: GatewayLimits;
   readonly #count: Count;
@@ -51,15 +51,13 @@ export class TcpRelay {
   #closed = false;
 
   /** Take over the unclaimed SYNs of `stack`'s TCP layer. */
-  constructor(stack: NetStack, route: TcpRoute, limits: GatewayLimits, count: Count) {
+  constructor(stack: GatewayStack, route: TcpRoute, limits: GatewayLimits, count: Count) {
     this.#stack = stack;
     this.#route = route;
     this.#limits = limits;
     this.#count = count;
-    const tcp = stack.driver.tcp;
-    this.#listener = tcp.relayListener(limits.maxPendingConnects);
+    this.#listener = stack.takeSyns(limits.maxPendingConnects, (seg) => this.#onSyn(seg));
     this.#listener.onAcceptable = () => this.#drain();
-    tcp.onUnclaimedSyn = (seg) => this.#onSyn(seg);
   }
 
   /** Relayed connections now, and SYNs waiting for their upstream. */
@@ -129,10 +127,8 @@ export class TcpRelay {
     p.upstream = c;
     p.state = c ? "ready" : "refused";
     if (!c) this.#count("gateway-tcp-upstream-failed");
-    const d = this.#stack.driver;
-    if (d.closed) return this.#forget(key, p);
-    d.tcp.input(p.syn, d.now()); // the held SYN again: now answered (SYN-ACK or RST)
-    d.kick();
+    // The held SYN again: now answered (SYN-ACK or RST).
+    if (!this.#stack.inputAgain(p.syn)) return this.#forget(key, p);
     // Not taken (a connection already holds the four-tuple): nothing will accept it.
     if (this.#pending.get(key) === p && (p.state as Pending["state"]) !== "taken") {
       this.#forget(key, p);
@@ -160,7 +156,7 @@ export class TcpRelay {
       clearTimeout(p.timer);
       this.#pending.delete(key);
     }
-    const conn = new Conn(this.#stack.driver, tc);
+    const conn = this.#stack.wrap(tc);
     if (up === null) {
       conn.abort();
       return;
@@ -195,7 +191,7 @@ export class TcpRelay {
         up.close();
       } catch { /* closed */ }
     }
-    this.#stack.driver.tcp.onUnclaimedSyn = null;
+    this.#stack.releaseSyns();
     this.#listener.close();
   }
 

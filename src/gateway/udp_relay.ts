@@ -8,7 +8,7 @@
  */
 
 import dgram from "node:dgram";
-import type { NetStack } from "../api/net_stack.ts";
+import type { GatewayStack } from "./stack_access.ts";
 import type { GatewayLimits } from "./config.ts";
 import type { Count } from "./tcp_relay.ts";
 
@@ -39,7 +39,7 @@ interface Flow {
 
 /** The UDP side of a gateway. */
 export class UdpRelay {
-  readonly #stack: NetStack;
+  readonly #stack: GatewayStack;
   readonly #route: UdpRoute;
   readonly #limits: GatewayLimits;
   readonly #count: Count;
@@ -48,7 +48,7 @@ export class UdpRelay {
   #closed = false;
 
   /** A relay sending guest datagrams through `route`. */
-  constructor(stack: NetStack, route: UdpRoute, limits: GatewayLimits, count: Count) {
+  constructor(stack: GatewayStack, route: UdpRoute, limits: GatewayLimits, count: Count) {
     this.#stack = stack;
     this.#route = route;
     this.#limits = limits;
@@ -113,14 +113,12 @@ export class UdpRelay {
       if (!f.targets.some((t) => t.hostname === rinfo.address && t.port === rinfo.port)) {
         return this.#count("gateway-udp-foreign-source");
       }
-      const d = this.#stack.driver;
-      if (d.closed || msg.length > 65507) return;
+      if (this.#stack.closed || msg.length > 65507) return;
       f.last = Date.now();
       this.#count("gateway-udp-in");
-      if (!d.iface.udpSendFrom(dst, dstPort, src, srcPort, msg)) {
+      if (!this.#stack.sendUdpFrom(dst, dstPort, src, srcPort, msg)) {
         this.#count("gateway-udp-reply-dropped");
       }
-      d.kick();
     });
     const local = f.targets.every((t) => t.hostname.startsWith("127."));
     sock.bind({ port: 0, address: local ? "127.0.0.1" : "0.0.0.0" });

@@ -313,3 +313,75 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "gateway (TAP): SIGTERM to `deno task gateway` stops the gateway it runs (tap0 is gone)",
+  ignore: tapIgnore(),
+  async fn() {
+    if (!requireTapOrSkip()) return;
+    const holder = new Deno.Command("unshare", {
+      args: ["-n", "sleep", "60"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    const root = new URL("../../", import.meta.url).pathname;
+    const task = new Deno.Command(Deno.execPath(), {
+      args: ["task", "gateway", "--configure", `${holder.pid}`, "tap0"],
+      cwd: root,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const inNs = async (cmd: string[]) =>
+      new TextDecoder().decode(
+        (await new Deno.Command("nsenter", { args: ["-t", `${holder.pid}`, "-n", ...cmd] })
+          .output()).stdout,
+      );
+    let child = 0;
+    try {
+      const reader = task.stdout.getReader();
+      const line = await Promise.race([
+        reader.read().then((r) => new TextDecoder().decode(r.value)),
+        new Promise<string>((r) => setTimeout(() => r("timeout"), 30000)),
+      ]);
+      reader.releaseLock();
+      assert.match(line, /gateway ready tap=tap0/);
+      assert.match(await inNs(["ip", "-br", "link"]), /tap0/);
+      // The task runs the gateway as its child (the process doing the work).
+      const kids = await Deno.readTextFile(`/proc/${task.pid}/task/${task.pid}/children`);
+      child = Number(kids.trim().split(/\s+/)[0]);
+      assert(child > 0, "deno task has a child process");
+      task.kill("SIGTERM");
+      const st = await Promise.race([
+        task.status,
+        new Promise<null>((r) => setTimeout(() => r(null), 10000)),
+      ]);
+      assert(st !== null, "the task ended");
+      let gone = false;
+      for (let i = 0; i < 100 && !gone; i++) { // bounded: 10 s
+        try {
+          await Deno.stat(`/proc/${child}`);
+          await new Promise((r) => setTimeout(r, 100));
+        } catch {
+          gone = true;
+        }
+      }
+      assert(gone, "the gateway process ended with its task");
+      assert.doesNotMatch(await inNs(["ip", "-br", "link"]), /tap0/, "the gateway closed tap0");
+    } finally {
+      try {
+        task.kill("SIGKILL");
+      } catch { /* exited */ }
+      await task.status;
+      await task.stdout.cancel().catch(() => {});
+      if (child > 0) {
+        try {
+          Deno.kill(child, "SIGKILL");
+        } catch { /* gone */ }
+      }
+      holder.kill("SIGKILL");
+      await holder.status;
+    }
+  },
+});
