@@ -18,10 +18,12 @@ import { TcpLayer, type TcpOptions } from "../tcp/tcp_layer.ts";
 import {
   checkPort,
   endpoint,
+  formatIp6,
   formatIpv4,
   formatMac,
   parseCidr,
   parseCidr6,
+  parseIpLiteral,
   parseIpv4,
   parseMac,
 } from "./addr.ts";
@@ -51,8 +53,8 @@ export interface StackOptions {
   link: Link;
   /**
    * Our address and prefix, for example "10.7.0.2/24"; or a list with one IPv4 CIDR and IPv6
-   * ones (`["10.7.0.2/24", "fd00::2/64"]`). IPv6 so far answers neighbor discovery and ping
-   * on these addresses and the link-local one from the MAC; TCP and UDP are IPv4 only.
+   * ones (`["10.7.0.2/24", "fd00::2/64"]`). TCP and UDP work over both; IPv6 also answers
+   * neighbor discovery and ping on these addresses and the link-local one from the MAC.
    * The word "slaac" in the list (`["10.7.0.2/24", "slaac"]`) also forms an address from each
    * prefix a router advertises for autoconfiguration (RFC 4862). Every IPv6 address is used
    * once duplicate address detection passed, about one second after start: with IPv6 CIDRs in
@@ -150,11 +152,20 @@ export class NetStack implements AsyncDisposable {
   listen(options: { port: number; hostname?: string; transport?: "tcp" }): Listener {
     const port = checkPort(options.port, true);
     const ip = this.#localIp(options.hostname, port);
+    // No hostname or "::": IPv4 and IPv6 (Linux bindv6only=0); "0.0.0.0": IPv4 only.
+    const bare = options.hostname?.replace(/^\[(.*)\]$/, "$1");
+    const only = { ipv4Only: bare === "0.0.0.0" };
+    const anyName = bare === "::" ? "::" : undefined;
+    const fmt = this.#fmt;
     if (port !== 0) {
       try {
-        return new Listener(this.driver, this.driver.tcp.listen(ip, port));
+        return new Listener(
+          this.driver,
+          this.driver.tcp.listen(ip, port, undefined, only),
+          anyName,
+        );
       } catch (err) {
-        throw mapLayerError(err, endpoint(ip, port));
+        throw mapLayerError(err, endpoint(ip, port, fmt));
       }
     }
     // Port 0 (as Linux inet_csk_get_port): a free port of the ephemeral range, from a random
@@ -164,14 +175,37 @@ export class NetStack implements AsyncDisposable {
     for (let i = 0; i < span; i++) {
       const p = EPHEMERAL_FIRST + (start + i) % span;
       try {
-        return new Listener(this.driver, this.driver.tcp.listen(ip, p));
+        return new Listener(this.driver, this.driver.tcp.listen(ip, p, undefined, only), anyName);
       } catch (err) {
         if ((err as { code?: unknown }).code !== "addr-in-use") {
-          throw mapLayerError(err, endpoint(ip, p));
+          throw mapLayerError(err, endpoint(ip, p, fmt));
         }
       }
     }
-    throw new Deno.errors.AddrInUse(`No free port to listen on at ${formatIpv4(ip)}`);
+    throw new Deno.errors.AddrInUse(`No free port to listen on at ${this.#fmt(ip)}`);
+  }
+
+  /**
+   * Our IPv6 addresses are used once duplicate address detection passed (RFC 4862 5.4, about
+   * one second after start): a connect made before waits for it (at most 3 s).
+   */
+  async #dadSettled(signal: AbortSignal | undefined): Promise<void> {
+    const host = this.driver.iface.ip6Host;
+    for (let i = 0; i < 150 && host.dadPending && !this.driver.closed; i++) {
+      if (signal?.aborted) throw signal.reason;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** Formats this stack's numeric addresses (IPv6 handles through its interface). */
+  readonly #fmt = (ip: number): string => this.driver.iface.formatAddress(ip);
+
+  /**
+   * The numeric address of a literal: a u32, or the handle of an IPv6 address (valid until
+   * the next received frame: for a call that holds it at once).
+   */
+  #literal(lit: number | Uint8Array): number {
+    return typeof lit === "number" ? lit : this.driver.iface.ipv6Handle(lit);
   }
 
   /**
@@ -179,6 +213,16 @@ export class NetStack implements AsyncDisposable {
    * `AddrNotAvailable` when not ours.
    */
   #localIp(hostname: string | undefined, port: number): number {
+    const lit = hostname === undefined ? null : parseIpLiteral(hostname);
+    if (lit instanceof Uint8Array) {
+      if (lit.every((b) => b === 0)) return 0; // "::": any address, both families
+      if (!this.driver.iface.isOwnIpv6(lit)) {
+        throw new Deno.errors.AddrNotAvailable(
+          `Cannot bind to [${formatIp6(lit)}]:${port}: not an address of this stack`,
+        );
+      }
+      return this.#literal(lit);
+    }
     const named = hostname === undefined || isDottedQuad(hostname)
       ? undefined
       : this.#dns.staticLookup(hostname)?.[0];
@@ -210,18 +254,20 @@ export class NetStack implements AsyncDisposable {
   }): Promise<Conn> {
     const port = checkPort(options.port, false);
     const signal = options.signal;
-    let ip: number;
-    if (isDottedQuad(options.hostname)) ip = parseIpv4(options.hostname);
-    else {
+    let lit = parseIpLiteral(options.hostname); // a bad IPv6 literal: TypeError
+    if (lit === null) {
       if (signal?.aborted) throw signal.reason;
       try {
-        ip = parseIpv4(await this.resolveHost(options.hostname, signal ? { signal } : {}));
+        lit = parseIpLiteral(await this.resolveHost(options.hostname, signal ? { signal } : {}))!;
       } catch (err) {
         if (signal?.aborted) throw signal.reason;
         throw err;
       }
     }
-    const where = endpoint(ip, port);
+    if (lit instanceof Uint8Array) await this.#dadSettled(signal);
+    // No await from here to tcp.connect, which holds an IPv6 handle.
+    const ip = this.#literal(lit);
+    const where = endpoint(ip, port, this.#fmt);
     if (signal?.aborted) throw signal.reason;
     if (this.driver.closed) {
       throw new Deno.errors.BadResource(`Cannot connect to ${where}: the stack is closed`);
@@ -263,10 +309,12 @@ export class NetStack implements AsyncDisposable {
     try {
       return new DatagramConn(
         this.driver,
-        this.driver.iface.udpBind(port, ip === 0 ? undefined : ip),
+        this.driver.iface.udpBind(port, ip === 0 ? undefined : ip, {
+          ipv4Only: options.hostname?.replace(/^\[(.*)\]$/, "$1") === "0.0.0.0",
+        }),
       );
     } catch (err) {
-      throw mapLayerError(err, endpoint(ip, port));
+      throw mapLayerError(err, endpoint(ip, port, this.#fmt));
     }
   }
 
@@ -357,6 +405,8 @@ export class NetStack implements AsyncDisposable {
    * ```
    */
   async resolveHost(hostname: string, options: { signal?: AbortSignal } = {}): Promise<string> {
+    const lit = parseIpLiteral(hostname);
+    if (lit instanceof Uint8Array) return formatIp6(lit); // an IPv6 literal is itself
     const all = await this.#dns.lookupIpv4(hostname, options.signal);
     return all[0]!;
   }

@@ -61,6 +61,12 @@ export interface IfaceLimits {
   ndRetransMs: number;
   /** BaseReachableTime (RFC 4861 section 10), randomized x0.5..1.5. Default 30000 ms. */
   ndReachableMs: number;
+  /**
+   * IPv6 addresses with a numeric handle at once (addr6_table.ts): ours, and each peer of a
+   * connection (held while it is in the table). Past it, SYNs and connects toward new IPv6
+   * peers fail (`ip6-address-table-full`). At most 2^20 - 1. Default 65536.
+   */
+  ip6AddressTable: number;
 }
 
 /** The default limits (see each field of {@linkcode IfaceLimits}). */
@@ -89,6 +95,7 @@ export const DEFAULT_LIMITS: Readonly<IfaceLimits> = Object.freeze({
   ndSlaacAddresses: 16,
   ndRetransMs: 1000,
   ndReachableMs: 30000,
+  ip6AddressTable: 65536,
 });
 
 /**

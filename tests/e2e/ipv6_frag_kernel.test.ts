@@ -9,8 +9,9 @@
  * Exceeded code 1 after `frag6TimeoutMs`, RFC 4443 3.3) and an atomic fragment (answered, RFC
  * 6946). The stack answers ping afterwards and tshark finds no malformed frame, bad checksum or
  * frame over the MTU among ours in the capture. A stack from `createStack` (the API) answers
- * `ping -6 -s 3000` at its global and link-local addresses. Needs root, /dev/net/tun and
- * python3-scapy (`deno task setup`).
+ * `ping -6 -s 3000` at its global and link-local addresses and echoes a Python client's UDP
+ * datagrams of 3000, 20000 and 65507 bytes over IPv6 (fragmented both ways). Needs root,
+ * /dev/net/tun and python3-scapy (`deno task setup`).
  */
 
 import assert from "node:assert/strict";
@@ -67,6 +68,21 @@ for p in sn.results:
         third = icmp.ptr if icmp.type == 4 else icmp.id if icmp.type == 129 else 0
         got.append([icmp.type, icmp.code, third])
 print(json.dumps(got))
+`;
+
+/** UDP payload sizes the Python client sends over IPv6 (each past the 1500-byte MTU). */
+const UDP_SIZES = [3000, 20000, 65507];
+
+const UDP_CLIENT = String.raw`
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.settimeout(5)
+for n in ${JSON.stringify(UDP_SIZES)}:
+    b = bytes((i * 7 + n) & 0xff for i in range(n))
+    s.sendto(b, (sys.argv[1], int(sys.argv[2])))
+    d, _ = s.recvfrom(70000)
+    assert d == b, (n, len(d))
+print("ok")
 `;
 
 async function scapyMissing(): Promise<string | null> {
@@ -254,7 +270,7 @@ for (const kind of ["js", "wasm"] as EngineKind[]) {
 }
 
 Deno.test({
-  name: "ipv6 frag kernel: a stack from createStack answers ping -6 -s 3000 at both addresses",
+  name: "ipv6 frag kernel: createStack answers ping -6 -s 3000 and echoes large UDP over IPv6",
   ignore: tapIgnore(),
   sanitizeResources: false, // the TAP fd is closed by withTapNamespace after the test body
   async fn() {
@@ -288,6 +304,23 @@ Deno.test({
           const st = stack.stats();
           assert.equal(st["ip6-reassembled"], 2 * targets.length);
           assert.equal(st["ip6-fragments-out"], 6 * targets.length);
+          // UDP over IPv6 both ways past the MTU: a Python client's datagrams (the kernel
+          // fragments them) echoed back by our socket (we fragment them), compared whole.
+          const sock = stack.listenDatagram({ port: 7007, hostname: "fd00:7:10::2" });
+          const echo = (async () => {
+            for (let i = 0; i < UDP_SIZES.length; i++) {
+              const [d, from] = await sock.receive();
+              await sock.send(d, from);
+            }
+          })();
+          const py = await ns.run([PYTHON, "-c", UDP_CLIENT, "fd00:7:10::2", "7007"]);
+          assert.equal(py.code, 0, `UDP client: ${py.stdout}${py.stderr}`);
+          assert.match(py.stdout, /ok/);
+          await echo;
+          sock.close();
+          const after = stack.stats();
+          assert.equal(after["ip6-reassembled"]! - st["ip6-reassembled"]!, UDP_SIZES.length);
+          assert.ok(after["ip6-fragments-out"]! - st["ip6-fragments-out"]! >= 3 + 14 + 46);
         } finally {
           await stack.close();
         }
