@@ -28,6 +28,7 @@ import {
   parseMac,
 } from "./addr.ts";
 import { mapLayerError } from "./errors.ts";
+import { formatIpv6 } from "../wire/ipv6_address.ts";
 import { EPHEMERAL_FIRST } from "../iface/udp.ts";
 import { Conn } from "./conn.ts";
 import { Listener } from "./listener.ts";
@@ -142,6 +143,52 @@ export class NetStack implements AsyncDisposable {
   /** Our MAC address, colon-separated hex. */
   get mac(): string {
     return formatMac(this.driver.iface.mac);
+  }
+
+  /**
+   * This stack's addresses, shaped like `Deno.networkInterfaces()`: the IPv4 one, then the IPv6
+   * ones that passed duplicate address detection (the link-local one from the MAC, those
+   * configured, those formed by SLAAC from router advertisements). `name` is the link's name.
+   *
+   * @example List the addresses
+   * ```ts
+   * import { createMemoryLinkPair, createStack } from "../../mod.ts";
+   * const [a] = createMemoryLinkPair();
+   * const stack = await createStack({ link: a, address: ["10.9.0.2/24", "fd00::2/64"] });
+   * const v6 = stack.networkInterfaces().filter((i) => i.family === "IPv6");
+   * if (!v6.some((i) => i.cidr === "fd00::2/64")) throw new Error("missing");
+   * if (!v6.some((i) => i.address.startsWith("fe80::") && i.scopeid !== 0)) throw new Error("ll");
+   * await stack.close();
+   * ```
+   */
+  networkInterfaces(): Deno.NetworkInterfaceInfo[] {
+    const iface = this.driver.iface;
+    const name = this.driver.link.name;
+    const mac = this.mac;
+    const out: Deno.NetworkInterfaceInfo[] = [{
+      family: "IPv4",
+      name,
+      address: this.address,
+      netmask: formatIpv4Mask(this.prefixLength),
+      scopeid: null,
+      cidr: `${this.address}/${this.prefixLength}`,
+      mac,
+    }];
+    for (const a of iface.ip6Host.nd.addrs.list) {
+      if (!a.usable) continue;
+      const address = formatIpv6(a.addr);
+      out.push({
+        family: "IPv6",
+        name,
+        address,
+        netmask: formatIpv6(prefixMask6(a.prefixLength)),
+        // Link-local addresses are scoped to the link (RFC 4007); there is one link: index 1.
+        scopeid: a.addr[0] === 0xfe && (a.addr[1]! & 0xc0) === 0x80 ? 1 : 0,
+        cidr: `${address}/${a.prefixLength}`,
+        mac,
+      });
+    }
+    return out;
   }
 
   /**
@@ -569,4 +616,20 @@ export async function createStack(options: StackOptions): Promise<NetStack> {
     await new Promise((r) => setTimeout(r, 20));
   }
   return new NetStack(driver, formatIpv4(address), prefixLength, dns);
+}
+
+/** The dotted-quad netmask of a prefix length. */
+function formatIpv4Mask(prefixLength: number): string {
+  const m = prefixLength === 0 ? 0 : (0xffffffff << (32 - prefixLength)) >>> 0;
+  return [m >>> 24, (m >>> 16) & 255, (m >>> 8) & 255, m & 255].join(".");
+}
+
+/** The 16-byte netmask of an IPv6 prefix length. */
+function prefixMask6(prefixLength: number): Uint8Array {
+  const m = new Uint8Array(16);
+  for (let i = 0; i < 16; i++) {
+    const bits = Math.max(0, Math.min(8, prefixLength - i * 8));
+    m[i] = (0xff00 >> bits) & 0xff;
+  }
+  return m;
 }
