@@ -28,12 +28,14 @@ import {
   D_ETH_DST_HI,
   D_ETH_DST_LO,
   D_ETHERTYPE,
+  D_KIND,
   D_VLAN,
   K_ARP,
   K_ETH_OTHER,
   K_ICMP,
   K_IPV4_FRAGMENT,
   K_IPV4_OTHER,
+  K_IPV6_FRAGMENT,
   K_TCP,
   K_TCP6,
   K_UDP,
@@ -43,7 +45,7 @@ import {
 import { ARP_REPLY, ARP_REQUEST, ArpPacket } from "../wire/arp_packet.ts";
 import { EthernetFrame, ETHERTYPE_IPV6 } from "../wire/ethernet_frame.ts";
 import { Icmp6Host } from "./icmp6.ts";
-import { Ip6Data } from "./ip6_data.ts";
+import { Ip6Data, isLoopback6 } from "./ip6_data.ts";
 import { isIpv6Handle } from "../wire/ip_handle.ts";
 import { IcmpHeader } from "../wire/icmp_header.ts";
 import { hasSourceRoute, IP_DF, Ipv4Header } from "../wire/ipv4_header.ts";
@@ -56,6 +58,7 @@ import { Counters } from "./counters.ts";
 import { IfaceError } from "./errors.ts";
 import { filterDestination, isGroupMac, macHi, macLo, randomMac } from "./ethernet.ts";
 import { Reassembler } from "./fragments.ts";
+import { Frag6Host } from "./fragments6_host.ts";
 import {
   CODE_ADMIN_PROHIBITED,
   CODE_PORT_UNREACHABLE,
@@ -95,6 +98,7 @@ export class Interface implements TcpTransmit, UdpOwner {
   #frags: Reassembler;
   #udp: UdpTable;
   #ip6: Icmp6Host;
+  #frag6: Frag6Host;
   /** TCP and UDP over IPv6 (ip6_data.ts). */
   #ip6d: Ip6Data;
   #tcp: TcpHandler | null = null;
@@ -160,17 +164,33 @@ export class Interface implements TcpTransmit, UdpOwner {
     this.#icmp = new Icmp(engine, this.#tx, this.#router, this.#counters, this.limits);
     this.#frags = new Reassembler(this.limits);
     this.#udp = new UdpTable(Math.floor(random() * 65536));
+    const send6 = (buf: Uint8Array, start: number, len: number) => {
+      this.#counters.framesOut++;
+      this.#counters.bytesOut += len;
+      sink.send(buf, start, len);
+    };
+    const inc = (name: string, n?: number) => this.#counters.inc(name, n);
     this.#ip6 = new Icmp6Host(engine, this.mac, {
-      send: (buf, off, len) => {
-        this.#counters.framesOut++;
-        this.#counters.bytesOut += len;
-        sink.send(buf, off, len);
-      },
+      // IPv6 frames over the path MTU (echo replies) leave in fragments (fragments6_host.ts).
+      send: (buf, off, len) => this.#frag6.output(buf, off, len, this.#mtu6(buf, off), send6),
       loop: (start, len) => this.#tx.loopback.push(this.#engine.mem, start, len),
-      inc: (name, n) => this.#counters.inc(name, n),
+      inc,
       mtu: options.mtu,
       slaac: options.slaac ?? false,
     }, this.limits);
+    this.#frag6 = new Frag6Host(
+      engine,
+      {
+        // Ours, or ::1 on the loopback path (RFC 4291 2.5.3).
+        isOurs: (m, off) => this.#ip6.isOurs(m, off) || (this.#looped && isLoopback6(m, off)),
+        send: (start, len) => send6(this.#engine.mem, start, len),
+        inc,
+        random,
+      },
+      this.#macHi,
+      this.#macLo,
+      this.limits,
+    );
     for (const a of options.ipv6 ?? []) {
       if (a.address.length !== 16) {
         throw new RangeError(`IPv6 address must be 16 bytes, got ${a.address.length}`);
@@ -188,6 +208,8 @@ export class Interface implements TcpTransmit, UdpOwner {
       ours: this.#ip6.addresses,
       loop: (start, len) => this.#tx.loopback.push(this.#engine.mem, start, len),
       maxSendFrame: options.maxSendFrame ?? 0,
+      fragment: (start, len, mtu, emit) =>
+        this.#frag6.output(this.#engine.mem, start, len, mtu, (_b, s, l) => emit(s, l)),
     });
   }
 
@@ -224,6 +246,12 @@ export class Interface implements TcpTransmit, UdpOwner {
   /** Whether `addr` (16 bytes) is one of our IPv6 addresses or ::1. */
   isOwnIpv6(addr: Uint8Array): boolean {
     return this.#ip6.isOurs(addr, 0) || (addr.every((b, i) => b === (i === 15 ? 1 : 0)));
+  }
+
+  /** The path MTU toward the destination of the IPv6 frame at `buf[off, ...)` (RFC 8201). */
+  #mtu6(buf: Uint8Array, off: number): number {
+    if (buf.length < off + 54) return this.mtu;
+    return this.#ip6.pathMtu6(buf.subarray(off + 38, off + 54), this.#lastNow);
   }
 
   /** Our IPv6 addresses (copies): the link-local one first, then those configured. */
@@ -363,7 +391,9 @@ export class Interface implements TcpTransmit, UdpOwner {
     if (cast === "not-for-us") {
       // Our IPv6 multicast groups (all-nodes, solicited-node) are accepted (RFC 2464 7).
       if (eth.ethertype === ETHERTYPE_IPV6 && this.#ip6.acceptsMac(eth.dstHi, eth.dstLo)) {
-        if (eth.vlan < 0) this.#ip6.input(now);
+        if (eth.vlan < 0 && (eth.kind !== K_IPV6_FRAGMENT || this.#frag6.input(now))) {
+          this.#ip6.input(now);
+        }
         return;
       }
       return c.inc("eth-not-for-us");
@@ -382,9 +412,15 @@ export class Interface implements TcpTransmit, UdpOwner {
       return arpInput(this.#arp.fromDesc(d), this.#tx, this.#router, this.#counters, now);
     }
     if (eth.kind === K_ETH_OTHER) return c.inc("eth-unknown-type");
-    // IPv6: TCP and UDP (ip6_data.ts), the rest to the IPv6 host (icmp6.ts).
+    // IPv6: fragments to reassembly (fragments6_host.ts), then TCP and UDP (ip6_data.ts), the
+    // rest to the IPv6 host (icmp6.ts).
     if (eth.ethertype === ETHERTYPE_IPV6) {
-      const k = eth.kind;
+      let k = eth.kind;
+      // RFC 8200 4.5: a completed datagram is dispatched like an unfragmented one.
+      if (k === K_IPV6_FRAGMENT) {
+        if (!this.#frag6.input(now)) return;
+        k = this.#engine.rxDesc[D_KIND]!;
+      }
       if ((k === K_TCP6 || k === K_UDP6) && this.#ip6d.input(this.#looped, now)) return;
       return this.#ip6.input(now);
     }
@@ -398,12 +434,18 @@ export class Interface implements TcpTransmit, UdpOwner {
     const expired = this.#frags.poll(now, (x) => this.#icmp.reassemblyTimeout(x, now));
     if (expired > 0) this.#counters.inc("frag-timeout", expired);
     this.#ip6.poll(now);
+    this.#frag6.poll(now);
   }
 
   /** The earliest deadline of poll() in ms (0 while looped frames wait), or Infinity. */
   pollAt(): number {
     if (this.#tx.loopback.pending > 0) return 0;
-    return Math.min(this.#tx.arp.pollAt(), this.#frags.pollAt(), this.#ip6.pollAt());
+    return Math.min(
+      this.#tx.arp.pollAt(),
+      this.#frags.pollAt(),
+      this.#ip6.pollAt(),
+      this.#frag6.pollAt(),
+    );
   }
 
   /**
@@ -466,6 +508,8 @@ export class Interface implements TcpTransmit, UdpOwner {
     s["arp-incomplete-evicted"] = this.#tx.arp.incompleteEvicted;
     s["frag-memory"] = this.#frags.memory;
     s["frag-datagrams"] = this.#frags.datagrams;
+    s["frag6-memory"] = this.#frag6.reassembler.memory;
+    s["frag6-datagrams"] = this.#frag6.reassembler.datagrams;
     s["udp-sockets"] = this.#udp.size;
     s["ip6-address-table-entries"] = this.#ip6d.addrs.size;
     this.#ip6.stats(s); // IPv6 neighbor discovery gauges

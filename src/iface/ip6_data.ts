@@ -103,6 +103,10 @@ export class Ip6Data {
   #loop: (start: number, len: number) => boolean;
   /** Largest frame the link takes when it is a TCP segment (TSO), else 0. */
   #maxSend: number;
+  /** Fragmentation of our oversized UDP datagrams (fragments6_host.ts), when given. */
+  #fragment:
+    | ((s: number, l: number, mtu: number, emit: (s: number, l: number) => void) => void)
+    | null;
   #macHi: number;
   #macLo: number;
   #seg = new TcpSegment();
@@ -139,10 +143,18 @@ export class Ip6Data {
       loop: (start: number, len: number) => boolean;
       /** The link's `maxSendFrame` (TSO), 0 when none. */
       maxSendFrame?: number;
+      /** Send the frame at `engine.mem[start, +len)`, over `mtu`, in fragments through `emit`. */
+      fragment?: (
+        start: number,
+        len: number,
+        mtu: number,
+        emit: (start: number, len: number) => void,
+      ) => void;
     },
   ) {
     this.#loop = opts.loop;
     this.#maxSend = opts.maxSendFrame ?? 0;
+    this.#fragment = opts.fragment ?? null;
     this.#engine = engine;
     this.svc = svc;
     this.#counters = opts.counters;
@@ -388,11 +400,8 @@ export class Ip6Data {
     const r = this.#route(remote);
     if (r === null) throw new IfaceError("unreachable", `No route to ${formatIpv6(remote)}`);
     const mtu = isLoopback6(remote, 0) ? this.#mtu : this.svc.pathMtu6(remote, now);
-    if (48 + data.length > mtu) {
-      throw new RangeError(
-        `UDP datagram of ${data.length} bytes exceeds the IPv6 path MTU (${mtu} - 48); ` +
-          "IPv6 fragmentation of our datagrams is not available",
-      );
+    if (data.length > 65527) {
+      throw new RangeError(`UDP datagram of ${data.length} bytes exceeds 65527 (IPv6 payload)`);
     }
     const e = this.#engine, m = e.mem;
     m.set(data, TX_PAYLOAD_OFF);
@@ -405,7 +414,7 @@ export class Ip6Data {
     t[D_DST_PORT] = port;
     this.#header(t, K_UDP6);
     this.#counters.inc("udp6-out");
-    this.#emit(r.nextHop, data.length, now);
+    this.#emit(r.nextHop, data.length, now, mtu);
   }
 
   #header(t: Int32Array, kind: number): void {
@@ -423,19 +432,30 @@ export class Ip6Data {
     t[D_IP6_FLOW] = 0;
   }
 
-  #emit(nextHop: Uint8Array, len: number, now: number): boolean {
+  /** Encode and send; `fragMtu` > 0 (UDP): in fragments when larger than it. */
+  #emit(nextHop: Uint8Array, len: number, now: number, fragMtu = 0): boolean {
     const start = this.#engine.encode(TX_PAYLOAD_OFF, len);
     if (start < 0) {
       this.#counters.inc(`encode-error-${-start}`);
       return false;
     }
     const flen = TX_PAYLOAD_OFF + len - start;
+    if (fragMtu > 0 && flen - 14 > fragMtu && this.#fragment !== null) {
+      // RFC 8200 4.5: a UDP datagram over the path MTU leaves in fragments (fragments6_host.ts).
+      let ok = true;
+      this.#fragment(start, flen, fragMtu, (s, l) => ok = this.#out(nextHop, s, l, now) && ok);
+      return ok;
+    }
     // Nothing larger than the link MTU, but TCP segments built for a link that takes large
     // sends (TSO, tsoMax); UDP is sized to the path MTU before.
     if (flen - 14 > this.#mtu && flen > this.#maxSend) {
       this.#counters.inc("tx-too-big");
       return false;
     }
+    return this.#out(nextHop, start, flen, now);
+  }
+
+  #out(nextHop: Uint8Array, start: number, flen: number, now: number): boolean {
     if (!isLoopback6(nextHop, 0)) return this.svc.emit6(nextHop, start, flen, now);
     writeMac(this.#engine.mem, start, this.#macHi, this.#macLo);
     if (this.#loop(start, flen)) return true;

@@ -30,6 +30,9 @@ export interface IfaceLimits {
   fragPerDatagram: number;
   /** Time from a datagram's first fragment until it is abandoned (Linux ipfrag_time 30 s). */
   fragTimeoutMs: number;
+  /** Time from an IPv6 datagram's first-arriving fragment until it is abandoned (RFC 8200
+   * section 4.5: 60 s; Linux ip6frag_time). Default 60000 ms. */
+  frag6TimeoutMs: number;
   /** ICMP errors sent per second, token bucket (Linux icmp_msgs_per_sec). Default 1000. */
   icmpErrorsPerSecond: number;
   /** Burst of ICMP errors allowed at once (Linux icmp_msgs_burst). Default 50. */
@@ -77,6 +80,7 @@ export const DEFAULT_LIMITS: Readonly<IfaceLimits> = Object.freeze({
   fragDatagrams: 64,
   fragPerDatagram: 256,
   fragTimeoutMs: 30000,
+  frag6TimeoutMs: 60000,
   icmpErrorsPerSecond: 1000,
   icmpErrorBurst: 50,
   udpQueueDatagrams: 64,

@@ -72,15 +72,18 @@ export class UdpSocket {
   /**
    * Send `data` to `remoteIp:remotePort`. Throws IfaceError "unreachable" when there is no
    * route, IfaceError "closed" after close(), RangeError for a port outside 1..65535 or data
-   * longer than 65507 bytes. Datagrams larger than the path MTU are fragmented.
+   * longer than 65507 bytes (65527 over IPv6). Datagrams larger than the path MTU are fragmented.
    */
   send(data: Uint8Array, remoteIp: number | Uint8Array, remotePort: number): void {
     if (this.#closed) throw new IfaceError("closed", "Cannot send on a closed UDP socket");
     if (!Number.isInteger(remotePort) || remotePort < 1 || remotePort > 65535) {
       throw new RangeError(`Remote port must be 1..65535, got ${remotePort}`);
     }
-    if (data.length > 65507) {
-      throw new RangeError(`UDP payload of ${data.length} bytes exceeds 65507`);
+    // The largest UDP payload: 65535 less the IPv4 and UDP headers (RFC 768, RFC 791), or
+    // less the UDP header alone over IPv6, whose payload length excludes its header (RFC 8200).
+    const max = typeof remoteIp === "number" ? 65507 : 65527;
+    if (data.length > max) {
+      throw new RangeError(`UDP payload of ${data.length} bytes exceeds ${max}`);
     }
     if (typeof remoteIp === "number") this.#owner.udpSend(this, data, remoteIp >>> 0, remotePort);
     else if (remoteIp.length !== 16) {

@@ -158,13 +158,32 @@ Deno.test("ipv6 api: UDP both ways, loopback to ::1 and our own address", async 
   const [d2, from2] = await sa.receive();
   assert.equal(new TextDecoder().decode(d2), "pong");
   assert.equal(from2.hostname, "fd00::2");
-  // Larger than the path MTU: refused with a clear error (no IPv6 fragmentation of our own).
+  // Larger than the path MTU: sent in fragments (RFC 8200 4.5) and reassembled, both ways;
+  // beyond the IPv6 payload length a RangeError.
+  for (const size of [1453, 2000, 65527]) {
+    const big = Uint8Array.from({ length: size }, (_, i) => (i * 7 + size) & 0xff);
+    await sa.send(big, { transport: "udp", hostname: "fd00::2", port: 5353 });
+    const [got, at] = await sb.receive();
+    assert.equal(sha(got), sha(big));
+    await sb.send(big, at);
+    assert.equal(sha((await sa.receive())[0]), sha(big));
+  }
+  assert.ok(a.stats()["ip6-fragments-out"]! >= 2 + 2 + 46);
+  assert.equal(b.stats()["ip6-reassembled"], 3);
   await assert.rejects(
-    sa.send(new Uint8Array(2000), { transport: "udp", hostname: "fd00::2", port: 5353 }),
+    sa.send(new Uint8Array(65528), { transport: "udp", hostname: "fd00::2", port: 5353 }),
     RangeError,
   );
   sa.close();
   sb.close();
+  // To ::1: fragmented on the loopback path and reassembled too.
+  const l1 = a.listenDatagram({ port: 0, hostname: "::1" });
+  const l2 = a.listenDatagram({ port: 0, hostname: "::1" });
+  const big = Uint8Array.from({ length: 9000 }, (_, i) => i & 0xff);
+  await l2.send(big, { transport: "udp", hostname: "::1", port: l1.addr.port });
+  assert.equal(sha((await l1.receive())[0]), sha(big));
+  l1.close();
+  l2.close();
   // "0.0.0.0" is IPv4 only: a datagram to fd00::2 gets a port unreachable, not this socket.
   const v4only = b.listenDatagram({ port: 5354, hostname: "0.0.0.0" });
   const sc = a.listenDatagram({ port: 0 });
