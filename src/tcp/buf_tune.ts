@@ -78,15 +78,16 @@ export const DRS_MIN_INTERVAL_MS = 0.05;
 
 /**
  * Dynamic right-sizing (as Linux tcp_rcv_space_adjust): once per round trip, compare the
- * bytes the application read in that time with the last measure; when it read more, grow the
- * receive buffer to twice that plus 16 segments, plus twice the growth seen (so a sender in slow
- * start is never held back by the window), up to `rcvBufMax` and the layer's budget. The round
- * trip is the least receiver-side RTT seen ({@link rcvRttSample}, on the driver's clock, which
- * resolves microseconds in real runs), else srtt. A reader that took more than twice the buffer
- * in the interval does not grow it (the window turned over twice: it already covers the round
- * trip); nor does a round trip that measured 0 (a clock that only ticks in whole milliseconds,
- * such as a virtual one, on a path shorter than a tick: the count cannot show the window
- * limits). Called with each in-order data segment (the reader's progress is counted by `read`).
+ * bytes the application read per round trip with the last measure; when it read more, grow the
+ * receive buffer to twice that plus 16 segments (doubled, or x1.5, while the count still grows
+ * fast: a sender in slow start), up to `rcvBufMax` and the layer's budget. The round trip is the
+ * least receiver-side RTT seen ({@link rcvRttSample}, on the driver's clock, which resolves
+ * microseconds in real runs), else srtt. No growth unless the sender filled the window we offer
+ * in the interval, nor while the reader leaves bytes unread, while a standing queue lengthens
+ * this interval's round trips to 1.5x the least, when the reader took more than twice the
+ * buffer in the interval, or when round trips measure 0 (a clock in whole milliseconds, such as
+ * a virtual one, on a path shorter than a tick). Called with each in-order data segment (the
+ * reader's progress is counted by `read`).
  */
 export function rcvSpaceAdjust(c: TcpConnection, now: number, tsEcr = 0): void {
   const r = c.rcv;
@@ -101,6 +102,13 @@ export function rcvSpaceAdjust(c: TcpConnection, now: number, tsEcr = 0): void {
   // Not the smoothed RTT of the data: on a path whose queue is our own window (the memory
   // link), that grows with the window, so each larger window would count more per "round
   // trip" and grow again, up to the maximum.
+  // Window-limited: some segment of the interval reached (within a segment) the right edge we
+  // offer, before the reader took it. A sender that never did was limited by itself (its
+  // application, its CPU, cwnd), or the reader kept the window open ahead of it: a larger
+  // window would not let it send more. (The memory link's sender, which shares one thread with
+  // its reader, never does; growing its window to 2-3 MiB there made copies cache-cold and
+  // goodput lower.)
+  if (seqDiff(r.adv, r.nxt) < r.mss) r.full = true;
   const rtt = r.rttMin !== Infinity ? r.rttMin : c.rtt.srtt;
   if (now - r.spaceAt < Math.max(rtt, DRS_MIN_INTERVAL_MS) || r.ring < 0) return;
   // Receive-queue awareness: bytes the application's latest read left behind show that it,
@@ -120,21 +128,12 @@ export function rcvSpaceAdjust(c: TcpConnection, now: number, tsEcr = 0): void {
   // Likewise when the round trip measured 0 (a clock in whole milliseconds on a sub-ms path).
   const unmeasured = r.rttMin === 0 ||
     (r.rttMin === Infinity && c.rtt.hasSample && c.rtt.srtt === 0);
-  if (drained > 0 && r.buf * (now - r.spaceAt) < drained * r.rttMin) {
-    // No more than a window arrives per round trip: the reader drained `copied` in this
-    // interval through a window of at most `buf`, so the round trip is at most
-    // buf * interval / copied. This corrects a least RTT measured while the path was slower
-    // than it is now (a cold start: the first round trips of a JIT-compiled peer in the same
-    // process take milliseconds, later ones microseconds); a larger window only lengthens the
-    // queue in front of its own samples, so they could not.
-    r.rttMin = r.buf * (now - r.spaceAt) / drained;
-  }
   // A standing queue: this interval's least round trip is half again the least ever seen, so
   // the window already holds more than the path needs and the extra waits in a queue (ours:
   // the memory link's, a TAP's); growing would only lengthen it (the bottleneck is elsewhere:
   // the signal delay-based controllers such as BBR read).
   const queued = r.rttNow !== Infinity && r.rttNow > 1.5 * r.rttMin;
-  if (copied > space && copied <= 2 * r.buf && !unmeasured && !queued) {
+  if (copied > space && copied <= 2 * r.buf && !unmeasured && !queued && r.full) {
     const max = c.opt.rcvBufMax;
     if (r.buf < max) {
       // Twice what was drained plus 16 segments; up to twice that again while the drained
@@ -156,6 +155,7 @@ export function rcvSpaceAdjust(c: TcpConnection, now: number, tsEcr = 0): void {
   r.spaceCopied = r.copied;
   r.spaceAt = now;
   r.rttNow = Infinity;
+  r.full = false;
 }
 
 /**

@@ -98,6 +98,8 @@ export class RecvSpace {
   spaceAt = 0;
   /** Least receiver-side RTT seen from the TSecr of in-order data, ms (Infinity: none yet). */
   rttMin = Infinity;
+  /** Data reached the offered right edge during the current measure (window-limited). */
+  full = false;
   /** Least receiver-side RTT in the current measure, ms (Infinity: none yet). */
   rttNow = Infinity;
   /** Bytes left unread after the application's latest read (Linux tcp_inq at recvmsg). */
