@@ -11,6 +11,9 @@
  *   deno run -A bench/e2e.ts [--seconds 5] [--runs 3] [--quick] [--only <text>]
  *     [--no-profile] [--json out.json] [--gateway]
  *
+ * The "IPv6 vs IPv4" rows run our stack's python 64 KiB and 1-byte round-trip rows over IPv6
+ * (the same namespace, device and applications) beside the same run's IPv4 figure (baseline).
+ *
  * Bulk rows stop at 1 GiB or `--seconds`, whichever comes first, after a 32 MiB warm-up (past
  * slow start, buffers grown). Latency rows run min(3, seconds) seconds each. `--quick` is a
  * smoke run (1 s, 1 run, small caps). `--only` keeps the rows whose test or setup contains the
@@ -33,7 +36,7 @@ import { tapAvailable } from "../tools/netns.ts";
 import { APPS } from "./e2e_apps.ts";
 import { benchScript, lastJson } from "./e2e_peers.ts";
 import { newestProfile, summariseProfile } from "./e2e_profile.ts";
-import { slirpApp, slirpLatency, vethApp, vethLatency } from "./e2e_refs.ts";
+import { slirpApp, slirpLatency, vethApp, vethApp6, vethLatency } from "./e2e_refs.ts";
 import { renderTable, type Row, type Unit } from "./e2e_table.ts";
 import { gatewayBench } from "./gateway.ts";
 
@@ -179,7 +182,11 @@ function plan(): Plan[] {
         test,
         setup: "ours, defaults (TAP offload, auto-tuned buffers, wasm)",
         unit: "Gbit/s",
-        measure: async () => pick(await ours("tap-app", seconds, ["--app", app]), "gbps"),
+        measure: async (run) =>
+          pick(
+            await cachedRef(`ours-${app}`, run, () => ours("tap-app", seconds, ["--app", app])),
+            "gbps",
+          ),
       });
       if (NO_OFFLOAD_APPS.has(app)) {
         p.push({
@@ -238,7 +245,8 @@ function plan(): Plan[] {
       test,
       setup: "ours, defaults, TAP (Python server)",
       unit,
-      measure: async () => pick(await ours(`tap-${kind}`, latencySeconds), key),
+      measure: async (run) =>
+        pick(await cachedRef(`ours-${kind}`, run, () => ours(`tap-${kind}`, latencySeconds)), key),
     });
     p.push({
       test,
@@ -258,6 +266,65 @@ function plan(): Plan[] {
       setup: "ours, memory link (both ends ours)",
       unit,
       measure: async () => pick(await ours(`mem-${kind}`, latencySeconds), key),
+    });
+  }
+  // IPv6 against IPv4 through the same device and applications, same run (issue 19 target:
+  // within 10%). The IPv4 figures are those of the rows above (one measurement per run).
+  for (
+    const [app, label] of [
+      ["py-send-64k", "receive: python3 sendall 64 KiB, stack receives"],
+      ["py-recv-64k", "send: stack sends, python3 recv_into 64 KiB"],
+    ] as const
+  ) {
+    const test = `IPv6 vs IPv4, ${label}, MTU 1500`;
+    p.push({
+      test,
+      setup: "ours, IPv4, defaults",
+      unit: "Gbit/s",
+      baseline: true,
+      measure: async (run) =>
+        pick(
+          await cachedRef(`ours-${app}`, run, () => ours("tap-app", seconds, ["--app", app])),
+          "gbps",
+        ),
+    });
+    p.push({
+      test,
+      setup: "ours, IPv6, defaults",
+      unit: "Gbit/s",
+      measure: async () => pick(await ours("tap-app", seconds, ["--app", app, "--ipv6"]), "gbps"),
+    });
+    // The kernel's own IPv6/IPv4 ratio on the same applications, as a reference.
+    const ref = `IPv6 vs IPv4 (kernel reference), ${label.replace("stack", "Deno on kernel")}`;
+    p.push({
+      test: ref,
+      setup: "kernel <-> kernel, veth, IPv4",
+      unit: "Gbit/s",
+      baseline: true,
+      measure: async (run) => pick(await cachedRef(app, run, () => vethApp(app, limits)), "gbps"),
+    });
+    p.push({
+      test: ref,
+      setup: "kernel <-> kernel, veth, IPv6",
+      unit: "Gbit/s",
+      measure: async () => pick(await vethApp6(app, limits), "gbps"),
+    });
+  }
+  {
+    const test = "IPv6 vs IPv4, 1-byte request/response, median round trip";
+    p.push({
+      test,
+      setup: "ours, IPv4, TAP (Python server)",
+      unit: "us",
+      baseline: true,
+      measure: async (run) =>
+        pick(await cachedRef("ours-rr", run, () => ours("tap-rr", latencySeconds)), "medianUs"),
+    });
+    p.push({
+      test,
+      setup: "ours, IPv6, TAP (Python server)",
+      unit: "us",
+      measure: async () => pick(await ours("tap-rr", latencySeconds, ["--ipv6"]), "medianUs"),
     });
   }
   return p;

@@ -5,6 +5,7 @@
  *
  *   deno run -A bench/e2e_ours.ts <mode> --engine wasm|js --mtu 1500 --seconds 10
  *     [--max-bytes N] [--warmup-bytes N] [--buf N] [--no-offload] [--app KEY] [--busy-poll-us N]
+ *     [--ipv6]
  *
  * Our stack runs with its default options (offloads on, buffers auto-tuned) unless
  * `--no-offload` (the TAP device without checksum and segmentation offloads) or `--buf N`
@@ -16,6 +17,8 @@
  * - tap-send: our stack writes a pattern, the kernel discards (socat to /dev/null).
  * - tap-rr:   1-byte request/response against a Python echo server in the namespace.
  * - tap-cps:  connection setup rate against a Python listener that closes at once.
+ * With `--ipv6` the TAP modes run over IPv6 (kernel fd00:7::1/64, our stack fd00:7::2/64, the
+ * same namespace and device; the kernel's applications connect to or serve the IPv6 address).
  * Modes over the memory link (two of our stacks in this process, no device):
  * - mem-bulk, mem-rr, mem-cps: the same measurements between the two stacks.
  *
@@ -30,8 +33,12 @@ import { APPS, playRole } from "./e2e_apps.ts";
 import { cpsLoop, type LoopConn, rrLoop, sinkLoop, sourceLoop } from "./e2e_loops.ts";
 import { pyAcceptClose, pyEcho, socatSink, socatSource, stop, waitListening } from "./e2e_peers.ts";
 
-const KERNEL = "10.7.0.1";
-const OURS = "10.7.0.2";
+const KERNEL4 = "10.7.0.1";
+const OURS4 = "10.7.0.2";
+const KERNEL6 = "fd00:7::1";
+const OURS6 = "fd00:7::2";
+let KERNEL = KERNEL4;
+let OURS = OURS4;
 
 interface Opts {
   engine: "wasm" | "js";
@@ -47,6 +54,8 @@ interface Opts {
   memOffload: boolean;
   /** `TapOptions.busyPollUs` (undefined: the default). */
   busyPollUs: number | undefined;
+  /** TAP modes over IPv6. */
+  ipv6: boolean;
 }
 
 function parse(): { mode: string; opts: Opts } {
@@ -64,6 +73,7 @@ function parse(): { mode: string; opts: Opts } {
       app: { type: "string", default: "" },
       "mem-offload": { type: "boolean", default: false },
       "busy-poll-us": { type: "string" },
+      ipv6: { type: "boolean", default: false },
     },
   });
   const engine = values.engine;
@@ -83,6 +93,7 @@ function parse(): { mode: string; opts: Opts } {
       app: values.app,
       memOffload: values["mem-offload"],
       busyPollUs: values["busy-poll-us"] === undefined ? undefined : Number(values["busy-poll-us"]),
+      ipv6: values.ipv6,
     },
   };
 }
@@ -100,14 +111,34 @@ async function tapMode(mode: string, o: Opts): Promise<Record<string, number>> {
   let out: Record<string, number> = {};
   // signals: the driver's time limit sends SIGTERM; the namespace (and the peer in it) goes too.
   const ctx = {
-    kernelAddr: `${KERNEL}/24`,
+    kernelAddr: `${KERNEL4}/24`,
     mtu: o.mtu,
     signals: true,
     offload: o.offload,
     busyPollUs: o.busyPollUs,
+    ipv6: o.ipv6,
   };
-  await withTapNamespace(ctx, async ({ ns, link }) => {
-    const stack = await createStack({ link, address: `${OURS}/24`, engine: o.engine, tcp: o.tcp });
+  if (o.ipv6) [KERNEL, OURS] = [KERNEL6, OURS6];
+  await withTapNamespace(ctx, async ({ ns, link, ifname }) => {
+    const address = o.ipv6 ? [`${OURS4}/24`, `${OURS6}/64`] : `${OURS4}/24`;
+    const stack = await createStack({ link, address, engine: o.engine, tcp: o.tcp });
+    if (o.ipv6) {
+      const add = await ns.run([
+        "ip",
+        "-6",
+        "addr",
+        "add",
+        `${KERNEL6}/64`,
+        "dev",
+        ifname,
+        "nodad",
+      ]);
+      if (add.code !== 0) throw new Error(`ip -6 addr add failed: ${add.stderr}`);
+      // Our address is used once duplicate address detection passed (about 1 s).
+      for (let i = 0; i < 150 && stack.driver.iface.ip6Host.dadPending; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
     let peer: Deno.ChildProcess | undefined;
     try {
       if (mode === "tap-app") {

@@ -43,15 +43,19 @@ export async function must(ns: Netns, cmd: string[]): Promise<string> {
   return r.stdout;
 }
 
-/** Two namespaces joined by a veth pair: "a" is 10.8.0.1/24, "b" is 10.8.0.2/24. */
+/**
+ * Two namespaces joined by a veth pair: "a" is 10.8.0.1/24, "b" is 10.8.0.2/24; with `ipv6`
+ * also fd00:8::1/64 and fd00:8::2/64.
+ */
 export async function withVeth<T>(
   mtu: number,
   fn: (a: Netns, b: Netns) => Promise<T>,
+  ipv6 = false,
 ): Promise<T> {
-  const a = await createNetns();
+  const a = await createNetns(undefined, { ipv6 });
   let b: Netns | undefined;
   try {
-    b = await createNetns();
+    b = await createNetns(undefined, { ipv6 });
     await must(a, [
       "ip",
       "link",
@@ -73,6 +77,10 @@ export async function withVeth<T>(
     await must(b, ["ip", "addr", "add", "10.8.0.2/24", "dev", "veth1"]);
     await must(a, ["ip", "link", "set", "veth0", "up"]);
     await must(b, ["ip", "link", "set", "veth1", "up"]);
+    if (ipv6) {
+      await must(a, ["ip", "-6", "addr", "add", "fd00:8::1/64", "dev", "veth0", "nodad"]);
+      await must(b, ["ip", "-6", "addr", "add", "fd00:8::2/64", "dev", "veth1", "nodad"]);
+    }
     return await fn(a, b);
   } finally {
     await b?.delete();
@@ -344,6 +352,14 @@ export function vethApp(
   limits: { seconds: number; maxBytes: number; warmupBytes: number },
 ): Promise<Record<string, number>> {
   return withVeth(1500, (a, b) => appOnce(app, b, "10.8.0.2", a, "10.8.0.2", limits));
+}
+
+/** An application row over veth and IPv6 (fd00:8::2), the kernel's own IPv6 reference. */
+export function vethApp6(
+  app: string,
+  limits: { seconds: number; maxBytes: number; warmupBytes: number },
+): Promise<Record<string, number>> {
+  return withVeth(1500, (a, b) => appOnce(app, b, "fd00:8::2", a, "fd00:8::2", limits), true);
 }
 
 /** An application row through slirp4netns (application in the sandbox, role on the host). */

@@ -13,12 +13,15 @@ import {
   K_IPV6_OTHER, K_TCP6, K_UDP6,
 } from "../../src/wire/layout";
 import { cksum } from "./checksum";
-import { drop, i32at, MAX_FRAME, put, reset, tcp, u16at, u8at, udp } from "./decode";
+import { drop, i32at, put, reset, tcp, u16at, u8at, udp } from "./decode";
+
+// The largest IPv6 datagram (a reassembled one): the header and a 65535-byte payload.
+const MAX_DATAGRAM6: i32 = 40 + 65535;
 
 /** Decode the IPv6 datagram at mem[off, off+len) (no Ethernet header); the verdict. */
 export function decodeIpv6(off: i32, len: i32): i32 {
   reset(off, len);
-  if (len > MAX_FRAME) return drop(DROP_FRAME_TOO_LONG);
+  if (len > MAX_DATAGRAM6) return drop(DROP_FRAME_TOO_LONG);
   put(D_ETHERTYPE, 0x86dd);
   put(D_L3_OFF, off);
   return ipv6(off, len);

@@ -6,7 +6,47 @@
  * @module
  */
 
-import { parseIpv6 } from "../wire/ipv6_address.ts";
+import { isIpv6Handle } from "../wire/ip_handle.ts";
+import { formatIpv6, parseIpv6 } from "../wire/ipv6_address.ts";
+
+/** Formats the numeric IPv6 handles of one stack (its interface's address table). */
+export type AddrFormatter = (ip: number) => string;
+
+/**
+ * An address literal: a dotted quad as a u32, IPv6 text (RFC 4291 2.2, brackets allowed as in
+ * URLs: "[fd00::1]") as 16 bytes, or null when `text` is neither (a name to resolve). Text
+ * with a colon that is no IPv6 address is a TypeError.
+ *
+ * @example
+ * ```ts
+ * import { parseIpLiteral } from "./addr.ts";
+ * if (parseIpLiteral("10.7.0.1") !== 0x0a070001) throw new Error();
+ * if ((parseIpLiteral("[fd00::1]") as Uint8Array)[15] !== 1) throw new Error();
+ * if (parseIpLiteral("example.com") !== null) throw new Error();
+ * ```
+ */
+export function parseIpLiteral(text: string): number | Uint8Array | null {
+  if (/^[0-9.]+$/.test(text) && text.split(".").length === 4) return parseIpv4(text);
+  if (!text.includes(":")) return null;
+  const inner = text.startsWith("[") && text.endsWith("]") ? text.slice(1, -1) : text;
+  const a = parseIpv6(inner);
+  if (a === null) {
+    throw new TypeError(`Cannot parse "${text}" as an IPv6 address`);
+  }
+  return a;
+}
+
+/** The text of a numeric address: dotted quad, or an IPv6 handle through `fmt` (RFC 5952). */
+function formatIp(ip: number, fmt?: AddrFormatter): string {
+  if (!isIpv6Handle(ip)) return formatIpv4(ip);
+  if (fmt === undefined) throw new TypeError("An IPv6 address handle needs its stack to format");
+  return fmt(ip);
+}
+
+/** IPv6 text (RFC 5952) of 16 bytes, for the socket API. */
+export function formatIp6(addr: Uint8Array): string {
+  return formatIpv6(addr);
+}
 
 /**
  * Parse a dotted-quad IPv4 address into an unsigned 32-bit number.
@@ -138,8 +178,14 @@ export function formatMac(mac: Uint8Array): string {
  * if (a.hostname !== "10.7.0.1" || a.port !== 80) throw new Error("bad address");
  * ```
  */
-export function netAddr(transport: "tcp" | "udp", ip: number, port: number): Deno.NetAddr {
-  return { transport, hostname: formatIpv4(ip), port };
+export function netAddr(
+  transport: "tcp" | "udp",
+  ip: number,
+  port: number,
+  fmt?: AddrFormatter,
+): Deno.NetAddr {
+  // As Deno: IPv6 hostnames without brackets ({ hostname: "fd00::2" }).
+  return { transport, hostname: formatIp(ip, fmt), port };
 }
 
 /**
@@ -169,6 +215,6 @@ export function checkPort(port: number, allowZero: boolean): number {
  * if (endpoint(0x0a070001, 8080) !== "10.7.0.1:8080") throw new Error("bad endpoint");
  * ```
  */
-export function endpoint(ip: number, port: number): string {
-  return `${formatIpv4(ip)}:${port}`;
+export function endpoint(ip: number, port: number, fmt?: AddrFormatter): string {
+  return isIpv6Handle(ip) ? `[${formatIp(ip, fmt)}]:${port}` : `${formatIpv4(ip)}:${port}`;
 }

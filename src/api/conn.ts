@@ -66,9 +66,10 @@ export class Conn implements Disposable {
   constructor(driver: Driver, tc: TcpHandle) {
     this.#driver = driver;
     this.#tc = tc;
-    this.localAddr = netAddr("tcp", tc.localIp, tc.localPort);
-    this.remoteAddr = netAddr("tcp", tc.remoteIp, tc.remotePort);
-    this.#where = endpoint(tc.remoteIp, tc.remotePort);
+    const fmt = (ip: number) => driver.iface.formatAddress(ip);
+    this.localAddr = netAddr("tcp", tc.localIp, tc.localPort, fmt);
+    this.remoteAddr = netAddr("tcp", tc.remoteIp, tc.remotePort, fmt);
+    this.#where = endpoint(tc.remoteIp, tc.remotePort, fmt);
     tc.onEvent = (ev: TcpEvent) => this.#onEvent(ev);
     this.#untrack = driver.track(tc);
     this.#unhook = driver.onClose(() => {

@@ -7,7 +7,7 @@
 
 import type { Driver } from "../stack.ts";
 import type { UdpSocket } from "../iface/udp.ts";
-import { endpoint, netAddr, parseIpv4 } from "./addr.ts";
+import { endpoint, formatIp6, netAddr, parseIpLiteral } from "./addr.ts";
 import { mapLayerError } from "./errors.ts";
 import { WakeList } from "./wake.ts";
 
@@ -49,7 +49,12 @@ export class DatagramConn
   constructor(driver: Driver, sock: UdpSocket) {
     this.#driver = driver;
     this.#sock = sock;
-    this.addr = netAddr("udp", sock.localIp, sock.localPort);
+    this.addr = netAddr(
+      "udp",
+      sock.localIp,
+      sock.localPort,
+      (ip) => driver.iface.formatAddress(ip),
+    );
     sock.onReadable = () => this.#wake.wakeAll();
     this.#unhook = driver.onClose(() => {
       this.#closed = true;
@@ -75,27 +80,63 @@ export class DatagramConn
           p.set(data.subarray(0, n));
           data = p.subarray(0, n) as Uint8Array<ArrayBuffer>;
         }
-        return [data, netAddr("udp", d.remoteIp, d.remotePort)];
+        const from = d.remoteIp6
+          ? { transport: "udp" as const, hostname: formatIp6(d.remoteIp6), port: d.remotePort }
+          : netAddr("udp", d.remoteIp, d.remotePort);
+        return [data, from];
       }
       await this.#wake.wait();
     }
   }
 
-  /** Send `data` to `addr` (a dotted-quad hostname). Resolves the number of bytes sent. */
+  /** Send `data` to `addr` (an IPv4 or IPv6 literal hostname). Resolves the number of bytes sent. */
   send(data: Uint8Array, addr: Deno.NetAddr): Promise<number> {
     if (this.#closed) {
       return Promise.reject(
         new Deno.errors.BadResource(`UDP socket on port ${this.addr.port} is closed`),
       );
     }
-    const ip = parseIpv4(addr.hostname);
+    let ip: number | Uint8Array | null;
+    try {
+      ip = parseIpLiteral(addr.hostname);
+      if (ip === null) throw new TypeError(`Cannot send to "${addr.hostname}": not an IP address`);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (typeof ip !== "number" && this.#driver.iface.ip6Host.dadPending) {
+      return this.#sendLater(data, ip, addr.port);
+    }
     try {
       this.#sock.send(data, ip, addr.port);
     } catch (err) {
-      return Promise.reject(mapLayerError(err, endpoint(ip, addr.port)));
+      const where = typeof ip === "number"
+        ? endpoint(ip, addr.port)
+        : `[${formatIp6(ip)}]:${addr.port}`;
+      return Promise.reject(mapLayerError(err, where));
     }
     this.#driver.kick();
     return Promise.resolve(data.length);
+  }
+
+  /**
+   * Our IPv6 addresses are used once duplicate address detection passed (RFC 4862 5.4, about
+   * one second after start): a send before waits for it (at most 3 s).
+   */
+  async #sendLater(data: Uint8Array, ip: Uint8Array, port: number): Promise<number> {
+    const host = this.#driver.iface.ip6Host;
+    for (let i = 0; i < 150 && host.dadPending && !this.#driver.closed; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    if (this.#closed) {
+      throw new Deno.errors.BadResource(`UDP socket on port ${this.addr.port} is closed`);
+    }
+    try {
+      this.#sock.send(data, ip, port);
+    } catch (err) {
+      throw mapLayerError(err, `[${formatIp6(ip)}]:${port}`);
+    }
+    this.#driver.kick();
+    return data.length;
   }
 
   /** Close the socket; pending receives reject with `BadResource`. */

@@ -219,8 +219,9 @@ export function serveHttp(
   });
   tcpServer.on("error", (err) => state.fail(err));
   // listen() on our stack is synchronous: a busy port throws here, as in Deno.serve.
+  // No hostname: every address of ours, IPv4 and IPv6 (reported as "0.0.0.0", as Deno does).
   const hostname = options.hostname ?? "0.0.0.0";
-  tcpServer.listen({ port, host: hostname });
+  tcpServer.listen({ port, ...(options.hostname === undefined ? {} : { host: hostname }) });
   const bound = tcpServer.address();
   if (!bound) throw new Error(`Cannot listen on ${hostname}:${port}`);
   const addr: Deno.NetAddr = { transport: "tcp", hostname: bound.address, port: bound.port };

@@ -54,10 +54,11 @@ export class Listener implements AsyncIterable<Conn>, Disposable {
    *
    * @ignore
    */
-  constructor(driver: Driver, tl: TcpListener) {
+  constructor(driver: Driver, tl: TcpListener, anyName?: string) {
     this.#driver = driver;
     this.#tl = tl;
-    this.addr = netAddr("tcp", tl.localIp, tl.localPort);
+    this.addr = netAddr("tcp", tl.localIp, tl.localPort, (ip) => driver.iface.formatAddress(ip));
+    if (tl.localIp === 0 && anyName !== undefined) this.addr.hostname = anyName; // listen on ::
     tl.onAcceptable = () => {
       this.#wake.wakeAll();
       // A batch's worth waiting: the accept loop runs before the next batch (stack.ts).

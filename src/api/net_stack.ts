@@ -18,14 +18,17 @@ import { TcpLayer, type TcpOptions } from "../tcp/tcp_layer.ts";
 import {
   checkPort,
   endpoint,
+  formatIp6,
   formatIpv4,
   formatMac,
   parseCidr,
   parseCidr6,
+  parseIpLiteral,
   parseIpv4,
   parseMac,
 } from "./addr.ts";
 import { mapLayerError } from "./errors.ts";
+import { formatIpv6 } from "../wire/ipv6_address.ts";
 import { EPHEMERAL_FIRST } from "../iface/udp.ts";
 import { Conn } from "./conn.ts";
 import { Listener } from "./listener.ts";
@@ -51,8 +54,8 @@ export interface StackOptions {
   link: Link;
   /**
    * Our address and prefix, for example "10.7.0.2/24"; or a list with one IPv4 CIDR and IPv6
-   * ones (`["10.7.0.2/24", "fd00::2/64"]`). IPv6 so far answers neighbor discovery and ping
-   * on these addresses and the link-local one from the MAC; TCP and UDP are IPv4 only.
+   * ones (`["10.7.0.2/24", "fd00::2/64"]`). TCP and UDP work over both; IPv6 also answers
+   * neighbor discovery and ping on these addresses and the link-local one from the MAC.
    * The word "slaac" in the list (`["10.7.0.2/24", "slaac"]`) also forms an address from each
    * prefix a router advertises for autoconfiguration (RFC 4862). Every IPv6 address is used
    * once duplicate address detection passed, about one second after start: with IPv6 CIDRs in
@@ -143,6 +146,52 @@ export class NetStack implements AsyncDisposable {
   }
 
   /**
+   * This stack's addresses, shaped like `Deno.networkInterfaces()`: the IPv4 one, then the IPv6
+   * ones that passed duplicate address detection (the link-local one from the MAC, those
+   * configured, those formed by SLAAC from router advertisements). `name` is the link's name.
+   *
+   * @example List the addresses
+   * ```ts
+   * import { createMemoryLinkPair, createStack } from "../../mod.ts";
+   * const [a] = createMemoryLinkPair();
+   * const stack = await createStack({ link: a, address: ["10.9.0.2/24", "fd00::2/64"] });
+   * const v6 = stack.networkInterfaces().filter((i) => i.family === "IPv6");
+   * if (!v6.some((i) => i.cidr === "fd00::2/64")) throw new Error("missing");
+   * if (!v6.some((i) => i.address.startsWith("fe80::") && i.scopeid !== 0)) throw new Error("ll");
+   * await stack.close();
+   * ```
+   */
+  networkInterfaces(): Deno.NetworkInterfaceInfo[] {
+    const iface = this.driver.iface;
+    const name = this.driver.link.name;
+    const mac = this.mac;
+    const out: Deno.NetworkInterfaceInfo[] = [{
+      family: "IPv4",
+      name,
+      address: this.address,
+      netmask: formatIpv4Mask(this.prefixLength),
+      scopeid: null,
+      cidr: `${this.address}/${this.prefixLength}`,
+      mac,
+    }];
+    for (const a of iface.ip6Host.nd.addrs.list) {
+      if (!a.usable) continue;
+      const address = formatIpv6(a.addr);
+      out.push({
+        family: "IPv6",
+        name,
+        address,
+        netmask: formatIpv6(prefixMask6(a.prefixLength)),
+        // Link-local addresses are scoped to the link (RFC 4007); there is one link: index 1.
+        scopeid: a.addr[0] === 0xfe && (a.addr[1]! & 0xc0) === 0x80 ? 1 : 0,
+        cidr: `${address}/${a.prefixLength}`,
+        mac,
+      });
+    }
+    return out;
+  }
+
+  /**
    * Listen for TCP connections on `port` (any address of ours, or `hostname`: our address or
    * one of 127.0.0.0/8). Port 0 picks a free port from 49152-65535; `addr.port` tells which.
    * Throws `AddrInUse` when the port is taken, `AddrNotAvailable` for an address not ours.
@@ -150,11 +199,20 @@ export class NetStack implements AsyncDisposable {
   listen(options: { port: number; hostname?: string; transport?: "tcp" }): Listener {
     const port = checkPort(options.port, true);
     const ip = this.#localIp(options.hostname, port);
+    // No hostname or "::": IPv4 and IPv6 (Linux bindv6only=0); "0.0.0.0": IPv4 only.
+    const bare = options.hostname?.replace(/^\[(.*)\]$/, "$1");
+    const only = { ipv4Only: bare === "0.0.0.0" };
+    const anyName = bare === "::" ? "::" : undefined;
+    const fmt = this.#fmt;
     if (port !== 0) {
       try {
-        return new Listener(this.driver, this.driver.tcp.listen(ip, port));
+        return new Listener(
+          this.driver,
+          this.driver.tcp.listen(ip, port, undefined, only),
+          anyName,
+        );
       } catch (err) {
-        throw mapLayerError(err, endpoint(ip, port));
+        throw mapLayerError(err, endpoint(ip, port, fmt));
       }
     }
     // Port 0 (as Linux inet_csk_get_port): a free port of the ephemeral range, from a random
@@ -164,14 +222,37 @@ export class NetStack implements AsyncDisposable {
     for (let i = 0; i < span; i++) {
       const p = EPHEMERAL_FIRST + (start + i) % span;
       try {
-        return new Listener(this.driver, this.driver.tcp.listen(ip, p));
+        return new Listener(this.driver, this.driver.tcp.listen(ip, p, undefined, only), anyName);
       } catch (err) {
         if ((err as { code?: unknown }).code !== "addr-in-use") {
-          throw mapLayerError(err, endpoint(ip, p));
+          throw mapLayerError(err, endpoint(ip, p, fmt));
         }
       }
     }
-    throw new Deno.errors.AddrInUse(`No free port to listen on at ${formatIpv4(ip)}`);
+    throw new Deno.errors.AddrInUse(`No free port to listen on at ${this.#fmt(ip)}`);
+  }
+
+  /**
+   * Our IPv6 addresses are used once duplicate address detection passed (RFC 4862 5.4, about
+   * one second after start): a connect made before waits for it (at most 3 s).
+   */
+  async #dadSettled(signal: AbortSignal | undefined): Promise<void> {
+    const host = this.driver.iface.ip6Host;
+    for (let i = 0; i < 150 && host.dadPending && !this.driver.closed; i++) {
+      if (signal?.aborted) throw signal.reason;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** Formats this stack's numeric addresses (IPv6 handles through its interface). */
+  readonly #fmt = (ip: number): string => this.driver.iface.formatAddress(ip);
+
+  /**
+   * The numeric address of a literal: a u32, or the handle of an IPv6 address (valid until
+   * the next received frame: for a call that holds it at once).
+   */
+  #literal(lit: number | Uint8Array): number {
+    return typeof lit === "number" ? lit : this.driver.iface.ipv6Handle(lit);
   }
 
   /**
@@ -179,6 +260,16 @@ export class NetStack implements AsyncDisposable {
    * `AddrNotAvailable` when not ours.
    */
   #localIp(hostname: string | undefined, port: number): number {
+    const lit = hostname === undefined ? null : parseIpLiteral(hostname);
+    if (lit instanceof Uint8Array) {
+      if (lit.every((b) => b === 0)) return 0; // "::": any address, both families
+      if (!this.driver.iface.isOwnIpv6(lit)) {
+        throw new Deno.errors.AddrNotAvailable(
+          `Cannot bind to [${formatIp6(lit)}]:${port}: not an address of this stack`,
+        );
+      }
+      return this.#literal(lit);
+    }
     const named = hostname === undefined || isDottedQuad(hostname)
       ? undefined
       : this.#dns.staticLookup(hostname)?.[0];
@@ -210,18 +301,20 @@ export class NetStack implements AsyncDisposable {
   }): Promise<Conn> {
     const port = checkPort(options.port, false);
     const signal = options.signal;
-    let ip: number;
-    if (isDottedQuad(options.hostname)) ip = parseIpv4(options.hostname);
-    else {
+    let lit = parseIpLiteral(options.hostname); // a bad IPv6 literal: TypeError
+    if (lit === null) {
       if (signal?.aborted) throw signal.reason;
       try {
-        ip = parseIpv4(await this.resolveHost(options.hostname, signal ? { signal } : {}));
+        lit = parseIpLiteral(await this.resolveHost(options.hostname, signal ? { signal } : {}))!;
       } catch (err) {
         if (signal?.aborted) throw signal.reason;
         throw err;
       }
     }
-    const where = endpoint(ip, port);
+    if (lit instanceof Uint8Array) await this.#dadSettled(signal);
+    // No await from here to tcp.connect, which holds an IPv6 handle.
+    const ip = this.#literal(lit);
+    const where = endpoint(ip, port, this.#fmt);
     if (signal?.aborted) throw signal.reason;
     if (this.driver.closed) {
       throw new Deno.errors.BadResource(`Cannot connect to ${where}: the stack is closed`);
@@ -263,10 +356,12 @@ export class NetStack implements AsyncDisposable {
     try {
       return new DatagramConn(
         this.driver,
-        this.driver.iface.udpBind(port, ip === 0 ? undefined : ip),
+        this.driver.iface.udpBind(port, ip === 0 ? undefined : ip, {
+          ipv4Only: options.hostname?.replace(/^\[(.*)\]$/, "$1") === "0.0.0.0",
+        }),
       );
     } catch (err) {
-      throw mapLayerError(err, endpoint(ip, port));
+      throw mapLayerError(err, endpoint(ip, port, this.#fmt));
     }
   }
 
@@ -357,6 +452,8 @@ export class NetStack implements AsyncDisposable {
    * ```
    */
   async resolveHost(hostname: string, options: { signal?: AbortSignal } = {}): Promise<string> {
+    const lit = parseIpLiteral(hostname);
+    if (lit instanceof Uint8Array) return formatIp6(lit); // an IPv6 literal is itself
     const all = await this.#dns.lookupIpv4(hostname, options.signal);
     return all[0]!;
   }
@@ -519,4 +616,20 @@ export async function createStack(options: StackOptions): Promise<NetStack> {
     await new Promise((r) => setTimeout(r, 20));
   }
   return new NetStack(driver, formatIpv4(address), prefixLength, dns);
+}
+
+/** The dotted-quad netmask of a prefix length. */
+function formatIpv4Mask(prefixLength: number): string {
+  const m = prefixLength === 0 ? 0 : (0xffffffff << (32 - prefixLength)) >>> 0;
+  return [m >>> 24, (m >>> 16) & 255, (m >>> 8) & 255, m & 255].join(".");
+}
+
+/** The 16-byte netmask of an IPv6 prefix length. */
+function prefixMask6(prefixLength: number): Uint8Array {
+  const m = new Uint8Array(16);
+  for (let i = 0; i < 16; i++) {
+    const bits = Math.max(0, Math.min(8, prefixLength - i * 8));
+    m[i] = (0xff00 >> bits) & 0xff;
+  }
+  return m;
 }

@@ -159,7 +159,9 @@ export class StackServer extends EventEmitter {
   /** The address listened on, as `net.Server.address()`, or null when not listening. */
   address(): { address: string; family: string; port: number } | null {
     const a = this.#listener?.addr;
-    return a ? { address: a.hostname, family: "IPv4", port: a.port } : null;
+    return a
+      ? { address: a.hostname, family: a.hostname.includes(":") ? "IPv6" : "IPv4", port: a.port }
+      : null;
   }
 
   /**

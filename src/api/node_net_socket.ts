@@ -324,7 +324,9 @@ export class StackSocket extends Duplex {
   /** Our address, as `net.Socket.address()`. */
   address(): { address: string; family: string; port: number } | Record<string, never> {
     const a = this.#conn?.localAddr;
-    return a ? { address: a.hostname, family: "IPv4", port: a.port } : {};
+    return a
+      ? { address: a.hostname, family: a.hostname.includes(":") ? "IPv6" : "IPv4", port: a.port }
+      : {};
   }
 
   /** The peer's address. */
@@ -337,9 +339,10 @@ export class StackSocket extends Duplex {
     return this.#conn?.remoteAddr.port;
   }
 
-  /** "IPv4" once connected. */
+  /** "IPv4" or "IPv6" once connected. */
   get remoteFamily(): string | undefined {
-    return this.#conn ? "IPv4" : undefined;
+    if (!this.#conn) return undefined;
+    return this.#conn.remoteAddr.hostname.includes(":") ? "IPv6" : "IPv4";
   }
 
   /** Our address. */

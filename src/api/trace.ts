@@ -19,6 +19,7 @@
  * @module
  */
 
+import { parseIpv6 } from "../wire/ipv6_address.ts";
 import type { Driver } from "../stack.ts";
 import type { TcpConnection, TcpLayer, TcpState } from "../tcp/tcp_layer.ts";
 import { F_SYN } from "../wire/layout.ts";
@@ -254,9 +255,9 @@ class TraceHub {
   /** Emit a state event when the connection's state moved; forget it once CLOSED. */
   #check(k: Known): void {
     if (!k.tc) {
-      const [lip, lport] = endpointOf(k.local);
-      const [rip, rport] = endpointOf(k.remote);
-      k.tc = this.#driver.tcp.find(lip, lport, rip, rport);
+      const [lip, lport] = this.#endpointOf(k.local);
+      const [rip, rport] = this.#endpointOf(k.remote);
+      k.tc = lip < 0 || rip < 0 ? undefined : this.#driver.tcp.find(lip, lport, rip, rport);
       if (!k.tc) return;
       // Found: an opening is reported from CLOSED (active) or LISTEN (passive); a connection
       // already further along when the trace began is taken as it is.
@@ -276,13 +277,18 @@ class TraceHub {
     k.state = now;
     if (now === "CLOSED") this.#known.delete(`${k.local}|${k.remote}`);
   }
-}
 
-function endpointOf(s: string): [number, number] {
-  const colon = s.lastIndexOf(":");
-  const parts = s.slice(0, colon).split(".");
-  const ip = parts.reduce((a, p) => a * 256 + Number(p), 0);
-  return [ip, Number(s.slice(colon + 1))];
+  /** "10.0.0.1:80" or "[fd00::1]:80" to the numeric address (-1: no such IPv6 entry), port. */
+  #endpointOf(s: string): [number, number] {
+    const colon = s.lastIndexOf(":");
+    const port = Number(s.slice(colon + 1));
+    if (s.startsWith("[")) {
+      const a = parseIpv6(s.slice(1, colon - 1));
+      return [a ? this.#driver.iface.ipv6Lookup(a) : -1, port];
+    }
+    const parts = s.slice(0, colon).split(".");
+    return [parts.reduce((a, p) => a * 256 + Number(p), 0), port];
+  }
 }
 
 const hubs = new WeakMap<Driver<TcpLayer>, TraceHub>();
@@ -296,9 +302,9 @@ export function openTrace(driver: Driver<TcpLayer>, options: TraceOptions = {}):
     throw new RangeError(`Trace limit must be a positive integer, got ${limit}`);
   }
   const c = options.conn;
-  const filter = c
-    ? `${c.localAddr.hostname}:${c.localAddr.port}|${c.remoteAddr.hostname}:${c.remoteAddr.port}`
-    : null;
+  const ep = (a: Deno.NetAddr) =>
+    a.hostname.includes(":") ? `[${a.hostname}]:${a.port}` : `${a.hostname}:${a.port}`;
+  const filter = c ? `${ep(c.localAddr)}|${ep(c.remoteAddr)}` : null;
   let hub = hubs.get(driver);
   const trace = new StackTrace(limit, filter, (t) => {
     const h = hubs.get(driver);

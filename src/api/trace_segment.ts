@@ -21,6 +21,7 @@ import {
   D_IP_DST,
   D_IP_SRC,
   D_KIND,
+  D_L3_OFF,
   D_OPT_MSS,
   D_OPT_SACK,
   D_OPT_SACK_N,
@@ -47,12 +48,17 @@ import {
   F_URG,
   K_ARP,
   K_ICMP,
+  K_ICMP6,
   K_IPV4_FRAGMENT,
   K_IPV4_OTHER,
+  K_IPV6_FRAGMENT,
   K_TCP,
+  K_TCP6,
   K_UDP,
+  K_UDP6,
 } from "../wire/layout.ts";
 import { dropName } from "../wire/drop.ts";
+import { formatIpv6 } from "../wire/ipv6_address.ts";
 
 /** The TCP options a segment carried (RFC 9293 3.2, RFC 7323, RFC 2018). */
 export interface SegmentOptions {
@@ -122,8 +128,14 @@ function kindName(d: Int32Array): string {
       return "IPv4 fragment";
     case K_IPV4_OTHER:
       return "other IPv4";
+    case K_ICMP6:
+      return "ICMPv6";
+    case K_UDP6:
+      return "UDP over IPv6";
+    case K_IPV6_FRAGMENT:
+      return "IPv6 fragment";
     default:
-      return d[D_ETHERTYPE] === 0x86dd ? "IPv6 (not decoded)" : "other";
+      return d[D_ETHERTYPE] === 0x86dd ? "other IPv6" : "other";
   }
 }
 
@@ -135,11 +147,14 @@ function ipText(v: number): string {
 export class SegmentDecoder {
   #desc = new Int32Array(64);
   #scratch = new Uint8Array(0);
+  /** The bytes the last decode read (the frame, or the repaired copy). */
+  #from: Uint8Array = this.#scratch;
 
   /**
    * Decode `buf[off, off+len)`; `wireLen` is the frame's length on the wire when the capture
    * kept fewer bytes. Returns the segment, or a string: what the frame is instead ("ARP",
-   * "UDP", "IPv6 (not decoded)"...), or the decoder's drop reason.
+   * "UDP", "ICMPv6"...), or the decoder's drop reason. TCP over IPv6 is decoded like TCP over
+   * IPv4; its endpoints read "[fd00::1]:80".
    */
   decode(buf: Uint8Array, off: number, len: number, wireLen = len): SegmentInfo | string {
     const d = this.#desc;
@@ -150,6 +165,7 @@ export class SegmentDecoder {
       truncated = true;
       verdict = this.#repair(buf, off, len, wireLen);
     } else {
+      this.#from = buf;
       verdict = jsDecode(buf, off, len, d);
       if (verdict === DROP_IP_BAD_CHECKSUM || verdict === DROP_TCP_BAD_CHECKSUM) {
         checksumBad = true;
@@ -157,7 +173,8 @@ export class SegmentDecoder {
       }
     }
     if (verdict !== 0) return dropName(verdict);
-    if (d[D_KIND] !== K_TCP) return kindName(d);
+    const v6 = d[D_KIND] === K_TCP6;
+    if (d[D_KIND] !== K_TCP && !v6) return kindName(d);
     const sack: Array<[number, number]> = [];
     for (let i = 0; i < d[D_OPT_SACK_N]!; i++) {
       sack.push([d[D_OPT_SACK + 2 * i]! >>> 0, d[D_OPT_SACK + 2 * i + 1]! >>> 0]);
@@ -169,8 +186,8 @@ export class SegmentDecoder {
       options.timestamps = { val: d[D_OPT_TSVAL]! >>> 0, ecr: d[D_OPT_TSECR]! >>> 0 };
     }
     const seg: SegmentInfo = {
-      src: `${ipText(d[D_IP_SRC]! >>> 0)}:${d[D_SRC_PORT]}`,
-      dst: `${ipText(d[D_IP_DST]! >>> 0)}:${d[D_DST_PORT]}`,
+      src: `${v6 ? this.#ip6(d[D_L3_OFF]! + 8) : ipText(d[D_IP_SRC]! >>> 0)}:${d[D_SRC_PORT]}`,
+      dst: `${v6 ? this.#ip6(d[D_L3_OFF]! + 24) : ipText(d[D_IP_DST]! >>> 0)}:${d[D_DST_PORT]}`,
       seq: d[D_TCP_SEQ]! >>> 0,
       ack: d[D_TCP_ACK]! >>> 0,
       flags: d[D_TCP_FLAGS]!,
@@ -183,9 +200,15 @@ export class SegmentDecoder {
     return seg;
   }
 
+  /** "[fd00::1]" from the 16 bytes at `off` of the decoded bytes. */
+  #ip6(off: number): string {
+    return `[${formatIpv6(this.#from.subarray(off, off + 16))}]`;
+  }
+
   /**
    * Copy the frame (zero-filled up to `wireLen`), recompute the IPv4 and TCP checksums of an
-   * IPv4/TCP frame and decode the copy. Other frames keep their verdict.
+   * IPv4/TCP frame (the TCP checksum of an IPv6/TCP one, RFC 8200 8.1) and decode the copy.
+   * Other frames keep their verdict.
    */
   #repair(buf: Uint8Array, off: number, len: number, wireLen: number): number {
     const n = Math.min(wireLen, 65535 + 18);
@@ -222,6 +245,19 @@ export class SegmentDecoder {
         m[tcp + 17] = sum & 255;
       }
     }
+    if (type === 0x86dd && l3 + 40 + 20 <= n && m[l3 + 6] === PROTO_TCP) {
+      const tcpLen = (m[l3 + 4]! << 8) | m[l3 + 5]!;
+      const tcp = l3 + 40;
+      if (tcpLen >= 20 && tcp + tcpLen <= n) {
+        let pseudo = PROTO_TCP + tcpLen;
+        for (let i = l3 + 8; i < l3 + 40; i += 2) pseudo += (m[i]! << 8) | m[i + 1]!;
+        m[tcp + 16] = m[tcp + 17] = 0;
+        const sum = jsChecksum(m, tcp, tcpLen, pseudo);
+        m[tcp + 16] = sum >> 8;
+        m[tcp + 17] = sum & 255;
+      }
+    }
+    this.#from = m;
     return jsDecode(m, 0, n, this.#desc);
   }
 }

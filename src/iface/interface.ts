@@ -28,19 +28,25 @@ import {
   D_ETH_DST_HI,
   D_ETH_DST_LO,
   D_ETHERTYPE,
+  D_KIND,
   D_VLAN,
   K_ARP,
   K_ETH_OTHER,
   K_ICMP,
   K_IPV4_FRAGMENT,
   K_IPV4_OTHER,
+  K_IPV6_FRAGMENT,
   K_TCP,
+  K_TCP6,
   K_UDP,
+  K_UDP6,
   TX_PAYLOAD_OFF,
 } from "../wire/layout.ts";
 import { ARP_REPLY, ARP_REQUEST, ArpPacket } from "../wire/arp_packet.ts";
 import { EthernetFrame, ETHERTYPE_IPV6 } from "../wire/ethernet_frame.ts";
 import { Icmp6Host } from "./icmp6.ts";
+import { Ip6Data, isLoopback6 } from "./ip6_data.ts";
+import { isIpv6Handle } from "../wire/ip_handle.ts";
 import { IcmpHeader } from "../wire/icmp_header.ts";
 import { hasSourceRoute, IP_DF, Ipv4Header } from "../wire/ipv4_header.ts";
 import { UdpHeader } from "../wire/udp_header.ts";
@@ -52,6 +58,7 @@ import { Counters } from "./counters.ts";
 import { IfaceError } from "./errors.ts";
 import { filterDestination, isGroupMac, macHi, macLo, randomMac } from "./ethernet.ts";
 import { Reassembler } from "./fragments.ts";
+import { Frag6Host } from "./fragments6_host.ts";
 import {
   CODE_ADMIN_PROHIBITED,
   CODE_PORT_UNREACHABLE,
@@ -91,6 +98,9 @@ export class Interface implements TcpTransmit, UdpOwner {
   #frags: Reassembler;
   #udp: UdpTable;
   #ip6: Icmp6Host;
+  #frag6: Frag6Host;
+  /** TCP and UDP over IPv6 (ip6_data.ts). */
+  #ip6d: Ip6Data;
   #tcp: TcpHandler | null = null;
   // Received headers, one reused record per layer (filled from the receive descriptor).
   #eth = new EthernetFrame();
@@ -154,23 +164,94 @@ export class Interface implements TcpTransmit, UdpOwner {
     this.#icmp = new Icmp(engine, this.#tx, this.#router, this.#counters, this.limits);
     this.#frags = new Reassembler(this.limits);
     this.#udp = new UdpTable(Math.floor(random() * 65536));
+    const send6 = (buf: Uint8Array, start: number, len: number) => {
+      this.#counters.framesOut++;
+      this.#counters.bytesOut += len;
+      sink.send(buf, start, len);
+    };
+    const inc = (name: string, n?: number) => this.#counters.inc(name, n);
     this.#ip6 = new Icmp6Host(engine, this.mac, {
-      send: (buf, off, len) => {
-        this.#counters.framesOut++;
-        this.#counters.bytesOut += len;
-        sink.send(buf, off, len);
-      },
+      // IPv6 frames over the path MTU (echo replies) leave in fragments (fragments6_host.ts).
+      send: (buf, off, len) => this.#frag6.output(buf, off, len, this.#mtu6(buf, off), send6),
       loop: (start, len) => this.#tx.loopback.push(this.#engine.mem, start, len),
-      inc: (name, n) => this.#counters.inc(name, n),
+      inc,
       mtu: options.mtu,
       slaac: options.slaac ?? false,
     }, this.limits);
+    this.#frag6 = new Frag6Host(
+      engine,
+      {
+        // Ours, or ::1 on the loopback path (RFC 4291 2.5.3).
+        isOurs: (m, off) => this.#ip6.isOurs(m, off) || (this.#looped && isLoopback6(m, off)),
+        send: (start, len) => send6(this.#engine.mem, start, len),
+        inc,
+        random,
+      },
+      this.#macHi,
+      this.#macLo,
+      this.limits,
+    );
     for (const a of options.ipv6 ?? []) {
       if (a.address.length !== 16) {
         throw new RangeError(`IPv6 address must be 16 bytes, got ${a.address.length}`);
       }
       this.#ip6.addAddress(a.address, a.prefixLength);
     }
+    this.#ip6d = new Ip6Data(engine, this.#ip6, {
+      counters: this.#counters,
+      udp: this.#udp,
+      mtu: options.mtu,
+      macHi: this.#macHi,
+      macLo: this.#macLo,
+      tableSize: this.limits.ip6AddressTable,
+      seed: Math.floor(random() * 4294967296),
+      ours: this.#ip6.addresses,
+      loop: (start, len) => this.#tx.loopback.push(this.#engine.mem, start, len),
+      maxSendFrame: options.maxSendFrame ?? 0,
+      fragment: (start, len, mtu, emit) =>
+        this.#frag6.output(this.#engine.mem, start, len, mtu, (_b, s, l) => emit(s, l)),
+    });
+  }
+
+  /**
+   * The text of a numeric address: a dotted quad, or an IPv6 handle of this interface's
+   * address table in RFC 5952 form.
+   */
+  formatAddress(ip: number): string {
+    return isIpv6Handle(ip) ? this.#ip6d.addrs.format(ip) : formatIpv4(ip);
+  }
+
+  /**
+   * The numeric handle of an IPv6 address (16 bytes) for a call that holds it at once
+   * (`TcpLayer.connect`, `listen` on one of our addresses): its entry, else a tentative handle
+   * valid until the next received frame.
+   */
+  ipv6Handle(addr: Uint8Array): number {
+    if (addr.length !== 16) {
+      throw new RangeError(`IPv6 address must be 16 bytes, got ${addr.length}`);
+    }
+    return this.#ip6d.addrs.probe(addr, 0);
+  }
+
+  /** The handle of an IPv6 address (16 bytes) that has one, else -1 (nothing is entered). */
+  ipv6Lookup(addr: Uint8Array): number {
+    return addr.length === 16 ? this.#ip6d.addrs.lookup(addr, 0) : -1;
+  }
+
+  /** The 16 bytes of an IPv6 handle (a copy). */
+  ipv6Bytes(h: number): Uint8Array {
+    return this.#ip6d.addrs.bytes(h).slice();
+  }
+
+  /** Whether `addr` (16 bytes) is one of our IPv6 addresses or ::1. */
+  isOwnIpv6(addr: Uint8Array): boolean {
+    return this.#ip6.isOurs(addr, 0) || (addr.every((b, i) => b === (i === 15 ? 1 : 0)));
+  }
+
+  /** The path MTU toward the destination of the IPv6 frame at `buf[off, ...)` (RFC 8201). */
+  #mtu6(buf: Uint8Array, off: number): number {
+    if (buf.length < off + 54) return this.mtu;
+    return this.#ip6.pathMtu6(buf.subarray(off + 38, off + 54), this.#lastNow);
   }
 
   /** Our IPv6 addresses (copies): the link-local one first, then those configured. */
@@ -192,6 +273,7 @@ export class Interface implements TcpTransmit, UdpOwner {
   attachTcp(handler: TcpHandler): void {
     this.#tcp = handler;
     this.#icmp.tcp = handler;
+    this.#ip6d.tcp = handler;
   }
 
   /**
@@ -288,7 +370,9 @@ export class Interface implements TcpTransmit, UdpOwner {
     if (cast === "not-for-us") {
       // Our IPv6 multicast groups (all-nodes, solicited-node) are accepted (RFC 2464 7).
       if (eth.ethertype === ETHERTYPE_IPV6 && this.#ip6.acceptsMac(eth.dstHi, eth.dstLo)) {
-        if (eth.vlan < 0) this.#ip6.input(now);
+        if (eth.vlan < 0 && (eth.kind !== K_IPV6_FRAGMENT || this.#frag6.input(now))) {
+          this.#ip6.input(now);
+        }
         return;
       }
       return c.inc("eth-not-for-us");
@@ -307,8 +391,18 @@ export class Interface implements TcpTransmit, UdpOwner {
       return arpInput(this.#arp.fromDesc(d), this.#tx, this.#router, this.#counters, now);
     }
     if (eth.kind === K_ETH_OTHER) return c.inc("eth-unknown-type");
-    // IPv6: link-local echo and neighbor discovery so far (icmp6.ts).
-    if (eth.ethertype === ETHERTYPE_IPV6) return this.#ip6.input(now);
+    // IPv6: fragments to reassembly (fragments6_host.ts), then TCP and UDP (ip6_data.ts), the
+    // rest to the IPv6 host (icmp6.ts).
+    if (eth.ethertype === ETHERTYPE_IPV6) {
+      let k = eth.kind;
+      // RFC 8200 4.5: a completed datagram is dispatched like an unfragmented one.
+      if (k === K_IPV6_FRAGMENT) {
+        if (!this.#frag6.input(now)) return;
+        k = this.#engine.rxDesc[D_KIND]!;
+      }
+      if ((k === K_TCP6 || k === K_UDP6) && this.#ip6d.input(this.#looped, now)) return;
+      return this.#ip6.input(now);
+    }
     this.#ipv4(cast !== "unicast", now);
   }
 
@@ -319,24 +413,39 @@ export class Interface implements TcpTransmit, UdpOwner {
     const expired = this.#frags.poll(now, (x) => this.#icmp.reassemblyTimeout(x, now));
     if (expired > 0) this.#counters.inc("frag-timeout", expired);
     this.#ip6.poll(now);
+    this.#frag6.poll(now);
   }
 
   /** The earliest deadline of poll() in ms (0 while looped frames wait), or Infinity. */
   pollAt(): number {
     if (this.#tx.loopback.pending > 0) return 0;
-    return Math.min(this.#tx.arp.pollAt(), this.#frags.pollAt(), this.#ip6.pollAt());
+    return Math.min(
+      this.#tx.arp.pollAt(),
+      this.#frags.pollAt(),
+      this.#ip6.pollAt(),
+      this.#frag6.pollAt(),
+    );
   }
 
   /**
    * Bind a UDP socket to `port` (0 = a free ephemeral port) on `localIp` (0 or absent = any of
-   * our addresses; our address or one of 127.0.0.0/8). Throws IfaceError "addr-in-use", RangeError for a bad port or an address
-   * that is not ours.
+   * our addresses, IPv4 and IPv6, or IPv4 only with `ipv4Only`; our address, one of 127.0.0.0/8,
+   * or the handle of one of our IPv6 addresses). Throws IfaceError "addr-in-use", RangeError for
+   * a bad port or an address that is not ours.
    */
-  udpBind(port: number, localIp = 0): UdpSocket {
-    if (localIp !== 0 && !this.#router.isLocal(localIp)) {
+  udpBind(port: number, localIp = 0, opts?: { ipv4Only?: boolean }): UdpSocket {
+    if (isIpv6Handle(localIp)) {
+      if (!this.isOwnIpv6(this.#ip6d.addrs.bytes(localIp))) {
+        throw new RangeError(
+          `Address ${this.formatAddress(localIp)} is not an address of this interface`,
+        );
+      }
+    } else if (localIp !== 0 && !this.#router.isLocal(localIp)) {
       throw new RangeError(`Address ${formatIpv4(localIp)} is not an address of this interface`);
     }
-    return this.#udp.bind(this, port, localIp, this.limits.udpQueueDatagrams);
+    const sock = this.#udp.bind(this, port, localIp, this.limits.udpQueueDatagrams);
+    if (localIp === 0 && opts?.ipv4Only) sock.ipv4Only = true;
+    return sock;
   }
 
   /**
@@ -378,7 +487,10 @@ export class Interface implements TcpTransmit, UdpOwner {
     s["arp-incomplete-evicted"] = this.#tx.arp.incompleteEvicted;
     s["frag-memory"] = this.#frags.memory;
     s["frag-datagrams"] = this.#frags.datagrams;
+    s["frag6-memory"] = this.#frag6.reassembler.memory;
+    s["frag6-datagrams"] = this.#frag6.reassembler.datagrams;
     s["udp-sockets"] = this.#udp.size;
+    s["ip6-address-table-entries"] = this.#ip6d.addrs.size;
     this.#ip6.stats(s); // IPv6 neighbor discovery gauges
     const lo = this.#tx.loopback.stats;
     if (lo.frames > 0) {
@@ -396,6 +508,7 @@ export class Interface implements TcpTransmit, UdpOwner {
    * unroutable or the ARP cache/queue is full.
    */
   sendTcp(seg: TcpSegment, ring: number, now: number): boolean {
+    if (seg.dstIp >= 4294967296) return this.#ip6d.sendTcp(seg, ring, now); // an IPv6 handle
     const dst = seg.dstIp >>> 0;
     const nh = this.#router.nextHop(dst);
     // RFC 1122 4.2.3.10: no TCP to broadcast or multicast addresses.
@@ -419,15 +532,15 @@ export class Interface implements TcpTransmit, UdpOwner {
   }
 
   /**
-   * The largest IPv4 datagram a TCP segment toward `remoteIp` may be sent in when the link
+   * The largest IP datagram a TCP segment toward `remoteIp` (IPv4, or an IPv6 handle) may be sent in when the link
    * takes segments larger than the MTU (TSO, src/tcp/tso.ts); 0 when it does not, when the
    * destination is our own (the loopback queue holds MTU-sized frames), or when ICMP lowered
    * the path MTU below the link's (a device cuts large segments at the link MTU).
    */
   tsoMax(remoteIp: number, now: number): number {
     const most = (this.#maxSendFrame - 14) | 0;
-    // IPv4 only: an IPv6 peer (a handle above 2^32) gets MTU-sized segments.
-    if (most <= this.mtu || remoteIp > 0xffffffff) return 0;
+    if (most <= this.mtu) return 0;
+    if (isIpv6Handle(remoteIp)) return this.#ip6d.tsoMax(remoteIp, now, most);
     const nh = this.#router.nextHop(remoteIp >>> 0);
     if (nh < 0 || this.#router.isLocal(nh)) return 0;
     return this.#tx.pmtu.get(remoteIp, now) < this.mtu ? 0 : Math.min(most, 65535);
@@ -435,11 +548,28 @@ export class Interface implements TcpTransmit, UdpOwner {
 
   /** The IP MTU toward `remoteIp` at `now`: the link MTU, lowered by ICMP fragmentation-needed. */
   pathMtu(remoteIp: number, now: number): number {
+    if (remoteIp >= 4294967296) return this.#ip6d.pathMtu(remoteIp, now);
     return this.#tx.pmtu.get(remoteIp, now);
+  }
+
+  /** TcpTransmit: a connection holds its IPv6 peer's entry in the address table. */
+  holdAddress(ip: number): boolean {
+    return !isIpv6Handle(ip) || this.#ip6d.addrs.hold(ip);
+  }
+
+  /** TcpTransmit: the connection left the table. */
+  releaseAddress(ip: number): void {
+    if (isIpv6Handle(ip)) this.#ip6d.release(ip);
+  }
+
+  /** TcpTransmit: the bytes of an IPv6 handle (a view: read during the call only). */
+  addressBytes(ip: number): Uint8Array | null {
+    return isIpv6Handle(ip) ? this.#ip6d.addrs.bytes(ip) : null;
   }
 
   /** Our address (127.0.0.1 toward 127/8) when `remoteIp` is routable, else -1. */
   sourceFor(remoteIp: number): number {
+    if (isIpv6Handle(remoteIp)) return this.#ip6d.sourceFor(remoteIp);
     const dst = remoteIp >>> 0;
     if (this.#router.nextHop(dst) < 0 || this.#router.isBroadcast(dst) || isMulticastIp(dst)) {
       return -1;
@@ -462,6 +592,11 @@ export class Interface implements TcpTransmit, UdpOwner {
     u.toDesc(t);
     this.#counters.inc("udp-out");
     this.#tx.sendDatagram(TX_PAYLOAD_OFF, data.length, remoteIp, nh, this.#lastNow);
+  }
+
+  /** Send one UDP datagram over IPv6 (called by UdpSocket.send with a 16-byte address). */
+  udpSend6(sock: UdpSocket, data: Uint8Array, remote: Uint8Array, remotePort: number): void {
+    this.#ip6d.udpSend(sock, data, remote, remotePort, this.#lastNow);
   }
 
   /** Forget a closed socket (called by UdpSocket.close). */

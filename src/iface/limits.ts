@@ -30,6 +30,9 @@ export interface IfaceLimits {
   fragPerDatagram: number;
   /** Time from a datagram's first fragment until it is abandoned (Linux ipfrag_time 30 s). */
   fragTimeoutMs: number;
+  /** Time from an IPv6 datagram's first-arriving fragment until it is abandoned (RFC 8200
+   * section 4.5: 60 s; Linux ip6frag_time). Default 60000 ms. */
+  frag6TimeoutMs: number;
   /** ICMP errors sent per second, token bucket (Linux icmp_msgs_per_sec). Default 1000. */
   icmpErrorsPerSecond: number;
   /** Burst of ICMP errors allowed at once (Linux icmp_msgs_burst). Default 50. */
@@ -58,6 +61,12 @@ export interface IfaceLimits {
   ndRetransMs: number;
   /** BaseReachableTime (RFC 4861 section 10), randomized x0.5..1.5. Default 30000 ms. */
   ndReachableMs: number;
+  /**
+   * IPv6 addresses with a numeric handle at once (addr6_table.ts): ours, and each peer of a
+   * connection (held while it is in the table). Past it, SYNs and connects toward new IPv6
+   * peers fail (`ip6-address-table-full`). At most 2^20 - 1. Default 65536.
+   */
+  ip6AddressTable: number;
 }
 
 /** The default limits (see each field of {@linkcode IfaceLimits}). */
@@ -71,6 +80,7 @@ export const DEFAULT_LIMITS: Readonly<IfaceLimits> = Object.freeze({
   fragDatagrams: 64,
   fragPerDatagram: 256,
   fragTimeoutMs: 30000,
+  frag6TimeoutMs: 60000,
   icmpErrorsPerSecond: 1000,
   icmpErrorBurst: 50,
   udpQueueDatagrams: 64,
@@ -85,6 +95,7 @@ export const DEFAULT_LIMITS: Readonly<IfaceLimits> = Object.freeze({
   ndSlaacAddresses: 16,
   ndRetransMs: 1000,
   ndReachableMs: 30000,
+  ip6AddressTable: 65536,
 });
 
 /**

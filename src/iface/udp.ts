@@ -6,6 +6,7 @@
  * @module
  */
 
+import { ipNum } from "../wire/ip_handle.ts";
 import { IfaceError } from "./errors.ts";
 
 /** A received datagram. */
@@ -16,12 +17,16 @@ export interface UdpDatagram {
   remoteIp: number;
   /** The sender's port. */
   remotePort: number;
+  /** The sender's IPv6 address (16 bytes) when it came over IPv6 (`remoteIp` is then 0). */
+  remoteIp6?: Uint8Array;
 }
 
 /** What a socket needs from the interface that created it. */
 export interface UdpOwner {
   /** Send one datagram from `sock`. */
   udpSend(sock: UdpSocket, data: Uint8Array, remoteIp: number, remotePort: number): void;
+  /** Send one datagram from `sock` to an IPv6 address (16 bytes). */
+  udpSend6?(sock: UdpSocket, data: Uint8Array, remote: Uint8Array, remotePort: number): void;
   /** Forget `sock` (it was closed). */
   udpClose(sock: UdpSocket): void;
 }
@@ -33,10 +38,12 @@ export const EPHEMERAL_LAST = 65535;
 
 /** A UDP socket bound to a local port. Create with `Interface.udpBind`. */
 export class UdpSocket {
-  /** The local address (0 = any address of ours). */
+  /** The local address (0 = any address of ours, IPv4 or IPv6; an IPv6 one is a handle). */
   readonly localIp: number;
   /** The local port. */
   readonly localPort: number;
+  /** Bound to "0.0.0.0": IPv4 only (a socket on no address otherwise takes both families). */
+  ipv4Only = false;
   /** Called (synchronously, from Interface.receive) when a datagram was queued. */
   onReadable: (() => void) | null = null;
   #owner: UdpOwner;
@@ -47,7 +54,7 @@ export class UdpSocket {
   /** Used by the interface; programs call `Interface.udpBind`. */
   constructor(owner: UdpOwner, localIp: number, localPort: number, queueLimit: number) {
     this.#owner = owner;
-    this.localIp = localIp >>> 0;
+    this.localIp = ipNum(localIp);
     this.localPort = localPort;
     this.#limit = queueLimit;
   }
@@ -65,17 +72,24 @@ export class UdpSocket {
   /**
    * Send `data` to `remoteIp:remotePort`. Throws IfaceError "unreachable" when there is no
    * route, IfaceError "closed" after close(), RangeError for a port outside 1..65535 or data
-   * longer than 65507 bytes. Datagrams larger than the path MTU are fragmented.
+   * longer than 65507 bytes (65527 over IPv6). Datagrams larger than the path MTU are fragmented.
    */
-  send(data: Uint8Array, remoteIp: number, remotePort: number): void {
+  send(data: Uint8Array, remoteIp: number | Uint8Array, remotePort: number): void {
     if (this.#closed) throw new IfaceError("closed", "Cannot send on a closed UDP socket");
     if (!Number.isInteger(remotePort) || remotePort < 1 || remotePort > 65535) {
       throw new RangeError(`Remote port must be 1..65535, got ${remotePort}`);
     }
-    if (data.length > 65507) {
-      throw new RangeError(`UDP payload of ${data.length} bytes exceeds 65507`);
+    // The largest UDP payload: 65535 less the IPv4 and UDP headers (RFC 768, RFC 791), or
+    // less the UDP header alone over IPv6, whose payload length excludes its header (RFC 8200).
+    const max = typeof remoteIp === "number" ? 65507 : 65527;
+    if (data.length > max) {
+      throw new RangeError(`UDP payload of ${data.length} bytes exceeds ${max}`);
     }
-    this.#owner.udpSend(this, data, remoteIp >>> 0, remotePort);
+    if (typeof remoteIp === "number") this.#owner.udpSend(this, data, remoteIp >>> 0, remotePort);
+    else if (remoteIp.length !== 16) {
+      throw new RangeError(`IPv6 address must be 16 bytes, got ${remoteIp.length}`);
+    } else if (this.#owner.udpSend6) this.#owner.udpSend6(this, data, remoteIp, remotePort);
+    else throw new IfaceError("unreachable", "No IPv6 on this interface");
   }
 
   /** The oldest waiting datagram, or null. */
@@ -92,9 +106,11 @@ export class UdpSocket {
   }
 
   /** Queue a datagram (copying `data`); false when the queue is full. For the interface. */
-  deliver(data: Uint8Array, remoteIp: number, remotePort: number): boolean {
+  deliver(data: Uint8Array, remoteIp: number, remotePort: number, remote6?: Uint8Array): boolean {
     if (this.#closed || this.#queue.length >= this.#limit) return false;
-    this.#queue.push({ data: data.slice(), remoteIp: remoteIp >>> 0, remotePort });
+    const d: UdpDatagram = { data: data.slice(), remoteIp: remoteIp >>> 0, remotePort };
+    if (remote6) d.remoteIp6 = remote6.slice();
+    this.#queue.push(d);
     this.onReadable?.();
     return true;
   }
@@ -137,8 +153,8 @@ export class UdpTable {
     if (list === undefined) return undefined;
     let any: UdpSocket | undefined;
     for (const s of list) {
-      if (s.localIp === dstIp >>> 0) return s;
-      if (s.localIp === 0) any = s;
+      if (s.localIp === ipNum(dstIp)) return s;
+      if (s.localIp === 0 && !(s.ipv4Only && dstIp >= 4294967296)) any = s;
     }
     return any;
   }
@@ -162,7 +178,7 @@ export class UdpTable {
   #conflicts(port: number, localIp: number): boolean {
     const list = this.#byPort.get(port);
     if (list === undefined) return false;
-    return list.some((s) => s.localIp === 0 || localIp === 0 || s.localIp === localIp >>> 0);
+    return list.some((s) => s.localIp === 0 || localIp === 0 || s.localIp === ipNum(localIp));
   }
 
   #ephemeral(localIp: number): number {

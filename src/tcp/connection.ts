@@ -12,6 +12,7 @@
  * @module
  */
 
+import { ipNum } from "../wire/ip_handle.ts";
 import { seqAdd, seqDiff } from "../wire/seq.ts";
 import { type CongestionControl, NewReno } from "./congestion.ts";
 import type { Engine } from "../kernels/engine.ts";
@@ -175,9 +176,9 @@ export class TcpConnection implements TcpHandle {
   ) {
     this.host = host;
     this.opt = opt;
-    this.localIp = localIp >>> 0;
+    this.localIp = ipNum(localIp);
     this.localPort = localPort;
-    this.remoteIp = remoteIp >>> 0;
+    this.remoteIp = ipNum(remoteIp);
     this.remotePort = remotePort;
     this.rtt = new RttEstimator(opt.rtoInitialMs, opt.rtoMinMs, opt.rtoMaxMs);
     this.cc = new NewReno(536);

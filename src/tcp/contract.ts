@@ -28,6 +28,16 @@ export interface TcpTransmit {
   tsoMax?(remoteIp: number, now: number): number;
   /** The local address a connection to `remoteIp` should use, or -1 when unroutable. */
   sourceFor(remoteIp: number): number;
+  /**
+   * IPv6 addresses are numeric handles (>= 2^32, src/wire/ip_handle.ts) of the layer below.
+   * A connection holds its peer's handle from the moment it enters the table until it leaves
+   * (`holdAddress` false: it cannot be held, the table is full); absent methods: IPv4 only.
+   */
+  holdAddress?(ip: number): boolean;
+  /** Drop the reference `holdAddress` took. */
+  releaseAddress?(ip: number): void;
+  /** The 16 bytes of an IPv6 handle (for the RFC 6528 / RFC 6056 hashes), null for IPv4. */
+  addressBytes?(ip: number): Uint8Array | null;
 }
 
 /** ICMP errors the interface layer reports to TCP (RFC 1122 4.2.3.9, RFC 792). */

@@ -5,11 +5,15 @@
  * @module
  */
 
+import { ipNum } from "../wire/ip_handle.ts";
 import type { TcpConnection } from "./connection.ts";
 
-/** Key of an (address, port) pair: address * 65536 + port, exact in a double. */
+/**
+ * Key of an (address, port) pair: address * 65536 + port, exact in a double (an IPv6 handle is
+ * below 2^32 + 2^20, src/wire/ip_handle.ts).
+ */
 export function endpointKey(ip: number, port: number): number {
-  return (ip >>> 0) * 65536 + port;
+  return ipNum(ip) * 65536 + port;
 }
 
 /** Connections by four-tuple. */

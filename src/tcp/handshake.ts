@@ -7,6 +7,7 @@
  */
 
 import { F_ACK, F_RST, F_SYN } from "../wire/layout.ts";
+import { tcpIpOverhead } from "../wire/ip_handle.ts";
 import { seqAdd, seqGt, seqLe } from "../wire/seq.ts";
 import type { TcpSegment } from "../wire/tcp_segment.ts";
 import { scaleBuffer } from "./buf_tune.ts";
@@ -33,7 +34,7 @@ export function initSend(c: TcpConnection, iss: number, now: number): void {
   c.rec.recover = c.snd.iss;
   c.snd.ring = e.sndCreate(c.opt.sndBuf, c.snd.end);
   const mtu = c.host.tx.pathMtu(c.remoteIp, now);
-  c.rcv.mss = Math.max(Math.min(c.opt.mss, mtu - 40), 88);
+  c.rcv.mss = Math.max(Math.min(c.opt.mss, mtu - tcpIpOverhead(c.remoteIp)), 88);
   c.rcv.wscale = c.opt.windowScale ? scaleFor(scaleBuffer(c)) : 0; // for rcvBufMax (buf_tune.ts)
 }
 
@@ -59,7 +60,8 @@ export function negotiate(c: TcpConnection, seg: TcpSegment, now: number): void 
   const mtu = c.host.tx.pathMtu(c.remoteIp, now);
   // RFC 6691: the MSS counts neither IP nor TCP options; subtract the timestamp option we
   // will carry on every segment (RFC 7323 section 3).
-  c.snd.mss = Math.max(Math.min(c.snd.peerMss, mtu - 40, c.opt.mss) - (c.tsOk ? 12 : 0), 32);
+  const room = mtu - tcpIpOverhead(c.remoteIp); // RFC 8201 section 4: IPv6 MSS = MTU - 60
+  c.snd.mss = Math.max(Math.min(c.snd.peerMss, room, c.opt.mss) - (c.tsOk ? 12 : 0), 32);
   // Congestion control chosen per connection (RFC 5681 NewReno, or CUBIC RFC 9438).
   c.cc = c.opt.congestion === "cubic" ? new Cubic(c.snd.mss) : new NewReno(c.snd.mss);
   if (c.rcv.ring < 0) c.rcv.ring = c.host.engine.rcvCreate(c.opt.rcvBuf, c.rcv.nxt);

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { ipNum } from "../wire/ip_handle.ts";
 import { F_ACK, F_FIN, F_RST, F_SYN } from "../wire/layout.ts";
 import { seqAdd } from "../wire/seq.ts";
 import type { TcpSegment } from "../wire/tcp_segment.ts";
@@ -61,6 +62,8 @@ export class Listener implements TcpListener {
   readonly localPort: number;
   /** Accept-ready callback. */
   onAcceptable: (() => void) | null = null;
+  /** Bound to "0.0.0.0": IPv4 only (a wildcard listener otherwise takes both families). */
+  ipv4Only = false;
   readonly #host: ListenerHost;
   readonly #opt: TcpOptions;
   readonly #halfOpen = new Set<TcpConnection>();
@@ -78,7 +81,7 @@ export class Listener implements TcpListener {
   constructor(host: ListenerHost, opt: TcpOptions, ip: number, port: number, backlog?: number) {
     this.#host = host;
     this.#opt = opt;
-    this.localIp = ip >>> 0;
+    this.localIp = ipNum(ip);
     this.localPort = port;
     this.#synBacklog = opt.synBacklog;
     this.#acceptBacklog = backlog !== undefined && backlog > 0 ? backlog : opt.acceptBacklog;
@@ -232,6 +235,10 @@ export class Listener implements TcpListener {
     }
     if (this.#ready.length >= this.#acceptBacklog) {
       host.count("tcp-accept-queue-full"); // as Linux: dropped; the peer's retransmission retries
+      return true;
+    }
+    if (host.tx.sourceFor(r) < 0) {
+      host.count("tcp-syn-no-route"); // no route back, or an IPv6 peer the table cannot hold
       return true;
     }
     if (!host.cookies.claim(l, lp, r, rp, isn, cookie, now)) {

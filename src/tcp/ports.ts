@@ -16,7 +16,7 @@
  * @module
  */
 
-import { keyedHash } from "./isn.ts";
+import { type AddressBytes, tupleHash } from "./isn.ts";
 
 /** The IANA dynamic range (RFC 6335 section 6), as Linux's default is close to: 49152-65535. */
 export const EPHEMERAL_LO = 49152;
@@ -43,9 +43,11 @@ export class EphemeralPorts {
   readonly #key2: Uint32Array;
   readonly #table = new Uint16Array(TABLE_LENGTH);
   #rng: number;
+  readonly #bytesOf: AddressBytes | undefined;
 
-  /** `key`: 8 words of secret (random by default). */
-  constructor(key?: Uint32Array) {
+  /** `key`: 8 words of secret (random by default); `bytesOf`: IPv6 handles to bytes. */
+  constructor(key?: Uint32Array, bytesOf?: AddressBytes) {
+    this.#bytesOf = bytesOf;
     const k = key ?? crypto.getRandomValues(new Uint32Array(8));
     this.#key1 = k.subarray(0, 4);
     this.#key2 = k.subarray(4, 8);
@@ -73,10 +75,10 @@ export class EphemeralPorts {
     remotePort: number,
     inUse: (port: number) => boolean,
   ): number {
-    const l = localIp >>> 0, r = remoteIp >>> 0, rp = remotePort & 0xffff;
+    const l = localIp, r = remoteIp, rp = remotePort & 0xffff, b = this.#bytesOf;
     // F: the offset for this destination (secret1); G: its counter's bucket (secret2).
-    const offset = keyedHash(this.#key1, l, r, rp, 0x6056);
-    const index = keyedHash(this.#key2, l, r, rp, 0x6057) % TABLE_LENGTH;
+    const offset = tupleHash(this.#key1, l, r, rp, 0x6056, b);
+    const index = tupleHash(this.#key2, l, r, rp, 0x6057, b) % TABLE_LENGTH;
     const base = this.#table[index]!;
     this.#table[index] = (base + 1 + (this.#next() & 7)) & 0xffff; // RFC 6056 3.3.5 style step
     for (let i = 0; i < EPHEMERAL_N; i++) {

@@ -28,11 +28,14 @@ import { seqAdd, seqGt } from "../wire/seq.ts";
 import { TcpSegment } from "../wire/tcp_segment.ts";
 import { scaleFor } from "./handshake.ts";
 import type { ConnHost } from "./host.ts";
-import { keyedHash } from "./isn.ts";
+import { type AddressBytes, tupleHash } from "./isn.ts";
+import { isIpv6Handle, tcpIpOverhead } from "../wire/ip_handle.ts";
 import type { TcpOptions } from "./types.ts";
 
 /** The MSS values a cookie can carry (Linux `msstab` for IPv4). */
 export const COOKIE_MSS: readonly number[] = [536, 1300, 1440, 1460];
+/** The MSS values of an IPv6 cookie (Linux `msstab` of syncookies.c for IPv6: MTU - 60). */
+export const COOKIE_MSS6: readonly number[] = [1220, 1420, 1440, 8940];
 /** One tick of the cookie clock (Linux: one minute). */
 export const COOKIE_TICK_MS = 60_000;
 /** A cookie is valid in the tick it was made and the next (Linux MAX_SYNCOOKIE_AGE 2). */
@@ -74,12 +77,21 @@ export class SynCookies {
   readonly #k1: Uint32Array;
   readonly #k2: Uint32Array;
   readonly #used = new Map<string, number>();
+  readonly #bytesOf: AddressBytes | undefined;
 
-  /** `key`: 8 words of secret (random by default). */
-  constructor(key?: Uint32Array) {
+  /** `key`: 8 words of secret (random by default); `bytesOf`: IPv6 handles to bytes. */
+  constructor(key?: Uint32Array, bytesOf?: AddressBytes) {
+    this.#bytesOf = bytesOf;
     const k = key ?? crypto.getRandomValues(new Uint32Array(8));
     this.#k1 = k.subarray(0, 4);
     this.#k2 = k.subarray(4, 8);
+  }
+
+  /** An address in a used-cookie key: IPv6 by its bytes (a handle's slot is reused). */
+  #addrKey(ip: number): string {
+    if (!isIpv6Handle(ip)) return String(ip >>> 0);
+    const b = this.#bytesOf?.(ip);
+    return b ? Array.from(b).join(".") : String(ip);
   }
 
   /** Cookies remembered as used. */
@@ -99,8 +111,8 @@ export class SynCookies {
   ): number {
     const count = Math.floor(now / COOKIE_TICK_MS) & 0xff;
     const ports = ((lport << 16) | rport) >>> 0;
-    const h1 = keyedHash(this.#k1, lip >>> 0, rip >>> 0, ports, 0);
-    const h2 = keyedHash(this.#k2, lip >>> 0, rip >>> 0, ports, count);
+    const h1 = tupleHash(this.#k1, lip, rip, ports, 0, this.#bytesOf);
+    const h2 = tupleHash(this.#k2, lip, rip, ports, count, this.#bytesOf);
     return (h1 + isn + count * (1 << COOKIE_BITS) + ((h2 + idx) & COOKIE_MASK)) >>> 0;
   }
 
@@ -116,10 +128,10 @@ export class SynCookies {
   ): number {
     const count = Math.floor(now / COOKIE_TICK_MS) & 0xff;
     const ports = ((lport << 16) | rport) >>> 0;
-    const rest = (cookie - keyedHash(this.#k1, lip >>> 0, rip >>> 0, ports, 0) - isn) >>> 0;
+    const rest = (cookie - tupleHash(this.#k1, lip, rip, ports, 0, this.#bytesOf) - isn) >>> 0;
     const diff = (count - (rest >>> COOKIE_BITS)) & 0xff;
     if (diff >= MAX_AGE) return -1;
-    const h2 = keyedHash(this.#k2, lip >>> 0, rip >>> 0, ports, (count - diff) & 0xff);
+    const h2 = tupleHash(this.#k2, lip, rip, ports, (count - diff) & 0xff, this.#bytesOf);
     const idx = (rest - h2) & COOKIE_MASK;
     return idx < COOKIE_MSS.length ? idx : -1;
   }
@@ -141,7 +153,9 @@ export class SynCookies {
     cookie: number,
     now: number,
   ): boolean {
-    const key = `${lip >>> 0}:${lport}:${rip >>> 0}:${rport}:${(cookie - isn) >>> 0}`;
+    const key = `${this.#addrKey(lip)}:${lport}:${this.#addrKey(rip)}:${rport}:${
+      (cookie - isn) >>> 0
+    }`;
     for (const [k, at] of this.#used) {
       if (now - at < MAX_AGE * COOKIE_TICK_MS && this.#used.size < COOKIES_USED_MAX) break;
       this.#used.delete(k);
@@ -153,10 +167,11 @@ export class SynCookies {
 }
 
 /** The largest table MSS not above the peer's (536 without an MSS option, RFC 9293 3.7.1). */
-export function cookieMssIndex(peerMss: number): number {
+export function cookieMssIndex(peerMss: number, ipv6 = false): number {
   const m = peerMss > 0 ? peerMss : 536;
-  let i = COOKIE_MSS.length - 1;
-  while (i > 0 && COOKIE_MSS[i]! > m) i--;
+  const table = ipv6 ? COOKIE_MSS6 : COOKIE_MSS;
+  let i = table.length - 1;
+  while (i > 0 && table[i]! > m) i--;
   return i;
 }
 
@@ -174,7 +189,7 @@ export function cookieTsVal(now: number, ws: number, sackOk: boolean): number {
  * timestamps (window scale only if we would offer it, as the SYN+ACK did).
  */
 export function cookieState(idx: number, seg: TcpSegment, opt: TcpOptions): CookieState {
-  const mss = COOKIE_MSS[idx]!;
+  const mss = (isIpv6Handle(seg.dstIp) ? COOKIE_MSS6 : COOKIE_MSS)[idx]!;
   if (!seg.hasTs || !opt.timestamps) return { mss, ws: -1, sackOk: false, hasTs: false };
   const bits = seg.tsEcr & TS_MASK;
   const ws = bits & 0xf;
@@ -217,7 +232,7 @@ export function sendCookieSynAck(
   syn: TcpSegment,
   now: number,
 ): boolean {
-  const idx = cookieMssIndex(syn.mss);
+  const idx = cookieMssIndex(syn.mss, isIpv6Handle(syn.dstIp));
   const iss = cookies.make(syn.dstIp, syn.dstPort, syn.srcIp, syn.srcPort, syn.seq, idx, now);
   // Without timestamps there is nowhere to keep the options: none are offered (as Linux).
   const ts = opt.timestamps && syn.hasTs;
@@ -233,7 +248,7 @@ export function sendCookieSynAck(
   s.ack = seqAdd(syn.seq, 1);
   s.flags = F_SYN | F_ACK;
   s.wnd = Math.min(opt.rcvBuf, 65535); // RFC 7323 2.2: never scaled on a SYN
-  s.mss = Math.max(Math.min(opt.mss, mtu - 40), 88);
+  s.mss = Math.max(Math.min(opt.mss, mtu - tcpIpOverhead(syn.srcIp)), 88);
   if (peerWs >= 0) s.ws = scaleFor(Math.max(opt.rcvBuf, opt.rcvBufMax)); // as initSend (buf_tune.ts)
   if (sack) s.sackOk = true;
   if (ts) {

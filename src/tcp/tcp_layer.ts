@@ -20,6 +20,7 @@
 
 import type { Engine } from "../kernels/engine.ts";
 import { BufferBudget } from "./buf_tune.ts";
+import { ipNum, isIpv6Handle, tcpIpOverhead } from "../wire/ip_handle.ts";
 import { F_ACK, F_RST, F_SYN } from "../wire/layout.ts";
 import { seqAdd, seqGt, seqLt } from "../wire/seq.ts";
 import { TcpSegment } from "../wire/tcp_segment.ts";
@@ -72,19 +73,22 @@ export class TcpLayer implements TcpHandler {
   /** A layer with options (defaults in `TCP_DEFAULTS`; `mss` also bounded by the path MTU). */
   constructor(engine: Engine, tx: TcpTransmit, options?: Partial<TcpOptions>) {
     this.#opt = resolveOptions(TCP_DEFAULTS, options);
-    const isn = this.#opt.isn ?? makeIsn();
+    // RFC 6528 / 6056 / 4987 hashes take an IPv6 peer's 16 bytes, not its handle.
+    const bytesOf = (ip: number) => tx.addressBytes?.(ip) ?? null;
+    const isn = this.#opt.isn ?? makeIsn(undefined, bytesOf);
     // The port secret is random; with an injected ISN function (tests) it is drawn from it,
     // so that a seeded run repeats.
     const given = this.#opt.isn;
     this.#ports = new EphemeralPorts(
       given ? Uint32Array.from({ length: 8 }, (_, i) => given(i, i, i, i, 0)) : undefined,
+      bytesOf,
     );
     this.#host = {
       engine,
       tx,
       out: new TcpSegment(),
       isn,
-      cookies: new SynCookies(), // RFC 4987 3.6 secret
+      cookies: new SynCookies(undefined, bytesOf), // RFC 4987 3.6 secret
       count: (name) => this.#count(name),
       schedule: (at, c) => {
         this.#timers.schedule(c, at);
@@ -97,8 +101,10 @@ export class TcpLayer implements TcpHandler {
         if (this.#dirty.push(c) === 1) this.#work();
       },
       release: (c) => {
+        const had = this.#conns.all.has(c);
         this.#conns.delete(c);
         this.#timers.remove(c);
+        if (had) tx.releaseAddress?.(c.remoteIp); // held when it entered the table
       },
       established: (c) => c.listener?.onConnDone(c, true),
       sendRst: (c) => {
@@ -107,7 +113,7 @@ export class TcpLayer implements TcpHandler {
       },
       challengeAllowed: (now) => this.#challengeAllowed(now),
       budget: new BufferBudget(this.#opt.bufferBudget),
-      addConn: (c) => this.#conns.add(c),
+      addConn: (c) => this.#add(c),
       removeListener: (l) => {
         const k = endpointKey(l.localIp, l.localPort);
         if (this.#listeners.get(k) === l) this.#listeners.delete(k);
@@ -141,6 +147,16 @@ export class TcpLayer implements TcpHandler {
    */
   relayListener(backlog?: number): TcpListener {
     return new Listener(this.#host, this.#opt, 0, 0, backlog);
+  }
+
+  /** Enter a connection; its peer's IPv6 address is held while it is in the table. */
+  #add(c: TcpConnection): void {
+    // The listener and connect() checked sourceFor, which fails for an address that cannot
+    // be held; a failure here would be a bug of the layer below.
+    if (this.#host.tx.holdAddress?.(c.remoteIp) === false) {
+      throw new TcpError("unreachable", "The peer's address cannot be held");
+    }
+    this.#conns.add(c);
   }
 
   #work(): void {
@@ -179,18 +195,31 @@ export class TcpLayer implements TcpHandler {
     return true;
   }
 
-  /** Listen on `localIp:localPort` (0 = any of our addresses). Throws TcpError("addr-in-use"). */
-  listen(localIp: number, localPort: number, backlog?: number): TcpListener {
+  /**
+   * Listen on `localIp:localPort` (0 = any of our addresses, IPv4 and IPv6 alike, as Linux
+   * with bindv6only=0; with `ipv4Only`, IPv4 ones only: "0.0.0.0"). Throws TcpError("addr-in-use").
+   */
+  listen(
+    localIp: number,
+    localPort: number,
+    backlog?: number,
+    opts?: { ipv4Only?: boolean },
+  ): TcpListener {
     if (!Number.isInteger(localPort) || localPort <= 0 || localPort > 65535) {
       throw new RangeError(`Invalid port to listen on: ${localPort}`);
     }
-    const ip = localIp >>> 0;
+    const ip = ipNum(localIp);
+    const v4Any = ip === 0 && opts?.ipv4Only === true;
     for (const l of this.#listeners.values()) {
-      if (l.localPort === localPort && (l.localIp === 0 || ip === 0 || l.localIp === ip)) {
+      if (l.localPort !== localPort) continue;
+      // "0.0.0.0" and one IPv6 address do not overlap (as Linux with a v4 and a v6 socket).
+      if ((l.ipv4Only && isIpv6Handle(ip)) || (v4Any && isIpv6Handle(l.localIp))) continue;
+      if (l.localIp === 0 || ip === 0 || l.localIp === ip) {
         throw new TcpError("addr-in-use", `Address already in use: port ${localPort}`);
       }
     }
     const l = new Listener(this.#host, this.#opt, ip, localPort, backlog);
+    if (v4Any) l.ipv4Only = true;
     this.#listeners.set(endpointKey(ip, localPort), l);
     return l;
   }
@@ -210,12 +239,15 @@ export class TcpLayer implements TcpHandler {
       throw new RangeError(`Invalid port to connect to: ${remotePort}`);
     }
     this.#lastNow = now;
-    const rip = remoteIp >>> 0;
-    let lip = (opts?.localIp ?? 0) >>> 0;
+    const rip = ipNum(remoteIp);
+    let lip = ipNum(opts?.localIp ?? 0);
     if (lip === 0) {
       const src = this.#host.tx.sourceFor(rip);
       if (src < 0) throw new TcpError("unreachable", "No route to the remote address");
-      lip = src >>> 0;
+      lip = ipNum(src);
+    }
+    if (isIpv6Handle(rip) !== isIpv6Handle(lip)) {
+      throw new RangeError("The local and remote addresses are of different families");
     }
     let lport = opts?.localPort ?? 0;
     let minIss = -1; // ISS when a TIME-WAIT tuple is reused
@@ -241,7 +273,7 @@ export class TcpLayer implements TcpHandler {
     c.timers.progressAt = now;
     c.snd.rttStart = now;
     c.snd.rttSeq = c.snd.iss;
-    this.#conns.add(c);
+    this.#add(c);
     c.touch();
     return c;
   }
@@ -273,8 +305,9 @@ export class TcpLayer implements TcpHandler {
       connInput(c, seg, now);
       return;
     }
-    const l = this.#listeners.get(endpointKey(seg.dstIp, seg.dstPort)) ??
+    let l = this.#listeners.get(endpointKey(seg.dstIp, seg.dstPort)) ??
       this.#listeners.get(endpointKey(0, seg.dstPort));
+    if (l?.ipv4Only && isIpv6Handle(seg.dstIp)) l = undefined; // bound to "0.0.0.0"
     if (l) {
       l.input(seg, now);
       return;
@@ -338,7 +371,7 @@ export class TcpLayer implements TcpHandler {
 
   #icmpError(report: Readonly<TcpIcmpReport>): boolean {
     const { kind, localIp, localPort, remoteIp, remotePort, seq, mtu } = report;
-    const c = this.#conns.get(localIp >>> 0, localPort, remoteIp >>> 0, remotePort);
+    const c = this.#conns.get(ipNum(localIp), localPort, ipNum(remoteIp), remotePort);
     if (!c) {
       this.#count("tcp-icmp-no-connection");
       return false;
@@ -348,7 +381,7 @@ export class TcpLayer implements TcpHandler {
     if (seqLt(seq >>> 0, c.snd.una) || seqGt(seq >>> 0, c.snd.max)) return false;
     if (kind === "fragmentation-needed") {
       if (mtu >= 68) {
-        const m = Math.max(mtu - 40 - (c.tsOk ? 12 : 0), 28);
+        const m = Math.max(mtu - tcpIpOverhead(c.remoteIp) - (c.tsOk ? 12 : 0), 28);
         if (m < c.snd.mss) {
           c.snd.mss = m;
           c.snd.nxt = c.snd.una; // resend what was too big (as Linux tcp_simple_retransmit)
@@ -374,7 +407,7 @@ export class TcpLayer implements TcpHandler {
    * the neighbour fails).
    */
   unreachable(remoteIp: number, _now: number): void {
-    const ip = remoteIp >>> 0;
+    const ip = ipNum(remoteIp);
     // The few toward `ip` are picked first (closing changes the table), without copying the
     // whole table per failed address: a flood from spoofed on-link sources fails hundreds.
     const toward: TcpConnection[] = [];

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { tcpIpOverhead } from "../wire/ip_handle.ts";
 import { F_ACK, F_FIN, F_PSH, F_SYN } from "../wire/layout.ts";
 import { seqAdd, seqDiff, seqGt, seqLt } from "../wire/seq.ts";
 import type { TcpSegment } from "../wire/tcp_segment.ts";
@@ -116,7 +117,7 @@ export function sendAck(c: TcpConnection, now: number): void {
  */
 function payloadRoom(c: TcpConnection, s: TcpSegment, data: boolean, now: number): number {
   let room = c.snd.mss;
-  const path = c.host.tx.pathMtu(c.remoteIp, now) - 40 - (c.tsOk ? 12 : 0);
+  const path = c.host.tx.pathMtu(c.remoteIp, now) - tcpIpOverhead(c.remoteIp) - (c.tsOk ? 12 : 0);
   if (!data) {
     while (s.sackCount > 0 && 4 + 8 * s.sackCount > path) s.sackCount--;
     return 0;

@@ -13,6 +13,7 @@
  * @module
  */
 
+import { tcpIpOverhead } from "../wire/ip_handle.ts";
 import type { TcpConnection } from "./connection.ts";
 
 /** Room for the IP header (40 for IPv6) and the largest TCP header (60) within a datagram. */
@@ -50,8 +51,9 @@ export function tsoGoal(c: TcpConnection, now: number): number {
   // A device cuts a large segment into segments as large as the link MTU allows with its
   // headers (gso.ts tsoFrame): only when that is our MSS (the peer's MSS option did not lower
   // it) is every cut a segment we could have sent (RFC 9293 3.7.1).
-  // (IPv4 headers: the layer below offers TSO toward IPv4 peers only.)
-  if (mss < tx.pathMtu(c.remoteIp, now) - 40 - (c.tsOk ? 12 : 0)) return mss;
+  if (mss < tx.pathMtu(c.remoteIp, now) - tcpIpOverhead(c.remoteIp) - (c.tsOk ? 12 : 0)) {
+    return mss;
+  }
   const cc = c.cc;
   const srtt = c.rtt.srtt > 1 ? c.rtt.srtt : 1; // ms; the clock ticks per ms
   const perMs = (cc.cwnd * (cc.cwnd < cc.ssthresh ? 2 : 1.2)) / srtt;

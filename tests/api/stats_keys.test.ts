@@ -51,8 +51,8 @@ function sources(): { keys: Set<string>; prefixes: Set<string> } {
     if (f.endsWith("iface/counters.ts")) {
       for (const m of src.matchAll(/\["([a-z-]+)", this\./g)) keys.add(m[1]!);
     }
-    if (f.endsWith("iface/fragments.ts")) {
-      for (const m of src.matchAll(/"(frag-[a-z-]+)"/g)) keys.add(m[1]!);
+    if (/iface\/fragments6?\.ts$/.test(f)) {
+      for (const m of src.matchAll(/"(frag6?-[a-z-]+)"/g)) keys.add(m[1]!);
     }
     if (f.endsWith("src/stack.ts") || f.endsWith("tcp/tcp_layer.ts")) {
       for (const m of src.matchAll(/"((?:driver|tcp)-[a-z-]+)":/g)) keys.add(m[1]!);

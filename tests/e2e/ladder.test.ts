@@ -96,7 +96,7 @@ Deno.test("ladder: the command line counts what it skipped; --relative counts fr
   const lines = r.out.split("\n");
   assert.match(
     lines[0]!,
-    /linux_sack\.pcap: 17 frames, 10 TCP segments in 1 connections \(skipped: 5 IPv6 \(not decoded\), 2 ARP\)$/,
+    /linux_sack\.pcap: 17 frames, 10 TCP segments in 1 connections \(skipped: 5 ICMPv6, 2 ARP\)$/,
   );
   assert.match(lines[4]!, /^ +0\.000 ms {2}C --> S {2}SYN SEQ=0 ACK=- WIN=64240 /);
   assert.match(lines[5]!, / ms {2}C <-- S {2}SYN\+ACK SEQ=0 ACK=1 .*\[ACK 1 = 0 \+ 1 \(SYN\)\]$/);

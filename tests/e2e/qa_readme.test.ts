@@ -60,6 +60,22 @@ Deno.test("qa readme: the memory-pair example runs as printed (deno run, exit 0)
   }
 });
 
+Deno.test("qa readme: the IPv6 example runs as printed (deno run, exit 0)", async () => {
+  const block = blocks(README).find((b) => b.code.includes("fd00::2"));
+  assert.ok(block);
+  const file = await writeTemp(localised(block.code));
+  try {
+    const o = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", file],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(o.code, 0, new TextDecoder().decode(o.stderr));
+  } finally {
+    await Deno.remove(file);
+  }
+});
+
 Deno.test({
   name: "qa readme: the TAP example runs as printed, its comment's command gets the echo",
   ignore: tapIgnore(),

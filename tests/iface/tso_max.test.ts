@@ -1,10 +1,11 @@
 /**
- * Interface.tsoMax: the largest IPv4 datagram a TCP segment may be sent in when the link takes
+ * Interface.tsoMax: the largest IP datagram a TCP segment may be sent in when the link takes
  * large segments (TSO, src/tcp/tso.ts), and 0 wherever segments must stay within the MTU.
  */
 import assert from "node:assert/strict";
 import { Interface } from "../../src/iface/interface.ts";
 import { createJsEngine } from "../../src/kernels/js_engine.ts";
+import { parseIpv6 } from "../../src/wire/ipv6_address.ts";
 
 function iface(maxSendFrame?: number): Interface {
   return new Interface(createJsEngine(), { send: () => {} }, {
@@ -24,5 +25,21 @@ Deno.test("tsoMax: 64 KiB toward an IPv4 peer when the link takes large sends, e
   assert.equal(i.tsoMax(0x0a000002, 0), 0, "our own address loops back in MTU-sized frames");
   assert.equal(i.tsoMax(0x7f000001, 0), 0, "127/8 loops back");
   assert.equal(i.tsoMax(0x08080808, 0), 0, "no route (no gateway)");
-  assert.equal(i.tsoMax(2 ** 32 + 5, 0), 0, "an IPv6 peer (address handle) gets no TSO");
+});
+
+Deno.test("tsoMax: an IPv6 peer on the link gets 64 KiB too; ::1 and our own address do not", () => {
+  const i = new Interface(createJsEngine(), { send: () => {} }, {
+    address: 0x0a000002,
+    prefixLength: 24,
+    mtu: 1500,
+    random: () => 0.5,
+    maxSendFrame: 14 + 65535,
+    ipv6: [{ address: parseIpv6("fd00::2")!, prefixLength: 64 }],
+  });
+  let now = 0;
+  i.start(now);
+  for (let k = 0; k < 4; k++) i.poll(now += 500); // duplicate address detection passed
+  assert.equal(i.tsoMax(i.ipv6Handle(parseIpv6("fd00::1")!), now), 65535);
+  assert.equal(i.tsoMax(i.ipv6Handle(parseIpv6("::1")!), now), 0, "::1 loops back");
+  assert.equal(i.tsoMax(i.ipv6Handle(parseIpv6("fd00::2")!), now), 0, "our own address");
 });

@@ -269,3 +269,48 @@ await new Promise((r) => setTimeout(r, 20000));`;
     }
   },
 });
+
+Deno.test({
+  name: "tap setup: peer takes IPv6 CIDRs too, usable at once (curl -6 to the stack right away)",
+  ignore,
+  fn: async () => {
+    if (!requireTapOrSkip()) return;
+    const nsName = `dtcp-${Deno.pid}-v6${crypto.getRandomValues(new Uint32Array(1))[0]}`;
+    assert.throws(() => openTap({ name: "tap0", peer: ["fd00::1"] }), TypeError);
+    assert.throws(() => openTap({ name: "tap0", peer: ["fd00::1/129"] }), RangeError);
+    assert.throws(() => openTap({ name: "tap0", peer: ["10.7.0.1/24", "10.7.0.3/24"] }), TypeError);
+    const link = openTap({
+      name: "tap0",
+      netns: nsName,
+      create: true,
+      peer: ["10.7.0.1/24", "fd00::1/64"],
+    });
+    try {
+      const exec = (args: string[]) =>
+        new Deno.Command("ip", {
+          args: ["netns", "exec", nsName, ...args],
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+      const shown = new TextDecoder().decode(
+        (await exec(["ip", "-o", "addr", "show", "tap0"])).stdout,
+      );
+      assert.match(shown, /inet 10\.7\.0\.1\/24/);
+      assert.match(shown, /inet6 fd00::1\/64/);
+      assert.doesNotMatch(shown, /fd00::1\/64.*tentative/, "usable at once");
+      const stack = await createStack({ link, address: ["10.7.0.2/24", "fd00::2/64"] });
+      try {
+        const http = stack.serve({ port: 8080, onListen() {} }, () => new Response("v6 ok"));
+        const curl = await exec(["curl", "-6", "-g", "-s", "-m", "5", "http://[fd00::2]:8080/"]);
+        assert.equal(new TextDecoder().decode(curl.stdout), "v6 ok");
+        await http.shutdown();
+      } finally {
+        await stack.close();
+      }
+    } finally {
+      link.close();
+      await link.wait(0);
+    }
+    assert.throws(() => Deno.statSync(`/var/run/netns/${nsName}`), Deno.errors.NotFound);
+  },
+});

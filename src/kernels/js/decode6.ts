@@ -74,10 +74,12 @@ import {
   K_UDP6,
 } from "../../wire/layout.ts";
 import { checkWireSpan, jsChecksum } from "./checksum.ts";
-import { drop, i32, MAX_FRAME, reset, tcp, u16, udp } from "./decode_parts.ts";
+import { drop, i32, reset, tcp, u16, udp } from "./decode_parts.ts";
 
 /** EtherType of IPv6 (RFC 2464). */
 export const ETH_IPV6 = 0x86dd;
+/** The largest IPv6 datagram (a reassembled one): the header and a 65535-byte payload. */
+const MAX_DATAGRAM6 = 40 + 65535;
 
 /** Next Header values (IANA): extension headers and the upper layers we parse. */
 const NH_HOP_BY_HOP = 0;
@@ -106,7 +108,7 @@ const NH_DEST_OPTS = 60;
 export function jsDecodeIpv6(mem: Uint8Array, off: number, len: number, desc: Int32Array): number {
   checkWireSpan(mem, off, len);
   reset(desc, off, len);
-  if (len > MAX_FRAME) return drop(desc, DROP_FRAME_TOO_LONG);
+  if (len > MAX_DATAGRAM6) return drop(desc, DROP_FRAME_TOO_LONG);
   desc[D_ETHERTYPE] = ETH_IPV6;
   desc[D_L3_OFF] = off;
   return ipv6(mem, off, len, desc);

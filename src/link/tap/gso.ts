@@ -18,6 +18,10 @@
  * sum with `csum_start`/`csum_offset` pointing at it, as Linux leaves it for a device
  * (`tcp_v4_send_check`; RFC 9293 section 3.1 pseudo-header).
  *
+ * TCP over IPv6 is merged the same way (`GSO_TCPV6`, Linux `tcp_v6_send_check`): a 40-byte
+ * IPv6 header with no extension header, same traffic class, flow label, hop limit and
+ * addresses; the payload length is rewritten and the pseudo-header is RFC 8200 section 8.1's.
+ *
  * @module
  */
 
@@ -34,6 +38,9 @@ import {
 const ETH = 14;
 const IP = 20; // only option-less IPv4 headers are merged
 const L4 = ETH + IP; // 34: start of the TCP header
+const L4_6 = ETH + 40; // 54: start of the TCP header after an IPv6 header
+/** `gso_type`: an IPv6 TCP segment larger than the MSS (VIRTIO_NET_HDR_GSO_TCPV6). */
+const VNET_GSO_TCPV6 = 4;
 const MAX_FRAME = ETH + 65535;
 const F_FIN = 0x01;
 const F_SYN = 0x02;
@@ -55,6 +62,8 @@ export class SegmentMerger {
   #gsoSize = 0;
   #nextSeq = 0;
   #psh = false;
+  /** Where the held frame's TCP header starts: L4 (IPv4) or L4_6 (IPv6). */
+  #l4 = L4;
   /** The last segment held was short or pushed: nothing may follow it. */
   #ended = false;
   #vnet: VnetHeader = {
@@ -91,11 +100,13 @@ export class SegmentMerger {
    * ```
    */
   offer(f: Uint8Array, off: number, len: number): boolean {
-    const hdrLen = mergeableHeaderLen(f, off, len);
+    const v6 = f[off + 12] === 0x86;
+    const l4 = v6 ? L4_6 : L4;
+    const hdrLen = v6 ? mergeableHeaderLen6(f, off, len) : mergeableHeaderLen(f, off, len);
     if (hdrLen === 0) return false;
     const payload = len - hdrLen;
-    const flags = f[off + L4 + 13]!;
-    const seq = readU32(f, off + L4 + 4);
+    const flags = f[off + l4 + 13]!;
+    const seq = readU32(f, off + l4 + 4);
     if (this.#count === 0) {
       // A pushed segment ends a merge before it starts: sent as it is, not copied and held
       // (the one-byte replies of a connection burst are all such).
@@ -103,6 +114,7 @@ export class SegmentMerger {
       this.buf.set(f.subarray(off, off + len), 0);
       this.#len = len;
       this.#count = 1;
+      this.#l4 = l4;
       this.#hdrLen = hdrLen;
       this.#gsoSize = payload;
       this.#nextSeq = seqAdd(seq, payload);
@@ -111,7 +123,7 @@ export class SegmentMerger {
       return true;
     }
     if (
-      this.#ended || hdrLen !== this.#hdrLen || payload > this.#gsoSize ||
+      this.#ended || hdrLen !== this.#hdrLen || l4 !== this.#l4 || payload > this.#gsoSize ||
       this.#len + payload > MAX_FRAME || seqDiff(seq, this.#nextSeq) !== 0 ||
       !this.#sameFlow(f, off)
     ) {
@@ -139,6 +151,7 @@ export class SegmentMerger {
       h.fill(0);
       return this.#len;
     }
+    if (this.#l4 === L4_6) return this.#finish6();
     const ipLen = this.#len - ETH;
     b[ETH + 2] = ipLen >>> 8;
     b[ETH + 3] = ipLen & 0xff;
@@ -162,6 +175,29 @@ export class SegmentMerger {
     return this.#len;
   }
 
+  /** finish() of an IPv6 frame: payload length, PSH, partial checksum (RFC 8200 8.1), header. */
+  #finish6(): number {
+    const b = this.buf;
+    const tcpLen = this.#len - L4_6;
+    b[ETH + 4] = tcpLen >>> 8;
+    b[ETH + 5] = tcpLen & 0xff;
+    if (this.#psh) b[L4_6 + 13] = b[L4_6 + 13]! | F_PSH;
+    let s = 6 + tcpLen;
+    for (let i = ETH + 8; i < L4_6; i += 2) s += (b[i]! << 8) | b[i + 1]!;
+    const partial = foldSum(s);
+    b[L4_6 + 16] = partial >>> 8;
+    b[L4_6 + 17] = partial & 0xff;
+    writeVnetHeader(this.hdr, {
+      flags: VNET_F_NEEDS_CSUM,
+      gsoType: VNET_GSO_TCPV6,
+      hdrLen: this.#hdrLen,
+      gsoSize: this.#gsoSize,
+      csumStart: L4_6,
+      csumOffset: 16,
+    });
+    return this.#len;
+  }
+
   /** Forget what is held. */
   reset(): void {
     this.#len = 0;
@@ -173,18 +209,30 @@ export class SegmentMerger {
     const b = this.buf;
     // Ethernet addresses and type.
     for (let i = 0; i < ETH; i++) if (f[off + i] !== b[i]) return false;
+    if (this.#l4 === L4_6) {
+      // IPv6: version, traffic class, flow label; next header, hop limit, addresses (not the
+      // payload length).
+      for (let i = ETH; i < ETH + 4; i++) if (f[off + i] !== b[i]) return false;
+      for (let i = ETH + 6; i < L4_6; i++) if (f[off + i] !== b[i]) return false;
+      return this.#sameTcp(f, off, L4_6);
+    }
     // IPv4: TOS, DF, TTL, protocol, addresses (length, identification, checksum may differ).
     if (f[off + ETH + 1] !== b[ETH + 1] || f[off + ETH + 6] !== b[ETH + 6]) return false;
     if (f[off + ETH + 8] !== b[ETH + 8]) return false;
     for (let i = ETH + 12; i < L4; i++) if (f[off + i] !== b[i]) return false;
-    // TCP: ports; ACK number, data offset, flags but PSH, window; options byte for byte.
-    for (let i = L4; i < L4 + 4; i++) if (f[off + i] !== b[i]) return false;
-    for (let i = L4 + 8; i < L4 + 16; i++) {
-      if (i === L4 + 13) {
+    return this.#sameTcp(f, off, L4);
+  }
+
+  /** TCP: ports; ACK number, data offset, flags but PSH, window; options byte for byte. */
+  #sameTcp(f: Uint8Array, off: number, l4: number): boolean {
+    const b = this.buf;
+    for (let i = l4; i < l4 + 4; i++) if (f[off + i] !== b[i]) return false;
+    for (let i = l4 + 8; i < l4 + 16; i++) {
+      if (i === l4 + 13) {
         if ((f[off + i]! & ~F_PSH) !== (b[i]! & ~F_PSH)) return false;
       } else if (f[off + i] !== b[i]) return false;
     }
-    for (let i = L4 + 20; i < this.#hdrLen; i++) if (f[off + i] !== b[i]) return false;
+    for (let i = l4 + 20; i < this.#hdrLen; i++) if (f[off + i] !== b[i]) return false;
     return true;
   }
 }
@@ -204,6 +252,22 @@ function mergeableHeaderLen(f: Uint8Array, off: number, len: number, fin = false
   if ((flags & F_ACK) === 0 || (flags & (fin ? F_STOP & ~F_FIN : F_STOP)) !== 0) return 0;
   const hdrLen = L4 + ((f[off + L4 + 12]! >>> 4) << 2);
   if (hdrLen < L4 + 20 || hdrLen >= len) return 0;
+  return hdrLen;
+}
+
+/**
+ * mergeableHeaderLen for TCP over IPv6: untagged, a 40-byte header whose Next Header is TCP
+ * (no extension header), payload length matching the frame; the same TCP rules.
+ */
+function mergeableHeaderLen6(f: Uint8Array, off: number, len: number): number {
+  if (len < L4_6 + 21) return 0;
+  if (f[off + 12] !== 0x86 || f[off + 13] !== 0xdd || f[off + ETH]! >>> 4 !== 6) return 0;
+  if (f[off + ETH + 6] !== 6) return 0;
+  if (((f[off + ETH + 4]! << 8) | f[off + ETH + 5]!) !== len - L4_6) return 0;
+  const flags = f[off + L4_6 + 13]!;
+  if ((flags & F_ACK) === 0 || (flags & F_STOP) !== 0) return 0;
+  const hdrLen = L4_6 + ((f[off + L4_6 + 12]! >>> 4) << 2);
+  if (hdrLen < L4_6 + 20 || hdrLen >= len) return 0;
   return hdrLen;
 }
 
@@ -233,6 +297,7 @@ export function tsoFrame(
   mtu: number,
   hdr: Uint8Array,
 ): boolean {
+  if (f[off + 12] === 0x86) return tsoFrame6(f, off, len, mtu, hdr);
   if (len > MAX_FRAME || len < L4 + 21) return false;
   // The merge rules' header checks, but FIN and PSH may end a TSO segment (the device sets
   // them on the last cut only, as Linux tcp_gso_segment).
@@ -254,6 +319,36 @@ export function tsoFrame(
     hdrLen,
     gsoSize,
     csumStart: L4,
+    csumOffset: 16,
+  });
+  return true;
+}
+
+/**
+ * tsoFrame for TCP over IPv6 (`GSO_TCPV6`; Linux `tcp_v6_send_check`): a 40-byte IPv6 header
+ * with no extension header; the partial checksum over the RFC 8200 section 8.1 pseudo-header.
+ */
+function tsoFrame6(f: Uint8Array, off: number, len: number, mtu: number, hdr: Uint8Array): boolean {
+  if (len > MAX_FRAME || len < L4_6 + 21) return false;
+  if (f[off + 13] !== 0xdd || f[off + ETH]! >>> 4 !== 6 || f[off + ETH + 6] !== 6) return false;
+  if (((f[off + ETH + 4]! << 8) | f[off + ETH + 5]!) !== len - L4_6) return false;
+  const flags = f[off + L4_6 + 13]!;
+  if ((flags & F_ACK) === 0 || (flags & (F_STOP & ~F_FIN)) !== 0) return false;
+  const hdrLen = L4_6 + ((f[off + L4_6 + 12]! >>> 4) << 2);
+  if (hdrLen < L4_6 + 20 || hdrLen >= len) return false;
+  const gsoSize = mtu - (hdrLen - ETH);
+  if (gsoSize <= 0) return false;
+  let s = 6 + (len - L4_6);
+  for (let i = off + ETH + 8; i < off + L4_6; i += 2) s += (f[i]! << 8) | f[i + 1]!;
+  const partial = foldSum(s);
+  f[off + L4_6 + 16] = partial >>> 8;
+  f[off + L4_6 + 17] = partial & 0xff;
+  writeVnetHeader(hdr, {
+    flags: VNET_F_NEEDS_CSUM,
+    gsoType: VNET_GSO_TCPV6,
+    hdrLen,
+    gsoSize,
+    csumStart: L4_6,
     csumOffset: 16,
   });
   return true;

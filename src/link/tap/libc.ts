@@ -91,6 +91,8 @@ export const EFD_NONBLOCK = 0o4000;
 export const EFD_CLOEXEC = 0o2000000;
 export const CLONE_NEWNET = 0x40000000;
 export const AF_INET = 2;
+/** Address family of IPv6 sockets. */
+export const AF_INET6 = 10;
 export const SOCK_DGRAM = 2;
 export const SOCK_CLOEXEC = 0o2000000;
 export const AF_PACKET = 17;

@@ -7,6 +7,7 @@
 
 import {
   AF_INET,
+  AF_INET6,
   CLONE_NEWNET,
   cString,
   EACCES,
@@ -39,6 +40,7 @@ import {
   TUNSETVNETHDRSZ,
 } from "./libc.ts";
 import { VNET_HDR_LEN } from "./vnet.ts";
+import { formatIpv6, parseIpv6 } from "../../wire/ipv6_address.ts";
 
 const NS_DIR = "/var/run/netns";
 
@@ -112,6 +114,37 @@ export interface DeviceSetup {
   peer?: { address: number; prefixLength: number };
   /** Transmit queue length. */
   txQueueLen?: number;
+  /** IPv6 addresses of the kernel's side ({@link parsePeers}). */
+  peer6?: { address: Uint8Array; prefixLength: number }[];
+}
+
+/**
+ * Parse the kernel side's addresses: at most one IPv4 CIDR ({@link parsePeer}) and any number
+ * of IPv6 ones ("fd00::1/64"). TypeError or RangeError when malformed.
+ */
+export function parsePeers(peer: string | string[]): {
+  v4?: { address: number; prefixLength: number };
+  v6: { address: Uint8Array; prefixLength: number }[];
+} {
+  const list = Array.isArray(peer) ? peer : [peer];
+  const v6: { address: Uint8Array; prefixLength: number }[] = [];
+  let v4: { address: number; prefixLength: number } | undefined;
+  for (const cidr of list) {
+    if (typeof cidr === "string" && cidr.includes(":")) {
+      const slash = cidr.indexOf("/");
+      const address = slash < 0 ? null : parseIpv6(cidr.slice(0, slash));
+      const len = slash < 0 ? NaN : Number(cidr.slice(slash + 1));
+      if (address === null || !/^\d{1,3}$/.test(cidr.slice(slash + 1))) {
+        throw new TypeError(`Peer address must look like "fd00::1/64", got ${cidr}`);
+      }
+      if (len < 1 || len > 128) throw new RangeError(`Peer address ${cidr} is out of range`);
+      v6.push({ address, prefixLength: len });
+    } else {
+      if (v4 !== undefined) throw new TypeError(`Peer has more than one IPv4 address: ${list}`);
+      v4 = parsePeer(cidr);
+    }
+  }
+  return v4 === undefined ? { v6 } : { v4, v6 };
 }
 
 /** Parse "a.b.c.d/n" (the kernel side of a link); TypeError or RangeError when malformed. */
@@ -127,6 +160,48 @@ export function parsePeer(cidr: string): { address: number; prefixLength: number
   }
   const address = ((parts[0]! << 24) | (parts[1]! << 16) | (parts[2]! << 8) | parts[3]!) >>> 0;
   return { address, prefixLength };
+}
+
+/**
+ * Give the device an IPv6 address (SIOCSIFADDR with a struct in6_ifreq on an AF_INET6 socket),
+ * with the kernel's duplicate address detection off for this device (accept_dad 0), so the
+ * address is usable at once instead of tentative for a second: the stack on the other end is
+ * the only other node and never claims the peer's address.
+ */
+function addIpv6(
+  c: Libc,
+  ifname: string,
+  p: { address: Uint8Array; prefixLength: number },
+): void {
+  const text = `${formatIpv6(p.address)}/${p.prefixLength}`;
+  try {
+    Deno.writeTextFileSync(`/proc/sys/net/ipv6/conf/${ifname}/accept_dad`, "0");
+  } catch (e) {
+    throw new Error(
+      `Cannot set IPv6 address ${text} on device ${ifname}: IPv6 is off here (${
+        (e as Error).message
+      })`,
+    );
+  }
+  const sock = c.socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) {
+    throw new Error(`Cannot set IPv6 address ${text}: socket failed: ${errnoName(errnoNow(c))}`);
+  }
+  try {
+    // struct in6_ifreq { struct in6_addr addr; u32 prefixlen; int ifindex; }
+    const req = new Uint8Array(new ArrayBuffer(24));
+    const v = new DataView(req.buffer);
+    req.set(p.address);
+    v.setUint32(16, p.prefixLength, true);
+    v.setInt32(20, c.if_nametoindex(cString(ifname)), true);
+    if (c.ioctl(sock, SIOCSIFADDR, req) < 0) {
+      throw new Error(
+        `Cannot set IPv6 address ${text} on device ${ifname}: ${errnoName(errnoNow(c))}`,
+      );
+    }
+  } finally {
+    c.close(sock);
+  }
 }
 
 /** Write a sockaddr_in holding `address` into the ifreq at offset 16. */
@@ -183,6 +258,7 @@ export function configure(c: Libc, ifname: string, setup: DeviceSetup): number {
         throw new Error(`Cannot set netmask on device ${ifname}: ${errnoName(errnoNow(c))}`);
       }
     }
+    for (const p of setup.peer6 ?? []) addIpv6(c, ifname, p);
     ifr.fill(0, 16);
     if (c.ioctl(sock, SIOCGIFFLAGS, ifr) < 0) {
       throw new Error(`Cannot read flags of TAP device ${ifname}: ${errnoName(errnoNow(c))}`);

@@ -29,7 +29,7 @@ import {
   enableOffload,
   enterNetns,
   openError,
-  parsePeer,
+  parsePeers,
   setIffError,
 } from "./setup.ts";
 import { jsChecksum } from "../../kernels/js/checksum.ts";
@@ -66,7 +66,7 @@ export const CREATED_TX_QUEUE = 10000;
  *
  * @example A device in namespace "demo" that the kernel there reaches at once
  * ```ts ignore
- * const link = openTap({ name: "tap0", netns: "demo", create: true, peer: "10.7.0.1/24" });
+ * const link = openTap({ name: "tap0", netns: "demo", create: true, peer: ["10.7.0.1/24", "fd00::1/64"] });
  * const meta = new Int32Array(128);
  * await link.wait(1000);
  * const n = link.receive(new Uint8Array(1 << 20), meta, 64);
@@ -89,7 +89,8 @@ export function openDevice(kind: "tap" | "tun", options: TapOptions, c?: Libc): 
   if (mtu !== undefined && (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535)) {
     throw new RangeError(`${label} MTU must be an integer from 68 to 65535, got ${mtu}`);
   }
-  const peer = options.peer === undefined ? undefined : parsePeer(options.peer);
+  const peers = options.peer === undefined ? undefined : parsePeers(options.peer);
+  const peer = peers?.v4;
   const qlen = options.txQueueLen;
   if (qlen !== undefined && (!Number.isInteger(qlen) || qlen < 1 || qlen > 1_000_000)) {
     throw new RangeError(`${label} txQueueLen must be an integer from 1 to 1000000, got ${qlen}`);
@@ -221,6 +222,7 @@ function openInNetns(
     const actualMtu = configure(c, ifname, {
       ...(options.mtu !== undefined ? { mtu: options.mtu } : {}),
       ...(peer !== undefined ? { peer } : {}),
+      ...(options.peer !== undefined ? { peer6: parsePeers(options.peer).v6 } : {}),
       ...(txQueueLen !== undefined ? { txQueueLen } : {}),
     });
     return { fd, ifname, mtu: actualMtu };

@@ -29,9 +29,11 @@ export interface TapOptions {
    * The kernel's side of the link, with prefix length ("10.7.0.1/24"): when given, openTap
    * assigns this address to the device (in `netns` when given) before bringing it up, so the
    * kernel can reach the stack at once. Our stack's own address is never configured in the
-   * kernel. Absent: the device is brought up without an address.
+   * kernel. Absent: the device is brought up without an address. A list may add IPv6 ones
+   * (`["10.7.0.1/24", "fd00::1/64"]`); the kernel's duplicate address detection is turned off
+   * for the device so they are usable at once.
    */
-  peer?: string;
+  peer?: string | string[];
   /**
    * Transmit queue length of the device: frames the kernel queues for us before it drops.
    * Default 10000 when openTap creates the device (the kernel's default of 1000 dropped
