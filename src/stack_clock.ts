@@ -9,8 +9,8 @@
 /**
  * A millisecond clock. `virtual` clocks never cause real waiting in the driver. Readings may
  * carry fractions of a millisecond: the TCP engine measures sub-millisecond round trips with
- * them (receive buffer auto-tuning), while its timers and timestamps work in whole
- * milliseconds.
+ * them (receive buffer auto-tuning); its RFC 7323 timestamps stay in whole milliseconds, an RTO
+ * is rounded up to a whole millisecond (rtt.ts), and the driver waits at least 1 ms per timer.
  */
 export interface Clock {
   /** The current time in milliseconds (fractional on the real clock). */
