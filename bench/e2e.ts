@@ -239,6 +239,12 @@ function plan(): Plan[] {
     const [kind, test, unit, key] of [
       ["rr", "1-byte request/response, median round trip", "us", "medianUs"],
       ["cps", "connection setup rate, Deno client (connect, FIN, close)", "conn/s", "rate"],
+      [
+        "crr",
+        "short connections, Deno client (connect, 1-byte request and answer, FIN, close)",
+        "conn/s",
+        "rate",
+      ],
     ] as const
   ) {
     p.push({

@@ -3,7 +3,7 @@
  * a benchmark namespace by bench/e2e.ts, it measures exactly as our stack's rows do (the same
  * loops from e2e_loops.ts) and prints one JSON line.
  *
- *   deno run -A bench/e2e_kernel_client.ts rr|cps <host> <port> <seconds>
+ *   deno run -A bench/e2e_kernel_client.ts rr|cps|crr <host> <port> <seconds>
  *   deno run -A bench/e2e_kernel_client.ts sink|source <host> <port> <seconds> <max> <warmup>
  *   deno run -A bench/e2e_kernel_client.ts serve:<app> <host> <port> <seconds> <max> <warmup>
  *
@@ -23,7 +23,7 @@ if (import.meta.main) {
   const port = Number(portText);
   const seconds = Number(secondsText);
   if (!host || !Number.isInteger(port) || !(seconds > 0)) {
-    throw new TypeError("Usage: e2e_kernel_client.ts rr|cps <host> <port> <seconds>");
+    throw new TypeError("Usage: e2e_kernel_client.ts rr|cps|crr <host> <port> <seconds>");
   }
   if (mode === "rr") {
     const conn = await Deno.connect({ hostname: host, port });
@@ -31,10 +31,10 @@ if (import.meta.main) {
     const r = await rrLoop(conn, { seconds, maxCount: 200000, warmup: 200 });
     conn.close();
     console.log(JSON.stringify(r));
-  } else if (mode === "cps") {
+  } else if (mode === "cps" || mode === "crr") {
     const r = await cpsLoop(
       async (): Promise<LoopConn> => await Deno.connect({ hostname: host, port }),
-      { seconds, maxCount: 20000 },
+      { seconds, maxCount: 20000, request: mode === "crr" },
     );
     console.log(JSON.stringify(r));
   } else if (mode?.startsWith("serve:")) {

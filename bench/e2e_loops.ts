@@ -140,26 +140,40 @@ export async function rrLoop(
 
 /**
  * Open connections one after another (connect, wait for the server's FIN, close) until
- * `seconds` pass or `maxCount` connections; connections per second.
+ * `seconds` pass or `maxCount` connections; connections per second. With `request`, each
+ * connection first writes one byte and the server answers one before its FIN (a short
+ * request/response connection); the answer is checked. Also the slowest connection (ms) and
+ * how many took over 10 ms (a stall: a lost segment or a delayed ACK on the critical path).
  */
 export async function cpsLoop(
   connect: () => Promise<LoopConn>,
-  opts: { seconds: number; maxCount: number },
-): Promise<{ [key: string]: number; rate: number; count: number }> {
+  opts: { seconds: number; maxCount: number; request?: boolean },
+): Promise<
+  { [key: string]: number; rate: number; count: number; slowestMs: number; over10ms: number }
+> {
   const buf = new Uint8Array(16);
+  const req = new Uint8Array([0x71]);
   const t0 = performance.now();
   const end = t0 + opts.seconds * 1000;
   let count = 0;
   let now = t0;
+  let slowest = 0;
+  let over10ms = 0;
   while (count < opts.maxCount && now < end) {
+    const start = now;
     const conn = await connect();
     try {
-      while ((await conn.read(buf)) !== null) { /* the server sends nothing */ }
+      let got = 0;
+      if (opts.request) await conn.write(req);
+      for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) got += n;
+      if (got !== (opts.request ? 1 : 0)) throw new Error(`Expected a 1-byte answer, got ${got}`);
     } finally {
       conn.close();
     }
     count++;
     now = performance.now();
+    if (now - start > slowest) slowest = now - start;
+    if (now - start > 10) over10ms++;
   }
-  return { rate: count / ((now - t0) / 1000), count };
+  return { rate: count / ((now - t0) / 1000), count, slowestMs: slowest, over10ms };
 }

@@ -17,10 +17,11 @@
  * - tap-send: our stack writes a pattern, the kernel discards (socat to /dev/null).
  * - tap-rr:   1-byte request/response against a Python echo server in the namespace.
  * - tap-cps:  connection setup rate against a Python listener that closes at once.
+ * - tap-crr:  the same with a 1-byte request and a 1-byte answer on each connection.
  * With `--ipv6` the TAP modes run over IPv6 (kernel fd00:7::1/64, our stack fd00:7::2/64, the
  * same namespace and device; the kernel's applications connect to or serve the IPv6 address).
  * Modes over the memory link (two of our stacks in this process, no device):
- * - mem-bulk, mem-rr, mem-cps: the same measurements between the two stacks.
+ * - mem-bulk, mem-rr, mem-cps, mem-crr: the same measurements between the two stacks.
  *
  * @module
  */
@@ -31,7 +32,15 @@ import type { TcpOptions } from "../mod.ts";
 import { withTapNamespace } from "../tools/netns.ts";
 import { APPS, playRole } from "./e2e_apps.ts";
 import { cpsLoop, type LoopConn, rrLoop, sinkLoop, sourceLoop } from "./e2e_loops.ts";
-import { pyAcceptClose, pyEcho, socatSink, socatSource, stop, waitListening } from "./e2e_peers.ts";
+import {
+  pyAcceptClose,
+  pyEcho,
+  pyRequestReply,
+  socatSink,
+  socatSource,
+  stop,
+  waitListening,
+} from "./e2e_peers.ts";
 
 const KERNEL4 = "10.7.0.1";
 const OURS4 = "10.7.0.2";
@@ -170,12 +179,15 @@ async function tapMode(mode: string, o: Opts): Promise<Record<string, number>> {
         conn.setNoDelay(true);
         out = await rrLoop(conn, { seconds: o.seconds, maxCount: 200000, warmup: 200 });
         conn.close();
-      } else if (mode === "tap-cps") {
-        peer = ns.spawn(pyAcceptClose(KERNEL, 5003));
-        await waitListening(ns, 5003);
-        out = await cpsLoop(async (): Promise<LoopConn> => await connectKernel(stack, 5003, o), {
+      } else if (mode === "tap-cps" || mode === "tap-crr") {
+        const request = mode === "tap-crr";
+        const port = request ? 5004 : 5003;
+        peer = ns.spawn(request ? pyRequestReply(KERNEL, port) : pyAcceptClose(KERNEL, port));
+        await waitListening(ns, port);
+        out = await cpsLoop(async (): Promise<LoopConn> => await connectKernel(stack, port, o), {
           seconds: o.seconds,
           maxCount: 20000,
+          request,
         });
       } else {
         throw new TypeError(`Unknown mode ${mode}`);
@@ -185,7 +197,9 @@ async function tapMode(mode: string, o: Opts): Promise<Record<string, number>> {
       if (link.stats.rxGsoFrames !== undefined && o.offload !== false) {
         console.error(
           `tap: ${t.rxFrames} frames in (${t.rxGsoFrames} GSO, largest ${t.rxLargestFrame} B), ` +
-            `${t.txFrames} out (${t.txMerged} merged into ${t.txGsoFrames} GSO)`,
+            `${t.txFrames} out (${t.txMerged} merged into ${t.txGsoFrames} GSO); waits: ` +
+            `${t.readyWaits} ready, ${t.busyPollHits} busy-poll hits, ${t.busyPollMisses} misses, ` +
+            `${t.busyPollSkips} skips, ${t.parkedWaits} parked`,
         );
       }
     } finally {
@@ -202,13 +216,24 @@ async function memMode(mode: string, o: Opts): Promise<Record<string, number>> {
   const b = await createStack({ link: lb, address: "10.9.0.2/24", engine: o.engine, tcp: o.tcp });
   try {
     const listener = b.listen({ port: 5001 });
-    if (mode === "mem-cps") {
+    if (mode === "mem-cps" || mode === "mem-crr") {
+      const request = mode === "mem-crr";
+      const answer = async (c: Conn): Promise<void> => {
+        try {
+          if ((await c.read(new Uint8Array(64))) !== null) await c.write(new Uint8Array([0x79]));
+        } finally {
+          c.close();
+        }
+      };
       const server = (async (): Promise<void> => {
-        for await (const c of listener) c.close();
+        for await (const c of listener) {
+          if (request) answer(c).catch(() => {});
+          else c.close();
+        }
       })().catch(() => {});
       const r = await cpsLoop(
         async (): Promise<LoopConn> => await a.connect({ hostname: "10.9.0.2", port: 5001 }),
-        { seconds: o.seconds, maxCount: 20000 },
+        { seconds: o.seconds, maxCount: 20000, request },
       );
       listener.close();
       await server;

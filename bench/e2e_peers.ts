@@ -58,6 +58,19 @@ while True:
     c.close()
 `;
 
+const PY_REQUEST_REPLY = `
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen(1024)
+while True:
+    c, _ = s.accept()
+    if c.recv(64):
+        c.sendall(b"y")
+    c.close()
+`;
+
 /** A Python echo server on `host:port` (TCP_NODELAY, one connection at a time). */
 export function pyEcho(host: string, port: number): string[] {
   return ["python3", "-c", PY_ECHO, host, String(port)];
@@ -66,6 +79,14 @@ export function pyEcho(host: string, port: number): string[] {
 /** A Python listener on `host:port` that closes every connection as soon as it accepts it. */
 export function pyAcceptClose(host: string, port: number): string[] {
   return ["python3", "-c", PY_ACCEPT_CLOSE, host, String(port)];
+}
+
+/**
+ * A Python listener on `host:port` that, for every connection, reads one request, answers one
+ * byte and closes (a short request/response connection, as HTTP/1.0 without keep-alive).
+ */
+export function pyRequestReply(host: string, port: number): string[] {
+  return ["python3", "-c", PY_REQUEST_REPLY, host, String(port)];
 }
 
 /** Sleep `ms` milliseconds. */

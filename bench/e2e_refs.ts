@@ -23,6 +23,7 @@ import {
   lastJson,
   pyAcceptClose,
   pyEcho,
+  pyRequestReply,
   runDenoIn,
   sleep,
   socatSink,
@@ -32,7 +33,7 @@ import {
 } from "./e2e_peers.ts";
 
 /** What a latency reference measures. */
-export type LatencyKind = "rr" | "cps";
+export type LatencyKind = "rr" | "cps" | "crr";
 
 /** Run `cmd` in `ns` and throw when it fails. */
 export async function must(ns: Netns, cmd: string[]): Promise<string> {
@@ -161,7 +162,8 @@ export async function iperf3(
 /**
  * One latency measurement with the shared kernel client (e2e_kernel_client.ts) in `clientNs`
  * against a Python server in `serverNs`: the median round trip in microseconds ("rr") or
- * connections per second ("cps").
+ * connections per second ("cps": connect, FIN, close; "crr": connect, 1-byte request and answer,
+ * FIN, close).
  */
 export async function kernelLatency(
   kind: LatencyKind,
@@ -171,9 +173,13 @@ export async function kernelLatency(
   connectAddr: string,
   seconds: number,
 ): Promise<number> {
-  const port = kind === "rr" ? 5002 : 5003;
+  const port = kind === "rr" ? 5002 : kind === "cps" ? 5003 : 5004;
   const server = serverNs.spawn(
-    kind === "rr" ? pyEcho(serverAddr, port) : pyAcceptClose(serverAddr, port),
+    kind === "rr"
+      ? pyEcho(serverAddr, port)
+      : kind === "cps"
+      ? pyAcceptClose(serverAddr, port)
+      : pyRequestReply(serverAddr, port),
   );
   try {
     await waitListening(serverNs, port);

@@ -6,7 +6,8 @@
  * requests per second, the medians and their ratio. Every namespace is created and deleted here.
  *
  * Options: --requests N (per ab run, default 20000), --concurrency C (default 20),
- * --runs R (default 3), --engine wasm|js.
+ * --runs R (default 3), --engine wasm|js, --close (ab without -k: one connection per request,
+ * so the figures are kernel clients' connections/s against our listener vs Deno.serve's).
  *
  * @module
  */
@@ -24,12 +25,14 @@ const args = parseArgs({
     concurrency: { type: "string", default: "20" },
     runs: { type: "string", default: "3" },
     engine: { type: "string", default: "wasm" },
+    close: { type: "boolean", default: false },
   },
 });
 const REQUESTS = Number(args.values.requests);
 const CONCURRENCY = Number(args.values.concurrency);
 const RUNS = Number(args.values.runs);
 const ENGINE = args.values.engine === "js" ? "js" : "wasm";
+const KEEPALIVE = !args.values.close;
 const BODY = "hello world\n";
 const HANDLER_SRC = `() => new Response(${JSON.stringify(BODY)})`;
 
@@ -38,7 +41,7 @@ async function ab(ns: Netns, url: string): Promise<number> {
   const r = await ns.run([
     "ab",
     "-q",
-    "-k",
+    ...(KEEPALIVE ? ["-k"] : []),
     "-c",
     String(CONCURRENCY),
     "-n",
@@ -81,7 +84,9 @@ async function ours(): Promise<number> {
 async function oursRaw(): Promise<number> {
   let rps = 0;
   const reply = new TextEncoder().encode(
-    `HTTP/1.1 200 OK\r\ncontent-length: ${BODY.length}\r\nkeep-alive: timeout=5\r\n\r\n${BODY}`,
+    `HTTP/1.1 200 OK\r\ncontent-length: ${BODY.length}\r\n${
+      KEEPALIVE ? "keep-alive: timeout=5" : "connection: close"
+    }\r\n\r\n${BODY}`,
   );
   await withTapNamespace({ kernelAddr: "10.7.0.1/24" }, async ({ ns, link }) => {
     const stack = await createStack({ link, address: "10.7.0.2/24", engine: ENGINE });
@@ -91,7 +96,10 @@ async function oursRaw(): Promise<number> {
         (async () => {
           const buf = new Uint8Array(65536);
           try {
-            while ((await conn.read(buf)) !== null) await conn.write(reply);
+            while ((await conn.read(buf)) !== null) {
+              await conn.write(reply);
+              if (!KEEPALIVE) break; // one request per connection, then our FIN
+            }
           } catch { /* ab closed */ }
           conn.close();
         })();
@@ -146,7 +154,9 @@ if (import.meta.main) {
   const mo = median(rows.ours);
   const fmt = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(", ");
   console.log(
-    `ab -k -c ${CONCURRENCY} -n ${REQUESTS}, body ${BODY.length} bytes, engine ${ENGINE}, ${RUNS} runs\n`,
+    `ab ${
+      KEEPALIVE ? "-k " : ""
+    }-c ${CONCURRENCY} -n ${REQUESTS}, body ${BODY.length} bytes, engine ${ENGINE}, ${RUNS} runs\n`,
   );
   console.log("| setup                                   | runs (req/s) | median | ratio |");
   console.log("| --------------------------------------- | ------------ | ------ | ----- |");
