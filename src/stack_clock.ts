@@ -1,30 +1,36 @@
 /**
- * Clocks for the driver: the real clock (integer milliseconds from `performance.now()`) and a
+ * Clocks for the driver: the real clock (milliseconds from `performance.now()`, fractional) and a
  * virtual clock that tests and simulations advance by hand, so that the same driver code runs
  * with no real waiting.
  *
  * @module
  */
 
-/** A millisecond clock. `virtual` clocks never cause real waiting in the driver. */
+/**
+ * A millisecond clock. `virtual` clocks never cause real waiting in the driver. Readings may
+ * carry fractions of a millisecond: the TCP engine measures sub-millisecond round trips with
+ * them (receive buffer auto-tuning); its RFC 7323 timestamps stay in whole milliseconds, an RTO
+ * is rounded up to a whole millisecond (rtt.ts), and the driver waits at least 1 ms per timer.
+ */
 export interface Clock {
-  /** The current time in integer milliseconds. */
+  /** The current time in milliseconds (fractional on the real clock). */
   now(): number;
   /** True when time only moves when someone advances it. */
   readonly virtual: boolean;
 }
 
 /**
- * The real clock: `Math.floor(performance.now())`.
+ * The real clock: `performance.now()`, in milliseconds with microsecond resolution.
  *
  * @example Read the real clock
  * ```ts
  * import { realClock } from "./stack_clock.ts";
- * if (!Number.isInteger(realClock.now())) throw new Error("not an integer");
+ * const t = realClock.now();
+ * if (!(t >= 0) || realClock.now() < t) throw new Error("clock went backward");
  * ```
  */
 export const realClock: Clock = {
-  now: (): number => Math.floor(performance.now()),
+  now: (): number => performance.now(),
   virtual: false,
 };
 

@@ -15,6 +15,7 @@
  */
 
 import type { TcpConnection } from "./connection.ts";
+import type { RecvSpace } from "./tcb.ts";
 import { seqDiff } from "../wire/seq.ts";
 
 /** Bytes of buffer growth beyond the initial sizes, shared by every connection of a layer. */
@@ -46,47 +47,99 @@ export function scaleBuffer(c: TcpConnection): number {
 }
 
 /**
- * Dynamic right-sizing (as Linux tcp_rcv_space_adjust): once per smoothed RTT, compare the
- * bytes the application read in that time with the last measure; when it read more, grow the
- * receive buffer to twice that plus 16 segments, plus twice the growth seen (so a sender in slow
- * start is never held back by the window), up to `rcvBufMax` and the layer's budget. A reader
- * that took more than twice the buffer in the interval, or a path whose round trip measured
- * below the 1 ms clock tick (receiver-side RTT from the TSecr of data), does not grow it: the round trip is shorter than the interval and the
- * window already covers it (such paths keep `rcvBuf`, docs/limits.md). Called
- * with each in-order data segment (the reader's progress is counted by `read`).
+ * Our segments now carry TSval `ts` (a whole millisecond of `now`), first sent at `now`: keep
+ * when the first segment with each of the last two TSvals left, so that a TSecr echoing one of
+ * them measures the round trip on the driver's clock (fractional milliseconds from
+ * `performance.now()`) rather than in whole timestamp ticks. Called by tcp_output.ts when the
+ * TSval changes.
+ */
+export function tsSent(r: RecvSpace, ts: number, now: number): void {
+  r.tsPrev = r.tsSent;
+  r.tsPrevAt = r.tsSentAt;
+  r.tsSent = ts;
+  r.tsSentAt = now;
+}
+
+/**
+ * The receiver-side RTT of data echoing `tsEcr` arriving `now` (as Linux
+ * tcp_rcv_rtt_measure_ts, RFC 7323 4.1): from the first segment we sent with that TSval when
+ * it is one of the last two, else in whole ticks. The peer echoes the TSval of the latest of
+ * our segments it had, which left no earlier than the first with that TSval: the measure is
+ * never shorter than the round trip it covers.
+ */
+export function rcvRttSample(r: RecvSpace, tsEcr: number, now: number): number {
+  if (tsEcr === r.tsSent) return now - r.tsSentAt;
+  if (tsEcr === r.tsPrev) return now - r.tsPrevAt;
+  return seqDiff(now >>> 0, tsEcr);
+}
+
+/** The shortest measurement interval, ms: a few driver turns, whatever the round trip. */
+export const DRS_MIN_INTERVAL_MS = 0.05;
+
+/**
+ * Dynamic right-sizing (as Linux tcp_rcv_space_adjust): once per round trip, compare the
+ * bytes the application read per round trip with the last measure; when it read more, grow the
+ * receive buffer to twice that plus 16 segments (doubled, or x1.5, while the count still grows
+ * fast: a sender in slow start), up to `rcvBufMax` and the layer's budget. The round trip is the
+ * least receiver-side RTT seen ({@link rcvRttSample}, on the driver's clock, which resolves
+ * microseconds in real runs), else srtt. No growth unless the sender filled the window we offer
+ * in the interval, nor while the reader leaves bytes unread, while a standing queue lengthens
+ * this interval's round trips to 1.5x the least, when the reader took more than twice the
+ * buffer in the interval, or when round trips measure 0 (a clock in whole milliseconds, such as
+ * a virtual one, on a path shorter than a tick). Called with each in-order data segment (the
+ * reader's progress is counted by `read`).
  */
 export function rcvSpaceAdjust(c: TcpConnection, now: number, tsEcr = 0): void {
   const r = c.rcv;
   if (tsEcr !== 0) {
-    // Receiver-side RTT (as Linux tcp_rcv_rtt_measure_ts, RFC 7323 4.1): in-order data echoes
-    // the timestamp of an ACK we sent; the least such time is the path's round trip without
-    // the queueing a growing window adds itself.
-    const rtt = seqDiff(now >>> 0, tsEcr);
+    // The least such time is the path's round trip without the queueing a growing window adds
+    // itself.
+    const rtt = rcvRttSample(r, tsEcr, now);
     if (rtt >= 0 && rtt < r.rttMin) r.rttMin = rtt;
+    if (rtt >= 0 && rtt < r.rttNow) r.rttNow = rtt;
   }
-  // Once per round trip, at least a millisecond apart (timestamps tick in ms, so a path of a
-  // few microseconds measures 0): the least receiver-side RTT where there is one, else srtt.
+  // Once per round trip: the least receiver-side RTT where there is one, else srtt.
   // Not the smoothed RTT of the data: on a path whose queue is our own window (the memory
   // link), that grows with the window, so each larger window would count more per "round
   // trip" and grow again, up to the maximum.
+  // Window-limited: some segment of the interval reached (within a segment) the right edge we
+  // offer, before the reader took it. A sender that never did was limited by itself (its
+  // application, its CPU, cwnd), or the reader kept the window open ahead of it: a larger
+  // window would not let it send more. (The memory link's sender, which shares one thread with
+  // its reader, never does; growing its window to 2-3 MiB there made copies cache-cold and
+  // goodput lower.)
+  if (seqDiff(r.adv, r.nxt) < r.mss) r.full = true;
   const rtt = r.rttMin !== Infinity ? r.rttMin : c.rtt.srtt;
-  if (now - r.spaceAt < Math.max(rtt, 1) || r.ring < 0) return;
-  const copied = r.copied - r.spaceCopied;
-  const space = r.space > 0 ? r.space : 10 * r.mss; // Linux: TCP_INIT_CWND segments at first
-  // When the reader took more than twice the buffer in one interval, the window turned over at
-  // least twice in it: the round trip is shorter than the clock can measure (a path of a few
-  // microseconds measures 0 ms), the interval holds several round trips' data, and the window
-  // already holds more than one round trip's worth. Growing on that count would only fill
-  // queues (the memory link's, the send ring) with data that waits: the buffer stays.
-  // Likewise when a round trip measured under a tick (0 ms): the 1 ms interval then spans
-  // several round trips, so its count cannot show the window limits; a longer srtt on such a
-  // path is queueing that the window itself causes (a bigger window would only lengthen it).
-  const subTick = r.rttMin < 1 || (r.rttMin === Infinity && c.rtt.hasSample && c.rtt.srtt < 1);
-  if (copied > space && copied <= 2 * r.buf && !subTick) {
+  if (now - r.spaceAt < Math.max(rtt, DRS_MIN_INTERVAL_MS) || r.ring < 0) return;
+  // Receive-queue awareness: bytes the application's latest read left behind show that it,
+  // not the window, is the bottleneck; they do not count as drained, so a reader that cannot
+  // keep up (a slow one, or one sharing the CPU with its sender: the memory link) does not
+  // grow the buffer into a longer queue.
+  const drained = r.copied - r.spaceCopied - r.unread;
+  // Per round trip: an interval ends with the first segment after a round trip, which may come
+  // much later (driver turns, a busy CPU); counting all of a longer interval as one round trip
+  // would read each late turn as more data per round trip and ratchet the buffer up.
+  const copied = Math.floor(drained * Math.min(1, rtt / (now - r.spaceAt)));
+  // At first (Linux tcp_init_buffer_space): TCP_INIT_CWND segments, at most the buffer.
+  const space = r.space > 0 ? r.space : Math.min(10 * r.mss, r.buf);
+  // More than twice the buffer in one interval: the interval holds several round trips' data
+  // and the window already holds more than one round trip's worth. Growing on that count would
+  // only fill queues (the memory link's, the send ring) with data that waits: the buffer stays.
+  // Likewise when the round trip measured 0 (a clock in whole milliseconds on a sub-ms path).
+  const unmeasured = r.rttMin === 0 ||
+    (r.rttMin === Infinity && c.rtt.hasSample && c.rtt.srtt === 0);
+  // A standing queue: this interval's least round trip is half again the least ever seen, so
+  // the window already holds more than the path needs and the extra waits in a queue (ours:
+  // the memory link's, a TAP's); growing would only lengthen it (the bottleneck is elsewhere:
+  // the signal delay-based controllers such as BBR read).
+  const queued = r.rttNow !== Infinity && r.rttNow > 1.5 * r.rttMin;
+  if (copied > space && copied <= 2 * r.buf && !unmeasured && !queued && r.full) {
     const max = c.opt.rcvBufMax;
     if (r.buf < max) {
+      // Twice what was drained plus 16 segments; up to twice that again while the drained
+      // amount still grows fast (a sender in slow start), as Linux's earlier, bounded rule.
       let win = 2 * copied + 16 * r.mss;
-      win += 2 * Math.floor(win * (copied - space) / space);
+      if (4 * copied >= 5 * space) win = 2 * copied >= 3 * space ? 2 * win : win + (win >> 1);
       const target = Math.min(win, max);
       if (target > r.buf) {
         const got = c.host.budget.take(target - r.buf);
@@ -101,6 +154,8 @@ export function rcvSpaceAdjust(c: TcpConnection, now: number, tsEcr = 0): void {
   }
   r.spaceCopied = r.copied;
   r.spaceAt = now;
+  r.rttNow = Infinity;
+  r.full = false;
 }
 
 /**

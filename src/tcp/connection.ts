@@ -290,6 +290,7 @@ export class TcpConnection implements TcpHandle {
     const n = e.rcvRead(this.rcv.ring, into);
     if (n > 0) {
       this.rcv.copied += n;
+      this.rcv.unread = e.rcvReadable(this.rcv.ring); // left behind (buf_tune.ts)
       if (this.st === "CLOSED") {
         if (e.rcvReadable(this.rcv.ring) === 0) this.#dropRcvRing();
         return n;

@@ -98,6 +98,18 @@ export class RecvSpace {
   spaceAt = 0;
   /** Least receiver-side RTT seen from the TSecr of in-order data, ms (Infinity: none yet). */
   rttMin = Infinity;
+  /** Data reached the offered right edge during the current measure (window-limited). */
+  full = false;
+  /** Least receiver-side RTT in the current measure, ms (Infinity: none yet). */
+  rttNow = Infinity;
+  /** Bytes left unread after the application's latest read (Linux tcp_inq at recvmsg). */
+  unread = 0;
+  /** TSval of our latest segments (-1 none) and when the first of them left (clock ms). */
+  tsSent = -1;
+  tsSentAt = 0;
+  /** The TSval before that and when its first segment left. */
+  tsPrev = -1;
+  tsPrevAt = 0;
   /** The peer's FIN was received (in order). */
   peerFin = false;
   /** Sequence number of a FIN that arrived out of order, -1 none. */

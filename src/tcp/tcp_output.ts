@@ -18,6 +18,7 @@ import { RtxLog } from "./rtx_log.ts";
 import { Rack } from "./rack.ts";
 import { schedulePto } from "./tlp.ts";
 import { advertise } from "./rcv_window.ts";
+import { tsSent } from "./buf_tune.ts";
 import { goBackFlight } from "./loss.ts";
 
 /** Fill the addressing, numbers, window and options of `c.host.out`. */
@@ -45,12 +46,14 @@ function build(c: TcpConnection, seq: number, flags: number, now: number): TcpSe
       s.hasTs = true;
       s.tsVal = now >>> 0;
       s.tsEcr = active ? 0 : c.rcv.tsRecent;
+      if (s.tsVal !== c.rcv.tsSent) tsSent(c.rcv, s.tsVal, now);
     }
     return s;
   }
   if (c.tsOk) {
     s.hasTs = true;
     s.tsVal = now >>> 0; // RFC 7323 5.4: a 1 ms clock
+    if (s.tsVal !== c.rcv.tsSent) tsSent(c.rcv, s.tsVal, now); // finer RTT (buf_tune.ts)
     s.tsEcr = c.rcv.tsRecent;
   }
   if (c.sackOk && c.rcv.ring >= 0 && (flags & F_ACK)) {
