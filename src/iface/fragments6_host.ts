@@ -165,7 +165,13 @@ export class Frag6Host {
     emit: (buf: Uint8Array, start: number, len: number) => void,
   ): number {
     const e = this.#engine;
-    if (len - 14 <= mtu || buf !== e.mem || buf[start + 12] !== 0x86 || buf[start + 13] !== 0xdd) {
+    // TCP is never fragmented: it sizes its segments to the path MTU, and a larger one is a
+    // TSO segment that the link cuts into MTU-sized segments (Next Header 6 right after the
+    // fixed header: we send TCP without extension headers).
+    if (
+      len - 14 <= mtu || buf !== e.mem || buf[start + 12] !== 0x86 || buf[start + 13] !== 0xdd ||
+      buf[start + 20] === 6
+    ) {
       emit(buf, start, len);
       return 0;
     }

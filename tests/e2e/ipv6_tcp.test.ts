@@ -213,6 +213,14 @@ Deno.test({
       assert.equal(r.recvSha, sentSha);
       assert.equal(r.recvLen, MIB4);
       assert.equal(info.mss, 1500 - 60 - 12, "MSS: IPv6 path MTU - 60, less the timestamps");
+      // TCP is never fragmented: TSO segments over IPv6 leave whole for the link to cut (a
+      // regression once fragmented them, and every one was lost and resent).
+      const st = stack.stats();
+      assert.equal(st["ip6-fragments-out"] ?? 0, 0, "no IPv6 fragments of TCP");
+      assert.ok(
+        (st["tcp-fast-retransmit"] ?? 0) < 20,
+        `fast retransmits ${st["tcp-fast-retransmit"]}`,
+      );
       // The python peer connects to our listener without a hostname (both families).
       const listener = stack.listen({ port: 9002 });
       const client = ns.spawn([PY, "-u", "-c", PY6, "connect", OURS, "9002", String(MIB4)], {
