@@ -172,7 +172,12 @@ export class Interface implements TcpTransmit, UdpOwner {
     const inc = (name: string, n?: number) => this.#counters.inc(name, n);
     this.#ip6 = new Icmp6Host(engine, this.mac, {
       // IPv6 frames over the path MTU (echo replies) leave in fragments (fragments6_host.ts).
-      send: (buf, off, len) => this.#frag6.output(buf, off, len, this.#mtu6(buf, off), send6),
+      // TCP (Next Header 6) and datagrams within the IPv6 minimum MTU never need it: they go
+      // out without a path MTU lookup (the hot path of TCP over IPv6).
+      send: (buf, off, len) =>
+        len - 14 <= 1280 || buf[off + 20] === 6
+          ? send6(buf, off, len)
+          : this.#frag6.output(buf, off, len, this.#mtu6(buf, off), send6),
       loop: (start, len) => this.#tx.loopback.push(this.#engine.mem, start, len),
       inc,
       mtu: options.mtu,
