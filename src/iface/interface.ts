@@ -32,9 +32,6 @@ import {
   D_VLAN,
   K_ARP,
   K_ETH_OTHER,
-  K_ICMP,
-  K_IPV4_FRAGMENT,
-  K_IPV4_OTHER,
   K_IPV6_FRAGMENT,
   K_TCP,
   K_TCP6,
@@ -47,8 +44,7 @@ import { EthernetFrame, ETHERTYPE_IPV6 } from "../wire/ethernet_frame.ts";
 import { Icmp6Host } from "./icmp6.ts";
 import { Ip6Data, isLoopback6 } from "./ip6_data.ts";
 import { isIpv6Handle } from "../wire/ip_handle.ts";
-import { IcmpHeader } from "../wire/icmp_header.ts";
-import { hasSourceRoute, IP_DF, Ipv4Header } from "../wire/ipv4_header.ts";
+import { IP_DF } from "../wire/ipv4_header.ts";
 import { UdpHeader } from "../wire/udp_header.ts";
 import type { TcpHandler, TcpTransmit } from "../tcp/contract.ts";
 import { dropName } from "../wire/drop.ts";
@@ -58,18 +54,13 @@ import { Counters } from "./counters.ts";
 import { IfaceError } from "./errors.ts";
 import { filterDestination, isGroupMac, macHi, macLo, randomMac } from "./ethernet.ts";
 import { Reassembler } from "./fragments.ts";
+import { Ipv4Input } from "./ipv4_input.ts";
 import { Frag6Host } from "./fragments6_host.ts";
-import {
-  CODE_ADMIN_PROHIBITED,
-  CODE_PORT_UNREACHABLE,
-  CODE_PROTOCOL_UNREACHABLE,
-  Icmp,
-  ICMP_UNREACHABLE,
-} from "./icmp.ts";
+import { Icmp } from "./icmp.ts";
 import type { ForeignHandler, FrameSink, InterfaceOptions } from "./interface_types.ts";
 import { type IfaceLimits, resolveLimits } from "./limits.ts";
 import { formatIpv4, isMulticastIp, type Route, Router } from "./routing.ts";
-import { LOOPBACK_RX_OFF, REASM_OFF, Transmitter } from "./transmit.ts";
+import { LOOPBACK_RX_OFF, Transmitter } from "./transmit.ts";
 import { type UdpOwner, type UdpSocket, UdpTable } from "./udp.ts";
 
 export type { ForeignHandler, FrameSink, InterfaceOptions } from "./interface_types.ts";
@@ -97,6 +88,8 @@ export class Interface implements TcpTransmit, UdpOwner {
   #icmp: Icmp;
   #frags: Reassembler;
   #udp: UdpTable;
+  /** The IPv4 receive path (ipv4_input.ts). */
+  #v4in: Ipv4Input;
   #ip6: Icmp6Host;
   #frag6: Frag6Host;
   /** TCP and UDP over IPv6 (ip6_data.ts). */
@@ -105,10 +98,6 @@ export class Interface implements TcpTransmit, UdpOwner {
   // Received headers, one reused record per layer (filled from the receive descriptor).
   #eth = new EthernetFrame();
   #arp = new ArpPacket();
-  #ip = new Ipv4Header();
-  #rxIcmp = new IcmpHeader();
-  #rxUdp = new UdpHeader();
-  #seg = new TcpSegment();
   // Outgoing UDP header.
   #txUdp = new UdpHeader();
   #macHi: number;
@@ -164,6 +153,14 @@ export class Interface implements TcpTransmit, UdpOwner {
     this.#icmp = new Icmp(engine, this.#tx, this.#router, this.#counters, this.limits);
     this.#frags = new Reassembler(this.limits);
     this.#udp = new UdpTable(Math.floor(random() * 65536));
+    this.#v4in = new Ipv4Input(engine, this.#router, this.#counters, this.#icmp, this.#frags, {
+      udp: this.#udp,
+      address: this.#router.address,
+      multicast: this.#multicast,
+      tcp: () => this.#tcp,
+      foreign: () => this.#foreign,
+      looped: () => this.#looped,
+    });
     const send6 = (buf: Uint8Array, start: number, len: number) => {
       this.#counters.framesOut++;
       this.#counters.bytesOut += len;
@@ -429,7 +426,7 @@ export class Interface implements TcpTransmit, UdpOwner {
       if ((k === K_TCP6 || k === K_UDP6) && this.#ip6d.input(this.#looped, now)) return;
       return this.#ip6.input(now);
     }
-    this.#ipv4(cast !== "unicast", now);
+    this.#v4in.input(cast !== "unicast", now);
   }
 
   /** ARP retries and aging, fragment timeouts. */
@@ -628,104 +625,5 @@ export class Interface implements TcpTransmit, UdpOwner {
   /** Forget a closed socket (called by UdpSocket.close). */
   udpClose(sock: UdpSocket): void {
     this.#udp.remove(sock);
-  }
-
-  // ---- receive paths ----
-
-  /** The IPv4 datagram decoded in rxDesc (by decode, or decodeIpv4 after reassembly). */
-  #ipv4(linkGroup: boolean, now: number): void {
-    const c = this.#counters;
-    const d = this.#engine.rxDesc;
-    const ip = this.#ip.fromDesc(d);
-    const dst = ip.dst, src = ip.src;
-    const bcast = this.#router.isBroadcast(dst);
-    const mcast = isMulticastIp(dst);
-    const looped = this.#looped;
-    // RFC 1122 3.2.1.3: accept our address, broadcast, and multicast groups when enabled;
-    // 127/8 only from the loopback path.
-    if (
-      dst !== this.address && !bcast && !(mcast && this.#multicast) &&
-      !(looped && dst >>> 24 === 127) &&
-      !(this.#foreign && !mcast && (ip.kind === K_TCP || ip.kind === K_UDP))
-    ) {
-      return c.inc("ip-not-for-us");
-    }
-    // RFC 1122 3.2.1.3: discard datagrams whose source is broadcast, multicast or loopback
-    // (or our own address) when they come from the wire.
-    if (
-      this.#router.isBroadcast(src) || isMulticastIp(src) ||
-      (!looped && (src >>> 24 === 127 || src === this.address))
-    ) {
-      return c.inc("ip-bad-source");
-    }
-    // Linux accept_source_route=0: source-routed datagrams (RFC 791 LSRR/SSRR) are dropped.
-    if (ip.headerLen > 20 && hasSourceRoute(this.#engine.mem, ip.headerOff, ip.headerLen)) {
-      return c.inc("ip-source-route");
-    }
-    const group = linkGroup || bcast || mcast;
-    switch (ip.kind) {
-      case K_TCP:
-        if (group) return c.inc("tcp-to-broadcast"); // RFC 1122 4.2.3.10
-        if (this.#tcp === null) return c.inc("tcp-no-handler");
-        c.tcpIn++;
-        this.#tcp.input(this.#seg.fromDesc(d), now);
-        return;
-      case K_UDP:
-        return this.#udpInput(ip, this.#rxUdp.fromDesc(d), group, now);
-      case K_ICMP:
-        return this.#icmp.input(ip, this.#rxIcmp.fromDesc(d), group, now);
-      case K_IPV4_FRAGMENT:
-        return this.#fragment(ip, linkGroup, now);
-      case K_IPV4_OTHER:
-        c.inc("ip-unknown-protocol");
-        // RFC 1122 3.2.2.1: a host SHOULD send protocol unreachable.
-        return this.#icmp.sendError(ICMP_UNREACHABLE, CODE_PROTOCOL_UNREACHABLE, ip, group, now);
-      default:
-        return c.inc("ip-unknown-kind");
-    }
-  }
-
-  /** A UDP datagram `udp` in `ip`: to its socket, or port unreachable. */
-  #udpInput(ip: Ipv4Header, udp: UdpHeader, group: boolean, now: number): void {
-    const c = this.#counters;
-    c.inc("udp-in");
-    // Gateway mode: a datagram to another host is never one of our sockets'.
-    const foreignDst = this.#foreign !== null && ip.dst !== this.address && !group &&
-      !this.#looped;
-    const sock = foreignDst ? undefined : this.#udp.find(ip.dst, udp.dstPort);
-    if (sock === undefined && this.#foreign && !group && !this.#looped) {
-      const off = udp.payloadOff;
-      const data = this.#engine.mem.subarray(off, off + udp.payloadLen);
-      if (this.#foreign.udp(ip.src, udp.srcPort, ip.dst, udp.dstPort, data)) {
-        return c.inc("udp-foreign");
-      }
-      c.inc("udp-foreign-refused");
-      return this.#icmp.sendError(ICMP_UNREACHABLE, CODE_ADMIN_PROHIBITED, ip, false, now);
-    }
-    if (sock === undefined) {
-      c.inc("udp-no-socket");
-      // RFC 1122 4.1.3.1: port unreachable when no socket listens (not for broadcasts).
-      return this.#icmp.sendError(ICMP_UNREACHABLE, CODE_PORT_UNREACHABLE, ip, group, now);
-    }
-    const off = udp.payloadOff;
-    const data = this.#engine.mem.subarray(off, off + udp.payloadLen);
-    if (!sock.deliver(data, ip.src, udp.srcPort)) c.inc("udp-queue-full");
-  }
-
-  /** RFC 791 3.2 reassembly; a completed datagram is decoded at REASM_OFF and processed. */
-  #fragment(ip: Ipv4Header, linkGroup: boolean, now: number): void {
-    const c = this.#counters;
-    c.inc("ip-fragments-in");
-    const r = this.#frags.add(this.#engine.mem, ip, now);
-    if (r === "held") return;
-    if (r !== "complete") return c.inc(r);
-    const len = this.#frags.takeInto(this.#engine.mem, REASM_OFF);
-    c.inc("ip-reassembled");
-    const verdict = this.#engine.decodeIpv4(REASM_OFF, len);
-    if (verdict !== 0) return c.inc(dropName(verdict));
-    if (ip.fromDesc(this.#engine.rxDesc).kind === K_IPV4_FRAGMENT) {
-      return c.inc("frag-still-fragment");
-    }
-    this.#ipv4(linkGroup, now);
   }
 }
