@@ -48,7 +48,7 @@ import { IP_DF } from "../wire/ipv4_header.ts";
 import { UdpHeader } from "../wire/udp_header.ts";
 import type { TcpHandler, TcpTransmit } from "../tcp/contract.ts";
 import { dropName } from "../wire/drop.ts";
-import { TcpSegment } from "../wire/tcp_segment.ts";
+import type { TcpSegment } from "../wire/tcp_segment.ts";
 import { arpInput } from "./arp.ts";
 import { Counters } from "./counters.ts";
 import { IfaceError } from "./errors.ts";
