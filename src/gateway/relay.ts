@@ -29,23 +29,41 @@ export interface RelayResult {
 /** The first read buffer of a direction; it grows 4x per full read up to the relay's bound. */
 export const RELAY_FIRST_BUFFER = 16384;
 
+/**
+ * The size a direction's buffer grows to after a full read of `n` bytes: 4n up to `bufBytes`,
+ * and with `unit` (the payload of one segment of the side written to) a whole number of
+ * segments when that is at least one: a full read then leaves as full segments, with no short
+ * one behind them (at MTU 65520 a 256 KiB read was four segments and one of 224 bytes, each
+ * costing its own frame, write and ACK).
+ */
+export function grownSize(n: number, bufBytes: number, unit: number): number {
+  const size = Math.min(bufBytes, 4 * n);
+  return unit > 0 && size >= unit ? size - (size % unit) : size;
+}
+
 async function pipe(
   from: RelayEnd,
   to: RelayEnd,
   bufBytes: number,
+  unit: number,
   moved: (n: number) => void,
 ): Promise<void> {
   // Small at first: most connections move a few kilobytes (requests, replies), and a fresh
   // 256 KiB buffer each way cost every short connection half a megabyte zeroed and collected.
   // A bulk direction fills its reads and reaches `bufBytes` after two of them.
   let buf = new Uint8Array(Math.min(bufBytes, RELAY_FIRST_BUFFER));
+  let full = buf.length === bufBytes;
   for (;;) {
     const n = await from.read(buf);
     if (n === null) break;
     let off = 0;
     while (off < n) off += await to.write(buf.subarray(off, n));
     moved(n);
-    if (n === buf.length && n < bufBytes) buf = new Uint8Array(Math.min(bufBytes, 4 * n));
+    if (n === buf.length && !full) {
+      const size = grownSize(n, bufBytes, unit);
+      full = size >= bufBytes - unit;
+      if (size > n) buf = new Uint8Array(size);
+    }
   }
   await to.closeWrite();
 }
@@ -53,13 +71,15 @@ async function pipe(
 /**
  * Relay `a` and `b` until both directions ended; then close both. When one side fails (a
  * reset, a broken pipe), `onError` is told and both sides are closed at once (`abortA` lets the
- * caller reset `a` instead of closing it gracefully).
+ * caller reset `a` instead of closing it gracefully). `unitA`: the payload of one of `a`'s
+ * segments (reads toward `a` come in whole segments once they grow; 0: any size).
  */
 export async function relay(
   a: RelayEnd,
   b: RelayEnd,
   bufBytes: number,
   abortA?: () => void,
+  unitA = 0,
 ): Promise<RelayResult> {
   const r: RelayResult = { aToB: 0, bToA: 0, clean: true };
   let failed = false;
@@ -76,8 +96,8 @@ export async function relay(
     } catch { /* already closed */ }
   };
   await Promise.all([
-    pipe(a, b, bufBytes, (n) => r.aToB += n).catch(fail),
-    pipe(b, a, bufBytes, (n) => r.bToA += n).catch(fail),
+    pipe(a, b, bufBytes, 0, (n) => r.aToB += n).catch(fail),
+    pipe(b, a, bufBytes, unitA, (n) => r.bToA += n).catch(fail),
   ]);
   if (!failed) {
     try {

@@ -205,7 +205,8 @@ export class TcpRelay {
       up.setNoDelay(true);
     } catch { /* closed meanwhile */ }
     this.#count("gateway-tcp-relayed");
-    const flow = relay(conn, up, this.#limits.relayBufferBytes, () => conn.abort()).then(
+    const unit = conn.info().mss;
+    const flow = relay(conn, up, this.#limits.relayBufferBytes, () => conn.abort(), unit).then(
       (r) => {
         this.#count("gateway-tcp-bytes-out", r.aToB);
         this.#count("gateway-tcp-bytes-in", r.bToA);

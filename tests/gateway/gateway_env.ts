@@ -18,14 +18,20 @@ export interface GatewayEnv {
   gw: Gateway;
 }
 
-/** Run `fn` with a fresh namespace and gateway; both are removed afterwards. */
+/** Run `fn` with a fresh namespace and gateway (TAP MTU `mtu`); both are removed afterwards. */
 export async function withGateway(
   opts: Omit<GatewayOptions, "link">,
   fn: (env: GatewayEnv) => Promise<void>,
+  mtu?: number,
 ): Promise<void> {
   const ns = await createNetns("dgw-", { ipv6: opts.ipv6 ?? false });
   try {
-    const link = openTap({ name: "tap0", netns: ns.name, peer: "10.0.2.100/24" });
+    const link = openTap({
+      name: "tap0",
+      netns: ns.name,
+      peer: "10.0.2.100/24",
+      ...(mtu ? { mtu } : {}),
+    });
     let gw: Gateway;
     try {
       gw = await createGateway({ link, ...opts });

@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { relay, RELAY_FIRST_BUFFER, type RelayEnd } from "../../src/gateway/relay.ts";
+import { grownSize, relay, RELAY_FIRST_BUFFER, type RelayEnd } from "../../src/gateway/relay.ts";
 
 /** A connection end that reads `data` in chunks of at most `chunk`, and records writes. */
 class FakeEnd implements RelayEnd {
@@ -76,4 +76,22 @@ Deno.test("gateway relay: a bound below the first buffer size is kept", async ()
   const r = await relay(a, b, 4096);
   assert.equal(r.aToB, 50000);
   assert.ok(a.readSizes.every((n) => n === 4096), `${a.readSizes}`);
+});
+
+Deno.test("gateway relay: reads toward a side with a segment size grow in whole segments", async () => {
+  const seg = 65468; // MTU 65520 less IPv4, TCP and timestamp headers
+  assert.equal(grownSize(16384, 262144, seg), seg); // 64 KiB holds one
+  assert.equal(grownSize(seg, 262144, seg), 4 * seg); // 256 KiB holds four
+  assert.equal(grownSize(1000, 262144, seg), 4000, "below one segment: as it is");
+  assert.equal(grownSize(16384, 262144, 0), 65536);
+  assert.equal(grownSize(1000, 2000, 1448), 1448);
+  // Through relay(): b's bytes toward a are read in whole segments of a once grown.
+  const bulk = pattern(2 << 20, 5);
+  const a = new FakeEnd(new Uint8Array(0), 1);
+  const b = new FakeEnd(bulk, Infinity);
+  const r = await relay(a, b, 262144, undefined, seg);
+  assert.equal(r.bToA, bulk.length);
+  assert.deepEqual(a.joined(), bulk);
+  assert.deepEqual(b.readSizes.slice(0, 4), [RELAY_FIRST_BUFFER, seg, 4 * seg, 4 * seg]);
+  assert.equal(Math.max(...b.readSizes), 4 * seg);
 });

@@ -15,7 +15,7 @@
  */
 
 import type { TapLink, TapStats } from "./types.ts";
-import { SegmentMerger, tsoFrame } from "./gso.ts";
+import { partialChecksumFrame, SegmentMerger, tsoFrame } from "./gso.ts";
 import { TapWaiter } from "./wait.ts";
 import { EthernetFace } from "./l3.ts";
 import {
@@ -43,6 +43,8 @@ const FRAME_OVERHEAD = 18;
 /** With offload: the largest frame, a 65535-byte IPv4 datagram behind a tagged header. */
 export const MAX_GSO_FRAME = 65535 + FRAME_OVERHEAD;
 const MIN_FRAME = 14;
+/** Larger frames never merge (two exceed 64 KiB): written as they are, with no copy. */
+const UNMERGED_FRAME = 32768;
 const ETH = 14;
 
 /** How a device was opened. */
@@ -323,10 +325,16 @@ export class TapDevice implements TapLink {
       );
     }
     let tso = false;
+    let whole = false; // a frame written as it is with a partial checksum (#tsoHdr)
     if (len > this.mtu + FRAME_OVERHEAD && this.maxSendFrame !== undefined) {
       // A large TCP segment (TSO): what the merger holds goes first, then this one whole.
       if (this.#merger !== null && this.#merger.count > 0) this.#writeMerged();
       tso = tsoFrame(buf, off, len, this.mtu, this.#tsoHdr);
+    } else if (this.#corked && len > UNMERGED_FRAME && this.#shift === 0) {
+      // MTU 65520: what is held goes first; this one is not copied into the merger, and its
+      // checksum is left to the kernel, which then does not verify it (NEEDS_CSUM).
+      if (this.#merger!.count > 0) this.#writeMerged();
+      whole = partialChecksumFrame(buf, off, len, this.#tsoHdr);
     }
     if (len < MIN_FRAME || (len > this.mtu + FRAME_OVERHEAD && !tso)) {
       throw new RangeError(
@@ -340,7 +348,7 @@ export class TapDevice implements TapLink {
       if (face.pending > 0) this.#waiter.wakeSoon();
       return;
     }
-    if (this.#corked && !tso) {
+    if (this.#corked && !tso && !whole) {
       const m = this.#merger!;
       let held = m.offer(buf, off, len);
       if (!held && m.count > 0) {
@@ -359,7 +367,7 @@ export class TapDevice implements TapLink {
     }
     const iovs = this.#iovs;
     const shift = this.#shift;
-    const iov = tso ? this.#tsoIov : this.#txIov;
+    const iov = tso || whole ? this.#tsoIov : this.#txIov;
     setIovAt(iov, iovs - 1, this.#txBase + buf.byteOffset + off + shift, len - shift);
     const c = this.#c;
     let r = c.writev(this.#fd, iov, iovs);
