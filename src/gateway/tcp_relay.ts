@@ -205,7 +205,8 @@ export class TcpRelay {
       up.setNoDelay(true);
     } catch { /* closed meanwhile */ }
     this.#count("gateway-tcp-relayed");
-    const unit = conn.info().mss;
+    // Reads toward the guest come in whole segments of this connection (relay.ts grownSize).
+    const unit = tc.snd.mss;
     const flow = relay(conn, up, this.#limits.relayBufferBytes, () => conn.abort(), unit).then(
       (r) => {
         this.#count("gateway-tcp-bytes-out", r.aToB);
