@@ -15,7 +15,7 @@
 
 import type { Ipv4Header } from "../wire/ipv4_header.ts";
 import type { IfaceLimits } from "./limits.ts";
-import { Partial, ReassemblyTable } from "./reassembly.ts";
+import { PendingDatagram, ReassemblyTable } from "./reassembly.ts";
 
 /** What add() did with a fragment: held, completed, or a drop reason name. */
 export type FragResult =
@@ -52,14 +52,14 @@ const MAX_DATAGRAM = 65535;
 
 /** The reassembly buffer of one interface. */
 export class Reassembler {
-  #table: ReassemblyTable<Partial>;
+  #table: ReassemblyTable<PendingDatagram>;
 
   /** A reassembler bounded by `limits`. */
   constructor(limits: IfaceLimits) {
     this.#table = new ReassemblyTable(
       limits,
       (l) => l.fragTimeoutMs,
-      (key, now) => new Partial(key, now),
+      (key, now) => new PendingDatagram(key, now),
     );
   }
 

@@ -34,7 +34,7 @@ import {
   D_PAYLOAD_OFF,
 } from "../wire/layout.ts";
 import type { IfaceLimits } from "./limits.ts";
-import { Partial, ReassemblyTable } from "./reassembly.ts";
+import { PendingDatagram, ReassemblyTable } from "./reassembly.ts";
 
 /** What add() did with a fragment: held, completed, or a drop reason (a stats() key). */
 export type Frag6Result =
@@ -62,7 +62,7 @@ export interface Expired6 {
  * A datagram in progress; `head` holds the first fragment's headers (IPv6 header,
  * unfragmentable part, fragment header), counted in `fragMemory`.
  */
-class Datagram6 extends Partial {
+class Datagram6 extends PendingDatagram {
   /** The data length of the first fragment (quoted in Time Exceeded). */
   firstLen = 0;
   /** The Ethernet source of the first fragment (the Time Exceeded goes there). */

@@ -26,7 +26,7 @@
 import type { IfaceLimits } from "./limits.ts";
 
 /** One datagram being reassembled; a family extends it with what its errors quote. */
-export class Partial {
+export class PendingDatagram {
   /** The data received so far, at its offsets; its length is the capacity counted. */
   buf: Uint8Array = new Uint8Array(0);
   /** Held fragments as [start, end) pairs in arrival order. */
@@ -55,7 +55,7 @@ export type Stored = "ok" | "too-many-fragments" | "memory-full";
 const MAX_BUFFER = 65535;
 
 /** The datagrams in progress of one family, bounded by the interface's limits. */
-export class ReassemblyTable<D extends Partial> {
+export class ReassemblyTable<D extends PendingDatagram> {
   #limits: IfaceLimits;
   #timeoutMs: (limits: IfaceLimits) => number;
   #make: (key: string, now: number) => D;
