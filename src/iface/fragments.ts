@@ -15,7 +15,7 @@
 
 import type { Ipv4Header } from "../wire/ipv4_header.ts";
 import type { IfaceLimits } from "./limits.ts";
-import { PendingDatagram, ReassemblyTable } from "./reassembly.ts";
+import { PendingDatagram, ReassemblerBase, ReassemblyTable } from "./reassembly.ts";
 
 /** What add() did with a fragment: held, completed, or a drop reason name. */
 export type FragResult =
@@ -51,26 +51,16 @@ const DROP = {
 const MAX_DATAGRAM = 65535;
 
 /** The reassembly buffer of one interface. */
-export class Reassembler {
-  #table: ReassemblyTable<PendingDatagram>;
-
+export class Reassembler extends ReassemblerBase<PendingDatagram> {
   /** A reassembler bounded by `limits`. */
   constructor(limits: IfaceLimits) {
-    this.#table = new ReassemblyTable(
-      limits,
-      (l) => l.fragTimeoutMs,
-      (key, now) => new PendingDatagram(key, now),
+    super(
+      new ReassemblyTable(
+        limits,
+        (l) => l.fragTimeoutMs,
+        (key, now) => new PendingDatagram(key, now),
+      ),
     );
-  }
-
-  /** Bytes of buffer held. */
-  get memory(): number {
-    return this.#table.memory;
-  }
-
-  /** Datagrams in progress (including dead ones waiting for their timeout). */
-  get datagrams(): number {
-    return this.#table.datagrams;
   }
 
   /**
@@ -88,7 +78,7 @@ export class Reassembler {
     const end = start + dataLen;
     if (hlen + end > MAX_DATAGRAM) return "frag-too-long";
     // RFC 791 3.2: a datagram is identified by source, destination, protocol and identification.
-    const t = this.#table;
+    const t = this.table;
     const d = t.open(`${src >>> 0}/${dst >>> 0}/${proto}/${id}`, now);
     if (d === null) return "frag-too-many-datagrams";
     const fit = t.fit(d, start, end, more);
@@ -105,7 +95,7 @@ export class Reassembler {
    * then the data. Returns its length (0 when nothing is complete).
    */
   takeInto(out: Uint8Array, off: number): number {
-    const d = this.#table.take();
+    const d = this.table.take();
     if (d === null || d.head === null) return 0;
     const h = d.head;
     const hlen = h.length;
@@ -129,16 +119,11 @@ export class Reassembler {
 
   /** Abandon datagrams older than fragTimeoutMs; `onExpire` sees each live one. */
   poll(now: number, onExpire?: (d: ExpiredDatagram) => void): number {
-    if (onExpire === undefined) return this.#table.expire(now);
-    return this.#table.expire(now, (d) => {
+    if (onExpire === undefined) return this.table.expire(now);
+    return this.table.expire(now, (d) => {
       const first = d.ranges.findIndex((v, i) => i % 2 === 0 && v === 0);
       const n = first < 0 ? 0 : Math.min(8, d.ranges[first + 1]!);
       onExpire({ header: d.head, data: d.buf.slice(0, n) });
     });
-  }
-
-  /** The earliest timeout, or Infinity. */
-  pollAt(): number {
-    return this.#table.pollAt();
   }
 }

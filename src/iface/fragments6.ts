@@ -34,7 +34,7 @@ import {
   D_PAYLOAD_OFF,
 } from "../wire/layout.ts";
 import type { IfaceLimits } from "./limits.ts";
-import { PendingDatagram, ReassemblyTable } from "./reassembly.ts";
+import { PendingDatagram, ReassemblerBase, ReassemblyTable } from "./reassembly.ts";
 
 /** What add() did with a fragment: held, completed, or a drop reason (a stats() key). */
 export type Frag6Result =
@@ -125,26 +125,12 @@ export function incompleteChain(mem: Uint8Array, d: Int32Array): boolean {
 }
 
 /** The IPv6 reassembly buffer of one interface. */
-export class Reassembler6 {
-  #table: ReassemblyTable<Datagram6>;
-
+export class Reassembler6 extends ReassemblerBase<Datagram6> {
   /** A reassembler bounded by `limits`. */
   constructor(limits: IfaceLimits) {
-    this.#table = new ReassemblyTable(
-      limits,
-      (l) => l.frag6TimeoutMs,
-      (key, now) => new Datagram6(key, now),
+    super(
+      new ReassemblyTable(limits, (l) => l.frag6TimeoutMs, (key, now) => new Datagram6(key, now)),
     );
-  }
-
-  /** Bytes held: data buffers and the first fragments' headers. */
-  get memory(): number {
-    return this.#table.memory;
-  }
-
-  /** Datagrams in progress (including dead ones waiting for their timeout). */
-  get datagrams(): number {
-    return this.#table.datagrams;
   }
 
   /**
@@ -165,7 +151,7 @@ export class Reassembler6 {
     // RFC 8200 4.5: a datagram is identified by source, destination and identification.
     let key = (d[D_IP_ID]! >>> 0).toString(16);
     for (let i = l3 + 8; i < l3 + 40; i++) key += HEX[mem[i]!];
-    const t = this.#table;
+    const t = this.table;
     const g = t.open(key, now);
     if (g === null) return "frag6-too-many-datagrams";
     // An overlap, a fragment past the last one or another last one is inconsistent (RFC 5722:
@@ -197,7 +183,7 @@ export class Reassembler6 {
    * Returns its length (0 when nothing is complete).
    */
   takeInto(out: Uint8Array, off: number): number {
-    const g = this.#table.take();
+    const g = this.table.take();
     if (g === null || g.head === null) return 0;
     const h = g.head;
     const ulen = h.length - 8; // without the fragment header
@@ -220,8 +206,8 @@ export class Reassembler6 {
    * `maxQuote` bytes. Returns how many live datagrams expired.
    */
   poll(now: number, onExpire?: (x: Expired6) => void, maxQuote = 1232): number {
-    if (onExpire === undefined) return this.#table.expire(now);
-    return this.#table.expire(now, (g) => {
+    if (onExpire === undefined) return this.table.expire(now);
+    return this.table.expire(now, (g) => {
       if (g.head === null) return;
       const h = g.head.subarray(0, maxQuote);
       const n = Math.min(g.firstLen, maxQuote - h.length);
@@ -230,10 +216,5 @@ export class Reassembler6 {
       quote.set(g.buf.subarray(0, n), h.length);
       onExpire({ quote, macHi: g.macHi, macLo: g.macLo });
     });
-  }
-
-  /** The earliest timeout, or Infinity. */
-  pollAt(): number {
-    return this.#table.pollAt();
   }
 }

@@ -216,3 +216,29 @@ export class ReassemblyTable<D extends PendingDatagram> {
     this.#datagrams.delete(g.key);
   }
 }
+
+/** What the reassemblers of both families share: their table, its gauges and its deadline. */
+export class ReassemblerBase<D extends PendingDatagram> {
+  /** The datagrams in progress. */
+  protected readonly table: ReassemblyTable<D>;
+
+  /** A reassembler over `table`. */
+  constructor(table: ReassemblyTable<D>) {
+    this.table = table;
+  }
+
+  /** Bytes held: data buffers (and, for IPv6, the first fragments' headers). */
+  get memory(): number {
+    return this.table.memory;
+  }
+
+  /** Datagrams in progress (including dead ones waiting for their timeout). */
+  get datagrams(): number {
+    return this.table.datagrams;
+  }
+
+  /** The earliest timeout, or Infinity. */
+  pollAt(): number {
+    return this.table.pollAt();
+  }
+}
