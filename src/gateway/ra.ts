@@ -2,9 +2,16 @@
  * Router Advertisements of the gateway's IPv6 side (RFC 4861 section 4.2, 6.2): our link-local
  * address as the default router, the prefix (fd00::/64 by default) on-link and autonomous so
  * that the guest's kernel forms an address by SLAAC (RFC 4862 5.5.3), the source link-layer
- * address and the link MTU. Sent unsolicited when the gateway starts and then every
- * {@link RA_INTERVAL_MS} (RFC 4861 6.2.4), and in answer to each Router Solicitation
- * (6.2.6, rate-limited to one per {@link MIN_DELAY_BETWEEN_RAS_MS}), always to all-nodes.
+ * address and the link MTU. Always to all-nodes:
+ * - none before our link-local address passed duplicate address detection (RFC 4862 5.4: a
+ *   tentative address is not used; RFC 4861 6.2.2 sends from it), polled every
+ *   {@link DAD_POLL_MS}; none at all when DAD found it duplicated (RFC 4862 5.4.5);
+ * - then unsolicited at once, the first {@link RA_INITIAL_COUNT} after it
+ *   {@link RA_INITIAL_INTERVAL_MS} apart, later every {@link RA_INTERVAL_MS} (6.2.4);
+ * - in answer to each Router Solicitation (6.2.6: a solicitation before DAD passed is covered
+ *   by the first unsolicited one), at most one per {@link MIN_DELAY_BETWEEN_RAS_MS};
+ * - a final one with Router Lifetime 0 when the gateway stops (6.2.5), so that the guest
+ *   drops its default route through us at once instead of after {@link ROUTER_LIFETIME_S}.
  *
  * @module
  */
@@ -21,6 +28,8 @@ export const RA_INITIAL_COUNT = 3;
 export const MIN_DELAY_BETWEEN_RAS_MS = 3000;
 /** Router Lifetime we advertise (seconds; 6.2.1 default 3 x MaxRtrAdvInterval). */
 export const ROUTER_LIFETIME_S = 1800;
+/** How often the advertiser looks whether our link-local address passed DAD (ms). */
+export const DAD_POLL_MS = 50;
 
 /** What an advertisement says. */
 export interface RaParams {
@@ -37,8 +46,16 @@ export interface RaParams {
 /** All-nodes ff02::1. */
 const ALL_NODES = Uint8Array.from([0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
 
-/** The whole Ethernet frame of a Router Advertisement to all-nodes. */
-export function buildRouterAdvert(p: RaParams): Uint8Array {
+/**
+ * The whole Ethernet frame of a Router Advertisement to all-nodes, with Router Lifetime
+ * `routerLifetime` (seconds; 0: "not a default router", the final advertisement of 6.2.5).
+ */
+export function buildRouterAdvert(p: RaParams, routerLifetime = ROUTER_LIFETIME_S): Uint8Array {
+  if (!Number.isInteger(routerLifetime) || routerLifetime < 0 || routerLifetime > 9000) {
+    throw new RangeError(
+      `Router lifetime must be 0..9000 s (RFC 4861 6.2.1), got ${routerLifetime}`,
+    );
+  }
   const icmpLen = 16 + 8 + 8 + 32; // header, SLLA, MTU, Prefix Information
   const f = new Uint8Array(14 + 40 + icmpLen);
   const v = new DataView(f.buffer);
@@ -56,7 +73,7 @@ export function buildRouterAdvert(p: RaParams): Uint8Array {
   f[o] = 134;
   f[o + 4] = 64; // Cur Hop Limit
   f[o + 5] = 0; // M = O = 0: addresses by SLAAC, no DHCPv6
-  v.setUint16(o + 6, ROUTER_LIFETIME_S);
+  v.setUint16(o + 6, routerLifetime);
   // Reachable Time and Retrans Timer 0: unspecified (the guest keeps its own).
   let q = o + 16;
   f[q] = 1; // Source Link-Layer Address
@@ -81,61 +98,103 @@ export function buildRouterAdvert(p: RaParams): Uint8Array {
   return f;
 }
 
+/** The state of our link-local address: DAD running, passed, or found a duplicate. */
+export type LinkLocalState = "tentative" | "usable" | "duplicate";
+
 /**
- * The advertising side: `send` is called with the frame at start, for the initial ones, then
- * periodically, and on solicitations (at most one per MIN_DELAY_BETWEEN_RAS_MS).
+ * The advertising side: `send` is called with the frame once `linkLocal()` says "usable"
+ * (polled), for the initial ones, then periodically, on solicitations (at most one per
+ * MIN_DELAY_BETWEEN_RAS_MS), and with the final one (Router Lifetime 0) at `close`.
  */
 export class RouterAdvertiser {
+  readonly #params: RaParams;
   readonly #frame: Uint8Array;
   readonly #send: (frame: Uint8Array) => void;
+  readonly #linkLocal: () => LinkLocalState;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #sent = 0;
   #lastAt = -Infinity;
   #pendingAnswer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
+  #duplicate = false;
 
-  /** Start advertising. */
-  constructor(params: RaParams, send: (frame: Uint8Array) => void) {
+  /** Advertise once our link-local address passed DAD (`linkLocal`, default: at once). */
+  constructor(
+    params: RaParams,
+    send: (frame: Uint8Array) => void,
+    linkLocal: () => LinkLocalState = () => "usable",
+  ) {
+    this.#params = params;
     this.#frame = buildRouterAdvert(params);
     this.#send = send;
-    this.#tick();
+    this.#linkLocal = linkLocal;
+    this.#wait();
   }
 
-  /** Advertisements sent. */
+  /** Advertisements sent (the final one included). */
   get sent(): number {
     return this.#sent;
   }
 
+  /** True once advertising began (our link-local address passed DAD). */
+  get advertising(): boolean {
+    return this.#lastAt > -Infinity;
+  }
+
+  /** True when DAD found our link-local address duplicated: we never advertise. */
+  get duplicate(): boolean {
+    return this.#duplicate;
+  }
+
+  #wait(): void {
+    if (this.#closed) return;
+    const st = this.#linkLocal();
+    if (st === "usable") return this.#tick();
+    if (st === "duplicate") {
+      this.#duplicate = true; // RFC 4862 5.4.5: the interface is not used for IPv6
+      return;
+    }
+    this.#timer = setTimeout(() => this.#wait(), DAD_POLL_MS);
+    Deno.unrefTimer(this.#timer);
+  }
+
   #tick(): void {
     if (this.#closed) return;
-    this.#emit();
+    this.#emit(this.#frame);
     const next = this.#sent <= RA_INITIAL_COUNT ? RA_INITIAL_INTERVAL_MS : RA_INTERVAL_MS;
     this.#timer = setTimeout(() => this.#tick(), next);
     Deno.unrefTimer(this.#timer);
   }
 
-  #emit(): void {
+  #emit(frame: Uint8Array): void {
     this.#lastAt = Date.now();
     this.#sent++;
-    this.#send(this.#frame);
+    this.#send(frame);
   }
 
   /** A router solicitation arrived: answer now, or once MIN_DELAY_BETWEEN_RAS_MS passed. */
   solicited(): void {
-    if (this.#closed || this.#pendingAnswer !== undefined) return;
+    // Before DAD passed, the first unsolicited advertisement (sent as it passes) answers.
+    if (this.#closed || !this.advertising || this.#pendingAnswer !== undefined) return;
     const wait = this.#lastAt + MIN_DELAY_BETWEEN_RAS_MS - Date.now();
-    if (wait <= 0) return this.#emit();
+    if (wait <= 0) return this.#emit(this.#frame);
     this.#pendingAnswer = setTimeout(() => {
       this.#pendingAnswer = undefined;
-      if (!this.#closed) this.#emit();
+      if (!this.#closed) this.#emit(this.#frame);
     }, wait);
     Deno.unrefTimer(this.#pendingAnswer);
   }
 
-  /** Stop advertising. */
+  /**
+   * Stop advertising. When we did advertise, a final advertisement with Router Lifetime 0
+   * goes out now (RFC 4861 6.2.5; `send` must still reach the link), so the guest removes us
+   * from its default router list (6.3.4) at once.
+   */
   close(): void {
+    if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#timer);
     clearTimeout(this.#pendingAnswer);
+    if (this.advertising) this.#emit(buildRouterAdvert(this.#params, 0));
   }
 }
