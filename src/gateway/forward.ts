@@ -83,7 +83,8 @@ function forwardFields(text: string): string[] | null {
  * ```
  */
 export function parseForward(text: string): ForwardSpec {
-  const usage = "expected tcp:[HOSTADDR:]HOSTPORT:[GUESTADDR:]GUESTPORT";
+  const usage =
+    "expected tcp:[HOSTADDR:]HOSTPORT:GUESTPORT or tcp:HOSTADDR:HOSTPORT:GUESTADDR:GUESTPORT";
   const parts = text.startsWith("tcp:") ? forwardFields(text.slice(4)) : null;
   if (parts === null) throw new TypeError(`Cannot parse forward "${text}": ${usage}`);
   const proto = "tcp";

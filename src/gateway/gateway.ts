@@ -70,8 +70,10 @@ export interface GatewayOptions {
    */
   allow?: string[];
   /**
-   * Upstream DNS servers ("ADDR" or "ADDR:PORT") for the forwarder at .3; each must be allowed.
-   * A UDP query goes to all of them (the first answer wins); TCP queries go to the first.
+   * Upstream DNS servers ("ADDR" or "ADDR:PORT"; IPv6 as "::1" or "[::1]:5353") for the
+   * forwarder at .3 (and fd00::3 with `ipv6`); each must be allowed (an IPv6 one by an IPv6
+   * CIDR, which needs no `ipv6` for this). A UDP query goes to all of them (the first answer
+   * wins); TCP queries go to the first.
    */
   dns?: string[];
   /** Port forwards from the host into the guest. */
@@ -92,12 +94,14 @@ export interface GatewayOptions {
   pcap?: string;
   /**
    * IPv6 as slirp4netns `--enable-ipv6` (default false): the gateway is also fd00::2 (the
-   * host's ::1 unless `hostLoopback: false`) and fd00::3 (the DNS forwarder, IPv4 upstreams),
-   * and advertises fd00::/64 as a router (RFC 4861) so that the guest forms its address by
-   * SLAAC and routes through our link-local address. TCP and UDP to fd00::2 and fd00::3 are
-   * relayed, and to other IPv6 destinations inside an IPv6 CIDR of `allow`; TCP to one outside
-   * gets RST (as IPv4), UDP and anything else destination unreachable, administratively
-   * prohibited (RFC 4443 3.1 code 1).
+   * host's ::1 unless `hostLoopback: false`) and fd00::3 (the DNS forwarder, to the `dns`
+   * upstreams), and advertises fd00::/64 as a router (RFC 4861) once its link-local address
+   * passed DAD, so that the guest forms its address by SLAAC and routes through our link-local
+   * address; at `close` a final advertisement (router lifetime 0) withdraws that route. TCP and
+   * UDP to fd00::2 and fd00::3 are relayed, and to other IPv6 destinations inside an IPv6 CIDR
+   * of `allow`; TCP to one outside gets RST (as IPv4), UDP and anything else destination
+   * unreachable, administratively prohibited (RFC 4443 3.1 code 1). Port forwards with an IPv6
+   * host or guest address reach the guest over IPv6 (see `ForwardSpec`).
    */
   ipv6?: boolean;
 }
@@ -207,7 +211,10 @@ export class Gateway implements AsyncDisposable {
     out["gateway-tcp-active"] = t.flows;
     out["gateway-tcp-pending"] = t.pending;
     out["gateway-udp-active"] = this.#udp.flows;
-    if (this.#ra) out["gateway-ra-sent"] = this.#ra.sent;
+    if (this.#ra) {
+      out["gateway-ra-sent"] = this.#ra.sent;
+      out["gateway-ra-answers"] = this.#ra.answers;
+    }
     return out;
   }
 

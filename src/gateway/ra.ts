@@ -113,6 +113,7 @@ export class RouterAdvertiser {
   readonly #linkLocal: () => LinkLocalState;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #sent = 0;
+  #answers = 0;
   #lastAt = -Infinity;
   #pendingAnswer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
@@ -134,6 +135,11 @@ export class RouterAdvertiser {
   /** Advertisements sent (the final one included). */
   get sent(): number {
     return this.#sent;
+  }
+
+  /** Advertisements sent in answer to router solicitations. */
+  get answers(): number {
+    return this.#answers;
   }
 
   /** True once advertising began (our link-local address passed DAD). */
@@ -177,12 +183,17 @@ export class RouterAdvertiser {
     // Before DAD passed, the first unsolicited advertisement (sent as it passes) answers.
     if (this.#closed || !this.advertising || this.#pendingAnswer !== undefined) return;
     const wait = this.#lastAt + MIN_DELAY_BETWEEN_RAS_MS - Date.now();
-    if (wait <= 0) return this.#emit(this.#frame);
+    if (wait <= 0) return this.#answer();
     this.#pendingAnswer = setTimeout(() => {
       this.#pendingAnswer = undefined;
-      if (!this.#closed) this.#emit(this.#frame);
+      if (!this.#closed) this.#answer();
     }, wait);
     Deno.unrefTimer(this.#pendingAnswer);
+  }
+
+  #answer(): void {
+    this.#answers++;
+    this.#emit(this.#frame);
   }
 
   /**
