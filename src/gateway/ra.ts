@@ -7,9 +7,11 @@
  *   tentative address is not used; RFC 4861 6.2.2 sends from it), polled every
  *   {@link DAD_POLL_MS}; none at all when DAD found it duplicated (RFC 4862 5.4.5);
  * - then unsolicited at once, the first {@link RA_INITIAL_COUNT} after it
- *   {@link RA_INITIAL_INTERVAL_MS} apart, later every {@link RA_INTERVAL_MS} (6.2.4);
+ *   {@link RA_INITIAL_INTERVAL_MS} apart, later every {@link RA_MIN_INTERVAL_MS} to
+ *   {@link RA_INTERVAL_MS} (uniformly random, 6.2.4);
  * - in answer to each Router Solicitation (6.2.6: a solicitation before DAD passed is covered
- *   by the first unsolicited one), at most one per {@link MIN_DELAY_BETWEEN_RAS_MS};
+ *   by the first unsolicited one) after a random delay of up to {@link MAX_RA_DELAY_TIME_MS},
+ *   at most one per {@link MIN_DELAY_BETWEEN_RAS_MS};
  * - a final one with Router Lifetime 0 when the gateway stops (6.2.5), so that the guest
  *   drops its default route through us at once instead of after {@link ROUTER_LIFETIME_S}.
  *
@@ -20,6 +22,10 @@ import { foldSum } from "../wire/checksum.ts";
 
 /** Interval of unsolicited advertisements (RFC 4861 6.2.1 allows 4..1800 s; we use 20 s). */
 export const RA_INTERVAL_MS = 20000;
+/** MinRtrAdvInterval (6.2.1: at least 3 s, at most 0.75 x MaxRtrAdvInterval). */
+export const RA_MIN_INTERVAL_MS = 15000;
+/** RFC 4861 section 10: MAX_RA_DELAY_TIME, the most an answer to a solicitation waits. */
+export const MAX_RA_DELAY_TIME_MS = 500;
 /** The first few advertisements come sooner (6.2.4: MAX_INITIAL_RTR_ADVERT_INTERVAL 16 s). */
 export const RA_INITIAL_INTERVAL_MS = 3000;
 /** How many of them (6.2.4: MAX_INITIAL_RTR_ADVERTISEMENTS). */
@@ -166,8 +172,15 @@ export class RouterAdvertiser {
 
   #tick(): void {
     if (this.#closed) return;
+    if (this.#pendingAnswer !== undefined) { // this one answers the waiting solicitation too
+      clearTimeout(this.#pendingAnswer);
+      this.#pendingAnswer = undefined;
+      this.#answers++;
+    }
     this.#emit(this.#frame);
-    const next = this.#sent <= RA_INITIAL_COUNT ? RA_INITIAL_INTERVAL_MS : RA_INTERVAL_MS;
+    const next = this.#sent <= RA_INITIAL_COUNT
+      ? RA_INITIAL_INTERVAL_MS
+      : RA_MIN_INTERVAL_MS + Math.random() * (RA_INTERVAL_MS - RA_MIN_INTERVAL_MS);
     this.#timer = setTimeout(() => this.#tick(), next);
     Deno.unrefTimer(this.#timer);
   }
@@ -178,12 +191,18 @@ export class RouterAdvertiser {
     this.#send(frame);
   }
 
-  /** A router solicitation arrived: answer now, or once MIN_DELAY_BETWEEN_RAS_MS passed. */
+  /**
+   * A router solicitation arrived: answer after a random delay of up to MAX_RA_DELAY_TIME_MS
+   * (6.2.6 MUST), and not before MIN_DELAY_BETWEEN_RAS_MS since the last advertisement; one
+   * answer covers every solicitation that arrives while it waits.
+   */
   solicited(): void {
     // Before DAD passed, the first unsolicited advertisement (sent as it passes) answers.
     if (this.#closed || !this.advertising || this.#pendingAnswer !== undefined) return;
-    const wait = this.#lastAt + MIN_DELAY_BETWEEN_RAS_MS - Date.now();
-    if (wait <= 0) return this.#answer();
+    const wait = Math.max(
+      Math.random() * MAX_RA_DELAY_TIME_MS,
+      this.#lastAt + MIN_DELAY_BETWEEN_RAS_MS - Date.now(),
+    );
     this.#pendingAnswer = setTimeout(() => {
       this.#pendingAnswer = undefined;
       if (!this.#closed) this.#answer();
