@@ -99,6 +99,16 @@ Deno.test({
   async fn() {
     if (!requireTapOrSkip()) return;
     await withGateway({ ipv6: true }, async ({ ns, gw }) => {
+      // Right after start, likely before the guest has its SLAAC address (its DAD and ours
+      // take a second or two): the forward probes until the guest answers from it.
+      const early = await guestServer(ns, "::", 8081, 1);
+      try {
+        const f0 = gw.forward({ hostAddress: "::1", hostPort: 0, guestPort: 8081 });
+        const data = pattern(4097, 40);
+        assert.deepEqual(await through("::1", f0.addr.port, data), [sha(data), "fd00::2"]);
+      } finally {
+        await early.done();
+      }
       const { addr } = await waitSlaac(ns);
       // The guest listens on its SLAAC address only: the forward must find exactly that one.
       const gport = 8080;
@@ -123,7 +133,7 @@ Deno.test({
           sha(small),
           "fd00::2",
         ]);
-        assert.equal(gw.stats()["gateway-forward-ipv6"], 3);
+        assert.equal(gw.stats()["gateway-forward-ipv6"], 4);
       } finally {
         await server.done();
       }
