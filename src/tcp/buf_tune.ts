@@ -94,13 +94,16 @@ export const DRS_MIN_INTERVAL_MS = 0.05;
  *
  * The strict rule (`sameThreadPeer`: the memory link, whose "round trip" is the other stack's
  * turn on our thread and grows with the window, so the network rule would grow it to the
- * maximum and copies turn cache-cold): the round trip is the least receiver-side RTT seen, and
+ * maximum and copies turn cache-cold; also a connection to our own address, whose peer is this
+ * stack): the round trip is the least receiver-side RTT seen, and
  * the buffer grows only when the sender filled the window we offer in the interval, and not
  * while a standing queue lengthens this interval's round trips to 1.5x the least.
  */
 export function rcvSpaceAdjust(c: TcpConnection, now: number, tsEcr = 0): void {
   const r = c.rcv;
-  const strict = c.opt.sameThreadPeer;
+  // A connection to one of our own addresses (the loopback path: both ends are this stack,
+  // so local and remote address are the same) has a same-thread peer on any link.
+  const strict = c.opt.sameThreadPeer || c.localIp === c.remoteIp;
   if (tsEcr !== 0) {
     // The least such time is the path's round trip without the queueing a growing window adds
     // itself.
