@@ -153,7 +153,9 @@ export function rcvSpaceAdjust(c: TcpConnection, now: number, tsEcr = 0): void {
   // queue; growing would only lengthen it (the signal delay-based controllers such as BBR read).
   const held = strict && (!r.full || (r.rttNow !== Infinity && r.rttNow > 1.5 * r.rttMin));
   if (copied > space && copied <= 2 * r.buf && !unmeasured && !held) {
-    const max = c.opt.rcvBufMax;
+    // Never past what the window can say (RFC 7323 2.3: 65535 << scale; without window
+    // scaling 64 KiB): more buffer would hold memory no sender is offered.
+    const max = Math.min(c.opt.rcvBufMax, 65535 * 2 ** r.wscale);
     if (r.buf < max) {
       // Twice what was drained plus 16 segments; up to twice that again while the drained
       // amount still grows fast (a sender in slow start), as Linux's earlier, bounded rule.

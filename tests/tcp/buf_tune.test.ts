@@ -219,3 +219,16 @@ Deno.test("buffers grow in a few steps of at least half their size (each step co
   assert.equal(growStep(262144, 700000, MIB), 700000);
   assert.equal(growStep(MIB - 1, 2 * MIB, MIB), MIB);
 });
+
+Deno.test("without window scaling the receive buffer does not grow past what the window can say", () => {
+  const p = new TcpPair({
+    faults: { delayMs: 0.1, bytesPerMs: 5e6 },
+    engine: "wasm",
+    tcpA: { windowScale: false },
+  });
+  const [c, s] = openPair(p);
+  const st = new Stream(c, s, 16 * MIB, 4, 65536);
+  assert.ok(p.run(() => st.done, 120000, () => st.pump()) && st.bad === -1);
+  assert.equal(s.info().rcvWscale, 0);
+  assert.equal(s.rcv.buf, TCP_DEFAULTS.rcvBuf);
+});
