@@ -82,7 +82,7 @@ export const DRS_MIN_INTERVAL_MS = 0.05;
  * receive buffer to twice that plus 16 segments (doubled, or x1.5, while the count still grows
  * fast: a sender in slow start), up to `rcvBufMax` and the layer's budget. Called with each
  * in-order data segment (the reader's progress is counted by `read`). Both rules below leave
- * the buffer as it is while the reader leaves bytes unread (as Linux since 6.16), when the
+ * the buffer as it is while the reader leaves bytes unread (as recent Linux does), when the
  * reader took more than twice the buffer in the interval, or when round trips measure 0 (a
  * clock in whole milliseconds, such as a virtual one, on a path shorter than a tick).
  *
@@ -95,9 +95,10 @@ export const DRS_MIN_INTERVAL_MS = 0.05;
  * The strict rule (`sameThreadPeer`: the memory link, whose "round trip" is the other stack's
  * turn on our thread and grows with the window, so the network rule would grow it to the
  * maximum and copies turn cache-cold; also a connection to our own address, whose peer is this
- * stack): the round trip is the least receiver-side RTT seen, and
- * the buffer grows only when the sender filled the window we offer in the interval, and not
- * while a standing queue lengthens this interval's round trips to 1.5x the least.
+ * stack): the round trip is the least receiver-side RTT seen, and the buffer grows only when
+ * the sender filled the window we offer in the interval, and not while a standing queue
+ * lengthens this interval's round trips to 1.5x the least. Either way never past what the
+ * window can advertise (65535 << scale).
  */
 export function rcvSpaceAdjust(c: TcpConnection, now: number, tsEcr = 0): void {
   const r = c.rcv;
