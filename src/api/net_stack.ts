@@ -597,7 +597,9 @@ export async function createStack(options: StackOptions): Promise<NetStack> {
     link,
     engine,
     clock,
-    createTcp: (e, tx) => new TcpLayer(e, tx, options.tcp),
+    // A same-thread peer (link.ts) gets the strict auto-tuning rule unless the options say.
+    createTcp: (e, tx) =>
+      new TcpLayer(e, tx, { sameThreadPeer: link.sameThreadPeer === true, ...options.tcp }),
     iface: {
       address,
       prefixLength,
