@@ -11,6 +11,12 @@
  * rates do (the rates of both gateways swing up to 2x with it), so it says where a ratio comes
  * from: work per byte or per exchange, or waiting.
  *
+ * Each transfer starts a fresh gateway process, so a short one also measures the JIT warming up
+ * (V8's worker threads took about 8% of the gateway's CPU in the first seconds, with hardly any
+ * garbage collection): the default of 1000 MiB per transfer measures the steady state (at MTU
+ * 65520 our CPU per GiB was about a fifth lower over 1000 MiB than over 200 MiB; slirp4netns's
+ * was not lower).
+ *
  *   deno task bench:gateway [--mb=N] [--runs=N] [--mtu=1500,65520] [--cases=down,up,rr,crr]
  *     [--only=ours|slirp4netns] [--cpu-prof-dir=DIR (profiles our gateway process)]
  *
@@ -201,7 +207,10 @@ export interface GatewayBenchOptions {
 export async function gatewayBench(o: GatewayBenchOptions): Promise<string> {
   const why = tapAvailable();
   if (why !== null) return `bench:gateway skipped: ${why}`;
-  const size = o.mb << 20;
+  if (!(Number.isInteger(o.mb) && o.mb >= 1 && o.mb <= 16384)) {
+    throw new RangeError(`--mb must be an integer from 1 to 16384, got ${o.mb}`);
+  }
+  const size = o.mb * 1048576;
   const runs = o.runs;
   const server = new Deno.Command("python3", {
     args: ["-c", SERVER, `${size}`],
@@ -276,7 +285,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     args: Deno.args,
     options: {
-      mb: { type: "string", default: "200" },
+      mb: { type: "string", default: "1000" },
       runs: { type: "string", default: "3" },
       mtu: { type: "string", default: "1500,65520" },
       cases: { type: "string", default: "down,up,rr,crr" },
