@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Driver } from "../stack.ts";
+import { type Driver, STACK_CLOSED } from "../stack.ts";
 import type { TcpConnInfo, TcpEvent, TcpHandle, TcpLayer } from "../tcp/tcp_layer.ts";
 import { isIpv6Handle } from "../wire/ip_handle.ts";
 import { endpoint, netAddr } from "./addr.ts";
@@ -52,8 +52,6 @@ export class Conn implements Disposable {
   #closed = false;
   #stackClosed = false;
   #where: string | undefined;
-  #unhook: () => void;
-  #untrack: () => void;
   #readable: ReadableStream<Uint8Array<ArrayBuffer>> | undefined;
   #writable: WritableStream<Uint8Array> | undefined;
 
@@ -73,11 +71,17 @@ export class Conn implements Disposable {
       this.#where = this.#peer;
     }
     tc.onEvent = (ev: TcpEvent) => this.#onEvent(ev);
-    this.#untrack = driver.track(tc);
-    this.#unhook = driver.onClose(() => {
-      this.#stackClosed = true;
-      this.#wake.wakeAll();
-    });
+    driver.join(this);
+  }
+
+  /**
+   * The stack closed (Driver.close).
+   *
+   * @ignore
+   */
+  [STACK_CLOSED](): void {
+    this.#stackClosed = true;
+    this.#wake.wakeAll();
   }
 
   /** Our end of the connection. */
@@ -118,10 +122,7 @@ export class Conn implements Disposable {
   }
 
   #onEvent(ev: TcpEvent): void {
-    if (ev === "closed") {
-      this.#unhook();
-      this.#untrack();
-    }
+    if (ev === "closed") this.#driver.leave(this);
     this.#wake.wakeAll();
   }
 

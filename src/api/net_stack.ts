@@ -318,10 +318,11 @@ export class NetStack implements AsyncDisposable {
     // For messages only: an IPv4 address is formatted when one is needed; an IPv6 handle now,
     // while it is surely held.
     const v6 = isIpv6Handle(ip) ? endpoint(ip, port, this.#fmt) : null;
-    const where = (): string => v6 ?? endpoint(ip, port, this.#fmt);
     if (signal?.aborted) throw signal.reason;
     if (this.driver.closed) {
-      throw new Deno.errors.BadResource(`Cannot connect to ${where()}: the stack is closed`);
+      throw new Deno.errors.BadResource(
+        `Cannot connect to ${v6 ?? endpoint(ip, port)}: the stack is closed`,
+      );
     }
     let conn: Conn;
     try {
@@ -331,7 +332,7 @@ export class NetStack implements AsyncDisposable {
       };
       conn = new Conn(this.driver, this.driver.tcp.connect(ip, port, this.driver.now(), opts));
     } catch (err) {
-      throw mapLayerError(err, where());
+      throw mapLayerError(err, v6 ?? endpoint(ip, port));
     }
     if (signal === undefined) {
       await conn.established();

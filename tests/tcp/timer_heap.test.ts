@@ -90,6 +90,19 @@ Deno.test("timer heap: entries of removed items do not pile up (closed connectio
   assert.deepEqual(out, keep);
 });
 
+Deno.test("timer heap: a deadline moved earlier and back again does not pile up entries", () => {
+  const h = new TimerHeap<string>();
+  for (let i = 0; i < 10_000; i++) {
+    h.schedule("c", 7_200_000); // keepalive, two hours away
+    h.schedule("c", i + 1); // a retransmission timer, earlier
+    assert.equal(h.popDue(i + 1), "c"); // fires; the connection is queued at its keepalive again
+  }
+  h.schedule("c", 7_200_000);
+  assert.ok(h.size <= 2 + 64, `heap holds ${h.size} entries for one item`);
+  assert.equal(h.popDue(Infinity), "c");
+  assert.equal(h.popDue(Infinity), undefined);
+});
+
 Deno.test("timer heap: 500 connections with keepalive times 10 ms apart probe each on time", () => {
   const p = new TcpPair({ faults: { delayMs: 1 } });
   const l = p.b.listen(0, 80);
