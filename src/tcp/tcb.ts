@@ -195,6 +195,7 @@ export class LossProbe {
 }
 
 /** The timers of a connection, in the order `runTimers` (tcp_timers.ts) serves them. */
+// TcpConnection.deadline() (connection.ts) reads these fields one by one: keep it in step.
 export const TIMERS = ["timeWait", "pto", "rack", "rtx", "persist", "keep", "delack"] as const;
 
 /** The name of one timer. */
