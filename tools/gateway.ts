@@ -3,7 +3,8 @@
  *
  *   deno task gateway [--configure|-c] [--mtu=N] [--disable-host-loopback] [--cidr=CIDR]
  *     [--netns-type=pid|path] [--userns-path=PATH] [--allow CIDR]... [--dns=ADDR[:PORT]]...
- *     [--forward tcp:HOSTPORT:GUESTPORT]... [--disable-dhcp] [--enable-ipv6|-6] [--pcap FILE]
+ *     [--forward tcp:[HOSTADDR:]HOSTPORT[:GUESTADDR]:GUESTPORT]... [--disable-dhcp]
+ *     [--enable-ipv6|-6] [--pcap FILE]
  *     [-r FD] [-e FD]
  *     PID|PATH TAPNAME
  *
@@ -14,7 +15,11 @@
  *
  * With --enable-ipv6 the stack is also fd00::2 (the host's ::1) and fd00::3 and advertises
  * fd00::/64 as a router, so the guest forms its IPv6 address by SLAAC; --configure then only
- * turns off the device's DAD (as slirp4netns does) and relies on the advertisement.
+ * turns off the device's DAD (as slirp4netns does) and relies on the advertisement. IPv6
+ * addresses go in brackets: `--forward tcp:[::1]:8080:80` forwards the host's [::1]:8080 to the
+ * guest's port 80 over IPv6 (to the address the guest formed by SLAAC), `--dns=[::1]:5353` asks
+ * an IPv6 upstream. On SIGINT/SIGTERM a final advertisement with router lifetime 0 tells the
+ * guest to drop its default route through us (RFC 4861 6.2.5).
  *
  * Secure by default: nothing but the host-loopback mapping is relayed unless allowed with
  * `--allow CIDR` (repeatable; `--allow 0.0.0.0/0` relays anywhere, as slirp4netns does).
@@ -36,8 +41,12 @@ const USAGE = `Usage: deno task gateway [OPTIONS] PID|PATH TAPNAME
   --netns-type=pid|path      how to read the first argument (default: pid if numeric)
   --userns-path=PATH         (not supported: run as root; the namespace is entered directly)
   --allow=CIDR               relay to destinations in CIDR (repeatable; default: none)
-  --dns=ADDR[:PORT]          upstream DNS for 10.0.2.3 (repeatable; must be allowed)
-  --forward=tcp:HP:GP        forward host 127.0.0.1:HP to the guest's port GP (repeatable)
+  --dns=ADDR[:PORT]          upstream DNS for 10.0.2.3 and fd00::3 (repeatable; must be
+                             allowed; IPv6 as ::1 or [::1]:PORT)
+  --forward=tcp:[HA:]HP:GP or tcp:HA:HP:GA:GP
+                             forward host HA:HP (default 127.0.0.1) to the guest's GA:GP
+                             (default 10.0.2.100); IPv6 in brackets: tcp:[::1]:8080:80
+                             reaches the guest's SLAAC address over IPv6 (repeatable)
   --disable-dhcp             do not answer DHCP
   -6, --enable-ipv6          also fd00::2 (the host's ::1) and fd00::3, advertise fd00::/64
   --pcap=FILE                capture the guest's link

@@ -153,21 +153,46 @@ export function addressesOf(cidr = "10.0.2.0/24"): GatewayAddresses {
 
 /** A parsed "ADDR[:PORT]" (DNS servers; port 53 by default). */
 export interface HostPort {
-  /** Address (u32). */
-  readonly ip: number;
+  /** Address: a u32 (IPv4) or 16 bytes (IPv6). */
+  readonly ip: number | Uint8Array;
   /** Port. */
   readonly port: number;
 }
 
-/** Parse "ADDR" or "ADDR:PORT" (IPv4); TypeError/RangeError when malformed. */
+/**
+ * Parse "ADDR", "ADDR:PORT" (IPv4), "IPV6" or "[IPV6]:PORT" (RFC 3986 3.2.2 brackets);
+ * TypeError/RangeError when malformed.
+ */
 export function parseHostPort(text: string, defaultPort: number): HostPort {
-  const colon = text.lastIndexOf(":");
-  const ip = parseIpv4(colon < 0 ? text : text.slice(0, colon));
-  const port = colon < 0 ? defaultPort : Number(text.slice(colon + 1));
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+  let host = text, portText: string | undefined;
+  if (text.startsWith("[")) {
+    const close = text.indexOf("]");
+    const rest = close < 0 ? "" : text.slice(close + 1);
+    if (close < 0 || (rest !== "" && !rest.startsWith(":"))) {
+      throw new TypeError(`Cannot parse "${text}": expected [IPV6] or [IPV6]:PORT`);
+    }
+    host = text.slice(1, close);
+    if (rest !== "") portText = rest.slice(1);
+  } else if (text.indexOf(":") === text.lastIndexOf(":") && text.includes(":")) {
+    const colon = text.indexOf(":");
+    host = text.slice(0, colon);
+    portText = text.slice(colon + 1);
+  }
+  const port = portText === undefined ? defaultPort : Number(portText);
+  if (!/^[0-9]+$/.test(portText ?? "53") || !Number.isInteger(port) || port < 1 || port > 65535) {
     throw new RangeError(`Invalid port in "${text}"`);
   }
-  return { ip, port };
+  if (host.includes(":")) {
+    const ip = parseIpv6(host);
+    if (ip === null) throw new TypeError(`Invalid IPv6 address in "${text}"`);
+    return { ip, port };
+  }
+  return { ip: parseIpv4(host), port };
+}
+
+/** The hostname of a parsed address ("127.0.0.1", "::1"). */
+export function formatHost(ip: number | Uint8Array): string {
+  return typeof ip === "number" ? formatIpv4(ip) : formatIpv6(ip);
 }
 
 /** Resolve partial limits against the defaults, checking each is a positive integer. */

@@ -18,6 +18,7 @@ import {
   addressesOf,
   type Cidr,
   type Cidr6,
+  formatHost,
   formatPrefix,
   formatPrefix6,
   type GatewayLimits,
@@ -35,6 +36,7 @@ import { TcpRelay } from "./tcp_relay.ts";
 import { UdpRelay } from "./udp_relay.ts";
 import { GatewayStack } from "./stack_access.ts";
 import { RouterAdvertiser } from "./ra.ts";
+import { GuestAddress6 } from "./guest6.ts";
 import { formatIpv6, parseIpv6 } from "../wire/ipv6_address.ts";
 import { isIpv6Handle } from "../wire/ip_handle.ts";
 
@@ -68,8 +70,10 @@ export interface GatewayOptions {
    */
   allow?: string[];
   /**
-   * Upstream DNS servers ("ADDR" or "ADDR:PORT") for the forwarder at .3; each must be allowed.
-   * A UDP query goes to all of them (the first answer wins); TCP queries go to the first.
+   * Upstream DNS servers ("ADDR" or "ADDR:PORT"; IPv6 as "::1" or "[::1]:5353") for the
+   * forwarder at .3 (and fd00::3 with `ipv6`); each must be allowed (an IPv6 one by an IPv6
+   * CIDR, which needs no `ipv6` for this). A UDP query goes to all of them (the first answer
+   * wins); TCP queries go to the first.
    */
   dns?: string[];
   /** Port forwards from the host into the guest. */
@@ -90,12 +94,14 @@ export interface GatewayOptions {
   pcap?: string;
   /**
    * IPv6 as slirp4netns `--enable-ipv6` (default false): the gateway is also fd00::2 (the
-   * host's ::1 unless `hostLoopback: false`) and fd00::3 (the DNS forwarder, IPv4 upstreams),
-   * and advertises fd00::/64 as a router (RFC 4861) so that the guest forms its address by
-   * SLAAC and routes through our link-local address. TCP and UDP to fd00::2 and fd00::3 are
-   * relayed, and to other IPv6 destinations inside an IPv6 CIDR of `allow`; TCP to one outside
-   * gets RST (as IPv4), UDP and anything else destination unreachable, administratively
-   * prohibited (RFC 4443 3.1 code 1).
+   * host's ::1 unless `hostLoopback: false`) and fd00::3 (the DNS forwarder, to the `dns`
+   * upstreams), and advertises fd00::/64 as a router (RFC 4861) once its link-local address
+   * passed DAD, so that the guest forms its address by SLAAC and routes through our link-local
+   * address; at `close` a final advertisement (router lifetime 0) withdraws that route. TCP and
+   * UDP to fd00::2 and fd00::3 are relayed, and to other IPv6 destinations inside an IPv6 CIDR
+   * of `allow`; TCP to one outside gets RST (as IPv4), UDP and anything else destination
+   * unreachable, administratively prohibited (RFC 4443 3.1 code 1). Port forwards with an IPv6
+   * host or guest address reach the guest over IPv6 (see `ForwardSpec`).
    */
   ipv6?: boolean;
 }
@@ -124,6 +130,7 @@ export class Gateway implements AsyncDisposable {
   /** The DNS forwarder's IPv6 address ("fd00::3") with `ipv6`, else null. */
   readonly dnsAddress6: string | null;
   readonly #ra: RouterAdvertiser | null;
+  readonly #guest6: GuestAddress6 | null;
   readonly #access: GatewayStack;
   readonly #tcp: TcpRelay;
   readonly #udp: UdpRelay;
@@ -150,6 +157,7 @@ export class Gateway implements AsyncDisposable {
       allow6: readonly Cidr6[];
       inside: (ip: number) => boolean;
       ra: RouterAdvertiser | null;
+      guest6: GuestAddress6 | null;
     },
   ) {
     const stack = access.stack;
@@ -167,6 +175,7 @@ export class Gateway implements AsyncDisposable {
     this.#gatewayIp = parseIpv4(stack.address);
     this.#inside = parts.inside;
     this.#ra = parts.ra;
+    this.#guest6 = parts.guest6;
     this.address6 = parts.ra ? GATEWAY_IPV6.gateway : null;
     this.dnsAddress6 = parts.ra ? GATEWAY_IPV6.dns : null;
   }
@@ -183,6 +192,9 @@ export class Gateway implements AsyncDisposable {
       count: (n, k) => this.#inc(n, k),
       gateway: this.#gatewayIp,
       inside: this.#inside,
+      ipv6: this.#guest6
+        ? { gateway: parseIpv6(GATEWAY_IPV6.gateway)!, guest: this.#guest6 }
+        : null,
     });
     this.#forwards.add(f);
     return f;
@@ -199,7 +211,10 @@ export class Gateway implements AsyncDisposable {
     out["gateway-tcp-active"] = t.flows;
     out["gateway-tcp-pending"] = t.pending;
     out["gateway-udp-active"] = this.#udp.flows;
-    if (this.#ra) out["gateway-ra-sent"] = this.#ra.sent;
+    if (this.#ra) {
+      out["gateway-ra-sent"] = this.#ra.sent;
+      out["gateway-ra-answers"] = this.#ra.answers;
+    }
     return out;
   }
 
@@ -207,7 +222,8 @@ export class Gateway implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#ra?.close();
+    this.#ra?.close(); // the final advertisement (router lifetime 0) while the link is up
+    this.#guest6?.close();
     for (const f of this.#forwards) await f.close();
     this.#tcp.close();
     this.#udp.close();
@@ -248,18 +264,23 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const a = addressesOf(options.cidr);
   const allow = (options.allow ?? []).filter((c) => !c.includes(":")).map(parsePrefix);
   const allow6 = (options.allow ?? []).filter((c) => c.includes(":")).map(parsePrefix6);
-  if (allow6.length > 0 && !options.ipv6) {
-    throw new TypeError(`Cannot allow ${formatPrefix6(allow6[0]!)} without ipv6 (--enable-ipv6)`);
-  }
   const dns: HostPort[] = (options.dns ?? []).map((s) => parseHostPort(s, 53));
   for (const d of dns) {
-    if (!inPrefixes(allow, d.ip)) {
+    const ok = typeof d.ip === "number" ? inPrefixes(allow, d.ip) : inPrefixes6(allow6, d.ip);
+    if (!ok) {
+      const host = formatHost(d.ip);
       throw new TypeError(
-        `DNS server ${formatIpv4(d.ip)} is outside the allow list: add --allow ${
-          formatIpv4(d.ip)
-        }/32`,
+        `DNS server ${host} is outside the allow list: add --allow ${host}/${
+          typeof d.ip === "number" ? 32 : 128
+        }`,
       );
     }
+  }
+  // Without ipv6 an IPv6 prefix only serves IPv6 DNS upstreams of the IPv4 forwarder.
+  const upstreams6 = dns.flatMap((d) => typeof d.ip === "number" ? [] : [d.ip]);
+  const stray = allow6.find((c) => !upstreams6.some((ip) => inPrefixes6([c], ip)));
+  if (stray && !options.ipv6) {
+    throw new TypeError(`Cannot allow ${formatPrefix6(stray)} without ipv6 (--enable-ipv6)`);
   }
   const limits = resolveGatewayLimits(options.limits);
   const hostLoopback = options.hostLoopback ?? true;
@@ -284,8 +305,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     if (dst === a.dns) {
       const s = port === 53 ? dns[0] : undefined;
       if (!s) return null;
-      const also = dns.slice(1).map((d) => ({ hostname: formatIpv4(d.ip), port: d.port }));
-      return { hostname: formatIpv4(s.ip), port: s.port, idleMs: dnsIdle, also };
+      const also = dns.slice(1).map((d) => ({ hostname: formatHost(d.ip), port: d.port }));
+      return { hostname: formatHost(s.ip), port: s.port, idleMs: dnsIdle, also };
     }
     if (inside(dst) || !inPrefixes(allow, dst)) return null;
     return { hostname: formatIpv4(dst), port };
@@ -319,13 +340,26 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     ipv6 ? (d, p) => route6(d, p, 10000) : null,
   );
   let ra: RouterAdvertiser | null = null;
+  let guest6: GuestAddress6 | null = null;
   if (ipv6) {
-    ra = new RouterAdvertiser({
-      mac: stack.driver.iface.mac,
-      linkLocal: access.linkLocal,
-      prefix: prefix6,
-      mtu: stack.driver.iface.mtu,
-    }, (f) => access.sendFrame(f));
+    const finder = new GuestAddress6(
+      stack.driver.iface.mac,
+      gw6,
+      prefix6,
+      (f) => access.sendFrame(f),
+    );
+    access.onEchoReply6((from, ident) => finder.echoReply(from, ident));
+    guest6 = finder;
+    ra = new RouterAdvertiser(
+      {
+        mac: stack.driver.iface.mac,
+        linkLocal: access.linkLocal,
+        prefix: prefix6,
+        mtu: stack.driver.iface.mtu,
+      },
+      (f) => access.sendFrame(f),
+      () => access.linkLocalState(),
+    );
     const adv = ra;
     access.acceptIpv6(
       () => adv.solicited(),
@@ -349,6 +383,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     allow6,
     inside,
     ra,
+    guest6,
   });
   for (const f of options.forwards ?? []) gw.forward(f);
   return gw;

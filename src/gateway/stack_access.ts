@@ -16,6 +16,7 @@ import { endpoint } from "../api/addr.ts";
 import type { TcpSegment } from "../wire/tcp_segment.ts";
 import type { TcpConnection, TcpListener } from "../tcp/tcp_layer.ts";
 import type { ForeignHandler } from "../iface/interface.ts";
+import { ADDR_DUPLICATE } from "../iface/ndp_addresses.ts";
 
 /** What the gateway's SYN hook answers (the TCP layer's `onUnclaimedSyn`). */
 export type SynVerdict = TcpListener | "hold" | "reset";
@@ -81,7 +82,7 @@ export class GatewayStack {
     timeoutMs = Infinity,
   ): Promise<Conn> {
     const d = this.stack.driver;
-    const where = endpoint(remoteIp, remotePort);
+    const where = endpoint(remoteIp, remotePort, (ip) => d.iface.formatAddress(ip));
     if (d.closed) {
       throw new Deno.errors.BadResource(`Cannot connect to ${where}: the stack is closed`);
     }
@@ -142,6 +143,23 @@ export class GatewayStack {
   /** Our IPv6 link-local address. */
   get linkLocal(): Uint8Array {
     return this.stack.driver.iface.linkLocal;
+  }
+
+  /** The handle of an IPv6 address for a `connectFrom` made at once (no await between). */
+  ipv6Handle(addr: Uint8Array): number {
+    return this.stack.driver.iface.ipv6Handle(addr);
+  }
+
+  /** Take the ICMPv6 echo replies to our addresses: source (a view) and identifier. */
+  onEchoReply6(fn: ((from: Uint8Array, ident: number) => void) | null): void {
+    this.stack.driver.iface.ip6Host.onEchoReply6 = fn === null ? null : (from, id) => fn(from, id);
+  }
+
+  /** Whether our link-local address passed duplicate address detection (RFC 4862 5.4). */
+  linkLocalState(): "tentative" | "usable" | "duplicate" {
+    const iface = this.stack.driver.iface;
+    const a = iface.ip6Host.nd.addrs.find(iface.linkLocal);
+    return a?.usable ? "usable" : a?.state === ADDR_DUPLICATE ? "duplicate" : "tentative";
   }
 
   /** Send a whole Ethernet frame onto the guest's link (a router advertisement). */

@@ -136,8 +136,15 @@ export class UdpRelay {
   }
 
   #open(key: string, target: UdpTarget, reply: (msg: Uint8Array) => boolean): Flow {
-    const targets = [target, ...(target.also ?? [])];
-    const v6 = targets.every((t) => t.hostname.includes(":"));
+    let targets = [target, ...(target.also ?? [])];
+    const v6 = targets.some((t) => t.hostname.includes(":"));
+    // IPv4 and IPv6 upstreams at once (DNS): one dual-stack socket, IPv4 ones v4-mapped.
+    const mixed = v6 && targets.some((t) => !t.hostname.includes(":"));
+    if (mixed) {
+      targets = targets.map((t) =>
+        t.hostname.includes(":") ? t : { hostname: `::ffff:${t.hostname}`, port: t.port }
+      );
+    }
     const sock = dgram.createSocket(v6 ? "udp6" : "udp4");
     const f: Flow = {
       sock,
@@ -157,7 +164,8 @@ export class UdpRelay {
       if (!reply(msg)) this.#count("gateway-udp-reply-dropped");
     });
     const local = targets.every((t) => t.hostname.startsWith("127.") || t.hostname === "::1");
-    sock.bind({ port: 0, address: local ? (v6 ? "::1" : "127.0.0.1") : (v6 ? "::" : "0.0.0.0") });
+    const any = v6 ? "::" : "0.0.0.0";
+    sock.bind({ port: 0, address: local && !mixed ? (v6 ? "::1" : "127.0.0.1") : any });
     sock.unref();
     this.#flows.set(key, f);
     this.#count("gateway-udp-flows");

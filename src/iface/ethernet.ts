@@ -28,6 +28,17 @@ export function randomMac(random: () => number): Uint8Array {
   return mac;
 }
 
+/**
+ * An interface's own MAC: a copy of `mac`, or a random one drawn from `random` when absent.
+ * Throws a RangeError for a MAC that is not 6 bytes or is a group address.
+ */
+export function ownMac(mac: Uint8Array | undefined, random: () => number): Uint8Array {
+  const m = mac ?? randomMac(random);
+  if (m.length !== 6) throw new RangeError(`MAC must be 6 bytes, got ${m.length}`);
+  if (isGroupMac(macHi(m))) throw new RangeError("MAC must be a unicast address");
+  return Uint8Array.from(m);
+}
+
 /** The first two bytes of a MAC as a 16-bit number. */
 export function macHi(mac: Uint8Array): number {
   return (mac[0]! << 8) | mac[1]!;

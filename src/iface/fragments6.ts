@@ -1,9 +1,9 @@
 /**
- * IPv6 fragment reassembly (RFC 8200 section 4.5), with the bounds of the IPv4 reassembler
- * (fragments.ts): `fragMemory` bytes of buffer, `fragDatagrams` datagrams and
- * `fragPerDatagram` fragments per datagram (the kept headers of first fragments count in
- * `fragMemory` too), each family in its own buffer (as Linux keeps
- * ip6frag_* apart from ipfrag_*), and a timeout of `frag6TimeoutMs` (60 s, section 4.5).
+ * IPv6 fragment reassembly (RFC 8200 section 4.5), on the reassembly core shared with IPv4
+ * (reassembly.ts), with the bounds of the IPv4 reassembler (fragments.ts): `fragMemory` bytes
+ * of buffer, `fragDatagrams` datagrams and `fragPerDatagram` fragments per datagram (the kept
+ * headers of first fragments count in `fragMemory` too), each family in its own buffer (as
+ * Linux keeps ip6frag_* apart from ipfrag_*), and a timeout of `frag6TimeoutMs` (60 s, 4.5).
  *
  * - A datagram is identified by source, destination and Fragment Identification (4.5).
  * - Overlapping fragments discard the whole datagram, and every later fragment of it is
@@ -34,6 +34,7 @@ import {
   D_PAYLOAD_OFF,
 } from "../wire/layout.ts";
 import type { IfaceLimits } from "./limits.ts";
+import { PendingDatagram, ReassemblerBase, ReassemblyTable } from "./reassembly.ts";
 
 /** What add() did with a fragment: held, completed, or a drop reason (a stats() key). */
 export type Frag6Result =
@@ -57,21 +58,28 @@ export interface Expired6 {
   macLo: number;
 }
 
-class Datagram6 {
-  buf: Uint8Array = new Uint8Array(0);
-  /** Held fragments as [start, end) pairs in arrival order. */
-  ranges: number[] = [];
-  held = 0;
-  total = -1;
-  /** The first fragment's headers: IPv6 header, unfragmentable part, fragment header. */
-  head: Uint8Array | null = null;
+/**
+ * A datagram in progress; `head` holds the first fragment's headers (IPv6 header,
+ * unfragmentable part, fragment header), counted in `fragMemory`.
+ */
+class Datagram6 extends PendingDatagram {
+  /** The data length of the first fragment (quoted in Time Exceeded). */
   firstLen = 0;
+  /** The Ethernet source of the first fragment (the Time Exceeded goes there). */
   macHi = 0;
   macLo = 0;
-  dead = false;
-  constructor(readonly key: string, readonly createdAt: number) {}
 }
 
+/** The drop names of the core's verdicts. */
+const DROP = {
+  dead: "frag6-dead",
+  duplicate: "frag6-duplicate",
+  overlap: "frag6-overlap",
+  "too-many-fragments": "frag6-too-many-fragments",
+  "memory-full": "frag6-memory-full",
+} as const;
+
+/** RFC 8200 4.5: the reassembled Payload Length bound. */
 const MAX_PAYLOAD = 65535;
 /** Next Header values (IANA) of the headers walked by incompleteChain. */
 const NH_HOP_BY_HOP = 0;
@@ -117,25 +125,12 @@ export function incompleteChain(mem: Uint8Array, d: Int32Array): boolean {
 }
 
 /** The IPv6 reassembly buffer of one interface. */
-export class Reassembler6 {
-  #limits: IfaceLimits;
-  #datagrams = new Map<string, Datagram6>();
-  #memory = 0;
-  #done: Datagram6 | null = null;
-
+export class Reassembler6 extends ReassemblerBase<Datagram6> {
   /** A reassembler bounded by `limits`. */
   constructor(limits: IfaceLimits) {
-    this.#limits = limits;
-  }
-
-  /** Bytes held: data buffers and the first fragments' headers. */
-  get memory(): number {
-    return this.#memory;
-  }
-
-  /** Datagrams in progress (including dead ones waiting for their timeout). */
-  get datagrams(): number {
-    return this.#datagrams.size;
+    super(
+      new ReassemblyTable(limits, (l) => l.frag6TimeoutMs, (key, now) => new Datagram6(key, now)),
+    );
   }
 
   /**
@@ -153,67 +148,32 @@ export class Reassembler6 {
     const more = (fo & 1) !== 0;
     if (dataLen === 0) return "frag6-empty";
     const end = start + dataLen;
+    // RFC 8200 4.5: a datagram is identified by source, destination and identification.
     let key = (d[D_IP_ID]! >>> 0).toString(16);
     for (let i = l3 + 8; i < l3 + 40; i++) key += HEX[mem[i]!];
-    let g = this.#datagrams.get(key);
-    if (g === undefined) {
-      if (this.#datagrams.size >= this.#limits.fragDatagrams) return "frag6-too-many-datagrams";
-      g = new Datagram6(key, now);
-      this.#datagrams.set(key, g);
-    }
-    if (g.dead) return "frag6-dead";
-    const r = g.ranges;
-    for (let i = 0; i < r.length; i += 2) {
-      const a = r[i]!, b = r[i + 1]!;
-      if (a === start && b === end) return "frag6-duplicate";
-      if (start < b && a < end) return this.#kill(g, "frag6-overlap");
-    }
-    // The last fragment fixes the length; a fragment past it or another last one is
-    // inconsistent (RFC 5722: the datagram is discarded as for an overlap).
-    if (!more) {
-      if (g.total >= 0 && g.total !== end) return this.#kill(g, "frag6-overlap");
-      for (let i = 1; i < r.length; i += 2) if (r[i]! > end) return this.#kill(g, "frag6-overlap");
-      g.total = end;
-    } else if (g.total >= 0 && end > g.total) {
-      return this.#kill(g, "frag6-overlap");
-    }
+    const t = this.table;
+    const g = t.open(key, now);
+    if (g === null) return "frag6-too-many-datagrams";
+    // An overlap, a fragment past the last one or another last one is inconsistent (RFC 5722:
+    // the datagram is discarded).
+    const fit = t.fit(g, start, end, more);
+    if (fit !== "ok") return DROP[fit];
     // RFC 8200 4.5: the reassembled payload (unfragmentable headers + data) fits in 65535.
     const unfrag = start === 0 ? fh - l3 - 40 : g.head !== null ? g.head.length - 48 : 0;
-    if (unfrag + Math.max(end, g.total) > MAX_PAYLOAD) return this.#kill(g, "frag6-too-long");
-    if (r.length >= 2 * this.#limits.fragPerDatagram) return "frag6-too-many-fragments";
+    if (unfrag + Math.max(end, g.total) > MAX_PAYLOAD) {
+      t.kill(g);
+      return "frag6-too-long";
+    }
     // The first fragment's headers are kept too, and counted (up to 8 extension headers).
-    const headLen = start === 0 ? dataOff - l3 : 0;
-    if (headLen > 0 && this.#memory + headLen > this.#limits.fragMemory) {
-      if (r.length === 0) this.#datagrams.delete(key);
-      return "frag6-memory-full";
-    }
-    if (end > g.buf.length) {
-      const cap = Math.min(MAX_PAYLOAD, Math.max(end, 2 * g.buf.length, 2048));
-      if (this.#memory + headLen - g.buf.length + cap > this.#limits.fragMemory) {
-        if (r.length === 0) this.#datagrams.delete(key);
-        return "frag6-memory-full";
-      }
-      const grown = new Uint8Array(cap);
-      grown.set(g.buf);
-      this.#memory += cap - g.buf.length;
-      g.buf = grown;
-    }
-    g.buf.set(mem.subarray(dataOff, dataOff + dataLen), start);
-    r.push(start, end);
-    g.held += dataLen;
+    const stored = t.store(g, mem, dataOff, start, end, start === 0 ? dataOff - l3 : 0);
+    if (stored !== "ok") return DROP[stored];
     if (start === 0) {
       g.head = mem.slice(l3, dataOff);
-      this.#memory += headLen;
       g.firstLen = dataLen;
       g.macHi = d[D_ETH_SRC_HI]!;
       g.macLo = d[D_ETH_SRC_LO]! >>> 0;
     }
-    if (g.total >= 0 && g.held === g.total && g.head !== null) {
-      this.#done = g;
-      this.#remove(g);
-      return "complete";
-    }
-    return "held";
+    return t.finish(g) ? "complete" : "held";
   }
 
   /**
@@ -223,8 +183,7 @@ export class Reassembler6 {
    * Returns its length (0 when nothing is complete).
    */
   takeInto(out: Uint8Array, off: number): number {
-    const g = this.#done;
-    this.#done = null;
+    const g = this.table.take();
     if (g === null || g.head === null) return 0;
     const h = g.head;
     const ulen = h.length - 8; // without the fragment header
@@ -247,44 +206,15 @@ export class Reassembler6 {
    * `maxQuote` bytes. Returns how many live datagrams expired.
    */
   poll(now: number, onExpire?: (x: Expired6) => void, maxQuote = 1232): number {
-    let expired = 0;
-    for (const g of this.#datagrams.values()) {
-      if (now - g.createdAt < this.#limits.frag6TimeoutMs) continue;
-      this.#remove(g);
-      if (g.dead) continue;
-      expired++;
-      if (onExpire === undefined || g.head === null) continue;
+    if (onExpire === undefined) return this.table.expire(now);
+    return this.table.expire(now, (g) => {
+      if (g.head === null) return;
       const h = g.head.subarray(0, maxQuote);
       const n = Math.min(g.firstLen, maxQuote - h.length);
       const quote = new Uint8Array(h.length + n);
       quote.set(h);
       quote.set(g.buf.subarray(0, n), h.length);
       onExpire({ quote, macHi: g.macHi, macLo: g.macLo });
-    }
-    return expired;
-  }
-
-  /** The earliest timeout, or Infinity. */
-  pollAt(): number {
-    let due = Infinity;
-    for (const g of this.#datagrams.values()) {
-      due = Math.min(due, g.createdAt + this.#limits.frag6TimeoutMs);
-    }
-    return due;
-  }
-
-  /** Free a datagram's memory and mark it dead; it stays until its timeout (RFC 5722). */
-  #kill(g: Datagram6, why: Frag6Result): Frag6Result {
-    this.#memory -= g.buf.length + (g.head?.length ?? 0);
-    g.buf = new Uint8Array(0);
-    g.ranges.length = 0;
-    g.head = null;
-    g.dead = true;
-    return why;
-  }
-
-  #remove(g: Datagram6): void {
-    this.#memory -= g.buf.length + (g.head?.length ?? 0);
-    this.#datagrams.delete(g.key);
+    });
   }
 }

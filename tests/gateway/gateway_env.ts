@@ -202,6 +202,22 @@ export async function udpEcho(): Promise<{ port: number; close(): void }> {
   return { port: s.address().port, close: () => s.close() };
 }
 
+/** Wait (bounded) until the namespace has a usable fd00::/64 address and a default route. */
+export async function waitSlaac(ns: Netns): Promise<{ addr: string; route: string }> {
+  const deadline = Date.now() + 20000;
+  for (let i = 0; i < 200 && Date.now() < deadline; i++) {
+    const a = await ns.run(["ip", "-6", "-o", "addr", "show", "dev", "tap0", "scope", "global"]);
+    const r = await ns.run(["ip", "-6", "route", "show", "default"]);
+    const m = /inet6 (fd00::[0-9a-f:]+)\/64 .*dynamic/.exec(a.stdout);
+    if (m && !a.stdout.includes("tentative") && r.stdout.includes("via fe80::")) {
+      return { addr: m[1]!, route: r.stdout.trim() };
+    }
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  const a = await ns.run(["ip", "-6", "addr"]);
+  throw new Error(`no SLAAC address or default route in 20 s:\n${a.stdout}`);
+}
+
 /** A free TCP port on 127.0.0.1 (for a server that needs a number up front). */
 export function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });

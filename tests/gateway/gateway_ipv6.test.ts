@@ -11,26 +11,9 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import dgram from "node:dgram";
 import { requireTapOrSkip, tapIgnore } from "../../tools/netns.ts";
-import type { Netns } from "../../tools/netns.ts";
-import { pattern, py, sha, withGateway } from "./gateway_env.ts";
+import { pattern, py, sha, waitSlaac, withGateway } from "./gateway_env.ts";
 
 const MiB = 1 << 20;
-
-/** Wait (bounded) until the namespace has a usable fd00::/64 address and a default route. */
-async function waitSlaac(ns: Netns): Promise<{ addr: string; route: string }> {
-  const deadline = Date.now() + 20000;
-  for (let i = 0; i < 200 && Date.now() < deadline; i++) {
-    const a = await ns.run(["ip", "-6", "-o", "addr", "show", "dev", "tap0", "scope", "global"]);
-    const r = await ns.run(["ip", "-6", "route", "show", "default"]);
-    const m = /inet6 (fd00::[0-9a-f:]+)\/64 .*dynamic/.exec(a.stdout);
-    if (m && !a.stdout.includes("tentative") && r.stdout.includes("via fe80::")) {
-      return { addr: m[1]!, route: r.stdout.trim() };
-    }
-    await new Promise((res) => setTimeout(res, 100));
-  }
-  const a = await ns.run(["ip", "-6", "addr"]);
-  throw new Error(`no SLAAC address or default route in 20 s:\n${a.stdout}`);
-}
 
 /** An HTTP server on the host's [::1]: GET sends `blob`, POST answers the body's SHA-256. */
 function httpOnLoopback6(blob: Uint8Array): Deno.HttpServer<Deno.NetAddr> {
