@@ -197,7 +197,7 @@ export interface BurstResult {
 }
 
 /** Poll `cond` every 10 ms until it holds or `timeoutMs` passes; returns whether it held. */
-async function until(cond: () => boolean, timeoutMs: number): Promise<boolean> {
+export async function until(cond: () => boolean, timeoutMs: number): Promise<boolean> {
   const deadline = performance.now() + timeoutMs;
   while (!cond()) {
     if (performance.now() > deadline) return false;
@@ -206,8 +206,11 @@ async function until(cond: () => boolean, timeoutMs: number): Promise<boolean> {
   return true;
 }
 
-/** A child whose output is read as it comes (`text()`) and also returned whole at its end. */
-function watched(
+/**
+ * A child whose output is read as it comes (`text()`: PY_FLOOD prints "sending" when its
+ * first frame leaves) and also returned whole at its end.
+ */
+export function watched(
   child: Deno.ChildProcess,
 ): { text(): string; output: Promise<Deno.CommandOutput> } {
   let out = "";
