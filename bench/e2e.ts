@@ -9,7 +9,11 @@
  * the ratio to the same run's veth row and the CPU the measuring process used per Gbit/s.
  *
  *   deno run -A bench/e2e.ts [--seconds 5] [--runs 3] [--quick] [--only <text>]
- *     [--no-profile] [--json out.json] [--gateway]
+ *     [--no-profile] [--json out.json] [--gateway] [--concurrency 16]
+ *
+ * The connection rows run one connection after another, and again with `--concurrency` clients
+ * of one program in flight at once (as a crawler or a load generator), each against the same
+ * single-threaded Python server.
  *
  * The "IPv6 vs IPv4" rows run our stack's python 64 KiB and 1-byte round-trip rows over IPv6
  * (the same namespace, device and applications) beside the same run's IPv4 figure (baseline).
@@ -49,6 +53,8 @@ const { values: args } = parseArgs({
     only: { type: "string" },
     "no-profile": { type: "boolean", default: false },
     json: { type: "string" },
+    // Clients in flight at once in the concurrent connection rows.
+    concurrency: { type: "string", default: "16" },
     // Also the gateway table of bench/gateway.ts (ours vs slirp4netns), same runs.
     gateway: { type: "boolean", default: false },
   },
@@ -61,7 +67,10 @@ const latencySeconds = Math.min(3, seconds);
 const maxBytes = quick ? 256 << 20 : 1 << 30;
 const warmupBytes = quick ? 16 << 20 : 32 << 20;
 const limits = { seconds, maxBytes, warmupBytes };
-if (!(seconds > 0) || !(runs >= 1)) throw new RangeError("Bad --seconds or --runs");
+const concurrency = Number(args.concurrency);
+if (!(seconds > 0) || !(runs >= 1) || !(Number.isInteger(concurrency) && concurrency >= 2)) {
+  throw new RangeError("Bad --seconds, --runs or --concurrency");
+}
 
 /** One run's figure and, for bulk rows, the CPU of the measuring process (% of a core). */
 interface Figure {
@@ -236,42 +245,59 @@ function plan(): Plan[] {
     });
   }
   for (
-    const [kind, test, unit, key] of [
-      ["rr", "1-byte request/response, median round trip", "us", "medianUs"],
-      ["cps", "connection setup rate, Deno client (connect, FIN, close)", "conn/s", "rate"],
+    const [kind, test, unit, key, conc] of [
+      ["rr", "1-byte request/response, median round trip", "us", "medianUs", 1],
+      ["cps", "connection setup rate, Deno client (connect, FIN, close)", "conn/s", "rate", 1],
       [
         "crr",
         "short connections, Deno client (connect, 1-byte request and answer, FIN, close)",
         "conn/s",
         "rate",
+        1,
+      ],
+      [
+        "cps",
+        `connection setup rate, ${concurrency} Deno clients in flight (connect, FIN, close)`,
+        "conn/s",
+        "rate",
+        concurrency,
+      ],
+      [
+        "crr",
+        `short connections, ${concurrency} Deno clients in flight (1-byte request and answer)`,
+        "conn/s",
+        "rate",
+        concurrency,
       ],
     ] as const
   ) {
+    const extra = conc > 1 ? ["--concurrency", String(conc)] : [];
+    const ref = `ours-${kind}${conc > 1 ? `-c${conc}` : ""}`;
     p.push({
       test,
       setup: "ours, defaults, TAP (Python server)",
       unit,
       measure: async (run) =>
-        pick(await cachedRef(`ours-${kind}`, run, () => ours(`tap-${kind}`, latencySeconds)), key),
+        pick(await cachedRef(ref, run, () => ours(`tap-${kind}`, latencySeconds, extra)), key),
     });
     p.push({
       test,
       setup: "kernel <-> kernel, veth (Python server)",
       unit,
       baseline: true,
-      measure: () => one(vethLatency(kind, latencySeconds, 1)),
+      measure: () => one(vethLatency(kind, latencySeconds, 1, conc)),
     });
     p.push({
       test,
       setup: "slirp4netns, TAP (Python server)",
       unit,
-      measure: () => one(slirpLatency(kind, latencySeconds, 1)),
+      measure: () => one(slirpLatency(kind, latencySeconds, 1, conc)),
     });
     p.push({
       test,
       setup: "ours, memory link (both ends ours)",
       unit,
-      measure: async () => pick(await ours(`mem-${kind}`, latencySeconds), key),
+      measure: async () => pick(await ours(`mem-${kind}`, latencySeconds, extra), key),
     });
   }
   // IPv6 against IPv4 through the same device and applications, same run (issue 19 target:

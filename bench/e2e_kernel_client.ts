@@ -3,7 +3,7 @@
  * a benchmark namespace by bench/e2e.ts, it measures exactly as our stack's rows do (the same
  * loops from e2e_loops.ts) and prints one JSON line.
  *
- *   deno run -A bench/e2e_kernel_client.ts rr|cps|crr <host> <port> <seconds>
+ *   deno run -A bench/e2e_kernel_client.ts rr|cps|crr <host> <port> <seconds> [concurrency]
  *   deno run -A bench/e2e_kernel_client.ts sink|source <host> <port> <seconds> <max> <warmup>
  *   deno run -A bench/e2e_kernel_client.ts serve:<app> <host> <port> <seconds> <max> <warmup>
  *
@@ -15,7 +15,14 @@
  * @module
  */
 
-import { cpsLoop, type LoopConn, rrLoop, sinkLoop, sourceLoop } from "./e2e_loops.ts";
+import {
+  cpsConcurrentLoop,
+  cpsLoop,
+  type LoopConn,
+  rrLoop,
+  sinkLoop,
+  sourceLoop,
+} from "./e2e_loops.ts";
 import { APPS, playRole } from "./e2e_apps.ts";
 
 if (import.meta.main) {
@@ -32,10 +39,13 @@ if (import.meta.main) {
     conn.close();
     console.log(JSON.stringify(r));
   } else if (mode === "cps" || mode === "crr") {
-    const r = await cpsLoop(
-      async (): Promise<LoopConn> => await Deno.connect({ hostname: host, port }),
-      { seconds, maxCount: 20000, request: mode === "crr" },
-    );
+    // The optional fifth argument: clients in flight at once (1: one after another).
+    const concurrency = Number(maxText ?? 1);
+    const connect = async (): Promise<LoopConn> => await Deno.connect({ hostname: host, port });
+    const request = mode === "crr";
+    const r = concurrency > 1
+      ? await cpsConcurrentLoop(connect, { seconds, maxCount: 100000, request, concurrency })
+      : await cpsLoop(connect, { seconds, maxCount: 20000, request });
     console.log(JSON.stringify(r));
   } else if (mode?.startsWith("serve:")) {
     const app = APPS[mode.slice(6)];

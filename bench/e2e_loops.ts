@@ -177,3 +177,50 @@ export async function cpsLoop(
   }
   return { rate: count / ((now - t0) / 1000), count, slowestMs: slowest, over10ms };
 }
+
+/**
+ * `concurrency` clients running `cpsLoop`'s loop side by side (as a crawler or a load
+ * generator keeps several connections in flight), until `seconds` pass or `maxCount`
+ * connections in all; connections per second of them all, the slowest connection and how
+ * many took over 10 ms.
+ */
+export async function cpsConcurrentLoop(
+  connect: () => Promise<LoopConn>,
+  opts: { seconds: number; maxCount: number; request?: boolean; concurrency: number },
+): Promise<
+  { [key: string]: number; rate: number; count: number; slowestMs: number; over10ms: number }
+> {
+  if (!(Number.isInteger(opts.concurrency) && opts.concurrency >= 1)) {
+    throw new RangeError(`Bad concurrency ${opts.concurrency}`);
+  }
+  const req = new Uint8Array([0x71]);
+  const t0 = performance.now();
+  const end = t0 + opts.seconds * 1000;
+  let started = 0;
+  let count = 0;
+  let slowest = 0;
+  let over10ms = 0;
+  const client = async (): Promise<void> => {
+    const buf = new Uint8Array(16);
+    while (started < opts.maxCount && performance.now() < end) {
+      started++;
+      const start = performance.now();
+      const conn = await connect();
+      try {
+        let got = 0;
+        if (opts.request) await conn.write(req);
+        for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) got += n;
+        if (got !== (opts.request ? 1 : 0)) throw new Error(`Expected a 1-byte answer, got ${got}`);
+      } finally {
+        conn.close();
+      }
+      count++;
+      const ms = performance.now() - start;
+      if (ms > slowest) slowest = ms;
+      if (ms > 10) over10ms++;
+    }
+  };
+  await Promise.all(Array.from({ length: opts.concurrency }, client));
+  const now = performance.now();
+  return { rate: count / ((now - t0) / 1000), count, slowestMs: slowest, over10ms };
+}

@@ -5,7 +5,7 @@
  *
  *   deno run -A bench/e2e_ours.ts <mode> --engine wasm|js --mtu 1500 --seconds 10
  *     [--max-bytes N] [--warmup-bytes N] [--buf N] [--no-offload] [--app KEY] [--busy-poll-us N]
- *     [--ipv6]
+ *     [--ipv6] [--concurrency N]
  *
  * Our stack runs with its default options (offloads on, buffers auto-tuned) unless
  * `--no-offload` (the TAP device without checksum and segmentation offloads) or `--buf N`
@@ -18,6 +18,8 @@
  * - tap-rr:   1-byte request/response against a Python echo server in the namespace.
  * - tap-cps:  connection setup rate against a Python listener that closes at once.
  * - tap-crr:  the same with a 1-byte request and a 1-byte answer on each connection.
+ * `--concurrency N` runs N clients of tap-cps, tap-crr, mem-cps or mem-crr side by side (one
+ * program with N connections in flight, as a crawler or a load generator); default 1.
  * With `--ipv6` the TAP modes run over IPv6 (kernel fd00:7::1/64, our stack fd00:7::2/64, the
  * same namespace and device; the kernel's applications connect to or serve the IPv6 address).
  * Modes over the memory link (two of our stacks in this process, no device):
@@ -31,7 +33,14 @@ import { type Conn, createMemoryLinkPair, createStack, type NetStack } from "../
 import type { TcpOptions } from "../mod.ts";
 import { withTapNamespace } from "../tools/netns.ts";
 import { APPS, playRole } from "./e2e_apps.ts";
-import { cpsLoop, type LoopConn, rrLoop, sinkLoop, sourceLoop } from "./e2e_loops.ts";
+import {
+  cpsConcurrentLoop,
+  cpsLoop,
+  type LoopConn,
+  rrLoop,
+  sinkLoop,
+  sourceLoop,
+} from "./e2e_loops.ts";
 import {
   pyAcceptClose,
   pyEcho,
@@ -65,6 +74,8 @@ interface Opts {
   busyPollUs: number | undefined;
   /** TAP modes over IPv6. */
   ipv6: boolean;
+  /** Clients in flight at once in the connection modes. */
+  concurrency: number;
 }
 
 function parse(): { mode: string; opts: Opts } {
@@ -83,6 +94,7 @@ function parse(): { mode: string; opts: Opts } {
       "mem-offload": { type: "boolean", default: false },
       "busy-poll-us": { type: "string" },
       ipv6: { type: "boolean", default: false },
+      concurrency: { type: "string", default: "1" },
     },
   });
   const engine = values.engine;
@@ -103,6 +115,7 @@ function parse(): { mode: string; opts: Opts } {
       memOffload: values["mem-offload"],
       busyPollUs: values["busy-poll-us"] === undefined ? undefined : Number(values["busy-poll-us"]),
       ipv6: values.ipv6,
+      concurrency: Number(values.concurrency),
     },
   };
 }
@@ -184,11 +197,11 @@ async function tapMode(mode: string, o: Opts): Promise<Record<string, number>> {
         const port = request ? 5004 : 5003;
         peer = ns.spawn(request ? pyRequestReply(KERNEL, port) : pyAcceptClose(KERNEL, port));
         await waitListening(ns, port);
-        out = await cpsLoop(async (): Promise<LoopConn> => await connectKernel(stack, port, o), {
-          seconds: o.seconds,
-          maxCount: 20000,
+        out = await connections(
+          async (): Promise<LoopConn> => await connectKernel(stack, port, o),
+          o,
           request,
-        });
+        );
       } else {
         throw new TypeError(`Unknown mode ${mode}`);
       }
@@ -231,9 +244,10 @@ async function memMode(mode: string, o: Opts): Promise<Record<string, number>> {
           else c.close();
         }
       })().catch(() => {});
-      const r = await cpsLoop(
+      const r = await connections(
         async (): Promise<LoopConn> => await a.connect({ hostname: "10.9.0.2", port: 5001 }),
-        { seconds: o.seconds, maxCount: 20000, request },
+        o,
+        request,
       );
       listener.close();
       await server;
@@ -283,6 +297,18 @@ async function memMode(mode: string, o: Opts): Promise<Record<string, number>> {
     await a.close();
     await b.close();
   }
+}
+
+/** The connection loop: one client after another, or `--concurrency` side by side. */
+function connections(
+  connect: () => Promise<LoopConn>,
+  o: Opts,
+  request: boolean,
+): Promise<Record<string, number>> {
+  const seconds = o.seconds;
+  return o.concurrency > 1
+    ? cpsConcurrentLoop(connect, { seconds, maxCount: 100000, request, concurrency: o.concurrency })
+    : cpsLoop(connect, { seconds, maxCount: 20000, request });
 }
 
 /** A few counters on standard error, to explain a figure (retransmissions, drops). */

@@ -163,7 +163,8 @@ export async function iperf3(
  * One latency measurement with the shared kernel client (e2e_kernel_client.ts) in `clientNs`
  * against a Python server in `serverNs`: the median round trip in microseconds ("rr") or
  * connections per second ("cps": connect, FIN, close; "crr": connect, 1-byte request and answer,
- * FIN, close).
+ * FIN, close), with `concurrency` clients in flight for "cps" and "crr" (default 1: one
+ * connection after another).
  */
 export async function kernelLatency(
   kind: LatencyKind,
@@ -172,6 +173,7 @@ export async function kernelLatency(
   clientNs: Netns,
   connectAddr: string,
   seconds: number,
+  concurrency = 1,
 ): Promise<number> {
   const port = kind === "rr" ? 5002 : kind === "cps" ? 5003 : 5004;
   const server = serverNs.spawn(
@@ -188,6 +190,7 @@ export async function kernelLatency(
       connectAddr,
       String(port),
       String(seconds),
+      ...(kind !== "rr" && concurrency > 1 ? [String(concurrency)] : []),
     ]);
     const v = kind === "rr" ? r.medianUs : r.rate;
     if (typeof v !== "number") {
@@ -226,23 +229,38 @@ export function slirpThroughput(
   });
 }
 
-/** veth latency (kernel client in one namespace, Python server in the other), `runs` times. */
-export function vethLatency(kind: LatencyKind, seconds: number, runs: number): Promise<number[]> {
+/**
+ * veth latency (kernel client in one namespace, Python server in the other), `runs` times;
+ * `concurrency` clients in flight for "cps" and "crr".
+ */
+export function vethLatency(
+  kind: LatencyKind,
+  seconds: number,
+  runs: number,
+  concurrency = 1,
+): Promise<number[]> {
   return withVeth(1500, async (a, b) => {
     const out: number[] = [];
     for (let i = 0; i < runs; i++) {
-      out.push(await kernelLatency(kind, b, "10.8.0.2", a, "10.8.0.2", seconds));
+      out.push(await kernelLatency(kind, b, "10.8.0.2", a, "10.8.0.2", seconds, concurrency));
     }
     return out;
   });
 }
 
 /** slirp4netns latency (kernel client in the sandbox, server on the host loopback). */
-export function slirpLatency(kind: LatencyKind, seconds: number, runs: number): Promise<number[]> {
+export function slirpLatency(
+  kind: LatencyKind,
+  seconds: number,
+  runs: number,
+  concurrency = 1,
+): Promise<number[]> {
   return withSlirp(1500, async (host, sandbox) => {
     const out: number[] = [];
     for (let i = 0; i < runs; i++) {
-      out.push(await kernelLatency(kind, host, "127.0.0.1", sandbox, "10.0.2.2", seconds));
+      out.push(
+        await kernelLatency(kind, host, "127.0.0.1", sandbox, "10.0.2.2", seconds, concurrency),
+      );
     }
     return out;
   });

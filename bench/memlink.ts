@@ -6,8 +6,10 @@
  *   deno run -A bench/memlink.ts [--seconds 3] [--warmup-mib 64] [--offload] [--no-autotune]
  *     [--no-tso] [--engine wasm|js]
  *
- * Prints one JSON line: goodput (Gbit/s) over the window after the warm-up, and the stack
- * counters that explain a figure (retransmissions, timeouts, link drops).
+ * Prints one JSON line: goodput (Gbit/s) over the window after the warm-up, the stack
+ * counters that explain a figure (retransmissions, timeouts, link drops) and the window state
+ * at the end (the receive buffer stays small here: the memory link's peer shares our thread,
+ * so auto-tuning takes its strict rule, `sameThreadPeer` in src/link/link.ts).
  *
  * @module
  */
@@ -86,7 +88,15 @@ for (const [k, v] of Object.entries({ ...a.stats(), ...b.stats() })) {
 const ci = (client as unknown as { info?: () => Record<string, unknown> }).info?.();
 const si = (server as unknown as { info?: () => Record<string, unknown> }).info?.();
 const info = ci && si
-  ? { srttMs: si.srttMs, sndWnd: ci.sndWnd, cwnd: ci.cwnd, rcvWscale: si.rcvWscale }
+  ? {
+    srttMs: si.srttMs,
+    sndWnd: ci.sndWnd,
+    cwnd: ci.cwnd,
+    rcvWscale: si.rcvWscale,
+    // Where the checkout reports them: the receiver's buffer and the sender's ring now.
+    rcvBuf: si.rcvBuf,
+    sndBuf: ci.sndBuf,
+  }
   : {};
 client.abort();
 server.close();

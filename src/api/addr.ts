@@ -26,6 +26,8 @@ export type AddrFormatter = (ip: number) => string;
  * ```
  */
 export function parseIpLiteral(text: string): number | Uint8Array | null {
+  const quad = dottedQuad(text);
+  if (quad >= 0) return quad;
   if (/^[0-9.]+$/.test(text) && text.split(".").length === 4) return parseIpv4(text);
   if (!text.includes(":")) return null;
   const inner = text.startsWith("[") && text.endsWith("]") ? text.slice(1, -1) : text;
@@ -34,6 +36,30 @@ export function parseIpLiteral(text: string): number | Uint8Array | null {
     throw new TypeError(`Cannot parse "${text}" as an IPv6 address`);
   }
   return a;
+}
+
+/**
+ * A well-formed dotted quad ("10.7.0.1": four decimal octets of one to three digits, each at
+ * most 255) as a u32, or -1 for anything else, without allocating (every `connect` parses its
+ * hostname).
+ */
+function dottedQuad(text: string): number {
+  const n = text.length;
+  if (n < 7 || n > 15) return -1;
+  let value = 0, octet = 0, digits = 0, dots = 0;
+  for (let i = 0; i < n; i++) {
+    const ch = text.charCodeAt(i);
+    if (ch >= 48 && ch <= 57) {
+      octet = octet * 10 + ch - 48;
+      if (++digits > 3 || octet > 255) return -1;
+    } else if (ch === 46 && digits > 0 && dots < 3) {
+      value = value * 256 + octet;
+      octet = digits = 0;
+      dots++;
+    } else return -1;
+  }
+  if (dots !== 3 || digits === 0) return -1;
+  return (value * 256 + octet) >>> 0;
 }
 
 /** The text of a numeric address: dotted quad, or an IPv6 handle through `fmt` (RFC 5952). */

@@ -6,8 +6,9 @@
  * @module
  */
 
-import type { Driver } from "../stack.ts";
+import { type Driver, STACK_CLOSED } from "../stack.ts";
 import type { TcpConnInfo, TcpEvent, TcpHandle, TcpLayer } from "../tcp/tcp_layer.ts";
+import { isIpv6Handle } from "../wire/ip_handle.ts";
 import { endpoint, netAddr } from "./addr.ts";
 import { mapLayerError, toDenoError } from "./errors.ts";
 import { WakeList } from "./wake.ts";
@@ -43,18 +44,14 @@ export type { TcpConnInfo as ConnInfo };
  * ```
  */
 export class Conn implements Disposable {
-  /** Our end of the connection. */
-  readonly localAddr: Deno.NetAddr;
-  /** The peer's end. */
-  readonly remoteAddr: Deno.NetAddr;
+  #localAddr: Deno.NetAddr | undefined;
+  #remoteAddr: Deno.NetAddr | undefined;
   #driver: Driver;
   #tc: TcpHandle;
   #wake = new WakeList();
   #closed = false;
   #stackClosed = false;
-  #where: string;
-  #unhook: () => void;
-  #untrack: () => void;
+  #where: string | undefined;
   #readable: ReadableStream<Uint8Array<ArrayBuffer>> | undefined;
   #writable: WritableStream<Uint8Array> | undefined;
 
@@ -66,16 +63,48 @@ export class Conn implements Disposable {
   constructor(driver: Driver, tc: TcpHandle) {
     this.#driver = driver;
     this.#tc = tc;
-    const fmt = (ip: number) => driver.iface.formatAddress(ip);
-    this.localAddr = netAddr("tcp", tc.localIp, tc.localPort, fmt);
-    this.remoteAddr = netAddr("tcp", tc.remoteIp, tc.remotePort, fmt);
-    this.#where = endpoint(tc.remoteIp, tc.remotePort, fmt);
+    // IPv4 addresses are formatted when first asked for (a short connection often never
+    // is); an IPv6 handle only while the connection holds it, so at once.
+    if (isIpv6Handle(tc.remoteIp)) {
+      this.#localAddr = this.localAddr;
+      this.#remoteAddr = this.remoteAddr;
+      this.#where = this.#peer;
+    }
     tc.onEvent = (ev: TcpEvent) => this.#onEvent(ev);
-    this.#untrack = driver.track(tc);
-    this.#unhook = driver.onClose(() => {
-      this.#stackClosed = true;
-      this.#wake.wakeAll();
-    });
+    driver.join(this);
+  }
+
+  /**
+   * The stack closed (Driver.close).
+   *
+   * @ignore
+   */
+  [STACK_CLOSED](): void {
+    this.#stackClosed = true;
+    this.#wake.wakeAll();
+  }
+
+  /** Our end of the connection. */
+  get localAddr(): Deno.NetAddr {
+    const tc = this.#tc;
+    return this.#localAddr ??= netAddr("tcp", tc.localIp, tc.localPort, this.#fmt);
+  }
+
+  /** The peer's end. */
+  get remoteAddr(): Deno.NetAddr {
+    const tc = this.#tc;
+    return this.#remoteAddr ??= netAddr("tcp", tc.remoteIp, tc.remotePort, this.#fmt);
+  }
+
+  /** "address:port" of the peer, for messages. */
+  get #peer(): string {
+    return this.#where ??= endpoint(this.#tc.remoteIp, this.#tc.remotePort, this.#fmt);
+  }
+
+  /** The formatter of this stack's IPv6 handles (made when an address is formatted). */
+  get #fmt(): (ip: number) => string {
+    const iface = this.#driver.iface;
+    return (ip) => iface.formatAddress(ip);
   }
 
   /**
@@ -93,25 +122,22 @@ export class Conn implements Disposable {
   }
 
   #onEvent(ev: TcpEvent): void {
-    if (ev === "closed") {
-      this.#unhook();
-      this.#untrack();
-    }
+    if (ev === "closed") this.#driver.leave(this);
     this.#wake.wakeAll();
   }
 
   #fail(): never {
     const err = this.#tc.error;
-    if (err) throw toDenoError(err.code, this.#where);
-    throw new Deno.errors.NotConnected(`Connection to ${this.#where} is closed`);
+    if (err) throw toDenoError(err.code, this.#peer);
+    throw new Deno.errors.NotConnected(`Connection to ${this.#peer} is closed`);
   }
 
   #checkOpen(): void {
     if (this.#closed) {
-      throw new Deno.errors.BadResource(`Connection to ${this.#where} was closed by this side`);
+      throw new Deno.errors.BadResource(`Connection to ${this.#peer} was closed by this side`);
     }
     if (this.#stackClosed || this.#driver.closed) {
-      throw new Deno.errors.BadResource(`Connection to ${this.#where} ended: the stack is closed`);
+      throw new Deno.errors.BadResource(`Connection to ${this.#peer} ended: the stack is closed`);
     }
   }
 
@@ -159,7 +185,7 @@ export class Conn implements Disposable {
       try {
         n = this.#tc.write(off === 0 ? p : p.subarray(off));
       } catch (err) {
-        throw mapLayerError(err, this.#where);
+        throw mapLayerError(err, this.#peer);
       }
       if (n > 0) {
         off += n;
@@ -177,7 +203,7 @@ export class Conn implements Disposable {
     try {
       this.#tc.shutdownWrite();
     } catch (err) {
-      return Promise.reject(mapLayerError(err, this.#where));
+      return Promise.reject(mapLayerError(err, this.#peer));
     }
     return Promise.resolve();
   }

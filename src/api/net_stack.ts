@@ -29,6 +29,7 @@ import {
 } from "./addr.ts";
 import { mapLayerError } from "./errors.ts";
 import { formatIpv6 } from "../wire/ipv6_address.ts";
+import { isIpv6Handle } from "../wire/ip_handle.ts";
 import { EPHEMERAL_FIRST } from "../iface/udp.ts";
 import { Conn } from "./conn.ts";
 import { Listener } from "./listener.ts";
@@ -314,34 +315,42 @@ export class NetStack implements AsyncDisposable {
     if (lit instanceof Uint8Array) await this.#dadSettled(signal);
     // No await from here to tcp.connect, which holds an IPv6 handle.
     const ip = this.#literal(lit);
-    const where = endpoint(ip, port, this.#fmt);
+    // For messages only: an IPv4 address is formatted when one is needed; an IPv6 handle now,
+    // while it is surely held.
+    const v6 = isIpv6Handle(ip) ? endpoint(ip, port, this.#fmt) : null;
     if (signal?.aborted) throw signal.reason;
     if (this.driver.closed) {
-      throw new Deno.errors.BadResource(`Cannot connect to ${where}: the stack is closed`);
+      throw new Deno.errors.BadResource(
+        `Cannot connect to ${v6 ?? endpoint(ip, port)}: the stack is closed`,
+      );
     }
     let conn: Conn;
     try {
-      const opts = {
+      const opts = options.localPort === undefined && options.tcp === undefined ? undefined : {
         ...(options.localPort === undefined ? {} : { localPort: options.localPort }),
         ...(options.tcp === undefined ? {} : { options: options.tcp }),
       };
       conn = new Conn(this.driver, this.driver.tcp.connect(ip, port, this.driver.now(), opts));
     } catch (err) {
-      throw mapLayerError(err, where);
+      throw mapLayerError(err, v6 ?? endpoint(ip, port));
+    }
+    if (signal === undefined) {
+      await conn.established();
+      return conn;
     }
     let aborted = false;
     const onAbort = (): void => {
       aborted = true;
       conn.abort();
     };
-    signal?.addEventListener("abort", onAbort, { once: true });
+    signal.addEventListener("abort", onAbort, { once: true });
     try {
       await conn.established();
     } catch (err) {
-      if (aborted) throw signal!.reason;
+      if (aborted) throw signal.reason;
       throw err;
     } finally {
-      signal?.removeEventListener("abort", onAbort);
+      signal.removeEventListener("abort", onAbort);
     }
     return conn;
   }
@@ -597,7 +606,9 @@ export async function createStack(options: StackOptions): Promise<NetStack> {
     link,
     engine,
     clock,
-    createTcp: (e, tx) => new TcpLayer(e, tx, options.tcp),
+    // A same-thread peer (link.ts) gets the strict auto-tuning rule unless the options say.
+    createTcp: (e, tx) =>
+      new TcpLayer(e, tx, { sameThreadPeer: link.sameThreadPeer === true, ...options.tcp }),
     iface: {
       address,
       prefixLength,

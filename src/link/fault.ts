@@ -25,7 +25,7 @@
  * by `receive()` once due; outbound ones by the next `send()`, `receive()` or `wait()` call
  * after they are due. `nextDueAt()` tells a driver when to call again.
  *
- * Capabilities (link.ts): corking and checksum help are forwarded to the wrapped link;
+ * Capabilities (link.ts): corking, checksum help and `sameThreadPeer` are forwarded;
  * `counters()` returns `fault-*` plus the wrapped link's counters; `nextDueAt()` is this
  * injector's (and the wrapped link's). Large frames are adapted: an oversized IPv4 TCP frame
  * from a link with segmentation offload is cut into MTU-sized segments (segment.ts) before
@@ -118,6 +118,7 @@ class FaultInjector implements FaultLink {
   readonly name: string;
   readonly mtu: number;
   readonly inner: Link;
+  readonly sameThreadPeer: boolean | undefined;
   readonly #st: FaultStats = {
     frames: 0,
     dropped: 0,
@@ -148,6 +149,7 @@ class FaultInjector implements FaultLink {
     this.inner = inner;
     this.name = inner.name;
     this.mtu = inner.mtu;
+    this.sameThreadPeer = inner.sameThreadPeer;
     this.#clock = options.clock;
     this.#rng = new Random(options.seed);
     const prob = (key: "drop" | "duplicate" | "reorder" | "corrupt"): number => {

@@ -14,6 +14,7 @@
  * | checksum help   | `useChecksum(fn)`       | TAP/TUN with offload                    |
  * | counters        | `counters()`            | every link here (prefixed names)        |
  * | next deadline   | `nextDueAt()`           | a fault injector holding frames         |
+ * | same-thread peer| `sameThreadPeer`        | the memory link                         |
  *
  * Decorators forward every capability of the link they wrap, or adapt it (the fault injector
  * cuts large frames into MTU-sized segments, so it declares no `maxFrame` of its own).
@@ -88,6 +89,14 @@ export interface Link {
    * and `receive()` (or `wait()`) should be called again; Infinity when none.
    */
   nextDueAt?(): number;
+  /**
+   * Same-thread peer: true when the other end of the link runs on this thread (two stacks
+   * joined by the memory link). A round trip measured over it is the peer's turn of the event
+   * loop, which lengthens with whatever we queue, not a network's; `createStack` passes it to
+   * TCP (`TcpOptions.sameThreadPeer`) so that receive-buffer auto-tuning takes its strict rule
+   * (src/tcp/buf_tune.ts). Absent: a network (TAP, TUN).
+   */
+  readonly sameThreadPeer?: boolean;
 }
 
 /** Largest Ethernet header plus an 802.1Q tag: the frame room needed beyond the MTU. */

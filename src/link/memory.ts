@@ -127,6 +127,8 @@ class MemoryEnd implements MemoryLink {
   readonly maxFrame?: number;
   /** Large TCP segments this end sends whole (with `tso`), else undefined: mtu + 18. */
   readonly maxSendFrame?: number;
+  /** Both ends run on one thread (link.ts): auto-tuning takes its strict rule. */
+  readonly sameThreadPeer = true;
   readonly #merger: SegmentMerger | null;
   #corked = false;
   #checksum: ChecksumFn = jsChecksum;

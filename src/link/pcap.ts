@@ -53,6 +53,7 @@ class PcapWriter implements PcapLink {
   readonly inner: Link;
   readonly maxFrame: number | undefined;
   readonly maxSendFrame: number | undefined;
+  readonly sameThreadPeer: boolean | undefined;
   #records = 0;
   #file: Deno.FsFile | null;
   #buf = new Uint8Array(BUFFER_SIZE);
@@ -67,6 +68,7 @@ class PcapWriter implements PcapLink {
     this.mtu = inner.mtu;
     this.maxFrame = inner.maxFrame;
     this.maxSendFrame = inner.maxSendFrame;
+    this.sameThreadPeer = inner.sameThreadPeer;
     this.#file = file;
     this.#nanos = options.nanoseconds ?? false;
     this.#clock = options.clock ?? (() => performance.timeOrigin + performance.now());

@@ -80,36 +80,56 @@ export const DRS_MIN_INTERVAL_MS = 0.05;
  * Dynamic right-sizing (as Linux tcp_rcv_space_adjust): once per round trip, compare the
  * bytes the application read per round trip with the last measure; when it read more, grow the
  * receive buffer to twice that plus 16 segments (doubled, or x1.5, while the count still grows
- * fast: a sender in slow start), up to `rcvBufMax` and the layer's budget. The round trip is the
- * least receiver-side RTT seen ({@link rcvRttSample}, on the driver's clock, which resolves
- * microseconds in real runs), else srtt. No growth unless the sender filled the window we offer
- * in the interval, nor while the reader leaves bytes unread, while a standing queue lengthens
- * this interval's round trips to 1.5x the least, when the reader took more than twice the
- * buffer in the interval, or when round trips measure 0 (a clock in whole milliseconds, such as
- * a virtual one, on a path shorter than a tick). Called with each in-order data segment (the
- * reader's progress is counted by `read`).
+ * fast: a sender in slow start), up to `rcvBufMax` and the layer's budget. Called with each
+ * in-order data segment (the reader's progress is counted by `read`). Both rules below leave
+ * the buffer as it is while the reader leaves bytes unread (as recent Linux does), when the
+ * reader took more than twice the buffer in the interval, or when round trips measure 0 (a
+ * clock in whole milliseconds, such as a virtual one, on a path shorter than a tick).
+ *
+ * The network rule (default; TAP, TUN): the round trip is the smoothed receiver-side RTT
+ * ({@link rcvRttSample} on the driver's clock, one sample per echoed TSval, gain 1/8, as Linux
+ * tcp_rcv_rtt_measure_ts), else srtt. It includes the queue the window fills (the device's
+ * queue, our own backlog), so a sender kept waiting by our window sees it grow, as a Linux
+ * receiver's does on loopback or veth.
+ *
+ * The strict rule (`sameThreadPeer`: the memory link, whose "round trip" is the other stack's
+ * turn on our thread and grows with the window, so the network rule would grow it to the
+ * maximum and copies turn cache-cold; also a connection to our own address, whose peer is this
+ * stack): the round trip is the least receiver-side RTT seen, and the buffer grows only when
+ * the sender filled the window we offer in the interval, and not while a standing queue
+ * lengthens this interval's round trips to 1.5x the least. Either way never past what the
+ * window can advertise (65535 << scale).
  */
 export function rcvSpaceAdjust(c: TcpConnection, now: number, tsEcr = 0): void {
   const r = c.rcv;
+  // A connection to one of our own addresses (the loopback path: both ends are this stack,
+  // so local and remote address are the same) has a same-thread peer on any link.
+  const strict = c.opt.sameThreadPeer || c.localIp === c.remoteIp;
   if (tsEcr !== 0) {
     // The least such time is the path's round trip without the queueing a growing window adds
     // itself.
     const rtt = rcvRttSample(r, tsEcr, now);
     if (rtt >= 0 && rtt < r.rttMin) r.rttMin = rtt;
     if (rtt >= 0 && rtt < r.rttNow) r.rttNow = rtt;
+    // The smoothed one takes the first data echoing each TSval (RFC 7323 4.1; later segments
+    // echoing it answer later ACKs and would measure longer than their round trip).
+    if (rtt >= 0 && tsEcr !== r.rttEcr) {
+      r.rttEcr = tsEcr;
+      r.rttAvg = r.rttAvg > 0 ? r.rttAvg + (rtt - r.rttAvg) / 8 : rtt;
+    }
   }
-  // Once per round trip: the least receiver-side RTT where there is one, else srtt.
-  // Not the smoothed RTT of the data: on a path whose queue is our own window (the memory
-  // link), that grows with the window, so each larger window would count more per "round
-  // trip" and grow again, up to the maximum.
-  // Window-limited: some segment of the interval reached (within a segment) the right edge we
-  // offer, before the reader took it. A sender that never did was limited by itself (its
-  // application, its CPU, cwnd), or the reader kept the window open ahead of it: a larger
-  // window would not let it send more. (The memory link's sender, which shares one thread with
-  // its reader, never does; growing its window to 2-3 MiB there made copies cache-cold and
-  // goodput lower.)
+  // Window-limited (strict rule): some segment of the interval reached (within a segment) the
+  // right edge we offer, before the reader took it. A sender that never did was limited by
+  // itself (its application, its CPU, cwnd), or the reader kept the window open ahead of it.
+  // (The memory link's sender, which shares one thread with its reader, never does; growing
+  // its window to 2-3 MiB there made copies cache-cold and goodput lower.)
   if (seqDiff(r.adv, r.nxt) < r.mss) r.full = true;
-  const rtt = r.rttMin !== Infinity ? r.rttMin : c.rtt.srtt;
+  // Once per round trip. Strict rule: not the smoothed RTT, which on a path whose queue is our
+  // own window grows with the window, so each larger window would count more per "round trip"
+  // and grow again, up to the maximum.
+  let rtt: number;
+  if (strict) rtt = r.rttMin !== Infinity ? r.rttMin : c.rtt.srtt;
+  else rtt = r.rttAvg > 0 ? r.rttAvg : c.rtt.srtt;
   if (now - r.spaceAt < Math.max(rtt, DRS_MIN_INTERVAL_MS) || r.ring < 0) return;
   // Receive-queue awareness: bytes the application's latest read left behind show that it,
   // not the window, is the bottleneck; they do not count as drained, so a reader that cannot
@@ -126,22 +146,24 @@ export function rcvSpaceAdjust(c: TcpConnection, now: number, tsEcr = 0): void {
   // and the window already holds more than one round trip's worth. Growing on that count would
   // only fill queues (the memory link's, the send ring) with data that waits: the buffer stays.
   // Likewise when the round trip measured 0 (a clock in whole milliseconds on a sub-ms path).
-  const unmeasured = r.rttMin === 0 ||
-    (r.rttMin === Infinity && c.rtt.hasSample && c.rtt.srtt === 0);
-  // A standing queue: this interval's least round trip is half again the least ever seen, so
-  // the window already holds more than the path needs and the extra waits in a queue (ours:
-  // the memory link's, a TAP's); growing would only lengthen it (the bottleneck is elsewhere:
-  // the signal delay-based controllers such as BBR read).
-  const queued = r.rttNow !== Infinity && r.rttNow > 1.5 * r.rttMin;
-  if (copied > space && copied <= 2 * r.buf && !unmeasured && !queued && r.full) {
-    const max = c.opt.rcvBufMax;
+  const unmeasured = strict
+    ? r.rttMin === 0 || (r.rttMin === Infinity && c.rtt.hasSample && c.rtt.srtt === 0)
+    : rtt <= 0;
+  // Strict rule, a standing queue: this interval's least round trip is half again the least
+  // ever seen, so the window already holds more than the path needs and the extra waits in a
+  // queue; growing would only lengthen it (the signal delay-based controllers such as BBR read).
+  const held = strict && (!r.full || (r.rttNow !== Infinity && r.rttNow > 1.5 * r.rttMin));
+  if (copied > space && copied <= 2 * r.buf && !unmeasured && !held) {
+    // Never past what the window can say (RFC 7323 2.3: 65535 << scale; without window
+    // scaling 64 KiB): more buffer would hold memory no sender is offered.
+    const max = Math.min(c.opt.rcvBufMax, 65535 * 2 ** r.wscale);
     if (r.buf < max) {
       // Twice what was drained plus 16 segments; up to twice that again while the drained
       // amount still grows fast (a sender in slow start), as Linux's earlier, bounded rule.
       let win = 2 * copied + 16 * r.mss;
       if (4 * copied >= 5 * space) win = 2 * copied >= 3 * space ? 2 * win : win + (win >> 1);
-      const target = Math.min(win, max);
-      if (target > r.buf) {
+      if (win > r.buf) {
+        const target = growStep(r.buf, win, max);
         const got = c.host.budget.take(target - r.buf);
         if (got > 0) {
           c.host.engine.rcvGrow(r.ring, r.buf + got);
@@ -159,10 +181,20 @@ export function rcvSpaceAdjust(c: TcpConnection, now: number, tsEcr = 0): void {
 }
 
 /**
+ * The size a buffer of `cur` bytes grows to when it needs `want`: at least half again its size
+ * (each growth copies the ring into a new allocation, so a ring that grows with every ACK by a
+ * few segments would copy megabytes per ACK and leave a trail of slightly smaller
+ * allocations), at most `max`.
+ */
+export function growStep(cur: number, want: number, max: number): number {
+  return Math.min(max, Math.max(want, cur + (cur >> 1)));
+}
+
+/**
  * Send-ring growth (as Linux tcp_sndbuf_expand): keep room for twice the congestion window
- * (never more than the peer's largest window lets fly), so
- * the writer can queue a full window while the previous one is in flight, up to `sndBufMax`
- * and the layer's budget. Called when an ACK frees space.
+ * (never more than twice the peer's largest window), so the writer can queue a full window
+ * while the previous one is in flight, up to `sndBufMax` and the layer's budget, in steps of
+ * {@link growStep}. Called when an ACK frees space.
  */
 export function sndBufExpand(c: TcpConnection): void {
   const s = c.snd;
@@ -171,7 +203,12 @@ export function sndBufExpand(c: TcpConnection): void {
   // growing while the receiver's window limits, congestion.ts): room beyond twice that would
   // only hold data waiting to be sent.
   const flight = Math.min(c.cc.cwnd, Math.max(s.maxWnd, c.snd.mss));
-  const target = Math.min(2 * flight, c.opt.sndBufMax);
+  if (2 * flight <= s.buf) return;
+  const target = growStep(
+    s.buf,
+    2 * flight,
+    Math.min(c.opt.sndBufMax, 2 * Math.max(s.maxWnd, s.mss)),
+  );
   if (target <= s.buf) return;
   const got = c.host.budget.take(target - s.buf);
   if (got <= 0) return;

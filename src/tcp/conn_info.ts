@@ -48,6 +48,8 @@ export function connInfo(c: InfoSource): TcpConnInfo {
     ssthresh: c.cc.ssthresh,
     sndWnd: c.snd.wnd,
     rcvWnd: Math.max(0, seqDiff(c.rcv.adv, c.rcv.nxt)),
+    rcvBuf: c.rcv.buf,
+    sndBuf: c.snd.buf,
     mss: c.snd.mss,
     sndWscale: c.snd.wscale,
     rcvWscale: c.rcv.wscale,

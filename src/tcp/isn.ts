@@ -18,8 +18,15 @@ function rotl(x: number, r: number): number {
 
 /** A 32-bit keyed mix of four words (an ARX permutation, 4 rounds per word); also used by ports.ts and syncookie.ts. */
 export function keyedHash(key: Uint32Array, a: number, b: number, c: number, d: number): number {
-  return keyedHashWords(key, [a, b, c, d], 4);
+  const w = fourWords; // no array per call (one per connection, and per SYN cookie)
+  w[0] = a;
+  w[1] = b;
+  w[2] = c;
+  w[3] = d;
+  return keyedHashWords(key, w, 4);
 }
+
+const fourWords = new Uint32Array(4);
 
 /** keyedHash over the first `n` words of `words`. */
 function keyedHashWords(key: Uint32Array, words: ArrayLike<number>, n: number): number {

@@ -102,6 +102,13 @@ export class RecvSpace {
   full = false;
   /** Least receiver-side RTT in the current measure, ms (Infinity: none yet). */
   rttNow = Infinity;
+  /**
+   * Smoothed receiver-side RTT, ms (gain 1/8, as Linux rcv_rtt_est), 0 none yet: the round
+   * trip of the network rule of buf_tune.ts, queueing included.
+   */
+  rttAvg = 0;
+  /** The TSecr of the latest sample of `rttAvg` (one sample per echoed TSval), -1 none. */
+  rttEcr = -1;
   /** Bytes left unread after the application's latest read (Linux tcp_inq at recvmsg). */
   unread = 0;
   /** TSval of our latest segments (-1 none) and when the first of them left (clock ms). */
@@ -188,6 +195,7 @@ export class LossProbe {
 }
 
 /** The timers of a connection, in the order `runTimers` (tcp_timers.ts) serves them. */
+// TcpConnection.deadline() (connection.ts) reads these fields one by one: keep it in step.
 export const TIMERS = ["timeWait", "pto", "rack", "rtx", "persist", "keep", "delack"] as const;
 
 /** The name of one timer. */

@@ -163,6 +163,11 @@ export class TcpLayer implements TcpHandler {
     if (!this.#driven) this.onWork?.();
   }
 
+  /** The layer's options, defaults filled in (each connection may override them). */
+  get options(): Readonly<TcpOptions> {
+    return this.#opt;
+  }
+
   /** Connections in the table (every state but CLOSED, including TIME-WAIT). */
   get connectionCount(): number {
     return this.#conns.size;

@@ -6,8 +6,17 @@
  * an entry whose time no longer matches is stale and skipped; a connection whose timers moved
  * later is visited early and queued again at its real deadline.
  *
+ * Stale entries are dropped when their time comes, or sooner: once they outnumber the live
+ * ones (plus a small slack) the heap is rebuilt from its live entries. Without that, each
+ * closed connection stayed reachable through a stale entry until its latest timer's time
+ * (a keepalive two hours away), and so did each entry left by a deadline moved earlier: a
+ * short-connection run grew the heap by about 1.5 KB per connection, all of it kept alive.
+ *
  * @module
  */
+
+/** Stale entries allowed beyond the number of live ones before the heap is rebuilt. */
+const STALE_SLACK = 64;
 
 /** A min-heap of (at, item) with one live entry per item. */
 export class TimerHeap<T> {
@@ -30,6 +39,7 @@ export class TimerHeap<T> {
     const cur = this.#live.get(item);
     if (cur !== undefined && cur <= at) return;
     this.#live.set(item, at);
+    if (cur !== undefined) this.#compactIfStale(); // the old entry went stale
     const a = this.#at, it = this.#item;
     let i = a.length;
     a.push(at);
@@ -47,7 +57,27 @@ export class TimerHeap<T> {
 
   /** Forget `item` (its entries become stale). */
   remove(item: T): void {
-    this.#live.delete(item);
+    if (this.#live.delete(item)) this.#compactIfStale();
+  }
+
+  /** Rebuild from the live entries when stale ones outnumber them (amortised O(1)). */
+  #compactIfStale(): void {
+    const live = this.#live;
+    const n = this.#at.length;
+    if (n <= 2 * live.size + STALE_SLACK) return;
+    const a: number[] = [], it: T[] = [];
+    const kept = new Set<T>();
+    for (let i = 0; i < n; i++) {
+      const item = this.#item[i]!, at = this.#at[i]!;
+      if (live.get(item) === at && !kept.has(item)) {
+        kept.add(item);
+        a.push(at);
+        it.push(item);
+      }
+    }
+    this.#at = a;
+    this.#item = it;
+    for (let i = (a.length >> 1) - 1; i >= 0; i--) this.#siftDown(i, a[i]!, it[i]!);
   }
 
   /** Take the earliest live item due at or before `now`, or undefined. */
@@ -66,9 +96,13 @@ export class TimerHeap<T> {
   #popTop(): void {
     const a = this.#at, it = this.#item;
     const lastAt = a.pop()!, lastItem = it.pop()!;
+    if (a.length > 0) this.#siftDown(0, lastAt, lastItem);
+  }
+
+  /** Place (at, item) at position `i` or below, moving smaller children up. */
+  #siftDown(i: number, lastAt: number, lastItem: T): void {
+    const a = this.#at, it = this.#item;
     const n = a.length;
-    if (n === 0) return;
-    let i = 0;
     for (;;) {
       const l = 2 * i + 1;
       if (l >= n) break;

@@ -87,6 +87,14 @@ export interface TcpOptions {
   /** Buffer auto-tuning; false pins both buffers at rcvBuf and sndBuf. Default true. */
   autotune: boolean;
   /**
+   * The peer runs on our thread (two stacks joined by the memory link): a round trip measured
+   * there is the peer's turn of the event loop, lengthened by whatever we queue, not a
+   * network's. The receive buffer then grows only by the strict rule of buf_tune.ts (the
+   * sender filled the window within the least round trip, no standing queue). `createStack`
+   * sets it from the link's `sameThreadPeer`. Default false: the network rule, as Linux.
+   */
+  sameThreadPeer: boolean;
+  /**
    * Bytes of buffer growth (beyond the initial sizes) that all connections of one TCP layer may
    * hold together, as Linux tcp_mem; once spent, buffers stop growing until connections close.
    * Read from the layer's options only. Default 256 MiB.
@@ -182,6 +190,7 @@ export const TCP_DEFAULTS: Readonly<TcpOptions> = Object.freeze({
   rcvBufMax: 6 * 1024 * 1024,
   sndBufMax: 4 * 1024 * 1024,
   autotune: true,
+  sameThreadPeer: false,
   bufferBudget: 256 * 1024 * 1024,
   mss: 65495,
   rtoInitialMs: 1000,
@@ -266,6 +275,10 @@ export interface TcpConnInfo {
   sndWnd: number;
   /** Window we advertise in bytes. */
   rcvWnd: number;
+  /** Receive buffer in bytes now (RCV.BUFF: `rcvBuf`, grown by auto-tuning up to `rcvBufMax`). */
+  rcvBuf: number;
+  /** Send ring in bytes now (`sndBuf`, grown by auto-tuning up to `sndBufMax`). */
+  sndBuf: number;
   /** Effective send MSS (payload bytes per segment). */
   mss: number;
   /** Peer's window-scale shift (RFC 7323). */

@@ -5,9 +5,11 @@ import {
   formatMac,
   netAddr,
   parseCidr,
+  parseIpLiteral,
   parseIpv4,
   parseMac,
 } from "../../src/api/addr.ts";
+import fc from "fast-check";
 import { type LayerErrorCode, mapLayerError, toDenoError } from "../../src/api/errors.ts";
 import { IfaceError } from "../../src/iface/errors.ts";
 import { TcpError } from "../../src/tcp/types.ts";
@@ -89,4 +91,32 @@ Deno.test("clock: virtual clock only moves forward", () => {
   c.advanceTo(20);
   assert.equal(c.now(), 20);
   assert.throws(() => c.advance(-1), RangeError);
+});
+
+Deno.test("addr: a dotted-quad literal parses as parseIpv4 does, or fails as it does", () => {
+  const octet = fc.oneof(
+    fc.integer({ min: 0, max: 999 }).map(String),
+    fc.constantFrom("", "00", "0255", "256"),
+  );
+  fc.assert(
+    fc.property(fc.array(octet, { minLength: 1, maxLength: 6 }), (parts) => {
+      const text = parts.join(".");
+      let want: unknown, got: unknown;
+      try {
+        want = parts.length === 4 ? parseIpv4(text) : null;
+      } catch (e) {
+        want = (e as Error).constructor;
+      }
+      try {
+        got = parseIpLiteral(text);
+      } catch (e) {
+        got = (e as Error).constructor;
+      }
+      assert.equal(got, want, text);
+    }),
+  );
+  assert.equal(parseIpLiteral("192.168.0.1"), 0xc0a80001);
+  assert.equal(parseIpLiteral("010.7.0.1"), 0x0a070001);
+  assert.equal(parseIpLiteral("10.7.0"), null);
+  assert.equal(parseIpLiteral("10.7.0.1 "), null);
 });

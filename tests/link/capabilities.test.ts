@@ -207,3 +207,33 @@ Deno.test("capabilities: withFaults checks its clock at run time", () => {
   a.close();
   b.close();
 });
+
+Deno.test("capabilities: sameThreadPeer reaches TCP through pcap and faults (strict auto-tuning)", async () => {
+  const path = await Deno.makeTempFile({ suffix: ".pcap" });
+  try {
+    const [la, lb] = createMemoryLinkPair();
+    assert.equal(la.sameThreadPeer, true, "the memory link's peer shares our thread");
+    const clock = () => performance.now();
+    const wrapped = withPcap(withFaults(lb, { seed: 1, clock }), path);
+    assert.equal(wrapped.sameThreadPeer, true, "forwarded through faults and pcap");
+    // A link that does not declare it (TAP, TUN, this dressed one): a network.
+    const net = offloadLike(createMemoryLinkPair()[0]);
+    assert.equal(withFaults(net, { seed: 1, clock }).sameThreadPeer, undefined);
+    const a = await createStack({ link: la, address: "10.9.0.1/24", engine: "js" });
+    const b = await createStack({ link: wrapped, address: "10.9.0.2/24", engine: "js" });
+    const c = await createStack({ link: net, address: "10.9.0.3/24", engine: "js" });
+    const d = await createStack({
+      link: createMemoryLinkPair()[0],
+      address: "10.9.0.4/24",
+      engine: "js",
+      tcp: { sameThreadPeer: false }, // the caller's word wins
+    });
+    assert.deepEqual(
+      [a, b, c, d].map((s) => s.driver.tcp.options.sameThreadPeer),
+      [true, true, false, false],
+    );
+    for (const s of [a, b, c, d]) await s.close();
+  } finally {
+    await Deno.remove(path);
+  }
+});

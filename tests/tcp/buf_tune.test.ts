@@ -3,9 +3,9 @@
 import assert from "node:assert/strict";
 import { TcpPair } from "../support/tcp_pair.ts";
 import { openPair, Stream } from "../support/tcp_transfer.ts";
-import { resolveOptions, TCP_DEFAULTS } from "../../src/tcp/types.ts";
+import { resolveOptions, TCP_DEFAULTS, type TcpOptions } from "../../src/tcp/types.ts";
 import { F_SYN } from "../../src/wire/layout.ts";
-import { rcvRttSample, tsSent } from "../../src/tcp/buf_tune.ts";
+import { growStep, rcvRttSample, tsSent } from "../../src/tcp/buf_tune.ts";
 import { RecvSpace } from "../../src/tcp/tcb.ts";
 
 const MIB = 1 << 20;
@@ -118,24 +118,39 @@ Deno.test("round trips are measured below the timestamp tick, from the first seg
   assert.equal(rcvRttSample(r, 998, 1001.3), 3); // older: whole ticks
 });
 
-/** A 0.2 ms RTT path at 40 Gbit/s (5 MB/ms) moving 64 MiB a -> b. */
-function fastPath(read: (p: TcpPair, st: Stream) => void) {
-  const p = new TcpPair({ faults: { delayMs: 0.1, bytesPerMs: 5e6 } });
+/** A 0.2 ms RTT path at 40 Gbit/s (5 MB/ms) moving 64 MiB a -> b with a prompt reader. */
+function fastPath(tcpB: Partial<TcpOptions> = {}) {
+  const p = new TcpPair({ faults: { delayMs: 0.1, bytesPerMs: 5e6 }, tcpB, engine: "wasm" });
   const [c, s] = openPair(p);
   const st = new Stream(c, s, 64 * MIB, 9, 65536);
-  p.run(() => st.done, 120000, () => read(p, st));
-  return { s, st };
+  const t0 = p.now;
+  p.run(() => st.done, 120000, () => st.pump());
+  assert.ok(st.done && st.bad === -1, "transfer failed");
+  return { p, c, s, ms: p.now - t0 };
 }
 
-Deno.test("a prompt reader on a 0.2 ms path measures the round trip below the tick", () => {
-  const { s, st } = fastPath((_p, st) => st.pump());
-  assert.ok(st.done && st.bad === -1, "transfer failed");
-  // Measured on the sub-millisecond clock: about the 0.2 ms of the path (whole-ms timestamps
-  // alone measure 0 here).
+Deno.test("a network path (TAP-like) that needs more than 256 KiB grows the window, as Linux", () => {
+  // The path holds 1 MB per round trip (5 MB/ms x 0.2 ms): a 256 KiB window caps the sender at
+  // about a quarter of the rate. The smoothed receiver-side RTT includes the queue the window
+  // fills, so what the reader drains per round trip keeps exceeding the last measure.
+  const { p, s, ms } = fastPath();
   assert.ok(s.rcv.rttMin >= 0.2 && s.rcv.rttMin < 0.3, `least RTT ${s.rcv.rttMin}`);
-  // The reader keeps the window open ahead of the sender, which never fills it: no growth
-  // (a larger window would not let it send more; see docs/limits.md).
-  assert.equal(s.rcv.buf, TCP_DEFAULTS.rcvBuf);
+  assert.ok(s.rcv.rttAvg >= s.rcv.rttMin, `smoothed RTT ${s.rcv.rttAvg}`);
+  assert.equal(s.rcv.buf, TCP_DEFAULTS.rcvBufMax, `receive buffer ${s.rcv.buf}`);
+  assert.ok(s.info().rcvBuf === s.rcv.buf);
+  // 64 MiB at 5 MB/ms is 13.4 ms on the wire; with the window grown it takes little more.
+  assert.ok(ms < 20, `transfer took ${ms} ms of virtual time`);
+  assert.equal(p.b.stats()["tcp-buffer-growth-bytes"]! >= s.rcv.buf - TCP_DEFAULTS.rcvBuf, true);
+});
+
+Deno.test("a same-thread peer (memory-like) keeps the strict rule: no growth on the same path", () => {
+  // sameThreadPeer: the least RTT, growth only when the sender filled the window and no
+  // standing queue. The reader keeps the window open ahead of the sender, which never fills
+  // it: the buffer stays (the memory link's fast mode; docs/limits.md).
+  const strict = fastPath({ sameThreadPeer: true });
+  assert.equal(strict.s.rcv.buf, TCP_DEFAULTS.rcvBuf);
+  assert.ok(strict.s.rcv.rttMin >= 0.2 && strict.s.rcv.rttMin < 0.3);
+  assert.ok(strict.ms > 40, `transfer took ${strict.ms} ms`); // window-capped: about 52 ms
 });
 
 Deno.test("the same path with the application as the bottleneck keeps the buffer", () => {
@@ -155,5 +170,65 @@ Deno.test("the same path with the application as the bottleneck keeps the buffer
   });
   assert.ok(received > 8 * MIB, `read ${received}`);
   assert.ok(s.rcv.rttMin < 0.3, `least RTT ${s.rcv.rttMin}`);
+  assert.equal(s.rcv.buf, TCP_DEFAULTS.rcvBuf);
+});
+
+Deno.test("many request/response connections keep their initial buffers", () => {
+  // 100 connections, each a 2 KiB request and a 2 KiB reply per round trip for 50 round trips:
+  // what is read per round trip never exceeds the first measure (10 segments), so nothing
+  // grows and the layer's budget stays untouched.
+  const p = new TcpPair({ faults: { delayMs: 2.5 }, engine: "wasm" });
+  const lis = p.b.listen(0, 80);
+  const pairs = Array.from({ length: 100 }, () => openPair(p, 80, lis));
+  const msg = new Uint8Array(2048);
+  const buf = new Uint8Array(4096);
+  for (let round = 0; round < 50; round++) {
+    for (const [c] of pairs) c.write(msg);
+    p.advance(2.5, () => {
+      for (const [, s] of pairs) if (s.read(buf) > 0) s.write(msg);
+    });
+    p.advance(2.5, () => {
+      for (const [c] of pairs) c.read(buf);
+    });
+  }
+  for (const [c, s] of pairs) {
+    assert.deepEqual([c.rcv.buf, s.rcv.buf, c.snd.buf, s.snd.buf], Array(4).fill(262144));
+  }
+  assert.equal(p.a.stats()["tcp-buffer-growth-bytes"], 0);
+  assert.equal(p.b.stats()["tcp-buffer-growth-bytes"], 0);
+});
+
+Deno.test("buffers grow in a few steps of at least half their size (each step copies the ring)", () => {
+  // The 0.2 ms, 40 Gbit/s path: cwnd grows with nearly every ACK, so a ring that followed it
+  // byte for byte would be copied dozens of times (46 to reach 512 KiB before this rule).
+  const p = new TcpPair({ faults: { delayMs: 0.1, bytesPerMs: 5e6 }, engine: "wasm" });
+  let sndGrows = 0, rcvGrows = 0;
+  const { sndGrow, rcvGrow } = p.ea;
+  p.ea.sndGrow = (h, cap) => (sndGrows++, sndGrow.call(p.ea, h, cap));
+  p.eb.rcvGrow = (h, cap) => (rcvGrows++, rcvGrow.call(p.eb, h, cap));
+  const [c, s] = openPair(p);
+  const st = new Stream(c, s, 48 * MIB, 5, 65536);
+  assert.ok(p.run(() => st.done, 120000, () => st.pump()) && st.bad === -1);
+  assert.equal(c.snd.buf, TCP_DEFAULTS.sndBufMax);
+  assert.equal(s.rcv.buf, TCP_DEFAULTS.rcvBufMax);
+  // 256 KiB to 4 MiB (send) and to 6 MiB (receive) at x1.5 or more per step: at most 7 and 8,
+  // plus a few where twice the peer's window (still growing) caps a step.
+  assert.ok(sndGrows <= 10, `send ring grew ${sndGrows} times`);
+  assert.ok(rcvGrows <= 8, `receive buffer grew ${rcvGrows} times`);
+  assert.equal(growStep(262144, 262145, MIB), 393216);
+  assert.equal(growStep(262144, 700000, MIB), 700000);
+  assert.equal(growStep(MIB - 1, 2 * MIB, MIB), MIB);
+});
+
+Deno.test("without window scaling the receive buffer does not grow past what the window can say", () => {
+  const p = new TcpPair({
+    faults: { delayMs: 0.1, bytesPerMs: 5e6 },
+    engine: "wasm",
+    tcpA: { windowScale: false },
+  });
+  const [c, s] = openPair(p);
+  const st = new Stream(c, s, 16 * MIB, 4, 65536);
+  assert.ok(p.run(() => st.done, 120000, () => st.pump()) && st.bad === -1);
+  assert.equal(s.info().rcvWscale, 0);
   assert.equal(s.rcv.buf, TCP_DEFAULTS.rcvBuf);
 });

@@ -41,6 +41,68 @@ Deno.test("timer heap: pops due items in time order, each once, at its earliest 
   assert.equal(h.popDue(100), undefined, "a removed item is not returned");
 });
 
+Deno.test("timer heap: removals and earlier deadlines interleaved keep the order and the set", () => {
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 30 }), fc.integer({ min: 0, max: 1000 })),
+        { maxLength: 400 },
+      ),
+      (ops) => {
+        const h = new TimerHeap<number>();
+        const live = new Map<number, number>();
+        for (const [del, item, at] of ops) {
+          if (del) {
+            h.remove(item);
+            live.delete(item);
+          } else {
+            h.schedule(item, at);
+            live.set(item, Math.min(live.get(item) ?? Infinity, at));
+          }
+        }
+        const popped: [number, number][] = [];
+        for (let x = h.popDue(Infinity); x !== undefined; x = h.popDue(Infinity)) {
+          popped.push([x, live.get(x)!]);
+        }
+        assert.deepEqual(
+          popped.map(([x]) => x).sort((a, b) => a - b),
+          [...live.keys()].sort((a, b) => a - b),
+        );
+        for (let i = 1; i < popped.length; i++) assert.ok(popped[i - 1]![1] <= popped[i]![1]);
+      },
+    ),
+  );
+});
+
+Deno.test("timer heap: entries of removed items do not pile up (closed connections are not kept)", () => {
+  const h = new TimerHeap<object>();
+  const keep = Array.from({ length: 10 }, () => ({}));
+  keep.forEach((k, i) => h.schedule(k, 7_200_000 + i)); // keepalives two hours away
+  for (let i = 0; i < 100_000; i++) {
+    const c = {};
+    h.schedule(c, 7_200_000 + i);
+    h.schedule(c, 1000 + i); // a deadline moved earlier: the first entry goes stale
+    h.remove(c); // the connection closed
+  }
+  assert.ok(h.size <= 2 * keep.length + 64, `heap holds ${h.size} entries for 10 live items`);
+  const out: object[] = [];
+  for (let x = h.popDue(Infinity); x !== undefined; x = h.popDue(Infinity)) out.push(x);
+  assert.deepEqual(out, keep);
+});
+
+Deno.test("timer heap: a deadline moved earlier and back again does not pile up entries", () => {
+  const h = new TimerHeap<string>();
+  for (let i = 0; i < 10_000; i++) {
+    h.schedule("c", 7_200_000); // keepalive, two hours away
+    h.schedule("c", i + 1); // a retransmission timer, earlier
+    assert.equal(h.popDue(i + 1), "c"); // fires; the connection is queued at its keepalive again
+  }
+  h.schedule("c", 7_200_000);
+  assert.ok(h.size <= 2 + 64, `heap holds ${h.size} entries for one item`);
+  assert.equal(h.popDue(Infinity), "c");
+  assert.equal(h.popDue(Infinity), undefined);
+});
+
 Deno.test("timer heap: 500 connections with keepalive times 10 ms apart probe each on time", () => {
   const p = new TcpPair({ faults: { delayMs: 1 } });
   const l = p.b.listen(0, 80);
