@@ -353,12 +353,13 @@ export class Driver<T extends DriverTcp = DriverTcp> {
     if (pending) await pending;
   }
 
-  #flush(now: number): void {
-    this.tcp.poll(now);
+  /** Output at `now`, timers due by `dueBy` (when the link was read; see TcpLayer.poll). */
+  #flush(now: number, dueBy: number = now): void {
+    this.tcp.poll(now, dueBy);
     // Frames to our own addresses wait in the interface's loopback queue: receive them and send
     // what they caused, so a loopback exchange completes within the pass (bounded rounds).
     for (let i = 0; i < LOOPBACK_ROUNDS && this.iface.deliverLoopback(now) > 0; i++) {
-      this.tcp.poll(now);
+      this.tcp.poll(now, dueBy);
     }
     this.iface.poll(now);
   }
@@ -424,7 +425,9 @@ export class Driver<T extends DriverTcp = DriverTcp> {
       }
       this.#framesIn += n;
       // Poll after the batch so ACKs and window updates leave without waiting for the rest.
-      this.#flush(now);
+      // What leaves is sent on a fresh clock (a batch of large frames takes milliseconds, tens
+      // on a loaded machine), timers fire only if due when the link was read (see #flush).
+      this.#flush(n > 0 ? this.now() : now, now);
     } finally {
       link.uncork?.();
     }

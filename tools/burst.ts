@@ -20,7 +20,7 @@ const KERNEL = "10.89.0.1", OURS = "10.89.0.2";
 
 /** The python client: `count` non-blocking connects, then one byte echoed on each. */
 export const PY_BURST = String.raw`
-import json, resource, selectors, socket, sys, time
+import errno, json, resource, selectors, socket, sys, time
 host, count, limit = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 want = count + 256
@@ -37,6 +37,9 @@ for i in range(count):
     sel.register(s, selectors.EVENT_WRITE)
 t_sent = time.monotonic() - t0
 lat = []
+errors = {}
+def error(what):
+    errors[what] = errors.get(what, 0) + 1
 connected = failed = echoed = 0
 t_conn = t_echo = None
 waiting = count
@@ -47,6 +50,7 @@ while waiting and time.monotonic() < deadline:
         if ev & selectors.EVENT_WRITE:
             err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
             if err:
+                error("connect " + errno.errorcode.get(err, str(err)))
                 failed += 1
                 waiting -= 1
                 sel.unregister(s)
@@ -59,16 +63,19 @@ while waiting and time.monotonic() < deadline:
         else:
             try:
                 d = s.recv(1)
-            except OSError:
-                d = b""
+            except OSError as e:
+                d = None
+                error("recv " + errno.errorcode.get(e.errno, str(e.errno)))
             if d == b"x": echoed += 1
-            else: failed += 1
+            else:
+                if d is not None: error("recv %r" % d)
+                failed += 1
             waiting -= 1
             sel.unregister(s)
             if echoed == count: t_echo = time.monotonic() - t0
 lat.sort()
 q = lambda f: round(lat[min(len(lat) - 1, int(f * len(lat)))] * 1000, 1) if lat else None
-print(json.dumps({"connected": connected, "echoed": echoed, "failed": failed,
+print(json.dumps({"connected": connected, "echoed": echoed, "failed": failed, "errors": errors,
     "sent_s": round(t_sent, 3), "all_connected_s": t_conn, "all_echoed_s": t_echo,
     "p50_ms": q(0.5), "p99_ms": q(0.99), "max_ms": q(1.0)}))
 for s in start: s.close()
@@ -117,6 +124,7 @@ for i in range(count):
     ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
     frames.append(dst_mac + src_mac + b"\x08\x00" + ip + tcp)
 sent = errors = 0
+print("sending", flush=True)
 t0 = time.monotonic()
 chunk = max(1, count // max(1, int(seconds * 100)))
 for i in range(0, count, chunk):
@@ -140,8 +148,18 @@ export interface BurstOptions {
   floodSeconds?: number;
   /** How long the client waits for everything (default 20 s). */
   limitS?: number;
-  /** How long the flood runs before the client starts (default 300 ms). */
+  /**
+   * How long the flood runs before the client starts (default 300 ms), counted from the
+   * flood's first frame (the flood builds its frames first, which takes a while).
+   */
   clientDelayMs?: number;
+  /**
+   * With a flood: the client starts only once this holds for our stack's counters as well
+   * (checked every 10 ms for at most 20 s; the run fails when it never holds), so a slow
+   * flood on a loaded machine cannot leave the client without the conditions it is tested
+   * under (the half-open queue full, cookies sent).
+   */
+  clientWhen?: (stats: Record<string, number>) => boolean;
   /** Wait this long after the client and the flood finished, before reading counters. */
   settleMs?: number;
   /** Prefix length of the namespace's network, 24 or 16 (default 24): a /16 lets the
@@ -157,8 +175,11 @@ export interface BurstOptions {
 
 /** What one run measured. */
 export interface BurstResult {
-  /** The client's report: connected, echoed, failed, times in seconds, latencies in ms. */
-  client: Record<string, number | null>;
+  /**
+   * The client's report: connected, echoed, failed, times in seconds, latencies in ms, and
+   * `errors` (what failed, by errno name: counts).
+   */
+  client: Record<string, number | null> & { errors?: Record<string, number> };
   /** The flood's report (sent, errors, flood_s), or null without a flood. */
   flood: Record<string, number> | null;
   /** Connections our listener accepted. */
@@ -173,6 +194,45 @@ export interface BurstResult {
   heapMax: number;
   /** Frames the kernel dropped at the TAP device's transmit queue (-1 unknown). */
   tapTxDropped: number;
+}
+
+/** Poll `cond` every 10 ms until it holds or `timeoutMs` passes; returns whether it held. */
+export async function until(cond: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  while (!cond()) {
+    if (performance.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return true;
+}
+
+/**
+ * A child whose output is read as it comes (`text()`: PY_FLOOD prints "sending" when its
+ * first frame leaves) and also returned whole at its end.
+ */
+export function watched(
+  child: Deno.ChildProcess,
+): { text(): string; output: Promise<Deno.CommandOutput> } {
+  let out = "";
+  const chunks: Uint8Array[] = [];
+  const dec = new TextDecoder();
+  const output = (async () => {
+    const stderr = new Response(child.stderr).arrayBuffer();
+    for await (const b of child.stdout) {
+      chunks.push(b);
+      out += dec.decode(b, { stream: true });
+    }
+    const status = await child.status;
+    const stdout = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    let at = 0;
+    for (const c of chunks) {
+      stdout.set(c, at);
+      at += c.length;
+    }
+    return { ...status, stdout, stderr: new Uint8Array(await stderr) } as Deno.CommandOutput;
+  })();
+  output.catch(() => {}); // awaited by the caller, except when the run fails before
+  return { text: () => out, output };
 }
 
 /** Run one burst (and flood) in a fresh namespace; needs root and /dev/net/tun. */
@@ -224,20 +284,32 @@ export async function runBurst(opts: BurstOptions = {}): Promise<BurstResult> {
       // The kernel learns our MAC first (the flood needs it), as any client would.
       const warm = await ns.run(["ping", "-c", "1", "-W", "2", OURS]);
       if (warm.code !== 0) throw new Error(`ping failed: ${warm.stderr}`);
-      const py = (src: string, args: string[]) =>
-        ns.spawn(["python3", "-c", src, ...args], { stdout: "piped", stderr: "piped" }).output();
+      const spawnPy = (src: string, args: string[]) =>
+        ns.spawn(["python3", "-c", src, ...args], { stdout: "piped", stderr: "piped" });
+      const py = (src: string, args: string[]) => spawnPy(src, args).output();
       const floodRun = flood > 0
-        ? py(PY_FLOOD, [
+        ? watched(spawnPy(PY_FLOOD, [
           ifname,
           OURS,
           String(flood),
           String(opts.floodSeconds ?? 2),
           String(prefix),
-        ])
+        ]))
         : null;
-      if (floodRun) await new Promise((r) => setTimeout(r, opts.clientDelayMs ?? 300));
+      if (floodRun) {
+        // The flood's first frame, then its head start, then the client's conditions.
+        const sending = await until(() => floodRun.text().includes("sending"), 60_000);
+        if (!sending) throw new Error(`the flood never started: ${floodRun.text()}`);
+        await new Promise((r) => setTimeout(r, opts.clientDelayMs ?? 300));
+        const when = opts.clientWhen;
+        if (when && !(await until(() => when(stack.stats()), 20_000))) {
+          throw new Error(
+            `the client's start condition never held: ${JSON.stringify(stack.stats())}`,
+          );
+        }
+      }
       const clientOut = await py(PY_BURST, [OURS, String(count), String(opts.limitS ?? 20)]);
-      const floodOut = floodRun ? await floodRun : null;
+      const floodOut = floodRun ? await floodRun.output : null;
       const parse = (o: Deno.CommandOutput, what: string) => {
         const text = new TextDecoder().decode(o.stdout).trim().split("\n").at(-1) ?? "";
         if (!o.success || text === "") {

@@ -11,7 +11,8 @@
  *   `netns`: the device never exists in the main namespace) + the kernel's address on it.
  *
  * Run as a script, `deno run -A tools/netns.ts --cleanup` deletes namespaces left behind by
- * processes that died (names "dtcp-<pid>-..." whose pid is gone).
+ * processes that died (names "dtcp-<pid>-..." or another "d...-<pid>-..." prefix of
+ * createNetns whose pid is gone).
  *
  * @module
  */
@@ -377,7 +378,10 @@ export async function withTapNamespace(
   }
 }
 
-/** Delete namespaces named "dtcp-<pid>-..." whose process is gone. Returns their names. */
+/**
+ * Delete namespaces named "<prefix><pid>-..." (createNetns's names: "dtcp-" and the tests' own
+ * prefixes such as "dgw-", "dgwf-", "dgwb-") whose process is gone. Returns their names.
+ */
 export async function cleanupStaleNamespaces(): Promise<string[]> {
   const removed: string[] = [];
   let entries: string[] = [];
@@ -387,7 +391,7 @@ export async function cleanupStaleNamespaces(): Promise<string[]> {
     return removed;
   }
   for (const name of entries) {
-    const m = /^dtcp-(\d+)-[0-9a-z]+$/.exec(name);
+    const m = /^d[a-z0-9]*-(\d+)-[0-9a-z]+$/.exec(name);
     if (!m || live.has(name)) continue;
     const pid = Number(m[1]);
     let alive = false;

@@ -84,8 +84,11 @@ export interface TcpHandler {
   icmpError(report: Readonly<TcpIcmpReport>, now: number): boolean | void;
   /** ARP gave up on `ip`: connections to it that are still connecting fail (host unreachable). */
   unreachable(remoteIp: number, now: number): void;
-  /** Run timers and flush output that socket calls queued. */
-  poll(now: number): void;
+  /**
+   * Run timers and flush output that socket calls queued; timers only if due by `dueBy`
+   * (default `now`: the time the driver last read its link).
+   */
+  poll(now: number, dueBy?: number): void;
   /** The earliest deadline in ms (Infinity when none). */
   pollAt(): number;
 }

@@ -426,19 +426,25 @@ export class TcpLayer implements TcpHandler {
     }
   }
 
-  /** Flush what socket calls queued, then run due timers. */
-  poll(now: number): void {
+  /**
+   * Flush what socket calls queued at `now`, then run the timers due by `dueBy` (default
+   * `now`). A driver passes the time it last read its link as `dueBy`: what leaves counts its
+   * timers from `now` (a probe timeout armed from a stale clock fired before the ACK could
+   * come), while a timer that came due during a long batch waits for the next pass, which
+   * reads the ACKs that came meanwhile first.
+   */
+  poll(now: number, dueBy: number = now): void {
     this.#lastNow = now;
     const was = this.#driven;
     this.#driven = true;
     try {
-      this.#poll(now);
+      this.#poll(now, Math.min(now, dueBy));
     } finally {
       this.#driven = was;
     }
   }
 
-  #poll(now: number): void {
+  #poll(now: number, dueBy: number): void {
     const d = this.#dirty;
     for (let i = 0; i < d.length; i++) {
       const c = d[i]!;
@@ -446,12 +452,12 @@ export class TcpLayer implements TcpHandler {
       output(c, now);
     }
     d.length = 0;
-    if (now < this.#nextAt) return;
+    if (dueBy < this.#nextAt) return;
     // Only the connections with a timer due (timer_heap.ts); one whose timers moved later is
     // queued again at its real deadline.
     const q = this.#timers;
-    for (let c = q.popDue(now); c !== undefined; c = q.popDue(now)) {
-      if (c.deadline() <= now) runTimers(c, now);
+    for (let c = q.popDue(dueBy); c !== undefined; c = q.popDue(dueBy)) {
+      if (c.deadline() <= dueBy) runTimers(c, dueBy);
       const t = c.deadline();
       if (t < Infinity && c.state !== "CLOSED") q.schedule(c, t);
     }

@@ -10,7 +10,12 @@ argv: iface bench_mac bench_ip dut_mac dut_ip
 Commands:
   {"op":"send","frames":[spec,...]}          -> {"ok":true}
   {"op":"expect","match":m,"timeout":s}      -> {"frame":f|null}  (first match, removed)
+  {"op":"expect_reply","match":m,"timeout":s,"frames":[spec,...]}
+                                             -> {"frame":f|null,"t":t|null} (the frames are
+                                                sent as soon as the match arrives)
   {"op":"collect","match":m,"duration":s}    -> {"frames":[f,...]} (every match in the window)
+  {"op":"collect_reply","match":m,"duration":s,"frames":[spec,...]}
+                                             -> {"frames":[f,...],"t":t} (then the frames)
   {"op":"drain"}                             -> {"ok":true}
   {"op":"arp_auto","on":bool}                -> {"ok":true}
 A spec is {"tcp":{...}} / {"icmp":{...}} / {"udp":{...}} / {"arp":{...}} with optional
@@ -19,6 +24,7 @@ field equalities}. Frames are dicts (see parse()).
 """
 import json
 import socket
+import struct
 import sys
 import threading
 import time
@@ -33,6 +39,10 @@ PACKET_OUTGOING = 4
 sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
 sock.bind((IFACE, 0))
 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+# Frames are stamped with their arrival time in the kernel, not when this (slow, possibly
+# descheduled) process parses them: intervals between a DUT's frames are the DUT's own.
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
 
 lock = threading.Condition()
 queue = []
@@ -68,8 +78,8 @@ def tcp_opts(t):
     return out
 
 
-def parse(data):
-    f = {"t": time.monotonic(), "len_frame": len(data)}
+def parse(data, t=None):
+    f = {"t": time.monotonic() if t is None else t, "len_frame": len(data)}
     try:
         e = Ether(data)
     except Exception:  # noqa: BLE001
@@ -111,12 +121,21 @@ def parse(data):
     return f
 
 
+def arrival(anc):
+    """The kernel's receive timestamp (CLOCK_REALTIME) on the monotonic clock, or None."""
+    for level, kind, cdata in anc:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(cdata) >= 16:
+            sec, nsec = struct.unpack("qq", cdata[:16])
+            return sec + nsec / 1e9 - (time.time() - time.monotonic())
+    return None
+
+
 def reader():
     while True:
-        data, addr = sock.recvfrom(65535)
+        data, anc, _flags, addr = sock.recvmsg(65535, socket.CMSG_SPACE(16))
         if addr[2] == PACKET_OUTGOING:
             continue
-        f = parse(data)
+        f = parse(data, arrival(anc))
         if (arp_auto and f.get("type") == "arp" and f["op"] == 1 and f["pdst"] == BENCH_IP):
             reply = Ether(src=BENCH_MAC, dst=f["hwsrc"]) / ARP(
                 op=2, hwsrc=BENCH_MAC, psrc=BENCH_IP, hwdst=f["hwsrc"], pdst=f["psrc"])
@@ -225,13 +244,24 @@ def handle(cmd):
     global arp_auto
     op = cmd["op"]
     if op == "send":
-        for spec in cmd["frames"]:
-            for fr in build(spec):
-                b = raw(fr)
-                sock.send(b)
-        return {"ok": True, "t": time.monotonic()}
+        frames = [raw(fr) for spec in cmd["frames"] for fr in build(spec)]
+        t = time.monotonic()  # before the first frame leaves: what it causes comes later
+        for b in frames:
+            sock.send(b)
+        return {"ok": True, "t": t}
     if op == "expect":
         return {"frame": take(cmd.get("match", {}), cmd.get("timeout", 0.3))}
+    if op == "expect_reply":
+        # Answered here, not after a round trip through the driver: the answer's delay is
+        # this process waking up, not several processes on a loaded machine.
+        frames = [raw(fr) for spec in cmd["frames"] for fr in build(spec)]
+        f = take(cmd.get("match", {}), cmd.get("timeout", 0.3))
+        if f is None:
+            return {"frame": None, "t": None}
+        t = time.monotonic()
+        for b in frames:
+            sock.send(b)
+        return {"frame": f, "t": t}
     if op == "collect":
         out = []
         end = time.monotonic() + cmd.get("duration", 0.3)
@@ -243,6 +273,23 @@ def handle(cmd):
             if len(out) >= cmd.get("max", 200):
                 break
         return {"frames": out}
+    if op == "collect_reply":
+        # As collect, then `frames` at once from here: an answer that waited for a round trip
+        # through the driver could come after the DUT's probe timer on a loaded machine.
+        replies = [raw(fr) for spec in cmd["frames"] for fr in build(spec)]
+        out = []
+        end = time.monotonic() + cmd.get("duration", 0.3)
+        while True:
+            f = take(cmd.get("match", {}), max(0.0, end - time.monotonic()))
+            if f is None:
+                break
+            out.append(f)
+            if len(out) >= cmd.get("max", 200):
+                break
+        t = time.monotonic()
+        for b in replies:
+            sock.send(b)
+        return {"frames": out, "t": t}
     if op == "drain":
         with lock:
             queue.clear()

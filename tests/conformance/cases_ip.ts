@@ -30,7 +30,9 @@ function tcpError(type: number, code: number, quote: Json, extra: Json = {}): Js
   return { icmp: { type, code, ...extra }, quote: { ...quote, flags: "A", qlen: 28 } };
 }
 
-async function arpReply(ctx: Ctx, ms = 300): Promise<string> {
+// 1 s: a reply on a loaded machine can take several hundred ms, and one that comes after the
+// case's wait is taken for the next case's.
+async function arpReply(ctx: Ctx, ms = 1000): Promise<string> {
   const r = await ctx.bench.expect({ type: "arp", op: 2 }, ms);
   if (!r) return "no reply";
   const me = r.hwsrc === PLAN.dutMac && r.psrc === PLAN.dutIp;

@@ -114,6 +114,21 @@ export class Flow {
     return f;
   }
 
+  /**
+   * The DUT's next frame on this flow, answered by the bench at once with a segment of
+   * `flags` and `o` (built before it arrives: its TSecr echoes the frame before), or null
+   * after `timeoutMs`. Does not advance SND.NXT.
+   */
+  async nextReply(flags: string, o: SegOpts = {}, timeoutMs = 300): Promise<Frame | null> {
+    const f = await this.ctx.bench.expectReply(
+      { type: "tcp", sport: this.dport, dport: this.bport },
+      [this.seg(flags, o)],
+      timeoutMs,
+    );
+    if (f?.opts?.ts) this.tsRecent = f.opts.ts[0];
+    return f;
+  }
+
   /** Frames of this flow for `ms`. */
   async all(ms: number): Promise<Frame[]> {
     const fs = await this.ctx.bench.collect(

@@ -196,9 +196,34 @@ export class Bench {
   async expect(match: Json, timeoutMs = 300): Promise<Frame | null> {
     return (await this.proc.call({ op: "expect", match, timeout: timeoutMs / 1000 })).frame;
   }
+  /** Wait for a match and send `frames` at once from the bench (no round trip through us). */
+  async expectReply(match: Json, frames: Json[], timeoutMs = 300): Promise<Frame | null> {
+    return (await this.proc.call({
+      op: "expect_reply",
+      match,
+      frames,
+      timeout: timeoutMs / 1000,
+    })).frame;
+  }
   async collect(match: Json, durationMs: number, max = 200): Promise<Frame[]> {
     return (await this.proc.call({ op: "collect", match, duration: durationMs / 1000, max }))
       .frames;
+  }
+  /** As collect, then send `frames` at once from the bench; `t`: when they left. */
+  async collectReply(
+    match: Json,
+    durationMs: number,
+    max: number,
+    frames: Json[],
+  ): Promise<{ frames: Frame[]; t: number }> {
+    const r = await this.proc.call({
+      op: "collect_reply",
+      match,
+      duration: durationMs / 1000,
+      max,
+      frames,
+    });
+    return { frames: r.frames, t: r.t };
   }
   async drain(): Promise<void> {
     await this.proc.call({ op: "drain" });

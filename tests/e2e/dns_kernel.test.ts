@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { createStack } from "../../mod.ts";
-import { requireTapOrSkip, tapIgnore, withTapNamespace } from "../../tools/netns.ts";
+import { type Netns, requireTapOrSkip, tapIgnore, withTapNamespace } from "../../tools/netns.ts";
 
 const KERNEL = "10.7.53.1";
 const OUR = "10.7.53.2";
@@ -19,6 +19,20 @@ async function have(cmd: string): Promise<boolean> {
 }
 
 const long = (c: string) => c.repeat(200);
+
+/**
+ * Wait (bounded) until something in `ns` listens on `port` (`proto` "t" for TCP, "u" for
+ * UDP): a server spawned a moment ago may still be starting on a loaded machine.
+ */
+async function listening(ns: Netns, proto: "t" | "u", port: number): Promise<void> {
+  const deadline = performance.now() + 20_000;
+  for (;;) {
+    const r = await ns.run(["ss", `-Hln${proto}`, `sport = :${port}`]);
+    if (r.code === 0 && r.stdout.trim() !== "") return;
+    if (performance.now() > deadline) throw new Error(`nothing listens on ${proto} ${port}`);
+    await new Promise((res) => setTimeout(res, 20));
+  }
+}
 
 Deno.test({
   name:
@@ -99,6 +113,7 @@ Deno.test({
         const st = stack.stats();
         assert.equal(st["dns-tcp-fallbacks"], 2);
         // A hostname in connect.
+        await listening(ns, "t", 7777);
         const conn = await stack.connect({ hostname: "alias.test", port: 7777 });
         assert.equal(conn.remoteAddr.hostname, KERNEL);
         const text = await new Response(conn.readable).text();
@@ -108,6 +123,7 @@ Deno.test({
           Deno.errors.NotFound,
         );
         // A server that never answers: 2 tries of 500 ms, then TimedOut.
+        await listening(ns, "u", 5399);
         const t0 = performance.now();
         await assert.rejects(
           stack.resolveDns("web.test", "A", { nameServer: { ipAddr: KERNEL, port: 5399 } }),

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { createStack, type NetStack } from "../../mod.ts";
 import { type Netns, requireTapOrSkip, tapIgnore, withTapNamespace } from "../../tools/netns.ts";
-import { PY_FLOOD } from "../../tools/burst.ts";
+import { PY_FLOOD, until, watched } from "../../tools/burst.ts";
 
 const KERNEL = "10.65.0.1";
 const OURS = "10.65.0.2";
@@ -37,18 +37,26 @@ Deno.test({
       const server = stack.serve({ port: 80, onListen() {} }, () => new Response("alive\n"));
       const warm = await ns.run(["ping", "-c", "1", "-W", "2", OURS]);
       assert.equal(warm.code, 0, warm.stderr);
-      const flood = ns.spawn(["python3", "-c", PY_FLOOD, ifname, OURS, "20000", "3"], {
+      const flood = watched(ns.spawn(["python3", "-c", PY_FLOOD, ifname, OURS, "20000", "3"], {
         stdout: "piped",
         stderr: "piped",
-      }).output();
-      await new Promise((r) => setTimeout(r, 800));
+      }));
+      // The curls start once the flood fills the half-open queue (cookies go out): waited for,
+      // not guessed with a fixed delay (the flood builds its frames first, slowly when the
+      // machine is loaded).
+      assert.ok(await until(() => flood.text().includes("sending"), 60_000), "no flood");
+      assert.ok(
+        await until(() => (stack.stats()["tcp-syncookie-sent"] ?? 0) > 0, 20_000),
+        "the flood never filled the half-open queue",
+      );
       let ok = 0;
       for (let i = 0; i < 10; i++) {
         const r = await ns.run(["curl", "-sS", "-m", "8", `http://${OURS}/`]);
         if (r.code === 0 && r.stdout === "alive\n") ok++;
       }
-      const out = await flood;
-      const report = JSON.parse(new TextDecoder().decode(out.stdout));
+      const out = await flood.output;
+      const last = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "";
+      const report = JSON.parse(last);
       assert.equal(report.sent, 20000, JSON.stringify(report));
       const s = stack.stats();
       assert.equal(ok, 10, `${ok}/10 curl answers during the flood`);

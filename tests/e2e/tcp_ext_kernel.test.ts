@@ -23,8 +23,9 @@ import { PY_PEER } from "../support/interop_env.ts";
 import { connectRetry } from "../support/kernel_peer.ts";
 
 /**
- * Kernel sender: listen on argv host:port, print "ready", accept, send argv nbytes in 64 KiB
- * chunks reading TCP_INFO after each, half-close, read to EOF, print one JSON line.
+ * Kernel sender: listen on argv host:port, print "ready", accept, wait for a line on stdin,
+ * send argv nbytes in 64 KiB chunks reading TCP_INFO after each, wait for another line on
+ * stdin, half-close, read to EOF, print one JSON line.
  */
 const PY_SENDER = `
 import socket, sys, json, struct
@@ -32,6 +33,7 @@ host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 ls.bind((host, port)); ls.listen(1); print("ready", flush=True)
 s, _ = ls.accept(); ls.close(); s.settimeout(60)
+sys.stdin.readline()
 chunk = bytes(range(256)) * 256; sent = 0; cwnds = []; opts = -1; ws = 0
 while sent < n:
     k = min(len(chunk), n - sent); s.sendall(chunk[:k]); sent += k
@@ -39,6 +41,7 @@ while sent < n:
     opts, ws = ti[5], ti[6]
     cw = struct.unpack_from("I", ti, 80)[0]
     if len(cwnds) < 4000 and (not cwnds or cwnds[-1] != cw): cwnds.append(cw)
+sys.stdin.readline()
 s.shutdown(socket.SHUT_WR)
 while s.recv(65536): pass
 retrans = struct.unpack_from("I", s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104), 100)[0]
@@ -98,9 +101,32 @@ interface Outcome {
   dropped: number;
 }
 
+/** Parse every sample of the sampler's output so far. */
+function parseSamples(text: string): SsSample[] {
+  const samples: SsSample[] = [];
+  for (const chunk of text.split("===")) {
+    const s = parseSs(chunk);
+    if (s) samples.push(s);
+  }
+  return samples;
+}
+
+/** Poll `cond` every 10 ms until it holds or `timeoutMs` passes; returns whether it held. */
+async function until(cond: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  while (!cond()) {
+    if (performance.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return true;
+}
+
 /**
  * The kernel listens on `port` and sends `bytes` first; we connect with `tcp` options, read
- * to EOF while sampling `ss -tin` every few ms (at most `maxSamples`), then half-close.
+ * everything while sampling `ss -tin` every few ms (at most `maxSamples`), then half-close.
+ * The sampler sees the connection before the kernel sends and again after the last byte,
+ * before the kernel's FIN (its `state established` filter would no longer match): a fast
+ * transfer or a slow sampler start on a loaded machine cannot leave it without samples.
  */
 async function kernelSends(
   port: number,
@@ -123,19 +149,11 @@ async function kernelSends(
     });
     const peer = ns.spawn(
       ["python3", "-c", PY_SENDER, KERNEL, String(port), String(bytes)],
-      { stdout: "piped", stderr: "piped" },
+      { stdin: "piped", stdout: "piped", stderr: "piped" },
     );
+    const toPeer = peer.stdin.getWriter();
     try {
       const conn = await connectRetry(stack, KERNEL, port, tcp);
-      let received = 0;
-      const reader = (async () => {
-        const buf = new Uint8Array(65536);
-        for (;;) {
-          const n = await conn.read(buf);
-          if (n === null) break;
-          received += n;
-        }
-      })();
       // One sampler process inside the namespace (an `ip netns exec` per sample is too slow
       // for a transfer that lasts a fraction of a second); bounded in count.
       const sampler = ns.spawn([
@@ -144,16 +162,40 @@ async function kernelSends(
         `for i in $(seq 1 ${maxSamples}); do ss -tin state established '( sport = :${port} )';` +
         ` echo ===; sleep 0.002; done`,
       ], { stdout: "piped", stderr: "null" });
-      const sampled = sampler.output();
-      await reader;
+      let text = "";
+      let samplerDone = false;
+      const pump = (async () => {
+        const dec = new TextDecoder();
+        for await (const b of sampler.stdout) text += dec.decode(b, { stream: true });
+        samplerDone = true;
+      })();
+      // The kernel sends once ss has seen the connection.
+      const seen = await until(() => samplerDone || parseSamples(text).length >= 1, 20_000);
+      assert.ok(seen, "ss never saw the connection");
+      await toPeer.write(new TextEncoder().encode("go\n"));
+      let received = 0;
+      const buf = new Uint8Array(65536);
+      while (received < bytes) {
+        const n = await conn.read(buf);
+        if (n === null) break;
+        received += n;
+      }
+      // Everything is in: a last sample before the kernel half-closes.
+      const want = Math.min(2, maxSamples);
+      await until(() => samplerDone || parseSamples(text).length >= want, 20_000);
       try {
         sampler.kill("SIGKILL");
       } catch { /* finished its samples */ }
-      const text = new TextDecoder().decode((await sampled).stdout);
-      const samples: SsSample[] = [];
-      for (const chunk of text.split("===")) {
-        const s = parseSs(chunk);
-        if (s) samples.push(s);
+      await sampler.status;
+      await pump;
+      const samples = parseSamples(text);
+      await toPeer.write(new TextEncoder().encode("fin\n"));
+      await toPeer.close();
+      // Its FIN: nothing more after the bytes it sent.
+      while (received <= bytes) {
+        const n = await conn.read(buf);
+        if (n === null) break;
+        received += n;
       }
       const info = conn.info();
       await conn.closeWrite();
@@ -164,6 +206,7 @@ async function kernelSends(
       const kernel = JSON.parse(last) as KernelView;
       result = { samples, kernel, info, received, dropped: lossy?.faultStats.dropped ?? 0 };
     } finally {
+      await toPeer.close().catch(() => {});
       try {
         peer.kill("SIGKILL");
       } catch { /* already exited */ }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { openTap } from "../../src/link/tap/tap.ts";
 import { createNetns, requireTapOrSkip, tapIgnore, withTapNamespace } from "../../tools/netns.ts";
+import { ip4, udpFrame } from "../support/wire_frames.ts";
 
 const OUR_MAC = [0x02, 0x00, 0x00, 0x00, 0x00, 0x02];
 const OUR_IP = [10, 7, 0, 2];
@@ -208,38 +209,71 @@ Deno.test({
   ignore: tapIgnore(),
   fn: async () => {
     if (!requireTapOrSkip()) return;
-    for (const busyPollUs of [0, 3000]) {
+    for (const busyPollUs of [0, 20_000]) {
       await withTapNamespace({ kernelAddr: "10.7.0.1/24", busyPollUs }, async ({ ns, link }) => {
         const neigh = await ns.run(
           ["ip", "neigh", "add", "10.7.0.2", "lladdr", "02:00:00:00:00:02", "dev", "tap0"],
         );
         assert.equal(neigh.code, 0, neigh.stderr);
-        // A datagram every half millisecond: each arrives within the spin that follows the last.
+        const kernelMac = (await ns.run(["cat", "/sys/class/net/tap0/address"])).stdout.trim()
+          .split(":").map((h) => parseInt(h, 16));
+        assert.equal(kernelMac.length, 6);
+        // Request and response, the traffic busy polling is for: a UDP echo server of the
+        // kernel answers each datagram we send a millisecond later (so the answer comes
+        // while the wait spins, not before it starts), and we send the next one as soon as
+        // the answer is in. Every wait then follows traffic by microseconds and is answered
+        // by exactly one frame however the loaded machine schedules the two processes (a
+        // sender pacing itself with sleeps delivered two or three frames per wait whenever
+        // this process was descheduled: fewer waits than frames, so fewer hits). The spin
+        // is long enough for the echo server's wake-up on a loaded machine; what is checked
+        // is that the spin answers the wait, not how fast.
         const count = 40;
         const py = "import socket, time\n" +
           "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n" +
+          "s.bind(('10.7.0.1', 9999)); s.settimeout(20)\n" +
+          "print('ready', flush=True)\n" +
           `for _ in range(${count}):\n` +
-          "    s.sendto(b'x', ('10.7.0.2', 9)); time.sleep(0.0005)\n";
-        const ping = ns.run(["/usr/bin/python3", "-c", py]);
+          "    d, a = s.recvfrom(64); time.sleep(0.001); s.sendto(d, a)\n";
+        const echo = ns.spawn(["/usr/bin/python3", "-c", py], { stdout: "piped" });
+        const out = echo.stdout.getReader();
+        const ready = await readLine(out, 20_000);
+        assert.equal(ready, "ready");
         const buf = new Uint8Array(1 << 17);
         const meta = new Int32Array(256);
         let got = 0;
-        const deadline = performance.now() + 5000;
-        while (got < count && performance.now() < deadline) {
-          await link.wait(200);
-          const n = link.receive(buf, meta, 64);
-          for (let i = 0; i < n; i++) {
-            const off = meta[2 * i]!;
-            if (buf[off + 12] === 0x08 && buf[off + 13] === 0x00 && buf[off + 23] === 17) got++;
+        const deadline = performance.now() + 20_000;
+        const reqs = Array.from({ length: count }, (_, i) =>
+          udpFrame(
+            { dst: kernelMac, src: OUR_MAC },
+            { src: ip4("10.7.0.2"), dst: ip4("10.7.0.1"), id: i },
+            9,
+            9999,
+            new Uint8Array([i]),
+          ));
+        for (let i = 0; i < count && performance.now() < deadline; i++) {
+          const req = reqs[i]!;
+          link.send(req, 0, req.length);
+          let answered = false;
+          while (!answered && performance.now() < deadline) {
+            await link.wait(200);
+            const n = link.receive(buf, meta, 64);
+            for (let k = 0; k < n; k++) {
+              const off = meta[2 * k]!;
+              const udp = buf[off + 12] === 0x08 && buf[off + 13] === 0x00 &&
+                buf[off + 23] === 17 && buf[off + 34] === 0x27 && buf[off + 35] === 0x0f;
+              if (udp && buf[off + 42] === i) answered = true;
+            }
           }
+          if (answered) got++;
         }
-        assert.equal((await ping).code, 0);
+        assert.equal((await echo.status).code, 0);
+        await out.cancel();
         assert.equal(got, count);
         if (busyPollUs === 0) assert.equal(link.stats.busyPollHits, 0);
         else {
           assert.ok(
             link.stats.busyPollHits > count / 2,
-            `${link.stats.busyPollHits} busy-poll hits, ${link.stats.parkedWaits} parked`,
+            `${link.stats.busyPollHits} busy-poll hits: ${JSON.stringify(link.stats)}`,
           );
         }
         // A wait still spinning when the link closes settles at once (no leaked immediate).
@@ -250,6 +284,27 @@ Deno.test({
     }
   },
 });
+
+/** The next line of a child's output, or null at its end or after `timeoutMs`. */
+async function readLine(
+  r: ReadableStreamDefaultReader<Uint8Array>,
+  timeoutMs: number,
+): Promise<string | null> {
+  let text = "";
+  const dec = new TextDecoder();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<null>((res) => timer = setTimeout(() => res(null), timeoutMs));
+  try {
+    while (!text.includes("\n")) {
+      const chunk = await Promise.race([r.read(), timeout]);
+      if (chunk === null || chunk.done) return null;
+      text += dec.decode(chunk.value, { stream: true });
+    }
+    return text.slice(0, text.indexOf("\n"));
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** CPU time of this process in milliseconds (all threads, live ones to the nanosecond). */
 function cpuMs(): number {
