@@ -291,8 +291,16 @@ async function main(): Promise<void> {
       cases: { type: "string", default: "down,up,rr,crr" },
       only: { type: "string" },
       "cpu-prof-dir": { type: "string" },
+      help: { type: "boolean", short: "h" },
     },
   });
+  if (values.help) {
+    console.log(
+      "deno task bench:gateway [--mb=N] [--runs=N] [--mtu=1500,65520] [--cases=down,up,rr,crr]\n" +
+        "  [--only=ours|slirp4netns] [--cpu-prof-dir=DIR]",
+    );
+    return;
+  }
   const cases = values.cases!.split(",");
   for (const c of cases) if (!(c in CASES)) throw new TypeError(`Unknown case ${c}`);
   if (values.only !== undefined && values.only !== "ours" && values.only !== "slirp4netns") {

@@ -148,8 +148,8 @@ Deno.test({
   ignore,
   async fn() {
     if (!requireTapOrSkip() || !(await needs(["ping", "curl"]))) return;
-    const ns = await createNetns();
     const dir = await Deno.makeTempDir({ prefix: "qa_tun_" });
+    const ns = await createNetns();
     try {
       const link = openTun({ name: "tun0", netns: ns.name, create: true, peer: `${KERNEL}/24` });
       const stack = await createStack({ link, address: `${OURS}/24` });

@@ -54,7 +54,11 @@ Deno.test({
   async fn() {
     if (!requireTapOrSkip()) return;
     const outer = await createNetns("dgwf-");
-    const guest = await createNetns("dgwf-");
+    // The first namespace must not outlive a failure to create the second.
+    const guest = await createNetns("dgwf-").catch(async (e) => {
+      await outer.delete();
+      throw e;
+    });
     let gw: Deno.ChildProcess | null = null;
     let server: Deno.ChildProcess | null = null;
     try {

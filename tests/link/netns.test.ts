@@ -14,7 +14,10 @@ Deno.test({
   fn: async () => {
     if (!requireTapOrSkip()) return;
     const a = await createNetns();
-    const b = await createNetns();
+    const b = await createNetns().catch(async (e) => {
+      await a.delete();
+      throw e;
+    });
     try {
       assert.notEqual(a.name, b.name);
       assert.match(a.name, new RegExp(`^dtcp-${Deno.pid}-[0-9a-z]+$`));
