@@ -27,7 +27,11 @@
  * CPU: process CPU time (user + system, /proc/self/stat) of the process that plays the
  * listening role over the measured window, in % of one core per Gbit/s: our whole stack for
  * our rows; for veth and slirp4netns rows only the Deno process on kernel sockets (the
- * kernel's TCP work in softirq and slirp4netns itself are not in it).
+ * kernel's TCP work in softirq and slirp4netns itself are not in it). Connection rows give the
+ * CPU per connection instead (microseconds, process CPU time over the window / connections):
+ * ours over TAP is our whole stack and the client (the Python server is another process); ours
+ * over the memory link is both stacks, client and server; veth and slirp4netns rows are the
+ * Deno client on kernel sockets, with the kernel TCP work its system calls do.
  *
  * Needs root and /dev/net/tun (every device and address lives in namespaces created and
  * deleted here), socat, python3, curl and slirp4netns (`deno task setup` installs them).
@@ -40,7 +44,14 @@ import { tapAvailable } from "../tools/netns.ts";
 import { APPS } from "./e2e_apps.ts";
 import { benchScript, lastJson } from "./e2e_peers.ts";
 import { newestProfile, summariseProfile } from "./e2e_profile.ts";
-import { slirpApp, slirpLatency, vethApp, vethApp6, vethLatency } from "./e2e_refs.ts";
+import {
+  type LatencyFigure,
+  slirpApp,
+  slirpLatency,
+  vethApp,
+  vethApp6,
+  vethLatency,
+} from "./e2e_refs.ts";
 import { renderTable, type Row, type Unit } from "./e2e_table.ts";
 import { gatewayBench } from "./gateway.ts";
 
@@ -72,10 +83,14 @@ if (!(seconds > 0) || !(runs >= 1) || !(Number.isInteger(concurrency) && concurr
   throw new RangeError("Bad --seconds, --runs or --concurrency");
 }
 
-/** One run's figure and, for bulk rows, the CPU of the measuring process (% of a core). */
+/**
+ * One run's figure and the CPU of the measuring process: for bulk rows in % of a core, for
+ * connection rows in microseconds per connection.
+ */
 interface Figure {
   value: number;
   cpuPct?: number;
+  cpuUsPerConn?: number;
 }
 
 /** One planned row: how to measure one run of it. */
@@ -147,13 +162,13 @@ function pick(r: Record<string, number>, key: string): Figure {
   if (typeof v !== "number" || !Number.isFinite(v)) {
     throw new Error(`No ${key} in ${JSON.stringify(r)}`);
   }
-  return { value: v, cpuPct: r.cpuPct };
+  return { value: v, cpuPct: r.cpuPct, cpuUsPerConn: r.cpuUsPerConn };
 }
 
-async function one(f: Promise<number[]>): Promise<Figure> {
+async function one(f: Promise<LatencyFigure[]>): Promise<Figure> {
   const [v] = await f;
   if (v === undefined) throw new Error("No figure");
-  return { value: v };
+  return v;
 }
 
 /** Reference runs shared by two rows (the veth socat row also stands beside the memory link). */
@@ -437,8 +452,13 @@ if (import.meta.main) {
         if (f.cpuPct !== undefined && Number.isFinite(f.cpuPct)) {
           t.row.cpu!.push(f.cpuPct / f.value);
         }
+        if (f.cpuUsPerConn !== undefined && Number.isFinite(f.cpuUsPerConn)) {
+          t.row.cpu!.push(f.cpuUsPerConn);
+          t.row.cpuUnit = "us/conn";
+        }
         fig = `${f.value.toFixed(2)} ${t.item.unit}` +
-          (f.cpuPct !== undefined ? `, CPU ${f.cpuPct.toFixed(0)}%` : "");
+          (f.cpuPct !== undefined ? `, CPU ${f.cpuPct.toFixed(0)}%` : "") +
+          (f.cpuUsPerConn !== undefined ? `, CPU ${f.cpuUsPerConn.toFixed(1)} us/conn` : "");
       } catch (err) {
         t.failures++;
         t.row.note = (err as Error).message.split("\n")[0]!.slice(0, 140);

@@ -35,6 +35,16 @@ import {
 /** What a latency reference measures. */
 export type LatencyKind = "rr" | "cps" | "crr";
 
+/**
+ * One latency or connection-rate figure of the kernel client, with the CPU its Deno process
+ * used per connection for "cps" and "crr" (microseconds; kernel TCP work done in the client's
+ * system calls counts, the server's and softirq work elsewhere does not).
+ */
+export interface LatencyFigure {
+  value: number;
+  cpuUsPerConn?: number;
+}
+
 /** Run `cmd` in `ns` and throw when it fails. */
 export async function must(ns: Netns, cmd: string[]): Promise<string> {
   const r = await ns.run(cmd);
@@ -174,7 +184,7 @@ export async function kernelLatency(
   connectAddr: string,
   seconds: number,
   concurrency = 1,
-): Promise<number> {
+): Promise<LatencyFigure> {
   const port = kind === "rr" ? 5002 : kind === "cps" ? 5003 : 5004;
   const server = serverNs.spawn(
     kind === "rr"
@@ -196,7 +206,7 @@ export async function kernelLatency(
     if (typeof v !== "number") {
       throw new Error(`Kernel client gave no figure: ${JSON.stringify(r)}`);
     }
-    return v;
+    return kind === "rr" ? { value: v } : { value: v, cpuUsPerConn: r.cpuUsPerConn };
   } finally {
     await stop(server);
   }
@@ -238,9 +248,9 @@ export function vethLatency(
   seconds: number,
   runs: number,
   concurrency = 1,
-): Promise<number[]> {
+): Promise<LatencyFigure[]> {
   return withVeth(1500, async (a, b) => {
-    const out: number[] = [];
+    const out: LatencyFigure[] = [];
     for (let i = 0; i < runs; i++) {
       out.push(await kernelLatency(kind, b, "10.8.0.2", a, "10.8.0.2", seconds, concurrency));
     }
@@ -254,9 +264,9 @@ export function slirpLatency(
   seconds: number,
   runs: number,
   concurrency = 1,
-): Promise<number[]> {
+): Promise<LatencyFigure[]> {
   return withSlirp(1500, async (host, sandbox) => {
-    const out: number[] = [];
+    const out: LatencyFigure[] = [];
     for (let i = 0; i < runs; i++) {
       out.push(
         await kernelLatency(kind, host, "127.0.0.1", sandbox, "10.0.2.2", seconds, concurrency),

@@ -24,8 +24,13 @@ export interface Row {
   baseline?: boolean;
   /** Why the row has no figure, or a short remark printed after it. */
   note?: string;
-  /** Per run: CPU of the measuring process in % of one core per Gbit/s (bulk rows). */
+  /**
+   * Per run: CPU of the measuring process in % of one core per Gbit/s (bulk rows) or, with
+   * `cpuUnit` "us/conn", in microseconds per connection (connection rows).
+   */
   cpu?: number[];
+  /** Unit of `cpu` (default "%/Gbit/s"). */
+  cpuUnit?: "%/Gbit/s" | "us/conn";
 }
 
 /**
@@ -62,7 +67,7 @@ function padLeft(s: string, n: number): string {
 /**
  * Render the rows as one plain-text table (Markdown-compatible): test, setup, median, the
  * range over runs and the run count, the ratio to the group's baseline row (veth) and the
- * median CPU per Gbit/s. Ratios are value / baseline for every unit, so for latency a ratio
+ * median CPU per Gbit/s (or per connection, in us). Ratios are value / baseline for every unit, so for latency a ratio
  * above 1 means slower than the baseline.
  *
  * @example
@@ -76,7 +81,7 @@ function padLeft(s: string, n: number): string {
  * ```
  */
 export function renderTable(rows: readonly Row[]): string {
-  const header = ["test", "setup", "median", "min..max (runs)", "vs veth", "CPU %/Gbit/s"];
+  const header = ["test", "setup", "median", "min..max (runs)", "vs veth", "CPU"];
   const body: string[][] = [];
   let lastTest = "";
   for (const row of rows) {
@@ -96,7 +101,11 @@ export function renderTable(rows: readonly Row[]): string {
     const fig = row.values.length === 0
       ? `not measured${row.note ? ` (${row.note})` : ""}`
       : formatValue(m, row.unit) + (row.note ? ` [${row.note}]` : "");
-    const cpu = row.cpu && row.cpu.length > 0 ? median(row.cpu).toFixed(0) : "";
+    const cpu = row.cpu && row.cpu.length > 0
+      ? row.cpuUnit === "us/conn"
+        ? `${median(row.cpu).toFixed(1)} us/conn`
+        : `${median(row.cpu).toFixed(0)} %/Gbit/s`
+      : "";
     body.push([row.test === lastTest ? "" : row.test, row.setup, fig, range, ratio, cpu]);
     lastTest = row.test;
   }

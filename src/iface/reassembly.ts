@@ -189,6 +189,7 @@ export class ReassemblyTable<D extends PendingDatagram> {
 
   /** The earliest timeout, or Infinity. */
   pollAt(): number {
+    if (this.#datagrams.size === 0) return Infinity; // the common case: no iterator
     const timeout = this.#timeoutMs(this.#limits);
     let due = Infinity;
     for (const g of this.#datagrams.values()) due = Math.min(due, g.createdAt + timeout);

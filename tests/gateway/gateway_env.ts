@@ -231,3 +231,44 @@ export function freePort(): number {
   l.close();
   return p;
 }
+
+/** The gateway's command line (`tools/gateway.ts`), to run as its own process. */
+export const GATEWAY_CLI = new URL("../../tools/gateway.ts", import.meta.url).pathname;
+
+/** `deno run -A tools/gateway.ts ...args`, stdout piped (its ready line), stderr piped. */
+export function spawnGatewayCli(args: string[]): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", GATEWAY_CLI, ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+/** The gateway process's first stdout chunk (its "gateway ready ..." line), or "timeout" (30 s). */
+export async function readyLine(p: Deno.ChildProcess): Promise<string> {
+  const reader = p.stdout.getReader();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      reader.read().then((r) => new TextDecoder().decode(r.value ?? new Uint8Array())),
+      new Promise<string>((r) => timer = setTimeout(() => r("timeout"), 30000)),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    reader.releaseLock();
+  }
+}
+
+/** Run a command in the network namespace of process `pid` (nsenter), output decoded. */
+export async function inPidNs(
+  pid: number,
+  cmd: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const o = await new Deno.Command("nsenter", {
+    args: ["-t", `${pid}`, "-n", ...cmd],
+    stdin: "null",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: o.code, stdout: dec.decode(o.stdout), stderr: dec.decode(o.stderr) };
+}

@@ -11,7 +11,16 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import dgram from "node:dgram";
 import { requireTapOrSkip, tapIgnore } from "../../tools/netns.ts";
-import { pattern, py, sha, waitSlaac, withGateway } from "./gateway_env.ts";
+import {
+  inPidNs,
+  pattern,
+  py,
+  readyLine,
+  sha,
+  spawnGatewayCli,
+  waitSlaac,
+  withGateway,
+} from "./gateway_env.ts";
 
 const MiB = 1 << 20;
 
@@ -174,34 +183,10 @@ Deno.test({
       stdout: "null",
       stderr: "null",
     }).spawn();
-    const gwProc = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        new URL("../../tools/gateway.ts", import.meta.url).pathname,
-        "--configure",
-        "--enable-ipv6",
-        `${holder.pid}`,
-        "tap0",
-      ],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const inNs = async (cmd: string[]) => {
-      const o = await new Deno.Command("nsenter", {
-        args: ["-t", `${holder.pid}`, "-n", ...cmd],
-      }).output();
-      const dec = new TextDecoder();
-      return { code: o.code, stdout: dec.decode(o.stdout), stderr: dec.decode(o.stderr) };
-    };
+    const gwProc = spawnGatewayCli(["--configure", "--enable-ipv6", `${holder.pid}`, "tap0"]);
+    const inNs = (cmd: string[]) => inPidNs(holder.pid, cmd);
     try {
-      const reader = gwProc.stdout.getReader();
-      const line = await Promise.race([
-        reader.read().then((r) => new TextDecoder().decode(r.value)),
-        new Promise<string>((r) => setTimeout(() => r("timeout"), 30000)),
-      ]);
-      reader.releaseLock();
+      const line = await readyLine(gwProc);
       assert.match(line, /gateway6=fd00::2 dns6=fd00::3/);
       const dad = await inNs(["sysctl", "-n", "net.ipv6.conf.tap0.accept_dad"]);
       assert.equal(dad.stdout.trim(), "0", "--configure turns DAD off, as slirp4netns");

@@ -10,7 +10,17 @@
 import assert from "node:assert/strict";
 import { requireTapOrSkip, tapIgnore } from "../../tools/netns.ts";
 import type { Netns } from "../../tools/netns.ts";
-import { freePort, pattern, readAll, sha, waitSlaac, withGateway } from "./gateway_env.ts";
+import {
+  freePort,
+  inPidNs,
+  pattern,
+  readAll,
+  readyLine,
+  sha,
+  spawnGatewayCli,
+  waitSlaac,
+  withGateway,
+} from "./gateway_env.ts";
 
 const have = async (cmd: string): Promise<boolean> => {
   try {
@@ -387,36 +397,11 @@ Deno.test({
       stdout: "null",
       stderr: "null",
     }).spawn();
-    const inNs = async (cmd: string[]) => {
-      const o = await new Deno.Command("nsenter", {
-        args: ["-t", `${holder.pid}`, "-n", ...cmd],
-        stdin: "null",
-      }).output();
-      const dec = new TextDecoder();
-      return { code: o.code, stdout: dec.decode(o.stdout), stderr: dec.decode(o.stderr) };
-    };
+    const inNs = (cmd: string[]) => inPidNs(holder.pid, cmd);
     const route = async () => (await inNs(["ip", "-6", "route", "show", "default"])).stdout.trim();
     const start = async () => {
-      const p = new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "-A",
-          new URL("../../tools/gateway.ts", import.meta.url).pathname,
-          "--configure",
-          "-6",
-          `${holder.pid}`,
-          "tap0",
-        ],
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
-      const reader = p.stdout.getReader();
-      const line = await Promise.race([
-        reader.read().then((r) => new TextDecoder().decode(r.value ?? new Uint8Array())),
-        new Promise<string>((r) => setTimeout(() => r("timeout"), 30000)),
-      ]);
-      reader.releaseLock();
+      const p = spawnGatewayCli(["--configure", "-6", `${holder.pid}`, "tap0"]);
+      const line = await readyLine(p);
       assert.match(line, /gateway ready .* gateway6=fd00::2 dns6=fd00::3/);
       let r = "";
       for (let i = 0; i < 200 && !r.includes("via fe80::"); i++) { // bounded: 20 s

@@ -8,7 +8,15 @@
  */
 import assert from "node:assert/strict";
 import { requireTapOrSkip, tapIgnore } from "../../tools/netns.ts";
-import { freePort, pattern, py, sha, withGateway } from "./gateway_env.ts";
+import {
+  freePort,
+  pattern,
+  py,
+  readyLine,
+  sha,
+  spawnGatewayCli,
+  withGateway,
+} from "./gateway_env.ts";
 
 async function have(cmd: string): Promise<boolean> {
   const r = await new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null" })
@@ -209,27 +217,9 @@ Deno.test({
       stdout: "null",
       stderr: "null",
     }).spawn();
-    const gwProc = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        new URL("../../tools/gateway.ts", import.meta.url).pathname,
-        "--configure",
-        "--mtu=1500",
-        `${holder.pid}`,
-        "tap0",
-      ],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+    const gwProc = spawnGatewayCli(["--configure", "--mtu=1500", `${holder.pid}`, "tap0"]);
     try {
-      const reader = gwProc.stdout.getReader();
-      const line = await Promise.race([
-        reader.read().then((r) => new TextDecoder().decode(r.value)),
-        new Promise<string>((r) => setTimeout(() => r("timeout"), 30000)),
-      ]);
-      reader.releaseLock();
+      const line = await readyLine(gwProc);
       assert.match(line, /gateway ready tap=tap0 gateway=10\.0\.2\.2 dns=10\.0\.2\.3/);
       assert.match(line, /allow=none/);
       const inNs = (cmd: string[]) =>
