@@ -14,6 +14,7 @@
  */
 
 import { createStack, type NetStack } from "../mod.ts";
+import { type FaultOptions, withFaults } from "../src/link/fault.ts";
 import { withTapNamespace } from "./netns.ts";
 
 const KERNEL = "10.89.0.1", OURS = "10.89.0.2";
@@ -169,6 +170,16 @@ export interface BurstOptions {
   txqueuelen?: number;
   /** TAP offloads (`TapOptions.offload`); openTap's default when absent. */
   offload?: boolean;
+  /**
+   * Faults on the frames we receive (withFaults, seeded, performance.now clock; default none):
+   * e.g. `{ drop: 0.3 }`, or a slow reader with a bounded queue (`rateBitsPerSec`,
+   * `queueLimit`) that drops at the tail as the TAP queue of a loaded machine does.
+   */
+  inFaults?: Omit<FaultOptions, "seed" | "clock">;
+  /** Interface limits of our stack (default: none, the defaults), e.g. a short ARP entry TTL. */
+  limits?: Parameters<typeof createStack>[0]["limits"];
+  /** Capture every frame our stack receives (after `inFaults`) and sends to this pcap file. */
+  pcap?: string;
   /** TCP options of our stack (default: none, the defaults). */
   tcp?: Parameters<typeof createStack>[0]["tcp"];
 }
@@ -247,11 +258,16 @@ export async function runBurst(opts: BurstOptions = {}): Promise<BurstResult> {
     ...(opts.offload !== undefined ? { offload: opts.offload } : {}),
   };
   await withTapNamespace(tap, async ({ ns, link, ifname }) => {
+    const lossy = opts.inFaults
+      ? withFaults(link, { seed: 9293, clock: () => performance.now(), ...opts.inFaults })
+      : link;
     const stack: NetStack = await createStack({
-      link,
+      link: lossy,
       address: `${OURS}/${prefix}`,
       gateway: KERNEL,
       ...(opts.tcp ? { tcp: opts.tcp } : {}),
+      ...(opts.pcap ? { pcap: opts.pcap } : {}),
+      ...(opts.limits ? { limits: opts.limits } : {}),
     });
     const listener = stack.listen({ port: 80 });
     let accepted = 0, open = 0;
@@ -282,7 +298,11 @@ export async function runBurst(opts: BurstOptions = {}): Promise<BurstResult> {
     }, 50);
     try {
       // The kernel learns our MAC first (the flood needs it), as any client would.
-      const warm = await ns.run(["ping", "-c", "1", "-W", "2", OURS]);
+      // (A few tries: with `inFaults` a request or ARP reply may be lost.)
+      let warm = await ns.run(["ping", "-c", "1", "-W", "2", OURS]);
+      for (let i = 0; i < 5 && warm.code !== 0 && opts.inFaults; i++) {
+        warm = await ns.run(["ping", "-c", "1", "-W", "2", OURS]);
+      }
       if (warm.code !== 0) throw new Error(`ping failed: ${warm.stderr}`);
       const spawnPy = (src: string, args: string[]) =>
         ns.spawn(["python3", "-c", src, ...args], { stdout: "piped", stderr: "piped" });

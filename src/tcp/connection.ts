@@ -145,6 +145,7 @@ export class TcpConnection implements TcpHandle {
   /** @internal listener while not yet accepted */ listener: {
     onConnDone(c: TcpConnection, ok: boolean): void;
     synRetryLimit(now: number): number;
+    cookieOverHalfOpen(c: TcpConnection, seg: TcpSegment, now: number): boolean;
   } | null = null;
   /** @internal send sequence space */ readonly snd: SendSpace = new SendSpace();
   /** @internal receive sequence space */ readonly rcv: RecvSpace = new RecvSpace();

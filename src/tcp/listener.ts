@@ -219,6 +219,33 @@ export class Listener implements TcpListener {
   }
 
   /**
+   * @internal An ACK that half-open entry `c` finds unacceptable (RFC 9293 3.10.7.4 would
+   * reset) may be the peer's ACK of a cookie SYN+ACK sent for the same tuple while the queue
+   * was full, before its retransmitted SYN made `c`: the peer is synchronized to the cookie and
+   * did nothing wrong. As Linux (tcp_check_req returns the listener, whose cookie check comes
+   * before any reset), a valid cookie ACK replaces `c` with the cookie's connection. Returns
+   * true when the segment was taken; false when the caller resets as before.
+   */
+  cookieOverHalfOpen(c: TcpConnection, seg: TcpSegment, now: number): boolean {
+    if (!this.#halfOpen.has(c) || !this.#opt.syncookies) return false;
+    if (now - this.#cookieAt >= 2 * COOKIE_TICK_MS) return false;
+    const isn = seqAdd(seg.seq, -1), cookie = seqAdd(seg.ack, -1);
+    const idx = this.#host.cookies.check(
+      seg.dstIp,
+      seg.dstPort,
+      seg.srcIp,
+      seg.srcPort,
+      isn,
+      cookie,
+      now,
+    );
+    if (idx < 0) return false;
+    this.#host.count("tcp-syncookie-over-half-open");
+    c.toClosed(null); // leaves the half-open queue and the table: the tuple is free
+    return this.#cookieAck(seg, now);
+  }
+
+  /**
    * An ACK for no connection: when this listener sent cookies lately, it may complete one
    * (RFC 4987 3.6). Returns true when the segment was taken (connection made, or dropped for
    * a full accept queue); false when it is no valid cookie (the caller answers RST).

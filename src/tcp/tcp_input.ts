@@ -160,6 +160,8 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
       c.snd.wl2 = ack;
       enterEstablished(c, now);
     } else {
+      // Unless it acknowledges a cookie SYN+ACK of our listener for this tuple (listener.ts).
+      if (c.listener?.cookieOverHalfOpen(c, seg, now)) return;
       replyRst(c.host, seg, now); // <SEQ=SEG.ACK><CTL=RST>
       return;
     }

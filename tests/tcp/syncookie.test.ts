@@ -271,3 +271,40 @@ Deno.test("a SYN from a source we have no route back to makes no half-open entry
   assert.equal(stat(p.b, "tcp-syn-no-route"), 1);
   assert.equal(p.captured.length, 0);
 });
+
+Deno.test("SYN cookies: a client that took our cookie SYN+ACK gets in after its retransmitted SYN made a half-open entry (no RST, as Linux)", () => {
+  // The burst race: the queue was full when the client's SYN came (cookie SYN+ACK), its
+  // retransmitted SYN found room (a half-open entry, another ISS) before the cookie SYN+ACK
+  // reached it; the client is synchronized to the cookie and ACKs it with its data.
+  const p = new TcpPair({ capture: true, tcpB: { synBacklog: 1 } });
+  const l = p.b.listen(0, 80);
+  fillHalfOpen(p, 1);
+  p.b.input(syn(IP_A, 40004, 9293, true, p.now), p.now);
+  const cookieSa = lastFromB(p);
+  assert.equal(stat(p.b, "tcp-syncookie-sent"), 1);
+  // The filler's half-open entry goes (its peer resets it): the queue has room again.
+  const rst = syn(0x0a000100, 30000, 7777 + 1, false);
+  rst.flags = F_RST;
+  p.b.input(rst, p.now);
+  assert.equal(p.b.connectionCount, 0);
+  p.b.input(syn(IP_A, 40004, 9293, true, p.now), p.now); // the retransmitted SYN
+  const entrySa = lastFromB(p);
+  assert.equal(entrySa.flags, F_SYN | F_ACK);
+  assert.notEqual(entrySa.seq, cookieSa.seq, "a half-open entry with its own ISS");
+  p.captured.length = 0;
+  p.eb.mem.fill(0x5a, RX_OFF, RX_OFF + 10);
+  p.b.input(ackOf(cookieSa, 9293, 10, p.now), p.now);
+  assert.deepEqual(p.captured.filter((r) => r.flags & F_RST), [], "no RST");
+  assert.equal(stat(p.b, "tcp-syncookie-ok"), 1);
+  const s = l.accept();
+  assert.ok(s, "accepted");
+  assert.equal(s.state, "ESTABLISHED");
+  assert.equal(s.readable, 10);
+  assert.equal(p.b.connectionCount, 1, "the superseded half-open entry is gone");
+  // A wrong ACK for a half-open entry is still reset (RFC 9293 3.10.7.4).
+  p.b.input(syn(IP_A, 40005, 5555, true, p.now), p.now);
+  const sa2 = lastFromB(p);
+  p.captured.length = 0;
+  p.b.input(ackOf({ ...sa2, seq: sa2.seq + 1000 }, 5555, 0, p.now), p.now);
+  assert.equal(p.captured.filter((r) => r.flags & F_RST).length, 1);
+});
