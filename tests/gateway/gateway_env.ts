@@ -272,3 +272,27 @@ export async function inPidNs(
   const dec = new TextDecoder();
   return { code: o.code, stdout: dec.decode(o.stdout), stderr: dec.decode(o.stderr) };
 }
+
+/**
+ * Stop a gateway process: `sig` (SIGTERM by default), SIGKILL if it has not exited within
+ * `graceMs`; its piped output is released.
+ */
+export async function stopGatewayCli(
+  p: Deno.ChildProcess,
+  sig: Deno.Signal = "SIGTERM",
+  graceMs = 5000,
+): Promise<void> {
+  try {
+    p.kill(sig);
+  } catch { /* gone */ }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const st = await Promise.race([
+    p.status,
+    new Promise<null>((r) => timer = setTimeout(() => r(null), graceMs)),
+  ]);
+  clearTimeout(timer);
+  if (st === null) p.kill("SIGKILL");
+  await p.status;
+  await p.stdout.cancel().catch(() => {});
+  await p.stderr.cancel().catch(() => {});
+}

@@ -18,6 +18,7 @@ import {
   readyLine,
   sha,
   spawnGatewayCli,
+  stopGatewayCli,
   waitSlaac,
   withGateway,
 } from "./gateway_env.ts";
@@ -215,16 +216,7 @@ Deno.test({
       assert.equal(curl.code, 0, curl.stderr);
       assert.equal(Number(curl.stdout.trim().split("\n").at(-1)), blob.length);
     } finally {
-      try {
-        gwProc.kill("SIGTERM");
-      } catch { /* gone */ }
-      const st = await Promise.race([
-        gwProc.status,
-        new Promise<null>((r) => setTimeout(() => r(null), 5000)),
-      ]);
-      if (st === null) gwProc.kill("SIGKILL");
-      await gwProc.status;
-      await gwProc.stderr.cancel();
+      await stopGatewayCli(gwProc);
       holder.kill("SIGKILL");
       await holder.status;
       await server.shutdown();

@@ -18,6 +18,7 @@ import {
   readyLine,
   sha,
   spawnGatewayCli,
+  stopGatewayCli,
   waitSlaac,
   withGateway,
 } from "./gateway_env.ts";
@@ -411,19 +412,7 @@ Deno.test({
       assert.match(r, /default via fe80::5055:aff:fe00:202 dev tap0 proto ra/);
       return p;
     };
-    const stop = async (p: Deno.ChildProcess, sig: Deno.Signal) => {
-      try {
-        p.kill(sig);
-      } catch { /* gone */ }
-      const st = await Promise.race([
-        p.status,
-        new Promise<null>((r) => setTimeout(() => r(null), 10000)),
-      ]);
-      if (st === null) p.kill("SIGKILL");
-      await p.status;
-      await p.stdout.cancel();
-      await p.stderr.cancel();
-    };
+    const stop = (p: Deno.ChildProcess, sig: Deno.Signal) => stopGatewayCli(p, sig, 10000);
     let gw: Deno.ChildProcess | null = null;
     try {
       await new Promise((r) => setTimeout(r, 200)); // the holder's namespace exists

@@ -15,6 +15,7 @@ import {
   readyLine,
   sha,
   spawnGatewayCli,
+  stopGatewayCli,
   withGateway,
 } from "./gateway_env.ts";
 
@@ -237,16 +238,7 @@ Deno.test({
       const refused = await inNs(["curl", "-s", "-m", "10", `http://10.0.2.2:${freePort()}/`]);
       assert.equal(refused.code, 7, "curl: could not connect (refused)");
     } finally {
-      try {
-        gwProc.kill("SIGTERM");
-      } catch { /* gone */ }
-      const st = await Promise.race([
-        gwProc.status,
-        new Promise<null>((r) => setTimeout(() => r(null), 5000)),
-      ]);
-      if (st === null) gwProc.kill("SIGKILL");
-      await gwProc.status;
-      await gwProc.stderr.cancel();
+      await stopGatewayCli(gwProc);
       holder.kill("SIGKILL");
       await holder.status;
       http.kill("SIGKILL");
