@@ -41,6 +41,28 @@ export function grownSize(n: number, bufBytes: number, unit: number): number {
   return unit > 0 && size >= unit ? size - (size % unit) : size;
 }
 
+/**
+ * First-size buffers of ended pipes, kept for the next relays (at most `POOL_MAX`): a short
+ * connection then allocates, zeroes and later collects no 2 x 16 KiB of its own. A buffer goes
+ * back only once no read or write of it is pending (the pipe has returned), and a pipe only
+ * ever writes on the bytes its own read filled, so nothing of one connection reaches another.
+ */
+const pool: Uint8Array[] = [];
+const POOL_MAX = 64;
+
+function take(size: number): Uint8Array {
+  return size === RELAY_FIRST_BUFFER ? pool.pop() ?? new Uint8Array(size) : new Uint8Array(size);
+}
+
+function give(buf: Uint8Array): void {
+  if (buf.length === RELAY_FIRST_BUFFER && pool.length < POOL_MAX) pool.push(buf);
+}
+
+/** Buffers waiting in the pool (for tests). */
+export function pooledBuffers(): number {
+  return pool.length;
+}
+
 async function pipe(
   from: RelayEnd,
   to: RelayEnd,
@@ -51,21 +73,28 @@ async function pipe(
   // Small at first: most connections move a few kilobytes (requests, replies), and a fresh
   // 256 KiB buffer each way cost every short connection half a megabyte zeroed and collected.
   // A bulk direction fills its reads and reaches `bufBytes` after two of them.
-  let buf = new Uint8Array(Math.min(bufBytes, RELAY_FIRST_BUFFER));
+  let buf = take(Math.min(bufBytes, RELAY_FIRST_BUFFER));
   let full = buf.length === bufBytes;
-  for (;;) {
-    const n = await from.read(buf);
-    if (n === null) break;
-    let off = 0;
-    while (off < n) off += await to.write(buf.subarray(off, n));
-    moved(n);
-    if (n === buf.length && !full) {
-      const size = grownSize(n, bufBytes, unit);
-      full = size >= bufBytes - unit;
-      if (size > n) buf = new Uint8Array(size);
+  try {
+    for (;;) {
+      const n = await from.read(buf);
+      if (n === null) break;
+      let off = 0;
+      while (off < n) off += await to.write(buf.subarray(off, n));
+      moved(n);
+      if (n === buf.length && !full) {
+        const size = grownSize(n, bufBytes, unit);
+        full = size >= bufBytes - unit;
+        if (size > n) {
+          give(buf);
+          buf = new Uint8Array(size);
+        }
+      }
     }
+    await to.closeWrite();
+  } finally {
+    give(buf);
   }
-  await to.closeWrite();
 }
 
 /**

@@ -33,7 +33,10 @@ interface Pending {
   held: number;
   /** Its IPv6 destination (another host's) handle, held while pending and relayed. */
   heldDst: number;
-  timer: ReturnType<typeof setTimeout> | undefined;
+  /** Aborts the upstream connect (at `deadline` while connecting). */
+  abort: AbortController | null;
+  /** When the sweep acts on the entry (performance.now() ms): see `#sweep`. */
+  deadline: number;
 }
 
 /** How long an IPv6 destination's handle outlives its relay (beyond our TIME-WAIT). */
@@ -41,6 +44,13 @@ const LINGER_MS = 130000;
 
 /** How long a SYN-ACKed relay waits for the guest's ACK before its upstream is closed. */
 const TAKEN_MS = 15000;
+
+/**
+ * How often pending entries' deadlines are checked (ms), while there are any: one interval
+ * for all of them, where a timer (and an `AbortSignal.timeout`) per connection were a
+ * measurable share of a short connection's cost. Deadlines act up to this much late.
+ */
+const SWEEP_MS = 250;
 
 function keyOf(rip: number, rport: number, lip: number, lport: number): string {
   return `${rip}:${rport}>${lip}:${lport}`;
@@ -56,6 +66,7 @@ export class TcpRelay {
   readonly #pending = new Map<string, Pending>();
   readonly #flows = new Map<Promise<void>, { up: Deno.TcpConn; conn: Conn }>();
   readonly #lingering = new Set<ReturnType<typeof setTimeout>>();
+  #sweeper: ReturnType<typeof setInterval> | undefined;
   #closed = false;
 
   /** Take over the unclaimed SYNs of `stack`'s TCP layer. */
@@ -80,11 +91,8 @@ export class TcpRelay {
       if (p.state === "ready") {
         p.state = "taken";
         // A guest that answers our SYN-ACK with RST (a SYN scan) or never answers leaves a
-        // half-open relay: it is dropped, with its upstream, after TAKEN_MS.
-        clearTimeout(p.timer);
-        p.timer = setTimeout(() => {
-          if (this.#pending.get(key) === p) this.#forget(key, p);
-        }, TAKEN_MS);
+        // half-open relay: it is dropped, with its upstream, after TAKEN_MS (#sweep).
+        p.deadline = performance.now() + TAKEN_MS;
         return this.#listener;
       }
       if (p.state === "refused") {
@@ -118,25 +126,20 @@ export class TcpRelay {
       this.#count("gateway-tcp-busy");
       return "hold";
     }
+    const abort = new AbortController();
     const entry: Pending = {
       state: "connecting",
       syn,
       upstream: null,
       held: seg.srcIp,
       heldDst: seg.dstIp,
-      timer: undefined,
+      abort,
+      deadline: performance.now() + this.#limits.connectTimeoutMs,
     };
-    // Bounded: an entry whose connect never settles is dropped (the connect has a timeout too).
-    entry.timer = setTimeout(() => {
-      if (this.#pending.get(key) === entry) this.#forget(key, entry);
-    }, 2 * this.#limits.connectTimeoutMs);
     this.#pending.set(key, entry);
+    this.#sweeper ??= setInterval(() => this.#sweep(), SWEEP_MS);
     this.#count("gateway-tcp-connects");
-    Deno.connect({
-      hostname: target.hostname,
-      port: target.port,
-      signal: AbortSignal.timeout(this.#limits.connectTimeoutMs),
-    }).then(
+    Deno.connect({ hostname: target.hostname, port: target.port, signal: abort.signal }).then(
       (c) => this.#connected(key, entry, c),
       () => this.#connected(key, entry, null),
     );
@@ -149,6 +152,7 @@ export class TcpRelay {
       return;
     }
     p.upstream = c;
+    p.abort = null;
     p.state = c ? "ready" : "refused";
     if (!c) this.#count("gateway-tcp-upstream-failed");
     // The held SYN again: now answered (SYN-ACK or RST).
@@ -159,9 +163,34 @@ export class TcpRelay {
     }
   }
 
+  /**
+   * Act on the pending entries whose deadline passed: a connect still running is aborted (the
+   * guest then gets RST, as for a refused one) and dropped one timeout later if it never
+   * settles; a SYN-ACKed relay the guest never completed is dropped (TAKEN_MS). The interval
+   * stops when nothing is pending.
+   */
+  #sweep(): void {
+    const now = performance.now();
+    for (const [key, p] of this.#pending) {
+      if (now < p.deadline) continue;
+      if (p.state === "connecting" && p.abort !== null) {
+        p.abort.abort(); // the connect rejects: #connected answers the guest with RST
+        p.abort = null;
+        p.deadline = now + this.#limits.connectTimeoutMs; // bounded if it never settles
+      } else this.#forget(key, p);
+    }
+    if (this.#pending.size === 0) this.#stopSweep();
+  }
+
+  #stopSweep(): void {
+    if (this.#sweeper !== undefined) clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
+  }
+
   #forget(key: string, p: Pending): void {
     this.#unhold(p);
-    clearTimeout(p.timer);
+    p.abort?.abort();
+    p.abort = null;
     this.#pending.delete(key);
     if (p.state !== "refused") p.upstream?.close();
     p.upstream = null;
@@ -189,7 +218,6 @@ export class TcpRelay {
     const dst = p !== undefined && up !== null ? p.heldDst : -1;
     if (p) {
       this.#unhold(p, dst >= 0);
-      clearTimeout(p.timer);
       this.#pending.delete(key);
     }
     const conn = this.#stack.wrap(tc);
@@ -236,6 +264,7 @@ export class TcpRelay {
     for (const t of this.#lingering) clearTimeout(t);
     this.#lingering.clear();
     for (const [k, p] of [...this.#pending]) this.#forget(k, p);
+    this.#stopSweep();
     for (const { up, conn } of this.#flows.values()) {
       conn.abort();
       try {

@@ -5,11 +5,18 @@
  */
 
 import assert from "node:assert/strict";
-import { grownSize, relay, RELAY_FIRST_BUFFER, type RelayEnd } from "../../src/gateway/relay.ts";
+import {
+  grownSize,
+  pooledBuffers,
+  relay,
+  RELAY_FIRST_BUFFER,
+  type RelayEnd,
+} from "../../src/gateway/relay.ts";
 
 /** A connection end that reads `data` in chunks of at most `chunk`, and records writes. */
 class FakeEnd implements RelayEnd {
   readSizes: number[] = [];
+  readBuffers: ArrayBufferLike[] = [];
   written: Uint8Array[] = [];
   writeClosed = false;
   closed = false;
@@ -17,6 +24,7 @@ class FakeEnd implements RelayEnd {
   constructor(readonly data: Uint8Array, readonly chunk: number) {}
   read(p: Uint8Array): Promise<number | null> {
     this.readSizes.push(p.length);
+    this.readBuffers.push(p.buffer);
     if (this.#off >= this.data.length) return Promise.resolve(null);
     const n = Math.min(p.length, this.chunk, this.data.length - this.#off);
     p.set(this.data.subarray(this.#off, this.#off + n));
@@ -94,4 +102,34 @@ Deno.test("gateway relay: reads toward a side with a segment size grow in whole 
   assert.deepEqual(a.joined(), bulk);
   assert.deepEqual(b.readSizes.slice(0, 4), [RELAY_FIRST_BUFFER, seg, 4 * seg, 4 * seg]);
   assert.equal(Math.max(...b.readSizes), 4 * seg);
+});
+
+Deno.test("gateway relay: first buffers go back to a bounded pool and carry nothing of their last relay", async () => {
+  // A relay of 16 KiB-filling reads each way, then one of a few bytes: the second takes the
+  // buffers the first gave back, and moves exactly its own bytes.
+  const first = [
+    new FakeEnd(pattern(RELAY_FIRST_BUFFER, 11), 4000),
+    new FakeEnd(pattern(9000, 12), 4000),
+  ];
+  await relay(first[0]!, first[1]!, 1 << 20);
+  const given = new Set(first.flatMap((e) => e.readBuffers));
+  assert.ok(pooledBuffers() >= 2, `${pooledBuffers()} pooled`);
+  const a = new FakeEnd(new Uint8Array([1, 2, 3]), 3);
+  const b = new FakeEnd(new Uint8Array([9]), 1);
+  const r = await relay(a, b, 1 << 20);
+  assert.deepEqual(r, { aToB: 3, bToA: 1, clean: true });
+  assert.deepEqual(b.joined(), new Uint8Array([1, 2, 3]));
+  assert.deepEqual(a.joined(), new Uint8Array([9]));
+  assert.ok(given.has(a.readBuffers[0]!) && given.has(b.readBuffers[0]!), "buffers reused");
+  // A failed relay gives its buffers back too; the pool never holds more than its bound.
+  const failing: RelayEnd = {
+    read: () => Promise.reject(new Error("reset")),
+    write: () => Promise.reject(new Error("broken pipe")),
+    closeWrite: () => Promise.resolve(),
+    close: () => {},
+  };
+  await Promise.all(
+    Array.from({ length: 100 }, () => relay(failing, new FakeEnd(pattern(10, 1), 10), 1 << 20)),
+  );
+  assert.ok(pooledBuffers() <= 64, `${pooledBuffers()} pooled`);
 });

@@ -59,9 +59,15 @@ export interface DeviceConfig {
   checksum: ChecksumFn;
   /** Busy polling budget in microseconds. */
   busyPollUs: number;
+  /** When busy polling starts (TapOptions.busyPollAfter; default "receive"). */
+  busyPollAfter?: "receive" | "send";
   /** Called once after the descriptor is closed (deletes what openTap created). */
   onClose?: () => void;
 }
+
+/** At most this many frames and bytes sent in a pass start an after-send spin (wait.ts). */
+const SPIN_AFTER_FRAMES = 4;
+const SPIN_AFTER_BYTES = 8192;
 
 /** The link over one open TAP or TUN file descriptor. */
 export class TapDevice implements TapLink {
@@ -101,6 +107,8 @@ export class TapDevice implements TapLink {
   #shift: number;
   #fd: number;
   #waiter: TapWaiter;
+  #txSeen = 0;
+  #txBytesSeen = 0;
   #closed = false;
   // iovecs ({ void *base; size_t len }) for readv/writev, written as u32 halves: one entry,
   // or two with offload (the virtio-net header first, then the frame).
@@ -143,7 +151,14 @@ export class TapDevice implements TapLink {
     this.name = ifname;
     this.mtu = mtu;
     try {
-      this.#waiter = new TapWaiter(c, fd, ifname, cfg.busyPollUs, this.stats);
+      this.#waiter = new TapWaiter(
+        c,
+        fd,
+        ifname,
+        cfg.busyPollUs,
+        this.stats,
+        cfg.busyPollAfter === "send",
+      );
     } catch (e) {
       c.close(fd);
       throw e;
@@ -174,6 +189,16 @@ export class TapDevice implements TapLink {
   uncork(): void {
     this.#corked = false;
     if (this.#merger !== null && this.#merger.count > 0) this.#writeMerged();
+    // After-send busy polling (wait.ts), for a pass that sent a few small frames: an answer
+    // is likely near. Not after a burst (bulk data): a spin there would hold back the event
+    // loop that feeds it.
+    const frames = this.stats.txFrames - this.#txSeen;
+    if (frames > 0) {
+      const bytes = this.stats.txBytes - this.#txBytesSeen;
+      this.#txSeen = this.stats.txFrames;
+      this.#txBytesSeen = this.stats.txBytes;
+      if (frames <= SPIN_AFTER_FRAMES && bytes <= SPIN_AFTER_BYTES) this.#waiter.sent();
+    }
   }
 
   /** Write the frame the merger holds (one segment as it came, or a GSO frame). */
