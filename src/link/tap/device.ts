@@ -17,6 +17,7 @@
 import type { TapLink, TapStats } from "./types.ts";
 import { partialChecksumFrame, SegmentMerger, tsoFrame } from "./gso.ts";
 import { TapWaiter } from "./wait.ts";
+import { expectsAnswer } from "./answer.ts";
 import { EthernetFace } from "./l3.ts";
 import {
   type ChecksumFn,
@@ -109,6 +110,9 @@ export class TapDevice implements TapLink {
   #waiter: TapWaiter;
   #txSeen = 0;
   #txBytesSeen = 0;
+  /** Busy polling after frames sent (wait.ts); then whether a frame of this pass expects an answer. */
+  #afterSend: boolean;
+  #answer = false;
   #closed = false;
   // iovecs ({ void *base; size_t len }) for readv/writev, written as u32 halves: one entry,
   // or two with offload (the virtio-net header first, then the frame).
@@ -145,6 +149,7 @@ export class TapDevice implements TapLink {
     this.#shift = cfg.kind === "tun" ? ETH : 0;
     this.#iovs = offload ? 2 : 1;
     this.#checksum = cfg.checksum;
+    this.#afterSend = cfg.busyPollAfter === "send";
     this.#merger = offload ? new SegmentMerger() : null;
     this.#fd = fd;
     this.ifname = ifname;
@@ -189,15 +194,18 @@ export class TapDevice implements TapLink {
   uncork(): void {
     this.#corked = false;
     if (this.#merger !== null && this.#merger.count > 0) this.#writeMerged();
-    // After-send busy polling (wait.ts), for a pass that sent a few small frames: an answer
-    // is likely near. Not after a burst (bulk data): a spin there would hold back the event
-    // loop that feeds it.
+    // After-send busy polling (wait.ts), for a pass that sent a few small frames one of which
+    // expects an answer (answer.ts): the answer is likely near. Not after a burst (bulk data):
+    // a spin there would hold back the event loop that feeds it.
     const frames = this.stats.txFrames - this.#txSeen;
     if (frames > 0) {
       const bytes = this.stats.txBytes - this.#txBytesSeen;
       this.#txSeen = this.stats.txFrames;
       this.#txBytesSeen = this.stats.txBytes;
-      if (frames <= SPIN_AFTER_FRAMES && bytes <= SPIN_AFTER_BYTES) this.#waiter.sent();
+      if (this.#answer && frames <= SPIN_AFTER_FRAMES && bytes <= SPIN_AFTER_BYTES) {
+        this.#waiter.sent();
+      }
+      this.#answer = false;
     }
   }
 
@@ -368,6 +376,7 @@ export class TapDevice implements TapLink {
         } bytes)`,
       );
     }
+    if (this.#afterSend && !this.#answer) this.#answer = expectsAnswer(buf, off, len);
     const face = this.#face;
     if (face !== null && !face.outbound(buf, off, len)) {
       if (face.pending > 0) this.#waiter.wakeSoon();
