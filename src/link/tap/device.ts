@@ -66,10 +66,6 @@ export interface DeviceConfig {
   onClose?: () => void;
 }
 
-/** At most this many frames and bytes sent in a pass start an after-send spin (wait.ts). */
-const SPIN_AFTER_FRAMES = 4;
-const SPIN_AFTER_BYTES = 8192;
-
 /** The link over one open TAP or TUN file descriptor. */
 export class TapDevice implements TapLink {
   readonly name: string;
@@ -108,8 +104,6 @@ export class TapDevice implements TapLink {
   #shift: number;
   #fd: number;
   #waiter: TapWaiter;
-  #txSeen = 0;
-  #txBytesSeen = 0;
   /** Busy polling after frames sent (wait.ts); then whether a frame of this pass expects an answer. */
   #afterSend: boolean;
   #answer = false;
@@ -194,18 +188,12 @@ export class TapDevice implements TapLink {
   uncork(): void {
     this.#corked = false;
     if (this.#merger !== null && this.#merger.count > 0) this.#writeMerged();
-    // After-send busy polling (wait.ts), for a pass that sent a few small frames one of which
-    // expects an answer (answer.ts): the answer is likely near. Not after a burst (bulk data):
-    // a spin there would hold back the event loop that feeds it.
-    const frames = this.stats.txFrames - this.#txSeen;
-    if (frames > 0) {
-      const bytes = this.stats.txBytes - this.#txBytesSeen;
-      this.#txSeen = this.stats.txFrames;
-      this.#txBytesSeen = this.stats.txBytes;
-      if (this.#answer && frames <= SPIN_AFTER_FRAMES && bytes <= SPIN_AFTER_BYTES) {
-        this.#waiter.sent();
-      }
+    // After-send busy polling (wait.ts), for a pass that sent a frame that expects an answer
+    // (answer.ts: data, SYN, UDP): the answer (a reply, the ACKs that clock a bulk sender) is
+    // likely near. Not after pure ACKs (a bulk receiver): the next data waits on its sender.
+    if (this.#answer) {
       this.#answer = false;
+      this.#waiter.sent();
     }
   }
 

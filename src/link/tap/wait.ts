@@ -20,10 +20,11 @@
  * After sending (`busyPollAfter: "send"`, for a relay such as the gateway): a spin blocks the
  * event loop, so after a frame received it also holds back what the frame caused elsewhere (a
  * relay's host socket, whose answer only the event loop reads). In this mode a wait parks at
- * once, and frames sent (`sent()`, at the end of a pass) start the spin instead, in parallel
- * with the parked poll: the peer's answer to what was just sent is the frame likely near. A
- * frame the spin finds resolves the wait at once, without the parked poll's wake-up (two
- * thread hand-offs); the same adaptive rule applies.
+ * once, and a pass that sent a frame expecting an answer (`sent()`; TCP data, SYN or UDP, see
+ * answer.ts) starts the spin instead, in parallel with the parked poll: the peer's answer to
+ * what was just sent is the frame likely near. A frame the spin finds resolves the wait at
+ * once, without the parked poll's wake-up (two thread hand-offs); the same adaptive rule
+ * applies.
  *
  * @module
  */
