@@ -125,6 +125,44 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "busy polling after send: with no wait parked, the next wait spins first and parks only on a miss",
+  ignore: !ffi,
+  fn: async () => {
+    const c = libc();
+    const dev = fakeDevice(c);
+    const stats = zeroStats();
+    const w = new TapWaiter(c, dev.fd, "fake0", 5000, stats, true);
+    try {
+      // A pass sent a frame expecting an answer (the wait that began it already ended).
+      w.sent();
+      setImmediate(() => dev.arrive()); // the answer, there when the spin looks
+      await w.wait(5000);
+      dev.drain();
+      assert.equal(stats.busyPollHits, 1);
+      assert.equal(stats.parkedWaits, 0, "answered by the spin: no poll parked");
+      // The same with no answer: the spin misses, then the wait parks.
+      w.sent();
+      const late = w.wait(5000);
+      await new Promise((r) => setTimeout(r, 30));
+      assert.equal(stats.busyPollMisses, 1);
+      assert.equal(stats.parkedWaits, 1);
+      dev.arrive();
+      await late;
+      dev.drain();
+      // Without a send the wait parks at once.
+      const plain = w.wait(5000);
+      assert.equal(stats.parkedWaits, 2);
+      dev.arrive();
+      await plain;
+    } finally {
+      w.close();
+      dev.close();
+    }
+  },
+});
+
+Deno.test({
   name: "busy polling after send: a no-op in the default mode; close settles a spinning wait",
   ignore: !ffi,
   fn: async () => {

@@ -21,10 +21,11 @@
  * event loop, so after a frame received it also holds back what the frame caused elsewhere (a
  * relay's host socket, whose answer only the event loop reads). In this mode a wait parks at
  * once, and a pass that sent a frame expecting an answer (`sent()`; TCP data, SYN or UDP, see
- * answer.ts) starts the spin instead, in parallel with the parked poll: the peer's answer to
- * what was just sent is the frame likely near. A frame the spin finds resolves the wait at
- * once, without the parked poll's wake-up (two thread hand-offs); the same adaptive rule
- * applies.
+ * answer.ts) starts the spin instead: the peer's answer to what was just sent is the frame
+ * likely near. A wait already parked (a relay sends what the host answered while it waits)
+ * gets the spin beside its parked poll, and a frame the spin finds resolves it at once,
+ * without the parked poll's wake-up (two thread hand-offs); a wait that follows the pass
+ * spins first and parks only on a miss. The same adaptive rule applies.
  *
  * @module
  */
@@ -77,6 +78,8 @@ export class TapWaiter {
   #early: (() => void) | null = null;
   /** The after-send spin, scheduled to run once the current pass and its microtasks end. */
   #sendSpin: ReturnType<typeof setImmediate> | undefined;
+  /** Frames were sent with no wait outstanding: the next wait spins before it parks. */
+  #spinNext = false;
 
   /** Waits on `fd` (device `ifname`), counting into `stats`. Throws if no eventfd is left. */
   constructor(
@@ -114,7 +117,13 @@ export class TapWaiter {
       return Promise.resolve();
     }
     if (!(timeoutMs > 0)) return Promise.resolve();
-    if (this.#afterSend) return this.#parkEarly(timeoutMs);
+    if (this.#afterSend) {
+      // Frames sent by the pass that ends with this wait: spin first, park only on a miss (as
+      // after a frame received in the default mode), rather than park and spin beside it.
+      const spin = this.#spinNext && this.#parked === null && this.#spin === null;
+      this.#spinNext = false;
+      return spin ? this.#busyPoll(timeoutMs) : this.#parkEarly(timeoutMs);
+    }
     if (
       this.#parked === null && this.#spin === null && this.#busyPollMs > 0 &&
       performance.now() - this.lastRxAt < BUSY_POLL_WINDOW_MS
@@ -192,19 +201,22 @@ export class TapWaiter {
   }
 
   /**
-   * Frames were just sent (after-send mode; a no-op otherwise): once the event loop has run
-   * what is queued, check the device without parking for up to `busyPollUs` while the current
-   * wait stays parked; a frame found resolves that wait.
+   * Frames expecting an answer were just sent (after-send mode; a no-op otherwise): with a
+   * wait parked, once the event loop has run what is queued, check the device without parking
+   * for up to `busyPollUs` beside it (a frame found resolves that wait); with none, the next
+   * wait spins before it parks.
    */
   sent(): void {
-    if (this.#early === null || this.#sendSpin !== undefined || this.#closed) return;
+    if (!this.#afterSend || this.#sendSpin !== undefined || this.#closed) return;
     if (!(this.#busyPollMs > 0)) return;
     if (this.#skip > 0) {
       this.#skip--;
       this.#stats.busyPollSkips++;
       return;
     }
-    this.#sendSpin = setImmediate(this.#spinAfterSend);
+    // No wait outstanding (the pass began with a frame received): the next wait spins first.
+    if (this.#early === null) this.#spinNext = true;
+    else this.#sendSpin = setImmediate(this.#spinAfterSend);
   }
 
   readonly #spinAfterSend = (): void => {
