@@ -173,9 +173,6 @@ async function main(): Promise<number> {
     name: tap,
     netns: nsPath,
     mtu,
-    // The guest's answer follows what we sent it; the host's comes through the event loop,
-    // which a spin after a guest frame would hold back (TapOptions.busyPollAfter).
-    busyPollAfter: "send",
     ...(configure ? { peer: `${guest}/${prefix}` } : {}),
   });
   if (configure) {

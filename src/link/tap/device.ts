@@ -17,7 +17,6 @@
 import type { TapLink, TapStats } from "./types.ts";
 import { partialChecksumFrame, SegmentMerger, tsoFrame } from "./gso.ts";
 import { TapWaiter } from "./wait.ts";
-import { expectsAnswer } from "./answer.ts";
 import { EthernetFace } from "./l3.ts";
 import {
   type ChecksumFn,
@@ -60,8 +59,6 @@ export interface DeviceConfig {
   checksum: ChecksumFn;
   /** Busy polling budget in microseconds. */
   busyPollUs: number;
-  /** When busy polling starts (TapOptions.busyPollAfter; default "receive"). */
-  busyPollAfter?: "receive" | "send";
   /** Called once after the descriptor is closed (deletes what openTap created). */
   onClose?: () => void;
 }
@@ -104,9 +101,6 @@ export class TapDevice implements TapLink {
   #shift: number;
   #fd: number;
   #waiter: TapWaiter;
-  /** Busy polling after frames sent (wait.ts); then whether a frame of this pass expects an answer. */
-  #afterSend: boolean;
-  #answer = false;
   #closed = false;
   // iovecs ({ void *base; size_t len }) for readv/writev, written as u32 halves: one entry,
   // or two with offload (the virtio-net header first, then the frame).
@@ -143,21 +137,13 @@ export class TapDevice implements TapLink {
     this.#shift = cfg.kind === "tun" ? ETH : 0;
     this.#iovs = offload ? 2 : 1;
     this.#checksum = cfg.checksum;
-    this.#afterSend = cfg.busyPollAfter === "send";
     this.#merger = offload ? new SegmentMerger() : null;
     this.#fd = fd;
     this.ifname = ifname;
     this.name = ifname;
     this.mtu = mtu;
     try {
-      this.#waiter = new TapWaiter(
-        c,
-        fd,
-        ifname,
-        cfg.busyPollUs,
-        this.stats,
-        cfg.busyPollAfter === "send",
-      );
+      this.#waiter = new TapWaiter(c, fd, ifname, cfg.busyPollUs, this.stats);
     } catch (e) {
       c.close(fd);
       throw e;
@@ -188,13 +174,6 @@ export class TapDevice implements TapLink {
   uncork(): void {
     this.#corked = false;
     if (this.#merger !== null && this.#merger.count > 0) this.#writeMerged();
-    // After-send busy polling (wait.ts), for a pass that sent a frame that expects an answer
-    // (answer.ts: data, SYN, UDP): the answer (a reply, the ACKs that clock a bulk sender) is
-    // likely near. Not after pure ACKs (a bulk receiver): the next data waits on its sender.
-    if (this.#answer) {
-      this.#answer = false;
-      this.#waiter.sent();
-    }
   }
 
   /** Write the frame the merger holds (one segment as it came, or a GSO frame). */
@@ -364,7 +343,6 @@ export class TapDevice implements TapLink {
         } bytes)`,
       );
     }
-    if (this.#afterSend && !this.#answer) this.#answer = expectsAnswer(buf, off, len);
     const face = this.#face;
     if (face !== null && !face.outbound(buf, off, len)) {
       if (face.pending > 0) this.#waiter.wakeSoon();

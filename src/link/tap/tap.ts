@@ -99,10 +99,6 @@ export function openDevice(kind: "tap" | "tun", options: TapOptions, c?: Libc): 
   if (!(busy >= 0 && busy <= 1_000_000)) {
     throw new RangeError(`${label} busyPollUs must be from 0 to 1000000, got ${busy}`);
   }
-  const after = options.busyPollAfter ?? "receive";
-  if (after !== "receive" && after !== "send") {
-    throw new TypeError(`${label} busyPollAfter must be "receive" or "send", got ${after}`);
-  }
   const lib = c ?? libc();
   let ownNetns: string | null = null;
   if (options.netns !== undefined && options.create === true && !netnsExists(options.netns)) {
@@ -127,7 +123,6 @@ export function openDevice(kind: "tap" | "tun", options: TapOptions, c?: Libc): 
       offloadRefused: refused,
       checksum: options.checksum ?? jsChecksum,
       busyPollUs: busy,
-      busyPollAfter: after,
       ...(cleanup ? { onClose: cleanup } : {}),
     });
   } catch (e) {

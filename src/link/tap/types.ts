@@ -64,15 +64,6 @@ export interface TapOptions {
    * that, so a link whose frames arrive slowly (a starved bulk receiver) spins almost never. Default 50; 0 turns it off.
    */
   busyPollUs?: number;
-  /**
-   * When busy polling applies: "receive" (default) spins in the waits that follow frames
-   * received; "send" parks every wait at once and spins after a pass that sent TCP data, a SYN
-   * or UDP instead (the peer's answer is the frame likely near), without holding back the
-   * event loop after a frame received. For a relay whose answers come from other sockets of the event loop, such as the
-   * gateway (`deno task gateway` uses it): there a spin after a frame received only delayed
-   * the host's answer. The same adaptive rule applies.
-   */
-  busyPollAfter?: "receive" | "send";
 }
 
 /** Counters of a TAP link. */

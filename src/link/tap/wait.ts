@@ -17,16 +17,6 @@
  * that (2, 4 ... 64 waits); a spin that finds a frame resets it. Counted in waits, not time, so the policy is deterministic: a request/response
  * peer keeps hitting and keeps its low latency; a slow trickle spins about once per 64 waits.
  *
- * After sending (`busyPollAfter: "send"`, for a relay such as the gateway): a spin blocks the
- * event loop, so after a frame received it also holds back what the frame caused elsewhere (a
- * relay's host socket, whose answer only the event loop reads). In this mode a wait parks at
- * once, and a pass that sent a frame expecting an answer (`sent()`; TCP data, SYN or UDP, see
- * answer.ts) starts the spin instead: the peer's answer to what was just sent is the frame
- * likely near. A wait already parked (a relay sends what the host answered while it waits)
- * gets the spin beside its parked poll, and a frame the spin finds resolves it at once,
- * without the parked poll's wake-up (two thread hand-offs); a wait that follows the pass
- * spins first and parks only on a miss. The same adaptive rule applies.
- *
  * @module
  */
 
@@ -72,26 +62,10 @@ export class TapWaiter {
   #backoff = 0;
   /** The eventfd was written by wakeSoon() and must be drained. */
   #woken = false;
-  /** Spin after frames sent rather than after frames received (see the module note). */
-  #afterSend: boolean;
-  /** Resolves the outstanding wait early (after-send mode: a spin found a frame). */
-  #early: (() => void) | null = null;
-  /** The after-send spin, scheduled to run once the current pass and its microtasks end. */
-  #sendSpin: ReturnType<typeof setImmediate> | undefined;
-  /** Frames were sent with no wait outstanding: the next wait spins before it parks. */
-  #spinNext = false;
 
   /** Waits on `fd` (device `ifname`), counting into `stats`. Throws if no eventfd is left. */
-  constructor(
-    c: Libc,
-    fd: number,
-    ifname: string,
-    busyPollUs: number,
-    stats: TapStats,
-    afterSend = false,
-  ) {
+  constructor(c: Libc, fd: number, ifname: string, busyPollUs: number, stats: TapStats) {
     this.#c = c;
-    this.#afterSend = afterSend;
     this.#stats = stats;
     this.#busyPollMs = busyPollUs / 1000;
     this.#evfd = c.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -117,13 +91,6 @@ export class TapWaiter {
       return Promise.resolve();
     }
     if (!(timeoutMs > 0)) return Promise.resolve();
-    if (this.#afterSend) {
-      // Frames sent by the pass that ends with this wait: spin first, park only on a miss (as
-      // after a frame received in the default mode), rather than park and spin beside it.
-      const spin = this.#spinNext && this.#parked === null && this.#spin === null;
-      this.#spinNext = false;
-      return spin ? this.#busyPoll(timeoutMs) : this.#parkEarly(timeoutMs);
-    }
     if (
       this.#parked === null && this.#spin === null && this.#busyPollMs > 0 &&
       performance.now() - this.lastRxAt < BUSY_POLL_WINDOW_MS
@@ -188,55 +155,6 @@ export class TapWaiter {
     });
   }
 
-  /** A parked wait that an after-send spin may resolve first. */
-  #parkEarly(timeoutMs: number): Promise<void> {
-    const w = Promise.withResolvers<void>();
-    const early = w.resolve;
-    this.#early = early;
-    this.#park(timeoutMs).then(() => {
-      if (this.#early === early) this.#early = null;
-      early();
-    });
-    return w.promise;
-  }
-
-  /**
-   * Frames expecting an answer were just sent (after-send mode; a no-op otherwise): with a
-   * wait parked, once the event loop has run what is queued, check the device without parking
-   * for up to `busyPollUs` beside it (a frame found resolves that wait); with none, the next
-   * wait spins before it parks.
-   */
-  sent(): void {
-    if (!this.#afterSend || this.#sendSpin !== undefined || this.#closed) return;
-    if (!(this.#busyPollMs > 0)) return;
-    if (this.#skip > 0) {
-      this.#skip--;
-      this.#stats.busyPollSkips++;
-      return;
-    }
-    // No wait outstanding (the pass began with a frame received): the next wait spins first.
-    if (this.#early === null) this.#spinNext = true;
-    else this.#sendSpin = setImmediate(this.#spinAfterSend);
-  }
-
-  readonly #spinAfterSend = (): void => {
-    this.#sendSpin = undefined;
-    if (this.#early === null || this.#closed) return; // the wait ended meanwhile
-    const end = performance.now() + this.#busyPollMs;
-    do {
-      if (this.#c.poll(this.#pollNow, ONE, 0) > 0) {
-        this.#stats.busyPollHits++;
-        this.#backoff = 0;
-        const early = this.#early;
-        this.#early = null;
-        return early();
-      }
-    } while (performance.now() < end);
-    this.#stats.busyPollMisses++;
-    this.#skip = this.#backoff;
-    this.#backoff = Math.min(MAX_SKIP, Math.max(1, this.#backoff * 2));
-  };
-
   /** Park one poll of the device and the close eventfd in another thread. */
   #park(timeoutMs: number): Promise<void> {
     const c = this.#c;
@@ -275,8 +193,6 @@ export class TapWaiter {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#sendSpin !== undefined) clearImmediate(this.#sendSpin);
-    this.#sendSpin = undefined;
     if (this.#spin !== null) {
       clearImmediate(this.#spin.handle);
       this.#spin.resolve();
