@@ -423,7 +423,9 @@ export class Driver<T extends DriverTcp = DriverTcp> {
         // engine.mem, not buf: handling the previous frame may have grown WASM memory (a
         // growing receive buffer), which detaches buf; the frames stay at their offsets.
         this.observer?.frame("in", this.engine.mem, RX_OFF + meta[2 * i]!, meta[2 * i + 1]!);
-        this.iface.receive(RX_OFF + meta[2 * i]!, meta[2 * i + 1]!, now);
+        // A TCP/UDP checksum the link vouched for (link.ts) is not summed again.
+        const l4Valid = link.rxChecksumValid?.(i) === true;
+        this.iface.receive(RX_OFF + meta[2 * i]!, meta[2 * i + 1]!, now, l4Valid);
       }
       this.#framesIn += n;
       // Poll after the batch so ACKs and window updates leave without waiting for the rest.

@@ -12,6 +12,7 @@
  * | large sends     | `maxSendFrame`          | TAP with offload, the memory link (TSO) |
  * | corking         | `cork()`, `uncork()`    | TAP/TUN with offload (merges segments)  |
  * | checksum help   | `useChecksum(fn)`       | TAP/TUN with offload                    |
+ * | checksum vouched| `rxChecksumValid(i)`    | TAP/TUN with offload; pcap forwards it  |
  * | counters        | `counters()`            | every link here (prefixed names)        |
  * | next deadline   | `nextDueAt()`           | a fault injector holding frames         |
  * | same-thread peer| `sameThreadPeer`        | the memory link                         |
@@ -79,6 +80,16 @@ export interface Link {
    * partial checksums of the frames it receives.
    */
   useChecksum?(fn: ChecksumFn): void;
+  /**
+   * Checksum vouched: true when the link vouches for the TCP or UDP checksum of frame `i` of
+   * the last `receive()`, which the stack then does not verify again (engine `decode` with
+   * `DECODE_L4_VALID`). A TAP/TUN device with offloads vouches for the segments the kernel
+   * made on this host (virtio-net `NEEDS_CSUM`: the checksum was left partial, and the link
+   * completed it) or verified (`DATA_VALID`), as a Linux virtio-net driver marks them
+   * CHECKSUM_PARTIAL / CHECKSUM_UNNECESSARY and its TCP does not sum them again. A decorator
+   * that may alter or reorder frames (the fault injector) vouches for none.
+   */
+  rxChecksumValid?(i: number): boolean;
   /**
    * Counters of the link and of everything it wraps, by name, each prefixed by its kind
    * ("tap-rx-frames", "fault-dropped", "pcap-records").

@@ -138,6 +138,12 @@ export interface TapLink extends Link {
    */
   useChecksum(fn: ChecksumFn): void;
   /**
+   * With offload: true when frame `i` of the last `receive()` came with a partial checksum
+   * (completed by `receive()`) or one the kernel verified, so its TCP/UDP checksum needs no
+   * second check (`Link.rxChecksumValid`). Without offload: false.
+   */
+  rxChecksumValid(i: number): boolean;
+  /**
    * With offload: from now on, hold consecutive TCP segments of a flow to send them as one
    * large frame (the kernel takes it whole). Without offload, does nothing.
    */
