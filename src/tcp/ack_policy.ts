@@ -20,8 +20,9 @@
  *   so fewer, larger ACKs grow cwnd as fast;
  * - its bursts: at most {@link STRETCH_ACK_MAX} is released by one ACK;
  * - its timers: in-order data held beyond one full segment is acknowledged within
- *   {@link STRETCH_ACK_DELAY_MS} even if nothing more arrives (the end of a burst), before a tail loss probe (RFC 8985 7.2: 2 SRTT plus, in Linux `tcp_schedule_loss_probe`, 2 ms
- *   with several segments out, 200 ms with one) or an RTO (200 ms at least).
+ *   {@link STRETCH_ACK_DELAY_MS} even if nothing more arrives (the end of a burst), before a
+ *   tail loss probe (RFC 8985 7.2: 2 SRTT plus, in Linux `tcp_schedule_loss_probe`, 2 ms with
+ *   several segments out, 200 ms with one) or an RTO (200 ms at least).
  *
  * Sans-I/O: reads and updates the receive sequence space (`RecvSpace`) only.
  *
