@@ -13,6 +13,7 @@
  * | corking         | `cork()`, `uncork()`    | TAP/TUN with offload (merges segments)  |
  * | checksum help   | `useChecksum(fn)`       | TAP/TUN with offload                    |
  * | checksum vouched| `rxChecksumValid(i)`    | TAP/TUN with offload; pcap forwards it  |
+ * | partial kept    | `keepPartialChecksums()`| TAP/TUN with offload; no decorator      |
  * | counters        | `counters()`            | every link here (prefixed names)        |
  * | next deadline   | `nextDueAt()`           | a fault injector holding frames         |
  * | same-thread peer| `sameThreadPeer`        | the memory link                         |
@@ -90,6 +91,15 @@ export interface Link {
    * that may alter or reorder frames (the fault injector) vouches for none.
    */
   rxChecksumValid?(i: number): boolean;
+  /**
+   * Partial checksums kept: with `keep` true the link may leave the TCP/UDP checksum of a frame
+   * it vouches for (`rxChecksumValid`) partial, as the kernel handed it (virtio-net
+   * `NEEDS_CSUM`: the field holds the pseudo-header sum), instead of completing it: one pass over
+   * up to 64 KiB per frame fewer. The driver asks for it while nothing but the stack reads the
+   * frames (no trace observer); decorators that record or alter frames (pcap, the fault
+   * injector) do not forward it, so the frames they see are completed as before.
+   */
+  keepPartialChecksums?(keep: boolean): void;
   /**
    * Counters of the link and of everything it wraps, by name, each prefixed by its kind
    * ("tap-rx-frames", "fault-dropped", "pcap-records").

@@ -191,6 +191,35 @@ Deno.test("capabilities: the driver skips the TCP checksum only of frames the li
   }
 });
 
+Deno.test("capabilities: the driver lets the link keep partial checksums unless a trace reads frames", async () => {
+  const [link, other] = createMemoryLinkPair();
+  const asked: boolean[] = [];
+  const keeping: Link = { ...offloadLike(link), keepPartialChecksums: (k) => void asked.push(k) };
+  const driver = new Driver({
+    link: keeping,
+    engine: createJsEngine(),
+    iface: { address: 0x0a090002, prefixLength: 24 },
+    createTcp: (engine, tx) => new TcpLayer(engine, tx),
+  });
+  assert.deepEqual(asked, [true], "asked at once: nothing but the stack reads the frames");
+  driver.observer = { frame: () => {}, passEnd: () => {} };
+  assert.deepEqual(asked, [true, false], "a trace reads them: complete checksums");
+  driver.observer = null;
+  assert.deepEqual(asked, [true, false, true]);
+  // Decorators that record or alter frames do not forward it (their frames stay complete).
+  const path = await Deno.makeTempFile({ suffix: ".pcap" });
+  try {
+    const traced = withPcap(keeping, path);
+    assert.equal(traced.keepPartialChecksums, undefined);
+    assert.equal(withFaults(keeping, { seed: 1, clock: () => 0 }).keepPartialChecksums, undefined);
+    traced.close();
+  } finally {
+    await Deno.remove(path);
+  }
+  await driver.close();
+  other.close();
+});
+
 /** A 64 KiB-ish TCP segment as an offload link delivers it (valid checksum, one frame). */
 function largeSegment(payloadLen: number, flags = 0x18): Uint8Array {
   return tcpFrame({}, { src: ip4("10.7.0.1"), dst: ip4("10.7.0.2") }, {

@@ -92,6 +92,11 @@ export interface TapStats {
   rxGsoFrames: number;
   /** With offload: frames whose partial checksum we completed (VIRTIO_NET_HDR_F_NEEDS_CSUM). */
   rxChecksumsCompleted: number;
+  /**
+   * With offload: frames whose partial checksum was left as it came, vouched for instead
+   * (`keepPartialChecksums(true)`, the driver's default without a trace observer).
+   */
+  rxChecksumsKept: number;
   /** Largest frame read, in bytes (above mtu + 14 only with offload). */
   rxLargestFrame: number;
   /** With offload: frames dropped for a virtio-net header that does not fit the frame. */
@@ -143,6 +148,11 @@ export interface TapLink extends Link {
    * second check (`Link.rxChecksumValid`). Without offload: false.
    */
   rxChecksumValid(i: number): boolean;
+  /**
+   * With offload and `keep` true: leave the partial checksums of frames `rxChecksumValid`
+   * vouches for as the kernel wrote them (`Link.keepPartialChecksums`). Default false.
+   */
+  keepPartialChecksums(keep: boolean): void;
   /**
    * With offload: from now on, hold consecutive TCP segments of a flow to send them as one
    * large frame (the kernel takes it whole). Without offload, does nothing.
