@@ -32,6 +32,14 @@
 import { seqAdd, seqDiff, seqLt, seqMax } from "../wire/seq.ts";
 import type { RecvSpace } from "./tcb.ts";
 
+/**
+ * A pause in the data longer than this (ms) ends stretch ACKs for a round trip's worth: the
+ * sender may have restarted from its initial window (Linux `tcp_slow_start_after_idle` after an
+ * RTO of idleness, 200 ms at least), and a window-limited slow start must not wait for a held ACK
+ * each round (Linux enters quick-ACK mode after such a gap, `tcp_event_data_recv`).
+ */
+export const STRETCH_IDLE_MS = 100;
+
 /** Most in-order bytes one stretch ACK may cover (a few 64 KiB TSO frames). */
 export const STRETCH_ACK_MAX = 256 * 1024;
 
@@ -75,10 +83,20 @@ export function stretchAckBytes(r: RecvSpace, fullSegment: number): number {
 }
 
 /**
+ * In-order data arrived at `now`: after a pause of more than {@link STRETCH_IDLE_MS}, no stretch
+ * ACKs for the next round trip's worth ({@link noStretchAfterLoss}'s rule).
+ */
+export function noteDataArrival(r: RecvSpace, now: number): void {
+  if (now - r.dataAt > STRETCH_IDLE_MS) noStretchAfterLoss(r);
+  r.dataAt = now;
+}
+
+/**
  * Out-of-order data, a duplicate or a hole filled (loss or reordering): ACK every second
  * segment again until the next round trip's worth of data (`rcv.space`, at least 64 KiB) is in,
  * as Linux enters quick-ACK mode on out-of-order data (`tcp_data_queue`, `tcp_enter_quickack_mode`):
- * the sender's loss recovery gets every ACK it can use.
+ * the sender's loss recovery gets every ACK it can use. Also after a pause
+ * ({@link noteDataArrival}).
  */
 export function noStretchAfterLoss(r: RecvSpace): void {
   const end = seqAdd(r.nxt, Math.max(r.space, 65536));

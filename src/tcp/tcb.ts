@@ -127,6 +127,8 @@ export class RecvSpace {
   ackNow = false;
   /** No stretch ACKs (ack_policy.ts) until RCV.NXT passes this (after out-of-order data), -1 none. */
   stretchAfter = -1;
+  /** When in-order data last arrived (clock ms), -Infinity none: the idle rule of ack_policy.ts. */
+  dataAt = -Infinity;
   /** Segments received since the last ACK (RFC 1122 4.2.3.2: ACK every second one). */
   unacked = 0;
   /** RCV.NXT carried by the last ACK sent (RFC 7323 4.3 Last.ACK.sent). */

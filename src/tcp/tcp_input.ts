@@ -28,7 +28,12 @@ import { armRackTimer, rackDelivered, retransmitted } from "./loss.ts";
 import { TcpError, type TcpState } from "./types.ts";
 import { rcvSpaceAdjust, sndBufExpand } from "./buf_tune.ts";
 import { cwndLimited } from "./congestion.ts";
-import { noStretchAfterLoss, STRETCH_ACK_DELAY_MS, stretchAckBytes } from "./ack_policy.ts";
+import {
+  noStretchAfterLoss,
+  noteDataArrival,
+  STRETCH_ACK_DELAY_MS,
+  stretchAckBytes,
+} from "./ack_policy.ts";
 
 /** RFC 7323 5.5: TS.Recent of a connection idle this long is invalid (24 days). */
 const PAWS_IDLE_MS = 24 * 86_400_000;
@@ -274,6 +279,7 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
     // or within the delay (RFC 1122 4.2.3.2): 1 ms for a held stretch ACK.
     const unacked = seqDiff(c.rcv.nxt, c.rcv.lastAckSent);
     const full = fullSegment(c);
+    if (n > 0) noteDataArrival(c.rcv, now);
     if ((how & (RI_OUT_OF_ORDER | RI_DUPLICATE)) || heldBefore > 0 || n === 0) {
       c.rcv.ackNow = urgent = true;
       noStretchAfterLoss(c.rcv);

@@ -10,6 +10,7 @@ import { F_ACK, RX_OFF } from "../../src/wire/layout.ts";
 import {
   STRETCH_ACK_DELAY_MS,
   STRETCH_ACK_MAX,
+  STRETCH_IDLE_MS,
   stretchAckBytes,
 } from "../../src/tcp/ack_policy.ts";
 import { RecvSpace } from "../../src/tcp/tcb.ts";
@@ -29,6 +30,8 @@ function setup(space: number) {
   let next = (last.seq + last.len) >>> 0;
   const ackOf = p.captured.filter((r) => r.from === "b").at(-1)!.seq;
   s.rcv.space = space; // as if dynamic right-sizing had measured this much per round trip
+  s.rcv.dataAt = p.now; // and data were flowing (no pause: see the idle rule's test),
+  s.rcv.stretchAfter = -1; // past the quick ACKs of the connection's first data
   p.captured.length = 0;
   /** One batch of `count` in-order 1000-byte segments, then the poll that ends the batch. */
   const batch = (count: number, at = next) => {
@@ -98,6 +101,23 @@ Deno.test("stretch ACK: data held for a stretch ACK is acknowledged within 1 ms 
   assert.equal(a.length, 1, "acknowledged by the short timer");
   assert.equal(a[0]!.ack, next());
   assert.ok(a[0]!.at - t0 <= STRETCH_ACK_DELAY_MS + 0.01, `after ${a[0]!.at - t0} ms`);
+});
+
+Deno.test("stretch ACK: after a pause of more than 100 ms, every batch for a round trip's worth", () => {
+  // The sender may restart from its initial window after idling (slow start after idle): a
+  // held ACK would cost it a millisecond per round of its slow start.
+  const { p, batch, acks } = setup(40_000);
+  batch(2);
+  assert.equal(acks().length, 0, "flowing: held (2,000 of a 10,000-byte threshold)");
+  p.advance(STRETCH_IDLE_MS + 1);
+  const before = acks().length; // the held one, by its timer
+  // A round trip's worth, at least 64 KiB: 30 batches of 2,000 bytes are inside it.
+  for (let i = 0; i < 30; i++) batch(2);
+  assert.equal(acks().length - before, 30, "one ACK per batch after the pause");
+  const quick = acks().length;
+  for (let i = 0; i < 20; i++) batch(2); // past 64 KiB: one per 10,000 bytes again
+  const n = acks().length - quick;
+  assert.ok(n >= 3 && n <= 5, `then stretch ACKs again: ${n} for 40,000 bytes`);
 });
 
 Deno.test("stretch ACK: less than a full segment still waits for the delayed-ACK time (a request)", () => {
