@@ -13,7 +13,7 @@
  * - its window: the threshold is at most a quarter of the window we offered with our last
  *   ACK, so three quarters of it stay open while an ACK is held (RFC 9293 3.8.6.2.2);
  * - its ACK clock: the threshold is at most a quarter of what the reader drained per round
- *   trip in the last measure of dynamic right-sizing (buf_tune.ts `space`, the data the sender
+ *   trip in the latest interval of dynamic right-sizing (buf_tune.ts `rttBytes`, the data the sender
  *   kept in flight per round trip), so a sender limited by its congestion window still has
  *   three quarters of a flight out when the ACK arrives, and never waits for it;
  * - its congestion window growth: Linux and this stack count bytes acknowledged (RFC 3465),
@@ -52,7 +52,7 @@ export const STRETCH_ACK_DELAY_MS = 1;
 /**
  * In-order bytes that may stay unacknowledged before an ACK is due now: one full-sized segment
  * of the peer (`fullSegment`; "every second segment"), or more for a bulk flow: a quarter of the
- * bytes drained per round trip (`rcv.space`) and of the window offered with the last ACK, at
+ * bytes drained per round trip in the latest interval (`rcv.rttBytes`) and of the window offered with the last ACK, at
  * most {@link STRETCH_ACK_MAX}. The window offered is `rcv.adv - rcv.lastAckSent` (the sender
  * may fill up to `rcv.adv`). One full segment again for a round trip's worth of data after
  * out-of-order data ({@link noStretchAfterLoss}); clears `rcv.stretchAfter` once passed.
@@ -64,7 +64,7 @@ export const STRETCH_ACK_DELAY_MS = 1;
  * import { RecvSpace } from "./tcb.ts";
  * const r = new RecvSpace();
  * assert.equal(stretchAckBytes(r, 1448), 1448); // no measure yet: every second segment
- * r.space = 4 << 20; // 4 MiB drained per round trip
+ * r.rttBytes = 4 << 20; // 4 MiB drained per round trip
  * r.lastAckSent = 0;
  * r.adv = 6 << 20; // 6 MiB offered
  * assert.equal(stretchAckBytes(r, 1448), 256 * 1024);
@@ -78,7 +78,7 @@ export function stretchAckBytes(r: RecvSpace, fullSegment: number): number {
     r.stretchAfter = -1; // passed (and no longer compared, so wraparound cannot revive it)
   }
   const offered = seqDiff(r.adv, r.lastAckSent);
-  const t = Math.min(r.space >> 2, offered >> 2, STRETCH_ACK_MAX);
+  const t = Math.min(r.rttBytes >> 2, offered >> 2, STRETCH_ACK_MAX);
   return t > fullSegment ? t : fullSegment;
 }
 

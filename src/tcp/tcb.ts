@@ -90,6 +90,14 @@ export class RecvSpace {
   grown = 0;
   /** Bytes the application has read (Linux copied_seq, as a count). */
   copied = 0;
+  /**
+   * Bytes drained per RTT, the larger of the latest two measure intervals (whether or not the
+   * buffer grew), 0 before the first: the stretch-ACK threshold of ack_policy.ts follows it down
+   * as well as up.
+   */
+  rttBytes = 0;
+  /** The latest interval's amount alone (for `rttBytes`). */
+  rttBytesLast = 0;
   /** Bytes read per RTT at the last measure (Linux rcvq_space.space), 0 before the first. */
   space = 0;
   /** `copied` at the start of the current measure. */

@@ -29,9 +29,16 @@ function setup(space: number) {
   const last = p.captured.filter((r) => r.from === "a").at(-1)!;
   let next = (last.seq + last.len) >>> 0;
   const ackOf = p.captured.filter((r) => r.from === "b").at(-1)!.seq;
-  s.rcv.space = space; // as if dynamic right-sizing had measured this much per round trip
-  s.rcv.dataAt = p.now; // and data were flowing (no pause: see the idle rule's test),
-  s.rcv.stretchAfter = -1; // past the quick ACKs of the connection's first data
+  // As if dynamic right-sizing had just measured `space` drained per round trip (its next
+  // interval ends only when time passes) and data were flowing (no pause: see the idle rule's
+  // test), past the quick ACKs of the connection's first data.
+  const measured = () => {
+    s.rcv.space = s.rcv.rttBytes = space;
+    s.rcv.spaceAt = p.now;
+  };
+  measured();
+  s.rcv.dataAt = p.now;
+  s.rcv.stretchAfter = -1;
   p.captured.length = 0;
   /** One batch of `count` in-order 1000-byte segments, then the poll that ends the batch. */
   const batch = (count: number, at = next) => {
@@ -55,17 +62,17 @@ function setup(space: number) {
     p.b.poll(p.now);
   };
   const acks = () => p.captured.filter((r) => r.from === "b" && r.len === 0);
-  return { p, s, batch, acks, next: () => next };
+  return { p, s, batch, acks, measured, next: () => next };
 }
 
 Deno.test("stretch ACK: the threshold is a quarter of the drained amount and of the window, capped", () => {
   const r = new RecvSpace();
   assert.equal(stretchAckBytes(r, 1448), 1448, "nothing measured: every second segment");
-  r.space = 400_000;
+  r.rttBytes = 400_000;
   r.lastAckSent = 4_000_000_000; // sequence numbers wrap
   r.adv = (r.lastAckSent + 3_000_000) >>> 0;
   assert.equal(stretchAckBytes(r, 1448), 100_000, "a quarter of what was drained per round trip");
-  r.space = 8 << 20;
+  r.rttBytes = 8 << 20;
   assert.equal(stretchAckBytes(r, 1448), STRETCH_ACK_MAX, "at most 256 KiB");
   r.adv = (r.lastAckSent + 40_000) >>> 0;
   assert.equal(stretchAckBytes(r, 1448), 10_000, "a quarter of the window offered");
@@ -106,10 +113,11 @@ Deno.test("stretch ACK: data held for a stretch ACK is acknowledged within 1 ms 
 Deno.test("stretch ACK: after a pause of more than 100 ms, every batch for a round trip's worth", () => {
   // The sender may restart from its initial window after idling (slow start after idle): a
   // held ACK would cost it a millisecond per round of its slow start.
-  const { p, batch, acks } = setup(40_000);
+  const { p, batch, acks, measured } = setup(40_000);
   batch(2);
   assert.equal(acks().length, 0, "flowing: held (2,000 of a 10,000-byte threshold)");
   p.advance(STRETCH_IDLE_MS + 1);
+  measured(); // the same amount per round trip as before the pause
   const before = acks().length; // the held one, by its timer
   // A round trip's worth, at least 64 KiB: 30 batches of 2,000 bytes are inside it.
   for (let i = 0; i < 30; i++) batch(2);
