@@ -22,6 +22,20 @@
  *   with resolutions that never end, and must not push out the peers in use), else the least
  *   recently used settled entry.
  *
+ * Upper-layer confirmation (RFC 1122 2.3.2.1 "link-layer advice", RFC 4861 7.3.1; Linux
+ * neigh_confirm): `confirm()` marks an entry with a MAC REACHABLE again without a request, when
+ * a transport saw forward progress through it (TCP: new data acknowledged, or new data
+ * received, src/tcp/neigh_confirm.ts). An entry in use by a transfer that makes progress is
+ * then never re-probed; without progress it ages and is re-validated as before.
+ *
+ * Frames waiting for a resolution (RFC 1122 2.3.2.2: keep at least the latest packet): each
+ * INCOMPLETE entry holds at most arpPendingPerAddress frames, and all entries together at most
+ * arpPendingBytes bytes. A full queue drops its oldest frame for the new one (as Linux
+ * __neigh_event_send and RFC 4861 7.2.2); a frame that does not fit in the bytes left is
+ * dropped. The owner counts both. A failed resolution hands its frames to `failed` to be
+ * dropped and counted; an INCOMPLETE entry evicted for another drops its frames (counted in
+ * `incompleteEvicted` and `evictedFrames`).
+ *
  * @module
  */
 
@@ -93,6 +107,11 @@ export class ArpCache {
   probeFailures = 0;
   /** INCOMPLETE entries given up early to make room for another resolution. */
   incompleteEvicted = 0;
+  /** Frames dropped with the INCOMPLETE entries evicted. */
+  evictedFrames = 0;
+  /** Upper-layer confirmations that refreshed an entry (confirm()). */
+  confirmations = 0;
+  #pendingBytes = 0;
 
   /** A cache bounded by `limits`, calling `actions` for I/O. */
   constructor(limits: IfaceLimits, actions: ArpActions) {
@@ -103,6 +122,11 @@ export class ArpCache {
   /** Entries held. */
   get size(): number {
     return this.#entries.size;
+  }
+
+  /** Bytes of the frames waiting in every entry's queue (at most arpPendingBytes). */
+  get pendingBytes(): number {
+    return this.#pendingBytes;
   }
 
   /** The entry of `ip`, if any (no side effects). */
@@ -140,10 +164,44 @@ export class ArpCache {
     return e;
   }
 
-  /** Queue a frame on an INCOMPLETE entry; false when its queue is full. */
-  enqueue(entry: ArpEntry, frame: Uint8Array): boolean {
-    if (entry.pending.length >= this.#limits.arpPendingPerAddress) return false;
-    entry.pending.push(frame);
+  /**
+   * Queue a frame on an INCOMPLETE entry (RFC 1122 2.3.2.2: the latest is kept). A full queue
+   * (arpPendingPerAddress frames, or arpPendingBytes for all entries together) drops its oldest
+   * frames until the new one fits; when it still does not fit (the bytes are held by other
+   * entries' queues) the new frame is dropped. Returns the number of frames dropped, the new
+   * one included; the new one was queued when it is the last of `entry.pending`.
+   */
+  enqueue(entry: ArpEntry, frame: Uint8Array): number {
+    const p = entry.pending;
+    const maxBytes = this.#limits.arpPendingBytes;
+    let dropped = 0;
+    while (
+      p.length > 0 &&
+      (p.length >= this.#limits.arpPendingPerAddress ||
+        this.#pendingBytes + frame.length > maxBytes)
+    ) {
+      this.#pendingBytes -= p.shift()!.length;
+      dropped++;
+    }
+    if (this.#pendingBytes + frame.length > maxBytes) return dropped + 1;
+    p.push(frame);
+    this.#pendingBytes += frame.length;
+    return dropped;
+  }
+
+  /**
+   * An upper-layer confirmation that `ip` (a next hop) is reachable (RFC 1122 2.3.2.1 link-layer
+   * advice, RFC 4861 7.3.1 forward progress; Linux neigh_confirm): an entry with a MAC (not
+   * INCOMPLETE) becomes REACHABLE from `now`, and probes in progress stop. The MAC is not
+   * changed. False when there is no such entry.
+   */
+  confirm(ip: number, now: number): boolean {
+    const e = this.#entries.get(ip >>> 0);
+    if (e === undefined || e.state === ARP_INCOMPLETE) return false;
+    e.state = ARP_REACHABLE;
+    e.updatedAt = now;
+    e.tries = 0;
+    this.confirmations++;
     return true;
   }
 
@@ -179,6 +237,7 @@ export class ArpCache {
     e.tries = 0;
     this.#due = Math.min(this.#due, now + this.#limits.arpEntryTtlMs);
     if (was === ARP_INCOMPLETE) {
+      this.#release(e);
       this.#actions.resolved(e, now);
       return "resolved";
     }
@@ -187,7 +246,11 @@ export class ArpCache {
 
   /** Remove the entry of `ip` (its pending frames are dropped). */
   delete(ip: number): void {
-    this.#entries.delete(ip >>> 0);
+    const e = this.#entries.get(ip >>> 0);
+    if (e === undefined) return;
+    this.#release(e);
+    e.pending.length = 0;
+    this.#entries.delete(e.ip);
   }
 
   /** Retries, failures, aging and removal of old stale entries. */
@@ -199,8 +262,10 @@ export class ArpCache {
         if (now >= e.nextAt) {
           if (e.tries >= this.#limits.arpRetries) {
             this.#entries.delete(e.ip);
-            if (e.state === ARP_INCOMPLETE) this.#actions.failed(e, now);
-            else this.probeFailures++;
+            if (e.state === ARP_INCOMPLETE) {
+              this.#release(e);
+              this.#actions.failed(e, now);
+            } else this.probeFailures++;
             continue;
           }
           e.tries++;
@@ -233,6 +298,11 @@ export class ArpCache {
     return this.#entries.values();
   }
 
+  /** The frames of `e` leave the queue (sent, or dropped by the caller): free their bytes. */
+  #release(e: ArpEntry): void {
+    for (const f of e.pending) this.#pendingBytes -= f.length;
+  }
+
   #startRequests(e: ArpEntry, state: number, now: number): void {
     e.state = state;
     e.tries = 1;
@@ -263,6 +333,8 @@ export class ArpCache {
     if (victim === null) return false;
     if (victim.state === ARP_INCOMPLETE) {
       this.incompleteEvicted++;
+      this.evictedFrames += victim.pending.length;
+      this.#release(victim);
       victim.pending.length = 0;
     }
     this.#entries.delete(victim.ip);

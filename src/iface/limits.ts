@@ -12,14 +12,22 @@ export interface IfaceLimits {
   /** Frames queued per address while ARP resolves it (Linux unres_qlen style; a 64 KiB datagram
    * is 45 fragments at MTU 1500). Default 64. */
   arpPendingPerAddress: number;
+  /**
+   * Bytes of frames queued behind ARP, all addresses together (a full queue drops its oldest
+   * frame for the new one; a frame that does not fit is dropped, `arp-queue-full`). Default
+   * 1 MiB.
+   */
+  arpPendingBytes: number;
   /** ARP requests sent before a resolution fails (Linux mcast_solicit 3). Default 3. */
   arpRetries: number;
   /** Interval between ARP requests for one address (Linux retrans_time). Default 1000 ms. */
   arpRetryMs: number;
   /**
    * How long a confirmed entry is used without re-validation (Linux base_reachable_time
-   * 30 s). After it the entry is stale: still used, and re-validated by a request on next use.
-   * Stale entries unused for another arpEntryTtlMs are removed. Default 30000 ms.
+   * 30 s). An ARP reply confirms it, and so does TCP's forward progress through it (new data
+   * acknowledged or received, RFC 1122 2.3.2.1). After it the entry is stale: still used, and
+   * re-validated by a unicast request on next use. Stale entries unused for another
+   * arpEntryTtlMs are removed. Default 30000 ms.
    */
   arpEntryTtlMs: number;
   /** Bytes of buffer held by fragment reassembly, all datagrams together. Default 1 MiB. */
@@ -73,6 +81,7 @@ export interface IfaceLimits {
 export const DEFAULT_LIMITS: Readonly<IfaceLimits> = Object.freeze({
   arpCacheSize: 512,
   arpPendingPerAddress: 64,
+  arpPendingBytes: 1048576,
   arpRetries: 3,
   arpRetryMs: 1000,
   arpEntryTtlMs: 30000,

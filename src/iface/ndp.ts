@@ -235,8 +235,9 @@ export class Ndp implements Ip6Services {
   }
 
   /** See Ip6Services.confirm6 (RFC 4861 7.3.1 upper-layer reachability confirmation). */
-  confirm6(addr: Uint8Array, now: number): void {
+  confirm6(addr: Uint8Array, now: number): number {
     this.cache.confirm(addr, now);
+    return this.cache.reachableMs;
   }
 
   /** See Ip6Services.hopLimit6. */

@@ -130,6 +130,8 @@ export class NeighborCache6 {
   probeFailures = 0;
   /** INCOMPLETE entries given up early to make room for another resolution. */
   incompleteEvicted = 0;
+  /** Upper-layer confirmations that refreshed an entry (confirm()). */
+  confirmations = 0;
 
   /** A cache bounded by `limits`, calling `actions` for I/O. */
   constructor(limits: IfaceLimits, actions: NeighborActions, random: () => number) {
@@ -196,6 +198,7 @@ export class NeighborCache6 {
   confirm(addr: Uint8Array, now: number): void {
     const e = this.get(addr);
     if (e === undefined || e.state === ND_INCOMPLETE) return;
+    this.confirmations++;
     this.#reachable(e, now);
   }
 

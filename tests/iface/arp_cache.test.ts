@@ -29,7 +29,7 @@ Deno.test("arp cache: lookup creates an incomplete entry, sends a request, a rep
   const e = cache.lookup(10, 0)!;
   assert.equal(e.state, ARP_INCOMPLETE);
   assert.deepEqual(log, [`req 10 ${ARP_INCOMPLETE}`]);
-  assert.ok(cache.enqueue(e, new Uint8Array(60)));
+  assert.equal(cache.enqueue(e, new Uint8Array(60)), 0);
   assert.equal(cache.observe(10, 0x0200, 5, false, 10), "resolved");
   assert.equal(e.state, ARP_REACHABLE);
   assert.equal(log[1], "resolved 10 1");
@@ -54,12 +54,16 @@ Deno.test("arp cache: retries then fails with the pending frames", () => {
   assert.equal(cache.pollAt(), Infinity);
 });
 
-Deno.test("arp cache: pending queue is bounded per address", () => {
+Deno.test("arp cache: pending queue is bounded per address and keeps the latest frame", () => {
   const { cache } = harness({ arpPendingPerAddress: 2 });
   const e = cache.lookup(7, 0)!;
-  assert.ok(cache.enqueue(e, new Uint8Array(1)));
-  assert.ok(cache.enqueue(e, new Uint8Array(1)));
-  assert.ok(!cache.enqueue(e, new Uint8Array(1)));
+  const f = [1, 2, 3].map((i) => new Uint8Array([i]));
+  assert.equal(cache.enqueue(e, f[0]!), 0);
+  assert.equal(cache.enqueue(e, f[1]!), 0);
+  // RFC 1122 2.3.2.2: the latest is saved; the oldest gives way.
+  assert.equal(cache.enqueue(e, f[2]!), 1);
+  assert.deepEqual(e.pending, [f[1], f[2]]);
+  assert.equal(cache.pendingBytes, 2);
 });
 
 Deno.test("arp cache: a live entry is not overwritten by a different MAC; a stale one is", () => {
