@@ -3,9 +3,11 @@
  * neighbour table, bounded in size, aging entries and re-validating them, and holding a
  * bounded queue of frames per address being resolved.
  *
- * States: INCOMPLETE (a request is out; frames wait), REACHABLE (confirmed within
- * arpEntryTtlMs), STALE (older: still used; the next use sends a unicast probe), PROBE (stale
- * and in use; probes are out; the old MAC is still used, RFC 1122 2.3.2.1).
+ * States, as Linux's neighbour table (and RFC 4861 7.3.2): INCOMPLETE (a request is out; frames
+ * wait), REACHABLE (confirmed within arpEntryTtlMs), STALE (older: still used), DELAY (a stale
+ * entry in use: waits arpDelayFirstProbeMs for an upper-layer confirmation, Linux
+ * delay_first_probe_time), PROBE (no confirmation came: unicast requests are out; the old MAC is
+ * still used, RFC 1122 2.3.2.1 "unicast poll").
  *
  * Policy against floods and spoofing (our choice, documented):
  * - Entries are created only by our own resolutions, and by an ARP request addressed to our
@@ -47,14 +49,16 @@ export const ARP_INCOMPLETE = 0;
 export const ARP_REACHABLE = 1;
 /** Older than arpEntryTtlMs and unused since. */
 export const ARP_STALE = 2;
-/** Stale, used again, unicast probes are out. */
+/** Stale, used again, no confirmation within arpDelayFirstProbeMs: unicast probes are out. */
 export const ARP_PROBE = 3;
+/** Stale and used again: waiting arpDelayFirstProbeMs for a confirmation before probing. */
+export const ARP_DELAY = 4;
 
 /** One address of the cache. Objects are reused by the cache; do not keep them. */
 export class ArpEntry {
   /** The IPv4 address. */
   readonly ip: number;
-  /** ARP_INCOMPLETE, ARP_REACHABLE, ARP_STALE or ARP_PROBE. */
+  /** ARP_INCOMPLETE, ARP_REACHABLE, ARP_STALE, ARP_DELAY or ARP_PROBE. */
   state = ARP_INCOMPLETE;
   /** MAC hi word (valid unless INCOMPLETE). */
   macHi = 0;
@@ -66,7 +70,7 @@ export class ArpEntry {
   usedAt = 0;
   /** Requests sent in the current resolution or probe. */
   tries = 0;
-  /** When the next request is due (INCOMPLETE, PROBE). */
+  /** When the next request is due (INCOMPLETE, PROBE), or probing starts (DELAY). */
   nextAt = 0;
   /** Whole frames waiting for the MAC (the destination MAC is filled in on resolution). */
   readonly pending: Uint8Array[] = [];
@@ -136,8 +140,8 @@ export class ArpCache {
 
   /**
    * The entry to send to `ip`. When absent, an INCOMPLETE entry is created and a request
-   * sent; a STALE entry moves to PROBE (a probe is sent, the old MAC still used). Returns null
-   * when the cache is full of entries being resolved.
+   * sent; a STALE entry moves to DELAY (the old MAC still used). Returns null when the cache is
+   * full of entries being resolved.
    */
   lookup(ip: number, now: number): ArpEntry | null {
     const key = ip >>> 0;
@@ -153,14 +157,18 @@ export class ArpCache {
 
   /**
    * Mark `e` (an entry of this cache) used at `now`: an entry past arpEntryTtlMs is stale, and
-   * a stale entry in use starts re-validation (PROBE). Returns `e`.
+   * a stale entry in use waits in DELAY for a confirmation, then probes (poll). Returns `e`.
    */
   use(e: ArpEntry, now: number): ArpEntry {
     e.usedAt = now;
     if (e.state === ARP_REACHABLE && now - e.updatedAt >= this.#limits.arpEntryTtlMs) {
       e.state = ARP_STALE;
     }
-    if (e.state === ARP_STALE) this.#startRequests(e, ARP_PROBE, now);
+    if (e.state === ARP_STALE) {
+      e.state = ARP_DELAY;
+      e.nextAt = now + this.#limits.arpDelayFirstProbeMs;
+      if (e.nextAt < this.#due) this.#due = e.nextAt;
+    }
     return e;
   }
 
@@ -272,6 +280,10 @@ export class ArpCache {
           e.nextAt = now + this.#limits.arpRetryMs;
           this.#actions.request(e, now);
         }
+        due = Math.min(due, e.nextAt);
+      } else if (e.state === ARP_DELAY) {
+        // No confirmation came within arpDelayFirstProbeMs: unicast probes (RFC 1122 2.3.2.1).
+        if (now >= e.nextAt) this.#startRequests(e, ARP_PROBE, now);
         due = Math.min(due, e.nextAt);
       } else if (e.state === ARP_REACHABLE) {
         if (now - e.updatedAt >= ttl) e.state = ARP_STALE;

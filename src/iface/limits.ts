@@ -26,10 +26,16 @@ export interface IfaceLimits {
    * How long a confirmed entry is used without re-validation (Linux base_reachable_time
    * 30 s). An ARP reply confirms it, and so does TCP's forward progress through it (new data
    * acknowledged or received, RFC 1122 2.3.2.1). After it the entry is stale: still used, and
-   * re-validated by a unicast request on next use. Stale entries unused for another
-   * arpEntryTtlMs are removed. Default 30000 ms.
+   * re-validated on next use (a unicast request after arpDelayFirstProbeMs unless confirmed
+   * meanwhile). Stale entries unused for another arpEntryTtlMs are removed. Default 30000 ms.
    */
   arpEntryTtlMs: number;
+  /**
+   * How long a stale entry in use waits for an upper-layer confirmation (TCP forward progress)
+   * before unicast probes start (Linux delay_first_probe_time; RFC 4861 DELAY_FIRST_PROBE_TIME).
+   * Default 5000 ms.
+   */
+  arpDelayFirstProbeMs: number;
   /** Bytes of buffer held by fragment reassembly, all datagrams together. Default 1 MiB. */
   fragMemory: number;
   /** Datagrams being reassembled at once. Default 64. */
@@ -85,6 +91,7 @@ export const DEFAULT_LIMITS: Readonly<IfaceLimits> = Object.freeze({
   arpRetries: 3,
   arpRetryMs: 1000,
   arpEntryTtlMs: 30000,
+  arpDelayFirstProbeMs: 5000,
   fragMemory: 1048576,
   fragDatagrams: 64,
   fragPerDatagram: 256,

@@ -1,10 +1,12 @@
 /**
  * Neighbour confirmation by TCP forward progress against the Linux kernel over TAP (RFC 1122
  * 2.3.2.1): inside a network namespace the test creates (and deletes), our stack, with an ARP
- * entry lifetime of 1 s, sends to a python3 server for 5 s in paced writes. tcpdump on the
- * kernel's side of the TAP records the ARP: our stack sends no ARP request during the transfer
- * (the kernel's ACKs keep the entry REACHABLE), and after an idle 1.3 s (the entry aged) its
- * next write does send one. Needs root, /dev/net/tun, tcpdump and tshark.
+ * entry lifetime of 2 s and a 1-s DELAY before probing, sends to a python3 server for 6 s in
+ * paced writes. tcpdump on the kernel's side of the TAP records the ARP: our stack sends no ARP
+ * request during the transfer (the kernel's ACKs keep the entry REACHABLE), nor for a write
+ * after an idle 2.3 s (the entry aged; the ACK confirms it during DELAY); but a UDP datagram
+ * once the entry aged again, which no transport confirms, draws a unicast probe 1 s later.
+ * Needs root, /dev/net/tun, tcpdump and tshark.
  */
 
 import assert from "node:assert/strict";
@@ -14,7 +16,7 @@ import { connectRetry } from "../support/kernel_peer.ts";
 import { startCapture } from "../support/interop_env.ts";
 
 const KERNEL = "10.91.0.1", OURS = "10.91.0.2", PORT = 5091;
-const TTL_MS = 1000;
+const TTL_MS = 2000, DELAY_MS = 1000;
 
 const SERVER = String.raw`
 import socket, sys
@@ -81,7 +83,7 @@ async function arpRows(file: string): Promise<ArpRow[]> {
 }
 
 Deno.test({
-  name: "arp confirm tap: a 5-s transfer with 1-s ARP entries sends no ARP request; idle, it does",
+  name: "arp confirm tap: a 6-s transfer with 2-s ARP entries sends no ARP; idle, UDP probes",
   ignore: tapIgnore(),
   sanitizeResources: false, // the TAP fd is closed by withTapNamespace after the test body
   async fn() {
@@ -92,7 +94,7 @@ Deno.test({
       const stack = await createStack({
         link,
         address: `${OURS}/24`,
-        limits: { arpEntryTtlMs: TTL_MS },
+        limits: { arpEntryTtlMs: TTL_MS, arpDelayFirstProbeMs: DELAY_MS },
       });
       const server = ns.spawn(["python3", "-c", SERVER, KERNEL, String(PORT)], {
         stdout: "piped",
@@ -103,20 +105,28 @@ Deno.test({
         const chunk = new Uint8Array(16384).fill(0x5a);
         let sent = 0;
         const t0 = Date.now();
-        // Paced writes (one every 50 ms) for five entry lifetimes: ACKs of new data flow all
+        // Paced writes (one every 50 ms) for three entry lifetimes: ACKs of new data flow all
         // along, and each confirms the entry (at most every TTL/4 per connection).
-        while (Date.now() - t0 < 5 * TTL_MS) {
+        while (Date.now() - t0 < 3 * TTL_MS) {
           await conn.write(chunk);
           sent += chunk.length;
           await new Promise((r) => setTimeout(r, 50));
         }
-        const t1 = Date.now();
-        // Idle past the lifetime (but not past twice it, when an unused entry is removed).
+        // Idle past the lifetime (but not past twice it, when an unused entry is removed), then
+        // a write: the entry is stale, waits in DELAY, and the kernel's ACK confirms it.
         await new Promise((r) => setTimeout(r, 1.3 * TTL_MS));
-        const t2 = Date.now();
         await conn.write(chunk);
         sent += chunk.length;
-        await new Promise((r) => setTimeout(r, 300));
+        await new Promise((r) => setTimeout(r, DELAY_MS + 300));
+        const t1 = Date.now();
+        // Idle until the entry aged again, then a UDP datagram (to the discard port): no
+        // progress confirms the entry, so its DELAY ends in a unicast probe.
+        await new Promise((r) => setTimeout(r, 1.15 * TTL_MS - DELAY_MS - 300));
+        const t2 = Date.now();
+        const udp = stack.listenDatagram({ port: 0 });
+        await udp.send(new Uint8Array(8), { transport: "udp", hostname: KERNEL, port: 9 });
+        await new Promise((r) => setTimeout(r, DELAY_MS + 700));
+        udp.close();
         await conn.closeWrite();
         const out = await server.output();
         const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
@@ -130,9 +140,13 @@ Deno.test({
         const during = ours.filter((r) => r.at > t0 + 20 && r.at <= t1);
         assert.deepEqual(during, [], `ARP requests during the transfer: ${JSON.stringify(ours)}`);
         assert.ok(stats["arp-confirmed"]! > 0, "TCP progress confirmed the entry");
-        const after = ours.filter((r) => r.at >= t2 - 20);
-        assert.ok(after.length >= 1, `no ARP request after the idle time: ${JSON.stringify(ours)}`);
+        const after = ours.filter((r) => r.at > t1);
+        assert.ok(after.length >= 1, `no probe for the UDP datagram: ${JSON.stringify(ours)}`);
         assert.equal(after[0]!.target, KERNEL);
+        assert.notEqual(after[0]!.ethDst, "ff:ff:ff:ff:ff:ff", "a unicast probe of the entry");
+        // Nothing between the confirmed write and the datagram: the probe is the datagram's
+        // (its DELAY counts from the interface's last clock reading, so it may end early).
+        assert.ok(after[0]!.at >= t2 - 20, `a probe before the datagram: ${JSON.stringify(ours)}`);
       } finally {
         try {
           server.kill("SIGKILL");

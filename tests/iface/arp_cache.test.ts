@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  ARP_DELAY,
   ARP_INCOMPLETE,
   ARP_PROBE,
   ARP_REACHABLE,
@@ -109,15 +110,27 @@ Deno.test("arp cache: our resolutions evict the least recently used resolved ent
 });
 
 Deno.test("arp cache: a stale entry in use is probed, keeps its MAC, and dies if unanswered", () => {
-  const { cache, log } = harness({ arpEntryTtlMs: 1000, arpRetries: 2, arpRetryMs: 100 });
+  const { cache, log } = harness({
+    arpEntryTtlMs: 1000,
+    arpRetries: 2,
+    arpRetryMs: 100,
+    arpDelayFirstProbeMs: 200,
+  });
   cache.lookup(9, 0);
   cache.observe(9, 0x0200, 9, false, 0);
   const e = cache.lookup(9, 1500)!;
+  // DELAY first: no confirmation within arpDelayFirstProbeMs, then unicast probes.
+  assert.equal(e.state, ARP_DELAY);
+  assert.equal(log.length, 2); // the first request, its resolution
+  cache.poll(1699);
+  assert.equal(e.state, ARP_DELAY);
+  assert.equal(cache.pollAt(), 1700);
+  cache.poll(1700);
   assert.equal(e.state, ARP_PROBE);
   assert.equal(e.macLo, 9);
   assert.equal(log.at(-1), `req 9 ${ARP_PROBE}`);
-  cache.poll(1600);
-  cache.poll(1700);
+  cache.poll(1800);
+  cache.poll(1900);
   assert.equal(cache.get(9), undefined);
   assert.ok(!log.some((l) => l.startsWith("failed")));
 });
