@@ -168,6 +168,7 @@ export class Icmp6Host implements Ip6Services {
     s["ndp-probe-failed"] = nd.cache.probeFailures;
     s["ndp-incomplete-evicted"] = nd.cache.incompleteEvicted;
     s["ndp-confirmed"] = nd.cache.confirmations;
+    s["ndp-pending-bytes"] = nd.cache.pendingBytes;
     s["ndp-routers"] = nd.routers.routers.length;
     s["ndp-prefixes"] = nd.routers.prefixes.length;
     s["ndp-addresses"] = nd.addrs.list.length;

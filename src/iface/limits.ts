@@ -65,6 +65,12 @@ export interface IfaceLimits {
   ndCacheSize: number;
   /** Frames queued per IPv6 neighbor being resolved (RFC 4861 7.2.2). Default 64. */
   ndPendingPerAddress: number;
+  /**
+   * Bytes of frames queued behind IPv6 neighbor resolution, all neighbors together (as
+   * arpPendingBytes: the oldest give way; a frame that does not fit is dropped,
+   * `ndp-queue-full`). Default 1 MiB.
+   */
+  ndPendingBytes: number;
   /** Default routers remembered from router advertisements (RFC 4861 6.3.4). Default 8. */
   ndRouters: number;
   /** On-link prefixes remembered from router advertisements (RFC 4861 6.3.4). Default 16. */
@@ -106,6 +112,7 @@ export const DEFAULT_LIMITS: Readonly<IfaceLimits> = Object.freeze({
   loopbackQueueFrames: 1024,
   ndCacheSize: 512,
   ndPendingPerAddress: 64,
+  ndPendingBytes: 1048576,
   ndRouters: 8,
   ndPrefixes: 16,
   ndSlaacAddresses: 16,
