@@ -125,6 +125,11 @@ export class RecvSpace {
   up = -1;
   /** An ACK is owed now. */
   ackNow = false;
+  /**
+   * The owed ACK is the handshake's third segment, held for the application's first turn so
+   * that its first data or FIN carries it (see `TcpLayer.holdHandshakeAck`).
+   */
+  ackHeld = false;
   /** Segments received since the last ACK (RFC 1122 4.2.3.2: ACK every second one). */
   unacked = 0;
   /** RCV.NXT carried by the last ACK sent (RFC 7323 4.3 Last.ACK.sent). */

@@ -56,6 +56,8 @@ export class TcpLayer implements TcpHandler {
   readonly #conns = new ConnTable();
   readonly #listeners = new Map<number, Listener>();
   readonly #dirty: TcpConnection[] = [];
+  /** Connections whose handshake ACK is held (holdHandshakeAck), until releaseAcks(). */
+  readonly #held: TcpConnection[] = [];
   readonly #counters: Record<string, number> = {};
   /** What connections and listeners see of the layer (not part of its public surface). */
   readonly #host: ListenerHost;
@@ -114,6 +116,11 @@ export class TcpLayer implements TcpHandler {
       challengeAllowed: (now) => this.#challengeAllowed(now),
       budget: new BufferBudget(this.#opt.bufferBudget),
       addConn: (c) => this.#add(c),
+      holdAck: (c) => {
+        if (!this.holdHandshakeAck) return false;
+        this.#held.push(c);
+        return true;
+      },
       removeListener: (l) => {
         const k = endpointKey(l.localIp, l.localPort);
         if (this.#listeners.get(k) === l) this.#listeners.delete(k);
@@ -128,6 +135,37 @@ export class TcpLayer implements TcpHandler {
    * Socket calls never poll by themselves; this is how their work gets done.
    */
   onWork: (() => void) | null = null;
+
+  /**
+   * Hold the third segment of an active open (the ACK of the peer's SYN-ACK) for the
+   * application's first turn, so that the data or FIN it sends at once carries that ACK:
+   * one segment and one write to the link fewer per client-speaks-first connection (HTTP,
+   * TLS), and the peer's kernel accepts and reads in one go. The driver that sets this runs
+   * the application between its passes and must call `releaseAcks()` once the application
+   * had its turn (before it waits for the link again); a connection's `releaseAck()` (the
+   * application waits to read first, as a server-speaks-first client) sends its ACK at the
+   * next poll. RFC 9293 3.10.7.3 lets queued data ride on that ACK; RFC 1122 4.2.3.2 allows
+   * an ACK to wait, far less than the 500 ms it bounds. Off by default (a poll sends it).
+   */
+  holdHandshakeAck = false;
+
+  /** Handshake ACKs held (see `holdHandshakeAck`) and not yet released. */
+  get heldAcks(): number {
+    return this.#held.length;
+  }
+
+  /**
+   * The application had its turn: every handshake ACK still held goes at the next poll
+   * (those whose connection sent data or a FIN meanwhile were carried by it).
+   */
+  releaseAcks(): void {
+    const was = this.#driven;
+    this.#driven = true; // the caller polls next: no onWork per connection
+    const h = this.#held;
+    for (let i = 0; i < h.length; i++) h[i]!.releaseAck();
+    h.length = 0;
+    this.#driven = was;
+  }
 
   /**
    * Gateway hook (src/gateway/): asked about a SYN (no ACK, no RST) that no connection or

@@ -77,7 +77,7 @@ function build(c: TcpConnection, seq: number, flags: number, now: number): TcpSe
 
 /** After sending a segment that carries an ACK: cancel any delayed ACK (RFC 1122 4.2.3.2). */
 function acked(c: TcpConnection): void {
-  c.rcv.ackNow = false;
+  c.rcv.ackNow = c.rcv.ackHeld = false;
   c.rcv.unacked = 0;
   c.timers.delack = Infinity;
   c.rcv.lastAckSent = c.rcv.nxt;
@@ -189,7 +189,7 @@ export function output(c: TcpConnection, now: number): void {
     sendLoop(c, now);
     schedulePto(c, now, high !== c.snd.max);
   }
-  if (c.rcv.ackNow) sendAck(c, now);
+  if (c.rcv.ackNow && !c.rcv.ackHeld) sendAck(c, now);
 }
 
 /** Scratch for {@link nextSeg} (one connection is served at a time). */

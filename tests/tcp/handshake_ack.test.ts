@@ -1,0 +1,106 @@
+/**
+ * The handshake's third segment (the ACK of the peer's SYN-ACK, RFC 9293 3.10.7.3) held for
+ * the application's first turn (`TcpLayer.holdHandshakeAck`, set by a real-time driver): the
+ * first data or FIN carries it and no pure ACK goes; an application that reads first, or a
+ * driver that releases the hold after the application's turn, sends it alone. Off (the
+ * default, and every simulation), the ACK leaves at the next poll as before.
+ */
+import assert from "node:assert/strict";
+import { F_ACK, F_FIN, F_SYN } from "../../src/wire/layout.ts";
+import type { Captured } from "../support/tcp_pair.ts";
+import { TcpPair } from "../support/tcp_pair.ts";
+import type { TcpConnection, TcpListener } from "../../src/tcp/tcp_layer.ts";
+
+const IP_B = 0x0a000002;
+
+/** A client of layer a with the hold on, connected to a listener of b; stops at ESTABLISHED. */
+function open(): { p: TcpPair; c: TcpConnection; l: TcpListener; from: number } {
+  const p = new TcpPair({ capture: true });
+  p.a.holdHandshakeAck = true;
+  const l = p.b.listen(0, 80);
+  const c = p.a.connect(IP_B, 80, p.now);
+  assert.ok(p.run(() => c.state === "ESTABLISHED", 1000));
+  return { p, c, l, from: p.captured.length };
+}
+
+/** Segments a sent after the first `from` captured ones. */
+function ours(p: TcpPair, from: number): Captured[] {
+  return p.captured.slice(from).filter((x) => x.from === "a");
+}
+
+Deno.test("handshake ACK: held while the application has not had its turn", () => {
+  const { p, c, from } = open();
+  p.poll();
+  assert.equal(ours(p, from).length, 0);
+  assert.equal(p.a.heldAcks, 1);
+  assert.equal(c.state, "ESTABLISHED");
+});
+
+Deno.test("handshake ACK: the application's first data carries it, no pure ACK goes", () => {
+  const { p, c, l, from } = open();
+  const synAck = p.captured.find((x) => x.from === "b" && x.flags === (F_SYN | F_ACK))!;
+  assert.equal(c.write(new TextEncoder().encode("GET / HTTP/1.0\r\n\r\n")), 18);
+  p.poll();
+  p.a.releaseAcks(); // the turn ends: nothing is left to send alone
+  p.poll();
+  const sent = ours(p, from);
+  assert.equal(sent.length, 1, JSON.stringify(sent.map((x) => [x.flags, x.len])));
+  assert.equal(sent[0]!.flags & F_ACK, F_ACK);
+  assert.equal(sent[0]!.ack, (synAck.seq + 1) >>> 0); // <ACK=RCV.NXT>: the SYN-ACK's SYN
+  assert.equal(sent[0]!.len, 18);
+  // The server completes its handshake on that segment and reads the request.
+  let s: TcpConnection | null = null;
+  assert.ok(p.run(() => (s ??= l.accept()) !== null && s.readable === 18, 1000));
+  assert.equal(p.b.stats()["tcp-no-connection"], undefined);
+});
+
+Deno.test("handshake ACK: a FIN sent at once carries it", () => {
+  const { p, c, from } = open();
+  c.shutdownWrite();
+  p.poll();
+  const sent = ours(p, from);
+  assert.equal(sent.length, 1);
+  assert.equal(sent[0]!.flags & (F_FIN | F_ACK), F_FIN | F_ACK);
+  assert.equal(p.a.heldAcks, 1); // the list empties at release; the connection owes nothing
+  p.a.releaseAcks();
+  p.poll();
+  assert.equal(ours(p, from).length, 1);
+});
+
+Deno.test("handshake ACK: released after the application's turn, it goes alone", () => {
+  const { p, from } = open();
+  p.a.releaseAcks();
+  assert.equal(p.a.heldAcks, 0);
+  p.poll();
+  const sent = ours(p, from);
+  assert.equal(sent.length, 1);
+  assert.equal(sent[0]!.flags, F_ACK);
+  assert.equal(sent[0]!.len, 0);
+});
+
+Deno.test("handshake ACK: an application that reads first sends it at the next poll", () => {
+  const { p, c, l, from } = open();
+  assert.equal(c.read(new Uint8Array(16)), 0);
+  c.releaseAck(); // what Conn.read does before it waits
+  p.poll();
+  const sent = ours(p, from);
+  assert.equal(sent.length, 1);
+  assert.equal(sent[0]!.flags, F_ACK);
+  // The server's side is established by it: its banner reaches the client.
+  let s: TcpConnection | null = null;
+  assert.ok(p.run(() => (s ??= l.accept()) !== null, 1000));
+  s!.write(new Uint8Array([0x2b, 0x4f, 0x4b]));
+  assert.ok(p.run(() => c.readable === 3, 1000));
+});
+
+Deno.test("handshake ACK: without the hold (the default) it leaves at the next poll", () => {
+  const p = new TcpPair({ capture: true });
+  p.b.listen(0, 80);
+  const c = p.a.connect(IP_B, 80, p.now);
+  assert.ok(p.run(() => c.state === "ESTABLISHED", 1000));
+  assert.equal(p.a.heldAcks, 0);
+  const synAck = p.captured.findIndex((x) => x.from === "b" && x.flags === (F_SYN | F_ACK));
+  const next = p.captured.slice(synAck + 1).find((x) => x.from === "a")!;
+  assert.equal(next.flags, F_ACK);
+  assert.equal(next.len, 0);
+});
