@@ -414,8 +414,11 @@ export class Driver<T extends DriverTcp = DriverTcp> {
       // there is flushed by its kick, ACK included; after that turn (an immediate runs once
       // every queued microtask ran) the ACKs still held go alone. Queued before the link wait
       // below, whose busy poll would otherwise spin first waiting for the peer's answer.
-      if ((this.tcp.heldAcks ?? 0) > 0 && this.#ackTurn === undefined) {
-        this.#ackTurn = setImmediate(this.#onAckTurn);
+      const held = (this.tcp.heldAcks ?? 0) > 0;
+      if (held && this.#ackTurn === undefined) this.#ackTurn = setImmediate(this.#onAckTurn);
+      else if (!held && this.#ackTurn !== undefined) {
+        clearImmediate(this.#ackTurn); // each one went with data or a FIN
+        this.#ackTurn = undefined;
       }
       this.#schedule(full);
     }

@@ -130,6 +130,8 @@ export class RecvSpace {
    * that its first data or FIN carries it (see `TcpLayer.holdHandshakeAck`).
    */
   ackHeld = false;
+  /** The held handshake ACK rode on data or a FIN (the hold paid; read by ack_hold.ts). */
+  ackCarried = false;
   /** Segments received since the last ACK (RFC 1122 4.2.3.2: ACK every second one). */
   unacked = 0;
   /** RCV.NXT carried by the last ACK sent (RFC 7323 4.3 Last.ACK.sent). */

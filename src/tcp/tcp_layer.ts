@@ -19,6 +19,7 @@
  */
 
 import type { Engine } from "../kernels/engine.ts";
+import { AckHold } from "./ack_hold.ts";
 import { BufferBudget } from "./buf_tune.ts";
 import { ipNum, isIpv6Handle, tcpIpOverhead } from "../wire/ip_handle.ts";
 import { F_ACK, F_RST, F_SYN } from "../wire/layout.ts";
@@ -57,7 +58,7 @@ export class TcpLayer implements TcpHandler {
   readonly #listeners = new Map<number, Listener>();
   readonly #dirty: TcpConnection[] = [];
   /** Connections whose handshake ACK is held (holdHandshakeAck), until releaseAcks(). */
-  readonly #held: TcpConnection[] = [];
+  readonly #hold = new AckHold();
   readonly #counters: Record<string, number> = {};
   /** What connections and listeners see of the layer (not part of its public surface). */
   readonly #host: ListenerHost;
@@ -116,11 +117,7 @@ export class TcpLayer implements TcpHandler {
       challengeAllowed: (now) => this.#challengeAllowed(now),
       budget: new BufferBudget(this.#opt.bufferBudget),
       addConn: (c) => this.#add(c),
-      holdAck: (c) => {
-        if (!this.holdHandshakeAck) return false;
-        this.#held.push(c);
-        return true;
-      },
+      holdAck: (c) => this.holdHandshakeAck && this.#hold.hold(c),
       removeListener: (l) => {
         const k = endpointKey(l.localIp, l.localPort);
         if (this.#listeners.get(k) === l) this.#listeners.delete(k);
@@ -145,13 +142,15 @@ export class TcpLayer implements TcpHandler {
    * had its turn (before it waits for the link again); a connection's `releaseAck()` (the
    * application waits to read first, as a server-speaks-first client) sends its ACK at the
    * next poll. RFC 9293 3.10.7.3 lets queued data ride on that ACK; RFC 1122 4.2.3.2 allows
-   * an ACK to wait, far less than the 500 ms it bounds. Off by default (a poll sends it).
+   * an ACK to wait, far less than the 500 ms it bounds. Adaptive: opens stop holding while
+   * holds end with the ACK sent alone (ack_hold.ts; counted in `tcp-ack-hold-carried` and
+   * `tcp-ack-hold-alone`). Off by default (a poll sends it).
    */
   holdHandshakeAck = false;
 
   /** Handshake ACKs held (see `holdHandshakeAck`) and not yet released. */
   get heldAcks(): number {
-    return this.#held.length;
+    return this.#hold.size;
   }
 
   /**
@@ -161,9 +160,7 @@ export class TcpLayer implements TcpHandler {
   releaseAcks(): void {
     const was = this.#driven;
     this.#driven = true; // the caller polls next: no onWork per connection
-    const h = this.#held;
-    for (let i = 0; i < h.length; i++) h[i]!.releaseAck();
-    h.length = 0;
+    this.#hold.release();
     this.#driven = was;
   }
 
@@ -219,6 +216,8 @@ export class TcpLayer implements TcpHandler {
       "tcp-listeners": this.#listeners.size,
       "tcp-buffer-growth-bytes": b.used,
       "tcp-buffer-growth-refused": b.refused,
+      "tcp-ack-hold-carried": this.#hold.hits,
+      "tcp-ack-hold-alone": this.#hold.misses,
     };
   }
 
@@ -524,6 +523,7 @@ export class TcpLayer implements TcpHandler {
       output(c, now);
     }
     d.length = 0;
+    if (this.#hold.size > 0) this.#hold.settle(); // carried or released since (ack_hold.ts)
     if (dueBy < this.#nextAt) return;
     // Only the connections with a timer due (timer_heap.ts); one whose timers moved later is
     // queued again at its real deadline.

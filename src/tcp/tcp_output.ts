@@ -161,6 +161,7 @@ export function sendData(
     c.snd.lastDataAt = now;
     if (c.rec.fastRecovery) c.rec.prrOut += len; // RFC 6937 prr_out
   }
+  if (c.rcv.ackHeld) c.rcv.ackCarried = true; // the handshake ACK rode on it (ack_hold.ts)
   acked(c);
   return len;
 }

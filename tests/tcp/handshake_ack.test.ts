@@ -61,7 +61,8 @@ Deno.test("handshake ACK: a FIN sent at once carries it", () => {
   const sent = ours(p, from);
   assert.equal(sent.length, 1);
   assert.equal(sent[0]!.flags & (F_FIN | F_ACK), F_FIN | F_ACK);
-  assert.equal(p.a.heldAcks, 1); // the list empties at release; the connection owes nothing
+  assert.equal(p.a.heldAcks, 0); // the poll saw the FIN carry it
+  assert.equal(p.a.stats()["tcp-ack-hold-carried"], 1);
   p.a.releaseAcks();
   p.poll();
   assert.equal(ours(p, from).length, 1);
@@ -103,4 +104,50 @@ Deno.test("handshake ACK: without the hold (the default) it leaves at the next p
   const next = p.captured.slice(synAck + 1).find((x) => x.from === "a")!;
   assert.equal(next.flags, F_ACK);
   assert.equal(next.len, 0);
+});
+
+Deno.test("handshake ACK: holding stops while it does not pay, and resumes when it does", () => {
+  const p = new TcpPair({ capture: true });
+  p.a.holdHandshakeAck = true;
+  p.b.listen(0, 80);
+  /** One open; the application reads first (a miss when held) or writes first. Held? */
+  const once = (writes: boolean): boolean => {
+    const c = p.a.connect(IP_B, 80, p.now);
+    assert.ok(p.run(() => c.state === "ESTABLISHED", 1000));
+    const held = p.a.heldAcks === 1;
+    if (writes) c.write(new Uint8Array([1]));
+    else c.releaseAck();
+    p.poll();
+    p.a.releaseAcks();
+    p.poll();
+    c.abort();
+    p.run(() => false, p.now + 5);
+    return held;
+  };
+  // Readers: held, held (one miss forgiven), then 1 skipped, held, 2 skipped, held, 4 ...
+  const readers = Array.from({ length: 12 }, () => once(false));
+  assert.deepEqual(readers, [
+    true,
+    true,
+    false,
+    true,
+    false,
+    false,
+    true,
+    false,
+    false,
+    false,
+    false,
+    true,
+  ]);
+  const s = p.a.stats();
+  assert.equal(s["tcp-ack-hold-alone"], 5);
+  assert.equal(s["tcp-ack-hold-carried"], 0);
+  // A writer while skipping sends its ACK alone (not held), then the skip runs out; a held
+  // writer's ACK rides on its data and resets the rule: every writer holds from then on.
+  const writers = Array.from({ length: 12 }, () => once(true));
+  const firstHeld = writers.indexOf(true);
+  assert.ok(firstHeld >= 0 && firstHeld <= 8, JSON.stringify(writers));
+  assert.ok(writers.slice(firstHeld).every((h) => h), JSON.stringify(writers));
+  assert.equal(p.a.stats()["tcp-ack-hold-carried"], 12 - firstHeld);
 });
