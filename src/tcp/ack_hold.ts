@@ -12,33 +12,35 @@
  * (tcp_rcv_synsent_state_process). RFC 1122 4.2.3.2 bounds any ACK delay at 0.5 s; this one
  * lasts one turn of the application at most.
  *
- * Adaptive (hold only while it pays): a hold that ends with the ACK sent alone (the
- * application read first, as a server-speaks-first client, or did nothing in its turn) cost a
- * pass of its own for nothing. One such miss is forgiven; after two in a row the next open
- * does not hold, and every further miss doubles that (1, 2, 4 ... 64 opens); a hold whose ACK
- * rode on data or a FIN resets it. Counted in connections, not time, so the rule is
- * deterministic: a client that always writes first always holds; one that always reads first
- * holds about once per 64 connections.
+ * Learned (hold only where it pays): an open holds its ACK only after the application was seen
+ * writing at once. An ACK sent alone and followed by the connection's first data or FIN in
+ * a few milliseconds, before anything came from the peer, was avoidable: the next open
+ * holds. A hold whose ACK rides on data or a FIN keeps holding; one that ends with the ACK
+ * sent alone (the application read first, as a server-speaks-first client, or did nothing in
+ * its turn) cost a pass of its own for nothing: the next opens send their ACK at once until
+ * another avoidable one is seen. So a fresh stack's first connection sends the three
+ * segments of the handshake as drawn in RFC 9293 3.5 figure 6, a client that keeps writing
+ * first (HTTP, a connection loop) saves one segment per connection from its second on, and
+ * one that reads first never pays for a hold after its first miss. Decided from segments and
+ * the injected clock only: deterministic.
  *
  * @module
  */
 
 import type { TcpConnection } from "./connection.ts";
 
-/** Opens that skip holding after a run of misses, at most. */
-const MAX_SKIP = 64;
-
-/** The connections whose handshake ACK is held, and the adaptive rule. */
+/** The connections whose handshake ACK is held, and the rule that decides when to hold. */
 export class AckHold {
   /** Held (not yet known to be carried or released). */
   readonly #held: TcpConnection[] = [];
-  /** Opens that send their ACK at once before the next hold. */
-  #skip = 0;
-  /** The skip after the next miss: 0 (one miss forgiven), 1, 2, 4 ... MAX_SKIP; a hit resets. */
-  #backoff = 0;
-  /** Holds whose ACK rode on data or a FIN, and holds whose ACK went alone (counters). */
-  hits = 0;
-  misses = 0;
+  /** The application was seen writing at once: the next open holds. */
+  #learned = false;
+  /** Holds whose ACK rode on data or a FIN (counter). */
+  carried = 0;
+  /** Holds whose ACK went alone after the application's turn (counter). */
+  alone = 0;
+  /** Handshake ACKs sent alone that the first data could have carried (counter). */
+  avoidable = 0;
 
   /** Connections held. */
   get size(): number {
@@ -47,17 +49,20 @@ export class AckHold {
 
   /** Whether to hold the handshake ACK of `c` (then it is held here). */
   hold(c: TcpConnection): boolean {
-    if (this.#skip > 0) {
-      this.#skip--;
-      return false;
-    }
+    if (!this.#learned) return false;
     this.#held.push(c);
     return true;
   }
 
+  /** A handshake ACK that went alone was followed at once by the first data or FIN. */
+  avoidableSeen(): void {
+    this.avoidable++;
+    this.#learned = true;
+  }
+
   /**
-   * After a poll: forget the connections whose ACK went (carried: a hit; released alone by a
-   * reading application: a miss) or that closed. Those still held stay.
+   * After a poll: forget the connections whose ACK went (carried, or released alone by a
+   * reading application) or that closed. Those still held stay.
    */
   settle(): void {
     const h = this.#held;
@@ -70,7 +75,7 @@ export class AckHold {
     h.length = k;
   }
 
-  /** The application had its turn: every ACK still held goes at the next poll (misses). */
+  /** The application had its turn: every ACK still held goes at the next poll. */
   release(): void {
     const h = this.#held;
     for (let i = 0; i < h.length; i++) {
@@ -82,15 +87,12 @@ export class AckHold {
   }
 
   #outcome(c: TcpConnection): void {
-    if (c.state === "CLOSED" && !c.rcv.ackCarried) return; // reset or refused: no verdict
     if (c.rcv.ackCarried) {
-      this.hits++;
-      this.#backoff = 0;
-    } else {
-      this.misses++;
-      this.#skip = this.#backoff;
-      this.#backoff = Math.min(MAX_SKIP, Math.max(1, this.#backoff * 2));
+      this.carried++;
+      c.rcv.ackCarried = false;
+    } else if (c.state !== "CLOSED") { // a reset or refused one gives no verdict
+      this.alone++;
+      this.#learned = false;
     }
-    c.rcv.ackCarried = false;
   }
 }

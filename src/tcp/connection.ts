@@ -76,6 +76,8 @@ export interface ConnHost {
    * application's first turn (`TcpLayer.holdHandshakeAck`); false: it goes at the next poll.
    */
   holdAck(c: TcpConnection): boolean;
+  /** A handshake ACK sent alone was followed at once by the first data or FIN (ack_hold.ts). */
+  ackAvoidable(): void;
 }
 
 /**

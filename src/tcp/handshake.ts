@@ -121,6 +121,7 @@ export function synSentInput(c: TcpConnection, seg: TcpSegment, now: number): vo
     // permits it ("Data or controls that were queued for transmission MAY be included");
     // RFC 1122 4.2.3.2 bounds any delay, and the layer releases the hold within a turn.
     c.rcv.ackHeld = c.host.holdAck(c);
+    if (!c.rcv.ackHeld) c.rcv.ackAloneAt = now; // goes now: was it avoidable? (tcp_output.ts)
     enterEstablished(c, now);
     return;
   }

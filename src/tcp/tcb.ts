@@ -132,6 +132,8 @@ export class RecvSpace {
   ackHeld = false;
   /** The held handshake ACK rode on data or a FIN (the hold paid; read by ack_hold.ts). */
   ackCarried = false;
+  /** When the handshake ACK went alone (clock ms) while its first data may follow, else -1. */
+  ackAloneAt = -1;
   /** Segments received since the last ACK (RFC 1122 4.2.3.2: ACK every second one). */
   unacked = 0;
   /** RCV.NXT carried by the last ACK sent (RFC 7323 4.3 Last.ACK.sent). */

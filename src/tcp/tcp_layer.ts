@@ -118,6 +118,7 @@ export class TcpLayer implements TcpHandler {
       budget: new BufferBudget(this.#opt.bufferBudget),
       addConn: (c) => this.#add(c),
       holdAck: (c) => this.holdHandshakeAck && this.#hold.hold(c),
+      ackAvoidable: () => this.#hold.avoidableSeen(),
       removeListener: (l) => {
         const k = endpointKey(l.localIp, l.localPort);
         if (this.#listeners.get(k) === l) this.#listeners.delete(k);
@@ -142,9 +143,10 @@ export class TcpLayer implements TcpHandler {
    * had its turn (before it waits for the link again); a connection's `releaseAck()` (the
    * application waits to read first, as a server-speaks-first client) sends its ACK at the
    * next poll. RFC 9293 3.10.7.3 lets queued data ride on that ACK; RFC 1122 4.2.3.2 allows
-   * an ACK to wait, far less than the 500 ms it bounds. Adaptive: opens stop holding while
-   * holds end with the ACK sent alone (ack_hold.ts; counted in `tcp-ack-hold-carried` and
-   * `tcp-ack-hold-alone`). Off by default (a poll sends it).
+   * an ACK to wait, far less than the 500 ms it bounds. Learned: opens hold only after the
+   * application was seen writing at once, and stop when a hold ends with the ACK sent alone
+   * (ack_hold.ts; counters `tcp-ack-hold-carried`, `tcp-ack-hold-alone` and
+   * `tcp-ack-alone-avoidable`). Off by default (a poll sends it).
    */
   holdHandshakeAck = false;
 
@@ -216,8 +218,9 @@ export class TcpLayer implements TcpHandler {
       "tcp-listeners": this.#listeners.size,
       "tcp-buffer-growth-bytes": b.used,
       "tcp-buffer-growth-refused": b.refused,
-      "tcp-ack-hold-carried": this.#hold.hits,
-      "tcp-ack-hold-alone": this.#hold.misses,
+      "tcp-ack-hold-carried": this.#hold.carried,
+      "tcp-ack-hold-alone": this.#hold.alone,
+      "tcp-ack-alone-avoidable": this.#hold.avoidable,
     };
   }
 

@@ -162,8 +162,28 @@ export function sendData(
     if (c.rec.fastRecovery) c.rec.prrOut += len; // RFC 6937 prr_out
   }
   if (c.rcv.ackHeld) c.rcv.ackCarried = true; // the handshake ACK rode on it (ack_hold.ts)
+  else if (c.rcv.ackAloneAt >= 0) firstAfterAck(c, now);
   acked(c);
   return len;
+}
+
+/**
+ * Within this many ms of a handshake ACK sent alone, the first data or FIN counts as sent "at
+ * once" (ack_hold.ts): the application's turn normally takes microseconds, but its first one
+ * runs cold code (compilation), and a late write that a hold would not have caught only costs
+ * one hold that goes alone.
+ */
+const AT_ONCE_MS = 5;
+
+/**
+ * The first data or FIN after a handshake ACK that went alone: at once, with nothing from the
+ * peer since (RCV.NXT still IRS + 1), the ACK was avoidable (ack_hold.ts).
+ */
+function firstAfterAck(c: TcpConnection, now: number): void {
+  if (now - c.rcv.ackAloneAt <= AT_ONCE_MS && c.rcv.nxt === seqAdd(c.rcv.irs, 1)) {
+    c.host.ackAvoidable();
+  }
+  c.rcv.ackAloneAt = -1;
 }
 
 /** Whether our FIN is queued and not yet sent at or after `c.snd.nxt`. */
