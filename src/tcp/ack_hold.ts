@@ -31,8 +31,10 @@ import type { TcpConnection } from "./connection.ts";
 
 /** The connections whose handshake ACK is held, and the rule that decides when to hold. */
 export class AckHold {
-  /** Held (not yet known to be carried or released). */
-  readonly #held: TcpConnection[] = [];
+  /** Held (not yet known to be carried or released): the first `#n` slots (emptied, never
+   * truncated, so the array keeps its backing store). */
+  readonly #held: (TcpConnection | undefined)[] = [];
+  #n = 0;
   /** The application was seen writing at once: the next open holds. */
   #learned = false;
   /** Holds whose ACK rode on data or a FIN (counter). */
@@ -44,13 +46,13 @@ export class AckHold {
 
   /** Connections held. */
   get size(): number {
-    return this.#held.length;
+    return this.#n;
   }
 
   /** Whether to hold the handshake ACK of `c` (then it is held here). */
   hold(c: TcpConnection): boolean {
     if (!this.#learned) return false;
-    this.#held.push(c);
+    this.#held[this.#n++] = c;
     return true;
   }
 
@@ -66,24 +68,28 @@ export class AckHold {
    */
   settle(): void {
     const h = this.#held;
+    const n = this.#n;
     let k = 0;
-    for (let i = 0; i < h.length; i++) {
+    for (let i = 0; i < n; i++) {
       const c = h[i]!;
+      h[i] = undefined;
       if (c.rcv.ackHeld && c.state !== "CLOSED") h[k++] = c;
       else this.#outcome(c);
     }
-    h.length = k;
+    this.#n = k;
   }
 
   /** The application had its turn: every ACK still held goes at the next poll. */
   release(): void {
     const h = this.#held;
-    for (let i = 0; i < h.length; i++) {
+    const n = this.#n;
+    this.#n = 0;
+    for (let i = 0; i < n; i++) {
       const c = h[i]!;
+      h[i] = undefined;
       c.releaseAck();
       this.#outcome(c);
     }
-    h.length = 0;
   }
 
   #outcome(c: TcpConnection): void {
