@@ -153,7 +153,15 @@ export class Driver<T extends DriverTcp = DriverTcp> {
   /** The clock. */
   readonly clock: Clock;
   /** Sees every frame in and out, then the end of each pass (the trace API, src/api/trace.ts). */
-  observer: FrameObserver | null = null;
+  get observer(): FrameObserver | null {
+    return this.#observer;
+  }
+  set observer(o: FrameObserver | null) {
+    this.#observer = o;
+    // Frames a trace reads get complete checksums; otherwise the link may keep partial ones.
+    this.link.keepPartialChecksums?.(o === null);
+  }
+  #observer: FrameObserver | null = null;
 
   #meta = new Int32Array(2 * BATCH);
   #deadlines: ReadonlyArray<() => number>;
@@ -206,6 +214,7 @@ export class Driver<T extends DriverTcp = DriverTcp> {
     // in the frames it reads into packet memory, with the engine's checksum (WASM: ~5x the JS
     // one at 64 KiB). Corking: it merges the TCP segments of one pass (see #service).
     this.link.useChecksum?.(engineChecksum(this.engine));
+    this.link.keepPartialChecksums?.(true); // vouched for (rxChecksumValid), never verified
     this.#room = frameRoom(this.link);
     this.#rxBytes = Math.min(RX_SIZE, Math.max(BATCH_BYTES, 2 * this.#room));
   }
@@ -455,7 +464,9 @@ export class Driver<T extends DriverTcp = DriverTcp> {
         // engine.mem, not buf: handling the previous frame may have grown WASM memory (a
         // growing receive buffer), which detaches buf; the frames stay at their offsets.
         this.observer?.frame("in", this.engine.mem, RX_OFF + meta[2 * i]!, meta[2 * i + 1]!);
-        this.iface.receive(RX_OFF + meta[2 * i]!, meta[2 * i + 1]!, now);
+        // A TCP/UDP checksum the link vouched for (link.ts) is not summed again.
+        const l4Valid = link.rxChecksumValid?.(i) === true;
+        this.iface.receive(RX_OFF + meta[2 * i]!, meta[2 * i + 1]!, now, l4Valid);
       }
       this.#framesIn += n;
       // Poll after the batch so ACKs and window updates leave without waiting for the rest.

@@ -13,13 +13,14 @@ import {
   K_IPV6_OTHER, K_TCP6, K_UDP6,
 } from "../../src/wire/layout";
 import { cksum } from "./checksum";
-import { drop, i32at, put, reset, tcp, u16at, u8at, udp } from "./decode";
+import { drop, i32at, put, reset, tcp, u16at, u8at, udp, verifyL4 } from "./decode";
 
 // The largest IPv6 datagram (a reassembled one): the header and a 65535-byte payload.
 const MAX_DATAGRAM6: i32 = 40 + 65535;
 
 /** Decode the IPv6 datagram at mem[off, off+len) (no Ethernet header); the verdict. */
 export function decodeIpv6(off: i32, len: i32): i32 {
+  verifyL4();
   reset(off, len);
   if (len > MAX_DATAGRAM6) return drop(DROP_FRAME_TOO_LONG);
   put(D_ETHERTYPE, 0x86dd);

@@ -10,7 +10,7 @@
  */
 
 import type { Engine } from "../kernels/engine.ts";
-import { K_ARP, K_ETH_OTHER } from "../wire/layout.ts";
+import { DECODE_L4_VALID, K_ARP, K_ETH_OTHER } from "../wire/layout.ts";
 import { ARP_REPLY, ARP_REQUEST, ArpPacket } from "../wire/arp_packet.ts";
 import { EthernetFrame, ETHERTYPE_IPV6 } from "../wire/ethernet_frame.ts";
 import { dropName } from "../wire/drop.ts";
@@ -90,11 +90,14 @@ export class FrameInput {
     return n;
   }
 
-  /** Process one frame lying in `engine.mem[off, off+len)`. Never throws on any bytes. */
-  frame(off: number, len: number, now: number): void {
+  /**
+   * Process one frame lying in `engine.mem[off, off+len)`. Never throws on any bytes.
+   * `l4Valid`: its TCP/UDP checksum is vouched for by the link, not verified again.
+   */
+  frame(off: number, len: number, now: number, l4Valid = false): void {
     this.#env.seen(now);
     const c = this.#c;
-    const verdict = this.#engine.decode(off, len);
+    const verdict = this.#engine.decode(off, len, l4Valid ? DECODE_L4_VALID : 0);
     if (verdict !== 0) {
       c.inc(dropName(verdict));
       return this.#v6.dropped(verdict, now); // RFC 8200 section 4: some get a Parameter Problem

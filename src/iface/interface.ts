@@ -264,13 +264,16 @@ export class Interface implements TcpTransmit, UdpOwner {
     this.#v6.host.start(now); // IPv6: DAD, then router solicitations (ndp.ts)
   }
 
-  /** Process one frame lying in `engine.mem[off, off+len)`. Never throws on any bytes. */
-  receive(off: number, len: number, now: number): void {
+  /**
+   * Process one frame lying in `engine.mem[off, off+len)`. Never throws on any bytes.
+   * `l4Valid`: the link vouched for its TCP/UDP checksum (`Link.rxChecksumValid`).
+   */
+  receive(off: number, len: number, now: number, l4Valid = false): void {
     this.#lastNow = now;
     const c = this.#counters;
     c.framesIn++;
     c.bytesIn += len;
-    this.#in.frame(off, len, now);
+    this.#in.frame(off, len, now, l4Valid);
   }
 
   /** Frames waiting on the loopback path (to our own addresses). */

@@ -22,10 +22,12 @@ export interface WireOps {
    */
   checksum(off: number, len: number, initial: number): number;
   /**
-   * Decode the Ethernet frame at `mem[off, off+len)` into `rxDesc`, verifying every checksum.
-   * Returns the verdict: 0 (`DROP_NONE`) or a `DROP_*` reason; never throws on any bytes.
+   * Decode the Ethernet frame at `mem[off, off+len)` into `rxDesc`, verifying every checksum
+   * but, with `flags` `DECODE_L4_VALID` (src/wire/layout.ts), the TCP or UDP one, which the
+   * link vouched for (`Link.rxChecksumValid`). Returns the verdict: 0 (`DROP_NONE`) or a
+   * `DROP_*` reason; never throws on any bytes.
    */
-  decode(off: number, len: number): number;
+  decode(off: number, len: number, flags?: number): number;
   /** Decode an IPv4 datagram (no Ethernet header) at `mem[off, off+len)` into `rxDesc`. */
   decodeIpv4(off: number, len: number): number;
   /** Decode an IPv6 datagram (no Ethernet header) at `mem[off, off+len)` into `rxDesc`. */

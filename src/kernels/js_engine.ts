@@ -34,8 +34,8 @@ class JsEngine extends JsBuffers implements Engine {
   checksum(off: number, len: number, initial: number): number {
     return jsChecksum(this.mem, off, len, initial);
   }
-  decode(off: number, len: number): number {
-    return jsDecode(this.mem, off, len, this.rxDesc);
+  decode(off: number, len: number, flags = 0): number {
+    return jsDecode(this.mem, off, len, this.rxDesc, flags);
   }
   decodeIpv4(off: number, len: number): number {
     return jsDecodeIpv4(this.mem, off, len, this.rxDesc);

@@ -73,9 +73,9 @@ class WasmEngine extends WasmBuffers implements Engine {
     this.#span(off, len);
     return this.#ex.checksum(off, len, initial);
   }
-  decode(off: number, len: number): number {
+  decode(off: number, len: number, flags = 0): number {
     this.#span(off, len);
-    return this.#ex.decode(off, len);
+    return this.#ex.decode(off, len, flags);
   }
   decodeIpv4(off: number, len: number): number {
     this.#span(off, len);

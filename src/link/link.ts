@@ -12,6 +12,8 @@
  * | large sends     | `maxSendFrame`          | TAP with offload, the memory link (TSO) |
  * | corking         | `cork()`, `uncork()`    | TAP/TUN with offload (merges segments)  |
  * | checksum help   | `useChecksum(fn)`       | TAP/TUN with offload                    |
+ * | checksum vouched| `rxChecksumValid(i)`    | TAP/TUN with offload; pcap forwards it  |
+ * | partial kept    | `keepPartialChecksums()`| TAP/TUN with offload; no decorator      |
  * | counters        | `counters()`            | every link here (prefixed names)        |
  * | next deadline   | `nextDueAt()`           | a fault injector holding frames         |
  * | same-thread peer| `sameThreadPeer`        | the memory link                         |
@@ -79,6 +81,25 @@ export interface Link {
    * partial checksums of the frames it receives.
    */
   useChecksum?(fn: ChecksumFn): void;
+  /**
+   * Checksum vouched: true when the link vouches for the TCP or UDP checksum of frame `i` of
+   * the last `receive()`, which the stack then does not verify again (engine `decode` with
+   * `DECODE_L4_VALID`). A TAP/TUN device with offloads vouches for the segments the kernel
+   * made on this host (virtio-net `NEEDS_CSUM`: the checksum was left partial, and the link
+   * completed it) or verified (`DATA_VALID`), as a Linux virtio-net driver marks them
+   * CHECKSUM_PARTIAL / CHECKSUM_UNNECESSARY and its TCP does not sum them again. A decorator
+   * that may alter or reorder frames (the fault injector) vouches for none.
+   */
+  rxChecksumValid?(i: number): boolean;
+  /**
+   * Partial checksums kept: with `keep` true the link may leave the TCP/UDP checksum of a frame
+   * it vouches for (`rxChecksumValid`) partial, as the kernel handed it (virtio-net
+   * `NEEDS_CSUM`: the field holds the pseudo-header sum), instead of completing it: one pass over
+   * up to 64 KiB per frame fewer. The driver asks for it while nothing but the stack reads the
+   * frames (no trace observer); decorators that record or alter frames (pcap, the fault
+   * injector) do not forward it, so the frames they see are completed as before.
+   */
+  keepPartialChecksums?(keep: boolean): void;
   /**
    * Counters of the link and of everything it wraps, by name, each prefixed by its kind
    * ("tap-rx-frames", "fault-dropped", "pcap-records").

@@ -111,6 +111,10 @@ class PcapWriter implements PcapLink {
     this.inner.uncork?.();
   }
 
+  rxChecksumValid(i: number): boolean {
+    return this.inner.rxChecksumValid?.(i) ?? false; // frames pass unchanged, in order
+  }
+
   useChecksum(fn: ChecksumFn): void {
     this.inner.useChecksum?.(fn);
   }

@@ -174,6 +174,11 @@ export function rcvSpaceAdjust(c: TcpConnection, now: number, tsEcr = 0): void {
     }
     r.space = copied;
   }
+  // Per round trip in the latest two intervals (ack_policy.ts): down within two round trips
+  // when the sender's flight shrinks, and one late turn of a busy CPU does not pull it down.
+  const latest = unmeasured ? 0 : copied;
+  r.rttBytes = Math.max(latest, r.rttBytesLast);
+  r.rttBytesLast = latest;
   r.spaceCopied = r.copied;
   r.spaceAt = now;
   r.rttNow = Infinity;

@@ -90,6 +90,14 @@ export class RecvSpace {
   grown = 0;
   /** Bytes the application has read (Linux copied_seq, as a count). */
   copied = 0;
+  /**
+   * Bytes drained per RTT, the larger of the latest two measure intervals (whether or not the
+   * buffer grew), 0 before the first: the stretch-ACK threshold of ack_policy.ts follows it down
+   * as well as up.
+   */
+  rttBytes = 0;
+  /** The latest interval's amount alone (for `rttBytes`). */
+  rttBytesLast = 0;
   /** Bytes read per RTT at the last measure (Linux rcvq_space.space), 0 before the first. */
   space = 0;
   /** `copied` at the start of the current measure. */
@@ -134,6 +142,10 @@ export class RecvSpace {
   ackCarried = false;
   /** When the handshake ACK went alone (clock ms) while its first data may follow, else -1. */
   ackAloneAt = -1;
+  /** No stretch ACKs (ack_policy.ts) until RCV.NXT passes this (after out-of-order data), -1 none. */
+  stretchAfter = -1;
+  /** When in-order data last arrived (clock ms), -Infinity none: the idle rule of ack_policy.ts. */
+  dataAt = -Infinity;
   /** Segments received since the last ACK (RFC 1122 4.2.3.2: ACK every second one). */
   unacked = 0;
   /** RCV.NXT carried by the last ACK sent (RFC 7323 4.3 Last.ACK.sent). */

@@ -28,6 +28,12 @@ import { armRackTimer, rackDelivered, retransmitted } from "./loss.ts";
 import { TcpError, type TcpState } from "./types.ts";
 import { rcvSpaceAdjust, sndBufExpand } from "./buf_tune.ts";
 import { cwndLimited } from "./congestion.ts";
+import {
+  noStretchAfterLoss,
+  noteDataArrival,
+  STRETCH_ACK_DELAY_MS,
+  stretchAckBytes,
+} from "./ack_policy.ts";
 
 /** RFC 7323 5.5: TS.Recent of a connection idle this long is invalid (24 days). */
 const PAWS_IDLE_MS = 24 * 86_400_000;
@@ -269,11 +275,19 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
     }
     // RFC 5681 4.2: ACK at once for out-of-order data and for data filling a hole;
     // otherwise at least every second full-sized segment (more than one full segment's worth
-    // unacknowledged, as Linux __tcp_ack_snd_check) or within the delay (RFC 1122 4.2.3.2).
+    // unacknowledged, as Linux __tcp_ack_snd_check), stretched for a bulk flow (ack_policy.ts),
+    // or within the delay (RFC 1122 4.2.3.2): 1 ms for a held stretch ACK.
+    const unacked = seqDiff(c.rcv.nxt, c.rcv.lastAckSent);
+    const full = fullSegment(c);
+    if (n > 0) noteDataArrival(c.rcv, now);
     if ((how & (RI_OUT_OF_ORDER | RI_DUPLICATE)) || heldBefore > 0 || n === 0) {
       c.rcv.ackNow = urgent = true;
-    } else if (seqDiff(c.rcv.nxt, c.rcv.lastAckSent) > fullSegment(c)) c.rcv.ackNow = true;
-    else if (c.timers.delack === Infinity) c.arm("delack", now + c.opt.delayedAckMs);
+      noStretchAfterLoss(c.rcv);
+    } else if (unacked > full && unacked > stretchAckBytes(c.rcv, full)) c.rcv.ackNow = true;
+    else if (unacked > full) {
+      const at = now + STRETCH_ACK_DELAY_MS;
+      if (c.timers.delack > at) c.arm("delack", at);
+    } else if (c.timers.delack === Infinity) c.arm("delack", now + c.opt.delayedAckMs);
     if (n > 0 && (flags & F_PSH)) readable = true; // PSH: deliver at once (we always do)
   }
 

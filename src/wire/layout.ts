@@ -133,6 +133,11 @@ export const F_URG = 32;
 export const F_ECE = 64;
 export const F_CWR = 128;
 
+// ---- Flags of decode (WireOps.decode in src/kernels/engine.ts)
+// The link vouches for the TCP/UDP checksum (a TAP device with offloads: the kernel made the
+// segment here or verified it), which decode then does not sum again.
+export const DECODE_L4_VALID = 1;
+
 // ---- Drop reasons (D_VERDICT). Names in src/wire/drop.ts; keep both lists in step.
 export const DROP_NONE = 0;
 export const DROP_ETH_TRUNCATED = 1;

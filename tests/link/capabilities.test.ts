@@ -105,6 +105,121 @@ Deno.test("capabilities: corking and checksum help reach an offload link through
   }
 });
 
+Deno.test("capabilities: pcap forwards the checksums a link vouches for, the fault injector none", async () => {
+  const path = await Deno.makeTempFile({ suffix: ".pcap" });
+  try {
+    const [la, lb] = createMemoryLinkPair();
+    const vouching: Link = { ...offloadLike(lb), rxChecksumValid: (i) => i % 2 === 0 };
+    const traced = withPcap(vouching, path);
+    assert.deepEqual([0, 1, 2].map((i) => traced.rxChecksumValid?.(i)), [true, false, true]);
+    const faulty = withFaults(vouching, { seed: 1, clock: () => performance.now() });
+    assert.equal(faulty.rxChecksumValid, undefined, "frames it may corrupt are not vouched for");
+    assert.equal(withPcap(faulty, path).rxChecksumValid?.(0), false);
+    traced.close();
+    la.close();
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+Deno.test("capabilities: the driver skips the TCP checksum only of frames the link vouches for", async () => {
+  // A link that hands the stack two SYNs with a wrong TCP checksum: the first vouched for
+  // (taken), the second not (dropped, counted).
+  const frames = [1, 0].map((vouched) => ({
+    vouched,
+    bytes: (() => {
+      const f = tcpFrame({ dst: [2, 0, 0, 0, 0, 2] }, {
+        src: ip4("10.9.0.1"),
+        dst: ip4("10.9.0.2"),
+      }, {
+        srcPort: 40000 + vouched,
+        dstPort: 7,
+        seq: 1000,
+        ack: 0,
+        flags: 0x02,
+        wnd: 65535,
+      }, new Uint8Array(0));
+      f[14 + 20 + 16]! ^= 0xff; // the TCP checksum
+      return f;
+    })(),
+  }));
+  const sent: Uint8Array[] = [];
+  let batch: typeof frames = [];
+  const waiter: { wake: (() => void) | null } = { wake: null };
+  const link: Link = {
+    name: "vouching",
+    mtu: 1500,
+    receive(buf, meta, max) {
+      let off = 0, n = 0;
+      const got = batch.splice(0, max);
+      for (const f of got) {
+        buf.set(f.bytes, off);
+        meta[2 * n] = off;
+        meta[2 * n + 1] = f.bytes.length;
+        off += f.bytes.length;
+        n++;
+      }
+      vouchedNow = got.map((f) => f.vouched === 1);
+      return n;
+    },
+    rxChecksumValid: (i) => vouchedNow[i] === true,
+    send: (b, o, l) => void sent.push(b.slice(o, o + l)),
+    wait: (t) =>
+      new Promise<void>((r) => {
+        waiter.wake = r;
+        if (t !== Infinity) setTimeout(r, t);
+      }),
+    close: () => waiter.wake?.(),
+  };
+  let vouchedNow: boolean[] = [];
+  const stack = await createStack({ link, address: "10.9.0.2/24", mac: "02:00:00:00:00:02" });
+  try {
+    stack.listen({ port: 7 });
+    batch = frames.slice();
+    waiter.wake?.();
+    for (let i = 0; i < 100 && stack.stats()["tcp-bad-checksum"] === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    // The vouched SYN reached TCP (a half-open connection; its SYN-ACK waits for ARP), the
+    // other was dropped for its checksum.
+    const st = stack.stats();
+    assert.equal(st["tcp-in"], 1, JSON.stringify(st));
+    assert.equal(st["tcp-bad-checksum"], 1);
+    assert.equal(st["tcp-connections"], 1);
+  } finally {
+    await stack.close();
+  }
+});
+
+Deno.test("capabilities: the driver lets the link keep partial checksums unless a trace reads frames", async () => {
+  const [link, other] = createMemoryLinkPair();
+  const asked: boolean[] = [];
+  const keeping: Link = { ...offloadLike(link), keepPartialChecksums: (k) => void asked.push(k) };
+  const driver = new Driver({
+    link: keeping,
+    engine: createJsEngine(),
+    iface: { address: 0x0a090002, prefixLength: 24 },
+    createTcp: (engine, tx) => new TcpLayer(engine, tx),
+  });
+  assert.deepEqual(asked, [true], "asked at once: nothing but the stack reads the frames");
+  driver.observer = { frame: () => {}, passEnd: () => {} };
+  assert.deepEqual(asked, [true, false], "a trace reads them: complete checksums");
+  driver.observer = null;
+  assert.deepEqual(asked, [true, false, true]);
+  // Decorators that record or alter frames do not forward it (their frames stay complete).
+  const path = await Deno.makeTempFile({ suffix: ".pcap" });
+  try {
+    const traced = withPcap(keeping, path);
+    assert.equal(traced.keepPartialChecksums, undefined);
+    assert.equal(withFaults(keeping, { seed: 1, clock: () => 0 }).keepPartialChecksums, undefined);
+    traced.close();
+  } finally {
+    await Deno.remove(path);
+  }
+  await driver.close();
+  other.close();
+});
+
 /** A 64 KiB-ish TCP segment as an offload link delivers it (valid checksum, one frame). */
 function largeSegment(payloadLen: number, flags = 0x18): Uint8Array {
   return tcpFrame({}, { src: ip4("10.7.0.1"), dst: ip4("10.7.0.2") }, {

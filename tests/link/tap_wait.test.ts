@@ -32,6 +32,7 @@ function zeroStats(): TapStats {
     busyPollSkips: 0,
     rxGsoFrames: 0,
     rxChecksumsCompleted: 0,
+    rxChecksumsKept: 0,
     rxLargestFrame: 0,
     rxBadHeader: 0,
     txGsoFrames: 0,

@@ -48,6 +48,7 @@ import {
   D_PAYLOAD_LEN,
   D_PAYLOAD_OFF,
   D_VLAN,
+  DECODE_L4_VALID,
   DROP_ARP_TRUNCATED,
   DROP_ARP_UNSUPPORTED,
   DROP_ETH_TRUNCATED,
@@ -70,7 +71,7 @@ import {
 } from "../../wire/layout.ts";
 import { checkWireSpan, jsChecksum } from "./checksum.ts";
 import { PROTO_ICMP, PROTO_TCP, PROTO_UDP } from "../../wire/checksum.ts";
-import { drop, i32, MAX_FRAME, reset, tcp, u16, udp } from "./decode_parts.ts";
+import { drop, i32, MAX_FRAME, reset, setL4Valid, tcp, u16, udp } from "./decode_parts.ts";
 import { ETH_IPV6, ipv6 } from "./decode6.ts";
 
 export { MAX_FRAME };
@@ -99,9 +100,16 @@ const ETH_VLAN = 0x8100;
  * assert(jsDecode(mem, 0, 60, desc) === 0 && desc[D_KIND] === K_ETH_OTHER);
  * ```
  */
-export function jsDecode(mem: Uint8Array, off: number, len: number, desc: Int32Array): number {
+export function jsDecode(
+  mem: Uint8Array,
+  off: number,
+  len: number,
+  desc: Int32Array,
+  flags = 0,
+): number {
   const d = desc;
   checkWireSpan(mem, off, len);
+  setL4Valid((flags & DECODE_L4_VALID) !== 0);
   reset(d, off, len);
   if (len > MAX_FRAME) return drop(d, DROP_FRAME_TOO_LONG);
   if (len < 14) return drop(d, DROP_ETH_TRUNCATED);
@@ -143,6 +151,7 @@ export function jsDecode(mem: Uint8Array, off: number, len: number, desc: Int32A
  * ```
  */
 export function jsDecodeIpv4(mem: Uint8Array, off: number, len: number, desc: Int32Array): number {
+  setL4Valid(false);
   checkWireSpan(mem, off, len);
   reset(desc, off, len);
   if (len > MAX_FRAME) return drop(desc, DROP_FRAME_TOO_LONG);

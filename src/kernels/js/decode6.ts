@@ -74,7 +74,7 @@ import {
   K_UDP6,
 } from "../../wire/layout.ts";
 import { checkWireSpan, jsChecksum } from "./checksum.ts";
-import { drop, i32, reset, tcp, u16, udp } from "./decode_parts.ts";
+import { drop, i32, reset, setL4Valid, tcp, u16, udp } from "./decode_parts.ts";
 
 /** EtherType of IPv6 (RFC 2464). */
 export const ETH_IPV6 = 0x86dd;
@@ -106,6 +106,7 @@ const NH_DEST_OPTS = 60;
  * ```
  */
 export function jsDecodeIpv6(mem: Uint8Array, off: number, len: number, desc: Int32Array): number {
+  setL4Valid(false);
   checkWireSpan(mem, off, len);
   reset(desc, off, len);
   if (len > MAX_DATAGRAM6) return drop(desc, DROP_FRAME_TOO_LONG);

@@ -46,6 +46,17 @@ import { PROTO_TCP, PROTO_UDP } from "../../wire/checksum.ts";
 /** The largest frame decode accepts: a 65535-byte IPv4 datagram behind a tagged header. */
 export const MAX_FRAME: number = 65535 + 18;
 
+/**
+ * `DECODE_L4_VALID` (engine.ts) for the frame being decoded: the link vouched for its TCP or
+ * UDP checksum, which `tcp` and `udp` then do not sum again. Set by each decode entry point.
+ */
+let l4Valid = false;
+
+/** Set for the next decode whether its TCP/UDP checksum is vouched for (`DECODE_L4_VALID`). */
+export function setL4Valid(valid: boolean): void {
+  l4Valid = valid;
+}
+
 /** A big-endian 16-bit value. */
 export function u16(m: Uint8Array, i: number): number {
   return (m[i]! << 8) | m[i + 1]!;
@@ -92,7 +103,7 @@ export function udp(
   if (ulen < 8 || ulen > n) return drop(d, DROP_UDP_BAD_LENGTH);
   if (u16(m, p + 6) === 0) {
     if (kind === K_UDP6) return drop(d, DROP_UDP6_ZERO_CHECKSUM);
-  } else if (jsChecksum(m, p, ulen, addrSum + PROTO_UDP + ulen) !== 0) {
+  } else if (!l4Valid && jsChecksum(m, p, ulen, addrSum + PROTO_UDP + ulen) !== 0) {
     return drop(d, DROP_UDP_BAD_CHECKSUM);
   }
   d[D_SRC_PORT] = u16(m, p);
@@ -119,7 +130,7 @@ export function tcp(
   if (n < 20) return drop(d, DROP_TCP_TRUNCATED);
   const hlen = (m[p + 12]! >> 4) << 2;
   if (hlen < 20 || hlen > n) return drop(d, DROP_TCP_BAD_HLEN);
-  if (jsChecksum(m, p, n, addrSum + PROTO_TCP + n) !== 0) {
+  if (!l4Valid && jsChecksum(m, p, n, addrSum + PROTO_TCP + n) !== 0) {
     return drop(d, DROP_TCP_BAD_CHECKSUM);
   }
   d[D_SRC_PORT] = u16(m, p);

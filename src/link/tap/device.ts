@@ -21,6 +21,7 @@ import { EthernetFace } from "./l3.ts";
 import {
   type ChecksumFn,
   completeChecksum,
+  VNET_F_DATA_VALID,
   VNET_F_NEEDS_CSUM,
   VNET_GSO_NONE,
   VNET_HDR_LEN,
@@ -79,6 +80,7 @@ export class TapDevice implements TapLink {
     busyPollHits: 0,
     rxGsoFrames: 0,
     rxChecksumsCompleted: 0,
+    rxChecksumsKept: 0,
     rxLargestFrame: 0,
     rxBadHeader: 0,
     txGsoFrames: 0,
@@ -108,6 +110,10 @@ export class TapDevice implements TapLink {
   #txIov = new Uint32Array(new ArrayBuffer(32));
   #iovs: number;
   #rxHdr = new Uint8Array(new ArrayBuffer(VNET_HDR_LEN));
+  /** Per frame of the last receive(): 1 when its TCP/UDP checksum is vouched for. */
+  #rxValid = new Uint8Array(64);
+  /** Leave vouched-for partial checksums as they came (keepPartialChecksums). */
+  #keepPartial = false;
   #txHdr = new Uint8Array(new ArrayBuffer(VNET_HDR_LEN)); // all zero: nothing to offload
   #tsoHdr = new Uint8Array(new ArrayBuffer(VNET_HDR_LEN)); // a large segment's GSO header
   #tsoIov = new Uint32Array(new ArrayBuffer(32));
@@ -233,6 +239,8 @@ export class TapDevice implements TapLink {
       );
     }
     if (meta.length < 2 * max) max = meta.length >> 1;
+    if (this.#rxValid.length < max) this.#rxValid = new Uint8Array(max);
+    const valid = this.#rxValid;
     if (buf.buffer !== this.#rxBuffer) {
       this.#rxBuffer = buf.buffer;
       this.#rxBase = addressOf(buf) - buf.byteOffset;
@@ -250,6 +258,7 @@ export class TapDevice implements TapLink {
       // TUN: ARP replies the link made up for the interface come first.
       n = face.drain(buf, meta, 0, max, 0);
       off = meta[2 * n - 2]! + meta[2 * n - 1]!;
+      valid.fill(0, 0, n); // ARP replies
     }
     let bytes = 0;
     let largest = this.stats.rxLargestFrame;
@@ -277,13 +286,16 @@ export class TapDevice implements TapLink {
         face.writeHeader(buf, off);
         r += shift;
       }
+      let vouched = 0;
       if (offload) {
-        if (r < MIN_FRAME || r > size - off || !this.#offloaded(buf, off, r)) {
+        vouched = r < MIN_FRAME || r > size - off ? -1 : this.#offloaded(buf, off, r);
+        if (vouched < 0) {
           this.stats.rxBadHeader++;
           bad++;
           continue;
         }
       }
+      valid[n] = vouched;
       if (r > largest) largest = r;
       meta[2 * n] = off;
       meta[2 * n + 1] = r;
@@ -300,17 +312,34 @@ export class TapDevice implements TapLink {
 
   /**
    * The virtio-net header of the frame just read at `buf[off, off+len)`: complete a partial
-   * checksum, count a large segment. False when the header does not fit the frame.
+   * checksum, count a large segment. Returns 1 when the frame's L4 checksum is vouched for
+   * (completed here, or `DATA_VALID`: the kernel verified it), 0 when the stack must verify it,
+   * -1 when the header does not fit the frame.
    */
-  #offloaded(buf: Uint8Array, off: number, len: number): boolean {
+  #offloaded(buf: Uint8Array, off: number, len: number): number {
     const h = this.#rxHdr;
     if (h[1] !== VNET_GSO_NONE) this.stats.rxGsoFrames++;
-    if ((h[0]! & VNET_F_NEEDS_CSUM) === 0) return true;
+    const flags = h[0]!;
+    if ((flags & VNET_F_NEEDS_CSUM) === 0) return (flags & VNET_F_DATA_VALID) !== 0 ? 1 : 0;
     const start = (h[6]! | (h[7]! << 8)) + this.#shift;
     const field = h[8]! | (h[9]! << 8);
-    if (!completeChecksum(buf, off, len, start, field, this.#checksum)) return false;
+    if (this.#keepPartial) {
+      // Vouched for as it is: nothing but the stack, which does not verify it, reads it.
+      if (start + field + 2 > len) return -1;
+      this.stats.rxChecksumsKept++;
+      return 1;
+    }
+    if (!completeChecksum(buf, off, len, start, field, this.#checksum)) return -1;
     this.stats.rxChecksumsCompleted++;
-    return true;
+    return 1;
+  }
+
+  rxChecksumValid(i: number): boolean {
+    return this.#rxValid[i] === 1;
+  }
+
+  keepPartialChecksums(keep: boolean): void {
+    this.#keepPartial = keep && this.offload;
   }
 
   send(buf: Uint8Array, off: number, len: number): void {

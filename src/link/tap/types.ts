@@ -92,6 +92,11 @@ export interface TapStats {
   rxGsoFrames: number;
   /** With offload: frames whose partial checksum we completed (VIRTIO_NET_HDR_F_NEEDS_CSUM). */
   rxChecksumsCompleted: number;
+  /**
+   * With offload: frames whose partial checksum was left as it came, vouched for instead
+   * (`keepPartialChecksums(true)`, the driver's default without a trace observer).
+   */
+  rxChecksumsKept: number;
   /** Largest frame read, in bytes (above mtu + 14 only with offload). */
   rxLargestFrame: number;
   /** With offload: frames dropped for a virtio-net header that does not fit the frame. */
@@ -137,6 +142,17 @@ export interface TapLink extends Link {
    * engine's checksum, which is faster than the default JS one).
    */
   useChecksum(fn: ChecksumFn): void;
+  /**
+   * With offload: true when frame `i` of the last `receive()` came with a partial checksum
+   * (completed by `receive()`) or one the kernel verified, so its TCP/UDP checksum needs no
+   * second check (`Link.rxChecksumValid`). Without offload: false.
+   */
+  rxChecksumValid(i: number): boolean;
+  /**
+   * With offload and `keep` true: leave the partial checksums of frames `rxChecksumValid`
+   * vouches for as the kernel wrote them (`Link.keepPartialChecksums`). Default false.
+   */
+  keepPartialChecksums(keep: boolean): void;
   /**
    * With offload: from now on, hold consecutive TCP segments of a flow to send them as one
    * large frame (the kernel takes it whole). Without offload, does nothing.
