@@ -3,9 +3,11 @@
  * neighbour table, bounded in size, aging entries and re-validating them, and holding a
  * bounded queue of frames per address being resolved.
  *
- * States: INCOMPLETE (a request is out; frames wait), REACHABLE (confirmed within
- * arpEntryTtlMs), STALE (older: still used; the next use sends a unicast probe), PROBE (stale
- * and in use; probes are out; the old MAC is still used, RFC 1122 2.3.2.1).
+ * States, as Linux's neighbour table (and RFC 4861 7.3.2): INCOMPLETE (a request is out; frames
+ * wait), REACHABLE (confirmed within arpEntryTtlMs), STALE (older: still used), DELAY (a stale
+ * entry in use: waits arpDelayFirstProbeMs for an upper-layer confirmation, Linux
+ * delay_first_probe_time), PROBE (no confirmation came: unicast requests are out; the old MAC is
+ * still used, RFC 1122 2.3.2.1 "unicast poll").
  *
  * Policy against floods and spoofing (our choice, documented):
  * - Entries are created only by our own resolutions, and by an ARP request addressed to our
@@ -22,6 +24,20 @@
  *   with resolutions that never end, and must not push out the peers in use), else the least
  *   recently used settled entry.
  *
+ * Upper-layer confirmation (RFC 1122 2.3.2.1 "link-layer advice", RFC 4861 7.3.1; Linux
+ * neigh_confirm): `confirm()` marks an entry with a MAC REACHABLE again without a request, when
+ * a transport saw forward progress through it (TCP: new data acknowledged, or new data
+ * received, src/tcp/neigh_confirm.ts). An entry in use by a transfer that makes progress is
+ * then never re-probed; without progress it ages and is re-validated as before.
+ *
+ * Frames waiting for a resolution (RFC 1122 2.3.2.2: keep at least the latest packet): each
+ * INCOMPLETE entry holds at most arpPendingPerAddress frames, and all entries together at most
+ * arpPendingBytes bytes. A full queue drops its oldest frame for the new one (as Linux
+ * __neigh_event_send and RFC 4861 7.2.2); a frame that does not fit in the bytes left is
+ * dropped. The owner counts both. A failed resolution hands its frames to `failed` to be
+ * dropped and counted; an INCOMPLETE entry evicted for another drops its frames (counted in
+ * `incompleteEvicted` and `evictedFrames`).
+ *
  * @module
  */
 
@@ -33,14 +49,16 @@ export const ARP_INCOMPLETE = 0;
 export const ARP_REACHABLE = 1;
 /** Older than arpEntryTtlMs and unused since. */
 export const ARP_STALE = 2;
-/** Stale, used again, unicast probes are out. */
+/** Stale, used again, no confirmation within arpDelayFirstProbeMs: unicast probes are out. */
 export const ARP_PROBE = 3;
+/** Stale and used again: waiting arpDelayFirstProbeMs for a confirmation before probing. */
+export const ARP_DELAY = 4;
 
 /** One address of the cache. Objects are reused by the cache; do not keep them. */
 export class ArpEntry {
   /** The IPv4 address. */
   readonly ip: number;
-  /** ARP_INCOMPLETE, ARP_REACHABLE, ARP_STALE or ARP_PROBE. */
+  /** ARP_INCOMPLETE, ARP_REACHABLE, ARP_STALE, ARP_DELAY or ARP_PROBE. */
   state = ARP_INCOMPLETE;
   /** MAC hi word (valid unless INCOMPLETE). */
   macHi = 0;
@@ -52,7 +70,7 @@ export class ArpEntry {
   usedAt = 0;
   /** Requests sent in the current resolution or probe. */
   tries = 0;
-  /** When the next request is due (INCOMPLETE, PROBE). */
+  /** When the next request is due (INCOMPLETE, PROBE), or probing starts (DELAY). */
   nextAt = 0;
   /** Whole frames waiting for the MAC (the destination MAC is filled in on resolution). */
   readonly pending: Uint8Array[] = [];
@@ -93,6 +111,11 @@ export class ArpCache {
   probeFailures = 0;
   /** INCOMPLETE entries given up early to make room for another resolution. */
   incompleteEvicted = 0;
+  /** Frames dropped with the INCOMPLETE entries evicted. */
+  evictedFrames = 0;
+  /** Upper-layer confirmations that refreshed an entry (confirm()). */
+  confirmations = 0;
+  #pendingBytes = 0;
 
   /** A cache bounded by `limits`, calling `actions` for I/O. */
   constructor(limits: IfaceLimits, actions: ArpActions) {
@@ -105,6 +128,11 @@ export class ArpCache {
     return this.#entries.size;
   }
 
+  /** Bytes of the frames waiting in every entry's queue (at most arpPendingBytes). */
+  get pendingBytes(): number {
+    return this.#pendingBytes;
+  }
+
   /** The entry of `ip`, if any (no side effects). */
   get(ip: number): ArpEntry | undefined {
     return this.#entries.get(ip >>> 0);
@@ -112,8 +140,8 @@ export class ArpCache {
 
   /**
    * The entry to send to `ip`. When absent, an INCOMPLETE entry is created and a request
-   * sent; a STALE entry moves to PROBE (a probe is sent, the old MAC still used). Returns null
-   * when the cache is full of entries being resolved.
+   * sent; a STALE entry moves to DELAY (the old MAC still used). Returns null when the cache is
+   * full of entries being resolved.
    */
   lookup(ip: number, now: number): ArpEntry | null {
     const key = ip >>> 0;
@@ -129,21 +157,59 @@ export class ArpCache {
 
   /**
    * Mark `e` (an entry of this cache) used at `now`: an entry past arpEntryTtlMs is stale, and
-   * a stale entry in use starts re-validation (PROBE). Returns `e`.
+   * a stale entry in use waits in DELAY for a confirmation, then probes (poll). Returns `e`.
    */
   use(e: ArpEntry, now: number): ArpEntry {
     e.usedAt = now;
     if (e.state === ARP_REACHABLE && now - e.updatedAt >= this.#limits.arpEntryTtlMs) {
       e.state = ARP_STALE;
     }
-    if (e.state === ARP_STALE) this.#startRequests(e, ARP_PROBE, now);
+    if (e.state === ARP_STALE) {
+      e.state = ARP_DELAY;
+      e.nextAt = now + this.#limits.arpDelayFirstProbeMs;
+      if (e.nextAt < this.#due) this.#due = e.nextAt;
+    }
     return e;
   }
 
-  /** Queue a frame on an INCOMPLETE entry; false when its queue is full. */
-  enqueue(entry: ArpEntry, frame: Uint8Array): boolean {
-    if (entry.pending.length >= this.#limits.arpPendingPerAddress) return false;
-    entry.pending.push(frame);
+  /**
+   * Queue a frame on an INCOMPLETE entry (RFC 1122 2.3.2.2: the latest is kept). A full queue
+   * (arpPendingPerAddress frames, or arpPendingBytes for all entries together) drops its oldest
+   * frames until the new one fits; when it still does not fit (the bytes are held by other
+   * entries' queues) the new frame is dropped. Returns the number of frames dropped, the new
+   * one included; the new one was queued when it is the last of `entry.pending`.
+   */
+  enqueue(entry: ArpEntry, frame: Uint8Array): number {
+    const p = entry.pending;
+    const maxBytes = this.#limits.arpPendingBytes;
+    let dropped = 0;
+    while (
+      p.length > 0 &&
+      (p.length >= this.#limits.arpPendingPerAddress ||
+        this.#pendingBytes + frame.length > maxBytes)
+    ) {
+      this.#pendingBytes -= p.shift()!.length;
+      dropped++;
+    }
+    if (this.#pendingBytes + frame.length > maxBytes) return dropped + 1;
+    p.push(frame);
+    this.#pendingBytes += frame.length;
+    return dropped;
+  }
+
+  /**
+   * An upper-layer confirmation that `ip` (a next hop) is reachable (RFC 1122 2.3.2.1 link-layer
+   * advice, RFC 4861 7.3.1 forward progress; Linux neigh_confirm): an entry with a MAC (not
+   * INCOMPLETE) becomes REACHABLE from `now`, and probes in progress stop. The MAC is not
+   * changed. False when there is no such entry.
+   */
+  confirm(ip: number, now: number): boolean {
+    const e = this.#entries.get(ip >>> 0);
+    if (e === undefined || e.state === ARP_INCOMPLETE) return false;
+    e.state = ARP_REACHABLE;
+    e.updatedAt = now;
+    e.tries = 0;
+    this.confirmations++;
     return true;
   }
 
@@ -179,6 +245,7 @@ export class ArpCache {
     e.tries = 0;
     this.#due = Math.min(this.#due, now + this.#limits.arpEntryTtlMs);
     if (was === ARP_INCOMPLETE) {
+      this.#release(e);
       this.#actions.resolved(e, now);
       return "resolved";
     }
@@ -187,7 +254,11 @@ export class ArpCache {
 
   /** Remove the entry of `ip` (its pending frames are dropped). */
   delete(ip: number): void {
-    this.#entries.delete(ip >>> 0);
+    const e = this.#entries.get(ip >>> 0);
+    if (e === undefined) return;
+    this.#release(e);
+    e.pending.length = 0;
+    this.#entries.delete(e.ip);
   }
 
   /** Retries, failures, aging and removal of old stale entries. */
@@ -199,14 +270,20 @@ export class ArpCache {
         if (now >= e.nextAt) {
           if (e.tries >= this.#limits.arpRetries) {
             this.#entries.delete(e.ip);
-            if (e.state === ARP_INCOMPLETE) this.#actions.failed(e, now);
-            else this.probeFailures++;
+            if (e.state === ARP_INCOMPLETE) {
+              this.#release(e);
+              this.#actions.failed(e, now);
+            } else this.probeFailures++;
             continue;
           }
           e.tries++;
           e.nextAt = now + this.#limits.arpRetryMs;
           this.#actions.request(e, now);
         }
+        due = Math.min(due, e.nextAt);
+      } else if (e.state === ARP_DELAY) {
+        // No confirmation came within arpDelayFirstProbeMs: unicast probes (RFC 1122 2.3.2.1).
+        if (now >= e.nextAt) this.#startRequests(e, ARP_PROBE, now);
         due = Math.min(due, e.nextAt);
       } else if (e.state === ARP_REACHABLE) {
         if (now - e.updatedAt >= ttl) e.state = ARP_STALE;
@@ -231,6 +308,11 @@ export class ArpCache {
   /** Every entry (for tests and diagnostics). */
   entries(): IterableIterator<ArpEntry> {
     return this.#entries.values();
+  }
+
+  /** The frames of `e` leave the queue (sent, or dropped by the caller): free their bytes. */
+  #release(e: ArpEntry): void {
+    for (const f of e.pending) this.#pendingBytes -= f.length;
   }
 
   #startRequests(e: ArpEntry, state: number, now: number): void {
@@ -263,6 +345,8 @@ export class ArpCache {
     if (victim === null) return false;
     if (victim.state === ARP_INCOMPLETE) {
       this.incompleteEvicted++;
+      this.evictedFrames += victim.pending.length;
+      this.#release(victim);
       victim.pending.length = 0;
     }
     this.#entries.delete(victim.ip);

@@ -167,6 +167,8 @@ export class Icmp6Host implements Ip6Services {
     s["ndp-cache-entries"] = nd.cache.size;
     s["ndp-probe-failed"] = nd.cache.probeFailures;
     s["ndp-incomplete-evicted"] = nd.cache.incompleteEvicted;
+    s["ndp-confirmed"] = nd.cache.confirmations;
+    s["ndp-pending-bytes"] = nd.cache.pendingBytes;
     s["ndp-routers"] = nd.routers.routers.length;
     s["ndp-prefixes"] = nd.routers.prefixes.length;
     s["ndp-addresses"] = nd.addrs.list.length;
@@ -219,8 +221,8 @@ export class Icmp6Host implements Ip6Services {
   }
 
   /** See Ip6Services.confirm6. */
-  confirm6(addr: Uint8Array, now: number): void {
-    this.nd.confirm6(addr, now);
+  confirm6(addr: Uint8Array, now: number): number {
+    return this.nd.confirm6(addr, now);
   }
 
   /** See Ip6Services.hopLimit6. */

@@ -374,6 +374,9 @@ export class Interface implements TcpTransmit, UdpOwner {
     s["arp-cache-entries"] = this.#tx.arp.size;
     s["arp-probe-failed"] = this.#tx.arp.probeFailures;
     s["arp-incomplete-evicted"] = this.#tx.arp.incompleteEvicted;
+    s["arp-evicted-frames"] = this.#tx.arp.evictedFrames;
+    s["arp-confirmed"] = this.#tx.arp.confirmations;
+    s["arp-pending-bytes"] = this.#tx.arp.pendingBytes;
     s["frag-memory"] = this.#frags.memory;
     s["frag-datagrams"] = this.#frags.datagrams;
     s["frag6-memory"] = this.#v6.frag.reassembler.memory;
@@ -418,6 +421,21 @@ export class Interface implements TcpTransmit, UdpOwner {
   pathMtu(remoteIp: number, now: number): number {
     if (remoteIp >= 4294967296) return this.#v6.data.pathMtu(remoteIp, now);
     return this.#tx.pmtu.get(remoteIp, now);
+  }
+
+  /**
+   * TcpTransmit: TCP saw forward progress with `remoteIp` (new data acknowledged or received):
+   * the neighbour entry of the next hop toward it (the peer on the link, else the router) is
+   * REACHABLE again without a probe (RFC 1122 2.3.2.1 link-layer advice, RFC 4861 7.3.1;
+   * Linux dst_confirm). Returns when confirming again is useful: a quarter of the entry
+   * lifetime later (arpEntryTtlMs; ReachableTime for IPv6), never toward our own addresses.
+   */
+  confirmNeighbor(remoteIp: number, now: number): number {
+    if (isIpv6Handle(remoteIp)) return this.#v6.data.confirm(remoteIp, now);
+    const nh = this.#router.nextHop(remoteIp >>> 0);
+    if (nh >= 0 && this.#router.isLocal(nh)) return Infinity;
+    if (nh >= 0) this.#tx.arp.confirm(nh, now);
+    return now + (this.limits.arpEntryTtlMs >>> 2);
   }
 
   /** TcpTransmit: a connection holds its IPv6 peer's entry in the address table. */

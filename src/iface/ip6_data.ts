@@ -352,6 +352,18 @@ export class Ip6Data {
     return this.svc.pathMtu6(b, now) < this.#mtu ? 0 : Math.min(most, 65535);
   }
 
+  /**
+   * TcpTransmit.confirmNeighbor for an IPv6 handle: the neighbor entry of the next hop toward
+   * it is confirmed (RFC 4861 7.3.1 forward progress). Returns when confirming again is useful
+   * (a quarter of ReachableTime later), Infinity toward ::1 and our own addresses.
+   */
+  confirm(h: number, now: number): number {
+    const b = this.addrs.bytes(h);
+    if (isLoopback6(b, 0) || this.svc.isOurs(b, 0)) return Infinity;
+    const r = this.svc.route6(b);
+    return now + (this.svc.confirm6(r === null ? b : r.nextHop, now) >>> 2);
+  }
+
   /** TcpTransmit.pathMtu for an IPv6 handle. */
   pathMtu(h: number, now: number): number {
     const b = this.addrs.bytes(h);

@@ -67,8 +67,9 @@ export interface Ip6Services {
   /**
    * An upper-layer reachability confirmation for neighbor `addr` (RFC 4861 7.3.1: e.g. TCP saw
    * new data acknowledged): its cache entry becomes REACHABLE without a probe. Optional to call.
+   * Returns ReachableTime in force (ms), how long the confirmation lasts.
    */
-  confirm6(addr: Uint8Array, now: number): void;
+  confirm6(addr: Uint8Array, now: number): number;
   /** The hop limit for our datagrams: Cur Hop Limit of router advertisements, else 64. */
   hopLimit6(): number;
 }

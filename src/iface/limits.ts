@@ -12,16 +12,30 @@ export interface IfaceLimits {
   /** Frames queued per address while ARP resolves it (Linux unres_qlen style; a 64 KiB datagram
    * is 45 fragments at MTU 1500). Default 64. */
   arpPendingPerAddress: number;
+  /**
+   * Bytes of frames queued behind ARP, all addresses together (a full queue drops its oldest
+   * frame for the new one; a frame that does not fit is dropped, `arp-queue-full`). Default
+   * 1 MiB.
+   */
+  arpPendingBytes: number;
   /** ARP requests sent before a resolution fails (Linux mcast_solicit 3). Default 3. */
   arpRetries: number;
   /** Interval between ARP requests for one address (Linux retrans_time). Default 1000 ms. */
   arpRetryMs: number;
   /**
    * How long a confirmed entry is used without re-validation (Linux base_reachable_time
-   * 30 s). After it the entry is stale: still used, and re-validated by a request on next use.
-   * Stale entries unused for another arpEntryTtlMs are removed. Default 30000 ms.
+   * 30 s). An ARP reply confirms it, and so does TCP's forward progress through it (new data
+   * acknowledged or received, RFC 1122 2.3.2.1). After it the entry is stale: still used, and
+   * re-validated on next use (a unicast request after arpDelayFirstProbeMs unless confirmed
+   * meanwhile). Stale entries unused for another arpEntryTtlMs are removed. Default 30000 ms.
    */
   arpEntryTtlMs: number;
+  /**
+   * How long a stale entry in use waits for an upper-layer confirmation (TCP forward progress)
+   * before unicast probes start (Linux delay_first_probe_time; RFC 4861 DELAY_FIRST_PROBE_TIME).
+   * Default 5000 ms.
+   */
+  arpDelayFirstProbeMs: number;
   /** Bytes of buffer held by fragment reassembly, all datagrams together. Default 1 MiB. */
   fragMemory: number;
   /** Datagrams being reassembled at once. Default 64. */
@@ -51,6 +65,12 @@ export interface IfaceLimits {
   ndCacheSize: number;
   /** Frames queued per IPv6 neighbor being resolved (RFC 4861 7.2.2). Default 64. */
   ndPendingPerAddress: number;
+  /**
+   * Bytes of frames queued behind IPv6 neighbor resolution, all neighbors together (as
+   * arpPendingBytes: the oldest give way; a frame that does not fit is dropped,
+   * `ndp-queue-full`). Default 1 MiB.
+   */
+  ndPendingBytes: number;
   /** Default routers remembered from router advertisements (RFC 4861 6.3.4). Default 8. */
   ndRouters: number;
   /** On-link prefixes remembered from router advertisements (RFC 4861 6.3.4). Default 16. */
@@ -73,9 +93,11 @@ export interface IfaceLimits {
 export const DEFAULT_LIMITS: Readonly<IfaceLimits> = Object.freeze({
   arpCacheSize: 512,
   arpPendingPerAddress: 64,
+  arpPendingBytes: 1048576,
   arpRetries: 3,
   arpRetryMs: 1000,
   arpEntryTtlMs: 30000,
+  arpDelayFirstProbeMs: 5000,
   fragMemory: 1048576,
   fragDatagrams: 64,
   fragPerDatagram: 256,
@@ -90,6 +112,7 @@ export const DEFAULT_LIMITS: Readonly<IfaceLimits> = Object.freeze({
   loopbackQueueFrames: 1024,
   ndCacheSize: 512,
   ndPendingPerAddress: 64,
+  ndPendingBytes: 1048576,
   ndRouters: 8,
   ndPrefixes: 16,
   ndSlaacAddresses: 16,

@@ -220,8 +220,9 @@ export class Ndp implements Ip6Services {
       return false;
     }
     // A full queue drops its oldest frame for this one (RFC 4861 7.2.2), counted.
-    if (!this.cache.enqueue(n, copy)) this.env.inc("ndp-queue-full");
-    return true;
+    const dropped = this.cache.enqueue(n, copy);
+    if (dropped > 0) this.env.inc("ndp-queue-full", dropped);
+    return n.pending[n.pending.length - 1] === copy;
   }
 
   /** See Ip6Services.pathMtu6. */
@@ -235,8 +236,9 @@ export class Ndp implements Ip6Services {
   }
 
   /** See Ip6Services.confirm6 (RFC 4861 7.3.1 upper-layer reachability confirmation). */
-  confirm6(addr: Uint8Array, now: number): void {
+  confirm6(addr: Uint8Array, now: number): number {
     this.cache.confirm(addr, now);
+    return this.cache.reachableMs;
   }
 
   /** See Ip6Services.hopLimit6. */

@@ -130,6 +130,9 @@ export class NeighborCache6 {
   probeFailures = 0;
   /** INCOMPLETE entries given up early to make room for another resolution. */
   incompleteEvicted = 0;
+  /** Upper-layer confirmations that refreshed an entry (confirm()). */
+  confirmations = 0;
+  #pendingBytes = 0;
 
   /** A cache bounded by `limits`, calling `actions` for I/O. */
   constructor(limits: IfaceLimits, actions: NeighborActions, random: () => number) {
@@ -181,21 +184,41 @@ export class NeighborCache6 {
     return e;
   }
 
+  /** Bytes of the frames waiting in every entry's queue (at most ndPendingBytes). */
+  get pendingBytes(): number {
+    return this.#pendingBytes;
+  }
+
   /**
-   * Queue a frame on an INCOMPLETE entry. When the queue is full the oldest frame gives way
-   * (RFC 4861 7.2.2: "the new arrival SHOULD replace the oldest entry"); false then.
+   * Queue a frame on an INCOMPLETE entry. When the queue is full (ndPendingPerAddress frames,
+   * or ndPendingBytes for all entries together) its oldest frames give way (RFC 4861 7.2.2:
+   * "the new arrival SHOULD replace the oldest entry"); when the new one still does not fit
+   * (other entries hold the bytes) it is dropped. Returns the number of frames dropped, the
+   * new one included (as ArpCache.enqueue).
    */
-  enqueue(e: Neighbor6, frame: Uint8Array): boolean {
-    const full = e.pending.length >= this.#limits.ndPendingPerAddress;
-    if (full) e.pending.shift();
-    e.pending.push(frame);
-    return !full;
+  enqueue(e: Neighbor6, frame: Uint8Array): number {
+    const p = e.pending;
+    const maxBytes = this.#limits.ndPendingBytes;
+    let dropped = 0;
+    while (
+      p.length > 0 &&
+      (p.length >= this.#limits.ndPendingPerAddress ||
+        this.#pendingBytes + frame.length > maxBytes)
+    ) {
+      this.#pendingBytes -= p.shift()!.length;
+      dropped++;
+    }
+    if (this.#pendingBytes + frame.length > maxBytes) return dropped + 1;
+    p.push(frame);
+    this.#pendingBytes += frame.length;
+    return dropped;
   }
 
   /** An upper-layer reachability confirmation (section 7.3.1): the entry becomes REACHABLE. */
   confirm(addr: Uint8Array, now: number): void {
     const e = this.get(addr);
     if (e === undefined || e.state === ND_INCOMPLETE) return;
+    this.confirmations++;
     this.#reachable(e, now);
   }
 
@@ -226,6 +249,7 @@ export class NeighborCache6 {
     if (e.state === ND_INCOMPLETE) {
       this.#setMac(e, hi, lo, now);
       e.state = ND_STALE;
+      this.#release(e);
       this.#actions.resolved(e, now);
       return "resolved";
     }
@@ -257,6 +281,7 @@ export class NeighborCache6 {
       e.isRouter = flags.r;
       if (flags.s) this.#reachable(e, now);
       else e.state = ND_STALE;
+      this.#release(e);
       this.#actions.resolved(e, now);
       return "resolved";
     }
@@ -284,8 +309,8 @@ export class NeighborCache6 {
   delete(addr: Uint8Array): void {
     const e = this.get(addr);
     if (e === undefined) return;
-    this.#entries.delete(e.key);
-    if (this.#last === e) this.#last = null;
+    this.#remove(e);
+    e.pending.length = 0;
   }
 
   /** Solicitations, failures, state aging and removal of old STALE entries. */
@@ -356,7 +381,14 @@ export class NeighborCache6 {
     this.#due = Math.min(this.#due, now + this.reachableMs);
   }
 
+  /** The frames of `e` leave the queue (sent, or dropped by the caller): free their bytes. */
+  #release(e: Neighbor6): void {
+    for (const f of e.pending) this.#pendingBytes -= f.length;
+  }
+
+  /** Forget `e`; its frames, if any, no longer count (the caller drops them). */
   #remove(e: Neighbor6): void {
+    this.#release(e);
     this.#entries.delete(e.key);
     if (this.#last === e) this.#last = null;
   }
@@ -385,11 +417,9 @@ export class NeighborCache6 {
     const idle = victim !== null && now - Math.max(victim.usedAt, victim.updatedAt) >= idleMs;
     if (!idle && oldestIncomplete !== null) victim = oldestIncomplete;
     if (victim === null) return false;
-    if (victim.state === ND_INCOMPLETE) {
-      this.incompleteEvicted++;
-      victim.pending.length = 0;
-    }
+    if (victim.state === ND_INCOMPLETE) this.incompleteEvicted++;
     this.#remove(victim);
+    victim.pending.length = 0;
     return true;
   }
 }

@@ -262,11 +262,10 @@ export class Transmitter implements ArpActions {
       this.#counters.inc("arp-cache-full");
       return false;
     }
-    if (!this.arp.enqueue(e, copy)) {
-      this.#counters.inc("arp-queue-full");
-      return false;
-    }
-    return true;
+    // RFC 1122 2.3.2.2: the latest frame is kept; a full queue drops its oldest (arp_cache.ts).
+    const dropped = this.arp.enqueue(e, copy);
+    if (dropped > 0) this.#counters.inc("arp-queue-full", dropped);
+    return e.pending[e.pending.length - 1] === copy;
   }
 
   /** Send an ARP packet (RFC 826) with our MAC and `spa` as sender, to Ethernet hi/lo. */

@@ -38,6 +38,13 @@ export interface TcpTransmit {
   releaseAddress?(ip: number): void;
   /** The 16 bytes of an IPv6 handle (for the RFC 6528 / RFC 6056 hashes), null for IPv4. */
   addressBytes?(ip: number): Uint8Array | null;
+  /**
+   * A connection with `remoteIp` made forward progress (RFC 1122 2.3.2.1 link-layer advice,
+   * RFC 4861 7.3.1): confirm the neighbour entry of the next hop toward it, so that it is not
+   * re-probed while the transfer goes on. Returns the time before which another confirmation
+   * is not needed (neigh_confirm.ts calls again only after it). Absent: no confirmations.
+   */
+  confirmNeighbor?(remoteIp: number, now: number): number;
 }
 
 /** ICMP errors the interface layer reports to TCP (RFC 1122 4.2.3.9, RFC 792). */

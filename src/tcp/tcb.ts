@@ -246,6 +246,8 @@ export class Timers {
   keepProbes = 0;
   /** Time of the last forward progress (the user timeout counts from here, RFC 5482). */
   progressAt = 0;
+  /** When forward progress next confirms the peer's neighbour entry (neigh_confirm.ts). */
+  confirmAt = 0;
 }
 
 /** Statistics of one connection (`TcpConnection.info()`). */

@@ -28,6 +28,7 @@ import { armRackTimer, rackDelivered, retransmitted } from "./loss.ts";
 import { TcpError, type TcpState } from "./types.ts";
 import { rcvSpaceAdjust, sndBufExpand } from "./buf_tune.ts";
 import { cwndLimited } from "./congestion.ts";
+import { confirmNeighbor } from "./neigh_confirm.ts";
 import {
   noStretchAfterLoss,
   noteDataArrival,
@@ -269,6 +270,7 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
       noteDsack(c, seq, seqAdd(seq, plen));
     }
     if (n > 0) {
+      if (now >= c.timers.confirmAt) confirmNeighbor(c, now); // RFC 4861 7.3.1: new data
       c.stats.bytesIn += n;
       readable = true;
       rcvSpaceAdjust(c, now, c.tsOk && seg.hasTs ? seg.tsEcr : 0); // auto-tuning (buf_tune.ts)
@@ -404,6 +406,7 @@ function onNewAck(c: TcpConnection, seg: TcpSegment, now: number): boolean {
   if (c.timers.retries > 0) c.rtt.undoBackoff();
   c.timers.retries = 0;
   c.timers.progressAt = now;
+  if (now >= c.timers.confirmAt) confirmNeighbor(c, now); // RFC 1122 2.3.2.1 (neigh_confirm.ts)
   const mss = c.snd.mss;
   if (c.rec.fastRecovery) onRecoveryAck(c, seg, dataAcked, sackSpan, now);
   // RFC 7661 4.3 / Linux tcp_is_cwnd_limited: cwnd grows only while it limits sending.

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  ARP_DELAY,
   ARP_INCOMPLETE,
   ARP_PROBE,
   ARP_REACHABLE,
@@ -29,7 +30,7 @@ Deno.test("arp cache: lookup creates an incomplete entry, sends a request, a rep
   const e = cache.lookup(10, 0)!;
   assert.equal(e.state, ARP_INCOMPLETE);
   assert.deepEqual(log, [`req 10 ${ARP_INCOMPLETE}`]);
-  assert.ok(cache.enqueue(e, new Uint8Array(60)));
+  assert.equal(cache.enqueue(e, new Uint8Array(60)), 0);
   assert.equal(cache.observe(10, 0x0200, 5, false, 10), "resolved");
   assert.equal(e.state, ARP_REACHABLE);
   assert.equal(log[1], "resolved 10 1");
@@ -54,12 +55,16 @@ Deno.test("arp cache: retries then fails with the pending frames", () => {
   assert.equal(cache.pollAt(), Infinity);
 });
 
-Deno.test("arp cache: pending queue is bounded per address", () => {
+Deno.test("arp cache: pending queue is bounded per address and keeps the latest frame", () => {
   const { cache } = harness({ arpPendingPerAddress: 2 });
   const e = cache.lookup(7, 0)!;
-  assert.ok(cache.enqueue(e, new Uint8Array(1)));
-  assert.ok(cache.enqueue(e, new Uint8Array(1)));
-  assert.ok(!cache.enqueue(e, new Uint8Array(1)));
+  const f = [1, 2, 3].map((i) => new Uint8Array([i]));
+  assert.equal(cache.enqueue(e, f[0]!), 0);
+  assert.equal(cache.enqueue(e, f[1]!), 0);
+  // RFC 1122 2.3.2.2: the latest is saved; the oldest gives way.
+  assert.equal(cache.enqueue(e, f[2]!), 1);
+  assert.deepEqual(e.pending, [f[1], f[2]]);
+  assert.equal(cache.pendingBytes, 2);
 });
 
 Deno.test("arp cache: a live entry is not overwritten by a different MAC; a stale one is", () => {
@@ -105,15 +110,27 @@ Deno.test("arp cache: our resolutions evict the least recently used resolved ent
 });
 
 Deno.test("arp cache: a stale entry in use is probed, keeps its MAC, and dies if unanswered", () => {
-  const { cache, log } = harness({ arpEntryTtlMs: 1000, arpRetries: 2, arpRetryMs: 100 });
+  const { cache, log } = harness({
+    arpEntryTtlMs: 1000,
+    arpRetries: 2,
+    arpRetryMs: 100,
+    arpDelayFirstProbeMs: 200,
+  });
   cache.lookup(9, 0);
   cache.observe(9, 0x0200, 9, false, 0);
   const e = cache.lookup(9, 1500)!;
+  // DELAY first: no confirmation within arpDelayFirstProbeMs, then unicast probes.
+  assert.equal(e.state, ARP_DELAY);
+  assert.equal(log.length, 2); // the first request, its resolution
+  cache.poll(1699);
+  assert.equal(e.state, ARP_DELAY);
+  assert.equal(cache.pollAt(), 1700);
+  cache.poll(1700);
   assert.equal(e.state, ARP_PROBE);
   assert.equal(e.macLo, 9);
   assert.equal(log.at(-1), `req 9 ${ARP_PROBE}`);
-  cache.poll(1600);
-  cache.poll(1700);
+  cache.poll(1800);
+  cache.poll(1900);
   assert.equal(cache.get(9), undefined);
   assert.ok(!log.some((l) => l.startsWith("failed")));
 });

@@ -253,7 +253,7 @@ each("UDP to a closed port gets port unreachable, rate limited", (kind) => {
   assert.equal(h.take().length, 0);
 });
 
-each("unresolved next hop: ARP request, bounded queue, flush on reply", (kind) => {
+each("unresolved next hop: ARP request, queue keeps the latest, flush on reply", (kind) => {
   const h = new Harness(kind, { limits: { arpPendingPerAddress: 2 } });
   const s = h.iface.udpBind(7000);
   for (let i = 0; i < 3; i++) s.send(bytes(10, i), PEER_IP, 9);
@@ -268,8 +268,9 @@ each("unresolved next hop: ARP request, bounded queue, flush on reply", (kind) =
   for (const [i, f] of out.entries()) {
     assert.equal(f.verdict, 0);
     assert.equal(f.desc[D_ETH_DST_LO]! >>> 0, PEER_LO);
-    assert.deepEqual(f.payload, bytes(10, i));
+    assert.deepEqual(f.payload, bytes(10, i + 1)); // the oldest gave way (RFC 1122 2.3.2.2)
   }
+  assert.equal(h.iface.stats()["arp-pending-bytes"], 0);
 });
 
 each("ARP failure after retries drops the queue and tells TCP", (kind) => {

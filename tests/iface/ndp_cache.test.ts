@@ -39,15 +39,17 @@ Deno.test("ndp cache: INCOMPLETE queues frames, resolves on a solicited advertis
   const e = c.lookup(A, 0)!;
   assert.equal(e.state, ND_INCOMPLETE);
   assert.deepEqual(calls, ["solicit multicast"]);
-  assert.ok(c.enqueue(e, new Uint8Array([1])));
-  assert.ok(c.enqueue(e, new Uint8Array([2])));
+  assert.equal(c.enqueue(e, new Uint8Array([1])), 0);
+  assert.equal(c.enqueue(e, new Uint8Array([2])), 0);
   // ndPendingPerAddress = 2: the third replaces the oldest (RFC 4861 7.2.2).
-  assert.ok(!c.enqueue(e, new Uint8Array([3])));
+  assert.equal(c.enqueue(e, new Uint8Array([3])), 1);
   assert.deepEqual(e.pending.map((f) => f[0]), [2, 3]);
+  assert.equal(c.pendingBytes, 2);
   // An advertisement without a target link-layer address cannot resolve it.
   assert.equal(c.advert(A, false, 0, 0, S, 10), "ignored-no-override");
   assert.equal(c.advert(A, true, 0x0200, 1, S, 10), "resolved");
   assert.deepEqual(calls, ["solicit multicast", "resolved 2"]);
+  assert.equal(c.pendingBytes, 0);
   assert.equal(e.state, ND_REACHABLE);
   assert.deepEqual([e.macHi, e.macLo], [0x0200, 1]);
 });
@@ -218,4 +220,27 @@ Deno.test("ndp cache: ndRetransMs sets the solicitation interval (edge: 250 ms)"
   c.poll(750);
   assert.deepEqual(calls.at(-1), "failed 0");
   assert.equal(c.size, 0);
+});
+
+Deno.test("ndp cache: queued bytes are bounded for all neighbors; failure and eviction free them", () => {
+  const { c } = cache({ ndPendingBytes: 250, ndPendingPerAddress: 4, ndCacheSize: 2 });
+  const a = c.lookup(A, 0)!;
+  const b = c.lookup(ip6("fe80::2"), 0)!;
+  assert.equal(c.enqueue(a, new Uint8Array(100)), 0);
+  assert.equal(c.enqueue(a, new Uint8Array(100)), 0);
+  // 50 bytes left: b's 100-byte frame does not fit and b has nothing to give up.
+  assert.equal(c.enqueue(b, new Uint8Array(100)), 1);
+  assert.equal(b.pending.length, 0);
+  assert.equal(c.enqueue(b, new Uint8Array(50)), 0);
+  // a's next frame pushes out a's oldest, not b's.
+  const last = new Uint8Array(60);
+  assert.equal(c.enqueue(a, last), 1);
+  assert.equal(a.pending.at(-1), last);
+  assert.equal(c.pendingBytes, 210);
+  c.lookup(ip6("fe80::3"), 10); // evicts the oldest resolution (a): its bytes are freed
+  assert.equal(c.incompleteEvicted, 1);
+  assert.equal(c.pendingBytes, 50);
+  for (let t = 0; t <= 4000; t += 100) c.poll(t); // b and fe80::3 fail
+  assert.equal(c.size, 0);
+  assert.equal(c.pendingBytes, 0);
 });
