@@ -314,7 +314,9 @@ function connections(
 /** A few counters on standard error, to explain a figure (retransmissions, drops). */
 function report(stack: NetStack): void {
   const s = stack.stats();
-  const keep = Object.entries(s).filter(([k, v]) => v !== 0 && /drop|retrans|error|full/.test(k));
+  const keep = Object.entries(s).filter(([k, v]) =>
+    v !== 0 && /drop|retrans|error|full|ack-hold/.test(k)
+  );
   if (keep.length > 0) console.error(`stats: ${JSON.stringify(Object.fromEntries(keep))}`);
 }
 

@@ -58,6 +58,15 @@ export interface DriverTcp extends TcpHandler {
   stats(): Record<string, number>;
   /** Set by the driver: the layer calls it when it has work (queued output, earlier deadline). */
   onWork?: (() => void) | null;
+  /**
+   * Set by a real-time driver: handshake ACKs wait for the application's first turn (so its
+   * first data carries them), released by `releaseAcks()` (TcpLayer.holdHandshakeAck).
+   */
+  holdHandshakeAck?: boolean;
+  /** Handshake ACKs held. */
+  readonly heldAcks?: number;
+  /** The application had its turn: held handshake ACKs go at the next poll. */
+  releaseAcks?(): void;
 }
 
 /** What the driver is built from. */
@@ -166,6 +175,8 @@ export class Driver<T extends DriverTcp = DriverTcp> {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = Infinity;
   #yieldTimer: ReturnType<typeof setImmediate> | undefined;
+  /** The turn after which held handshake ACKs are released (see #service). */
+  #ackTurn: ReturnType<typeof setImmediate> | undefined;
   #linkWait: Promise<void> | null = null;
   #closeHooks = new Set<() => void>();
   #tracked = new Set<{ readonly state: string }>();
@@ -198,6 +209,7 @@ export class Driver<T extends DriverTcp = DriverTcp> {
     this.tcp = options.createTcp(this.engine, this.iface);
     this.iface.attachTcp(this.tcp);
     this.tcp.onWork = () => this.kick();
+    if (!this.clock.virtual && "holdHandshakeAck" in this.tcp) this.tcp.holdHandshakeAck = true;
     // Checksum help (link.ts): a link with offloads completes the kernel's partial checksums
     // in the frames it reads into packet memory, with the engine's checksum (WASM: ~5x the JS
     // one at 64 KiB). Corking: it merges the TCP segments of one pass (see #service).
@@ -251,6 +263,12 @@ export class Driver<T extends DriverTcp = DriverTcp> {
   readonly #onWait = (): void => {
     this.#linkWait = null;
     this.#onLinkReady();
+  };
+  readonly #onAckTurn = (): void => {
+    this.#ackTurn = undefined;
+    if ((this.tcp.heldAcks ?? 0) === 0) return; // each one went with data or a FIN
+    this.tcp.releaseAcks?.();
+    this.#service();
   };
 
   /**
@@ -358,7 +376,8 @@ export class Driver<T extends DriverTcp = DriverTcp> {
     }
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     if (this.#yieldTimer !== undefined) clearImmediate(this.#yieldTimer);
-    this.#timer = this.#yieldTimer = undefined;
+    if (this.#ackTurn !== undefined) clearImmediate(this.#ackTurn);
+    this.#timer = this.#yieldTimer = this.#ackTurn = undefined;
     this.link.close();
     const pending = this.#linkWait;
     if (pending) await pending;
@@ -398,7 +417,20 @@ export class Driver<T extends DriverTcp = DriverTcp> {
     }
     this.observer?.passEnd();
     const full = !this.#drained(n, meta);
-    if (!this.clock.virtual) this.#schedule(full);
+    if (!this.clock.virtual) {
+      // Handshake ACKs held for the application's first data (TcpLayer.holdHandshakeAck): the
+      // application's continuations run in the microtasks after this pass, and what it writes
+      // there is flushed by its kick, ACK included; after that turn (an immediate runs once
+      // every queued microtask ran) the ACKs still held go alone. Queued before the link wait
+      // below, whose busy poll would otherwise spin first waiting for the peer's answer.
+      const held = (this.tcp.heldAcks ?? 0) > 0;
+      if (held && this.#ackTurn === undefined) this.#ackTurn = setImmediate(this.#onAckTurn);
+      else if (!held && this.#ackTurn !== undefined) {
+        clearImmediate(this.#ackTurn); // each one went with data or a FIN
+        this.#ackTurn = undefined;
+      }
+      this.#schedule(full);
+    }
     return total;
   }
 

@@ -169,6 +169,9 @@ export class Conn implements Disposable {
         if (this.#tc.error) this.#fail();
         return null;
       }
+      // Reading before writing (a server speaks first): a handshake ACK held for our first
+      // data goes now, since the peer's accept() waits for it (TcpLayer.holdHandshakeAck).
+      this.#tc.releaseAck();
       await this.#wake.wait();
     }
   }

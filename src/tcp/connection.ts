@@ -71,6 +71,13 @@ export interface ConnHost {
   challengeAllowed(now: number): boolean;
   /** The layer's budget for buffer growth (buf_tune.ts). */
   readonly budget: BufferBudget;
+  /**
+   * The handshake ACK of `c` (its third segment) is owed: true when the layer holds it for the
+   * application's first turn (`TcpLayer.holdHandshakeAck`); false: it goes at the next poll.
+   */
+  holdAck(c: TcpConnection): boolean;
+  /** A handshake ACK sent alone was followed at once by the first data or FIN (ack_hold.ts). */
+  ackAvoidable(): void;
 }
 
 /**
@@ -104,6 +111,11 @@ export interface TcpHandle {
   write(data: Uint8Array): number;
   /** Copy in-order received bytes into `into`; 0 when none. */
   read(into: Uint8Array): number;
+  /**
+   * The application waits to read before it wrote: a handshake ACK held for its first data
+   * (`TcpLayer.holdHandshakeAck`) goes at the next poll instead of after its turn.
+   */
+  releaseAck(): void;
   /** Send FIN after the queued data (half-close). */
   shutdownWrite(): void;
   /** Close both directions (RST when received data is unread). */
@@ -310,6 +322,14 @@ export class TcpConnection implements TcpHandle {
       }
     }
     return n;
+  }
+
+  /** A held handshake ACK goes at the next poll (see {@link TcpHandle.releaseAck}). */
+  releaseAck(): void {
+    if (this.rcv.ackHeld) {
+      this.rcv.ackHeld = false;
+      this.touch();
+    }
   }
 
   /** Send FIN after the queued data (half-close, RFC 9293 3.10.4). */

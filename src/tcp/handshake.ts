@@ -115,6 +115,13 @@ export function synSentInput(c: TcpConnection, seg: TcpSegment, now: number): vo
     c.snd.rttStart = -1;
     c.timers.rtx = Infinity;
     c.rcv.ackNow = true; // RFC 9293 3.10.7.3: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
+    // Held for the application's first turn when the layer is told to (its driver runs the
+    // application between passes): data or a FIN sent meanwhile carries this ACK, as Linux
+    // defers it when a write is pending (tcp_rcv_synsent_state_process). RFC 9293 3.10.7.3
+    // permits it ("Data or controls that were queued for transmission MAY be included");
+    // RFC 1122 4.2.3.2 bounds any delay, and the layer releases the hold within a turn.
+    c.rcv.ackHeld = c.host.holdAck(c);
+    if (!c.rcv.ackHeld) c.rcv.ackAloneAt = now; // goes now: was it avoidable? (tcp_output.ts)
     enterEstablished(c, now);
     return;
   }

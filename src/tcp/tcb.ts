@@ -133,6 +133,15 @@ export class RecvSpace {
   up = -1;
   /** An ACK is owed now. */
   ackNow = false;
+  /**
+   * The owed ACK is the handshake's third segment, held for the application's first turn so
+   * that its first data or FIN carries it (see `TcpLayer.holdHandshakeAck`).
+   */
+  ackHeld = false;
+  /** The held handshake ACK rode on data or a FIN (the hold paid; read by ack_hold.ts). */
+  ackCarried = false;
+  /** When the handshake ACK went alone (clock ms) while its first data may follow, else -1. */
+  ackAloneAt = -1;
   /** No stretch ACKs (ack_policy.ts) until RCV.NXT passes this (after out-of-order data), -1 none. */
   stretchAfter = -1;
   /** When in-order data last arrived (clock ms), -Infinity none: the idle rule of ack_policy.ts. */

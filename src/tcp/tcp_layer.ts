@@ -19,6 +19,7 @@
  */
 
 import type { Engine } from "../kernels/engine.ts";
+import { AckHold } from "./ack_hold.ts";
 import { BufferBudget } from "./buf_tune.ts";
 import { ipNum, isIpv6Handle, tcpIpOverhead } from "../wire/ip_handle.ts";
 import { F_ACK, F_RST, F_SYN } from "../wire/layout.ts";
@@ -55,7 +56,15 @@ export class TcpLayer implements TcpHandler {
   readonly #opt: TcpOptions;
   readonly #conns = new ConnTable();
   readonly #listeners = new Map<number, Listener>();
-  readonly #dirty: TcpConnection[] = [];
+  /**
+   * Connections with output to flush: the first `#dirtyN` slots. Slots are emptied, never the
+   * array truncated: `length = 0` gave up its backing store, and the next push made a new one
+   * (several per short connection, a measurable share of its garbage).
+   */
+  readonly #dirty: (TcpConnection | undefined)[] = [];
+  #dirtyN = 0;
+  /** Connections whose handshake ACK is held (holdHandshakeAck), until releaseAcks(). */
+  readonly #hold = new AckHold();
   readonly #counters: Record<string, number> = {};
   /** What connections and listeners see of the layer (not part of its public surface). */
   readonly #host: ListenerHost;
@@ -98,7 +107,8 @@ export class TcpLayer implements TcpHandler {
         }
       },
       markDirty: (c) => {
-        if (this.#dirty.push(c) === 1) this.#work();
+        this.#dirty[this.#dirtyN++] = c;
+        if (this.#dirtyN === 1) this.#work();
       },
       release: (c) => {
         const had = this.#conns.all.has(c);
@@ -114,6 +124,8 @@ export class TcpLayer implements TcpHandler {
       challengeAllowed: (now) => this.#challengeAllowed(now),
       budget: new BufferBudget(this.#opt.bufferBudget),
       addConn: (c) => this.#add(c),
+      holdAck: (c) => this.holdHandshakeAck && this.#hold.hold(c),
+      ackAvoidable: () => this.#hold.avoidableSeen(),
       removeListener: (l) => {
         const k = endpointKey(l.localIp, l.localPort);
         if (this.#listeners.get(k) === l) this.#listeners.delete(k);
@@ -128,6 +140,38 @@ export class TcpLayer implements TcpHandler {
    * Socket calls never poll by themselves; this is how their work gets done.
    */
   onWork: (() => void) | null = null;
+
+  /**
+   * Hold the third segment of an active open (the ACK of the peer's SYN-ACK) for the
+   * application's first turn, so that the data or FIN it sends at once carries that ACK:
+   * one segment and one write to the link fewer per client-speaks-first connection (HTTP,
+   * TLS), and the peer's kernel accepts and reads in one go. The driver that sets this runs
+   * the application between its passes and must call `releaseAcks()` once the application
+   * had its turn (before it waits for the link again); a connection's `releaseAck()` (the
+   * application waits to read first, as a server-speaks-first client) sends its ACK at the
+   * next poll. RFC 9293 3.10.7.3 lets queued data ride on that ACK; RFC 1122 4.2.3.2 allows
+   * an ACK to wait, far less than the 500 ms it bounds. Learned: opens hold only after the
+   * application was seen writing at once, and stop when a hold ends with the ACK sent alone
+   * (ack_hold.ts; counters `tcp-ack-hold-carried`, `tcp-ack-hold-alone` and
+   * `tcp-ack-alone-avoidable`). Off by default (a poll sends it).
+   */
+  holdHandshakeAck = false;
+
+  /** Handshake ACKs held (see `holdHandshakeAck`) and not yet released. */
+  get heldAcks(): number {
+    return this.#hold.size;
+  }
+
+  /**
+   * The application had its turn: every handshake ACK still held goes at the next poll
+   * (those whose connection sent data or a FIN meanwhile were carried by it).
+   */
+  releaseAcks(): void {
+    const was = this.#driven;
+    this.#driven = true; // the caller polls next: no onWork per connection
+    this.#hold.release();
+    this.#driven = was;
+  }
 
   /**
    * Gateway hook (src/gateway/): asked about a SYN (no ACK, no RST) that no connection or
@@ -181,6 +225,9 @@ export class TcpLayer implements TcpHandler {
       "tcp-listeners": this.#listeners.size,
       "tcp-buffer-growth-bytes": b.used,
       "tcp-buffer-growth-refused": b.refused,
+      "tcp-ack-hold-carried": this.#hold.carried,
+      "tcp-ack-hold-alone": this.#hold.alone,
+      "tcp-ack-alone-avoidable": this.#hold.avoidable,
     };
   }
 
@@ -480,12 +527,14 @@ export class TcpLayer implements TcpHandler {
 
   #poll(now: number, dueBy: number): void {
     const d = this.#dirty;
-    for (let i = 0; i < d.length; i++) {
+    for (let i = 0; i < this.#dirtyN; i++) { // output may mark more connections dirty
       const c = d[i]!;
+      d[i] = undefined;
       c.dirty = false;
       output(c, now);
     }
-    d.length = 0;
+    this.#dirtyN = 0;
+    if (this.#hold.size > 0) this.#hold.settle(); // carried or released since (ack_hold.ts)
     if (dueBy < this.#nextAt) return;
     // Only the connections with a timer due (timer_heap.ts); one whose timers moved later is
     // queued again at its real deadline.
@@ -500,7 +549,7 @@ export class TcpLayer implements TcpHandler {
 
   /** The earliest deadline (Infinity when none; 0 when output is queued). */
   pollAt(): number {
-    return this.#dirty.length > 0 ? 0 : this.#nextAt;
+    return this.#dirtyN > 0 ? 0 : this.#nextAt;
   }
 
   /** Stack shutdown: reset every connection, or close them gracefully (FIN). */

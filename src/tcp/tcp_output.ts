@@ -77,7 +77,7 @@ function build(c: TcpConnection, seq: number, flags: number, now: number): TcpSe
 
 /** After sending a segment that carries an ACK: cancel any delayed ACK (RFC 1122 4.2.3.2). */
 function acked(c: TcpConnection): void {
-  c.rcv.ackNow = false;
+  c.rcv.ackNow = c.rcv.ackHeld = false;
   c.rcv.unacked = 0;
   c.timers.delack = Infinity;
   c.rcv.lastAckSent = c.rcv.nxt;
@@ -161,8 +161,29 @@ export function sendData(
     c.snd.lastDataAt = now;
     if (c.rec.fastRecovery) c.rec.prrOut += len; // RFC 6937 prr_out
   }
+  if (c.rcv.ackHeld) c.rcv.ackCarried = true; // the handshake ACK rode on it (ack_hold.ts)
+  else if (c.rcv.ackAloneAt >= 0) firstAfterAck(c, now);
   acked(c);
   return len;
+}
+
+/**
+ * Within this many ms of a handshake ACK sent alone, the first data or FIN counts as sent "at
+ * once" (ack_hold.ts): the application's turn normally takes microseconds, but its first one
+ * runs cold code (compilation), and a late write that a hold would not have caught only costs
+ * one hold that goes alone.
+ */
+const AT_ONCE_MS = 5;
+
+/**
+ * The first data or FIN after a handshake ACK that went alone: at once, with nothing from the
+ * peer since (RCV.NXT still IRS + 1), the ACK was avoidable (ack_hold.ts).
+ */
+function firstAfterAck(c: TcpConnection, now: number): void {
+  if (now - c.rcv.ackAloneAt <= AT_ONCE_MS && c.rcv.nxt === seqAdd(c.rcv.irs, 1)) {
+    c.host.ackAvoidable();
+  }
+  c.rcv.ackAloneAt = -1;
 }
 
 /** Whether our FIN is queued and not yet sent at or after `c.snd.nxt`. */
@@ -189,7 +210,7 @@ export function output(c: TcpConnection, now: number): void {
     sendLoop(c, now);
     schedulePto(c, now, high !== c.snd.max);
   }
-  if (c.rcv.ackNow) sendAck(c, now);
+  if (c.rcv.ackNow && !c.rcv.ackHeld) sendAck(c, now);
 }
 
 /** Scratch for {@link nextSeg} (one connection is served at a time). */
