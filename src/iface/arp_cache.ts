@@ -41,6 +41,7 @@
  * @module
  */
 
+import { PendingFrames } from "./pending_frames.ts";
 import type { IfaceLimits } from "./limits.ts";
 
 /** A request is out and frames wait for the answer. */
@@ -115,7 +116,7 @@ export class ArpCache {
   evictedFrames = 0;
   /** Upper-layer confirmations that refreshed an entry (confirm()). */
   confirmations = 0;
-  #pendingBytes = 0;
+  readonly #pending = new PendingFrames();
 
   /** A cache bounded by `limits`, calling `actions` for I/O. */
   constructor(limits: IfaceLimits, actions: ArpActions) {
@@ -130,7 +131,7 @@ export class ArpCache {
 
   /** Bytes of the frames waiting in every entry's queue (at most arpPendingBytes). */
   get pendingBytes(): number {
-    return this.#pendingBytes;
+    return this.#pending.bytes;
   }
 
   /** The entry of `ip`, if any (no side effects). */
@@ -180,21 +181,12 @@ export class ArpCache {
    * one included; the new one was queued when it is the last of `entry.pending`.
    */
   enqueue(entry: ArpEntry, frame: Uint8Array): number {
-    const p = entry.pending;
-    const maxBytes = this.#limits.arpPendingBytes;
-    let dropped = 0;
-    while (
-      p.length > 0 &&
-      (p.length >= this.#limits.arpPendingPerAddress ||
-        this.#pendingBytes + frame.length > maxBytes)
-    ) {
-      this.#pendingBytes -= p.shift()!.length;
-      dropped++;
-    }
-    if (this.#pendingBytes + frame.length > maxBytes) return dropped + 1;
-    p.push(frame);
-    this.#pendingBytes += frame.length;
-    return dropped;
+    return this.#pending.enqueue(
+      entry.pending,
+      frame,
+      this.#limits.arpPendingPerAddress,
+      this.#limits.arpPendingBytes,
+    );
   }
 
   /**
@@ -312,7 +304,7 @@ export class ArpCache {
 
   /** The frames of `e` leave the queue (sent, or dropped by the caller): free their bytes. */
   #release(e: ArpEntry): void {
-    for (const f of e.pending) this.#pendingBytes -= f.length;
+    this.#pending.release(e.pending);
   }
 
   #startRequests(e: ArpEntry, state: number, now: number): void {

@@ -26,6 +26,7 @@
  * @module
  */
 
+import { PendingFrames } from "./pending_frames.ts";
 import type { IfaceLimits } from "./limits.ts";
 
 /** Solicitations are out and frames wait for the answer. */
@@ -132,7 +133,7 @@ export class NeighborCache6 {
   incompleteEvicted = 0;
   /** Upper-layer confirmations that refreshed an entry (confirm()). */
   confirmations = 0;
-  #pendingBytes = 0;
+  readonly #pending = new PendingFrames();
 
   /** A cache bounded by `limits`, calling `actions` for I/O. */
   constructor(limits: IfaceLimits, actions: NeighborActions, random: () => number) {
@@ -186,7 +187,7 @@ export class NeighborCache6 {
 
   /** Bytes of the frames waiting in every entry's queue (at most ndPendingBytes). */
   get pendingBytes(): number {
-    return this.#pendingBytes;
+    return this.#pending.bytes;
   }
 
   /**
@@ -197,21 +198,12 @@ export class NeighborCache6 {
    * new one included (as ArpCache.enqueue).
    */
   enqueue(e: Neighbor6, frame: Uint8Array): number {
-    const p = e.pending;
-    const maxBytes = this.#limits.ndPendingBytes;
-    let dropped = 0;
-    while (
-      p.length > 0 &&
-      (p.length >= this.#limits.ndPendingPerAddress ||
-        this.#pendingBytes + frame.length > maxBytes)
-    ) {
-      this.#pendingBytes -= p.shift()!.length;
-      dropped++;
-    }
-    if (this.#pendingBytes + frame.length > maxBytes) return dropped + 1;
-    p.push(frame);
-    this.#pendingBytes += frame.length;
-    return dropped;
+    return this.#pending.enqueue(
+      e.pending,
+      frame,
+      this.#limits.ndPendingPerAddress,
+      this.#limits.ndPendingBytes,
+    );
   }
 
   /** An upper-layer reachability confirmation (section 7.3.1): the entry becomes REACHABLE. */
@@ -383,7 +375,7 @@ export class NeighborCache6 {
 
   /** The frames of `e` leave the queue (sent, or dropped by the caller): free their bytes. */
   #release(e: Neighbor6): void {
-    for (const f of e.pending) this.#pendingBytes -= f.length;
+    this.#pending.release(e.pending);
   }
 
   /** Forget `e`; its frames, if any, no longer count (the caller drops them). */
