@@ -5,28 +5,11 @@ import {
   ARP_PROBE,
   ARP_REACHABLE,
   ARP_STALE,
-  type ArpActions,
-  ArpCache,
-  type ArpEntry,
 } from "../../src/iface/arp_cache.ts";
-import { resolveLimits } from "../../src/iface/limits.ts";
-
-function harness(over: Parameters<typeof resolveLimits>[0] = {}) {
-  const log: string[] = [];
-  const actions: ArpActions = {
-    request: (e: ArpEntry) => log.push(`req ${e.ip} ${e.state}`),
-    resolved: (e: ArpEntry) => {
-      log.push(`resolved ${e.ip} ${e.pending.length}`);
-      e.pending.length = 0;
-    },
-    failed: (e: ArpEntry) => log.push(`failed ${e.ip} ${e.pending.length}`),
-  };
-  const cache = new ArpCache(resolveLimits(over), actions);
-  return { cache, log };
-}
+import { arpHarness } from "../support/arp_harness.ts";
 
 Deno.test("arp cache: lookup creates an incomplete entry, sends a request, a reply resolves it", () => {
-  const { cache, log } = harness();
+  const { cache, log } = arpHarness();
   const e = cache.lookup(10, 0)!;
   assert.equal(e.state, ARP_INCOMPLETE);
   assert.deepEqual(log, [`req 10 ${ARP_INCOMPLETE}`]);
@@ -39,7 +22,7 @@ Deno.test("arp cache: lookup creates an incomplete entry, sends a request, a rep
 });
 
 Deno.test("arp cache: retries then fails with the pending frames", () => {
-  const { cache, log } = harness({ arpRetries: 3, arpRetryMs: 1000 });
+  const { cache, log } = arpHarness({ arpRetries: 3, arpRetryMs: 1000 });
   const e = cache.lookup(7, 0)!;
   cache.enqueue(e, new Uint8Array(1));
   cache.enqueue(e, new Uint8Array(1));
@@ -56,7 +39,7 @@ Deno.test("arp cache: retries then fails with the pending frames", () => {
 });
 
 Deno.test("arp cache: pending queue is bounded per address and keeps the latest frame", () => {
-  const { cache } = harness({ arpPendingPerAddress: 2 });
+  const { cache } = arpHarness({ arpPendingPerAddress: 2 });
   const e = cache.lookup(7, 0)!;
   const f = [1, 2, 3].map((i) => new Uint8Array([i]));
   assert.equal(cache.enqueue(e, f[0]!), 0);
@@ -68,7 +51,7 @@ Deno.test("arp cache: pending queue is bounded per address and keeps the latest 
 });
 
 Deno.test("arp cache: a live entry is not overwritten by a different MAC; a stale one is", () => {
-  const { cache } = harness({ arpEntryTtlMs: 1000 });
+  const { cache } = arpHarness({ arpEntryTtlMs: 1000 });
   cache.lookup(3, 0);
   cache.observe(3, 0x0200, 1, false, 0);
   assert.equal(cache.observe(3, 0x0200, 666, false, 500), "conflict");
@@ -81,7 +64,7 @@ Deno.test("arp cache: a live entry is not overwritten by a different MAC; a stal
 });
 
 Deno.test("arp cache: unsolicited replies never create entries; requests to us do while room", () => {
-  const { cache } = harness({ arpCacheSize: 2 });
+  const { cache } = arpHarness({ arpCacheSize: 2 });
   assert.equal(cache.observe(1, 0x0200, 1, false, 0), "ignored");
   assert.equal(cache.observe(1, 0x0200, 1, true, 0), "created");
   assert.equal(cache.observe(2, 0x0200, 2, true, 0), "created");
@@ -93,7 +76,7 @@ Deno.test("arp cache: unsolicited replies never create entries; requests to us d
 });
 
 Deno.test("arp cache: our resolutions evict the least recently used resolved entry", () => {
-  const { cache } = harness({ arpCacheSize: 2 });
+  const { cache } = arpHarness({ arpCacheSize: 2 });
   cache.observe(1, 0x0200, 1, true, 0);
   cache.observe(2, 0x0200, 2, true, 5);
   cache.lookup(1, 10);
@@ -102,7 +85,7 @@ Deno.test("arp cache: our resolutions evict the least recently used resolved ent
   assert.equal(cache.get(2), undefined);
   assert.ok(cache.get(1) !== undefined);
   // Full of incomplete entries: the oldest resolution is given up (arp_flood.test.ts).
-  const full = harness({ arpCacheSize: 1 });
+  const full = arpHarness({ arpCacheSize: 1 });
   full.cache.lookup(1, 0);
   assert.ok(full.cache.lookup(2, 0) !== null);
   assert.equal(full.cache.get(1), undefined);
@@ -110,7 +93,7 @@ Deno.test("arp cache: our resolutions evict the least recently used resolved ent
 });
 
 Deno.test("arp cache: a stale entry in use is probed, keeps its MAC, and dies if unanswered", () => {
-  const { cache, log } = harness({
+  const { cache, log } = arpHarness({
     arpEntryTtlMs: 1000,
     arpRetries: 2,
     arpRetryMs: 100,
@@ -136,7 +119,7 @@ Deno.test("arp cache: a stale entry in use is probed, keeps its MAC, and dies if
 });
 
 Deno.test("arp cache: unused stale entries are removed", () => {
-  const { cache } = harness({ arpEntryTtlMs: 1000 });
+  const { cache } = arpHarness({ arpEntryTtlMs: 1000 });
   cache.observe(4, 0x0200, 4, true, 0);
   cache.poll(1000);
   assert.equal(cache.get(4)!.state, ARP_STALE);

@@ -6,38 +6,14 @@
 // confirmed during DELAY (no probe either); one whose ACKs stop coming is re-probed.
 
 import assert from "node:assert/strict";
-import {
-  ARP_DELAY,
-  ARP_INCOMPLETE,
-  ARP_PROBE,
-  ARP_REACHABLE,
-  type ArpActions,
-  ArpCache,
-  type ArpEntry,
-} from "../../src/iface/arp_cache.ts";
-import { resolveLimits } from "../../src/iface/limits.ts";
+import { ARP_DELAY, ARP_INCOMPLETE, ARP_PROBE, ARP_REACHABLE } from "../../src/iface/arp_cache.ts";
+import { arpHarness } from "../support/arp_harness.ts";
 import { createMemoryLinkPair, createStack } from "../../mod.ts";
 import { Simulation, VirtualClock } from "../../testing.ts";
 import type { MemoryLink } from "../../src/link/memory.ts";
 
-function harness(over: Parameters<typeof resolveLimits>[0] = {}) {
-  const log: string[] = [];
-  const actions: ArpActions = {
-    request: (e: ArpEntry) => log.push(`req ${e.ip} ${e.state}`),
-    resolved: (e: ArpEntry) => {
-      log.push(`resolved ${e.ip} ${e.pending.length}`);
-      e.pending.length = 0;
-    },
-    failed: (e: ArpEntry) => {
-      log.push(`failed ${e.ip} ${e.pending.length}`);
-      e.pending.length = 0;
-    },
-  };
-  return { cache: new ArpCache(resolveLimits(over), actions), log };
-}
-
 Deno.test("arp confirm: a confirmed entry outlives its lifetime without a request", () => {
-  const { cache, log } = harness({ arpEntryTtlMs: 1000 });
+  const { cache, log } = arpHarness({ arpEntryTtlMs: 1000 });
   cache.lookup(9, 0);
   cache.observe(9, 0x0200, 9, false, 0);
   log.length = 0;
@@ -61,7 +37,7 @@ Deno.test("arp confirm: a confirmed entry outlives its lifetime without a reques
 });
 
 Deno.test("arp confirm: a confirmation during DELAY prevents the probe", () => {
-  const { cache, log } = harness({ arpEntryTtlMs: 1000, arpDelayFirstProbeMs: 500 });
+  const { cache, log } = arpHarness({ arpEntryTtlMs: 1000, arpDelayFirstProbeMs: 500 });
   cache.lookup(9, 0);
   cache.observe(9, 0x0200, 9, false, 0);
   log.length = 0;
@@ -73,7 +49,7 @@ Deno.test("arp confirm: a confirmation during DELAY prevents the probe", () => {
 });
 
 Deno.test("arp confirm: stops a probe in progress; never confirms an entry without a MAC", () => {
-  const { cache, log } = harness({
+  const { cache, log } = arpHarness({
     arpEntryTtlMs: 1000,
     arpRetries: 3,
     arpRetryMs: 100,
@@ -99,7 +75,7 @@ Deno.test("arp confirm: stops a probe in progress; never confirms an entry witho
 });
 
 Deno.test("arp queue: bytes bounded for all entries; failure, eviction and resolution free them", () => {
-  const { cache, log } = harness({
+  const { cache, log } = arpHarness({
     arpPendingBytes: 250,
     arpPendingPerAddress: 4,
     arpCacheSize: 2,
