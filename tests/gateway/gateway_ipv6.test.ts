@@ -63,7 +63,10 @@ Deno.test({
         const { route } = await waitSlaac(ns);
         assert.match(route, /via fe80::5055:aff:fe00:202 dev tap0/);
         assert(gw.stats()["gateway-ra-sent"]! >= 1);
-        assert(gw.stats()["ndp-rs-in"]! >= 1, "the kernel solicited, we answered");
+        // Whether the kernel solicits at all is its timing: Linux sends no router solicitation
+        // once an advertisement arrived before its own DAD ended (IF_RA_RCVD), which our first
+        // RA may beat under load. Answering a solicitation is checked with one sent on purpose
+        // (gateway_ipv6_more.test.ts, "answered the solicitation").
 
         const curl = (args: string[]) =>
           ns.run(["curl", "-6", "-g", "-sS", "--max-time", "30", ...args]);
