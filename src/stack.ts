@@ -183,6 +183,17 @@ export class Driver<T extends DriverTcp = DriverTcp> {
   #framesIn = 0;
   /** Frames handed to the link since the current pass began. */
   #sentInPass = 0;
+  /**
+   * The last pass read the link dry and it has not signalled a frame since (its wait did not
+   * resolve; kicks run in the microtasks of the same turn): a kick's pass skips the read.
+   */
+  #dry = false;
+  /**
+   * The link's peer runs elsewhere (`sameThreadPeer === false`: a TAP or TUN device): only
+   * the link's wait signals its frames. A same-thread peer (the memory link) queues frames
+   * from its own sends, in any microtask: there every pass reads first.
+   */
+  #elsewhere: boolean;
   #services = 0;
   #rxBytes: number;
   #rx: Uint8Array | null = null;
@@ -216,6 +227,7 @@ export class Driver<T extends DriverTcp = DriverTcp> {
     this.link.useChecksum?.(engineChecksum(this.engine));
     this.link.keepPartialChecksums?.(true); // vouched for (rxChecksumValid), never verified
     this.#room = frameRoom(this.link);
+    this.#elsewhere = this.link.sameThreadPeer === false;
     this.#rxBytes = Math.min(RX_SIZE, Math.max(BATCH_BYTES, 2 * this.#room));
   }
 
@@ -254,7 +266,7 @@ export class Driver<T extends DriverTcp = DriverTcp> {
   // The callbacks of kick, #continue and #schedule, made once (not a closure per call).
   readonly #onKick = (): void => {
     this.#kickPending = false;
-    this.#service();
+    this.#service(this.#dry && this.#elsewhere);
   };
   readonly #onContinue = (): void => {
     this.#continuePending = false;
@@ -262,6 +274,7 @@ export class Driver<T extends DriverTcp = DriverTcp> {
   };
   readonly #onWait = (): void => {
     this.#linkWait = null;
+    this.#dry = false;
     this.#onLinkReady();
   };
   readonly #onAckTurn = (): void => {
@@ -394,13 +407,19 @@ export class Driver<T extends DriverTcp = DriverTcp> {
     this.iface.poll(now);
   }
 
-  #service(): number {
+  /** One service: a pass (without its read when `skipRead`), then perhaps a second one. */
+  #service(skipRead = false): number {
     if (this.#closed || !this.#started) return 0;
     this.#services++;
     const now = this.now();
     const buf = this.#rxView();
     const meta = this.#meta;
-    let n = this.#pass(buf, meta, now);
+    // A kick right after a pass that read the link dry (the application's write or close in
+    // the microtasks of that pass's turn) sends without reading first: that read would find
+    // nothing almost always (one system call that fails with EAGAIN per kick). A frame that
+    // did arrive meanwhile is read by the second pass below (when this one sent anything) or
+    // signalled by the link's wait.
+    let n = this.#pass(buf, meta, now, skipRead && !this.clock.virtual);
     let total = n;
     // A kernel on the other end of the link answers some segments inside our write (a SYN
     // with its SYN-ACK, a FIN with its ACK; the kernel's TCP runs in the writing thread):
@@ -417,6 +436,7 @@ export class Driver<T extends DriverTcp = DriverTcp> {
     }
     this.observer?.passEnd();
     const full = !this.#drained(n, meta);
+    this.#dry = !full;
     if (!this.clock.virtual) {
       // Handshake ACKs held for the application's first data (TcpLayer.holdHandshakeAck): the
       // application's continuations run in the microtasks after this pass, and what it writes
@@ -453,13 +473,13 @@ export class Driver<T extends DriverTcp = DriverTcp> {
   }
 
   /** Receive one batch into `buf`, process it, flush the output; frames received. */
-  #pass(buf: Uint8Array, meta: Int32Array, now: number): number {
+  #pass(buf: Uint8Array, meta: Int32Array, now: number, skipRead = false): number {
     const link = this.link;
     this.#sentInPass = 0;
     link.cork?.();
     let n = 0;
     try {
-      n = link.receive(buf, meta, BATCH);
+      if (!skipRead) n = link.receive(buf, meta, BATCH);
       for (let i = 0; i < n; i++) {
         // engine.mem, not buf: handling the previous frame may have grown WASM memory (a
         // growing receive buffer), which detaches buf; the frames stay at their offsets.

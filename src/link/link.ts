@@ -16,7 +16,7 @@
  * | partial kept    | `keepPartialChecksums()`| TAP/TUN with offload; no decorator      |
  * | counters        | `counters()`            | every link here (prefixed names)        |
  * | next deadline   | `nextDueAt()`           | a fault injector holding frames         |
- * | same-thread peer| `sameThreadPeer`        | the memory link                         |
+ * | same-thread peer| `sameThreadPeer`        | true: the memory link; false: TAP/TUN   |
  *
  * Decorators forward every capability of the link they wrap, or adapt it (the fault injector
  * cuts large frames into MTU-sized segments, so it declares no `maxFrame` of its own).
@@ -115,7 +115,9 @@ export interface Link {
    * joined by the memory link). A round trip measured over it is the peer's turn of the event
    * loop, which lengthens with whatever we queue, not a network's; `createStack` passes it to
    * TCP (`TcpOptions.sameThreadPeer`) so that receive-buffer auto-tuning takes its strict rule
-   * (src/tcp/buf_tune.ts). Absent: a network (TAP, TUN).
+   * (src/tcp/buf_tune.ts). False: the peer runs elsewhere (the kernel behind a TAP or TUN
+   * device) and only `wait()` signals its frames, so the driver may skip a read that cannot
+   * find anything (src/stack.ts). Absent: a network, but frames may arrive without a wait.
    */
   readonly sameThreadPeer?: boolean;
 }

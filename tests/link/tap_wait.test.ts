@@ -132,3 +132,37 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "tap wait: right after a read that found the device dry, a wait does not poll first",
+  ignore: !ffi,
+  fn: async () => {
+    const c = libc();
+    const dev = fakeDevice(c);
+    const stats = zeroStats();
+    const w = new TapWaiter(c, dev.fd, "fake0", 5000, stats);
+    try {
+      // Not drained: a frame already there is found by the wait's first poll.
+      dev.arrive();
+      await w.wait(1000);
+      assert.equal(stats.readyWaits, 1);
+      // Drained (the device's last readv said EAGAIN): no first poll, yet a frame that
+      // arrived since is found by the spin all the same.
+      w.drained = true;
+      w.lastRxAt = performance.now();
+      await w.wait(1000);
+      assert.equal(stats.readyWaits, 1, "the first poll was skipped");
+      assert.equal(stats.busyPollHits, 1, "the spin found the frame");
+      assert.equal(w.drained, false, "the flag holds for one wait only");
+      // Without busy polling (the 1 ms window passed), the parked poll finds it.
+      w.drained = true;
+      w.lastRxAt = -Infinity;
+      await w.wait(1000);
+      assert.equal(stats.readyWaits, 1);
+      assert.equal(stats.parkedWaits, 1, "found by the parked poll");
+    } finally {
+      w.close();
+      dev.close();
+    }
+  },
+});

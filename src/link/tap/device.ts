@@ -95,6 +95,8 @@ export class TapDevice implements TapLink {
   readonly kind: "tap" | "tun";
   readonly maxFrame: number | undefined;
   readonly maxSendFrame: number | undefined;
+  /** The kernel is the peer: its frames arrive from another thread, signalled by wait(). */
+  readonly sameThreadPeer = false;
   #c: Libc;
   #onClose: (() => void) | undefined;
   /** TUN: the Ethernet face (l3.ts); null for TAP. */
@@ -260,6 +262,7 @@ export class TapDevice implements TapLink {
       off = meta[2 * n - 2]! + meta[2 * n - 1]!;
       valid.fill(0, 0, n); // ARP replies
     }
+    this.#waiter.drained = false;
     let bytes = 0;
     let largest = this.stats.rxLargestFrame;
     let bad = 0; // frames dropped for their header, bounded so that a flood of them ends a pass
@@ -269,7 +272,10 @@ export class TapDevice implements TapLink {
       if (r <= 0) {
         if (r === 0) break;
         const e = errnoNow(c);
-        if (e === EAGAIN) break;
+        if (e === EAGAIN) {
+          this.#waiter.drained = true; // the next wait() need not poll again
+          break;
+        }
         if (e === EINTR) continue;
         throw new Deno.errors.BadResource(
           `Cannot read from ${this.kind.toUpperCase()} device ${this.ifname}: ${
