@@ -146,20 +146,24 @@ Deno.test({
       dev.arrive();
       await w.wait(1000);
       assert.equal(stats.readyWaits, 1);
-      // Drained (the device's last readv said EAGAIN): no first poll, yet a frame that
-      // arrived since is found by the spin all the same.
-      w.drained = true;
+      // Drained a moment ago (the device's last readv said EAGAIN): no first poll, yet a
+      // frame that arrived since is found by the spin all the same.
+      w.drainedAt = performance.now();
       w.lastRxAt = performance.now();
       await w.wait(1000);
       assert.equal(stats.readyWaits, 1, "the first poll was skipped");
       assert.equal(stats.busyPollHits, 1, "the spin found the frame");
-      assert.equal(w.drained, false, "the flag holds for one wait only");
+      assert.equal(w.drainedAt, -Infinity, "it holds for one wait only");
       // Without busy polling (the 1 ms window passed), the parked poll finds it.
-      w.drained = true;
+      w.drainedAt = performance.now();
       w.lastRxAt = -Infinity;
       await w.wait(1000);
       assert.equal(stats.readyWaits, 1);
       assert.equal(stats.parkedWaits, 1, "found by the parked poll");
+      // Drained long ago (a pass processed large frames since): the first poll looks.
+      w.drainedAt = performance.now() - 1;
+      await w.wait(1000);
+      assert.equal(stats.readyWaits, 2, "found by the first poll");
     } finally {
       w.close();
       dev.close();

@@ -47,6 +47,8 @@ const MIN_FRAME = 14;
 /** Larger frames never merge (two exceed 64 KiB): written as they are, with no copy. */
 const UNMERGED_FRAME = 32768;
 const ETH = 14;
+/** Frames up to this long carry headers alone, or a few bytes (a handshake, FIN, ACK). */
+const HEADERS_ONLY = 128;
 
 /** How a device was opened. */
 export interface DeviceConfig {
@@ -114,6 +116,8 @@ export class TapDevice implements TapLink {
   #rxHdr = new Uint8Array(new ArrayBuffer(VNET_HDR_LEN));
   /** Per frame of the last receive(): 1 when its TCP/UDP checksum is vouched for. */
   #rxValid = new Uint8Array(64);
+  /** The last receive() that read frames read one with data (see HEADERS_ONLY). */
+  #lastData = false;
   /** Leave vouched-for partial checksums as they came (keepPartialChecksums). */
   #keepPartial = false;
   #txHdr = new Uint8Array(new ArrayBuffer(VNET_HDR_LEN)); // all zero: nothing to offload
@@ -208,6 +212,7 @@ export class TapDevice implements TapLink {
     let r = c.writev(this.#fd, this.#gsoIov, 2);
     while (r < 0 && errnoNow(c) === EINTR) r = c.writev(this.#fd, this.#gsoIov, 2);
     m.reset();
+    this.#waiter.drainedAt = -Infinity; // the kernel may have answered inside the write
     if (r < 0) {
       this.stats.txErrors++; // as for a single frame: lost like on a wire
       return;
@@ -262,10 +267,12 @@ export class TapDevice implements TapLink {
       off = meta[2 * n - 2]! + meta[2 * n - 1]!;
       valid.fill(0, 0, n); // ARP replies
     }
-    this.#waiter.drained = false;
+    const waiter = this.#waiter;
+    waiter.drainedAt = -Infinity;
     let bytes = 0;
     let largest = this.stats.rxLargestFrame;
     let bad = 0; // frames dropped for their header, bounded so that a flood of them ends a pass
+    let data = false; // a frame larger than headers alone: a stream may be flowing
     while (n < max && size - off >= room && bad < max) {
       setIovAt(iov, at, base + off + shift, size - off - shift);
       let r = c.readv(this.#fd, iov, iovs);
@@ -273,7 +280,9 @@ export class TapDevice implements TapLink {
         if (r === 0) break;
         const e = errnoNow(c);
         if (e === EAGAIN) {
-          this.#waiter.drained = true; // the next wait() need not poll again
+          // Dry after header-only frames (a handshake, a FIN, an ACK): a wait() soon after
+          // need not poll again. Not after data, whose sender may be sending more.
+          if (!(n > 0 ? data : this.#lastData)) waiter.drainedAt = performance.now();
           break;
         }
         if (e === EINTR) continue;
@@ -303,13 +312,17 @@ export class TapDevice implements TapLink {
       }
       valid[n] = vouched;
       if (r > largest) largest = r;
+      if (r > HEADERS_ONLY) data = true;
       meta[2 * n] = off;
       meta[2 * n + 1] = r;
       off += r;
       bytes += r;
       n++;
     }
-    if (n > 0) this.#waiter.lastRxAt = performance.now();
+    if (n > 0) {
+      waiter.lastRxAt = performance.now();
+      this.#lastData = data;
+    }
     this.stats.rxFrames += n;
     this.stats.rxBytes += bytes;
     this.stats.rxLargestFrame = largest;
@@ -407,6 +420,7 @@ export class TapDevice implements TapLink {
     const c = this.#c;
     let r = c.writev(this.#fd, iov, iovs);
     while (r < 0 && errnoNow(c) === EINTR) r = c.writev(this.#fd, iov, iovs);
+    this.#waiter.drainedAt = -Infinity; // the kernel may have answered inside the write
     if (r < 0) {
       const e = errnoNow(c);
       if (e === EBADF || e === EBADFD) {

@@ -37,6 +37,8 @@ const ONE = 1n;
 const TWO = 2n;
 /** Busy polling applies this long after the last frame received (ms). */
 const BUSY_POLL_WINDOW_MS = 1;
+/** A wait this soon after a receive() ended on EAGAIN skips its first poll (ms). */
+const DRAINED_FRESH_MS = 0.01;
 /** Waits skipped after a run of misses, at most (adaptive busy polling). */
 const MAX_SKIP = 64;
 
@@ -44,8 +46,11 @@ const MAX_SKIP = 64;
 export class TapWaiter {
   /** When `receive()` last returned frames (performance.now() ms). */
   lastRxAt = -Infinity;
-  /** The last `receive()` ended on EAGAIN and no wait began since (set by the device). */
-  drained = false;
+  /**
+   * When the device's last `receive()` ended on EAGAIN (performance.now() ms), -Infinity when
+   * a frame was read or written since or a wait began (kept by the device).
+   */
+  drainedAt = -Infinity;
   #c: Libc;
   #evfd: number;
   #stats: TapStats;
@@ -93,19 +98,23 @@ export class TapWaiter {
   wait(timeoutMs: number): Promise<void> {
     if (this.#closed) return this.#parked ?? Promise.resolve();
     const c = this.#c;
-    // Right after a receive() that read the device dry (its last readv said EAGAIN, this
-    // turn) a poll would almost never find a frame (a handful in 10,000 waits): skip it; a
-    // frame that did arrive since is found by the spin or the parked poll below all the same.
-    const drained = this.drained;
-    this.drained = false;
-    if (!drained && c.poll(this.#pollNow, ONE, 0) > 0) {
+    // Right after a receive() that read the device dry (its readv said EAGAIN a few
+    // microseconds ago, and nothing was written since, whose answer the kernel would queue
+    // inside the write) a poll almost never finds a frame (a handful in 10,000 waits of a
+    // connection loop): skip it; a frame that did arrive since is found by the spin or the
+    // parked poll below all the same. Later (a pass that processed large frames) it may well
+    // find the next one (a bulk receiver's waits): poll.
+    const now = performance.now();
+    const fresh = now - this.drainedAt < DRAINED_FRESH_MS;
+    this.drainedAt = -Infinity;
+    if (!fresh && c.poll(this.#pollNow, ONE, 0) > 0) {
       this.#stats.readyWaits++;
       return Promise.resolve();
     }
     if (!(timeoutMs > 0)) return Promise.resolve();
     if (
       this.#parked === null && this.#spin === null && this.#busyPollMs > 0 &&
-      performance.now() - this.lastRxAt < BUSY_POLL_WINDOW_MS
+      now - this.lastRxAt < BUSY_POLL_WINDOW_MS
     ) {
       if (this.#skip === 0) return this.#busyPoll(timeoutMs);
       this.#skip--;
