@@ -17,6 +17,10 @@
  * that (2, 4 ... 64 waits); a spin that finds a frame resets it. Counted in waits, not time, so the policy is deterministic: a request/response
  * peer keeps hitting and keeps its low latency; a slow trickle spins about once per 64 waits.
  *
+ * No poll that cannot find anything: a wait within 10 us of a read that found the device dry
+ * after header-only frames, with no write since (`drainedAt`, kept by the device), goes
+ * straight to the spin or the park, which find a frame that arrived meanwhile all the same.
+ *
  * @module
  */
 
