@@ -212,7 +212,10 @@ async function tapMode(mode: string, o: Opts): Promise<Record<string, number>> {
           `tap: ${t.rxFrames} frames in (${t.rxGsoFrames} GSO, largest ${t.rxLargestFrame} B), ` +
             `${t.txFrames} out (${t.txMerged} merged into ${t.txGsoFrames} GSO); waits: ` +
             `${t.readyWaits} ready, ${t.busyPollHits} busy-poll hits, ${t.busyPollMisses} misses, ` +
-            `${t.busyPollSkips} skips, ${t.parkedWaits} parked`,
+            `${t.busyPollSkips} skips, ${t.parkedWaits} parked; ${t.rxDryReads} dry reads` +
+            ((out.count ?? 0) > 0
+              ? ` (${(t.rxDryReads / out.count!).toFixed(2)} per connection)`
+              : ""),
         );
       }
     } finally {

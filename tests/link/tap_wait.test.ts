@@ -21,6 +21,7 @@ import { setImmediate } from "node:timers";
 function zeroStats(): TapStats {
   return {
     rxFrames: 0,
+    rxDryReads: 0,
     rxBytes: 0,
     txFrames: 0,
     txBytes: 0,

@@ -73,6 +73,7 @@ export class TapDevice implements TapLink {
   readonly mtu: number;
   readonly stats: TapStats = {
     rxFrames: 0,
+    rxDryReads: 0,
     rxBytes: 0,
     txFrames: 0,
     txBytes: 0,
@@ -280,6 +281,7 @@ export class TapDevice implements TapLink {
         if (r === 0) break;
         const e = errnoNow(c);
         if (e === EAGAIN) {
+          this.stats.rxDryReads++;
           // Dry after header-only frames (a handshake, a FIN, an ACK): a wait() soon after
           // need not poll again. Not after data, whose sender may be sending more.
           if (!(n > 0 ? data : this.#lastData)) waiter.drainedAt = performance.now();

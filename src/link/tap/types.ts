@@ -70,6 +70,8 @@ export interface TapOptions {
 export interface TapStats {
   /** Frames read from the device. */
   rxFrames: number;
+  /** Reads that found the device empty (EAGAIN): the cost of looking, with nothing there. */
+  rxDryReads: number;
   /** Bytes of those frames. */
   rxBytes: number;
   /** Frames written to the device. */
