@@ -18,12 +18,20 @@ import { seqGt, seqLe } from "../wire/seq.ts";
 /** Segments in flight the log follows. */
 export const RACK_LOG_MAX = 65536;
 /**
- * First capacity of the log (a power of two; it doubles as needed). 8 float64s are 64 bytes,
- * which V8 keeps inside the object heap: a short connection (a few segments) allocates no
- * external backing store (64 entries cost 1 KiB off-heap per connection and showed in the GC
- * share of a connections/s profile).
+ * First capacity of the log (a power of two; it doubles as needed). Plain arrays of numbers,
+ * not Float64Arrays: a typed array costs about a microsecond to make in V8 (an ArrayBuffer
+ * behind each), a literal of eight numbers a few nanoseconds, and a short connection (one
+ * request, one answer) makes one log; the earlier 64-entry typed logs also cost 1 KiB
+ * off-heap per connection (the GC share of a connections/s profile).
  */
 const RACK_LOG_INITIAL = 8;
+
+/** `n` zeros in a packed array (no holes: V8 keeps it as plain doubles once written). */
+function zeros(n: number): number[] {
+  const a: number[] = [];
+  for (let i = 0; i < n; i++) a.push(0);
+  return a;
+}
 
 /**
  * The RACK state of one connection (RFC 8985 6.1 names in comments).
@@ -40,8 +48,8 @@ const RACK_LOG_INITIAL = 8;
  * ```
  */
 export class Rack {
-  #end = new Float64Array(RACK_LOG_INITIAL);
-  #at = new Float64Array(RACK_LOG_INITIAL);
+  #end = zeros(RACK_LOG_INITIAL);
+  #at = zeros(RACK_LOG_INITIAL);
   #head = 0;
   #n = 0;
   /** The log filled up: detection waits until it drains. */
@@ -217,7 +225,7 @@ export class Rack {
 
   #grow(): void {
     const cap = this.#end.length * 2;
-    const end = new Float64Array(cap), at = new Float64Array(cap);
+    const end = zeros(cap), at = zeros(cap);
     const mask = this.#end.length - 1;
     for (let k = 0; k < this.#n; k++) {
       end[k] = this.#end[(this.#head + k) & mask]!;
