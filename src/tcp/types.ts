@@ -129,6 +129,14 @@ export interface TcpOptions {
   /** TIME-WAIT duration, 2 MSL (RFC 9293 3.10.7.4); default 60 s as Linux. */
   timeWaitMs: number;
   /**
+   * The most connections kept in TIME-WAIT, each as a compact record of about 100 bytes
+   * (src/tcp/time_wait.ts); past it the record nearest its expiry is dropped
+   * (`tcp-time-wait-overflow`), and 0 keeps none. Default 131072, what Linux sets
+   * `tcp_max_tw_buckets` to on a machine with 16-32 GiB (half its established-hash buckets).
+   * Read from the layer's options only; at most 2^24.
+   */
+  maxTimeWait: number;
+  /**
    * Half-open (SYN-RECEIVED) connections per listener; past it, SYN cookies (when `syncookies`)
    * or a dropped SYN. Default 4096 (Linux tcp_max_syn_backlog on a modern machine).
    */
@@ -206,6 +214,7 @@ export const TCP_DEFAULTS: Readonly<TcpOptions> = Object.freeze({
   keepIntervalMs: 75000,
   keepCount: 9,
   timeWaitMs: 60000,
+  maxTimeWait: 131072,
   synBacklog: 4096,
   acceptBacklog: 4096,
   syncookies: true,
@@ -226,6 +235,9 @@ export function resolveOptions(
   const o: TcpOptions = { ...base, ...(over ?? {}) };
   for (const k of ["rcvBuf", "sndBuf", "mss", "rtoMinMs", "rtoMaxMs", "rtoInitialMs"] as const) {
     if (!(o[k] > 0)) throw new RangeError(`Invalid TCP option ${k}: ${o[k]}`);
+  }
+  if (!Number.isInteger(o.maxTimeWait) || o.maxTimeWait < 0 || o.maxTimeWait > 2 ** 24) {
+    throw new RangeError(`Invalid TCP option maxTimeWait: ${o.maxTimeWait}`);
   }
   if (!(o.bufferBudget >= 0)) {
     throw new RangeError(`Invalid TCP option bufferBudget: ${o.bufferBudget}`);
