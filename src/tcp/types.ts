@@ -30,7 +30,11 @@ export function isSynchronized(st: TcpState): boolean {
   return st !== "SYN-SENT" && st !== "SYN-RECEIVED" && st !== "CLOSED" && st !== "LISTEN";
 }
 
-/** What a connection tells its owner, synchronously, from `input()` or `poll()`. */
+/**
+ * What a connection tells its owner, synchronously, from `input()` or `poll()`. "closed": it
+ * reached CLOSED, or it is in TIME-WAIT (a compact record of the layer, time_wait.ts) and its
+ * owner closed it; nothing follows.
+ */
 export type TcpEvent = "established" | "readable" | "writable" | "closed";
 
 /** Why a call failed or a connection ended abnormally. */
