@@ -292,20 +292,39 @@ Deno.test("TIME-WAIT after a half-close: the owner keeps its handle and unread d
 });
 
 Deno.test("TIME-WAIT tuples stay in use: ephemeral ports skip them, a fixed port waits", () => {
-  const p = new TcpPair({ faults: { delayMs: 2 }, tcpA: { timestamps: false } });
-  const l = p.b.listen(0, 80);
+  const p = new TcpPair({
+    faults: { delayMs: 1 },
+    tcpA: { timestamps: false },
+    tcpB: { synBacklog: 1000 },
+  });
+  const l = p.b.listen(0, 80, 1000);
   const held = new Set<number>();
-  for (let i = 0; i < 200; i++) {
-    const [c, s] = openPair(p, 80, l);
-    assert.ok(!held.has(c.localPort), `port ${c.localPort} of a TIME-WAIT tuple reused`);
-    c.close();
-    p.advance(10);
-    s.close();
-    p.advance(10);
-    assert.equal(c.state, "TIME-WAIT");
-    held.add(c.localPort);
+  // RFC 6056 algorithm 4 steps its counter by 1-8 a connection: 6000 connections toward one
+  // server go round the 16384 ports, onto tuples still in TIME-WAIT.
+  for (let wave = 0; wave < 12; wave++) {
+    const cs: TcpConnection[] = [];
+    for (let i = 0; i < 500; i++) {
+      const c = p.a.connect(IP_B, 80, p.now);
+      assert.ok(!held.has(c.localPort), `port ${c.localPort} of a TIME-WAIT tuple taken`);
+      cs.push(c);
+    }
+    let n = 0;
+    p.run(() => {
+      for (let s = l.accept(); s; s = l.accept()) {
+        n++;
+        s.onEvent = (ev) => ev === "readable" && s.readEof && s.close();
+      }
+      return n === cs.length;
+    }, 10000);
+    for (const c of cs) c.close();
+    p.advance(100);
+    for (const c of cs) {
+      assert.equal(c.state, "TIME-WAIT");
+      held.add(c.localPort);
+    }
   }
-  assert.equal(p.a.timeWaitCount, 200);
+  assert.equal(p.a.timeWaitCount, 6000);
+  assert.equal(held.size, 6000);
   const port = [...held][0]!;
   assert.throws(
     () => p.a.connect(IP_B, 80, p.now, { localPort: port }),
