@@ -13,6 +13,9 @@
  * `tcp-time-wait-overflow`: the newest records, whose old duplicates are most likely still in
  * flight, keep their protection (Linux refuses the new one instead).
  *
+ * The columns grow by doubling as records come, up to `max`, and are kept (about 130 bytes a
+ * record with the index and the heap: 17 MB at the default bound of 131072).
+ *
  * A record is named by a key, `generation * 2^24 + slot`, that stays false once the record
  * ended (the slot's generation moves on when it is freed).
  *

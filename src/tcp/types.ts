@@ -133,8 +133,8 @@ export interface TcpOptions {
   /** TIME-WAIT duration, 2 MSL (RFC 9293 3.10.7.4); default 60 s as Linux. */
   timeWaitMs: number;
   /**
-   * The most connections kept in TIME-WAIT, each as a compact record of about 100 bytes
-   * (src/tcp/time_wait.ts); past it the record nearest its expiry is dropped
+   * The most connections kept in TIME-WAIT, each as a compact record of about 130 bytes of
+   * typed arrays (src/tcp/time_wait.ts; 17 MB at the default bound); past it the record nearest its expiry is dropped
    * (`tcp-time-wait-overflow`), and 0 keeps none. Default 131072, what Linux sets
    * `tcp_max_tw_buckets` to on a machine with 16-32 GiB (half its established-hash buckets).
    * Read from the layer's options only; at most 2^24.

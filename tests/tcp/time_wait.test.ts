@@ -365,7 +365,7 @@ Deno.test("a TIME-WAIT record costs far less memory than a connection", () => {
     for (const c of conns) c.close();
     p.advance(100);
   };
-  wave(); // the tables grow to their size
+  wave(); // the tables grow to their size (the record columns too: what stays is measured)
   p.advance(70000);
   assert.equal(p.a.connectionCount + p.b.connectionCount, 0);
   const before = mem();
