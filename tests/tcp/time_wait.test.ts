@@ -9,7 +9,13 @@ import assert from "node:assert/strict";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import type { Engine } from "../../src/kernels/engine.ts";
-import type { TcpConnection, TcpEvent, TcpOptions } from "../../src/tcp/tcp_layer.ts";
+import { createJsEngine } from "../../src/kernels/js_engine.ts";
+import {
+  type TcpConnection,
+  type TcpEvent,
+  TcpLayer,
+  type TcpOptions,
+} from "../../src/tcp/tcp_layer.ts";
 import { F_ACK, F_FIN, F_RST, F_SYN } from "../../src/wire/layout.ts";
 import type { TcpSegment } from "../../src/wire/tcp_segment.ts";
 import { segment } from "../support/segment.ts";
@@ -376,4 +382,48 @@ Deno.test("a TIME-WAIT record costs far less memory than a connection", () => {
   console.log(`memory per TIME-WAIT connection: ${perRecord.toFixed(0)} bytes`);
   assert.ok(perRecord < 512, `${perRecord.toFixed(0)} bytes per TIME-WAIT connection`);
   l.close();
+});
+
+Deno.test("a TIME-WAIT record holds the peer's address until it ends (IPv6 handles stay valid)", () => {
+  const held = new Map<number, number>();
+  const sent: { flags: number; seq: number; ack: number }[] = [];
+  const tx = {
+    sendTcp: (s: TcpSegment) => (sent.push({ flags: s.flags, seq: s.seq, ack: s.ack }), true),
+    pathMtu: () => 1500,
+    sourceFor: () => IP_B,
+    holdAddress: (ip: number) => (held.set(ip, (held.get(ip) ?? 0) + 1), true),
+    releaseAddress: (ip: number) => held.set(ip, held.get(ip)! - 1),
+  };
+  const layer = new TcpLayer(createJsEngine(), tx, { timestamps: false });
+  const l = layer.listen(0, 80);
+  const input = (flags: number, seq: number, ack: number) =>
+    layer.input(
+      segment({
+        srcIp: IP_A,
+        dstIp: IP_B,
+        srcPort: 40000,
+        dstPort: 80,
+        flags,
+        seq,
+        ack,
+        wnd: 65535,
+      }),
+      1000,
+    );
+  input(F_SYN, 100, 0);
+  layer.poll(1000);
+  const iss = sent.find((s) => s.flags === (F_SYN | F_ACK))!.seq;
+  input(F_ACK, 101, iss + 1);
+  const s = l.accept()!;
+  assert.equal(held.get(IP_A), 1);
+  s.close(); // the server closes first: its FIN
+  layer.poll(1000);
+  input(F_ACK, 101, iss + 2);
+  input(F_FIN | F_ACK, 101, iss + 2);
+  assert.equal(s.state, "TIME-WAIT");
+  assert.equal(layer.timeWaitCount, 1);
+  assert.equal(held.get(IP_A), 1, "the record holds the address");
+  layer.poll(61001);
+  assert.equal(s.state, "CLOSED");
+  assert.equal(held.get(IP_A), 0, "released when the record ended");
 });
