@@ -110,6 +110,8 @@ export interface TapStats {
   txMerged: number;
   /** TUN: ARP requests of the interface answered by the link itself (no ARP on a TUN). */
   arpAnswered: number;
+  /** TUN: IPv6 Neighbor Solicitations of the interface answered by the link itself. */
+  ndAnswered: number;
   /** TUN: frames not sent because they carried neither IP nor ARP. */
   txDropped: number;
 }
