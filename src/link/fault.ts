@@ -144,7 +144,10 @@ class FaultInjector implements FaultLink {
 
   constructor(inner: Link, options: FaultOptions) {
     if (typeof options?.clock !== "function") {
-      throw new TypeError("Fault option clock must be a function returning milliseconds");
+      throw new TypeError(
+        "Fault option clock must be a function returning milliseconds " +
+          "(in real runs: clock: () => performance.now(); a simulation passes its virtual clock)",
+      );
     }
     this.inner = inner;
     this.name = inner.name;

@@ -60,6 +60,15 @@ export function checkIfName(name: string): void {
   }
 }
 
+/** A namespace name or path over NAME_MAX (255 bytes) or PATH_MAX (4096): RangeError. */
+export function checkNetnsLength(ns: string): void {
+  const bytes = new TextEncoder().encode(ns).length;
+  const max = ns.startsWith("/") ? 4095 : 255;
+  if (bytes > max) {
+    throw new RangeError(`Network namespace name is ${bytes} bytes, the limit is ${max}`);
+  }
+}
+
 /** Enter network namespace `ns` on this thread; returns the function that leaves it. */
 export function enterNetns(c: Libc, ns: string): () => void {
   // An absolute path names a namespace file directly (/proc/PID/ns/net, as slirp4netns takes).
@@ -67,6 +76,7 @@ export function enterNetns(c: Libc, ns: string): () => void {
   if (!abs && (ns.length === 0 || ns.includes("/") || ns === "." || ns === "..")) {
     throw new TypeError(`Network namespace name "${ns}" is not valid`);
   }
+  checkNetnsLength(ns);
   const nsFd = c.open(cString(abs ? ns : `${NS_DIR}/${ns}`), O_RDONLY | O_CLOEXEC);
   if (nsFd < 0) {
     const e = errnoNow(c);
