@@ -153,7 +153,7 @@ function deleteOnSignal(name: string): () => void {
     } catch { /* signals unavailable here: cleanup on close only */ }
     return [sig, h] as const;
   });
-  const onEnd = (e: Event) => {
+  const onEnd = (e: { defaultPrevented: boolean }) => {
     if (!e.defaultPrevented) deleteNamedNetns(name); // a handled error keeps the program alive
   };
   const events = ["unload", "error", "unhandledrejection"];
