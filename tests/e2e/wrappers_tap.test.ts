@@ -82,6 +82,9 @@ Deno.test({
           }
           assert.equal(st["fault-oversize"], 0, "no large frame dropped uncut");
           assert.ok((st["tap-rx-gso-frames"] ?? 0) > 0, "the kernel sent large segments");
+          // Corking reached the TAP through pcap and faults: our segments left merged.
+          assert.ok((st["tap-tx-gso-frames"] ?? 0) > 0, "no merged frame sent");
+          assert.ok((st["tap-tx-merged"] ?? 0) > 0, "no segment sent merged");
           assert.ok((st["tap-tx-frames"] ?? 0) > 0, "the link's own counters are there");
         },
       );
