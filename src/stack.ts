@@ -146,6 +146,11 @@ export class Driver<T extends DriverTcp = DriverTcp> {
   readonly engine: Engine;
   /** The link, owned by the driver. */
   readonly link: Link;
+  /**
+   * Why the link failed (a TAP device deleted under the stack: `BadResource`), or null. The
+   * stack then closes itself as `close("reset")` would, and connections report this error.
+   */
+  linkError: Error | null = null;
   /** The interface layer. */
   readonly iface: Interface;
   /** The TCP layer. */
@@ -198,7 +203,11 @@ export class Driver<T extends DriverTcp = DriverTcp> {
       send: (b: Uint8Array, o: number, l: number) => {
         this.#sentInPass++;
         this.observer?.frame("out", b, o, l);
-        this.link.send(b, o, l);
+        try {
+          this.link.send(b, o, l);
+        } catch (e) {
+          this.#linkFailed(e);
+        }
       },
     };
     this.iface = new Interface(this.engine, sink, {
@@ -459,7 +468,11 @@ export class Driver<T extends DriverTcp = DriverTcp> {
     link.cork?.();
     let n = 0;
     try {
-      n = link.receive(buf, meta, BATCH);
+      try {
+        n = link.receive(buf, meta, BATCH);
+      } catch (e) {
+        this.#linkFailed(e);
+      }
       for (let i = 0; i < n; i++) {
         // engine.mem, not buf: handling the previous frame may have grown WASM memory (a
         // growing receive buffer), which detaches buf; the frames stay at their offsets.
@@ -535,6 +548,18 @@ export class Driver<T extends DriverTcp = DriverTcp> {
         }, delay);
       }
     }
+  }
+
+  /**
+   * The link threw: a link that lost its device (`BadResource`) closes the stack instead of
+   * an uncaught error in a timer or a wait callback, which would end the process; anything
+   * else is a bug and is rethrown.
+   */
+  #linkFailed(e: unknown): void {
+    if (!(e instanceof Deno.errors.BadResource)) throw e;
+    if (this.linkError !== null) return;
+    this.linkError = e;
+    queueMicrotask(() => void this.close("reset").catch(() => {}));
   }
 
   #onLinkReady(): void {
