@@ -468,11 +468,7 @@ export class Driver<T extends DriverTcp = DriverTcp> {
     link.cork?.();
     let n = 0;
     try {
-      try {
-        n = link.receive(buf, meta, BATCH);
-      } catch (e) {
-        this.#linkFailed(e);
-      }
+      n = link.receive(buf, meta, BATCH);
       for (let i = 0; i < n; i++) {
         // engine.mem, not buf: handling the previous frame may have grown WASM memory (a
         // growing receive buffer), which detaches buf; the frames stay at their offsets.
@@ -490,6 +486,8 @@ export class Driver<T extends DriverTcp = DriverTcp> {
       // halved the connections/s of 16 clients in flight (bench:e2e).
       const t = n > 0 ? this.now() : now;
       this.#flush(t - now > LONG_BATCH_MS ? t : now, now);
+    } catch (e) {
+      this.#linkFailed(e); // rethrows all but a lost device
     } finally {
       link.uncork?.();
     }
