@@ -116,3 +116,27 @@ Deno.test("tap cleanup: namespace names too long or not names are refused up fro
   );
   assert.throws(() => openTap({ name: "tap0", netns: "../x", create: true }), TypeError);
 });
+
+Deno.test({
+  name:
+    "tap cleanup: values the kernel refuses after openTap made the namespace: error, no namespace",
+  ignore,
+  fn: () => {
+    if (!requireTapOrSkip()) return;
+    const cases: [string, Parameters<typeof openTap>[0], string, RegExp][] = [
+      ["MTU above a TAP's 65521", { name: "tap0", mtu: 65535 }, "RangeError", /MTU range/],
+      ["a multicast peer", { name: "tap0", peer: "224.0.0.1/24" }, "TypeError", /unicast/],
+    ];
+    for (const [what, options, name, message] of cases) {
+      const ns = `dtcp-${Deno.pid}-bad${crypto.getRandomValues(new Uint32Array(1))[0]}`;
+      try {
+        assert.throws(() => openTap({ ...options, netns: ns, create: true }), { name, message });
+        assert.ok(!exists(ns), `${what}: the namespace openTap made is gone`);
+      } finally {
+        if (exists(ns)) {
+          new Deno.Command("ip", { args: ["netns", "delete", ns], stderr: "null" }).outputSync();
+        }
+      }
+    }
+  },
+});

@@ -244,7 +244,12 @@ export function configure(c: Libc, ifname: string, setup: DeviceSetup): number {
     if (mtu !== undefined) {
       v.setInt32(16, mtu, true);
       if (c.ioctl(sock, SIOCSIFMTU, ifr) < 0) {
-        throw new Error(`Cannot set MTU ${mtu} on TAP device ${ifname}: ${errnoName(errnoNow(c))}`);
+        const e = errnoNow(c);
+        const msg = `Cannot set MTU ${mtu} on device ${ifname}: ${errnoName(e)}`;
+        // EINVAL: beyond the device's range (a TAP takes at most 65521, a TUN 65535).
+        throw e === EINVAL
+          ? new RangeError(`${msg} (outside the device's MTU range)`)
+          : new Error(msg);
       }
     }
     if (txQueueLen !== undefined) {
@@ -261,7 +266,11 @@ export function configure(c: Libc, ifname: string, setup: DeviceSetup): number {
     if (peer !== undefined) {
       setSockaddr(ifr, peer.address);
       if (c.ioctl(sock, SIOCSIFADDR, ifr) < 0) {
-        throw new Error(`Cannot set address on device ${ifname}: ${errnoName(errnoNow(c))}`);
+        const e = errnoNow(c);
+        const msg = `Cannot set address on device ${ifname}: ${errnoName(e)}`;
+        throw e === EINVAL
+          ? new TypeError(`${msg} (peer is not a unicast address)`)
+          : new Error(msg);
       }
       setSockaddr(ifr, peer.prefixLength === 0 ? 0 : (~0 << (32 - peer.prefixLength)) >>> 0);
       if (c.ioctl(sock, SIOCSIFNETMASK, ifr) < 0) {
