@@ -78,6 +78,10 @@ export interface ConnHost {
   holdAck(c: TcpConnection): boolean;
   /** A handshake ACK sent alone was followed at once by the first data or FIN (ack_hold.ts). */
   ackAvoidable(): void;
+  /** True while the TIME-WAIT record of key `key` lives (time_wait.ts). */
+  timeWaitLive(key: number): boolean;
+  /** The owner closed `c`, whose TIME-WAIT lives on as a record: the layer lets it go. */
+  timeWaitOrphan(c: TcpConnection): void;
 }
 
 /**
@@ -177,6 +181,8 @@ export class TcpConnection implements TcpHandle {
   /** @internal */ keepAlive: boolean;
   /** @internal */ keepIdleMs: number;
   /** @internal in the layer's dirty list */ dirty = false;
+  /** @internal key of the layer's TIME-WAIT record that replaced it (time_wait.ts), else -1 */ tw =
+    -1;
   /** @internal Made by the layer only. */
   constructor(
     host: ConnHost,
@@ -201,9 +207,13 @@ export class TcpConnection implements TcpHandle {
     this.snd.buf = opt.sndBuf;
   }
 
-  /** The current state (RFC 9293 3.3.2). */
+  /**
+   * The current state (RFC 9293 3.3.2). In TIME-WAIT the layer keeps a compact record instead
+   * of the connection (time_wait.ts): TIME-WAIT while that record lives, then CLOSED.
+   */
   get state(): TcpState {
-    return this.st;
+    const st = this.st;
+    return st === "TIME-WAIT" && this.tw >= 0 && !this.host.timeWaitLive(this.tw) ? "CLOSED" : st;
   }
 
   /** Peer's FIN reached and every byte before it read. */
@@ -303,7 +313,7 @@ export class TcpConnection implements TcpHandle {
     if (n > 0) {
       this.rcv.copied += n;
       this.rcv.unread = e.rcvReadable(this.rcv.ring); // left behind (buf_tune.ts)
-      if (this.st === "CLOSED") {
+      if (this.st === "CLOSED" || this.tw >= 0) {
         if (e.rcvReadable(this.rcv.ring) === 0) this.#dropRcvRing();
         return n;
       }
@@ -357,6 +367,13 @@ export class TcpConnection implements TcpHandle {
       this.#dropRcvRing();
       return;
     }
+    if (this.tw >= 0 && this.readable === 0) {
+      // TIME-WAIT lives on as the layer's record: nothing more for this owner.
+      this.userClosed = true;
+      this.#dropRcvRing();
+      this.host.timeWaitOrphan(this);
+      return;
+    }
     this.userClosed = true;
     if (this.st === "SYN-SENT" || this.readable > 0) {
       // RFC 9293 3.10.4: CLOSE in SYN-SENT deletes the TCB; unread data: reset (RFC 1122).
@@ -396,18 +413,41 @@ export class TcpConnection implements TcpHandle {
       t.keep =
       t.delack =
         NEVER;
-    const e = this.host.engine;
-    if (this.snd.ring >= 0) {
-      e.sndDestroy(this.snd.ring);
-      this.snd.ring = -1;
-      this.host.budget.give(this.snd.grown);
-      this.snd.grown = 0;
-    }
+    this.#dropSndRing();
     // Unread data of a normally closed connection stays readable until read or close().
     if (err || this.userClosed || this.readable === 0) this.#dropRcvRing();
     this.listener?.onConnDone(this, false);
     this.host.release(this);
     this.emit("closed");
+  }
+
+  /**
+   * @internal The layer replaced this connection in TIME-WAIT by its record `key`
+   * (time_wait.ts): no timers, no send buffer; unread data stays readable until read or close().
+   */
+  compact(key: number): void {
+    this.tw = key;
+    const t = this.timers;
+    t.timeWait =
+      t.pto =
+      t.rack =
+      t.rtx =
+      t.persist =
+      t.keep =
+      t.delack =
+        NEVER;
+    this.rcv.ackNow = false;
+    this.#dropSndRing();
+    if (this.userClosed || this.readable === 0) this.#dropRcvRing();
+  }
+
+  #dropSndRing(): void {
+    if (this.snd.ring >= 0) {
+      this.host.engine.sndDestroy(this.snd.ring);
+      this.snd.ring = -1;
+      this.host.budget.give(this.snd.grown);
+      this.snd.grown = 0;
+    }
   }
 
   #dropRcvRing(): void {
@@ -436,6 +476,8 @@ export class TcpConnection implements TcpHandle {
 
   /** Statistics of this connection. */
   info(): TcpConnInfo {
-    return connInfo(this);
+    const i = connInfo(this);
+    i.state = this.state;
+    return i;
   }
 }

@@ -224,7 +224,7 @@ export type TimerName = typeof TIMERS[number];
 
 /** Deadlines (ms, {@link NEVER} when not armed) and the counters that go with them. */
 export class Timers {
-  /** TIME-WAIT, 2 MSL (RFC 9293 3.10.7.4). */
+  /** 2 MSL (RFC 9293 3.10.7.4): the orphaned FIN-WAIT-2 timeout; TIME-WAIT's expiry on entry. */
   timeWait = NEVER;
   /** Tail loss probe (RFC 8985 section 7). */
   pto = NEVER;

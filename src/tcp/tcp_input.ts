@@ -107,10 +107,9 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
         c.drop("tcp-unacceptable");
         // RFC 2883: data we already have is reported in a D-SACK block (as Linux).
         if (plen > 0 && c.sackOk && seqLt(seq, c.rcv.nxt)) noteDsack(c, seq, seqAdd(seq, plen));
-        if (c.st === "TIME-WAIT" && fin) c.arm("timeWait", now + c.opt.timeWaitMs);
         // RFC 5961 4.2: a SYN gets a challenge ACK whatever its sequence number (global
-        // budget); in TIME-WAIT the per-connection limit applies (Linux TIME-WAIT handling).
-        if (syn && c.st !== "TIME-WAIT") challengeAck(c, now);
+        // budget; TIME-WAIT, time_wait_input.ts, applies the per-connection limit as Linux).
+        if (syn) challengeAck(c, now);
         else invalidAck(c, now, segLen, syn); // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
       }
       return;
@@ -230,11 +229,6 @@ export function connInput(c: TcpConnection, seg: TcpSegment, now: number): void 
       c.timers.persistBackoff = 0;
       if (opened || c.timers.persist !== Infinity) c.timers.persist = Infinity;
     }
-  }
-  if (c.st === "TIME-WAIT" && (fin || plen > 0)) {
-    // Text is ignored in TIME-WAIT (RFC 9293 3.10.7.4) but acknowledged, as Linux does.
-    c.rcv.ackNow = true;
-    if (fin) c.arm("timeWait", now + c.opt.timeWaitMs); // restart 2 MSL on a retransmitted FIN
   }
 
   // Sixth: URG (RFC 9293 3.8.5, RFC 6093: the pointer is the sequence after the urgent data).
@@ -359,11 +353,15 @@ function finStates(c: TcpConnection): boolean {
   return s === "SYN-RECEIVED" || receiving(c);
 }
 
-/** Enter TIME-WAIT for 2 MSL (RFC 9293 3.10.7.4). */
+/**
+ * Enter TIME-WAIT for 2 MSL (RFC 9293 3.10.7.4). The layer then keeps a compact record of the
+ * connection instead (time_wait.ts), which handles its later segments (time_wait_input.ts) and
+ * its expiry: the deadline is noted, not armed.
+ */
 export function enterTimeWait(c: TcpConnection, now: number): void {
   c.st = "TIME-WAIT";
   c.timers.rtx = c.timers.persist = c.timers.keep = Infinity;
-  c.arm("timeWait", now + c.opt.timeWaitMs);
+  c.timers.timeWait = now + c.opt.timeWaitMs;
 }
 
 /** An ACK that advances SND.UNA. Returns true when the connection closed. */

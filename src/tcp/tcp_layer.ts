@@ -38,6 +38,8 @@ import { connInput } from "./tcp_input.ts";
 import { output } from "./tcp_output.ts";
 import { connRst, replyRst } from "./tcp_replies.ts";
 import { runTimers } from "./tcp_timers.ts";
+import { TimeWaitTable, TW_SACK, TW_TS } from "./time_wait.ts";
+import { offeredWindow, timeWaitInput } from "./time_wait_input.ts";
 import { resolveOptions, TCP_DEFAULTS, TcpError, type TcpOptions } from "./types.ts";
 
 export { TcpConnection } from "./connection.ts";
@@ -50,11 +52,17 @@ export type { TcpSegment } from "../wire/tcp_segment.ts";
 
 /** RFC 5961 section 7: challenge ACKs per second (Linux tcp_challenge_ack_limit is 1000). */
 const CHALLENGE_PER_SEC = 1000;
+/** A TIME-WAIT key's slot (time_wait.ts). */
+const TW_SLOT = 2 ** 24;
 
 /** A whole TCP layer over one engine and one transmit seam. */
 export class TcpLayer implements TcpHandler {
   readonly #opt: TcpOptions;
   readonly #conns = new ConnTable();
+  /** Compact TIME-WAIT records (time_wait.ts), at most `maxTimeWait`. */
+  readonly #tw: TimeWaitTable;
+  /** The connections of TIME-WAIT records whose owner has not closed them yet, by slot. */
+  readonly #twHandles = new Map<number, TcpConnection>();
   readonly #listeners = new Map<number, Listener>();
   /**
    * Connections with output to flush: the first `#dirtyN` slots. Slots are emptied, never the
@@ -82,6 +90,7 @@ export class TcpLayer implements TcpHandler {
   /** A layer with options (defaults in `TCP_DEFAULTS`; `mss` also bounded by the path MTU). */
   constructor(engine: Engine, tx: TcpTransmit, options?: Partial<TcpOptions>) {
     this.#opt = resolveOptions(TCP_DEFAULTS, options);
+    this.#tw = new TimeWaitTable(this.#opt.maxTimeWait);
     // RFC 6528 / 6056 / 4987 hashes take an IPv6 peer's 16 bytes, not its handle.
     const bytesOf = (ip: number) => tx.addressBytes?.(ip) ?? null;
     const isn = this.#opt.isn ?? makeIsn(undefined, bytesOf);
@@ -115,6 +124,17 @@ export class TcpLayer implements TcpHandler {
         this.#conns.delete(c);
         this.#timers.remove(c);
         if (had) tx.releaseAddress?.(c.remoteIp); // held when it entered the table
+        // Closed while its TIME-WAIT record lives (abort, or close() with unread data): the
+        // record goes too, as the whole connection did (RFC 9293 3.10.5).
+        if (c.tw >= 0 && this.#tw.isLive(c.tw)) this.#endTimeWait(c.tw % TW_SLOT);
+      },
+      timeWaitLive: (key) => this.#tw.isLive(key),
+      timeWaitOrphan: (c) => {
+        const slot = c.tw % TW_SLOT;
+        if (this.#tw.isLive(c.tw) && this.#twHandles.get(slot) === c) {
+          this.#twHandles.delete(slot);
+          c.emit("closed");
+        }
       },
       established: (c) => c.listener?.onConnDone(c, true),
       sendRst: (c) => {
@@ -212,9 +232,14 @@ export class TcpLayer implements TcpHandler {
     return this.#opt;
   }
 
-  /** Connections in the table (every state but CLOSED, including TIME-WAIT). */
+  /** Connections in the table (every state but CLOSED, including TIME-WAIT records). */
   get connectionCount(): number {
-    return this.#conns.size;
+    return this.#conns.size + this.#tw.size;
+  }
+
+  /** TIME-WAIT records held (at most `maxTimeWait`; time_wait.ts). */
+  get timeWaitCount(): number {
+    return this.#tw.size;
   }
 
   /** Layer counters: events and drop reasons. */
@@ -223,6 +248,7 @@ export class TcpLayer implements TcpHandler {
     return {
       ...this.#counters,
       "tcp-listeners": this.#listeners.size,
+      "tcp-time-wait": this.#tw.size,
       "tcp-buffer-growth-bytes": b.used,
       "tcp-buffer-growth-refused": b.refused,
       "tcp-ack-hold-carried": this.#hold.carried,
@@ -304,10 +330,12 @@ export class TcpLayer implements TcpHandler {
     let lport = opts?.localPort ?? 0;
     let minIss = -1; // ISS when a TIME-WAIT tuple is reused
     if (lport) {
-      const old = this.#conns.get(lip, lport, rip, remotePort);
-      if (old) {
-        minIss = this.#reuseTimeWait(old, now);
-        if (minIss < 0) throw new TcpError("addr-in-use", `Address already in use: port ${lport}`);
+      const tw = this.#conns.has(lip, lport, rip, remotePort)
+        ? -1
+        : this.#tw.find(lip, lport, rip, remotePort);
+      if (tw >= 0) minIss = this.#reuseTimeWait(tw, now);
+      if (tw >= 0 ? minIss < 0 : this.#conns.has(lip, lport, rip, remotePort)) {
+        throw new TcpError("addr-in-use", `Address already in use: port ${lport}`);
       }
     } else {
       this.#pickLip = lip;
@@ -334,7 +362,8 @@ export class TcpLayer implements TcpHandler {
   #pickRip = 0;
   #pickRport = 0;
   readonly #portTaken = (p: number): boolean =>
-    this.#conns.has(this.#pickLip, p, this.#pickRip, this.#pickRport);
+    this.#conns.has(this.#pickLip, p, this.#pickRip, this.#pickRport) ||
+    this.#tw.find(this.#pickLip, p, this.#pickRip, this.#pickRport) >= 0;
 
   // The last per-connect options and what they resolved to: an application passing the same
   // options to every connect (or none: `{}`) resolves them once, not per connection (~2 us).
@@ -364,7 +393,10 @@ export class TcpLayer implements TcpHandler {
     return resolved;
   }
 
-  /** @internal The connection of a four-tuple, if any (the trace API reads its state). */
+  /**
+   * @internal The connection of a four-tuple, if any (the trace API reads its state); none for
+   * a tuple in TIME-WAIT, which is a compact record (time_wait.ts).
+   */
   find(lip: number, lport: number, rip: number, rport: number): TcpConnection | undefined {
     return this.#conns.get(lip, lport, rip, rport);
   }
@@ -387,8 +419,14 @@ export class TcpLayer implements TcpHandler {
       return;
     }
     const c = this.#conns.get(seg.dstIp, seg.dstPort, seg.srcIp, seg.srcPort);
-    if (c && !(c.state === "TIME-WAIT" && this.#reusable(c, seg))) {
+    if (c) {
       connInput(c, seg, now);
+      if (c.st === "TIME-WAIT" && c.tw < 0) this.#toTimeWait(c);
+      return;
+    }
+    const tw = this.#tw.find(seg.dstIp, seg.dstPort, seg.srcIp, seg.srcPort);
+    if (tw >= 0 && !this.#reusable(tw, seg)) {
+      if (!timeWaitInput(this.#tw, tw, seg, this.#host, now)) this.#endTimeWait(tw);
       return;
     }
     let l = this.#listeners.get(endpointKey(seg.dstIp, seg.dstPort)) ??
@@ -411,36 +449,94 @@ export class TcpLayer implements TcpHandler {
   }
 
   /**
-   * A new SYN may end TIME-WAIT when it is clearly newer: a higher sequence number or a newer
-   * timestamp (RFC 9293 3.10.7.4 note, RFC 6191; as Linux). The old connection goes to CLOSED.
+   * A connection just entered TIME-WAIT (tcp_input.ts): the layer keeps a compact record of it
+   * for 2 MSL instead (time_wait.ts, as Linux inet_timewait_sock) and lets the connection go:
+   * out of the table and the timers, its buffers released (unread data stays readable for its
+   * owner until read or close()). An owner that already closed it is told "closed" now; one
+   * that still holds it open (after a half-close) keeps seeing TIME-WAIT until the record ends
+   * or it closes it. Past `maxTimeWait` records, the one nearest its expiry is dropped
+   * (`tcp-time-wait-overflow`); with `maxTimeWait` 0 the connection goes straight to CLOSED.
    */
-  #reusable(c: TcpConnection, seg: TcpSegment): boolean {
+  #toTimeWait(c: TcpConnection): void {
+    const t = this.#tw;
+    if (t.size >= t.max && t.max > 0) {
+      const old = t.popOldest();
+      if (old >= 0) {
+        this.#count("tcp-time-wait-overflow");
+        this.#endTimeWait(old);
+      }
+    }
+    const key = t.add(c, c.timers.timeWait, c.opt.timeWaitMs);
+    if (key < 0) {
+      this.#count("tcp-time-wait-overflow");
+      c.toClosed(null);
+      return;
+    }
+    const s = key % TW_SLOT;
+    t.sndNxt[s] = c.snd.max;
+    t.maxWnd[s] = c.snd.maxWnd;
+    t.rcvNxt[s] = c.rcv.nxt;
+    t.rcvWnd[s] = offeredWindow(c.rcv.adv, c.rcv.nxt);
+    t.wscale[s] = c.rcv.wscale;
+    t.flags[s] = t.flags[s]! | (c.tsOk ? TW_TS : 0) | (c.sackOk ? TW_SACK : 0);
+    t.tsRecent[s] = c.rcv.tsRecent;
+    t.tsRecentAt[s] = c.rcv.tsRecentAt;
+    t.oowAckAt[s] = c.oowAckAt;
+    // The record keeps the peer's address held (an IPv6 handle) until it ends.
+    this.#conns.delete(c);
+    this.#timers.remove(c);
+    c.compact(key);
+    if (c.userClosed) c.emit("closed");
+    else this.#twHandles.set(s, c);
+    const at = t.expiry[s]!;
+    if (at < this.#nextAt) this.#nextAt = at;
+  }
+
+  /** End the TIME-WAIT record in `slot`: its address is released, its connection CLOSED. */
+  #endTimeWait(slot: number): void {
+    const rip = this.#tw.rip[slot]!;
+    this.#tw.free(slot);
+    this.#host.tx.releaseAddress?.(rip);
+    const c = this.#twHandles.get(slot);
+    if (c !== undefined) {
+      this.#twHandles.delete(slot);
+      c.toClosed(null);
+    }
+  }
+
+  /**
+   * A new SYN may end TIME-WAIT when it is clearly newer: a higher sequence number or a newer
+   * timestamp (RFC 9293 3.10.7.4 note, RFC 6191; as Linux). The record ends.
+   */
+  #reusable(slot: number, seg: TcpSegment): boolean {
     if ((seg.flags & (F_SYN | F_ACK | F_RST)) !== F_SYN) return false;
-    const newer = c.tsOk && seg.hasTs
-      ? seqGt(seg.tsVal, c.rcv.tsRecent)
-      : seqGt(seg.seq, c.rcv.nxt);
+    const t = this.#tw;
+    const newer = (t.flags[slot]! & TW_TS) && seg.hasTs
+      ? seqGt(seg.tsVal, t.tsRecent[slot]!)
+      : seqGt(seg.seq, t.rcvNxt[slot]!);
     if (!newer) return false;
     this.#count("tcp-time-wait-reuse");
-    c.toClosed(null);
+    this.#endTimeWait(slot);
     return true;
   }
 
   /**
-   * Active open on the four-tuple of a connection in TIME-WAIT (as Linux tcp_tw_reuse): allowed
-   * when it negotiated timestamps (PAWS, RFC 7323 5, rejects its old duplicates) and its last
-   * segment (the FIN that started TIME-WAIT, or its retransmission) came in an earlier second.
-   * The old connection goes to CLOSED. Returns the ISS for the new one, beyond anything the old
+   * Active open on the four-tuple of a TIME-WAIT record (as Linux tcp_tw_reuse): allowed when
+   * the connection negotiated timestamps (PAWS, RFC 7323 5, rejects its old duplicates) and its
+   * last segment (the FIN that started TIME-WAIT, or its retransmission) came in an earlier
+   * second. The record ends. Returns the ISS for the new connection, beyond anything the old
    * one sent (as Linux: snd.nxt + 65537), or -1 when the tuple stays in use.
    */
-  #reuseTimeWait(c: TcpConnection, now: number): number {
-    if (c.state !== "TIME-WAIT" || !c.tsOk) return -1;
+  #reuseTimeWait(slot: number, now: number): number {
+    const t = this.#tw;
+    if (!(t.flags[slot]! & TW_TS)) return -1;
     // Linux compares seconds: the last segment arrived in an earlier second of the clock.
-    if (Math.floor(now / 1000) <= Math.floor((c.timers.timeWait - c.opt.timeWaitMs) / 1000)) {
+    if (Math.floor(now / 1000) <= Math.floor((t.expiry[slot]! - t.twMs[slot]!) / 1000)) {
       return -1;
     }
-    const minIss = seqAdd(c.snd.max, 65537);
+    const minIss = seqAdd(t.sndNxt[slot]!, 65537);
     this.#count("tcp-time-wait-reuse");
-    c.toClosed(null);
+    this.#endTimeWait(slot);
     return minIss;
   }
 
@@ -459,6 +555,12 @@ export class TcpLayer implements TcpHandler {
     const { kind, localIp, localPort, remoteIp, remotePort, seq, mtu } = report;
     const c = this.#conns.get(ipNum(localIp), localPort, ipNum(remoteIp), remotePort);
     if (!c) {
+      const tw = this.#tw.find(ipNum(localIp), localPort, ipNum(remoteIp), remotePort);
+      if (tw >= 0) {
+        // TIME-WAIT has nothing in flight but its FIN's sequence number (RFC 5927).
+        this.#count(`tcp-icmp-${kind}`);
+        return (seq >>> 0) === this.#tw.sndNxt[tw];
+      }
       this.#count("tcp-icmp-no-connection");
       return false;
     }
@@ -542,9 +644,14 @@ export class TcpLayer implements TcpHandler {
     for (let c = q.popDue(dueBy); c !== undefined; c = q.popDue(dueBy)) {
       if (c.deadline() <= dueBy) runTimers(c, dueBy);
       const t = c.deadline();
-      if (t < Infinity && c.state !== "CLOSED") q.schedule(c, t);
+      if (t < Infinity && c.st !== "CLOSED") q.schedule(c, t);
     }
-    this.#nextAt = q.peek();
+    const tw = this.#tw;
+    if (tw.nextAt() <= dueBy) {
+      // 2 MSL passed: the record ends (RFC 9293 3.10.7.4 timeout).
+      for (let s = tw.popExpired(dueBy); s >= 0; s = tw.popExpired(dueBy)) this.#endTimeWait(s);
+    }
+    this.#nextAt = Math.min(q.peek(), tw.nextAt());
   }
 
   /** The earliest deadline (Infinity when none; 0 when output is queued). */
@@ -566,10 +673,10 @@ export class TcpLayer implements TcpHandler {
 
   #closeAll(mode: "reset" | "graceful", now: number): void {
     for (const l of [...this.#listeners.values()]) l.close();
+    // TIME-WAIT ended normally for its owner: released silently, no RST (RFC 9293 3.10.5).
+    for (const s of this.#tw.slots()) this.#endTimeWait(s);
     for (const c of [...this.#conns.all]) {
-      // TIME-WAIT ended normally for its owner: released silently, no RST (RFC 9293 3.10.5).
-      if (c.state === "TIME-WAIT") c.toClosed(null);
-      else if (mode === "reset") c.reset(true, new TcpError("aborted", "Stack closed"));
+      if (mode === "reset") c.reset(true, new TcpError("aborted", "Stack closed"));
       else c.close();
     }
     this.poll(now);

@@ -1,7 +1,8 @@
 /**
  * Connection timers: retransmission (RFC 6298 section 5), tail loss probe (RFC 8985 7.3; its
  * scheduling is in tlp.ts), RACK reordering (RFC 8985 6.2), persist (RFC 9293 3.8.6.1),
- * keepalive (RFC 1122 4.2.3.6), delayed ACK (RFC 1122 4.2.3.2) and TIME-WAIT (2 MSL).
+ * keepalive (RFC 1122 4.2.3.6), delayed ACK (RFC 1122 4.2.3.2) and the orphaned FIN-WAIT-2
+ * timeout (the `timeWait` timer; TIME-WAIT itself is a record of the layer, time_wait.ts).
  *
  * @module
  */

@@ -32,7 +32,11 @@ export function isSynchronized(st: TcpState): boolean {
   return st !== "SYN-SENT" && st !== "SYN-RECEIVED" && st !== "CLOSED" && st !== "LISTEN";
 }
 
-/** What a connection tells its owner, synchronously, from `input()` or `poll()`. */
+/**
+ * What a connection tells its owner, synchronously, from `input()` or `poll()`. "closed": it
+ * reached CLOSED, or it is in TIME-WAIT (a compact record of the layer, time_wait.ts) and its
+ * owner closed it; nothing follows.
+ */
 export type TcpEvent = "established" | "readable" | "writable" | "closed";
 
 /** Why a call failed or a connection ended abnormally. */
@@ -131,6 +135,14 @@ export interface TcpOptions {
   /** TIME-WAIT duration, 2 MSL (RFC 9293 3.10.7.4); default 60 s as Linux. */
   timeWaitMs: number;
   /**
+   * The most connections kept in TIME-WAIT, each as a compact record of about 130 bytes of
+   * typed arrays (src/tcp/time_wait.ts; 17 MB at the default bound); past it the record nearest its expiry is dropped
+   * (`tcp-time-wait-overflow`), and 0 keeps none. Default 131072, what Linux sets
+   * `tcp_max_tw_buckets` to on a machine with 16-32 GiB (half its established-hash buckets).
+   * Read from the layer's options only; at most 2^24.
+   */
+  maxTimeWait: number;
+  /**
    * Half-open (SYN-RECEIVED) connections per listener; past it, SYN cookies (when `syncookies`)
    * or a dropped SYN. Default 4096 (Linux tcp_max_syn_backlog on a modern machine).
    */
@@ -208,6 +220,7 @@ export const TCP_DEFAULTS: Readonly<TcpOptions> = Object.freeze({
   keepIntervalMs: 75000,
   keepCount: 9,
   timeWaitMs: 60000,
+  maxTimeWait: 131072,
   synBacklog: 4096,
   acceptBacklog: 4096,
   syncookies: true,
@@ -228,6 +241,9 @@ export function resolveOptions(
   const o: TcpOptions = { ...base, ...(over ?? {}) };
   for (const k of ["rcvBuf", "sndBuf", "mss", "rtoMinMs", "rtoMaxMs", "rtoInitialMs"] as const) {
     if (!(o[k] > 0)) throw new RangeError(`Invalid TCP option ${k}: ${o[k]}`);
+  }
+  if (!Number.isInteger(o.maxTimeWait) || o.maxTimeWait < 0 || o.maxTimeWait > 2 ** 24) {
+    throw new RangeError(`Invalid TCP option maxTimeWait: ${o.maxTimeWait}`);
   }
   if (!(o.bufferBudget >= 0)) {
     throw new RangeError(`Invalid TCP option bufferBudget: ${o.bufferBudget}`);
