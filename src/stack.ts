@@ -146,6 +146,11 @@ export class Driver<T extends DriverTcp = DriverTcp> {
   readonly engine: Engine;
   /** The link, owned by the driver. */
   readonly link: Link;
+  /**
+   * Why the link failed (a TAP device deleted under the stack: `BadResource`), or null. The
+   * stack then closes itself as `close("reset")` would, and connections report this error.
+   */
+  linkError: Error | null = null;
   /** The interface layer. */
   readonly iface: Interface;
   /** The TCP layer. */
@@ -209,7 +214,11 @@ export class Driver<T extends DriverTcp = DriverTcp> {
       send: (b: Uint8Array, o: number, l: number) => {
         this.#sentInPass++;
         this.observer?.frame("out", b, o, l);
-        this.link.send(b, o, l);
+        try {
+          this.link.send(b, o, l);
+        } catch (e) {
+          this.#linkFailed(e);
+        }
       },
     };
     this.iface = new Interface(this.engine, sink, {
@@ -497,6 +506,8 @@ export class Driver<T extends DriverTcp = DriverTcp> {
       // halved the connections/s of 16 clients in flight (bench:e2e).
       const t = n > 0 ? this.now() : now;
       this.#flush(t - now > LONG_BATCH_MS ? t : now, now);
+    } catch (e) {
+      this.#linkFailed(e); // rethrows all but a lost device
     } finally {
       link.uncork?.();
     }
@@ -555,6 +566,18 @@ export class Driver<T extends DriverTcp = DriverTcp> {
         }, delay);
       }
     }
+  }
+
+  /**
+   * The link threw: a link that lost its device (`BadResource`) closes the stack instead of
+   * an uncaught error in a timer or a wait callback, which would end the process; anything
+   * else is a bug and is rethrown.
+   */
+  #linkFailed(e: unknown): void {
+    if (!(e instanceof Deno.errors.BadResource)) throw e;
+    if (this.linkError !== null) return;
+    this.linkError = e;
+    queueMicrotask(() => void this.close("reset").catch(() => {}));
   }
 
   #onLinkReady(): void {

@@ -137,7 +137,10 @@ export class Conn implements Disposable {
       throw new Deno.errors.BadResource(`Connection to ${this.#peer} was closed by this side`);
     }
     if (this.#stackClosed || this.#driver.closed) {
-      throw new Deno.errors.BadResource(`Connection to ${this.#peer} ended: the stack is closed`);
+      const why = this.#driver.linkError ? ` (${this.#driver.linkError.message})` : "";
+      throw new Deno.errors.BadResource(
+        `Connection to ${this.#peer} ended: the stack is closed${why}`,
+      );
     }
   }
 

@@ -321,7 +321,8 @@ export class NetStack implements AsyncDisposable {
     if (signal?.aborted) throw signal.reason;
     if (this.driver.closed) {
       throw new Deno.errors.BadResource(
-        `Cannot connect to ${v6 ?? endpoint(ip, port)}: the stack is closed`,
+        `Cannot connect to ${v6 ?? endpoint(ip, port)}: the stack is closed` +
+          (this.driver.linkError ? ` (${this.driver.linkError.message})` : ""),
       );
     }
     let conn: Conn;

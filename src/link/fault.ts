@@ -27,9 +27,9 @@
  *
  * Capabilities (link.ts): corking, checksum help and `sameThreadPeer` are forwarded;
  * `counters()` returns `fault-*` plus the wrapped link's counters; `nextDueAt()` is this
- * injector's (and the wrapped link's). Large frames are adapted: an oversized IPv4 TCP frame
- * from a link with segmentation offload is cut into MTU-sized segments (segment.ts) before
- * the faults apply, so drops and delays hit wire-sized frames as on a real network; any other
+ * injector's (and the wrapped link's). Large frames are adapted: an oversized IPv4 or IPv6
+ * TCP frame from a link with segmentation offload is cut into MTU-sized segments (segment.ts)
+ * before the faults apply, so drops and delays hit wire-sized frames as on a real network; any other
  * oversized frame is dropped and counted as `oversize`. Frames leaving the injector therefore
  * never exceed mtu + 18 bytes and it declares no `maxFrame` of its own.
  *
@@ -92,7 +92,7 @@ export type FaultStats = {
   delivered: number;
   /** Large frames (beyond mtu + 18) cut into MTU-sized segments before the faults applied. */
   segmented: number;
-  /** Frames beyond mtu + 18 that could not be cut (not IPv4 TCP): dropped. */
+  /** Frames beyond mtu + 18 that could not be cut (not IPv4 or IPv6 TCP): dropped. */
   oversize: number;
 };
 
@@ -144,7 +144,10 @@ class FaultInjector implements FaultLink {
 
   constructor(inner: Link, options: FaultOptions) {
     if (typeof options?.clock !== "function") {
-      throw new TypeError("Fault option clock must be a function returning milliseconds");
+      throw new TypeError(
+        "Fault option clock must be a function returning milliseconds " +
+          "(in real runs: clock: () => performance.now(); a simulation passes its virtual clock)",
+      );
     }
     this.inner = inner;
     this.name = inner.name;

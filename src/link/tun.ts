@@ -28,7 +28,9 @@ export type TunLink = TapLink;
  * import { createStack, openTun } from "./mod.ts";
  * const link = openTun({ name: "tun0", netns: "demo", create: true, peer: "10.8.0.1/24" });
  * const stack = await createStack({ link, address: "10.8.0.2/24" });
- * // In the namespace: ping 10.8.0.2, curl http://10.8.0.2:8080/ ...
+ * const http = stack.serve({ port: 8080 }, () => new Response("hello over TUN\n"));
+ * // Then: ip netns exec demo ping -c 1 10.8.0.2; ip netns exec demo curl http://10.8.0.2:8080/
+ * await http.finished; // Ctrl-C ends it, and deletes namespace "demo" it created
  * await stack.close();
  * ```
  */

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { MAX_BUFFER_CAPACITY } from "../kernels/buffer_limits.ts";
+
 /** The eleven connection states of RFC 9293 section 3.3.2. */
 export type TcpState =
   | "CLOSED"
@@ -250,6 +252,11 @@ export function resolveOptions(
   // Linux SO_RCVBUF / SO_SNDBUF lock it); a maximum below an inherited size lowers that size.
   for (const [b, m] of [["rcvBuf", "rcvBufMax"], ["sndBuf", "sndBufMax"]] as const) {
     if (!(o[m] > 0)) throw new RangeError(`Invalid TCP option ${m}: ${o[m]}`);
+    for (const k of [b, m]) {
+      if (!Number.isInteger(o[k]) || o[k] > MAX_BUFFER_CAPACITY) { // the engines' bound
+        throw new RangeError(`TCP option ${k} must be whole bytes up to 1 GiB, got ${o[k]}`);
+      }
+    }
     if (!o.autotune || (over?.[b] !== undefined && over[m] === undefined)) o[m] = o[b];
     else if (o[m] < o[b]) {
       if (over?.[b] !== undefined) {

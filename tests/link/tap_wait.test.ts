@@ -39,6 +39,7 @@ function zeroStats(): TapStats {
     txGsoFrames: 0,
     txMerged: 0,
     arpAnswered: 0,
+    ndAnswered: 0,
     txDropped: 0,
   };
 }

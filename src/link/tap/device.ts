@@ -91,6 +91,7 @@ export class TapDevice implements TapLink {
     busyPollMisses: 0,
     busyPollSkips: 0,
     arpAnswered: 0,
+    ndAnswered: 0,
     txDropped: 0,
   };
   readonly offload: boolean;

@@ -7,6 +7,8 @@
  * @module
  */
 
+import { checkNetnsLength } from "./setup.ts";
+
 const NS_DIR = "/var/run/netns";
 
 /** True when `/var/run/netns/<name>` exists. */
@@ -47,6 +49,7 @@ function checkName(name: string): void {
   ) {
     throw new TypeError(`Network namespace name "${name}" is not valid`);
   }
+  checkNetnsLength(name);
 }
 
 function run(args: string[], what: string): void {

@@ -60,6 +60,15 @@ export function checkIfName(name: string): void {
   }
 }
 
+/** A namespace name or path over NAME_MAX (255 bytes) or PATH_MAX (4096): RangeError. */
+export function checkNetnsLength(ns: string): void {
+  const bytes = new TextEncoder().encode(ns).length;
+  const max = ns.startsWith("/") ? 4095 : 255;
+  if (bytes > max) {
+    throw new RangeError(`Network namespace name is ${bytes} bytes, the limit is ${max}`);
+  }
+}
+
 /** Enter network namespace `ns` on this thread; returns the function that leaves it. */
 export function enterNetns(c: Libc, ns: string): () => void {
   // An absolute path names a namespace file directly (/proc/PID/ns/net, as slirp4netns takes).
@@ -67,6 +76,7 @@ export function enterNetns(c: Libc, ns: string): () => void {
   if (!abs && (ns.length === 0 || ns.includes("/") || ns === "." || ns === "..")) {
     throw new TypeError(`Network namespace name "${ns}" is not valid`);
   }
+  checkNetnsLength(ns);
   const nsFd = c.open(cString(abs ? ns : `${NS_DIR}/${ns}`), O_RDONLY | O_CLOEXEC);
   if (nsFd < 0) {
     const e = errnoNow(c);
@@ -234,7 +244,12 @@ export function configure(c: Libc, ifname: string, setup: DeviceSetup): number {
     if (mtu !== undefined) {
       v.setInt32(16, mtu, true);
       if (c.ioctl(sock, SIOCSIFMTU, ifr) < 0) {
-        throw new Error(`Cannot set MTU ${mtu} on TAP device ${ifname}: ${errnoName(errnoNow(c))}`);
+        const e = errnoNow(c);
+        const msg = `Cannot set MTU ${mtu} on device ${ifname}: ${errnoName(e)}`;
+        // EINVAL: beyond the device's range (a TAP takes at most 65521, a TUN 65535).
+        throw e === EINVAL
+          ? new RangeError(`${msg} (outside the device's MTU range)`)
+          : new Error(msg);
       }
     }
     if (txQueueLen !== undefined) {
@@ -251,7 +266,11 @@ export function configure(c: Libc, ifname: string, setup: DeviceSetup): number {
     if (peer !== undefined) {
       setSockaddr(ifr, peer.address);
       if (c.ioctl(sock, SIOCSIFADDR, ifr) < 0) {
-        throw new Error(`Cannot set address on device ${ifname}: ${errnoName(errnoNow(c))}`);
+        const e = errnoNow(c);
+        const msg = `Cannot set address on device ${ifname}: ${errnoName(e)}`;
+        throw e === EINVAL
+          ? new TypeError(`${msg} (peer is not a unicast address)`)
+          : new Error(msg);
       }
       setSockaddr(ifr, peer.prefixLength === 0 ? 0 : (~0 << (32 - peer.prefixLength)) >>> 0);
       if (c.ioctl(sock, SIOCSIFNETMASK, ifr) < 0) {

@@ -15,7 +15,7 @@
  * namespace. The device is born inside the namespace and never exists in the main one; the
  * open file keeps working from any namespace. With `create: true`, a namespace that does not
  * exist yet is created (`ip netns add`) and deleted again when the link closes, or when the
- * process is interrupted (SIGINT, SIGTERM) first.
+ * process ends first (SIGINT, SIGTERM, SIGHUP, an uncaught error, `Deno.exit`).
  *
  * @module
  */
@@ -66,6 +66,7 @@ export const CREATED_TX_QUEUE = 10000;
  *
  * @example A device in namespace "demo" that the kernel there reaches at once
  * ```ts ignore
+ * import { openTap } from "./mod.ts";
  * const link = openTap({ name: "tap0", netns: "demo", create: true, peer: ["10.7.0.1/24", "fd00::1/64"] });
  * const meta = new Int32Array(128);
  * await link.wait(1000);
@@ -132,29 +133,38 @@ export function openDevice(kind: "tap" | "tun", options: TapOptions, c?: Libc): 
 }
 
 /**
- * Delete the namespace openTap created when the link closes, and also when the process is
- * interrupted (SIGINT, SIGTERM) before that: a namespace outlives its process (`ip netns add`
- * pins it), so Ctrl-C on a program would otherwise leave it behind. The handler deletes it and
- * exits with 128 + the signal number, as the default action would; it is removed on close.
+ * Delete the namespace openTap created when the link closes, and also when the process ends
+ * before that: a namespace outlives its process (`ip netns add` pins it), so Ctrl-C on a
+ * program, or a program that exits or crashes without closing the link, would otherwise leave
+ * it behind. SIGINT, SIGTERM and SIGHUP delete it and exit with 128 + the signal number, as
+ * the default action would; an uncaught error or unhandled rejection (the process is about to
+ * die) and the `unload` event (`Deno.exit`, or the program's end) delete it too. Only SIGKILL
+ * leaves it (`ip netns delete <name>`). The listeners are removed on close.
  */
 function deleteOnSignal(name: string): () => void {
-  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-  const handlers = signals.map((sig) => {
+  const signals: [Deno.Signal, number][] = [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]];
+  const handlers = signals.map(([sig, code]) => {
     const h = () => {
       deleteNamedNetns(name);
-      Deno.exit(sig === "SIGINT" ? 130 : 143);
+      Deno.exit(code);
     };
     try {
       Deno.addSignalListener(sig, h);
     } catch { /* signals unavailable here: cleanup on close only */ }
     return [sig, h] as const;
   });
+  const onEnd = (e: { defaultPrevented: boolean }) => {
+    if (!e.defaultPrevented) deleteNamedNetns(name); // a handled error keeps the program alive
+  };
+  const events = ["unload", "error", "unhandledrejection"];
+  for (const ev of events) globalThis.addEventListener(ev, onEnd);
   return () => {
     for (const [sig, h] of handlers) {
       try {
         Deno.removeSignalListener(sig, h);
       } catch { /* never added */ }
     }
+    for (const ev of events) globalThis.removeEventListener(ev, onEnd);
     deleteNamedNetns(name);
   };
 }

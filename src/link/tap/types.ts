@@ -20,8 +20,9 @@ export interface TapOptions {
   /**
    * Name of a network namespace (`ip netns add <name>`) to create or attach the device in.
    * With `create: true`, a namespace that does not exist is created (with the `ip` command,
-   * so `--allow-run` is needed) and deleted again when the link closes or the process gets
-   * SIGINT or SIGTERM (the handler then exits with 130 or 143). An absolute path
+   * so `--allow-run` is needed) and deleted again when the link closes or the process ends
+   * first: SIGINT, SIGTERM or SIGHUP (the handler then exits with 130, 143 or 129), an
+   * uncaught error, `Deno.exit()` or the end of the program (only SIGKILL leaves it). An absolute path
    * ("/proc/1234/ns/net", a bind-mounted namespace file) names the namespace file itself.
    */
   netns?: string;
@@ -112,6 +113,8 @@ export interface TapStats {
   txMerged: number;
   /** TUN: ARP requests of the interface answered by the link itself (no ARP on a TUN). */
   arpAnswered: number;
+  /** TUN: IPv6 Neighbor Solicitations of the interface answered by the link itself. */
+  ndAnswered: number;
   /** TUN: frames not sent because they carried neither IP nor ARP. */
   txDropped: number;
 }
