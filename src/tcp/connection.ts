@@ -31,7 +31,7 @@ import {
   type TimerName,
   Timers,
 } from "./tcb.ts";
-import { windowUpdateDue } from "./rcv_window.ts";
+import { peerWindowBlocked, windowUpdateDue } from "./rcv_window.ts";
 import {
   abortSendsRst,
   isSynchronized,
@@ -320,9 +320,11 @@ export class TcpConnection implements TcpHandle {
       // Window update when reading freed lots of room (rcv_window.ts). Not while a delayed ACK
       // waits for less than a full-sized segment (a request): the application's answer is to
       // carry the ACK and the window (RFC 1122 4.2.3.2, RFC 9293 3.8.6.3), and the delayed-ACK
-      // timer bounds the wait.
+      // timer bounds the wait. Unless the peer waits on our window (a buffer smaller than its
+      // segments): then every held update would cost a delayed-ACK timeout.
       const request = this.timers.delack !== Infinity &&
-        seqDiff(this.rcv.nxt, this.rcv.lastAckSent) < this.rcv.mss - (this.tsOk ? 12 : 0);
+        seqDiff(this.rcv.nxt, this.rcv.lastAckSent) < this.rcv.mss - (this.tsOk ? 12 : 0) &&
+        !peerWindowBlocked(this.rcv, this.rcv.buf, this.tsOk);
       if (
         !request &&
         windowUpdateDue(this.rcv, e.rcvWindow(this.rcv.ring), this.rcv.buf, this.tsOk)

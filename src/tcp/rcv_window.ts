@@ -11,6 +11,23 @@ import { seqAdd, seqDiff, seqGt, seqLt } from "../wire/seq.ts";
 import type { RecvSpace } from "./tcb.ts";
 
 /**
+ * The peer's segment size (as Linux icsk_ack.rcv_mss): the largest seen when it looks like a
+ * full segment (536 bytes or more), else what our MSS lets the peer send with its options.
+ */
+function peerSegment(rcv: RecvSpace, tsOk: boolean): number {
+  return rcv.seg >= 536 ? rcv.seg : rcv.mss - (tsOk ? 12 : 0);
+}
+
+/**
+ * Whether the window we offered leaves the peer less than min(RCV.BUFF / 2, one of its
+ * segments): its sender SWS avoidance (RFC 9293 3.8.6.2.1) then holds it until our window
+ * update, so an update that reading made due must not wait for the delayed-ACK timer.
+ */
+export function peerWindowBlocked(rcv: RecvSpace, rcvBuf: number, tsOk: boolean): boolean {
+  return seqDiff(rcv.adv, rcv.nxt) < Math.min(rcvBuf >> 1, peerSegment(rcv, tsOk));
+}
+
+/**
  * The right window edge we may offer now, with `free` bytes free in the receive ring.
  * Receiver SWS avoidance (RFC 9293 3.8.6.2.2, RFC 1122 4.2.3.3 MUST): keep RCV.NXT + RCV.WND
  * fixed until the edge can move by min(RCV.BUFF / 2, Eff.snd.MSS); never shrink the window
@@ -21,9 +38,7 @@ import type { RecvSpace } from "./tcb.ts";
 export function rcvRightEdge(rcv: RecvSpace, free: number, rcvBuf: number, tsOk: boolean): number {
   const right = seqAdd(rcv.nxt, free);
   if (!seqGt(right, rcv.adv)) return rcv.adv;
-  // The peer's segment size (as Linux icsk_ack.rcv_mss): the largest seen when it looks like a
-  // full segment (536 bytes or more), else what our MSS lets the peer send with its options.
-  const seg = rcv.seg >= 536 ? rcv.seg : rcv.mss - (tsOk ? 12 : 0);
+  const seg = peerSegment(rcv, tsOk);
   if (
     seqDiff(right, rcv.adv) < Math.min(rcvBuf >> 1, seg) &&
     (seqLt(rcv.nxt, rcv.adv) || free < seg)
