@@ -406,15 +406,7 @@ export class TcpConnection implements TcpHandle {
     if (this.st === "CLOSED") return;
     if (err && !this.error) this.error = err;
     this.st = "CLOSED";
-    const t = this.timers; // field by field (see deadline())
-    t.timeWait =
-      t.pto =
-      t.rack =
-      t.rtx =
-      t.persist =
-      t.keep =
-      t.delack =
-        NEVER;
+    this.#stopTimers();
     this.#dropSndRing();
     // Unread data of a normally closed connection stays readable until read or close().
     if (err || this.userClosed || this.readable === 0) this.#dropRcvRing();
@@ -423,12 +415,8 @@ export class TcpConnection implements TcpHandle {
     this.emit("closed");
   }
 
-  /**
-   * @internal The layer replaced this connection in TIME-WAIT by its record `key`
-   * (time_wait.ts): no timers, no send buffer; unread data stays readable until read or close().
-   */
-  compact(key: number): void {
-    this.tw = key;
+  /** Disarm every timer, field by field (see deadline()). */
+  #stopTimers(): void {
     const t = this.timers;
     t.timeWait =
       t.pto =
@@ -438,6 +426,15 @@ export class TcpConnection implements TcpHandle {
       t.keep =
       t.delack =
         NEVER;
+  }
+
+  /**
+   * @internal The layer replaced this connection in TIME-WAIT by its record `key`
+   * (time_wait.ts): no timers, no send buffer; unread data stays readable until read or close().
+   */
+  compact(key: number): void {
+    this.tw = key;
+    this.#stopTimers();
     this.rcv.ackNow = false;
     this.#dropSndRing();
     if (this.userClosed || this.readable === 0) this.#dropRcvRing();

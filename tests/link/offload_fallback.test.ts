@@ -8,8 +8,8 @@
 import assert from "node:assert/strict";
 import { createStack } from "../../mod.ts";
 import { openDevice } from "../../src/link/tap/tap.ts";
-import { libc, TUNSETOFFLOAD } from "../../src/link/tap/libc.ts";
 import { createNetns, requireTapOrSkip, tapIgnore } from "../../tools/netns.ts";
+import { offloadRefusingLibc } from "../support/refusing_libc.ts";
 import { pattern } from "../support/interop_env.ts";
 import { exchange, pyResult, sha } from "../support/kernel_peer.ts";
 import { have, PY_BLOCKS } from "../support/qa_env.ts";
@@ -18,18 +18,7 @@ const OURS = "10.7.0.2";
 
 async function fallbackBulk(kind: "tap" | "tun"): Promise<void> {
   if (!requireTapOrSkip()) return;
-  const real = libc();
-  let refused = 0;
-  const refusing = {
-    ...real,
-    ioctlValue: (fd: number, req: bigint, v: bigint): number => {
-      if (req === TUNSETOFFLOAD) {
-        refused++;
-        return -1;
-      }
-      return real.ioctlValue(fd, req, v);
-    },
-  } as typeof real;
+  const { libc: refusing, refused } = offloadRefusingLibc();
   const ns = await createNetns();
   try {
     const link = openDevice(kind, {
@@ -39,7 +28,7 @@ async function fallbackBulk(kind: "tap" | "tun"): Promise<void> {
       peer: "10.7.0.1/24",
     }, refusing);
     try {
-      assert.equal(refused, 1, "offloads were asked for by default");
+      assert.equal(refused(), 1, "offloads were asked for by default");
       assert.equal(link.offload, false);
       assert.match(link.offloadRefused ?? "", /TUNSETOFFLOAD/);
       if (await have("ethtool")) {

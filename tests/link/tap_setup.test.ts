@@ -8,8 +8,8 @@
 import assert from "node:assert/strict";
 import { createStack, openTap } from "../../mod.ts";
 import { openDevice } from "../../src/link/tap/tap.ts";
-import { libc, TUNSETOFFLOAD } from "../../src/link/tap/libc.ts";
 import { createNetns, requireTapOrSkip, tapIgnore } from "../../tools/netns.ts";
+import { offloadRefusingLibc } from "../support/refusing_libc.ts";
 
 const ignore = tapIgnore();
 
@@ -58,19 +58,7 @@ Deno.test({
   ignore,
   fn: async () => {
     if (!requireTapOrSkip()) return;
-    const real = libc();
-    let refused = 0;
-    // A libc whose TUNSETOFFLOAD fails, as on a kernel without TAP offloads.
-    const refusing = {
-      ...real,
-      ioctlValue: (fd: number, req: bigint, v: bigint): number => {
-        if (req === TUNSETOFFLOAD) {
-          refused++;
-          return -1;
-        }
-        return real.ioctlValue(fd, req, v);
-      },
-    } as typeof real;
+    const { libc: refusing, refused } = offloadRefusingLibc();
     const ns = await createNetns();
     try {
       const link = openDevice("tap", {
@@ -80,7 +68,7 @@ Deno.test({
         peer: "10.7.0.1/24",
       }, refusing);
       try {
-        assert.equal(refused, 1);
+        assert.equal(refused(), 1);
         assert.equal(link.offload, false);
         assert.match(link.offloadRefused ?? "", /TUNSETOFFLOAD failed/);
         assert.equal(link.maxFrame, undefined);
