@@ -54,7 +54,7 @@ export class ConnTable {
     lip = ipNum(lip);
     rip = ipNum(rip);
     const slots = this.#slots, mask = this.#mask;
-    for (let i = this.#hash(lip, lport, rip, rport) & mask;; i = (i + 1) & mask) {
+    for (let i = tupleHash(this.#seed, lip, lport, rip, rport) & mask;; i = (i + 1) & mask) {
       const c = slots[i];
       if (c === undefined) return undefined;
       if (
@@ -118,18 +118,27 @@ export class ConnTable {
   }
 
   #hashOf(c: Tuple): number {
-    return this.#hash(c.localIp, c.localPort, c.remoteIp, c.remotePort);
+    return tupleHash(this.#seed, c.localIp, c.localPort, c.remoteIp, c.remotePort);
   }
+}
 
-  /** A keyed 32-bit mix of the four-tuple (murmur3 finaliser style). */
-  #hash(lip: number, lport: number, rip: number, rport: number): number {
-    // An IPv6 handle (>= 2^32) is 2^32 + its slot: the low 32 bits tell handles apart, and
-    // the high part marks it apart from the IPv4 address with the same low bits.
-    let h = Math.imul(this.#seed ^ (rip >>> 0), 0xcc9e2d51);
-    h = Math.imul((h << 15) | (h >>> 17), 0x1b873593) ^ ((rport << 16) | lport);
-    h = Math.imul(h ^ (lip >>> 0) ^ (rip > 0xffffffff ? 0x6b43a9b5 : 0), 0x85ebca6b);
-    h ^= h >>> 13;
-    h = Math.imul(h, 0xc2b2ae35);
-    return h ^ (h >>> 16);
-  }
+/**
+ * A keyed 32-bit mix of a four-tuple (murmur3 finaliser style), shared by the connection
+ * table and the TIME-WAIT records (time_wait.ts). An IPv6 handle (>= 2^32) is 2^32 + its slot:
+ * the low 32 bits tell handles apart, and the high part marks it apart from the IPv4 address
+ * with the same low bits.
+ */
+export function tupleHash(
+  seed: number,
+  lip: number,
+  lport: number,
+  rip: number,
+  rport: number,
+): number {
+  let h = Math.imul(seed ^ (rip >>> 0), 0xcc9e2d51);
+  h = Math.imul((h << 15) | (h >>> 17), 0x1b873593) ^ ((rport << 16) | lport);
+  h = Math.imul(h ^ (lip >>> 0) ^ (rip > 0xffffffff ? 0x6b43a9b5 : 0), 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
 }

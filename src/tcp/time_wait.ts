@@ -36,6 +36,7 @@
  */
 
 import { ipNum } from "../wire/ip_handle.ts";
+import { tupleHash } from "./demux.ts";
 
 /** Slots of an empty table. */
 const MIN_SLOTS = 64;
@@ -126,7 +127,7 @@ export class TimeWaitTable {
     lip = ipNum(lip);
     rip = ipNum(rip);
     const index = this.#index, mask = this.#mask;
-    for (let i = this.#hash(lip, lport, rip, rport) & mask;; i = (i + 1) & mask) {
+    for (let i = tupleHash(this.#seed, lip, lport, rip, rport) & mask;; i = (i + 1) & mask) {
       const s = index[i]! - 1;
       if (s < 0) return -1;
       if (
@@ -154,7 +155,7 @@ export class TimeWaitTable {
     this.flags[slot] = TW_USED;
     this.expiry[slot] = expiry;
     this.twMs[slot] = twMs;
-    this.#place(slot, this.#hash(lip, t.localPort, rip, t.remotePort));
+    this.#place(slot, tupleHash(this.#seed, lip, t.localPort, rip, t.remotePort));
     this.#push(expiry, slot, this.#gen[slot]!);
     return this.#gen[slot]! * SLOT_BITS + slot;
   }
@@ -252,7 +253,10 @@ export class TimeWaitTable {
       this.#mask = size - 1;
       for (let s = 0; s < old; s++) {
         if (this.flags[s]! & TW_USED) {
-          this.#place(s, this.#hash(this.lip[s]!, this.lport[s]!, this.rip[s]!, this.rport[s]!));
+          this.#place(
+            s,
+            tupleHash(this.#seed, this.lip[s]!, this.lport[s]!, this.rip[s]!, this.rport[s]!),
+          );
         }
       }
     }
@@ -268,7 +272,13 @@ export class TimeWaitTable {
 
   #unplace(slot: number): void {
     const index = this.#index, hashes = this.#hashes, mask = this.#mask;
-    let i = this.#hash(this.lip[slot]!, this.lport[slot]!, this.rip[slot]!, this.rport[slot]!) &
+    let i = tupleHash(
+      this.#seed,
+      this.lip[slot]!,
+      this.lport[slot]!,
+      this.rip[slot]!,
+      this.rport[slot]!,
+    ) &
       mask;
     while (index[i] !== slot + 1) {
       if (index[i] === 0) return;
@@ -285,16 +295,6 @@ export class TimeWaitTable {
       index[j] = 0;
       i = j;
     }
-  }
-
-  /** A keyed 32-bit mix of the four-tuple (as demux.ts). */
-  #hash(lip: number, lport: number, rip: number, rport: number): number {
-    let h = Math.imul(this.#seed ^ (rip >>> 0), 0xcc9e2d51);
-    h = Math.imul((h << 15) | (h >>> 17), 0x1b873593) ^ ((rport << 16) | lport);
-    h = Math.imul(h ^ (lip >>> 0) ^ (rip > 0xffffffff ? 0x6b43a9b5 : 0), 0x85ebca6b);
-    h ^= h >>> 13;
-    h = Math.imul(h, 0xc2b2ae35);
-    return h ^ (h >>> 16);
   }
 
   // ---- the expiry heap
