@@ -188,17 +188,6 @@ export class Driver<T extends DriverTcp = DriverTcp> {
   #framesIn = 0;
   /** Frames handed to the link since the current pass began. */
   #sentInPass = 0;
-  /**
-   * The last pass read the link dry and it has not signalled a frame since (its wait did not
-   * resolve; kicks run in the microtasks of the same turn): a kick's pass skips the read.
-   */
-  #dry = false;
-  /**
-   * The link's peer runs elsewhere (`sameThreadPeer === false`: a TAP or TUN device): only
-   * the link's wait signals its frames. A same-thread peer (the memory link) queues frames
-   * from its own sends, in any microtask: there every pass reads first.
-   */
-  #elsewhere: boolean;
   #services = 0;
   #rxBytes: number;
   #rx: Uint8Array | null = null;
@@ -236,7 +225,6 @@ export class Driver<T extends DriverTcp = DriverTcp> {
     this.link.useChecksum?.(engineChecksum(this.engine));
     this.link.keepPartialChecksums?.(true); // vouched for (rxChecksumValid), never verified
     this.#room = frameRoom(this.link);
-    this.#elsewhere = this.link.sameThreadPeer === false;
     this.#rxBytes = Math.min(RX_SIZE, Math.max(BATCH_BYTES, 2 * this.#room));
   }
 
@@ -275,7 +263,7 @@ export class Driver<T extends DriverTcp = DriverTcp> {
   // The callbacks of kick, #continue and #schedule, made once (not a closure per call).
   readonly #onKick = (): void => {
     this.#kickPending = false;
-    this.#service(this.#dry && this.#elsewhere);
+    this.#service();
   };
   readonly #onContinue = (): void => {
     this.#continuePending = false;
@@ -283,7 +271,6 @@ export class Driver<T extends DriverTcp = DriverTcp> {
   };
   readonly #onWait = (): void => {
     this.#linkWait = null;
-    this.#dry = false;
     this.#onLinkReady();
   };
   readonly #onAckTurn = (): void => {
@@ -416,19 +403,17 @@ export class Driver<T extends DriverTcp = DriverTcp> {
     this.iface.poll(now);
   }
 
-  /** One service: a pass (without its read when `skipRead`), then perhaps a second one. */
-  #service(skipRead = false): number {
+  /** One service: a pass, then perhaps a second one. */
+  #service(): number {
     if (this.#closed || !this.#started) return 0;
     this.#services++;
     const now = this.now();
     const buf = this.#rxView();
     const meta = this.#meta;
-    // A kick right after a pass that read the link dry (the application's write or close in
-    // the microtasks of that pass's turn) sends without reading first: that read would find
-    // nothing almost always (one system call that fails with EAGAIN per kick). A frame that
-    // did arrive meanwhile is read by the second pass below (when this one sent anything) or
-    // signalled by the link's wait.
-    let n = this.#pass(buf, meta, now, skipRead && !this.clock.virtual);
+    // Every pass reads before it sends, also a kick's right after a pass that read the link
+    // dry: a frame that arrived meanwhile (a window closed to zero, a RST) is seen before
+    // anything goes out on the state it changes (conformance tcp_window_shrink_respected).
+    let n = this.#pass(buf, meta, now);
     let total = n;
     // A kernel on the other end of the link answers some segments inside our write (a SYN
     // with its SYN-ACK, a FIN with its ACK; the kernel's TCP runs in the writing thread):
@@ -445,7 +430,6 @@ export class Driver<T extends DriverTcp = DriverTcp> {
     }
     this.observer?.passEnd();
     const full = !this.#drained(n, meta);
-    this.#dry = !full;
     if (!this.clock.virtual) {
       // Handshake ACKs held for the application's first data (TcpLayer.holdHandshakeAck): the
       // application's continuations run in the microtasks after this pass, and what it writes
@@ -482,13 +466,13 @@ export class Driver<T extends DriverTcp = DriverTcp> {
   }
 
   /** Receive one batch into `buf`, process it, flush the output; frames received. */
-  #pass(buf: Uint8Array, meta: Int32Array, now: number, skipRead = false): number {
+  #pass(buf: Uint8Array, meta: Int32Array, now: number): number {
     const link = this.link;
     this.#sentInPass = 0;
     link.cork?.();
     let n = 0;
     try {
-      if (!skipRead) n = link.receive(buf, meta, BATCH);
+      n = link.receive(buf, meta, BATCH);
       for (let i = 0; i < n; i++) {
         // engine.mem, not buf: handling the previous frame may have grown WASM memory (a
         // growing receive buffer), which detaches buf; the frames stay at their offsets.
